@@ -1,0 +1,91 @@
+# dbaas: control plane (dbaasd), CLI (dbaasctl) and, later, the node agent.
+# make            build bin/dbaasd and bin/dbaasctl
+# make WERROR=1   warnings are errors (CI)
+# make SANITIZE=1 ASan + UBSan build (into build-san/ and bin-san/)
+# make deps       install missing Debian packages
+# make run        deps + build + start dbaasd with an embedded store under ./var
+# make test       deps + build + unit tests (plain and sanitized) + integration tests
+
+CC      ?= cc
+PKGS    := libmicrohttpd jansson libpq libcurl libcrypto
+WARN    := -Wall -Wextra -Wshadow -Wformat=2 -Wmissing-prototypes -Wstrict-prototypes \
+           -Wpointer-arith -Wundef
+CFLAGS  ?= -O2 -g
+CFLAGS  += -std=c11 -D_GNU_SOURCE $(WARN) -I. -MMD -MP -pthread
+LDLIBS  += -pthread
+
+ifeq ($(WERROR),1)
+CFLAGS  += -Werror
+endif
+
+ifeq ($(SANITIZE),1)
+CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+LDFLAGS += -fsanitize=address,undefined
+BUILD   := build-san
+BIN     := bin-san
+else
+BUILD   := build
+BIN     := bin
+endif
+
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+CFLAGS     += $(PKG_CFLAGS)
+
+# Each module folder adds its sources and programs in its own module.mk.
+LIB_SRCS   :=
+PROGRAMS   :=
+UNIT_TESTS :=
+include lib/module.mk
+include scheduler/module.mk
+include api/module.mk
+include cli/module.mk
+include tests/unit/module.mk
+include bench/module.mk
+
+LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
+
+.PHONY: all deps run test unit-test unit-test-san integration-test bench-api bench-sched \
+        clean format format-check
+all: $(PROGRAMS)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/libdbaas.a: $(LIB_OBJS)
+	@mkdir -p $(dir $@)
+	$(AR) rcs $@ $^
+
+deps:
+	@scripts/deps.sh
+
+run: deps
+	@$(MAKE) --no-print-directory all
+	@scripts/run.sh
+
+unit-test: $(UNIT_TESTS)
+	@scripts/run-unit.sh $(UNIT_TESTS)
+
+unit-test-san:
+	@$(MAKE) --no-print-directory SANITIZE=1 unit-test
+
+integration-test: all
+	@scripts/run-integration.sh
+
+test: deps
+	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory unit-test
+	@$(MAKE) --no-print-directory unit-test-san
+	@$(MAKE) --no-print-directory integration-test
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+format-check:
+	clang-format --dry-run --Werror $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf build build-san bin bin-san
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,0 +1,7 @@
+CLI_SRCS := $(filter-out cli/main.c,$(wildcard cli/*.c))
+CLI_OBJS := $(CLI_SRCS:%.c=$(BUILD)/%.o)
+PROGRAMS += $(BIN)/dbaasctl
+
+$(BIN)/dbaasctl: $(BUILD)/cli/main.o $(CLI_OBJS) $(BUILD)/libdbaas.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(LDLIBS)

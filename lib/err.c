@@ -1,0 +1,24 @@
+/* The error struct that library-style modules fill instead of logging. */
+#include "lib/err.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+
+int err_set(struct err *e, int code, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (!e)
+        return -1;
+    e->code = code;
+    va_start(ap, fmt);
+    vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+void err_clear(struct err *e)
+{
+    e->code = 0;
+    e->msg[0] = '\0';
+}

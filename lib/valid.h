@@ -1,0 +1,29 @@
+/* Validation of names and identifiers that arrive in requests and on command lines. */
+#ifndef LIB_VALID_H
+#define LIB_VALID_H
+
+#include <stdbool.h>
+
+/* ^[a-z][a-z0-9-]{0,62}$ : tenant, plan, host and instance names. */
+bool valid_name(const char *s);
+
+/* A canonical lowercase UUID (8-4-4-4-12 hex). Instance ids. */
+bool valid_uuid(const char *s);
+
+/* A token id: 1..64 characters of [A-Za-z0-9_-]. Also Idempotency-Key values up to 255
+ * printable ASCII characters (valid_idempotency_key). */
+bool valid_token_id(const char *s);
+bool valid_idempotency_key(const char *s);
+
+/* "postgres", "mysql" or "redis". */
+bool valid_engine(const char *s);
+
+/* The engine versions offered: postgres "15", mysql "10.11", redis "7". NULL version = default.
+ * Returns the canonical version string (static) or NULL when not offered. */
+const char *valid_engine_version(const char *engine, const char *version);
+
+/* A zone name: same rule as valid_name. A host address: 1..253 characters of
+ * [A-Za-z0-9.:-] (a hostname, IPv4 or IPv6 literal). */
+bool valid_address(const char *s);
+
+#endif
