@@ -1,2 +1,1 @@
-LIB_SRCS += lib/log.c lib/xalloc.c lib/buf.c lib/err.c lib/crypto.c lib/valid.c lib/cursor.c \
-            lib/quantity.c lib/istate.c lib/httpc.c
+LIB_SRCS += $(wildcard lib/*.c)
