@@ -1,0 +1,144 @@
+/* Helpers shared by the handlers: statements, JSON columns, pagination. */
+#include "api/dbq.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/store.h"
+#include "lib/cursor.h"
+
+PGresult *dbq_exec(struct req *r, const char *sql, int n, const char *const *params)
+{
+    struct err e;
+    PGresult *res = store_exec(&e, sql, n, params);
+
+    if (!res)
+        http_store_error(r, &e);
+    return res;
+}
+
+PGresult *dbq_exec_ok(struct req *r, const char *sql, int n, const char *const *params)
+{
+    PGresult *res = dbq_exec(r, sql, n, params);
+
+    if (res && !store_ok(res)) {
+        http_sql_error(r, res);
+        PQclear(res);
+        return NULL;
+    }
+    return res;
+}
+
+static int simple(struct req *r, const char *sql)
+{
+    struct err e;
+    PGresult *res = store_exec_simple(&e, sql);
+
+    if (!res)
+        return http_store_error(r, &e);
+    if (!store_ok(res)) {
+        http_sql_error(r, res);
+        PQclear(res);
+        dbq_rollback();
+        return -1;
+    }
+    PQclear(res);
+    return 0;
+}
+
+int dbq_begin(struct req *r)
+{
+    return simple(r, "BEGIN");
+}
+
+int dbq_commit(struct req *r)
+{
+    return simple(r, "COMMIT");
+}
+
+void dbq_rollback(void)
+{
+    struct err e;
+    PQclear(store_exec_simple(&e, "ROLLBACK"));
+}
+
+bool dbq_unique_violation(const PGresult *res)
+{
+    return strcmp(store_sqlstate(res), "23505") == 0;
+}
+
+bool dbq_fk_violation(const PGresult *res)
+{
+    return strcmp(store_sqlstate(res), "23503") == 0;
+}
+
+json_t *dbq_str(const PGresult *res, int row, int c)
+{
+    if (PQgetisnull(res, row, c))
+        return json_null();
+    return json_string(PQgetvalue(res, row, c));
+}
+
+json_t *dbq_int(const PGresult *res, int row, int c)
+{
+    if (PQgetisnull(res, row, c))
+        return json_null();
+    return json_integer(strtoll(PQgetvalue(res, row, c), NULL, 10));
+}
+
+json_t *dbq_bool(const PGresult *res, int row, int c)
+{
+    if (PQgetisnull(res, row, c))
+        return json_null();
+    return json_boolean(PQgetvalue(res, row, c)[0] == 't');
+}
+
+json_t *dbq_json(const PGresult *res, int row, int c)
+{
+    json_t *v;
+
+    if (PQgetisnull(res, row, c))
+        return json_null();
+    v = json_loads(PQgetvalue(res, row, c), JSON_DECODE_ANY, NULL);
+    return v ? v : json_null();
+}
+
+void dbq_i64(int64_t v, char out[24])
+{
+    snprintf(out, 24, "%lld", (long long)v);
+}
+
+int dbq_page_args(struct req *r, int *limit, char after[24])
+{
+    const char *l = http_query(r, "limit");
+    const char *a = http_query(r, "after");
+    int64_t seq = 0;
+
+    *limit = 100;
+    if (l && cursor_parse_limit(l, 1000, limit) < 0)
+        return http_error(r, 400, "invalid_field", "limit", "limit must be an integer from 1 to 1000");
+    if (a && cursor_decode(a, &seq) < 0)
+        return http_error(r, 400, "invalid_field", "after", "after must be a cursor from \"next\"");
+    dbq_i64(seq, after);
+    return 0;
+}
+
+void dbq_reply_page(struct req *r, PGresult *res, int limit, int seq_col,
+                    json_t *(*row_fn)(const PGresult *res, int row))
+{
+    json_t *items = json_array();
+    json_t *next = json_null();
+    int i, n = PQntuples(res);
+
+    for (i = 0; i < n && i < limit; i++)
+        json_array_append_new(items, row_fn(res, i));
+    if (n > limit) {
+        char *c = cursor_encode(strtoll(PQgetvalue(res, limit - 1, seq_col), NULL, 10));
+        json_decref(next);
+        next = json_string(c);
+        free(c);
+    }
+    PQclear(res);
+    http_reply_json(r, 200, json_pack("{s:o,s:o}", "items", items, "next", next));
+}

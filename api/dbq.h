@@ -1,0 +1,54 @@
+/* Helpers shared by the handlers: run a statement and answer store failures, turn result
+ * columns into JSON, and paginate lists. */
+#ifndef API_DBQ_H
+#define API_DBQ_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <jansson.h>
+#include <libpq-fe.h>
+
+#include "api/http.h"
+
+#define DBQ_PARAMS(...) ((const char *const[]){__VA_ARGS__})
+#define DBQ_NPARAMS(...) ((int)(sizeof((const char *const[]){__VA_ARGS__}) / sizeof(const char *)))
+/* dbq_run(r, sql, p1, p2, ...): the statement's result (success or SQL error), or NULL after
+ * replying 503/500 when the store could not be reached. The caller PQclears the result. */
+#define dbq_run(r, sql, ...) dbq_exec((r), (sql), DBQ_NPARAMS(__VA_ARGS__), DBQ_PARAMS(__VA_ARGS__))
+/* Like dbq_run, but an SQL error is also answered (500) and turned into NULL. */
+#define dbq_ok(r, sql, ...) dbq_exec_ok((r), (sql), DBQ_NPARAMS(__VA_ARGS__), DBQ_PARAMS(__VA_ARGS__))
+
+PGresult *dbq_exec(struct req *r, const char *sql, int n, const char *const *params);
+PGresult *dbq_exec_ok(struct req *r, const char *sql, int n, const char *const *params);
+
+/* Transaction control on this thread's connection. 0, or -1 after replying. */
+int dbq_begin(struct req *r) __attribute__((warn_unused_result));
+int dbq_commit(struct req *r) __attribute__((warn_unused_result));
+void dbq_rollback(void);
+
+/* SQLSTATE checks on a failed result. */
+bool dbq_unique_violation(const PGresult *res);
+bool dbq_fk_violation(const PGresult *res);
+
+/* JSON from column c of row: text, integer (JSON null when SQL NULL), boolean, and a JSON
+ * document stored as text (e.g. array_to_json(...)). New references. */
+json_t *dbq_str(const PGresult *res, int row, int c);
+json_t *dbq_int(const PGresult *res, int row, int c);
+json_t *dbq_bool(const PGresult *res, int row, int c);
+json_t *dbq_json(const PGresult *res, int row, int c);
+
+/* Read ?limit= (default 100, max 1000) and ?after= (a cursor). On success *limit is set and
+ * after holds the decimal position to start after ("0" for the first page). 0, or -1 after
+ * replying 400 invalid_field. */
+int dbq_page_args(struct req *r, int *limit, char after[24]) __attribute__((warn_unused_result));
+
+/* Reply 200 {"items":[...],"next":...}: one item per row (at most limit) made by row_fn; the
+ * row's position is the integer in column seq_col. res holds up to limit + 1 rows: an extra row
+ * means there is a next page. Clears res. */
+void dbq_reply_page(struct req *r, PGresult *res, int limit, int seq_col,
+                    json_t *(*row_fn)(const PGresult *res, int row));
+
+/* A decimal string of v in out. */
+void dbq_i64(int64_t v, char out[24]);
+
+#endif

@@ -1,0 +1,342 @@
+/* Handlers: tenants, their API tokens and quotas, and plans (operator routes, but for reading
+ * plans). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/auth.h"
+#include "api/dbq.h"
+#include "api/routes.h"
+#include "api/store.h"
+#include "lib/crypto.h"
+#include "lib/valid.h"
+
+#define TENANT_COLS                                                                               \
+    "name, iso(created_at), max_instances, max_cpu_millis, max_memory_mb, max_disk_mb,"           \
+    " used_instances, used_cpu_millis, used_memory_mb, used_disk_mb, id"
+
+static json_t *tenant_json(const PGresult *res, int i)
+{
+    return json_pack("{s:o,s:o,s:{s:o,s:o,s:o,s:o},s:{s:o,s:o,s:o,s:o}}", "name",
+                     dbq_str(res, i, 0), "created_at", dbq_str(res, i, 1), "quota",
+                     "max_instances", dbq_int(res, i, 2), "cpu_millis", dbq_int(res, i, 3),
+                     "memory_mb", dbq_int(res, i, 4), "disk_mb", dbq_int(res, i, 5), "usage",
+                     "instances", dbq_int(res, i, 6), "cpu_millis", dbq_int(res, i, 7),
+                     "memory_mb", dbq_int(res, i, 8), "disk_mb", dbq_int(res, i, 9));
+}
+
+/* Reply with the single row of res made by fn, or 404 naming what when there is none. */
+static void reply_one(struct req *r, PGresult *res, unsigned status,
+                      json_t *(*fn)(const PGresult *, int), const char *what)
+{
+    if (PQntuples(res) == 0)
+        http_error(r, 404, "not_found", NULL, "%s not found", what);
+    else
+        http_reply_json(r, status, fn(res, 0));
+    PQclear(res);
+}
+
+static const char sql_tenant_create[] =
+    "WITH t AS (INSERT INTO tenants (name) VALUES ($1) RETURNING *),"
+    " e AS (INSERT INTO events (tenant_id, actor, kind, message)"
+    "  SELECT id, $2, 'tenant.created', format('tenant \"%s\" created', name) FROM t)"
+    " SELECT " TENANT_COLS " FROM t";
+
+void h_tenant_create(struct req *r)
+{
+    static const char *const allowed[] = {"name", NULL};
+    const char *name;
+    PGresult *res;
+
+    if (http_parse_body(r, true) < 0 || body_allow(r, allowed) < 0 ||
+        body_name(r, "name", true, &name) < 0)
+        return;
+    res = dbq_run(r, sql_tenant_create, name, r->who.actor);
+    if (!res)
+        return;
+    if (dbq_unique_violation(res))
+        http_error(r, 409, "conflict", "name", "tenant \"%s\" already exists", name);
+    else if (!store_ok(res))
+        http_sql_error(r, res);
+    else {
+        reply_one(r, res, 201, tenant_json, "tenant");
+        return;
+    }
+    PQclear(res);
+}
+
+static const char sql_tenant_list[] =
+    "SELECT " TENANT_COLS " FROM tenants WHERE id > $1 ORDER BY id LIMIT $2";
+
+void h_tenant_list(struct req *r)
+{
+    char after[24], lim[24];
+    int limit;
+    PGresult *res;
+
+    if (dbq_page_args(r, &limit, after) < 0)
+        return;
+    dbq_i64(limit + 1, lim);
+    res = dbq_ok(r, sql_tenant_list, after, lim);
+    if (res)
+        dbq_reply_page(r, res, limit, 10, tenant_json);
+}
+
+static const char sql_tenant_get[] = "SELECT " TENANT_COLS " FROM tenants WHERE name = $1";
+
+void h_tenant_get(struct req *r)
+{
+    PGresult *res = dbq_ok(r, sql_tenant_get, r->params[0]);
+
+    if (res)
+        reply_one(r, res, 200, tenant_json, "tenant");
+}
+
+static const char sql_tenant_delete[] =
+    "WITH t AS (DELETE FROM tenants WHERE name = $1 AND used_instances = 0 RETURNING name)"
+    " INSERT INTO events (actor, kind, message)"
+    " SELECT $2, 'tenant.deleted', format('tenant \"%s\" deleted', name) FROM t RETURNING id";
+
+void h_tenant_delete(struct req *r)
+{
+    PGresult *res = dbq_ok(r, sql_tenant_delete, r->params[0], r->who.actor);
+
+    if (!res)
+        return;
+    if (PQntuples(res) == 1) {
+        http_reply_empty(r, 204);
+    } else {
+        PQclear(res);
+        res = dbq_ok(r, sql_tenant_get, r->params[0]);
+        if (!res)
+            return;
+        if (PQntuples(res) == 0)
+            http_error(r, 404, "not_found", NULL, "tenant not found");
+        else
+            http_error(r, 409, "conflict", NULL, "tenant \"%s\" still owns %s instances",
+                       r->params[0], PQgetvalue(res, 0, 6));
+    }
+    PQclear(res);
+}
+
+static const char sql_token_create[] =
+    "WITH a AS (INSERT INTO api_tokens (id, kind, tenant_id, hash)"
+    "  SELECT $1, 'tenant', id, $2 FROM tenants WHERE name = $3 RETURNING *),"
+    " e AS (INSERT INTO events (tenant_id, actor, kind, message)"
+    "  SELECT tenant_id, $4, 'token.created', format('token %s created', id) FROM a)"
+    " SELECT id, iso(created_at) FROM a";
+
+void h_token_create(struct req *r)
+{
+    static const char *const allowed[] = {NULL};
+    unsigned char raw[8];
+    char id[24], hash[65];
+    char *token = NULL;
+    PGresult *res;
+
+    if (http_parse_body(r, false) < 0 || body_allow(r, allowed) < 0)
+        return;
+    token = crypto_token_new(TOKEN_PREFIX_TENANT);
+    if (!token || crypto_random(raw, sizeof(raw)) < 0) {
+        http_error(r, 500, "internal", NULL, "could not generate a token");
+        goto out;
+    }
+    snprintf(id, sizeof(id), "tok_%02x%02x%02x%02x%02x%02x%02x%02x", raw[0], raw[1], raw[2],
+             raw[3], raw[4], raw[5], raw[6], raw[7]);
+    crypto_sha256_hex(token, strlen(token), hash);
+    res = dbq_ok(r, sql_token_create, id, hash, r->params[0], r->who.actor);
+    if (!res)
+        goto out;
+    if (PQntuples(res) == 0)
+        http_error(r, 404, "not_found", NULL, "tenant not found");
+    else
+        http_reply_json(r, 201,
+                        json_pack("{s:s,s:s,s:s,s:o}", "id", id, "tenant", r->params[0], "token",
+                                  token, "created_at", dbq_str(res, 0, 1)));
+    PQclear(res);
+out:
+    if (token) {
+        explicit_bzero(token, strlen(token));
+        free(token);
+    }
+}
+
+static const char sql_token_list[] =
+    "SELECT a.id, t.name, iso(a.created_at) FROM tenants t"
+    " LEFT JOIN api_tokens a ON a.tenant_id = t.id WHERE t.name = $1 ORDER BY a.created_at, a.id";
+
+void h_token_list(struct req *r)
+{
+    PGresult *res = dbq_ok(r, sql_token_list, r->params[0]);
+    json_t *items;
+    int i;
+
+    if (!res)
+        return;
+    if (PQntuples(res) == 0) {
+        http_error(r, 404, "not_found", NULL, "tenant not found");
+    } else {
+        items = json_array();
+        for (i = 0; i < PQntuples(res); i++)
+            if (!PQgetisnull(res, i, 0))
+                json_array_append_new(items, json_pack("{s:o,s:o,s:o}", "id", dbq_str(res, i, 0),
+                                                       "tenant", dbq_str(res, i, 1), "created_at",
+                                                       dbq_str(res, i, 2)));
+        http_reply_json(r, 200, json_pack("{s:o,s:n}", "items", items, "next"));
+    }
+    PQclear(res);
+}
+
+static const char sql_token_revoke[] =
+    "WITH a AS (DELETE FROM api_tokens a USING tenants t"
+    "  WHERE a.tenant_id = t.id AND t.name = $1 AND a.id = $2 RETURNING a.id, a.tenant_id)"
+    " INSERT INTO events (tenant_id, actor, kind, message)"
+    " SELECT tenant_id, $3, 'token.revoked', format('token %s revoked', id) FROM a RETURNING id";
+
+void h_token_revoke(struct req *r)
+{
+    PGresult *res = dbq_ok(r, sql_token_revoke, r->params[0], r->params[1], r->who.actor);
+
+    if (!res)
+        return;
+    if (PQntuples(res) == 0)
+        http_error(r, 404, "not_found", NULL, "token not found");
+    else
+        http_reply_empty(r, 204);
+    PQclear(res);
+}
+
+static const char sql_quota_set[] =
+    "WITH t AS (UPDATE tenants SET max_instances = $2, max_cpu_millis = $3, max_memory_mb = $4,"
+    "  max_disk_mb = $5 WHERE name = $1 RETURNING *),"
+    " e AS (INSERT INTO events (tenant_id, actor, kind, message)"
+    "  SELECT id, $6, 'quota.set', format('quota set: max_instances=%s cpu_millis=%s"
+    " memory_mb=%s disk_mb=%s', coalesce(max_instances::text, 'unlimited'),"
+    " coalesce(max_cpu_millis::text, 'unlimited'), coalesce(max_memory_mb::text, 'unlimited'),"
+    " coalesce(max_disk_mb::text, 'unlimited')) FROM t)"
+    " SELECT " TENANT_COLS " FROM t";
+
+void h_quota_set(struct req *r)
+{
+    static const char *const keys[] = {"max_instances", "cpu_millis", "memory_mb", "disk_mb",
+                                       NULL};
+    char vals[4][24];
+    const char *p[4];
+    int64_t v;
+    bool is_null;
+    PGresult *res;
+    int i;
+
+    if (http_parse_body(r, true) < 0 || body_allow(r, keys) < 0)
+        return;
+    for (i = 0; i < 4; i++) {
+        v = 0;
+        if (body_int(r, keys[i], false, true, 0, INT64_C(1) << 50, &v, &is_null) < 0)
+            return;
+        dbq_i64(v, vals[i]);
+        p[i] = is_null ? NULL : vals[i];
+    }
+    res = dbq_ok(r, sql_quota_set, r->params[0], p[0], p[1], p[2], p[3], r->who.actor);
+    if (res)
+        reply_one(r, res, 200, tenant_json, "tenant");
+}
+
+#define PLAN_COLS                                                                                 \
+    "name, cpu_millis, memory_mb, disk_mb, read_iops, write_iops, read_bps, write_bps,"           \
+    " iso(created_at), id"
+
+static json_t *plan_json(const PGresult *res, int i)
+{
+    return json_pack("{s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o}", "name", dbq_str(res, i, 0),
+                     "cpu_millis", dbq_int(res, i, 1), "memory_mb", dbq_int(res, i, 2), "disk_mb",
+                     dbq_int(res, i, 3), "read_iops", dbq_int(res, i, 4), "write_iops",
+                     dbq_int(res, i, 5), "read_bps", dbq_int(res, i, 6), "write_bps",
+                     dbq_int(res, i, 7), "created_at", dbq_str(res, i, 8));
+}
+
+static const char sql_plan_create[] =
+    "INSERT INTO plans (name, cpu_millis, memory_mb, disk_mb, read_iops, write_iops, read_bps,"
+    " write_bps) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING " PLAN_COLS;
+
+void h_plan_create(struct req *r)
+{
+    static const char *const keys[] = {"name",       "cpu_millis", "memory_mb", "disk_mb",
+                                       "read_iops",  "write_iops", "read_bps",  "write_bps",
+                                       NULL};
+    const int64_t max[] = {0, 1000000, INT64_C(1) << 30, INT64_C(1) << 40,
+                           INT64_C(1) << 40, INT64_C(1) << 40, INT64_C(1) << 50,
+                           INT64_C(1) << 50};
+    char vals[8][24];
+    const char *name;
+    PGresult *res;
+    int i;
+
+    if (http_parse_body(r, true) < 0 || body_allow(r, keys) < 0 ||
+        body_name(r, "name", true, &name) < 0)
+        return;
+    for (i = 1; i < 8; i++) {
+        int64_t v = 0;
+        if (body_int(r, keys[i], i <= 3, false, i <= 3 ? 1 : 0, max[i], &v, NULL) < 0)
+            return;
+        dbq_i64(v, vals[i]);
+    }
+    res = dbq_run(r, sql_plan_create, name, vals[1], vals[2], vals[3], vals[4], vals[5], vals[6],
+                  vals[7]);
+    if (!res)
+        return;
+    if (dbq_unique_violation(res))
+        http_error(r, 409, "conflict", "name", "plan \"%s\" already exists", name);
+    else if (!store_ok(res))
+        http_sql_error(r, res);
+    else {
+        reply_one(r, res, 201, plan_json, "plan");
+        return;
+    }
+    PQclear(res);
+}
+
+static const char sql_plan_list[] =
+    "SELECT " PLAN_COLS " FROM plans WHERE id > $1 ORDER BY id LIMIT $2";
+
+void h_plan_list(struct req *r)
+{
+    char after[24], lim[24];
+    int limit;
+    PGresult *res;
+
+    if (dbq_page_args(r, &limit, after) < 0)
+        return;
+    dbq_i64(limit + 1, lim);
+    res = dbq_ok(r, sql_plan_list, after, lim);
+    if (res)
+        dbq_reply_page(r, res, limit, 9, plan_json);
+}
+
+static const char sql_plan_get[] = "SELECT " PLAN_COLS " FROM plans WHERE name = $1";
+
+void h_plan_get(struct req *r)
+{
+    PGresult *res = dbq_ok(r, sql_plan_get, r->params[0]);
+
+    if (res)
+        reply_one(r, res, 200, plan_json, "plan");
+}
+
+static const char sql_plan_delete[] = "DELETE FROM plans WHERE name = $1 RETURNING id";
+
+void h_plan_delete(struct req *r)
+{
+    PGresult *res = dbq_run(r, sql_plan_delete, r->params[0]);
+
+    if (!res)
+        return;
+    if (dbq_fk_violation(res))
+        http_error(r, 409, "conflict", NULL, "plan \"%s\" is in use by instances", r->params[0]);
+    else if (!store_ok(res))
+        http_sql_error(r, res);
+    else if (PQntuples(res) == 0)
+        http_error(r, 404, "not_found", NULL, "plan not found");
+    else
+        http_reply_empty(r, 204);
+    PQclear(res);
+}

@@ -1,0 +1,396 @@
+/* dbaasd's HTTP layer on libmicrohttpd.
+ *
+ * NOTES: libmicrohttpd runs a pool of worker threads; each request is handled start to finish on
+ * one of them (handlers block on the store through the thread's own connection). A request's
+ * body is gathered into r->body (at most 64 KiB; beyond that it is drained and answered 413),
+ * then the route is matched, the caller authenticated, and the handler run. Every request is
+ * counted in the metrics when its reply is queued. */
+#include "api/http.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <libpq-fe.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "api/auth.h"
+#include "api/metrics.h"
+#include "api/routes.h"
+#include "api/store.h"
+#include "lib/log.h"
+#include "lib/valid.h"
+#include "lib/xalloc.h"
+
+static struct MHD_Daemon *daemon_handle;
+static volatile int in_flight;
+
+static int64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+void http_reply_json(struct req *r, unsigned status, json_t *body)
+{
+    char *text = json_dumps(body, JSON_COMPACT);
+
+    json_decref(body);
+    if (!text)
+        text = xstrdup("{\"error\":{\"code\":\"internal\",\"message\":\"could not encode the "
+                       "reply\",\"field\":null}}");
+    http_reply_text(r, status, "application/json", text);
+}
+
+int http_error(struct req *r, unsigned status, const char *code, const char *field, const char *fmt,
+               ...)
+{
+    char msg[512];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    http_reply_json(r, status,
+                    json_pack("{s:{s:s,s:s,s:o}}", "error", "code", code, "message", msg,
+                              "field", field ? json_string(field) : json_null()));
+    return -1;
+}
+
+int http_store_error(struct req *r, const struct err *e)
+{
+    if (e->code == STORE_UNAVAILABLE) {
+        log_warn("event=store_unavailable path=%s error=\"%s\"", r->path, e->msg);
+        return http_error(r, 503, "unavailable", NULL, "the metadata store is unavailable");
+    }
+    log_error("event=store_error path=%s error=\"%s\"", r->path, e->msg);
+    return http_error(r, 500, "internal", NULL, "internal error");
+}
+
+int http_sql_error(struct req *r, const void *res)
+{
+    log_error("event=sql_error method=%s path=%s sqlstate=%s error=\"%s\"", r->method, r->path,
+              store_sqlstate(res), res ? PQresultErrorMessage(res) : "no result");
+    return http_error(r, 500, "internal", NULL, "internal error");
+}
+
+void http_reply_text(struct req *r, unsigned status, const char *content_type, char *text)
+{
+    free(r->reply);
+    r->status = status;
+    r->reply = text;
+    r->content_type = content_type;
+}
+
+void http_reply_empty(struct req *r, unsigned status)
+{
+    http_reply_text(r, status, NULL, NULL);
+}
+
+void http_add_header(struct req *r, const char *name, const char *value)
+{
+    if (r->nheaders == (int)(sizeof(r->headers) / sizeof(r->headers[0])))
+        return;
+    r->headers[r->nheaders][0] = xstrdup(name);
+    r->headers[r->nheaders][1] = xstrdup(value);
+    r->nheaders++;
+}
+
+const char *http_query(struct req *r, const char *key)
+{
+    return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, key);
+}
+
+const char *http_header(struct req *r, const char *name)
+{
+    return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
+}
+
+int http_parse_body(struct req *r, bool required)
+{
+    const char *ctype = http_header(r, MHD_HTTP_HEADER_CONTENT_TYPE);
+    json_error_t jerr;
+
+    if (r->body.len == 0 && !required) {
+        r->json = json_object();
+        return 0;
+    }
+    if (r->body.len > 0 || ctype) {
+        size_t n = ctype ? strcspn(ctype, ";") : 0;
+        while (n > 0 && ctype[n - 1] == ' ')
+            n--;
+        if (!ctype || n != strlen("application/json") ||
+            strncasecmp(ctype, "application/json", n) != 0)
+            return http_error(r, 415, "unsupported_media_type", NULL,
+                              "the body must be application/json");
+    }
+    r->json = json_loadb(buf_str(&r->body), r->body.len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!r->json)
+        return http_error(r, 400, "invalid_json", NULL, "invalid JSON: %s", jerr.text);
+    if (!json_is_object(r->json))
+        return http_error(r, 400, "invalid_json", NULL, "the body must be a JSON object");
+    return 0;
+}
+
+int body_allow(struct req *r, const char *const *allowed)
+{
+    const char *key;
+    json_t *value;
+    int i;
+
+    json_object_foreach(r->json, key, value)
+    {
+        for (i = 0; allowed[i]; i++)
+            if (strcmp(key, allowed[i]) == 0)
+                break;
+        if (!allowed[i])
+            return http_error(r, 400, "invalid_field", key, "unknown field \"%s\"", key);
+    }
+    return 0;
+}
+
+int body_string(struct req *r, const char *key, bool required, size_t max_len,
+                bool (*ok)(const char *), const char *what, const char **out)
+{
+    json_t *v = json_object_get(r->json, key);
+    const char *s;
+
+    *out = NULL;
+    if (!v || json_is_null(v)) {
+        if (required)
+            return http_error(r, 400, "invalid_field", key, "field \"%s\" is required", key);
+        return 0;
+    }
+    if (!json_is_string(v))
+        return http_error(r, 400, "invalid_field", key, "field \"%s\" must be a string", key);
+    s = json_string_value(v);
+    if (strlen(s) != json_string_length(v) || s[0] == '\0' || strlen(s) > max_len ||
+        (ok && !ok(s)))
+        return http_error(r, 400, "invalid_field", key, "field \"%s\" must be %s", key, what);
+    *out = s;
+    return 0;
+}
+
+int body_name(struct req *r, const char *key, bool required, const char **out)
+{
+    return body_string(r, key, required, 63, valid_name, "a name matching ^[a-z][a-z0-9-]{0,62}$",
+                       out);
+}
+
+int body_int(struct req *r, const char *key, bool required, bool nullable, int64_t min, int64_t max,
+             int64_t *out, bool *is_null)
+{
+    json_t *v = json_object_get(r->json, key);
+    json_int_t n;
+
+    if (is_null)
+        *is_null = false;
+    if (!v || json_is_null(v)) {
+        if (required && !(v && nullable))
+            return http_error(r, 400, "invalid_field", key, "field \"%s\" is required", key);
+        if (v && !nullable)
+            return http_error(r, 400, "invalid_field", key, "field \"%s\" must be an integer",
+                              key);
+        if (is_null && nullable)
+            *is_null = true;
+        return 0;
+    }
+    if (!json_is_integer(v))
+        return http_error(r, 400, "invalid_field", key, "field \"%s\" must be an integer", key);
+    n = json_integer_value(v);
+    if (n < min || n > max)
+        return http_error(r, 400, "invalid_field", key,
+                          "field \"%s\" must be between %lld and %lld", key, (long long)min,
+                          (long long)max);
+    *out = n;
+    return 0;
+}
+
+static void req_free(struct req *r)
+{
+    int i;
+
+    buf_free(&r->body);
+    json_decref(r->json);
+    free(r->reply);
+    for (i = 0; i < r->nheaders; i++) {
+        free(r->headers[i][0]);
+        free(r->headers[i][1]);
+    }
+    free(r);
+}
+
+/* Route, authenticate and run the handler; leaves a reply in r. */
+static void dispatch(struct req *r)
+{
+    char allow[64];
+    size_t index;
+    const struct route *route;
+
+    switch (router_match(routes, routes_count, sizeof(routes[0]), r->method, r->path, &index,
+                         r->params, allow, sizeof(allow))) {
+    case ROUTER_NOT_FOUND:
+        http_error(r, 404, "not_found", NULL, "no such resource");
+        return;
+    case ROUTER_BAD_METHOD:
+        http_add_header(r, MHD_HTTP_HEADER_ALLOW, allow);
+        http_error(r, 405, "method_not_allowed", NULL, "method %s is not allowed here; allowed: %s",
+                   r->method, allow);
+        return;
+    case ROUTER_FOUND:
+        break;
+    }
+    r->route = (int)index;
+    route = &routes[index];
+    if (r->body_too_large) {
+        http_error(r, 413, "payload_too_large", NULL, "the body is larger than %d bytes",
+                   HTTP_MAX_BODY);
+        return;
+    }
+    if (route->roles) {
+        if (auth_authenticate(r) < 0)
+            return;
+        if (!(route->roles & (int)r->who.role)) {
+            http_error(r, 403, "forbidden", NULL, "this token may not use %s %s", r->method,
+                       route->entry.pattern);
+            return;
+        }
+    }
+    route->handler(r);
+    if (!r->status)
+        http_error(r, 500, "internal", NULL, "internal error");
+}
+
+static enum MHD_Result queue_reply(struct MHD_Connection *conn, struct req *r)
+{
+    struct MHD_Response *resp;
+    enum MHD_Result ret;
+    size_t len = r->reply ? strlen(r->reply) : 0;
+    int i;
+
+    resp = MHD_create_response_from_buffer(len, r->reply, MHD_RESPMEM_MUST_FREE);
+    if (!resp)
+        return MHD_NO;
+    r->reply = NULL;
+    if (r->content_type)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, r->content_type);
+    for (i = 0; i < r->nheaders; i++)
+        MHD_add_response_header(resp, r->headers[i][0], r->headers[i][1]);
+    ret = MHD_queue_response(conn, r->status, resp);
+    MHD_destroy_response(resp);
+    metrics_observe(r->route, r->method, r->status, (double)(now_ns() - r->start_ns) / 1e9);
+    return ret;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version, const char *upload,
+                                  size_t *upload_size, void **con_cls)
+{
+    struct req *r = *con_cls;
+
+    (void)cls;
+    (void)version;
+    if (!r) {
+        r = xcalloc(1, sizeof(*r));
+        r->conn = conn;
+        r->method = method;
+        r->path = url;
+        r->route = -1;
+        r->start_ns = now_ns();
+        *con_cls = r;
+        __atomic_add_fetch(&in_flight, 1, __ATOMIC_SEQ_CST);
+        return MHD_YES;
+    }
+    if (*upload_size) {
+        if (r->body.len + *upload_size > HTTP_MAX_BODY)
+            r->body_too_large = true;
+        else
+            buf_append(&r->body, upload, *upload_size);
+        *upload_size = 0;
+        return MHD_YES;
+    }
+    dispatch(r);
+    return queue_reply(conn, r);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    (void)cls;
+    (void)conn;
+    (void)toe;
+    if (*con_cls) {
+        req_free(*con_cls);
+        *con_cls = NULL;
+        __atomic_sub_fetch(&in_flight, 1, __ATOMIC_SEQ_CST);
+    }
+}
+
+static void on_panic(void *cls, const char *file, unsigned int line, const char *reason)
+{
+    (void)cls;
+    log_error("event=http_panic file=%s line=%u reason=\"%s\"", file, line,
+              reason ? reason : "");
+    abort();
+}
+
+int http_start(const char *addr, int nthreads, struct err *e)
+{
+    struct sockaddr_in sin;
+    char host[64];
+    const char *colon = strrchr(addr, ':');
+    long port;
+    char *end;
+
+    memset(&sin, 0, sizeof(sin));
+    if (!colon || (size_t)(colon - addr) >= sizeof(host))
+        return err_set(e, 1, "invalid listen address \"%s\": expected ADDR:PORT", addr);
+    memcpy(host, addr, (size_t)(colon - addr));
+    host[colon - addr] = '\0';
+    port = strtol(colon + 1, &end, 10);
+    if (*end || port <= 0 || port > 65535)
+        return err_set(e, 1, "invalid port in listen address \"%s\"", addr);
+    sin.sin_family = AF_INET;
+    sin.sin_port = htons((uint16_t)port);
+    if (inet_pton(AF_INET, host, &sin.sin_addr) != 1)
+        return err_set(e, 1, "invalid IPv4 address \"%s\" in listen address", host);
+
+    MHD_set_panic_func(on_panic, NULL);
+    daemon_handle = MHD_start_daemon(
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_ERROR_LOG, (uint16_t)port, NULL,
+        NULL, on_request, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sin,
+        MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)nthreads, MHD_OPTION_NOTIFY_COMPLETED,
+        on_completed, NULL, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)60,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned int)4000, MHD_OPTION_LISTENING_ADDRESS_REUSE,
+        (unsigned int)1, MHD_OPTION_END);
+    if (!daemon_handle)
+        return err_set(e, 1, "could not listen on %s: %s", addr,
+                       errno ? strerror(errno) : "libmicrohttpd failed to start");
+    return 0;
+}
+
+void http_stop(int deadline_ms)
+{
+    int waited = 0;
+    MHD_socket fd;
+
+    if (!daemon_handle)
+        return;
+    fd = MHD_quiesce_daemon(daemon_handle);
+    if (fd != MHD_INVALID_SOCKET)
+        close(fd);
+    while (__atomic_load_n(&in_flight, __ATOMIC_SEQ_CST) > 0 && waited < deadline_ms) {
+        usleep(10000);
+        waited += 10;
+    }
+    MHD_stop_daemon(daemon_handle);
+    daemon_handle = NULL;
+}

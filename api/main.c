@@ -1,0 +1,240 @@
+/* dbaasd: the control plane daemon. REST API, metadata store (embedded or external) and the
+ * background loop. Startup order: options -> data dir lock -> store -> migrations -> operator
+ * token -> HTTP listener -> background loop -> "ready". Shutdown in reverse. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "api/auth.h"
+#include "api/embedded.h"
+#include "api/http.h"
+#include "api/reconcile.h"
+#include "api/store.h"
+#include "lib/crypto.h"
+#include "lib/log.h"
+#include "lib/xalloc.h"
+
+#define DBAAS_VERSION "0.1.0"
+
+static void usage(FILE *f)
+{
+    fprintf(f, "Usage: dbaasd --data-dir DIR [--listen ADDR:PORT] [--db URL] [--threads N]\n"
+               "\n"
+               "  --data-dir DIR      state directory: operator.token, and the embedded store\n"
+               "  --listen ADDR:PORT  HTTP listen address (default 127.0.0.1:8080)\n"
+               "  --db URL            use this PostgreSQL (libpq URL or key=value string)\n"
+               "                      instead of running an embedded one under DIR\n"
+               "  --threads N         HTTP worker threads (default 8)\n"
+               "  --debug             log debug lines\n"
+               "  --help, --version\n");
+}
+
+static const char sql_token_ensure[] =
+    "INSERT INTO api_tokens (id, kind, hash) VALUES ($1, 'operator', $2)"
+    " ON CONFLICT (hash) DO NOTHING";
+
+/* Read DIR/operator.token, or make one on first start (mode 0600, never logged); make sure
+ * the store knows its hash. 0 / -1 with e set. */
+static int operator_token(const char *dir, struct err *e)
+{
+    char *path = xasprintf("%s/operator.token", dir);
+    char *tmp = xasprintf("%s/.operator.token.tmp", dir);
+    char token[256], hash[65], id[32];
+    const char *params[2];
+    PGresult *res = NULL;
+    FILE *f = NULL;
+    int fd = -1, rc = -1;
+    size_t n;
+
+    f = fopen(path, "r");
+    if (f) {
+        n = fread(token, 1, sizeof(token) - 1, f);
+        token[n] = '\0';
+        token[strcspn(token, "\r\n")] = '\0';
+        if (strncmp(token, TOKEN_PREFIX_OPERATOR, strlen(TOKEN_PREFIX_OPERATOR)) != 0) {
+            err_set(e, 1, "file \"%s\" does not hold an operator token", path);
+            goto out;
+        }
+    } else {
+        char *t = crypto_token_new(TOKEN_PREFIX_OPERATOR);
+        if (!t) {
+            err_set(e, 1, "could not generate the operator token");
+            goto out;
+        }
+        snprintf(token, sizeof(token), "%s", t);
+        explicit_bzero(t, strlen(t));
+        free(t);
+        fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        if (fd < 0 || fchmod(fd, 0600) < 0 || dprintf(fd, "%s\n", token) < 0 || fsync(fd) < 0) {
+            err_set(e, 1, "could not write \"%s\": %s", tmp, strerror(errno));
+            goto out;
+        }
+        close(fd);
+        fd = -1;
+        if (rename(tmp, path) < 0) {
+            err_set(e, 1, "could not rename \"%s\": %s", tmp, strerror(errno));
+            goto out;
+        }
+        log_info("event=operator_token_created path=%s", path);
+    }
+    crypto_sha256_hex(token, strlen(token), hash);
+    snprintf(id, sizeof(id), "op_%.12s", hash);
+    params[0] = id;
+    params[1] = hash;
+    res = store_exec(e, sql_token_ensure, 2, params);
+    if (!res)
+        goto out;
+    if (!store_ok(res)) {
+        err_set(e, 1, "could not record the operator token: %s", PQresultErrorMessage(res));
+        goto out;
+    }
+    rc = 0;
+out:
+    explicit_bzero(token, sizeof(token));
+    PQclear(res);
+    if (f)
+        fclose(f);
+    if (fd >= 0)
+        close(fd);
+    free(path);
+    free(tmp);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"data-dir", required_argument, NULL, 'd'}, {"listen", required_argument, NULL, 'l'},
+        {"db", required_argument, NULL, 'b'},       {"threads", required_argument, NULL, 't'},
+        {"debug", no_argument, NULL, 'D'},          {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},        {NULL, 0, NULL, 0}};
+    const char *data_dir = NULL, *listen_addr = "127.0.0.1:8080", *db = NULL;
+    struct embedded *embedded = NULL;
+    char *conninfo = NULL, *lock_path = NULL;
+    int threads = 8, c, lock_fd = -1, sig, status = 1;
+    sigset_t sigs;
+    struct err e;
+
+    log_set_program("dbaasd");
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (c) {
+        case 'd':
+            data_dir = optarg;
+            break;
+        case 'l':
+            listen_addr = optarg;
+            break;
+        case 'b':
+            db = optarg;
+            break;
+        case 't':
+            threads = atoi(optarg);
+            if (threads < 1 || threads > 256) {
+                fprintf(stderr, "dbaasd: --threads must be from 1 to 256\n");
+                return 2;
+            }
+            break;
+        case 'D':
+            log_set_level(LOG_DEBUG);
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        case 'V':
+            printf("dbaasd %s\n", DBAAS_VERSION);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (optind < argc || !data_dir) {
+        fprintf(stderr, "dbaasd: %s\n", optind < argc ? "unexpected argument" : "--data-dir is required");
+        usage(stderr);
+        return 2;
+    }
+
+    /* Signals are taken synchronously by the main thread; every thread inherits the mask. */
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGHUP);
+    sigprocmask(SIG_BLOCK, &sigs, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    if (mkdir(data_dir, 0755) < 0 && errno != EEXIST) {
+        log_error("event=start_failed error=\"could not create directory \\\"%s\\\": %s\"",
+                  data_dir, strerror(errno));
+        return 1;
+    }
+    lock_path = xasprintf("%s/dbaasd.lock", data_dir);
+    lock_fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (lock_fd < 0 || flock(lock_fd, LOCK_EX | LOCK_NB) < 0) {
+        log_error("event=start_failed error=\"could not lock \\\"%s\\\": %s (is another dbaasd "
+                  "running on this data directory?)\"",
+                  lock_path, strerror(errno));
+        goto out;
+    }
+
+    if (db) {
+        conninfo = xstrdup(db);
+    } else {
+        embedded = embedded_start(data_dir, &conninfo, &e);
+        if (!embedded) {
+            log_error("event=start_failed error=\"%s\"", e.msg);
+            goto out;
+        }
+        log_info("event=store_started kind=embedded data_dir=%s", data_dir);
+    }
+    store_init(conninfo);
+    if (store_migrate(&e) < 0) {
+        log_error("event=start_failed error=\"%s\"", e.msg);
+        goto out;
+    }
+    if (operator_token(data_dir, &e) < 0) {
+        log_error("event=start_failed error=\"%s\"", e.msg);
+        goto out;
+    }
+    if (http_start(listen_addr, threads, &e) < 0) {
+        log_error("event=start_failed error=\"%s\"", e.msg);
+        goto out;
+    }
+    if (reconcile_start(1000, &e) < 0) {
+        log_error("event=start_failed error=\"%s\"", e.msg);
+        goto out;
+    }
+    log_info("event=ready listen=%s store=%s data_dir=%s version=%s", listen_addr,
+             embedded ? "embedded" : "external", data_dir, DBAAS_VERSION);
+
+    for (;;) {
+        if (sigwait(&sigs, &sig) != 0)
+            continue;
+        if (sig == SIGHUP) {
+            log_info("event=sighup note=\"nothing to reload: every setting is a command-line "
+                     "option\"");
+            continue;
+        }
+        log_info("event=stopping signal=%s", sig == SIGINT ? "SIGINT" : "SIGTERM");
+        break;
+    }
+    status = 0;
+out:
+    http_stop(10000);
+    reconcile_stop();
+    store_shutdown();
+    embedded_stop(embedded);
+    if (status == 0)
+        log_info("event=stopped");
+    free(conninfo);
+    if (lock_fd >= 0)
+        close(lock_fd);
+    free(lock_path);
+    return status;
+}

@@ -1,0 +1,264 @@
+/* The metadata store: PostgreSQL through libpq.
+ *
+ * NOTES: every thread that touches the store gets its own connection (thread-local), opened on
+ * first use and reopened after a failure; every statement is a string constant prepared once per
+ * connection (keyed by the constant's address). All connections are also on a global list so that
+ * store_shutdown() can close those of threads that are gone (libmicrohttpd's workers). */
+#include "api/store.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/migrations.h"
+#include "lib/xalloc.h"
+
+#define MAX_PREPARED 128
+#define MIGRATION_LOCK_KEY 7212486
+
+struct conn {
+    PGconn *pg;
+    const char *prepared[MAX_PREPARED]; /* statement "s<i>" is prepared[i] */
+    int nprepared;
+    bool in_tx; /* between BEGIN and COMMIT/ROLLBACK: never retry on a new connection */
+    struct conn *next;
+};
+
+static char *conninfo;
+static pthread_mutex_t conns_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct conn *conns;
+static __thread struct conn *tl_conn;
+
+void store_init(const char *info)
+{
+    free(conninfo);
+    conninfo = xstrdup(info);
+}
+
+void store_shutdown(void)
+{
+    struct conn *c, *next;
+
+    pthread_mutex_lock(&conns_lock);
+    for (c = conns; c; c = next) {
+        next = c->next;
+        if (c->pg)
+            PQfinish(c->pg);
+        free(c);
+    }
+    conns = NULL;
+    pthread_mutex_unlock(&conns_lock);
+    tl_conn = NULL;
+    free(conninfo);
+    conninfo = NULL;
+}
+
+/* This thread's connection, connected; NULL with e set when the store cannot be reached. */
+static struct conn *conn_get(struct err *e)
+{
+    struct conn *c = tl_conn;
+
+    if (!c) {
+        c = xcalloc(1, sizeof(*c));
+        pthread_mutex_lock(&conns_lock);
+        c->next = conns;
+        conns = c;
+        pthread_mutex_unlock(&conns_lock);
+        tl_conn = c;
+    }
+    if (c->pg && PQstatus(c->pg) == CONNECTION_OK)
+        return c;
+    if (c->pg)
+        PQfinish(c->pg);
+    c->nprepared = 0;
+    c->in_tx = false;
+    c->pg = PQconnectdb(conninfo);
+    if (PQstatus(c->pg) != CONNECTION_OK) {
+        err_set(e, STORE_UNAVAILABLE, "could not connect to the metadata store: %s",
+                PQerrorMessage(c->pg));
+        PQfinish(c->pg);
+        c->pg = NULL;
+        return NULL;
+    }
+    return c;
+}
+
+/* After a NULL or failed result: whether the connection itself broke. */
+static bool conn_broken(struct conn *c)
+{
+    return !c->pg || PQstatus(c->pg) != CONNECTION_OK;
+}
+
+static int prepared_index(struct conn *c, const char *sql, struct err *e)
+{
+    char name[16];
+    PGresult *res;
+    int i;
+
+    for (i = 0; i < c->nprepared; i++)
+        if (c->prepared[i] == sql)
+            return i;
+    if (c->nprepared == MAX_PREPARED)
+        return err_set(e, STORE_FAILED, "too many prepared statements");
+    i = c->nprepared;
+    snprintf(name, sizeof(name), "s%d", i);
+    res = PQprepare(c->pg, name, sql, 0, NULL);
+    if (!res || PQresultStatus(res) != PGRES_COMMAND_OK) {
+        err_set(e, conn_broken(c) ? STORE_UNAVAILABLE : STORE_FAILED,
+                "could not prepare statement: %s", PQerrorMessage(c->pg));
+        PQclear(res);
+        return -1;
+    }
+    PQclear(res);
+    c->prepared[c->nprepared++] = sql;
+    return i;
+}
+
+PGresult *store_exec(struct err *e, const char *sql, int nparams, const char *const *params)
+{
+    struct conn *c;
+    PGresult *res;
+    char name[16];
+    int attempt, i;
+
+    for (attempt = 0; attempt < 2; attempt++) {
+        c = conn_get(e);
+        if (!c)
+            return NULL;
+        i = prepared_index(c, sql, e);
+        if (i < 0) {
+            if (conn_broken(c) && attempt == 0)
+                continue;
+            return NULL;
+        }
+        snprintf(name, sizeof(name), "s%d", i);
+        res = PQexecPrepared(c->pg, name, nparams, params, NULL, NULL, 0);
+        if (res && !conn_broken(c))
+            return res;
+        PQclear(res);
+        /* The connection broke (the store restarted): retry once on a fresh connection, but
+         * never inside a transaction, whose earlier statements died with the old one. */
+        if (c->in_tx)
+            break;
+    }
+    err_set(e, STORE_UNAVAILABLE, "lost the connection to the metadata store");
+    return NULL;
+}
+
+PGresult *store_exec_simple(struct err *e, const char *sql)
+{
+    struct conn *c = conn_get(e);
+    PGresult *res;
+
+    if (!c)
+        return NULL;
+    res = PQexec(c->pg, sql);
+    if (res && PQresultStatus(res) == PGRES_COMMAND_OK)
+        c->in_tx = PQtransactionStatus(c->pg) == PQTRANS_INTRANS;
+    if (!res || conn_broken(c)) {
+        c->in_tx = false;
+        PQclear(res);
+        err_set(e, STORE_UNAVAILABLE, "lost the connection to the metadata store");
+        return NULL;
+    }
+    return res;
+}
+
+bool store_ok(const PGresult *res)
+{
+    ExecStatusType st;
+
+    if (!res)
+        return false;
+    st = PQresultStatus(res);
+    return st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
+}
+
+const char *store_sqlstate(const PGresult *res)
+{
+    const char *s = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    return s ? s : "";
+}
+
+const char *store_constraint(const PGresult *res)
+{
+    const char *s = res ? PQresultErrorField(res, PG_DIAG_CONSTRAINT_NAME) : NULL;
+    return s ? s : "";
+}
+
+bool store_ping(void)
+{
+    static const char sql[] = "SELECT 1";
+    struct err e;
+    PGresult *res = store_exec(&e, sql, 0, NULL);
+    bool ok = store_ok(res);
+
+    PQclear(res);
+    return ok;
+}
+
+int store_migrate(struct err *e)
+{
+    struct conn *c = conn_get(e);
+    PGresult *res = NULL;
+    char lock[64], version[16];
+    const char *params[2];
+    int i, applied = 0, rc = -1;
+
+    if (!c)
+        return -1;
+    res = PQexec(c->pg, "BEGIN");
+    if (!store_ok(res))
+        goto fail;
+    PQclear(res);
+    snprintf(lock, sizeof(lock), "SELECT pg_advisory_xact_lock(%d)", MIGRATION_LOCK_KEY);
+    res = PQexec(c->pg, lock);
+    if (!store_ok(res))
+        goto fail;
+    PQclear(res);
+    res = PQexec(c->pg, "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                        " version int PRIMARY KEY, name text NOT NULL,"
+                        " applied_at timestamptz NOT NULL DEFAULT now())");
+    if (!store_ok(res))
+        goto fail;
+    for (i = 0; i < migrations_count; i++) {
+        PQclear(res);
+        snprintf(version, sizeof(version), "%d", migrations[i].version);
+        params[0] = version;
+        res = PQexecParams(c->pg, "SELECT 1 FROM schema_migrations WHERE version = $1", 1, NULL,
+                           params, NULL, NULL, 0);
+        if (!store_ok(res))
+            goto fail;
+        if (PQntuples(res) > 0)
+            continue;
+        PQclear(res);
+        res = PQexec(c->pg, migrations[i].sql);
+        if (!store_ok(res)) {
+            err_set(e, STORE_FAILED, "could not apply migration %d \"%s\": %s",
+                    migrations[i].version, migrations[i].name, PQerrorMessage(c->pg));
+            goto out;
+        }
+        PQclear(res);
+        params[1] = migrations[i].name;
+        res = PQexecParams(c->pg, "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)",
+                           2, NULL, params, NULL, NULL, 0);
+        if (!store_ok(res))
+            goto fail;
+        applied++;
+    }
+    PQclear(res);
+    res = PQexec(c->pg, "COMMIT");
+    if (!store_ok(res))
+        goto fail;
+    rc = applied;
+    goto out;
+fail:
+    err_set(e, conn_broken(c) ? STORE_UNAVAILABLE : STORE_FAILED, "could not migrate: %s",
+            PQerrorMessage(c->pg));
+out:
+    PQclear(res);
+    if (rc < 0 && !conn_broken(c))
+        PQclear(PQexec(c->pg, "ROLLBACK"));
+    return rc < 0 ? -1 : 0;
+}

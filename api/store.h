@@ -1,0 +1,46 @@
+/* The metadata store: PostgreSQL through libpq, one connection per thread, every statement
+ * parameterized and prepared once per connection, and the versioned schema migrations. */
+#ifndef API_STORE_H
+#define API_STORE_H
+
+#include <stdbool.h>
+#include <libpq-fe.h>
+
+#include "lib/err.h"
+
+/* Set the connection string (libpq keyword/value or URL) every thread connects with. Copied.
+ * Call once before any other store_* call. */
+void store_init(const char *conninfo);
+
+/* Close every connection opened by any thread. Call after all threads using the store stopped. */
+void store_shutdown(void);
+
+/* Apply the migrations that are missing, in one transaction under an advisory lock, so that
+ * several dbaasd starting at once apply each exactly once. 0 / -1 with e set. */
+int store_migrate(struct err *e) __attribute__((warn_unused_result));
+
+/* Run a statement on this thread's connection (connecting or reconnecting as needed).
+ * sql must be a string constant: it is prepared once per connection, keyed by its address.
+ * params are text values (NULL = SQL NULL). Returns the result, which the caller frees with
+ * PQclear; its status may be an error (see store_sqlstate). Returns NULL when the store cannot be
+ * reached (e set, code STORE_UNAVAILABLE). */
+PGresult *store_exec(struct err *e, const char *sql, int nparams, const char *const *params);
+
+/* The same for statements that are not prepared: transaction control ("BEGIN", "COMMIT",
+ * "ROLLBACK"). NULL when the store cannot be reached. */
+PGresult *store_exec_simple(struct err *e, const char *sql);
+
+/* Whether res is a successful command or query result. */
+bool store_ok(const PGresult *res);
+
+/* The SQLSTATE of a failed result ("" when none), and the violated constraint's name
+ * ("" when none). */
+const char *store_sqlstate(const PGresult *res);
+const char *store_constraint(const PGresult *res);
+
+/* Whether the store answers a trivial query within a few seconds. */
+bool store_ping(void);
+
+enum { STORE_UNAVAILABLE = 1, STORE_FAILED = 2 };
+
+#endif
