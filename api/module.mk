@@ -5,3 +5,4 @@ PROGRAMS += $(BIN)/dbaasd
 $(BIN)/dbaasd: $(BUILD)/api/main.o $(API_OBJS) $(BUILD)/libdbaas.a
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(LDLIBS)
+TEST_test_router_OBJS := $(BUILD)/api/router.o
