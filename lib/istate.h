@@ -11,14 +11,14 @@ enum istate {
     IST_RUNNING,
     IST_RESIZING,
     IST_FAILING_OVER,
-    IST_DEGRADED,     /* serving, but a member is unhealthy */
+    IST_DEGRADED, /* serving, but a member is unhealthy */
     IST_DELETING,
-    IST_DELETED,      /* terminal */
-    IST_FAILED,       /* terminal until deleted; carries a reason */
+    IST_DELETED, /* terminal */
+    IST_FAILED,  /* terminal until deleted; carries a reason */
     IST__COUNT
 };
 
-/* "pending", "provisioning", ... */
+/* "pending", "provisioning", ... (static strings); NULL for a value outside the enum. */
 const char *istate_name(enum istate s);
 /* Parse a state name; -1 when unknown. */
 int istate_parse(const char *name, enum istate *out) __attribute__((warn_unused_result));

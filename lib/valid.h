@@ -10,8 +10,8 @@ bool valid_name(const char *s);
 /* A canonical lowercase UUID (8-4-4-4-12 hex). Instance ids. */
 bool valid_uuid(const char *s);
 
-/* A token id: 1..64 characters of [A-Za-z0-9_-]. Also Idempotency-Key values up to 255
- * printable ASCII characters (valid_idempotency_key). */
+/* A token id: 1..64 characters of [A-Za-z0-9_-]. Also Idempotency-Key values: 1..255
+ * printable ASCII characters, 0x20 (space) to 0x7e (valid_idempotency_key). */
 bool valid_token_id(const char *s);
 bool valid_idempotency_key(const char *s);
 
@@ -22,8 +22,8 @@ bool valid_engine(const char *s);
  * Returns the canonical version string (static) or NULL when not offered. */
 const char *valid_engine_version(const char *engine, const char *version);
 
-/* A zone name: same rule as valid_name. A host address: 1..253 characters of
- * [A-Za-z0-9.:-] (a hostname, IPv4 or IPv6 literal). */
+/* A host address: 1..253 characters of [A-Za-z0-9.:-] (a hostname, IPv4 or IPv6 literal).
+ * Zone names have no function of their own: check them with valid_name. */
 bool valid_address(const char *s);
 
 #endif
