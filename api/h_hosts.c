@@ -19,7 +19,7 @@
     " iso(h.last_heartbeat), h.alloc_cpu_millis, h.alloc_memory_mb, h.alloc_disk_mb, n.count,"    \
     " iso(h.created_at), h.id"
 #define HOST_FROM                                                                                 \
-    " FROM hosts h, LATERAL (SELECT count(*) FROM instances i WHERE i.host_id = h.id) n"
+    " FROM hosts h, LATERAL (SELECT count(DISTINCT m.instance_id) FROM members m WHERE m.host_id = h.id) n"
 
 static json_t *host_json(const PGresult *res, int i)
 {
@@ -169,7 +169,7 @@ static const char sql_host_drain[] =
     "  format('host \"%s\" %s', name, CASE WHEN $2::boolean THEN 'draining' ELSE 'undrained' END)"
     "  FROM u WHERE u.was <> $2::boolean)"
     " SELECT " HOST_COLS " FROM u h,"
-    " LATERAL (SELECT count(*) FROM instances i WHERE i.host_id = h.id) n";
+    " LATERAL (SELECT count(DISTINCT m.instance_id) FROM members m WHERE m.host_id = h.id) n";
 
 static void set_draining(struct req *r, const char *value)
 {

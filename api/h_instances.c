@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "api/dbq.h"
+#include "api/reconcile.h"
 #include "api/routes.h"
 #include "api/store.h"
 #include "lib/crypto.h"
@@ -19,11 +20,55 @@
 
 #define INSTANCE_COLS                                                                             \
     "i.id, i.name, t.name, i.engine, i.version, i.plan_name, i.replicas, i.status,"               \
-    " i.status_reason, h.name, iso(i.created_at), iso(i.updated_at), i.seq"
+    " i.status_reason, h.name, iso(i.created_at), iso(i.updated_at), i.seq,"                      \
+    " (SELECT json_agg(json_build_object('id', m.id, 'role', m.role, 'host', mh.name,"           \
+    "  'address', mh.address, 'zone', mh.zone, 'port', m.port, 'status', m.observed,"            \
+    "  'desired', m.desired, 'error', m.observed_error, 'restarts', m.restarts, 'usage', m.usage)" \
+    "  ORDER BY m.role, m.id) FROM members m JOIN hosts mh ON mh.id = m.host_id"                 \
+    "  WHERE m.instance_id = i.id)::text"
 #define INSTANCE_FROM                                                                             \
     " FROM instances i JOIN tenants t ON t.id = i.tenant_id LEFT JOIN hosts h ON h.id = i.host_id"
 
+static json_t *instance_base_json(const PGresult *res, int i);
+
 static json_t *instance_json(const PGresult *res, int i)
+{
+    json_t *inst = instance_base_json(res, i);
+    json_t *members = PQnfields(res) > 13 ? dbq_json(res, i, 13) : json_null();
+    json_t *endpoints = json_object();
+    json_t *m;
+    size_t k;
+
+    if (!json_is_array(members)) {
+        json_decref(members);
+        members = json_array();
+    }
+    json_array_foreach(members, k, m)
+    {
+        const char *role = json_string_value(json_object_get(m, "role"));
+        const char *desired = json_string_value(json_object_get(m, "desired"));
+        json_t *ep;
+        if (!role || !desired || strcmp(desired, "running") != 0)
+            continue;
+        ep = json_pack("{s:O,s:O}", "host", json_object_get(m, "address"), "port",
+                       json_object_get(m, "port"));
+        if (strcmp(role, "primary") == 0) {
+            json_object_set_new(endpoints, "primary", ep);
+        } else {
+            json_t *replicas = json_object_get(endpoints, "replicas");
+            if (!replicas) {
+                replicas = json_array();
+                json_object_set_new(endpoints, "replicas", replicas);
+            }
+            json_array_append_new(replicas, ep);
+        }
+    }
+    json_object_set_new(inst, "members", members);
+    json_object_set_new(inst, "endpoints", endpoints);
+    return inst;
+}
+
+static json_t *instance_base_json(const PGresult *res, int i)
 {
     return json_pack("{s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o}", "id", dbq_str(res, i, 0),
                      "name", dbq_str(res, i, 1), "tenant", dbq_str(res, i, 2), "engine",
@@ -309,6 +354,7 @@ void h_instance_create(struct req *r)
     log_info("event=instance_created id=%s tenant=%s engine=%s plan=%s", PQgetvalue(res, 0, 0),
              PQgetvalue(res, 0, 2), engine, plan);
     http_reply_json(r, 202, inst);
+    reconcile_kick();
 out:
     PQclear(res);
     if (password) {
@@ -381,6 +427,25 @@ static const char sql_resize_quota[] =
     " AND ($3::bigint <= 0 OR max_memory_mb IS NULL OR used_memory_mb + $3::bigint <= max_memory_mb)"
     " AND ($4::bigint <= 0 OR max_disk_mb IS NULL OR used_disk_mb + $4::bigint <= max_disk_mb)"
     " RETURNING id";
+static const char sql_resize_hosts[] =
+    "WITH ms AS (SELECT host_id FROM members WHERE instance_id = $1::uuid AND desired = 'running'),"
+    " u AS (UPDATE hosts h SET alloc_cpu_millis = alloc_cpu_millis + $2::bigint,"
+    "  alloc_memory_mb = alloc_memory_mb + $3::bigint, alloc_disk_mb = alloc_disk_mb + $4::bigint"
+    "  FROM ms WHERE h.id = ms.host_id"
+    "  AND ($2::bigint <= 0 OR alloc_cpu_millis + $2::bigint <= floor(cpu_millis *"
+    "   (SELECT value::numeric FROM settings WHERE key = 'cpu_ratio')))"
+    "  AND ($3::bigint <= 0 OR alloc_memory_mb + $3::bigint <= floor(memory_mb *"
+    "   (SELECT value::numeric FROM settings WHERE key = 'memory_ratio')))"
+    "  AND ($4::bigint <= 0 OR alloc_disk_mb + $4::bigint <= floor(disk_mb *"
+    "   (SELECT value::numeric FROM settings WHERE key = 'disk_ratio')))"
+    "  RETURNING h.id)"
+    " SELECT (SELECT count(*) FROM ms) = (SELECT count(*) FROM u),"
+    " (SELECT string_agg(h.name, ', ') FROM hosts h JOIN ms ON ms.host_id = h.id"
+    "  WHERE h.id NOT IN (SELECT id FROM u))";
+static const char sql_resize_members[] =
+    "UPDATE members SET cpu_millis = $2::bigint, memory_mb = $3::bigint, disk_mb = $4::bigint,"
+    " spec_version = spec_version + 1 WHERE instance_id = $1::uuid AND desired = 'running'"
+    " RETURNING id";
 static const char sql_resize_apply[] =
     "WITH u AS (UPDATE instances SET plan_id = p.id, plan_name = p.name, status = $3,"
     "  updated_at = now() FROM plans p WHERE instances.id = $1::uuid AND p.name = $2"
@@ -393,7 +458,7 @@ void h_instance_resize(struct req *r)
 {
     static const char *const keys[] = {"plan", NULL};
     const char *plan, *id = r->params[0];
-    char old_plan[64], tenant_id[24], d[3][24];
+    char old_plan[64], tenant_id[24], d[3][24], per[3][24], sz[3][24];
     int64_t size[3], add[4], members;
     enum istate st, next;
     PGresult *res = NULL;
@@ -425,8 +490,11 @@ void h_instance_resize(struct req *r)
     snprintf(old_plan, sizeof(old_plan), "%s", PQgetvalue(res, 0, 6));
     add[0] = 0;
     for (k = 0; k < 3; k++) {
-        add[k + 1] = (size[k] - strtoll(PQgetvalue(res, 0, 3 + k), NULL, 10)) * members;
+        int64_t delta = size[k] - strtoll(PQgetvalue(res, 0, 3 + k), NULL, 10);
+        add[k + 1] = delta * members;
         dbq_i64(add[k + 1], d[k]);
+        dbq_i64(delta, per[k]);
+        dbq_i64(size[k], sz[k]);
     }
     PQclear(res);
     res = NULL;
@@ -447,6 +515,21 @@ void h_instance_resize(struct req *r)
         return;
     }
     PQclear(res);
+    /* Placed members: the new size must fit on each member's current host. */
+    res = dbq_ok(r, sql_resize_hosts, id, per[0], per[1], per[2]);
+    if (!res)
+        goto fail;
+    if (PQgetvalue(res, 0, 0)[0] != 't') {
+        http_error(r, 409, "conflict", "plan",
+                   "plan \"%s\" does not fit on the instance's current host(s): %s", plan,
+                   PQgetvalue(res, 0, 1));
+        goto fail;
+    }
+    PQclear(res);
+    res = dbq_ok(r, sql_resize_members, id, sz[0], sz[1], sz[2]);
+    if (!res)
+        goto fail;
+    PQclear(res);
     /* Unplaced instances take the new plan as they are; placed ones go through resizing. */
     next = st == IST_PENDING ? IST_PENDING : IST_RESIZING;
     if (next != st && !istate_can_transition(st, next)) {
@@ -463,6 +546,7 @@ void h_instance_resize(struct req *r)
     if (dbq_commit(r) < 0)
         return;
     reply_instance(r, 202, id);
+    reconcile_kick();
     return;
 fail:
     PQclear(res);
@@ -494,6 +578,7 @@ void h_instance_delete(struct req *r)
     if (PQntuples(res) == 1) {
         http_reply_json(r, 202, instance_json(res, 0));
         PQclear(res);
+        reconcile_kick();
         return;
     }
     PQclear(res);

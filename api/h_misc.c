@@ -19,7 +19,7 @@ void h_healthz(struct req *r)
 static const char sql_instance_counts[] =
     "SELECT status, count(*) FROM instances WHERE status <> $1 GROUP BY status";
 static const char sql_host_counts[] =
-    "SELECT CASE WHEN h.draining AND NOT EXISTS (SELECT 1 FROM instances i WHERE i.host_id = h.id)"
+    "SELECT CASE WHEN h.draining AND NOT EXISTS (SELECT 1 FROM members m WHERE m.host_id = h.id)"
     " THEN 'drained' WHEN h.draining THEN 'draining' ELSE h.state END, count(*)"
     " FROM hosts h WHERE h.name <> $1 GROUP BY 1";
 

@@ -206,7 +206,7 @@ int main(int argc, char **argv)
         log_error("event=start_failed error=\"%s\"", e.msg);
         goto out;
     }
-    if (reconcile_start(1000, &e) < 0) {
+    if (reconcile_start(conninfo, 1000, &e) < 0) {
         log_error("event=start_failed error=\"%s\"", e.msg);
         goto out;
     }

@@ -102,6 +102,42 @@ const struct migration migrations[] = {
      " instance_id uuid NOT NULL,"
      " created_at timestamptz NOT NULL DEFAULT now(),"
      " PRIMARY KEY (tenant_id, key));"},
+
+    {2, "placement",
+     /* One row per member (primary or replica) of an instance, on one host, holding that host's
+      * allocation (the plan's size at placement or resize) until the agent confirms it is gone. */
+     "CREATE TABLE members ("
+     " id bigserial PRIMARY KEY,"
+     " instance_id uuid NOT NULL REFERENCES instances(id) ON DELETE CASCADE,"
+     " role text NOT NULL CHECK (role IN ('primary', 'replica')),"
+     " host_id bigint NOT NULL REFERENCES hosts(id),"
+     " port int NOT NULL CHECK (port > 0 AND port < 65536),"
+     " cpu_millis bigint NOT NULL, memory_mb bigint NOT NULL, disk_mb bigint NOT NULL,"
+     " desired text NOT NULL DEFAULT 'running' CHECK (desired IN ('running', 'deleted')),"
+     " spec_version int NOT NULL DEFAULT 1,"
+     " observed text NOT NULL DEFAULT 'pending',"
+     " observed_error text,"
+     " observed_version int NOT NULL DEFAULT 0,"
+     " observed_at timestamptz,"
+     " pid int,"
+     " restarts int NOT NULL DEFAULT 0,"
+     " pending_restart boolean NOT NULL DEFAULT false,"
+     " usage jsonb,"
+     " replaces bigint,"
+     " created_at timestamptz NOT NULL DEFAULT now(),"
+     " UNIQUE (host_id, port),"
+     " UNIQUE (instance_id, host_id));"
+     "CREATE INDEX members_instance ON members (instance_id);"
+     "CREATE INDEX members_host ON members (host_id);"
+     "ALTER TABLE hosts ADD COLUMN agent jsonb;"
+     "ALTER TABLE hosts ADD COLUMN unreachable_since timestamptz;"
+     "ALTER TABLE hosts ADD COLUMN port_min int NOT NULL DEFAULT 20000;"
+     "ALTER TABLE hosts ADD COLUMN port_max int NOT NULL DEFAULT 29999;"
+     /* Operator settings of the scheduler and the host liveness checks. */
+     "CREATE TABLE settings (key text PRIMARY KEY, value text NOT NULL);"
+     "INSERT INTO settings (key, value) VALUES ('policy', 'binpack'), ('cpu_ratio', '1.0'),"
+     " ('memory_ratio', '1.0'), ('disk_ratio', '1.0'), ('heartbeat_timeout_ms', '5000'),"
+     " ('unreachable_grace_s', '60');"},
 };
 
 const int migrations_count = (int)(sizeof(migrations) / sizeof(migrations[0]));

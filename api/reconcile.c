@@ -1,9 +1,9 @@
-/* dbaasd's background loop.
+/* dbaasd's controller loop: host liveness, deletions, replica replacement and placement.
  *
- * NOTES: one thread, its own store connection. Each pass is one statement per task, each
- * idempotent and safe to repeat after a crash at any point. Until the node agent exists, an
- * instance being deleted that was never placed holds nothing: the pass marks it deleted and
- * returns its resources to the tenant's quota in the same statement. */
+ * NOTES: one thread, its own store connection; it acts only while this dbaasd leads (an
+ * advisory lock, api/leader.c). Each pass is one statement per task, each idempotent and safe to
+ * repeat after a crash at any point. The API wakes the loop (reconcile_kick) after changes so
+ * that placement does not wait for the next tick. */
 #include "api/reconcile.h"
 
 #include <errno.h>
@@ -13,7 +13,10 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "api/leader.h"
+#include "api/placement.h"
 #include "api/store.h"
+#include "lib/xalloc.h"
 #include "lib/log.h"
 
 static pthread_t thread;
@@ -21,12 +24,37 @@ static bool running;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t wake = PTHREAD_COND_INITIALIZER;
 static bool stopping;
+static bool kicked;
 static int interval;
+static char *conninfo;
+
+/* Hosts whose agent missed its heartbeats for heartbeat_timeout_ms become unreachable. */
+static const char sql_liveness[] =
+    "WITH u AS (UPDATE hosts SET state = 'unreachable', unreachable_since = now()"
+    "  WHERE state = 'ready' AND last_heartbeat < now() - make_interval(secs =>"
+    "  (SELECT value::int FROM settings WHERE key = 'heartbeat_timeout_ms') / 1000.0)"
+    "  RETURNING name, last_heartbeat)"
+    " INSERT INTO events (actor, kind, message)"
+    " SELECT $1, 'host.unreachable', format('host \"%s\" unreachable: last heartbeat at %s',"
+    " name, iso(last_heartbeat)) FROM u RETURNING id";
+/* A replaced replica is let go once its replacement runs, or at once when its host is
+ * unreachable (it cannot serve anyway; the agent deletes it when the host returns). */
+static const char sql_retire[] =
+    "UPDATE members o SET desired = 'deleted', spec_version = o.spec_version + 1"
+    " FROM members n, hosts h WHERE n.replaces = o.id AND h.id = o.host_id"
+    " AND o.desired = 'running' AND (n.observed = 'running' OR h.state = 'unreachable')"
+    " AND $1::text IS NOT NULL RETURNING o.id";
+/* Members of instances being deleted are to be deleted by their agents. */
+static const char sql_delete_members[] =
+    "UPDATE members m SET desired = 'deleted', spec_version = m.spec_version + 1"
+    " FROM instances i WHERE i.id = m.instance_id AND i.status = 'deleting'"
+    " AND m.desired <> 'deleted' AND $1::text IS NOT NULL RETURNING m.id";
 
 static const char sql_finalize[] =
     "WITH d AS (UPDATE instances i SET status = 'deleted', deleted_at = now(), updated_at = now(),"
-    "   plan_id = NULL"
-    "  FROM plans p WHERE p.id = i.plan_id AND i.status = 'deleting' AND i.host_id IS NULL"
+    "   plan_id = NULL, host_id = NULL"
+    "  FROM plans p WHERE p.id = i.plan_id AND i.status = 'deleting'"
+    "  AND NOT EXISTS (SELECT 1 FROM members m WHERE m.instance_id = i.id)"
     "  RETURNING i.id, i.tenant_id, i.name, i.replicas + 1 AS m, p.cpu_millis, p.memory_mb,"
     "   p.disk_mb),"
     " s AS (SELECT tenant_id, count(*) AS n, sum(m * cpu_millis) AS cpu, sum(m * memory_mb) AS mem,"
@@ -41,11 +69,35 @@ static const char sql_finalize[] =
 static const char sql_expire_keys[] =
     "DELETE FROM idempotency_keys WHERE created_at < now() - $1::interval";
 
+/* Run a statement whose rows are events or changed ids; returns the row count, -1 on error. */
+static int run(const char *sql, const char *what, struct err *e)
+{
+    PGresult *res = store_exec(e, sql, 1, (const char *const[]){"system"});
+    int n;
+
+    if (!res)
+        return -1;
+    if (!store_ok(res)) {
+        err_set(e, STORE_FAILED, "could not %s: %s", what, PQresultErrorMessage(res));
+        PQclear(res);
+        return -1;
+    }
+    n = PQntuples(res);
+    PQclear(res);
+    return n;
+}
+
 int reconcile_once(struct err *e)
 {
     PGresult *res;
     int n = -1;
 
+    if (run(sql_liveness, "check host liveness", e) < 0 ||
+        run(sql_retire, "retire replaced members", e) < 0 ||
+        run(sql_delete_members, "delete members", e) < 0)
+        return -1;
+    if (placement_pass(e) < 0)
+        return -1;
     res = store_exec(e, sql_finalize, 1, (const char *const[]){"1"});
     if (!res)
         return -1;
@@ -77,12 +129,15 @@ static void *loop(void *arg)
     (void)arg;
     pthread_mutex_lock(&lock);
     while (!stopping) {
+        kicked = false;
         pthread_mutex_unlock(&lock);
-        n = reconcile_once(&e);
-        if (n < 0)
-            log_warn("event=reconcile_failed error=\"%s\"", e.msg);
-        else if (n > 0)
-            log_info("event=instances_deleted count=%d", n);
+        if (leader_check(conninfo)) {
+            n = reconcile_once(&e);
+            if (n < 0)
+                log_warn("event=reconcile_failed error=\"%s\"", e.msg);
+            else if (n > 0)
+                log_info("event=instances_deleted count=%d", n);
+        }
         pthread_mutex_lock(&lock);
         clock_gettime(CLOCK_MONOTONIC, &until);
         until.tv_sec += interval / 1000;
@@ -91,14 +146,23 @@ static void *loop(void *arg)
             until.tv_sec++;
             until.tv_nsec -= 1000000000L;
         }
-        while (!stopping && pthread_cond_timedwait(&wake, &lock, &until) != ETIMEDOUT)
+        while (!stopping && !kicked && pthread_cond_timedwait(&wake, &lock, &until) != ETIMEDOUT)
             ;
     }
     pthread_mutex_unlock(&lock);
+    leader_release();
     return NULL;
 }
 
-int reconcile_start(int interval_ms, struct err *e)
+void reconcile_kick(void)
+{
+    pthread_mutex_lock(&lock);
+    kicked = true;
+    pthread_cond_signal(&wake);
+    pthread_mutex_unlock(&lock);
+}
+
+int reconcile_start(const char *info, int interval_ms, struct err *e)
 {
     pthread_condattr_t attr;
     sigset_t all, old;
@@ -106,6 +170,8 @@ int reconcile_start(int interval_ms, struct err *e)
 
     interval = interval_ms;
     stopping = false;
+    free(conninfo);
+    conninfo = xstrdup(info);
     pthread_condattr_init(&attr);
     pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
     pthread_cond_destroy(&wake);
@@ -132,4 +198,6 @@ void reconcile_stop(void)
     pthread_mutex_unlock(&lock);
     pthread_join(thread, NULL);
     running = false;
+    free(conninfo);
+    conninfo = NULL;
 }

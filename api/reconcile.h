@@ -1,12 +1,17 @@
-/* dbaasd's background loop: finishes what the API only records (deleting instances that hold no
- * resources anywhere) and expires old idempotency keys. Runs on its own thread. */
+/* dbaasd's controller loop: host liveness, placement (api/placement.c), replica replacement,
+ * deletions (an instance is deleted once its agents removed every member) and the expiry of
+ * idempotency keys. Runs on its own thread, on the leader only. */
 #ifndef API_RECONCILE_H
 #define API_RECONCILE_H
 
 #include "lib/err.h"
 
-/* Start the loop (one pass every interval_ms). 0 / -1 with e set. */
-int reconcile_start(int interval_ms, struct err *e) __attribute__((warn_unused_result));
+/* Start the loop (one pass every interval_ms, while this process leads; conninfo is the store's,
+ * for the leader's own session). 0 / -1 with e set. */
+int reconcile_start(const char *conninfo, int interval_ms, struct err *e)
+    __attribute__((warn_unused_result));
+/* Wake the loop for a pass now (after a change made through the API). */
+void reconcile_kick(void);
 /* Ask the loop to stop and wait for it. Safe to call when not started. */
 void reconcile_stop(void);
 /* One pass, on the calling thread. Returns the number of instances finalized, -1 on error. */

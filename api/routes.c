@@ -32,6 +32,7 @@ const struct route routes[] = {
     {{"PATCH", "/v1/instances/{id}"}, TN, h_instance_resize},
     {{"DELETE", "/v1/instances/{id}"}, TN, h_instance_delete},
     {{"GET", "/v1/events"}, TN, h_event_list},
+    {{"POST", "/v1/agent/heartbeat"}, ROLE_HOST, h_agent_heartbeat},
 };
 
 const size_t routes_count = sizeof(routes) / sizeof(routes[0]);

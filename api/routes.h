@@ -9,7 +9,8 @@
 extern const struct route routes[];
 extern const size_t routes_count;
 
-/* Handlers, by file: api/h_misc.c, api/h_tenants.c, api/h_hosts.c, api/h_instances.c. */
+/* Handlers, by file: api/h_misc.c, api/h_tenants.c, api/h_hosts.c, api/h_instances.c,
+ * api/h_agent.c. */
 void h_healthz(struct req *r);
 void h_metrics(struct req *r);
 void h_tenant_create(struct req *r);
@@ -36,5 +37,6 @@ void h_instance_get(struct req *r);
 void h_instance_resize(struct req *r);
 void h_instance_delete(struct req *r);
 void h_event_list(struct req *r);
+void h_agent_heartbeat(struct req *r);
 
 #endif

@@ -1,0 +1,234 @@
+/* Handler: the node agents' heartbeat. An agent authenticates with its host's token and can act
+ * only as that host: every statement is scoped by the host id from the token. docs/agent.md
+ * describes the exchange. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/dbq.h"
+#include "api/reconcile.h"
+#include "api/routes.h"
+#include "api/store.h"
+#include "lib/istate.h"
+#include "lib/log.h"
+
+#define HEARTBEAT_INTERVAL_MS 1000
+
+static const char *const member_states[] = {"pending", "starting", "running", "failed",
+                                            "stopped", "deleted",  NULL};
+
+static const char sql_host_seen[] =
+    "WITH o AS (SELECT state FROM hosts WHERE id = $1::bigint),"
+    " u AS (UPDATE hosts SET state = 'ready', last_heartbeat = now(), unreachable_since = NULL,"
+    "  agent = $2::jsonb, port_min = coalesce($3::int, port_min),"
+    "  port_max = coalesce($4::int, port_max) WHERE id = $1::bigint RETURNING name),"
+    " e AS (INSERT INTO events (actor, kind, message)"
+    "  SELECT $5, 'host.ready', format('host \"%s\" is ready (was %s)', u.name, o.state)"
+    "  FROM u, o WHERE o.state <> 'ready')"
+    " SELECT o.state FROM o";
+static const char sql_observed[] =
+    "UPDATE members m SET observed = r.state, observed_error = left(r.error, 2000), pid = r.pid,"
+    " restarts = coalesce(r.restarts, 0), observed_version = coalesce(r.applied_version, 0),"
+    " pending_restart = coalesce(r.pending_restart, false), usage = r.usage, observed_at = now()"
+    " FROM jsonb_to_recordset($2::jsonb) AS r(id bigint, state text, error text, pid int,"
+    "  restarts int, applied_version int, pending_restart boolean, usage jsonb)"
+    " WHERE m.id = r.id AND m.host_id = $1::bigint RETURNING m.id";
+static const char sql_release[] =
+    "WITH d AS (DELETE FROM members m USING jsonb_to_recordset($2::jsonb) AS r(id bigint, state text)"
+    "  WHERE m.id = r.id AND m.host_id = $1::bigint AND m.desired = 'deleted'"
+    "  AND r.state = 'deleted' RETURNING m.cpu_millis, m.memory_mb, m.disk_mb),"
+    " s AS (SELECT coalesce(sum(cpu_millis), 0) AS c, coalesce(sum(memory_mb), 0) AS m,"
+    "  coalesce(sum(disk_mb), 0) AS d, count(*) AS n FROM d)"
+    " UPDATE hosts SET alloc_cpu_millis = alloc_cpu_millis - s.c,"
+    " alloc_memory_mb = alloc_memory_mb - s.m, alloc_disk_mb = alloc_disk_mb - s.d"
+    " FROM s WHERE hosts.id = $1::bigint AND s.n > 0 RETURNING s.n";
+static const char sql_instance_health[] =
+    "SELECT i.id, i.status,"
+    " coalesce(bool_and(m.observed = 'running' AND m.observed_version >= m.spec_version)"
+    "  FILTER (WHERE m.desired = 'running'), false),"
+    " coalesce(bool_or(m.role = 'primary' AND m.observed = 'running')"
+    "  FILTER (WHERE m.desired = 'running'), false),"
+    " coalesce(bool_or(m.role = 'primary' AND m.observed = 'failed')"
+    "  FILTER (WHERE m.desired = 'running'), false),"
+    " string_agg(m.observed_error, '; ') FILTER (WHERE m.observed = 'failed'"
+    "  AND m.desired = 'running'),"
+    " coalesce(bool_or(m.pending_restart) FILTER (WHERE m.desired = 'running'), false),"
+    " coalesce(i.status_reason, '')"
+    " FROM instances i JOIN members m ON m.instance_id = i.id"
+    " WHERE i.id IN (SELECT instance_id FROM members WHERE host_id = $1::bigint)"
+    " AND i.status IN ('provisioning', 'running', 'resizing', 'degraded', 'failed')"
+    " GROUP BY i.id";
+static const char sql_instance_status[] =
+    "WITH u AS (UPDATE instances SET status = $2, status_reason = $3, updated_at = now()"
+    "  WHERE id = $1::uuid AND status = $4 RETURNING tenant_id, id, name)"
+    " INSERT INTO events (tenant_id, instance_id, actor, kind, message)"
+    " SELECT tenant_id, id, $5, 'instance.status', format('instance \"%s\": %s -> %s%s', name,"
+    " $4::text, $2::text, coalesce(': ' || $3, '')) FROM u RETURNING id";
+static const char sql_desired[] =
+    "SELECT coalesce(json_agg(json_build_object("
+    "  'id', m.id, 'instance_id', m.instance_id, 'instance', i.name, 'engine', i.engine,"
+    "  'version', i.version, 'role', m.role, 'port', m.port, 'desired', m.desired,"
+    "  'spec_version', m.spec_version,"
+    "  'limits', json_build_object('cpu_millis', m.cpu_millis, 'memory_mb', m.memory_mb,"
+    "   'disk_mb', m.disk_mb, 'read_iops', coalesce(p.read_iops, 0),"
+    "   'write_iops', coalesce(p.write_iops, 0), 'read_bps', coalesce(p.read_bps, 0),"
+    "   'write_bps', coalesce(p.write_bps, 0)),"
+    "  'credentials', json_build_object('username', i.username, 'verifier', i.verifier),"
+    "  'primary', (SELECT json_build_object('host', ph.address, 'port', pm.port)"
+    "   FROM members pm JOIN hosts ph ON ph.id = pm.host_id WHERE pm.instance_id = m.instance_id"
+    "   AND pm.role = 'primary' AND pm.desired = 'running' LIMIT 1))"
+    "  ORDER BY m.id), '[]')::text"
+    " FROM members m JOIN instances i ON i.id = m.instance_id"
+    " LEFT JOIN plans p ON p.id = i.plan_id WHERE m.host_id = $1::bigint";
+
+/* Check the reported members: an array of objects, each with an integer id and a known state.
+ * 0, or -1 after replying 400. */
+static int check_members(struct req *r, json_t *members)
+{
+    size_t i, k;
+    json_t *m, *state;
+
+    if (!json_is_array(members))
+        return http_error(r, 400, "invalid_field", "members", "members must be an array");
+    json_array_foreach(members, i, m)
+    {
+        if (!json_is_object(m) || !json_is_integer(json_object_get(m, "id")))
+            return http_error(r, 400, "invalid_field", "members",
+                              "each member must be an object with an integer id");
+        state = json_object_get(m, "state");
+        for (k = 0; state && json_is_string(state) && member_states[k]; k++)
+            if (strcmp(member_states[k], json_string_value(state)) == 0)
+                break;
+        if (!json_is_string(state) || !member_states[k])
+            return http_error(r, 400, "invalid_field", "members",
+                              "member state must be one of pending, starting, running, failed, "
+                              "stopped, deleted");
+    }
+    return 0;
+}
+
+/* Move each instance with members on this host to the status its members show. */
+static int update_instances(struct req *r)
+{
+    PGresult *res = dbq_ok(r, sql_instance_health, r->who.host_id);
+    int i;
+
+    if (!res)
+        return -1;
+    for (i = 0; i < PQntuples(res); i++) {
+        enum istate from, to;
+        bool all_ok = PQgetvalue(res, i, 2)[0] == 't';
+        bool primary_ok = PQgetvalue(res, i, 3)[0] == 't';
+        bool primary_failed = PQgetvalue(res, i, 4)[0] == 't';
+        bool pending_restart = PQgetvalue(res, i, 6)[0] == 't';
+        const char *reason = NULL;
+        char buf[600];
+        PGresult *u;
+
+        if (istate_parse(PQgetvalue(res, i, 1), &from) < 0)
+            continue;
+        to = from;
+        if (all_ok) {
+            to = from == IST_FAILED ? IST_PROVISIONING : IST_RUNNING;
+            if (pending_restart)
+                reason = "settings changed by the last resize apply at the next restart";
+        } else if (primary_failed && from == IST_PROVISIONING) {
+            to = IST_FAILED;
+            snprintf(buf, sizeof(buf), "%s",
+                     PQgetisnull(res, i, 5) ? "the primary failed to start" : PQgetvalue(res, i, 5));
+            reason = buf;
+        } else if (!all_ok && primary_ok && from == IST_RUNNING) {
+            to = IST_DEGRADED;
+            reason = "a replica is not running";
+        }
+        if (to == from && strcmp(PQgetvalue(res, i, 7), reason ? reason : "") == 0)
+            continue;
+        if (to != from && !istate_can_transition(from, to))
+            continue;
+        u = dbq_ok(r, sql_instance_status, PQgetvalue(res, i, 0), istate_name(to), reason,
+                   istate_name(from), r->who.actor);
+        if (!u) {
+            PQclear(res);
+            return -1;
+        }
+        if (to != from)
+            log_info("event=instance_status id=%s from=%s to=%s", PQgetvalue(res, i, 0),
+                     istate_name(from), istate_name(to));
+        PQclear(u);
+    }
+    PQclear(res);
+    return 0;
+}
+
+void h_agent_heartbeat(struct req *r)
+{
+    static const char *const keys[] = {"agent_version", "isolation", "capacity", "engines",
+                                       "ports",         "members",   NULL};
+    json_t *members, *ports, *agent;
+    char *members_text = NULL, *agent_text = NULL, pmin[24], pmax[24];
+    const char *pmin_p = NULL, *pmax_p = NULL;
+    PGresult *res = NULL;
+    json_t *desired;
+    bool was_ready;
+
+    if (http_parse_body(r, true) < 0 || body_allow(r, keys) < 0)
+        return;
+    members = json_object_get(r->json, "members");
+    if (!members)
+        members = json_array();
+    else
+        json_incref(members);
+    if (check_members(r, members) < 0)
+        goto out;
+    ports = json_object_get(r->json, "ports");
+    if (ports) {
+        json_int_t lo = json_integer_value(json_object_get(ports, "min"));
+        json_int_t hi = json_integer_value(json_object_get(ports, "max"));
+        if (!json_is_object(ports) || lo < 1024 || hi > 65535 || lo > hi) {
+            http_error(r, 400, "invalid_field", "ports",
+                       "ports must be {\"min\",\"max\"} with 1024 <= min <= max <= 65535");
+            goto out;
+        }
+        snprintf(pmin, sizeof(pmin), "%lld", (long long)lo);
+        snprintf(pmax, sizeof(pmax), "%lld", (long long)hi);
+        pmin_p = pmin;
+        pmax_p = pmax;
+    }
+    agent = json_deep_copy(r->json);
+    json_object_del(agent, "members");
+    agent_text = json_dumps(agent, JSON_COMPACT);
+    json_decref(agent);
+    members_text = json_dumps(members, JSON_COMPACT);
+
+    res = dbq_ok(r, sql_host_seen, r->who.host_id, agent_text, pmin_p, pmax_p, r->who.actor);
+    if (!res)
+        goto out;
+    was_ready = PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "ready") == 0;
+    PQclear(res);
+    res = dbq_ok(r, sql_observed, r->who.host_id, members_text);
+    if (!res)
+        goto out;
+    PQclear(res);
+    res = dbq_ok(r, sql_release, r->who.host_id, members_text);
+    if (!res)
+        goto out;
+    if (!was_ready || PQntuples(res) > 0)
+        reconcile_kick(); /* a host came up or capacity was freed: try to place */
+    PQclear(res);
+    res = NULL;
+    if (update_instances(r) < 0)
+        goto out;
+    res = dbq_ok(r, sql_desired, r->who.host_id);
+    if (!res)
+        goto out;
+    desired = json_loads(PQgetvalue(res, 0, 0), 0, NULL);
+    http_reply_json(r, 200,
+                    json_pack("{s:s,s:i,s:o}", "host", r->who.host, "heartbeat_interval_ms",
+                              HEARTBEAT_INTERVAL_MS, "members",
+                              desired ? desired : json_array()));
+out:
+    PQclear(res);
+    json_decref(members);
+    free(members_text);
+    free(agent_text);
+}
