@@ -5,3 +5,7 @@ PROGRAMS += $(BIN)/dbaasctl
 $(BIN)/dbaasctl: $(BUILD)/cli/main.o $(CLI_OBJS) $(BUILD)/libdbaas.a
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(LDLIBS)
+
+# Unit tests of the CLI's pure modules (tests/unit/module.mk links libdbaas.a as well).
+TEST_test_cliargs_OBJS := $(BUILD)/cli/args.o
+TEST_test_clitable_OBJS := $(BUILD)/cli/table.o

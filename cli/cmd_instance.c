@@ -1,0 +1,459 @@
+/* dbaasctl instance and events commands (/v1/instances, /v1/events), including waiting for an
+ * instance to become running or deleted with --wait. */
+#include "cli/cmd_instance.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli/table.h"
+#include "lib/buf.h"
+#include "lib/xalloc.h"
+
+/* How often --wait polls the instance. */
+#define INSTANCE_POLL_MS 500
+#define INSTANCE_DEFAULT_TIMEOUT_S 600
+
+static void instance_print(const json_t *in)
+{
+    table_kv(stdout, "id", cmd_str(in, "id"));
+    table_kv(stdout, "name", cmd_str(in, "name"));
+    table_kv(stdout, "tenant", cmd_str(in, "tenant"));
+    table_kv(stdout, "engine", cmd_str(in, "engine"));
+    table_kv(stdout, "version", cmd_str(in, "version"));
+    table_kv(stdout, "plan", cmd_str(in, "plan"));
+    table_kvf(stdout, "replicas", "%lld", (long long)cmd_int(in, "replicas"));
+    table_kv(stdout, "status", cmd_str(in, "status"));
+    table_kv(stdout, "status_reason", cmd_str(in, "status_reason"));
+    table_kv(stdout, "host", cmd_str(in, "host"));
+    table_kv(stdout, "created_at", cmd_str(in, "created_at"));
+    table_kv(stdout, "updated_at", cmd_str(in, "updated_at"));
+}
+
+static int64_t instance_now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void instance_sleep_ms(int64_t ms)
+{
+    struct timespec ts = {.tv_sec = (time_t)(ms / 1000), .tv_nsec = (long)(ms % 1000) * 1000000};
+
+    while (nanosleep(&ts, &ts) != 0)
+        ;
+}
+
+/* One progress line: "2026-11-22T04:00:02Z  provisioning[: reason]". */
+static void instance_progress(FILE *out, const char *status, const char *reason)
+{
+    struct buf b = BUF_INIT;
+    char stamp[32];
+    time_t now = time(NULL);
+    struct tm tm;
+
+    gmtime_r(&now, &tm);
+    if (strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+        stamp[0] = '\0';
+    fputs(stamp, out);
+    fputs("  ", out);
+    table_sanitize(&b, status);
+    if (reason) {
+        buf_puts(&b, ": ");
+        table_sanitize(&b, reason);
+    }
+    fprintf(out, "%s\n", buf_str(&b));
+    fflush(out);
+    buf_free(&b);
+}
+
+/* The --timeout option in seconds (default 600). Returns an exit status. */
+static int instance_timeout(struct cmd_ctx *ctx, int64_t *seconds)
+{
+    const char *s = args_get(ctx->a, "timeout");
+
+    *seconds = INSTANCE_DEFAULT_TIMEOUT_S;
+    if (s && args_parse_int(s, 1, 86400 * 365, seconds) < 0)
+        return cmd_usage_error(ctx->def, "invalid --timeout \"%s\": expected seconds (1 or more)",
+                               s);
+    return CMD_OK;
+}
+
+/* Poll instance id until it is running (for_delete false) or deleted (true), printing each
+ * status change. first is the instance as last seen. Returns an exit status: CMD_OK when the
+ * goal is reached, CMD_EAPI on failure, error or timeout (all printed). */
+static int instance_wait(struct cmd_ctx *ctx, const json_t *first, bool for_delete,
+                         int64_t timeout_s)
+{
+    FILE *out = ctx->json ? stderr : stdout;
+    const char *goal = for_delete ? "deleted" : "running";
+    const char *id = cmd_str(first, "id");
+    struct buf path = BUF_INIT;
+    struct buf name = BUF_INIT;
+    int64_t deadline = instance_now_ms() + timeout_s * 1000;
+    char *last = NULL;
+    json_t *cur = NULL;
+    int rc = CMD_EAPI;
+
+    if (!id) {
+        fprintf(stderr, "%s: invalid answer from server: an instance without \"id\"\n",
+                CMD_PROGRAM);
+        goto out;
+    }
+    table_sanitize(&name, cmd_str(first, "name") ? cmd_str(first, "name") : id);
+    cmd_path(&path, "/v1/instances/", id, NULL);
+    cur = json_deep_copy(first);
+    for (;;) {
+        const char *status = cmd_str(cur, "status");
+        const char *reason = cmd_str(cur, "status_reason");
+        int64_t left;
+        long http_status = 0;
+        json_t *next = NULL;
+
+        if (!status) {
+            fprintf(stderr, "%s: invalid answer from server: an instance without \"status\"\n",
+                    CMD_PROGRAM);
+            goto out;
+        }
+        if (!last || strcmp(last, status) != 0) {
+            instance_progress(out, status, reason);
+            free(last);
+            last = xstrdup(status);
+        }
+        if (strcmp(status, goal) == 0) {
+            rc = CMD_OK;
+            goto out;
+        }
+        if (!for_delete && strcmp(status, "failed") == 0) {
+            fprintf(stderr, "%s: instance \"%s\" failed%s", CMD_PROGRAM, buf_str(&name),
+                    reason ? ": " : "\n");
+            if (reason) {
+                struct buf r = BUF_INIT;
+
+                table_sanitize(&r, reason);
+                fprintf(stderr, "%s\n", buf_str(&r));
+                buf_free(&r);
+            }
+            goto out;
+        }
+        if (!for_delete && (strcmp(status, "deleting") == 0 || strcmp(status, "deleted") == 0)) {
+            fprintf(stderr, "%s: instance \"%s\" is being deleted\n", CMD_PROGRAM, buf_str(&name));
+            goto out;
+        }
+        left = deadline - instance_now_ms();
+        if (left <= 0) {
+            fprintf(stderr,
+                    "%s: timed out after %lld s waiting for instance \"%s\" to be %s "
+                    "(status: %s)\n",
+                    CMD_PROGRAM, (long long)timeout_s, buf_str(&name), goal, last);
+            goto out;
+        }
+        instance_sleep_ms(left < INSTANCE_POLL_MS ? left : INSTANCE_POLL_MS);
+        left = deadline - instance_now_ms();
+        if (left < 1000)
+            left = 1000;
+        if (client_request(ctx->cl, "GET", buf_str(&path), NULL, NULL,
+                           left < CLIENT_TIMEOUT_MS ? (long)left : CLIENT_TIMEOUT_MS, &http_status,
+                           &next) < 0)
+            goto out;
+        if (for_delete && http_status == 404) {
+            /* Gone from the API: deleted. */
+            json_decref(next);
+            json_object_set_new(cur, "status", json_string("deleted"));
+            json_object_set_new(cur, "status_reason", json_null());
+            continue;
+        }
+        if (http_status < 200 || http_status > 299 || !json_is_object(next)) {
+            client_print_error(ctx->cl, http_status, next);
+            json_decref(next);
+            goto out;
+        }
+        json_decref(cur);
+        cur = next;
+    }
+
+out:
+    free(last);
+    json_decref(cur);
+    buf_free(&path);
+    buf_free(&name);
+    return rc;
+}
+
+static int instance_create(struct cmd_ctx *ctx)
+{
+    const struct args *a = ctx->a;
+    const char *key = args_get(a, "idempotency-key");
+    const char *s;
+    struct buf header = BUF_INIT;
+    json_t *body = NULL;
+    json_t *in = NULL;
+    json_t *cred;
+    int64_t timeout_s = 0;
+    int64_t replicas;
+    int rc;
+
+    rc = instance_timeout(ctx, &timeout_s);
+    if (rc != CMD_OK)
+        goto out;
+    body = json_pack("{s:s,s:s,s:s}", "name", a->pos[0], "engine", args_get(a, "engine"), "plan",
+                     args_get(a, "plan"));
+    s = args_get(a, "replicas");
+    if (s) {
+        if (args_parse_int(s, 0, INT32_MAX, &replicas) < 0) {
+            rc =
+                cmd_usage_error(ctx->def, "invalid --replicas \"%s\": expected an integer 0..5", s);
+            goto out;
+        }
+        json_object_set_new(body, "replicas", json_integer(replicas));
+    }
+    s = args_get(a, "version");
+    if (s)
+        json_object_set_new(body, "version", json_string(s));
+    s = args_get(a, "tenant");
+    if (s)
+        json_object_set_new(body, "tenant", json_string(s));
+    if (key) {
+        if (!args_header_safe(key, 255)) {
+            rc = cmd_usage_error(ctx->def,
+                                 "invalid --idempotency-key: expected 1..255 printable ASCII "
+                                 "characters");
+            goto out;
+        }
+        buf_printf(&header, "Idempotency-Key: %s", key);
+    }
+    if (client_call(ctx->cl, "POST", "/v1/instances", body, key ? buf_str(&header) : NULL, &in) <
+        0) {
+        rc = CMD_EAPI;
+        goto out;
+    }
+    cred = json_object_get(in, "credentials");
+    if (ctx->json) {
+        cmd_print_json(in);
+    } else {
+        table_kv(stdout, "id", cmd_str(in, "id"));
+        table_kv(stdout, "name", cmd_str(in, "name"));
+        table_kv(stdout, "status", cmd_str(in, "status"));
+        if (cred) {
+            table_kv(stdout, "username", cmd_str(cred, "username"));
+            table_kv(stdout, "password", cmd_str(cred, "password"));
+            printf("(credentials shown once; store them now)\n");
+        } else {
+            printf("(a repeated request: the credentials were shown only by the first one)\n");
+        }
+    }
+    fflush(stdout);
+    rc = CMD_OK;
+    if (args_has(a, "wait"))
+        rc = instance_wait(ctx, in, false, timeout_s);
+
+out:
+    json_decref(in);
+    json_decref(body);
+    buf_free(&header);
+    return rc;
+}
+
+static int instance_list(struct cmd_ctx *ctx)
+{
+    static const char *const headers[] = {"id",   "name",     "engine", "version",
+                                          "plan", "replicas", "status", "host"};
+    const char *tenant = args_get(ctx->a, "tenant");
+    struct buf path = BUF_INIT;
+    struct table *tab;
+    json_t *list;
+    json_t *in;
+    size_t i;
+    int rc;
+
+    buf_puts(&path, "/v1/instances");
+    if (tenant)
+        cmd_path(&path, "?tenant=", tenant, NULL);
+    rc = cmd_list(ctx, buf_str(&path), &list);
+    buf_free(&path);
+    if (rc != CMD_OK || !list)
+        return rc;
+    tab = table_new(8, headers);
+    json_array_foreach(json_object_get(list, "items"), i, in)
+    {
+        table_cell(tab, cmd_str(in, "id"));
+        table_cell(tab, cmd_str(in, "name"));
+        table_cell(tab, cmd_str(in, "engine"));
+        table_cell(tab, cmd_str(in, "version"));
+        table_cell(tab, cmd_str(in, "plan"));
+        table_cellf(tab, "%lld", (long long)cmd_int(in, "replicas"));
+        table_cell(tab, cmd_str(in, "status"));
+        table_cell(tab, cmd_str(in, "host"));
+    }
+    table_print(tab, stdout);
+    table_free(tab);
+    json_decref(list);
+    return CMD_OK;
+}
+
+static int instance_show(struct cmd_ctx *ctx)
+{
+    struct buf path = BUF_INIT;
+    json_t *in = NULL;
+    int rc;
+
+    cmd_path(&path, "/v1/instances/", ctx->a->pos[0], NULL);
+    rc = client_call(ctx->cl, "GET", buf_str(&path), NULL, NULL, &in);
+    buf_free(&path);
+    if (rc < 0)
+        return CMD_EAPI;
+    if (ctx->json)
+        cmd_print_json(in);
+    else
+        instance_print(in);
+    json_decref(in);
+    return CMD_OK;
+}
+
+static int instance_resize(struct cmd_ctx *ctx)
+{
+    struct buf path = BUF_INIT;
+    json_t *body = json_pack("{s:s}", "plan", args_get(ctx->a, "plan"));
+    json_t *in = NULL;
+    int rc = CMD_OK;
+
+    cmd_path(&path, "/v1/instances/", ctx->a->pos[0], NULL);
+    if (client_call(ctx->cl, "PATCH", buf_str(&path), body, NULL, &in) < 0) {
+        rc = CMD_EAPI;
+        goto out;
+    }
+    if (ctx->json)
+        cmd_print_json(in);
+    else
+        instance_print(in);
+
+out:
+    json_decref(in);
+    json_decref(body);
+    buf_free(&path);
+    return rc;
+}
+
+static int instance_delete(struct cmd_ctx *ctx)
+{
+    struct buf path = BUF_INIT;
+    json_t *in = NULL;
+    int64_t timeout_s = 0;
+    int rc;
+
+    rc = instance_timeout(ctx, &timeout_s);
+    if (rc != CMD_OK)
+        goto out;
+    cmd_path(&path, "/v1/instances/", ctx->a->pos[0], NULL);
+    if (client_call(ctx->cl, "DELETE", buf_str(&path), NULL, NULL, &in) < 0) {
+        rc = CMD_EAPI;
+        goto out;
+    }
+    if (ctx->json) {
+        cmd_print_json(in);
+    } else {
+        table_kv(stdout, "id", cmd_str(in, "id"));
+        table_kv(stdout, "name", cmd_str(in, "name"));
+        table_kv(stdout, "status", cmd_str(in, "status"));
+    }
+    fflush(stdout);
+    if (args_has(ctx->a, "wait"))
+        rc = instance_wait(ctx, in, true, timeout_s);
+
+out:
+    json_decref(in);
+    buf_free(&path);
+    return rc;
+}
+
+static int events_list(struct cmd_ctx *ctx)
+{
+    static const char *const headers[] = {"id",    "at",   "tenant", "instance",
+                                          "actor", "kind", "message"};
+    const char *tenant = args_get(ctx->a, "tenant");
+    const char *instance = args_get(ctx->a, "instance");
+    struct buf path = BUF_INIT;
+    struct table *tab;
+    json_t *list;
+    json_t *ev;
+    size_t i;
+    int rc;
+
+    buf_puts(&path, "/v1/events");
+    if (tenant)
+        cmd_path(&path, "?tenant=", tenant, NULL);
+    if (instance)
+        cmd_path(&path, tenant ? "&instance=" : "?instance=", instance, NULL);
+    rc = cmd_list(ctx, buf_str(&path), &list);
+    buf_free(&path);
+    if (rc != CMD_OK || !list)
+        return rc;
+    tab = table_new(7, headers);
+    json_array_foreach(json_object_get(list, "items"), i, ev)
+    {
+        table_cellf(tab, "%lld", (long long)cmd_int(ev, "id"));
+        table_cell(tab, cmd_str(ev, "at"));
+        table_cell(tab, cmd_str(ev, "tenant"));
+        table_cell(tab, cmd_str(ev, "instance_id"));
+        table_cell(tab, cmd_str(ev, "actor"));
+        table_cell(tab, cmd_str(ev, "kind"));
+        table_cell(tab, cmd_str(ev, "message"));
+    }
+    table_print(tab, stdout);
+    table_free(tab);
+    json_decref(list);
+    return CMD_OK;
+}
+
+static const struct args_spec instance_create_specs[] = {
+    {"engine", ARGS_VALUE, "ENGINE", true, "postgres, mysql or redis"},
+    {"plan", ARGS_VALUE, "PLAN", true, "plan name"},
+    {"replicas", ARGS_VALUE, "N", false, "number of replicas, 0..5 (default 0)"},
+    {"version", ARGS_VALUE, "V", false, "engine version (default: the engine's default)"},
+    {"tenant", ARGS_VALUE, "TENANT", false, "owner tenant (operator token only)"},
+    {"idempotency-key", ARGS_VALUE, "KEY", false, "retry-safe key: a repeat creates nothing"},
+    {"wait", ARGS_FLAG, NULL, false, "wait until the instance is running or failed"},
+    {"timeout", ARGS_VALUE, "SECONDS", false, "give up waiting after SECONDS (default 600)"},
+    {0},
+};
+
+static const struct args_spec instance_list_specs[] = {
+    {"tenant", ARGS_VALUE, "TENANT", false, "only this tenant's instances (operator token)"},
+    {0},
+};
+
+static const struct args_spec instance_resize_specs[] = {
+    {"plan", ARGS_VALUE, "PLAN", true, "the new plan"},
+    {0},
+};
+
+static const struct args_spec instance_delete_specs[] = {
+    {"wait", ARGS_FLAG, NULL, false, "wait until the instance is deleted"},
+    {"timeout", ARGS_VALUE, "SECONDS", false, "give up waiting after SECONDS (default 600)"},
+    {0},
+};
+
+static const struct args_spec events_specs[] = {
+    {"tenant", ARGS_VALUE, "TENANT", false, "only this tenant's events (operator token)"},
+    {"instance", ARGS_VALUE, "ID", false, "only this instance's events"},
+    {0},
+};
+
+const struct cmd_def cmd_instance_defs[] = {
+    {"instance", "create", "NAME --engine ENGINE --plan PLAN [OPTIONS]", 1, 1,
+     "create a database instance (prints its credentials once)", instance_create_specs, false,
+     instance_create},
+    {"instance", "list", "[--tenant TENANT]", 0, 0, "list instances", instance_list_specs, true,
+     instance_list},
+    {"instance", "show", "ID", 1, 1, "show an instance", NULL, false, instance_show},
+    {"instance", "resize", "ID --plan PLAN", 1, 1, "move an instance to another plan",
+     instance_resize_specs, false, instance_resize},
+    {"instance", "delete", "ID [--wait] [--timeout SECONDS]", 1, 1, "delete an instance",
+     instance_delete_specs, false, instance_delete},
+    {"events", NULL, "[--tenant TENANT] [--instance ID] [--limit N]", 0, 0,
+     "list events, oldest first", events_specs, true, events_list},
+    {0},
+};
