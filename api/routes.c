@@ -26,6 +26,8 @@ const struct route routes[] = {
     {{"POST", "/v1/hosts/{name}/drain"}, OP, h_host_drain},
     {{"POST", "/v1/hosts/{name}/undrain"}, OP, h_host_undrain},
     {{"DELETE", "/v1/hosts/{name}"}, OP, h_host_delete},
+    {{"GET", "/v1/scheduler"}, OP, h_scheduler_get},
+    {{"PUT", "/v1/scheduler"}, OP, h_scheduler_set},
     {{"POST", "/v1/instances"}, TN, h_instance_create},
     {{"GET", "/v1/instances"}, TN, h_instance_list},
     {{"GET", "/v1/instances/{id}"}, TN, h_instance_get},

@@ -31,6 +31,8 @@ void h_host_get(struct req *r);
 void h_host_drain(struct req *r);
 void h_host_undrain(struct req *r);
 void h_host_delete(struct req *r);
+void h_scheduler_get(struct req *r);
+void h_scheduler_set(struct req *r);
 void h_instance_create(struct req *r);
 void h_instance_list(struct req *r);
 void h_instance_get(struct req *r);
