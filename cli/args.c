@@ -174,6 +174,37 @@ int args_parse_int(const char *s, int64_t min, int64_t max, int64_t *out)
     return 0;
 }
 
+int args_parse_milli(const char *s, int64_t min, int64_t max, int64_t *out)
+{
+    const char *end;
+    int64_t whole;
+    int64_t frac = 0;
+    int digits = 0;
+    int64_t v;
+
+    if (args_digits(s, INT64_MAX / 1000 - 1, &whole, &end) < 0)
+        return -1;
+    if (*end == '.') {
+        for (end++; isdigit((unsigned char)*end); end++, digits++) {
+            if (digits < 3)
+                frac = frac * 10 + (*end - '0');
+            else if (*end != '0')
+                return -1;
+        }
+        if (digits == 0)
+            return -1; /* "1." */
+    }
+    if (*end != '\0')
+        return -1;
+    for (; digits < 3; digits++)
+        frac *= 10;
+    v = whole * 1000 + frac;
+    if (v < min || v > max)
+        return -1;
+    *out = v;
+    return 0;
+}
+
 static const struct {
     const char *suffix;
     int64_t factor;

@@ -59,6 +59,12 @@ const struct args_spec *args_missing(const struct args *a, const struct args_spe
 int args_parse_int(const char *s, int64_t min, int64_t max, int64_t *out)
     __attribute__((warn_unused_result));
 
+/* A decimal number with at most three significant fraction digits ("2", "1.5", "0.125"; more
+ * fraction digits only when they are zeros), as thousandths in [min, max]: "1.5" -> 1500. No sign,
+ * exponent or spaces. 0 / -1. */
+int args_parse_milli(const char *s, int64_t min, int64_t max, int64_t *out)
+    __attribute__((warn_unused_result));
+
 /* A byte rate in bytes/s: a plain integer, or an integer with a suffix K M G T (powers of 1000)
  * or Ki Mi Gi Ti (powers of 1024); "0" is allowed (0 = unlimited). 0 / -1. */
 int args_parse_bps(const char *s, int64_t *out) __attribute__((warn_unused_result));

@@ -1,5 +1,5 @@
 /* dbaasctl commands: the table of commands, dispatch, help, and the helpers the command files
- * (cmd_tenant.c, cmd_plan.c, cmd_host.c, cmd_instance.c) share. */
+ * (cmd_tenant.c, cmd_plan.c, cmd_host.c, cmd_scheduler.c, cmd_instance.c) share. */
 #ifndef CLI_CMD_H
 #define CLI_CMD_H
 

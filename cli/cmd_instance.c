@@ -15,6 +15,98 @@
 #define INSTANCE_POLL_MS 500
 #define INSTANCE_DEFAULT_TIMEOUT_S 600
 
+/* Append "host:port" of an endpoint ({"host","port"}) to b, an IPv6 address in brackets; "-"
+ * when either is missing. */
+static void instance_endpoint(struct buf *b, const json_t *ep)
+{
+    const char *host = cmd_str(ep, "host");
+    json_t *port = json_object_get(ep, "port");
+
+    if (!host || !json_is_integer(port)) {
+        buf_puts(b, "-");
+        return;
+    }
+    if (strchr(host, ':'))
+        buf_printf(b, "[%s]", host);
+    else
+        buf_puts(b, host);
+    buf_printf(b, ":%lld", (long long)json_integer_value(port));
+}
+
+/* The member of in that is the primary and meant to run, or NULL. */
+static const json_t *instance_primary(const json_t *in)
+{
+    json_t *m;
+    size_t i;
+
+    json_array_foreach(json_object_get(in, "members"), i, m)
+    {
+        const char *role = cmd_str(m, "role");
+        const char *desired = cmd_str(m, "desired");
+
+        if (role && strcmp(role, "primary") == 0 && (!desired || strcmp(desired, "running") == 0))
+            return m;
+    }
+    return NULL;
+}
+
+/* "primary: host:port" and one "replica: host:port" line per replica endpoint. */
+static void instance_print_endpoints(const json_t *in)
+{
+    const json_t *eps = json_object_get(in, "endpoints");
+    struct buf b = BUF_INIT;
+    json_t *ep;
+    size_t i;
+
+    ep = json_object_get(eps, "primary");
+    instance_endpoint(&b, ep);
+    table_kv(stdout, "primary", buf_str(&b));
+    json_array_foreach(json_object_get(eps, "replicas"), i, ep)
+    {
+        buf_reset(&b);
+        instance_endpoint(&b, ep);
+        table_kv(stdout, "replica", buf_str(&b));
+    }
+    buf_free(&b);
+}
+
+/* Where each member lives: a table after a blank line; nothing when there is no member. */
+static void instance_print_members(const json_t *in)
+{
+    static const char *const headers[] = {"role",   "host",     "zone", "port",
+                                          "status", "restarts", "error"};
+    const json_t *members = json_object_get(in, "members");
+    struct table *tab;
+    json_t *m;
+    size_t i;
+
+    if (json_array_size(members) == 0)
+        return;
+    tab = table_new(7, headers);
+    json_array_foreach(members, i, m)
+    {
+        const char *status = cmd_str(m, "status");
+        const char *desired = cmd_str(m, "desired");
+
+        table_cell(tab, cmd_str(m, "role"));
+        table_cell(tab, cmd_str(m, "host"));
+        table_cell(tab, cmd_str(m, "zone"));
+        if (json_is_integer(json_object_get(m, "port")))
+            table_cellf(tab, "%lld", (long long)cmd_int(m, "port"));
+        else
+            table_cell(tab, NULL);
+        if (status && desired && strcmp(desired, "running") != 0)
+            table_cellf(tab, "%s (desired: %s)", status, desired);
+        else
+            table_cell(tab, status);
+        table_cellf(tab, "%lld", (long long)cmd_int(m, "restarts"));
+        table_cell(tab, cmd_str(m, "error"));
+    }
+    fputc('\n', stdout);
+    table_print(tab, stdout);
+    table_free(tab);
+}
+
 static void instance_print(const json_t *in)
 {
     table_kv(stdout, "id", cmd_str(in, "id"));
@@ -27,8 +119,10 @@ static void instance_print(const json_t *in)
     table_kv(stdout, "status", cmd_str(in, "status"));
     table_kv(stdout, "status_reason", cmd_str(in, "status_reason"));
     table_kv(stdout, "host", cmd_str(in, "host"));
+    instance_print_endpoints(in);
     table_kv(stdout, "created_at", cmd_str(in, "created_at"));
     table_kv(stdout, "updated_at", cmd_str(in, "updated_at"));
+    instance_print_members(in);
 }
 
 static int64_t instance_now_ms(void)
@@ -262,6 +356,7 @@ static int instance_list(struct cmd_ctx *ctx)
     static const char *const headers[] = {"id",   "name",     "engine", "version",
                                           "plan", "replicas", "status", "host"};
     const char *tenant = args_get(ctx->a, "tenant");
+    const json_t *primary;
     struct buf path = BUF_INIT;
     struct table *tab;
     json_t *list;
@@ -286,7 +381,9 @@ static int instance_list(struct cmd_ctx *ctx)
         table_cell(tab, cmd_str(in, "plan"));
         table_cellf(tab, "%lld", (long long)cmd_int(in, "replicas"));
         table_cell(tab, cmd_str(in, "status"));
-        table_cell(tab, cmd_str(in, "host"));
+        primary = instance_primary(in);
+        table_cell(tab, primary && cmd_str(primary, "host") ? cmd_str(primary, "host")
+                                                            : cmd_str(in, "host"));
     }
     table_print(tab, stdout);
     table_free(tab);
