@@ -26,13 +26,49 @@ static const char sql_host_seen[] =
     "  SELECT $5, 'host.ready', format('host \"%s\" is ready (was %s)', u.name, o.state)"
     "  FROM u, o WHERE o.state <> 'ready')"
     " SELECT o.state FROM o";
+/* What the agent observed; a member whose restart count grew was restarted after a crash. */
 static const char sql_observed[] =
-    "UPDATE members m SET observed = r.state, observed_error = left(r.error, 2000), pid = r.pid,"
-    " restarts = coalesce(r.restarts, 0), observed_version = coalesce(r.applied_version, 0),"
-    " pending_restart = coalesce(r.pending_restart, false), usage = r.usage, observed_at = now()"
-    " FROM jsonb_to_recordset($2::jsonb) AS r(id bigint, state text, error text, pid int,"
-    "  restarts int, applied_version int, pending_restart boolean, usage jsonb)"
-    " WHERE m.id = r.id AND m.host_id = $1::bigint RETURNING m.id";
+    "WITH r AS (SELECT * FROM jsonb_to_recordset($2::jsonb) AS r(id bigint, state text,"
+    "  error text, pid int, restarts int, applied_version int, pending_restart boolean,"
+    "  usage jsonb)),"
+    " o AS (SELECT m.id, m.restarts FROM members m JOIN r ON r.id = m.id"
+    "  WHERE m.host_id = $1::bigint),"
+    " u AS (UPDATE members m SET observed = r.state, observed_error = left(r.error, 2000),"
+    "  pid = r.pid, restarts = coalesce(r.restarts, 0),"
+    "  observed_version = coalesce(r.applied_version, 0),"
+    "  pending_restart = coalesce(r.pending_restart, false), usage = r.usage,"
+    "  observed_at = now() FROM r WHERE m.id = r.id AND m.host_id = $1::bigint"
+    "  RETURNING m.id, m.instance_id, m.role, m.restarts, m.observed_error)"
+    " INSERT INTO events (tenant_id, instance_id, actor, kind, message)"
+    " SELECT i.tenant_id, u.instance_id, $3, 'member.restarted', format('instance \"%s\": the"
+    " %s''s engine %s; restarted by the agent (restart %s)', i.name, u.role,"
+    " coalesce(u.observed_error, 'exited'), u.restarts)"
+    " FROM u JOIN o ON o.id = u.id JOIN instances i ON i.id = u.instance_id"
+    " WHERE u.restarts > o.restarts RETURNING id";
+/* Disk: an event when a member passes 90% of its plan's disk (again after it fell below 80%),
+ * and the instance is marked storage_full while a member is beyond 100%. */
+static const char sql_disk_warn[] =
+    "WITH w AS (UPDATE members m SET disk_warned = (m.usage->>'disk_mb')::bigint * 10 >= m.disk_mb * 8"
+    "  FROM instances i WHERE i.id = m.instance_id AND m.host_id = $1::bigint"
+    "  AND m.usage ? 'disk_mb' AND m.disk_warned <> ((m.usage->>'disk_mb')::bigint * 10 >="
+    "  m.disk_mb * CASE WHEN m.disk_warned THEN 8 ELSE 9 END)"
+    "  RETURNING m.instance_id, m.role, m.disk_warned, (m.usage->>'disk_mb')::bigint AS used,"
+    "  m.disk_mb, i.tenant_id, i.name)"
+    " INSERT INTO events (tenant_id, instance_id, actor, kind, message)"
+    " SELECT tenant_id, instance_id, $2, 'instance.disk', format('instance \"%s\": the %s uses"
+    " %s of %s MiB of disk (%s%%)', name, role, used, disk_mb, used * 100 / disk_mb)"
+    " FROM w WHERE disk_warned RETURNING id";
+static const char sql_storage_full[] =
+    "WITH s AS (SELECT instance_id, bool_or((usage->>'disk_mb')::bigint > disk_mb) AS full"
+    "  FROM members WHERE desired = 'running' AND instance_id IN"
+    "  (SELECT instance_id FROM members WHERE host_id = $1::bigint) GROUP BY instance_id),"
+    " u AS (UPDATE instances i SET storage_full = s.full, updated_at = now() FROM s"
+    "  WHERE i.id = s.instance_id AND i.storage_full IS DISTINCT FROM coalesce(s.full, false)"
+    "  RETURNING i.tenant_id, i.id, i.name, i.storage_full)"
+    " INSERT INTO events (tenant_id, instance_id, actor, kind, message)"
+    " SELECT tenant_id, id, $2, 'instance.storage_full', format('instance \"%s\" %s', name,"
+    " CASE WHEN storage_full THEN 'is beyond its plan''s disk: storage_full'"
+    " ELSE 'is back within its plan''s disk' END) FROM u RETURNING id";
 static const char sql_release[] =
     "WITH d AS (DELETE FROM members m USING jsonb_to_recordset($2::jsonb) AS r(id bigint, state text)"
     "  WHERE m.id = r.id AND m.host_id = $1::bigint AND m.desired = 'deleted'"
@@ -205,7 +241,15 @@ void h_agent_heartbeat(struct req *r)
         goto out;
     was_ready = PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "ready") == 0;
     PQclear(res);
-    res = dbq_ok(r, sql_observed, r->who.host_id, members_text);
+    res = dbq_ok(r, sql_observed, r->who.host_id, members_text, r->who.actor);
+    if (!res)
+        goto out;
+    PQclear(res);
+    res = dbq_ok(r, sql_disk_warn, r->who.host_id, r->who.actor);
+    if (!res)
+        goto out;
+    PQclear(res);
+    res = dbq_ok(r, sql_storage_full, r->who.host_id, r->who.actor);
     if (!res)
         goto out;
     PQclear(res);

@@ -25,7 +25,7 @@
     "  'address', mh.address, 'zone', mh.zone, 'port', m.port, 'status', m.observed,"            \
     "  'desired', m.desired, 'error', m.observed_error, 'restarts', m.restarts, 'usage', m.usage)" \
     "  ORDER BY m.role, m.id) FROM members m JOIN hosts mh ON mh.id = m.host_id"                 \
-    "  WHERE m.instance_id = i.id)::text"
+    "  WHERE m.instance_id = i.id)::text, i.storage_full"
 #define INSTANCE_FROM                                                                             \
     " FROM instances i JOIN tenants t ON t.id = i.tenant_id LEFT JOIN hosts h ON h.id = i.host_id"
 
@@ -65,6 +65,8 @@ static json_t *instance_json(const PGresult *res, int i)
     }
     json_object_set_new(inst, "members", members);
     json_object_set_new(inst, "endpoints", endpoints);
+    json_object_set_new(inst, "storage_full",
+                        json_boolean(PQnfields(res) > 14 && PQgetvalue(res, i, 14)[0] == 't'));
     return inst;
 }
 

@@ -138,6 +138,10 @@ const struct migration migrations[] = {
      "INSERT INTO settings (key, value) VALUES ('policy', 'binpack'), ('cpu_ratio', '1.0'),"
      " ('memory_ratio', '1.0'), ('disk_ratio', '1.0'), ('heartbeat_timeout_ms', '5000'),"
      " ('unreachable_grace_s', '60');"},
+
+    {3, "disk watch",
+     "ALTER TABLE members ADD COLUMN disk_warned boolean NOT NULL DEFAULT false;"
+     "ALTER TABLE instances ADD COLUMN storage_full boolean NOT NULL DEFAULT false;"},
 };
 
 const int migrations_count = (int)(sizeof(migrations) / sizeof(migrations[0]));
