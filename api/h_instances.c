@@ -9,6 +9,7 @@
 #include "api/reconcile.h"
 #include "api/routes.h"
 #include "api/store.h"
+#include "agent/engine.h"
 #include "lib/crypto.h"
 #include "lib/istate.h"
 #include "lib/log.h"
@@ -23,7 +24,8 @@
     " i.status_reason, h.name, iso(i.created_at), iso(i.updated_at), i.seq,"                      \
     " (SELECT json_agg(json_build_object('id', m.id, 'role', m.role, 'host', mh.name,"           \
     "  'address', mh.address, 'zone', mh.zone, 'port', m.port, 'status', m.observed,"            \
-    "  'desired', m.desired, 'error', m.observed_error, 'restarts', m.restarts, 'usage', m.usage)" \
+    "  'desired', m.desired, 'error', m.observed_error, 'restarts', m.restarts, 'pid', m.pid,"    \
+    "  'usage', m.usage)" \
     "  ORDER BY m.role, m.id) FROM members m JOIN hosts mh ON mh.id = m.host_id"                 \
     "  WHERE m.instance_id = i.id)::text, i.storage_full"
 #define INSTANCE_FROM                                                                             \
@@ -87,31 +89,6 @@ static const char *scope(const struct req *r)
     return r->who.role == ROLE_TENANT ? r->who.tenant_id : NULL;
 }
 
-/* The engine's own password verifier, so that dbaasd never keeps the password. */
-static char *scram_verifier(const char *password)
-{
-    return crypto_scram_verifier(password, CRYPTO_SCRAM_ITERATIONS);
-}
-
-static const struct {
-    const char *engine;
-    char *(*verifier)(const char *password);
-} verifiers[] = {
-    {"postgres", scram_verifier},
-    {"mysql", crypto_mysql_native_hash},
-    {"redis", crypto_redis_acl_hash},
-};
-
-static char *make_verifier(const char *engine, const char *password)
-{
-    size_t i;
-
-    for (i = 0; i < sizeof(verifiers) / sizeof(verifiers[0]); i++)
-        if (strcmp(verifiers[i].engine, engine) == 0)
-            return verifiers[i].verifier(password);
-    return NULL;
-}
-
 static const char sql_instance_get[] =
     "SELECT " INSTANCE_COLS INSTANCE_FROM
     " WHERE i.id = $1::uuid AND ($2::bigint IS NULL OR i.tenant_id = $2::bigint)";
@@ -136,7 +113,7 @@ static const char sql_instance_create[] =
     "   used_cpu_millis = used_cpu_millis + p.cpu_millis * $5::bigint,"
     "   used_memory_mb = used_memory_mb + p.memory_mb * $5::bigint,"
     "   used_disk_mb = used_disk_mb + p.disk_mb * $5::bigint"
-    "  FROM p WHERE tenants.id = $1::bigint"
+    "  FROM p WHERE tenants.id = $1::bigint AND p.memory_mb >= $12::bigint"
     "   AND (max_instances IS NULL OR used_instances + 1 <= max_instances)"
     "   AND (max_cpu_millis IS NULL OR used_cpu_millis + p.cpu_millis * $5::bigint <= max_cpu_millis)"
     "   AND (max_memory_mb IS NULL OR used_memory_mb + p.memory_mb * $5::bigint <= max_memory_mb)"
@@ -243,6 +220,9 @@ void h_instance_create(struct req *r)
     static const char *const keys[] = {"name", "engine", "plan", "replicas", "version", "tenant",
                                        NULL};
     const char *name, *engine, *plan, *version, *tenant, *key, *canon_version;
+    const struct engine_ops *ops;
+    char min_mem[24];
+    struct err pe;
     int64_t replicas = 0, size[3], add[4];
     char members[24], tenant_id[24], hash[65];
     char *password = NULL, *verifier = NULL, *canon = NULL;
@@ -260,6 +240,7 @@ void h_instance_create(struct req *r)
         body_string(r, "version", false, 16, NULL, "a version string", &version) < 0 ||
         body_name(r, "tenant", false, &tenant) < 0)
         goto out;
+    ops = engine_find(engine);
     canon_version = valid_engine_version(engine, version);
     if (!canon_version) {
         http_error(r, 400, "invalid_field", "version", "version \"%s\" of %s is not offered",
@@ -305,15 +286,17 @@ void h_instance_create(struct req *r)
     }
 
     password = crypto_password_new(PASSWORD_LEN);
-    verifier = password ? make_verifier(engine, password) : NULL;
+    verifier = password && ops ? ops->verifier_new(password) : NULL;
     if (!verifier) {
         http_error(r, 500, "internal", NULL, "could not generate credentials");
         goto out;
     }
     dbq_i64(replicas + 1, members);
+    dbq_i64(ops->min_memory_mb, min_mem);
     for (attempt = 0; attempt < 2; attempt++) {
         res = dbq_run(r, sql_instance_create, tenant_id, name, plan, engine, members,
-                      canon_version, verifier, key, key ? hash : NULL, r->who.actor, USERNAME);
+                      canon_version, verifier, key, key ? hash : NULL, r->who.actor, USERNAME,
+                      min_mem);
         if (!res)
             goto out;
         if (dbq_unique_violation(res)) {
@@ -339,6 +322,10 @@ void h_instance_create(struct req *r)
         res = NULL;
         if (plan_size(r, plan, size) < 0)
             goto out;
+        if (engine_check_plan(ops, size[1], &pe) < 0) {
+            http_error(r, 422, "plan_too_small", "plan", "%s", pe.msg);
+            goto out;
+        }
         add[0] = 1;
         add[1] = size[0] * (replicas + 1);
         add[2] = size[1] * (replicas + 1);
@@ -417,7 +404,8 @@ void h_instance_get(struct req *r)
 }
 
 static const char sql_resize_lock[] =
-    "SELECT i.status, i.replicas, i.tenant_id, p.cpu_millis, p.memory_mb, p.disk_mb, i.plan_name"
+    "SELECT i.status, i.replicas, i.tenant_id, p.cpu_millis, p.memory_mb, p.disk_mb, i.plan_name,"
+    " i.engine"
     " FROM instances i JOIN plans p ON p.id = i.plan_id"
     " WHERE i.id = $1::uuid AND ($2::bigint IS NULL OR i.tenant_id = $2::bigint)"
     " FOR UPDATE OF i";
@@ -486,6 +474,14 @@ void h_instance_resize(struct req *r)
         http_error(r, 409, "conflict", "plan", "an instance in state %s cannot be resized",
                    PQgetvalue(res, 0, 0));
         goto fail;
+    }
+    {
+        const struct engine_ops *ops = engine_find(PQgetvalue(res, 0, 7));
+        struct err pe;
+        if (ops && engine_check_plan(ops, size[1], &pe) < 0) {
+            http_error(r, 422, "plan_too_small", "plan", "%s", pe.msg);
+            goto fail;
+        }
     }
     members = strtoll(PQgetvalue(res, 0, 1), NULL, 10) + 1;
     snprintf(tenant_id, sizeof(tenant_id), "%s", PQgetvalue(res, 0, 2));
