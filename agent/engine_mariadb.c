@@ -1,0 +1,397 @@
+/* MariaDB 10.11 driver (the "mysql" engine): mariadb-install-db, a my.cnf sized from the plan
+ * with GTID and the binary log on, the admin path over the Unix socket with unix_socket
+ * authentication, and the tenant's user from its mysql_native_password hash.
+ *
+ * NOTES
+ * - Files in the member directory: my.cnf (the server runs with --defaults-file=it, so no
+ *   system option file is read) and mariadbd.pid. The socket is RUN/mysqld.<port>.sock.
+ * - Admin path: mariadb-install-db creates root@localhost and <os user>@localhost identified
+ *   via unix_socket (their password login is disabled), so only the OS users root (the agent)
+ *   and the engine's own user get in, and only over the socket in a 0700 directory.
+ * - The tenant gets a fixed list of global privileges without SUPER, READ_ONLY ADMIN, FILE,
+ *   SHUTDOWN, RELOAD or the replication and binlog administration privileges: it cannot
+ *   bypass read_only (the HA fence), read the engine user's files, or stop the server.
+ * - Live resize: max_connections, the buffer pool and the redo log size (all dynamic in
+ *   10.11); nothing is normally left for a restart.
+ * - server_id is derived from the instance, the listen address and the port (FNV-1a), so
+ *   members of one instance differ. */
+#include "agent/engine.h"
+
+#include <mysql.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include "agent/engine_util.h"
+#include "lib/crypto.h"
+#include "lib/xalloc.h"
+
+#define MY_DEFAULT_SBIN "/usr/sbin"
+#define MY_DEFAULT_BIN "/usr/bin"
+#define MY_MIN_MEMORY_MB 128
+#define MY_ADMIN_TIMEOUT_MS 30000
+#define MY_INIT_TIMEOUT_MS 300000
+
+/* What the tenant may do: everything a database owner needs, nothing that reaches the
+ * server's files, its shutdown, the read_only fence or replication. */
+#define MY_TENANT_PRIVILEGES                                                                       \
+    "SELECT, INSERT, UPDATE, DELETE, CREATE, DROP, REFERENCES, INDEX, ALTER, "                     \
+    "CREATE TEMPORARY TABLES, LOCK TABLES, EXECUTE, CREATE VIEW, SHOW VIEW, CREATE ROUTINE, "      \
+    "ALTER ROUTINE, EVENT, TRIGGER, SHOW DATABASES, PROCESS, CREATE USER, DELETE HISTORY"
+
+/* ---- sizing (see docs/engines.md) ---- */
+
+static int64_t mdb_buffer_pool_mb(const struct engine_spec *s)
+{
+    return s->memory_mb / 2 > 5 ? s->memory_mb / 2 : 5;
+}
+
+static int64_t mdb_max_connections(const struct engine_spec *s)
+{
+    return engine_util_clamp(s->memory_mb / 8, 20, 500);
+}
+
+static int64_t mdb_log_file_mb(const struct engine_spec *s)
+{
+    return engine_util_clamp(s->memory_mb / 8, 8, 512);
+}
+
+/* 1 .. 2^32-1, stable for a member. */
+static uint32_t mdb_server_id(const struct engine_spec *s)
+{
+    uint32_t h = 2166136261u;
+    char port[16];
+    const char *parts[] = {s->instance, "/", s->listen_addr, "/", port};
+
+    snprintf(port, sizeof(port), "%d", s->port);
+    for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++)
+        for (const char *p = parts[i]; *p; p++) {
+            h ^= (unsigned char)*p;
+            h *= 16777619u;
+        }
+    return h ? h : 1;
+}
+
+static char *mdb_socket(const struct engine_spec *s)
+{
+    return xasprintf("%s/mysqld.%d.sock", s->run_dir, s->port);
+}
+
+/* ---- verifier ---- */
+
+/* "*" and 40 uppercase hex digits. */
+static bool mdb_verifier_ok(const char *v)
+{
+    return v && v[0] == '*' && strlen(v) == 41 && strspn(v + 1, "0123456789ABCDEF") == 40;
+}
+
+/* ---- init, render, argv ---- */
+
+static int mdb_init(const struct engine_spec *s, const char *data_path, struct err *e)
+{
+    struct engine_user u;
+    struct engine_strv sv = {0};
+    struct buf out = BUF_INIT, last = BUF_INIT;
+    char **argv = NULL, *prog, how[128];
+    int status = 0, rc = -1;
+
+    if (engine_util_user(s->os_user, &u, e) < 0)
+        return -1;
+    prog = engine_util_program(s->bin_dir, MY_DEFAULT_BIN, "mariadb-install-db");
+    engine_util_strv_push(&sv, prog);
+    free(prog);
+    engine_util_strv_push(&sv, "--no-defaults");
+    engine_util_strv_pushf(&sv, "--datadir=%s", data_path);
+    engine_util_strv_push(&sv, "--auth-root-authentication-method=socket");
+    engine_util_strv_pushf(&sv, "--auth-root-socket-user=%s", s->os_user);
+    engine_util_strv_push(&sv, "--skip-test-db");
+    engine_util_strv_push(&sv, "--skip-name-resolve");
+    engine_util_strv_pushf(&sv, "--innodb-log-file-size=%lldM", (long long)mdb_log_file_mb(s));
+    engine_util_strv_pushf(&sv, "--innodb-buffer-pool-size=%lldM",
+                           (long long)mdb_buffer_pool_mb(s));
+    argv = engine_util_strv_steal(&sv);
+    if (engine_util_run(&u, argv, data_path, MY_INIT_TIMEOUT_MS, &out, &status, e) < 0)
+        goto out;
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        engine_util_status_text(status, how, sizeof(how));
+        buf_reset(&last);
+        engine_util_last_lines(buf_str(&out), 4, &last);
+        err_set(e, ENGINE_E_TOOL, "mariadb-install-db %s: %s", how, buf_str(&last));
+        goto out;
+    }
+    rc = 0;
+out:
+    engine_util_strv_free(argv);
+    buf_free(&out);
+    buf_free(&last);
+    return rc;
+}
+
+static int mdb_render(const struct engine_spec *s, const char *admin_secret,
+                      struct engine_files *out, struct err *e)
+{
+    struct buf cnf = BUF_INIT;
+    char *sock = mdb_socket(s);
+
+    (void)admin_secret;
+    (void)e;
+    buf_printf(&cnf,
+               "# MariaDB 10.11 settings of instance %s, written by the dbaas agent: every\n"
+               "# configure rewrites this file (edits here are lost). Plan: %lld millicores,\n"
+               "# %lld MB memory, %lld MB disk.\n\n"
+               "[mariadbd]\n"
+               "datadir = %s/data\n"
+               "bind-address = %s\n"
+               "port = %d\n"
+               "socket = %s\n"
+               "pid-file = %s/mariadbd.pid\n"
+               "skip-name-resolve\n"
+               "secure-file-priv = %s/data\n"
+               "character-set-server = utf8mb4\n"
+               "collation-server = utf8mb4_general_ci\n"
+               "performance-schema = OFF\n\n",
+               s->instance, (long long)s->cpu_millis, (long long)s->memory_mb,
+               (long long)s->disk_mb, s->data_dir, s->listen_addr, s->port, sock, s->data_dir,
+               s->data_dir);
+    buf_printf(&cnf,
+               "# Sized from the plan\n"
+               "innodb-buffer-pool-size = %lldM\n"
+               "innodb-log-file-size = %lldM\n"
+               "max-connections = %lld\n"
+               "table-open-cache = 400\n"
+               "table-definition-cache = 400\n"
+               "max-binlog-size = %lldM\n\n",
+               (long long)mdb_buffer_pool_mb(s), (long long)mdb_log_file_mb(s),
+               (long long)mdb_max_connections(s),
+               (long long)engine_util_clamp(s->disk_mb / 16, 4, 1024));
+    buf_printf(&cnf,
+               "# Durability, binary log and GTID (replicas follow with MASTER_USE_GTID)\n"
+               "innodb-flush-log-at-trx-commit = 1\n"
+               "server-id = %u\n"
+               "log-bin = binlog\n"
+               "log-bin-index = binlog.index\n"
+               "relay-log = relay-bin\n"
+               "binlog-format = ROW\n"
+               "sync-binlog = 1\n"
+               "log-slave-updates = ON\n"
+               "gtid-strict-mode = ON\n"
+               "binlog-expire-logs-seconds = 259200\n",
+               (unsigned)mdb_server_id(s));
+    free(sock);
+    out->n = 1;
+    out->f[0].name = "my.cnf";
+    out->f[0].content = buf_steal(&cnf);
+    return 0;
+}
+
+static int mdb_argv(const struct engine_spec *s, char ***argv_out, struct err *e)
+{
+    struct engine_strv sv = {0};
+    char *prog = engine_util_program(s->bin_dir, MY_DEFAULT_SBIN, "mariadbd");
+
+    (void)e;
+    engine_util_strv_push(&sv, prog);
+    free(prog);
+    /* Must be the first option. */
+    engine_util_strv_pushf(&sv, "--defaults-file=%s/my.cnf", s->data_dir);
+    *argv_out = engine_util_strv_steal(&sv);
+    return 0;
+}
+
+/* ---- admin sessions ---- */
+
+static void mdb_library_init(void)
+{
+    mysql_library_init(0, NULL, NULL);
+}
+
+/* A root session over the Unix socket (unix_socket authentication). Timeouts are whole
+ * seconds in Connector/C: timeout_ms is rounded up. The caller closes it. */
+static MYSQL *mdb_connect(const struct engine_spec *s, int timeout_ms, struct err *e)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    unsigned int secs = (unsigned int)((timeout_ms + 999) / 1000);
+    char *sock = mdb_socket(s);
+    MYSQL *m;
+
+    /* mysql_init() would initialise the library on first use, which is not thread-safe. */
+    pthread_once(&once, mdb_library_init);
+    m = mysql_init(NULL);
+
+    if (!m) {
+        err_set(e, ENGINE_E_SYSTEM, "could not connect to MariaDB: out of memory");
+        goto out;
+    }
+    mysql_options(m, MYSQL_OPT_CONNECT_TIMEOUT, &secs);
+    mysql_options(m, MYSQL_OPT_READ_TIMEOUT, &secs);
+    mysql_options(m, MYSQL_OPT_WRITE_TIMEOUT, &secs);
+    mysql_options(m, MYSQL_SET_CHARSET_NAME, "utf8mb4");
+    if (!mysql_real_connect(m, "localhost", "root", NULL, NULL, 0, sock, 0)) {
+        err_set(e, ENGINE_E_UNAVAILABLE, "could not connect to MariaDB 10.11 on \"%s\": %s", sock,
+                mysql_error(m));
+        mysql_close(m);
+        m = NULL;
+    }
+out:
+    free(sock);
+    return m;
+}
+
+/* Run one statement; `what` names the action for messages. Results are discarded. */
+static int mdb_exec(MYSQL *m, const char *what, const char *sql, struct err *e)
+{
+    MYSQL_RES *res;
+
+    if (mysql_real_query(m, sql, strlen(sql)) != 0)
+        return err_set(e, mysql_errno(m) >= 2000 ? ENGINE_E_UNAVAILABLE : ENGINE_E_ENGINE,
+                       "could not %s: %s", what, mysql_error(m));
+    res = mysql_store_result(m);
+    mysql_free_result(res);
+    return 0;
+}
+
+static int mdb_probe(const struct engine_spec *s, int timeout_ms, struct err *e)
+{
+    MYSQL *m = mdb_connect(s, timeout_ms, e);
+    int rc;
+
+    if (!m)
+        return -1;
+    rc = mdb_exec(m, "probe MariaDB", "SELECT 1", e);
+    mysql_close(m);
+    return rc;
+}
+
+static int mdb_create_user(const struct engine_spec *s, struct err *e)
+{
+    MYSQL *m = NULL;
+    struct buf sql = BUF_INIT;
+    char user[2 * 32 + 1], hash[2 * 41 + 1], what[128];
+    int rc = -1;
+
+    if (!(m = mdb_connect(s, MY_ADMIN_TIMEOUT_MS, e)))
+        goto out;
+    /* Account management takes no placeholders: both values were validated strictly, and
+     * are escaped as string literals. */
+    mysql_real_escape_string(m, user, s->username, (unsigned long)strlen(s->username));
+    mysql_real_escape_string(m, hash, s->verifier, (unsigned long)strlen(s->verifier));
+    buf_printf(&sql, "CREATE USER IF NOT EXISTS '%s'@'%%' IDENTIFIED BY PASSWORD '%s'", user, hash);
+    snprintf(what, sizeof(what), "create user \"%s\"", s->username);
+    if (mdb_exec(m, what, buf_str(&sql), e) < 0)
+        goto out;
+    explicit_bzero(sql.data, sql.len);
+    buf_reset(&sql);
+    buf_printf(&sql, "ALTER USER '%s'@'%%' IDENTIFIED BY PASSWORD '%s'", user, hash);
+    snprintf(what, sizeof(what), "alter user \"%s\"", s->username);
+    if (mdb_exec(m, what, buf_str(&sql), e) < 0)
+        goto out;
+    explicit_bzero(sql.data, sql.len);
+    buf_reset(&sql);
+    buf_printf(&sql, "GRANT " MY_TENANT_PRIVILEGES " ON *.* TO '%s'@'%%' WITH GRANT OPTION", user);
+    snprintf(what, sizeof(what), "grant privileges to user \"%s\"", s->username);
+    if (mdb_exec(m, what, buf_str(&sql), e) < 0)
+        goto out;
+    buf_reset(&sql);
+    /* The user name is [a-z][a-z0-9_]*: a valid unquoted-safe identifier inside backquotes. */
+    buf_printf(&sql, "CREATE DATABASE IF NOT EXISTS `%s`", s->username);
+    snprintf(what, sizeof(what), "create database \"%s\"", s->username);
+    if (mdb_exec(m, what, buf_str(&sql), e) < 0)
+        goto out;
+    rc = 0;
+out:
+    if (sql.data)
+        explicit_bzero(sql.data, sql.len);
+    explicit_bzero(hash, sizeof(hash));
+    buf_free(&sql);
+    if (m)
+        mysql_close(m);
+    return rc;
+}
+
+/* max_connections, the buffer pool and (since 10.11) the redo log size all change live. A
+ * resize the server refuses is left to the next start, which applies my.cnf: it is reported
+ * as pending rather than as an error. */
+static int mdb_apply_live(const struct engine_spec *s, bool *restart_needed, struct err *e)
+{
+    MYSQL *m = NULL;
+    struct buf sql = BUF_INIT;
+    struct err refused;
+    int rc = -1;
+
+    *restart_needed = false;
+    if (!(m = mdb_connect(s, MY_ADMIN_TIMEOUT_MS, e)))
+        goto out;
+    buf_printf(&sql, "SET GLOBAL max_connections = %lld", (long long)mdb_max_connections(s));
+    if (mdb_exec(m, "set max_connections", buf_str(&sql), e) < 0)
+        goto out;
+    buf_reset(&sql);
+    buf_printf(&sql, "SET GLOBAL innodb_buffer_pool_size = %lld",
+               (long long)mdb_buffer_pool_mb(s) * 1024 * 1024);
+    if (mdb_exec(m, "resize the InnoDB buffer pool", buf_str(&sql), &refused) < 0) {
+        if (refused.code != ENGINE_E_ENGINE) {
+            *e = refused;
+            goto out;
+        }
+        *restart_needed = true;
+    }
+    buf_reset(&sql);
+    buf_printf(&sql, "SET GLOBAL innodb_log_file_size = %lld",
+               (long long)mdb_log_file_mb(s) * 1024 * 1024);
+    if (mdb_exec(m, "resize the InnoDB redo log", buf_str(&sql), &refused) < 0) {
+        if (refused.code != ENGINE_E_ENGINE) {
+            *e = refused;
+            goto out;
+        }
+        *restart_needed = true;
+    }
+    rc = 0;
+out:
+    buf_free(&sql);
+    if (m)
+        mysql_close(m);
+    return rc;
+}
+
+/* ---- start errors ---- */
+
+static bool mdb_error_line(const char *line)
+{
+    const char *p = strstr(line, "[ERROR]");
+
+    return p && strcmp(p, "[ERROR] Aborting") != 0;
+}
+
+static size_t mdb_error_skip(const char *line)
+{
+    const char *p = strstr(line, "[ERROR]");
+
+    return p ? (size_t)(p - line) + strlen("[ERROR]") : 0;
+}
+
+static void mdb_start_error(const char *output, struct buf *out)
+{
+    engine_util_pick_lines(output, mdb_error_line, mdb_error_skip, 4, out);
+}
+
+const struct engine_ops engine_mariadb_ops = {
+    .name = "mysql",
+    .server_name = "MariaDB 10.11",
+    .default_os_user = "mysql",
+    .min_memory_mb = MY_MIN_MEMORY_MB,
+    .stop_signal = SIGTERM,
+    .admin_secret = false,
+    .init = mdb_init,
+    .render = mdb_render,
+    .argv = mdb_argv,
+    .probe = mdb_probe,
+    .create_user = mdb_create_user,
+    .apply_live = mdb_apply_live,
+    .start_error = mdb_start_error,
+    .verifier_new = crypto_mysql_native_hash,
+    .verifier_ok = mdb_verifier_ok,
+    .promote = NULL, /* HA issue */
+    .follow = NULL,  /* HA issue */
+};

@@ -1,0 +1,839 @@
+/* Unit tests for the engine drivers' pure parts: the registry and minimum memory, spec and
+ * verifier validation, configuration rendering from a plan (sizes, addresses, ports, sockets,
+ * users), server command lines, and the extraction of an engine's own error text from its
+ * log. The end-to-end check with real servers is tests/integration/test_engines.py. */
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "agent/engine.h"
+#include "agent/engine_util.h"
+#include "lib/buf.h"
+#include "lib/crypto.h"
+
+/* ---- helpers ---- */
+
+struct fixture {
+    const struct engine_ops *ops;
+    char *verifier;
+    struct engine_spec spec;
+};
+
+static void fixture_init(struct fixture *f, const char *engine, int64_t memory_mb)
+{
+    f->ops = engine_find(engine);
+    assert_non_null(f->ops);
+    f->verifier = f->ops->verifier_new("correct-horse-battery");
+    assert_non_null(f->verifier);
+    memset(&f->spec, 0, sizeof(f->spec));
+    f->spec.instance = "4f2a0c1e-0000-4000-8000-00000000abcd";
+    f->spec.data_dir = "/var/lib/dbaas/m1";
+    f->spec.listen_addr = "10.1.2.3";
+    f->spec.port = 15432;
+    f->spec.cpu_millis = 2000;
+    f->spec.memory_mb = memory_mb;
+    f->spec.disk_mb = 10240;
+    f->spec.username = "app";
+    f->spec.verifier = f->verifier;
+}
+
+static void fixture_free(struct fixture *f)
+{
+    free(f->verifier);
+}
+
+/* The spec as the wrappers hand it to a driver (defaults filled in). */
+static struct engine_spec resolved(const struct fixture *f)
+{
+    struct engine_spec s = f->spec;
+
+    if (!s.os_user)
+        s.os_user = f->ops->default_os_user;
+    if (!s.run_dir)
+        s.run_dir = s.data_dir;
+    return s;
+}
+
+/* Render and return the named file's content (static storage of the last call). */
+static const char *render_file(const struct fixture *f, const char *secret, const char *name)
+{
+    static char *last;
+    struct engine_files files = {0};
+    struct engine_spec s = resolved(f);
+    struct err e = {0};
+
+    free(last);
+    last = NULL;
+    assert_int_equal(f->ops->render(&s, secret, &files, &e), 0);
+    for (int i = 0; i < files.n; i++)
+        if (strcmp(files.f[i].name, name) == 0) {
+            last = files.f[i].content;
+            files.f[i].content = NULL;
+        }
+    engine_files_free(&files);
+    if (!last)
+        fail_msg("no file \"%s\" rendered", name);
+    return last;
+}
+
+static void assert_contains(const char *hay, const char *needle)
+{
+    if (!strstr(hay, needle))
+        fail_msg("\"%s\" not found in:\n%s", needle, hay);
+}
+
+static void assert_not_contains(const char *hay, const char *needle)
+{
+    if (strstr(hay, needle))
+        fail_msg("\"%s\" unexpectedly found in:\n%s", needle, hay);
+}
+
+static void assert_valid(const struct fixture *f)
+{
+    struct err e = {0};
+
+    if (engine_validate(f->ops, &f->spec, &e) != 0)
+        fail_msg("%s: %s", f->ops->name, e.msg);
+}
+
+static void assert_invalid(const struct fixture *f, int code, const char *msg_part)
+{
+    struct err e = {0};
+
+    assert_int_equal(engine_validate(f->ops, &f->spec, &e), -1);
+    assert_int_equal(e.code, code);
+    if (msg_part)
+        assert_contains(e.msg, msg_part);
+}
+
+/* ---- registry and minimum memory ---- */
+
+static void test_registry(void **state)
+{
+    const struct engine_ops *const *all = engine_list();
+    int n = 0;
+
+    (void)state;
+    for (; all[n]; n++) {
+        assert_ptr_equal(engine_find(all[n]->name), all[n]);
+        assert_true(all[n]->min_memory_mb > 0);
+        assert_non_null(all[n]->render);
+        assert_non_null(all[n]->argv);
+        assert_non_null(all[n]->probe);
+        assert_non_null(all[n]->create_user);
+        assert_non_null(all[n]->apply_live);
+        assert_non_null(all[n]->start_error);
+        assert_non_null(all[n]->verifier_new);
+        assert_non_null(all[n]->verifier_ok);
+        assert_true(all[n]->stop_signal > 0);
+    }
+    assert_int_equal(n, 3);
+    assert_string_equal(engine_find("postgres")->default_os_user, "postgres");
+    assert_string_equal(engine_find("mysql")->default_os_user, "mysql");
+    assert_string_equal(engine_find("redis")->default_os_user, "redis");
+    assert_null(engine_find("mongodb"));
+    assert_null(engine_find(NULL));
+    assert_null(engine_find("Postgres"));
+    assert_int_equal(engine_min_memory_mb("postgres"), 64);
+    assert_int_equal(engine_min_memory_mb("mysql"), 128);
+    assert_int_equal(engine_min_memory_mb("redis"), 32);
+    assert_int_equal(engine_min_memory_mb("nope"), -1);
+}
+
+static void test_check_plan(void **state)
+{
+    struct err e = {0};
+    char min[32];
+
+    (void)state;
+    for (const struct engine_ops *const *p = engine_list(); *p; p++) {
+        snprintf(min, sizeof(min), "minimum of %lld MB", (long long)(*p)->min_memory_mb);
+        assert_int_equal(engine_check_plan(*p, (*p)->min_memory_mb, &e), 0);
+        assert_int_equal(engine_check_plan(*p, (*p)->min_memory_mb + 1, &e), 0);
+        err_clear(&e);
+        assert_int_equal(engine_check_plan(*p, (*p)->min_memory_mb - 1, &e), -1);
+        assert_int_equal(e.code, ENGINE_E_PLAN);
+        assert_contains(e.msg, min);
+        assert_contains(e.msg, (*p)->name);
+        assert_int_equal(engine_check_plan(*p, 0, &e), -1);
+    }
+}
+
+/* ---- validation ---- */
+
+static void test_validate_ok(void **state)
+{
+    struct fixture f;
+
+    (void)state;
+    for (const struct engine_ops *const *p = engine_list(); *p; p++) {
+        fixture_init(&f, (*p)->name, (*p)->min_memory_mb);
+        assert_valid(&f);
+        f.spec.listen_addr = "::1";
+        f.spec.run_dir = "/run/dbaas/m1";
+        f.spec.os_user = "dbaas_pg1";
+        f.spec.bin_dir = "/opt/engine-1.2/bin";
+        f.spec.port = 65535;
+        assert_valid(&f);
+        fixture_free(&f);
+    }
+}
+
+static void test_validate_bad_fields(void **state)
+{
+    struct fixture f;
+    char long_dir[120];
+
+    (void)state;
+    memset(long_dir, 'a', sizeof(long_dir));
+    long_dir[0] = '/';
+    long_dir[sizeof(long_dir) - 1] = '\0';
+    for (const struct engine_ops *const *p = engine_list(); *p; p++) {
+        const char *bad_dirs[] = {NULL,    "",      "relative/dir", "/",    "/a/../b", "/a/./b",
+                                  "/a//b", "/a/b/", "/a/..",        "/a b", "/a'b",    "/a\"b",
+                                  "/a\nb", "/a#b",  "/a;b",         "/a$b"};
+        const char *bad_users[] = {
+            NULL,      "",       "App",         "1app",
+            "_app",    "a-b",    "a'b",         "postgres",
+            "root",    "mysql",  "redis",       "default",
+            "pg_read", "public", "dbaas_admin", "abcdefghijklmnopqrstuvwxyz0123456"};
+        const char *bad_addrs[] = {NULL, "", "localhost", "10.0.0", "10.0.0.1 ", "[::1]"};
+        const char *bad_instances[] = {NULL, "", "-x", ".x", "a b", "a/b", "a'b"};
+
+        for (size_t i = 0; i < sizeof(bad_dirs) / sizeof(bad_dirs[0]); i++) {
+            fixture_init(&f, (*p)->name, 512);
+            f.spec.data_dir = bad_dirs[i];
+            assert_invalid(&f, ENGINE_E_INVALID, "data directory");
+            fixture_free(&f);
+        }
+        for (size_t i = 0; i < sizeof(bad_users) / sizeof(bad_users[0]); i++) {
+            fixture_init(&f, (*p)->name, 512);
+            f.spec.username = bad_users[i];
+            assert_invalid(&f, ENGINE_E_INVALID, "user name");
+            fixture_free(&f);
+        }
+        for (size_t i = 0; i < sizeof(bad_addrs) / sizeof(bad_addrs[0]); i++) {
+            fixture_init(&f, (*p)->name, 512);
+            f.spec.listen_addr = bad_addrs[i];
+            assert_invalid(&f, ENGINE_E_INVALID, "listen address");
+            fixture_free(&f);
+        }
+        for (size_t i = 0; i < sizeof(bad_instances) / sizeof(bad_instances[0]); i++) {
+            fixture_init(&f, (*p)->name, 512);
+            f.spec.instance = bad_instances[i];
+            assert_invalid(&f, ENGINE_E_INVALID, "instance id");
+            fixture_free(&f);
+        }
+
+        fixture_init(&f, (*p)->name, 512);
+        f.spec.port = 0;
+        assert_invalid(&f, ENGINE_E_INVALID, "port");
+        f.spec.port = 65536;
+        assert_invalid(&f, ENGINE_E_INVALID, "port");
+        f.spec.port = 5432;
+        f.spec.run_dir = "/run/../x";
+        assert_invalid(&f, ENGINE_E_INVALID, "socket directory");
+        f.spec.run_dir = long_dir; /* 118 characters: no room for a socket name */
+        assert_invalid(&f, ENGINE_E_INVALID, "socket directory");
+        f.spec.run_dir = NULL;
+        f.spec.data_dir = long_dir; /* sockets would go there */
+        assert_invalid(&f, ENGINE_E_INVALID, "too long to hold Unix sockets");
+        f.spec.data_dir = "/var/lib/dbaas/m1";
+        f.spec.os_user = "Root;";
+        assert_invalid(&f, ENGINE_E_INVALID, "OS user");
+        f.spec.os_user = "dbaas1";
+        f.spec.username = "dbaas1"; /* the engine's own superuser name */
+        assert_invalid(&f, ENGINE_E_INVALID, "reserved");
+        f.spec.username = "app";
+        f.spec.os_user = NULL;
+        f.spec.cpu_millis = 0;
+        assert_invalid(&f, ENGINE_E_INVALID, "cpu_millis");
+        f.spec.cpu_millis = 1000;
+        f.spec.memory_mb = (*p)->min_memory_mb - 1;
+        assert_invalid(&f, ENGINE_E_PLAN, "minimum");
+        f.spec.memory_mb = 512;
+        f.spec.verifier = NULL;
+        assert_invalid(&f, ENGINE_E_INVALID, "verifier");
+        assert_valid(&(struct fixture){f.ops,
+                                       NULL,
+                                       {.instance = "x",
+                                        .data_dir = "/d",
+                                        .listen_addr = "127.0.0.1",
+                                        .port = 1,
+                                        .cpu_millis = 1,
+                                        .memory_mb = 512,
+                                        .disk_mb = 1,
+                                        .username = "u",
+                                        .verifier = f.verifier}});
+        fixture_free(&f);
+    }
+}
+
+/* Each engine refuses the others' verifiers, and mangled ones; the message never quotes it. */
+static void test_verifiers(void **state)
+{
+    char *pg = crypto_scram_verifier("pw", 4096);
+    char *my = crypto_mysql_native_hash("pw");
+    char *rd = crypto_redis_acl_hash("pw");
+    const struct engine_ops *pgo = engine_find("postgres"), *myo = engine_find("mysql"),
+                            *rdo = engine_find("redis");
+    struct fixture f;
+    struct err e = {0};
+    char buf[400];
+
+    (void)state;
+    assert_true(pgo->verifier_ok(pg));
+    assert_true(myo->verifier_ok(my));
+    assert_true(rdo->verifier_ok(rd));
+    assert_false(pgo->verifier_ok(my));
+    assert_false(pgo->verifier_ok(rd));
+    assert_false(myo->verifier_ok(pg));
+    assert_false(myo->verifier_ok(rd));
+    assert_false(rdo->verifier_ok(pg));
+    assert_false(rdo->verifier_ok(my));
+    for (const struct engine_ops *const *p = engine_list(); *p; p++) {
+        assert_false((*p)->verifier_ok(NULL));
+        assert_false((*p)->verifier_ok(""));
+    }
+
+    /* PostgreSQL: structure, base64 alphabet, key lengths, iterations. */
+    assert_true(pgo->verifier_ok("SCRAM-SHA-256$4096:c2FsdA==$"
+                                 "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=:"
+                                 "BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB="));
+    assert_false(pgo->verifier_ok("SCRAM-SHA-256$0:c2FsdA==$"
+                                  "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=:"
+                                  "BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB="));
+    assert_false(pgo->verifier_ok("SCRAM-SHA-256$4096:c2FsdA==$"
+                                  "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA'=:"
+                                  "BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB="));
+    assert_false(pgo->verifier_ok("SCRAM-SHA-256$4096:c2FsdA==$"
+                                  "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=:"
+                                  "BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB="));
+    assert_false(pgo->verifier_ok("SCRAM-SHA-256$4096:$"
+                                  "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=:"
+                                  "BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB="));
+    assert_false(pgo->verifier_ok("md5"
+                                  "0123456789abcdef0123456789abcdef"));
+    snprintf(buf, sizeof(buf), "%s'", pg);
+    assert_false(pgo->verifier_ok(buf));
+    snprintf(buf, sizeof(buf), "%s", pg);
+    buf[20] = '\'';
+    assert_false(pgo->verifier_ok(buf));
+
+    /* MariaDB: '*' + 40 uppercase hex. */
+    assert_false(myo->verifier_ok("*60b3723a00b2a5841887329b1bbb67b861c01d48"));
+    assert_false(myo->verifier_ok("*60B3723A00B2A5841887329B1BBB67B861C01D4"));
+    assert_false(myo->verifier_ok("*60B3723A00B2A5841887329B1BBB67B861C01D48'"));
+    assert_false(myo->verifier_ok("60B3723A00B2A5841887329B1BBB67B861C01D480"));
+
+    /* Redis: 64 lowercase hex. */
+    snprintf(buf, sizeof(buf), "%s", rd);
+    buf[0] = 'G';
+    assert_false(rdo->verifier_ok(buf));
+    buf[0] = 'A';
+    assert_false(rdo->verifier_ok(buf));
+    snprintf(buf, sizeof(buf), "%s0", rd);
+    assert_false(rdo->verifier_ok(buf));
+
+    /* A wrong verifier is refused without being quoted in the message. */
+    fixture_init(&f, "postgres", 512);
+    f.spec.verifier = my;
+    assert_int_equal(engine_validate(f.ops, &f.spec, &e), -1);
+    assert_int_equal(e.code, ENGINE_E_INVALID);
+    assert_not_contains(e.msg, my);
+    fixture_free(&f);
+
+    free(pg);
+    free(my);
+    free(rd);
+}
+
+/* ---- rendering ---- */
+
+static void test_render_postgres(void **state)
+{
+    struct fixture f;
+    const char *conf, *hba, *ident;
+    struct {
+        int64_t mem;
+        const char *sb;
+        const char *maxconn;
+    } sizes[] = {
+        {64, "shared_buffers = 16MB\n", "max_connections = 20\n"},
+        {256, "shared_buffers = 64MB\n", "max_connections = 32\n"},
+        {1024, "shared_buffers = 256MB\n", "max_connections = 128\n"},
+        {16384, "shared_buffers = 4096MB\n", "max_connections = 500\n"},
+    };
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+        fixture_init(&f, "postgres", sizes[i].mem);
+        conf = render_file(&f, NULL, "postgresql.conf");
+        assert_contains(conf, sizes[i].sb);
+        assert_contains(conf, sizes[i].maxconn);
+        fixture_free(&f);
+    }
+
+    fixture_init(&f, "postgres", 1024);
+    f.spec.run_dir = "/run/dbaas/m1";
+    conf = render_file(&f, NULL, "postgresql.conf");
+    assert_contains(conf, "listen_addresses = '10.1.2.3'\n");
+    assert_contains(conf, "port = 15432\n");
+    assert_contains(conf, "unix_socket_directories = '/run/dbaas/m1'\n");
+    assert_contains(conf, "unix_socket_permissions = 0700\n");
+    assert_contains(conf, "hba_file = '/var/lib/dbaas/m1/pg_hba.conf'\n");
+    assert_contains(conf, "ident_file = '/var/lib/dbaas/m1/pg_ident.conf'\n");
+    assert_contains(conf, "password_encryption = scram-sha-256\n");
+    assert_contains(conf, "wal_level = replica\n");
+    assert_contains(conf, "wal_log_hints = on\n");
+    assert_contains(conf, "effective_cache_size = 768MB\n");
+    assert_contains(conf, "cluster_name = '4f2a0c1e-0000-4000-8000-00000000abcd'\n");
+    assert_contains(conf, "max_parallel_workers = 2\n");
+    assert_not_contains(conf, f.verifier);
+
+    hba = render_file(&f, NULL, "pg_hba.conf");
+    assert_contains(hba, "local   all       postgres             peer map=dbaas_admin\n");
+    assert_contains(hba, "local   all       all            reject\n");
+    assert_contains(hba, "host    all       postgres    all      reject\n");
+    assert_contains(hba, "host    all       all   all      scram-sha-256\n");
+    assert_not_contains(hba, "trust");
+    /* The superuser lines come before the tenants' line: first match wins. */
+    assert_true(strstr(hba, "postgres    all      reject") < strstr(hba, "scram-sha-256\n"));
+
+    ident = render_file(&f, NULL, "pg_ident.conf");
+    assert_contains(ident, "dbaas_admin    root         postgres\n");
+    assert_contains(ident, "dbaas_admin    postgres           postgres\n");
+
+    f.spec.os_user = "pg_m1";
+    f.spec.listen_addr = "::1";
+    hba = render_file(&f, NULL, "pg_hba.conf");
+    assert_contains(hba, "local   all       pg_m1             peer map=dbaas_admin\n");
+    conf = render_file(&f, NULL, "postgresql.conf");
+    assert_contains(conf, "listen_addresses = '::1'\n");
+    fixture_free(&f);
+}
+
+static void test_render_mariadb(void **state)
+{
+    struct fixture f;
+    const char *cnf;
+    char *first;
+
+    (void)state;
+    fixture_init(&f, "mysql", 128);
+    cnf = render_file(&f, NULL, "my.cnf");
+    assert_contains(cnf, "innodb-buffer-pool-size = 64M\n");
+    assert_contains(cnf, "max-connections = 20\n");
+    assert_contains(cnf, "innodb-log-file-size = 16M\n");
+    fixture_free(&f);
+
+    fixture_init(&f, "mysql", 2048);
+    cnf = render_file(&f, NULL, "my.cnf");
+    assert_contains(cnf, "[mariadbd]\n");
+    assert_contains(cnf, "innodb-buffer-pool-size = 1024M\n");
+    assert_contains(cnf, "max-connections = 256\n");
+    assert_contains(cnf, "innodb-log-file-size = 256M\n");
+    assert_contains(cnf, "bind-address = 10.1.2.3\n");
+    assert_contains(cnf, "port = 15432\n");
+    assert_contains(cnf, "socket = /var/lib/dbaas/m1/mysqld.15432.sock\n");
+    assert_contains(cnf, "datadir = /var/lib/dbaas/m1/data\n");
+    assert_contains(cnf, "secure-file-priv = /var/lib/dbaas/m1/data\n");
+    assert_contains(cnf, "skip-name-resolve\n");
+    assert_contains(cnf, "log-bin = binlog\n");
+    assert_contains(cnf, "gtid-strict-mode = ON\n");
+    assert_contains(cnf, "log-slave-updates = ON\n");
+    assert_contains(cnf, "sync-binlog = 1\n");
+    assert_contains(cnf, "server-id = ");
+    assert_not_contains(cnf, "server-id = 0\n");
+    assert_not_contains(cnf, f.verifier);
+
+    /* server_id: stable for a member, different for another member of the instance. */
+    first = strdup(strstr(cnf, "server-id = "));
+    *strchr(first, '\n') = '\0';
+    cnf = render_file(&f, NULL, "my.cnf");
+    assert_contains(cnf, first);
+    f.spec.port = 15433;
+    cnf = render_file(&f, NULL, "my.cnf");
+    assert_not_contains(cnf, first);
+    f.spec.port = 15432;
+    f.spec.listen_addr = "10.1.2.4";
+    cnf = render_file(&f, NULL, "my.cnf");
+    assert_not_contains(cnf, first);
+    free(first);
+
+    f.spec.run_dir = "/run/dbaas/m1";
+    cnf = render_file(&f, NULL, "my.cnf");
+    assert_contains(cnf, "socket = /run/dbaas/m1/mysqld.15432.sock\n");
+    fixture_free(&f);
+}
+
+static void test_render_redis(void **state)
+{
+    static const char secret[] = "s3cr3t-admin-secret-0123456789";
+    struct fixture f;
+    const char *conf, *acl;
+    char hash[65], line[200];
+    struct engine_files files = {0};
+    struct engine_spec s;
+    struct err e = {0};
+
+    (void)state;
+    fixture_init(&f, "redis", 32);
+    conf = render_file(&f, secret, "redis.conf");
+    assert_contains(conf, "maxmemory 25165824\n"); /* 75% of 32 MiB */
+    fixture_free(&f);
+
+    fixture_init(&f, "redis", 1000);
+    conf = render_file(&f, secret, "redis.conf");
+    assert_contains(conf, "maxmemory 786432000\n");
+    assert_contains(conf, "bind 10.1.2.3\n");
+    assert_contains(conf, "port 15432\n");
+    assert_contains(conf, "unixsocket /var/lib/dbaas/m1/redis.15432.sock\n");
+    assert_contains(conf, "unixsocketperm 700\n");
+    assert_contains(conf, "dir /var/lib/dbaas/m1/data\n");
+    assert_contains(conf, "aclfile /var/lib/dbaas/m1/users.acl\n");
+    assert_contains(conf, "appendonly yes\n");
+    assert_contains(conf, "appendfsync everysec\n");
+    assert_contains(conf, "repl-diskless-sync-delay 0\n");
+    assert_contains(conf, "protected-mode yes\n");
+    assert_contains(conf, "daemonize no\n");
+    assert_contains(conf, "maxmemory-policy noeviction\n");
+    assert_not_contains(conf, secret);
+
+    acl = render_file(&f, secret, "users.acl");
+    crypto_sha256_hex(secret, strlen(secret), hash);
+    snprintf(line, sizeof(line), "user dbaas-admin on #%s ~* &* +@all\n", hash);
+    assert_contains(acl, line);
+    snprintf(line, sizeof(line), "user app on #%s ~* &* +@all -@admin\n", f.verifier);
+    assert_contains(acl, line);
+    assert_contains(acl, "user default off ");
+    assert_not_contains(acl, secret);
+
+    /* No admin secret, no configuration. */
+    s = resolved(&f);
+    assert_int_equal(f.ops->render(&s, NULL, &files, &e), -1);
+    engine_files_free(&files);
+    fixture_free(&f);
+}
+
+/* Rendering never needs more than ENGINE_MAX_FILES and every file is named. */
+static void test_render_files(void **state)
+{
+    struct fixture f;
+
+    (void)state;
+    for (const struct engine_ops *const *p = engine_list(); *p; p++) {
+        struct engine_files files = {0};
+        struct engine_spec s;
+        struct err e = {0};
+
+        fixture_init(&f, (*p)->name, 512);
+        s = resolved(&f);
+        assert_int_equal((*p)->render(&s, "x-secret-of-some-length", &files, &e), 0);
+        assert_true(files.n >= 1 && files.n <= ENGINE_MAX_FILES);
+        for (int i = 0; i < files.n; i++) {
+            assert_non_null(files.f[i].name);
+            assert_null(strchr(files.f[i].name, '/'));
+            assert_non_null(files.f[i].content);
+            assert_string_not_equal(files.f[i].name, "server.log");
+            assert_string_not_equal(files.f[i].name, "admin.secret");
+        }
+        engine_files_free(&files);
+        fixture_free(&f);
+    }
+}
+
+/* ---- command lines ---- */
+
+static void test_argv(void **state)
+{
+    struct fixture f;
+    struct err e = {0};
+    char **argv = NULL;
+
+    (void)state;
+    fixture_init(&f, "postgres", 512);
+    assert_int_equal(engine_argv(f.ops, &f.spec, &argv, &e), 0);
+    assert_string_equal(argv[0], "/usr/lib/postgresql/15/bin/postgres");
+    assert_string_equal(argv[1], "-D");
+    assert_string_equal(argv[2], "/var/lib/dbaas/m1/data");
+    assert_string_equal(argv[3], "-c");
+    assert_string_equal(argv[4], "config_file=/var/lib/dbaas/m1/postgresql.conf");
+    assert_null(argv[5]);
+    engine_argv_free(argv);
+    f.spec.bin_dir = "/opt/pg/bin";
+    assert_int_equal(engine_argv(f.ops, &f.spec, &argv, &e), 0);
+    assert_string_equal(argv[0], "/opt/pg/bin/postgres");
+    engine_argv_free(argv);
+    fixture_free(&f);
+
+    fixture_init(&f, "mysql", 512);
+    assert_int_equal(engine_argv(f.ops, &f.spec, &argv, &e), 0);
+    assert_string_equal(argv[0], "/usr/sbin/mariadbd");
+    assert_string_equal(argv[1], "--defaults-file=/var/lib/dbaas/m1/my.cnf");
+    assert_null(argv[2]);
+    engine_argv_free(argv);
+    fixture_free(&f);
+
+    fixture_init(&f, "redis", 512);
+    assert_int_equal(engine_argv(f.ops, &f.spec, &argv, &e), 0);
+    assert_string_equal(argv[0], "/usr/bin/redis-server");
+    assert_string_equal(argv[1], "/var/lib/dbaas/m1/redis.conf");
+    assert_null(argv[2]);
+    engine_argv_free(argv);
+
+    /* An invalid spec gives no command line. */
+    f.spec.port = -1;
+    assert_int_equal(engine_argv(f.ops, &f.spec, &argv, &e), -1);
+    assert_null(argv);
+    assert_int_equal(e.code, ENGINE_E_INVALID);
+    fixture_free(&f);
+}
+
+static void test_stop_signals(void **state)
+{
+    (void)state;
+    assert_int_equal(engine_find("postgres")->stop_signal, SIGINT);
+    assert_int_equal(engine_find("mysql")->stop_signal, SIGTERM);
+    assert_int_equal(engine_find("redis")->stop_signal, SIGTERM);
+    assert_false(engine_find("postgres")->admin_secret);
+    assert_false(engine_find("mysql")->admin_secret);
+    assert_true(engine_find("redis")->admin_secret);
+}
+
+static void test_ha_not_yet(void **state)
+{
+    struct fixture f;
+    struct err e = {0};
+    struct engine_upstream up = {"10.0.0.2", 5432};
+
+    (void)state;
+    for (const struct engine_ops *const *p = engine_list(); *p; p++) {
+        fixture_init(&f, (*p)->name, 512);
+        assert_int_equal(engine_promote(f.ops, &f.spec, &e), -1);
+        assert_int_equal(e.code, ENGINE_E_UNSUPPORTED);
+        assert_contains(e.msg, "HA issue");
+        assert_int_equal(engine_follow(f.ops, &f.spec, &up, &e), -1);
+        assert_int_equal(e.code, ENGINE_E_UNSUPPORTED);
+        fixture_free(&f);
+    }
+}
+
+/* ---- start errors ---- */
+
+static void start_error_text(const char *engine, const char *log, struct buf *out)
+{
+    buf_reset(out);
+    engine_find(engine)->start_error(log, out);
+}
+
+static void test_start_error_text(void **state)
+{
+    struct buf out = BUF_INIT;
+
+    (void)state;
+    start_error_text(
+        "postgres",
+        "2026-11-22 04:28:06.257 UTC [9408] LOG:  starting PostgreSQL 15.20\n"
+        "2026-11-22 04:28:06.257 UTC [9408] LOG:  could not bind IPv4 address \"127.0.0.1\": "
+        "Address already in use\n"
+        "2026-11-22 04:28:06.257 UTC [9408] HINT:  Is another postmaster already running?\n"
+        "2026-11-22 04:28:06.257 UTC [9408] WARNING:  could not create listen socket for "
+        "\"127.0.0.1\"\n"
+        "2026-11-22 04:28:06.257 UTC [9408] FATAL:  could not create any TCP/IP sockets\n"
+        "2026-11-22 04:28:06.258 UTC [9408] LOG:  database system is shut down\n",
+        &out);
+    assert_string_equal(buf_str(&out),
+                        "LOG:  could not bind IPv4 address \"127.0.0.1\": Address already in "
+                        "use; WARNING:  could not create listen socket for \"127.0.0.1\"; "
+                        "FATAL:  could not create any TCP/IP sockets");
+
+    start_error_text("postgres",
+                     "2026-11-22 04:28:06.257 UTC [1] LOG:  invalid value for parameter "
+                     "\"shared_buffers\": \"x\"\n"
+                     "2026-11-22 04:28:06.257 UTC [1] FATAL:  configuration file "
+                     "\"/d/postgresql.conf\" contains errors\n",
+                     &out);
+    assert_string_equal(buf_str(&out), "LOG:  invalid value for parameter \"shared_buffers\": "
+                                       "\"x\"; FATAL:  configuration file "
+                                       "\"/d/postgresql.conf\" contains errors");
+
+    start_error_text(
+        "mysql",
+        "2026-11-22  4:28:24 0 [Note] Starting MariaDB 10.11.19\n"
+        "2026-11-22  4:28:24 0 [ERROR] Can't start server: Bind on TCP/IP port. Got error: 98: "
+        "Address already in use\n"
+        "2026-11-22  4:28:24 0 [ERROR] Do you already have another server running on port: "
+        "23306 ?\n"
+        "2026-11-22  4:28:24 0 [ERROR] Aborting\n",
+        &out);
+    assert_string_equal(buf_str(&out),
+                        "Can't start server: Bind on TCP/IP port. Got error: 98: Address "
+                        "already in use; Do you already have another server running on port: "
+                        "23306 ?");
+
+    start_error_text("redis",
+                     "9:C 22 Nov 2026 04:29:11.033 # oO0OoO0OoO0Oo Redis is starting "
+                     "oO0OoO0OoO0Oo\n"
+                     "9:C 22 Nov 2026 04:29:11.033 # Redis version=7.0.15, bits=64\n"
+                     "9:C 22 Nov 2026 04:29:11.033 # Configuration loaded\n"
+                     "9:M 22 Nov 2026 04:29:11.034 * Running mode=standalone, port=6379.\n"
+                     "9:M 22 Nov 2026 04:29:11.034 # Warning: Could not create server TCP "
+                     "listening socket 127.0.0.1:6379: bind: Address already in use\n"
+                     "9:M 22 Nov 2026 04:29:11.034 # Failed listening on port 6379 (TCP), "
+                     "aborting.\n",
+                     &out);
+    assert_string_equal(buf_str(&out), "Warning: Could not create server TCP listening socket "
+                                       "127.0.0.1:6379: bind: Address already in use; Failed "
+                                       "listening on port 6379 (TCP), aborting.");
+
+    start_error_text("redis",
+                     "\n*** FATAL CONFIG FILE ERROR (Redis 7.0.15) ***\n"
+                     "Reading the configuration file, at line 22\n"
+                     ">>> 'maxmemory abc'\n"
+                     "argument must be a memory value\n",
+                     &out);
+    assert_string_equal(buf_str(&out), "Reading the configuration file, at line 22; >>> "
+                                       "'maxmemory abc'; argument must be a memory value");
+
+    /* Nothing recognisable: nothing (the wrapper then falls back to the last lines). */
+    start_error_text("postgres", "could not execute \"/x/postgres\": No such file\n", &out);
+    assert_string_equal(buf_str(&out), "");
+    buf_free(&out);
+}
+
+static bool keep_all(const char *line)
+{
+    return *line != '\0';
+}
+
+static void test_pick_lines(void **state)
+{
+    struct buf out = BUF_INIT;
+    char longline[400];
+
+    (void)state;
+    engine_util_pick_lines("a\nb\r\nc\n\nd\ne", keep_all, NULL, 3, &out);
+    assert_string_equal(buf_str(&out), "c; d; e");
+    buf_reset(&out);
+    engine_util_pick_lines("", keep_all, NULL, 3, &out);
+    assert_string_equal(buf_str(&out), "");
+    memset(longline, 'x', sizeof(longline) - 1);
+    longline[sizeof(longline) - 1] = '\0';
+    engine_util_pick_lines(longline, keep_all, NULL, 3, &out);
+    assert_int_equal(out.len, 200);
+    buf_free(&out);
+}
+
+/* engine_start_error() reads the log from the offset of this start only, and falls back to
+ * the last lines when the driver recognises nothing. */
+static void test_start_error_log(void **state)
+{
+    char dir[] = "/tmp/test_engine.XXXXXX", path[128];
+    struct fixture f;
+    struct err e = {0};
+    FILE *fp;
+    long first;
+
+    (void)state;
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/server.log", dir);
+    fp = fopen(path, "w");
+    assert_non_null(fp);
+    fputs("9:M 22 Nov 2026 04:29:11.034 # Failed listening on port 1 (TCP), aborting.\n", fp);
+    first = ftell(fp);
+    fputs("9:M 22 Nov 2026 04:29:12.034 # Failed listening on port 2 (TCP), aborting.\n", fp);
+    fclose(fp);
+
+    fixture_init(&f, "redis", 64);
+    f.spec.data_dir = dir;
+    assert_int_equal(engine_start_error(f.ops, &f.spec, 1 << 8, first, &e), -1);
+    assert_int_equal(e.code, ENGINE_E_START);
+    assert_string_equal(e.msg, "Redis 7 exited with status 1 at start: Failed listening on port "
+                               "2 (TCP), aborting.");
+    assert_int_equal(engine_start_error(f.ops, &f.spec, 1 << 8, 0, &e), -1);
+    assert_contains(e.msg, "port 1 (TCP)");
+    assert_contains(e.msg, "port 2 (TCP)");
+    assert_int_equal(engine_start_error(f.ops, &f.spec, -1, first, &e), -1);
+    assert_contains(e.msg, "Redis 7 did not become ready: ");
+
+    fp = fopen(path, "a");
+    assert_non_null(fp);
+    first = ftell(fp);
+    fputs("could not execute \"/usr/bin/redis-server\": No such file or directory\n", fp);
+    fclose(fp);
+    assert_int_equal(engine_start_error(f.ops, &f.spec, 127 << 8, first, &e), -1);
+    assert_string_equal(e.msg, "Redis 7 exited with status 127 at start: could not execute "
+                               "\"/usr/bin/redis-server\": No such file or directory");
+    fixture_free(&f);
+    unlink(path);
+    rmdir(dir);
+}
+
+/* Atomic writes replace a link planted at the temporary name instead of following it. */
+static void test_write_file(void **state)
+{
+    char dir[] = "/tmp/test_engine.XXXXXX", path[128], tmp[140], victim[128];
+    struct err e = {0};
+    struct stat st;
+    char *data;
+
+    (void)state;
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/a.conf", dir);
+    snprintf(tmp, sizeof(tmp), "%s/a.conf.tmp", dir);
+    snprintf(victim, sizeof(victim), "%s/victim", dir);
+    data = NULL;
+    {
+        FILE *fp = fopen(victim, "w");
+        assert_non_null(fp);
+        fputs("keep me", fp);
+        fclose(fp);
+    }
+    assert_int_equal(symlink(victim, tmp), 0);
+    assert_int_equal(engine_util_write_file(path, "x = 1\n", 6, 0600, getuid(), getgid(), &e), 0);
+    data = engine_util_read_file(path, 100, &e);
+    assert_non_null(data);
+    assert_string_equal(data, "x = 1\n");
+    free(data);
+    data = engine_util_read_file(victim, 100, &e);
+    assert_string_equal(data, "keep me");
+    free(data);
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_mode & 07777, 0600);
+    assert_int_not_equal(lstat(tmp, &st), 0);
+
+    /* Reading refuses links. */
+    assert_int_equal(symlink(victim, tmp), 0);
+    assert_null(engine_util_read_file(tmp, 100, &e));
+    assert_contains(e.msg, "symbolic link");
+    unlink(tmp);
+    unlink(path);
+    unlink(victim);
+    rmdir(dir);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_registry),         cmocka_unit_test(test_check_plan),
+        cmocka_unit_test(test_validate_ok),      cmocka_unit_test(test_validate_bad_fields),
+        cmocka_unit_test(test_verifiers),        cmocka_unit_test(test_render_postgres),
+        cmocka_unit_test(test_render_mariadb),   cmocka_unit_test(test_render_redis),
+        cmocka_unit_test(test_render_files),     cmocka_unit_test(test_argv),
+        cmocka_unit_test(test_stop_signals),     cmocka_unit_test(test_ha_not_yet),
+        cmocka_unit_test(test_start_error_text), cmocka_unit_test(test_pick_lines),
+        cmocka_unit_test(test_start_error_log),  cmocka_unit_test(test_write_file),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
