@@ -4,15 +4,28 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "api/dbq.h"
+#include "api/notify.h"
 #include "api/reconcile.h"
 #include "api/routes.h"
 #include "api/store.h"
+#include "lib/crypto.h"
 #include "lib/istate.h"
 #include "lib/log.h"
 
 #define HEARTBEAT_INTERVAL_MS 1000
+
+#define MAX_WAIT_MS 5000
+
+static int64_t monotonic_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 static const char *const member_states[] = {"pending", "starting", "running", "failed",
                                             "stopped", "deleted",  NULL};
@@ -198,13 +211,18 @@ static int update_instances(struct req *r)
 
 void h_agent_heartbeat(struct req *r)
 {
-    static const char *const keys[] = {"agent_version", "isolation", "capacity", "engines",
-                                       "ports",         "members",   NULL};
+    static const char *const keys[] = {"agent_version", "isolation", "capacity",
+                                       "engines",       "ports",     "members",
+                                       "desired_hash",  "wait_ms",   NULL};
     json_t *members, *ports, *agent;
     char *members_text = NULL, *agent_text = NULL, pmin[24], pmax[24];
     const char *pmin_p = NULL, *pmax_p = NULL;
     PGresult *res = NULL;
+    const char *seen_hash = NULL;
     json_t *desired;
+    char hash[65];
+    int64_t wait_ms = 0, deadline;
+    uint64_t gen;
     bool was_ready;
 
     if (http_parse_body(r, true) < 0 || body_allow(r, keys) < 0)
@@ -214,7 +232,10 @@ void h_agent_heartbeat(struct req *r)
         members = json_array();
     else
         json_incref(members);
-    if (check_members(r, members) < 0)
+    if (check_members(r, members) < 0 ||
+        body_string(r, "desired_hash", false, 64, NULL, "a hash from an earlier reply",
+                    &seen_hash) < 0 ||
+        body_int(r, "wait_ms", false, false, 0, MAX_WAIT_MS, &wait_ms, NULL) < 0)
         goto out;
     ports = json_object_get(r->json, "ports");
     if (ports) {
@@ -232,6 +253,8 @@ void h_agent_heartbeat(struct req *r)
     }
     agent = json_deep_copy(r->json);
     json_object_del(agent, "members");
+    json_object_del(agent, "desired_hash");
+    json_object_del(agent, "wait_ms");
     agent_text = json_dumps(agent, JSON_COMPACT);
     json_decref(agent);
     members_text = json_dumps(members, JSON_COMPACT);
@@ -262,13 +285,25 @@ void h_agent_heartbeat(struct req *r)
     res = NULL;
     if (update_instances(r) < 0)
         goto out;
-    res = dbq_ok(r, sql_desired, r->who.host_id);
-    if (!res)
-        goto out;
+    /* Long poll: when the agent already has the desired members, wait (up to wait_ms) for them
+     * to change, so that a placement reaches the agent at once rather than at its next poll. */
+    deadline = monotonic_ms() + wait_ms;
+    for (;;) {
+        gen = notify_generation();
+        res = dbq_ok(r, sql_desired, r->who.host_id);
+        if (!res)
+            goto out;
+        crypto_sha256_hex(PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0), hash);
+        if (!seen_hash || strcmp(seen_hash, hash) != 0 || monotonic_ms() >= deadline)
+            break;
+        PQclear(res);
+        res = NULL;
+        notify_wait(gen, (int)(deadline - monotonic_ms()));
+    }
     desired = json_loads(PQgetvalue(res, 0, 0), 0, NULL);
     http_reply_json(r, 200,
-                    json_pack("{s:s,s:i,s:o}", "host", r->who.host, "heartbeat_interval_ms",
-                              HEARTBEAT_INTERVAL_MS, "members",
+                    json_pack("{s:s,s:i,s:s,s:o}", "host", r->who.host, "heartbeat_interval_ms",
+                              HEARTBEAT_INTERVAL_MS, "desired_hash", hash, "members",
                               desired ? desired : json_array()));
 out:
     PQclear(res);

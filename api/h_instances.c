@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "api/dbq.h"
+#include "api/notify.h"
 #include "api/reconcile.h"
 #include "api/routes.h"
 #include "api/store.h"
@@ -544,7 +545,7 @@ void h_instance_resize(struct req *r)
     if (dbq_commit(r) < 0)
         return;
     reply_instance(r, 202, id);
-    reconcile_kick();
+    notify_bump();
     return;
 fail:
     PQclear(res);

@@ -14,6 +14,7 @@
 
 #include <jansson.h>
 
+#include "api/notify.h"
 #include "api/store.h"
 #include "lib/buf.h"
 #include "lib/log.h"
@@ -278,6 +279,7 @@ static int commit_members(const struct view *v, const struct place_config *cfg,
         goto fail;
     PQclear(res);
     log_info("event=placed instance=%s members=\"%s\"", instance_id, buf_str(&where));
+    notify_bump();
     buf_free(&where);
     return 1;
 fail:

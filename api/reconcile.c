@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "api/leader.h"
+#include "api/notify.h"
 #include "api/placement.h"
 #include "api/store.h"
 #include "lib/xalloc.h"
@@ -92,10 +93,16 @@ int reconcile_once(struct err *e)
     PGresult *res;
     int n = -1;
 
-    if (run(sql_liveness, "check host liveness", e) < 0 ||
-        run(sql_retire, "retire replaced members", e) < 0 ||
-        run(sql_delete_members, "delete members", e) < 0)
+    int retired, deleted;
+
+    if (run(sql_liveness, "check host liveness", e) < 0)
         return -1;
+    retired = run(sql_retire, "retire replaced members", e);
+    deleted = retired < 0 ? -1 : run(sql_delete_members, "delete members", e);
+    if (deleted < 0)
+        return -1;
+    if (retired > 0 || deleted > 0)
+        notify_bump();
     if (placement_pass(e) < 0)
         return -1;
     res = store_exec(e, sql_finalize, 1, (const char *const[]){"1"});
