@@ -7,7 +7,7 @@
 # make test       deps + build + unit tests (plain and sanitized) + integration tests
 
 CC      ?= cc
-PKGS    := libmicrohttpd jansson libpq libcurl libcrypto
+PKGS    := libmicrohttpd jansson libpq libcurl libcrypto libcgroup libvirt libmariadb hiredis
 WARN    := -Wall -Wextra -Wshadow -Wformat=2 -Wmissing-prototypes -Wstrict-prototypes \
            -Wpointer-arith -Wundef
 CFLAGS  ?= -O2 -g
@@ -38,6 +38,8 @@ PROGRAMS   :=
 UNIT_TESTS :=
 include lib/module.mk
 include scheduler/module.mk
+include isolation/module.mk
+include agent/module.mk
 include api/module.mk
 include cli/module.mk
 include tests/unit/module.mk

@@ -1,0 +1,248 @@
+/* dbaas-agent: the node agent. Runs the engines of the members dbaasd places on this host under
+ * per-instance isolation, and reports them. Startup: options (and an optional config file) ->
+ * data directory -> isolation backend -> re-adopt running engines -> "ready" -> heartbeat loop.
+ * SIGTERM/SIGINT stop the agent but not the engines. */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "agent/agent.h"
+#include "lib/log.h"
+#include "lib/quantity.h"
+#include "lib/xalloc.h"
+
+static volatile sig_atomic_t stop;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    stop = 1;
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "Usage: dbaas-agent --server URL --token TOKEN --data-dir DIR --advertise ADDR\n"
+            "                   [--isolation cgroup|cgroup-v1|cgroup-v2|lxc] [--ports MIN-MAX]\n"
+            "                   [--cpu Q] [--memory Q] [--disk Q] [--config FILE]\n"
+            "\n"
+            "  --server URL       dbaasd's URL (e.g. http://127.0.0.1:8080)\n"
+            "  --token TOKEN      the host's agent token (from `dbaasctl host add`);\n"
+            "  --token-file FILE  or read it from a file\n"
+            "  --data-dir DIR     where members' data and the agent's records live\n"
+            "  --advertise ADDR   the address engines listen on (an IP of this host)\n"
+            "  --isolation KIND   cgroup (v1 or v2, detected; default) or lxc\n"
+            "  --ports MIN-MAX    the port range for engines (default 20000-29999)\n"
+            "  --cpu/--memory/--disk  capacity to report (default: the machine's)\n"
+            "  --config FILE      key = value lines with the same names (no dashes)\n"
+            "  --help, --version\n");
+}
+
+static char *read_token(const char *path)
+{
+    char buf[512];
+    FILE *f = fopen(path, "r");
+    size_t n;
+
+    if (!f)
+        return NULL;
+    n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    buf[strcspn(buf, "\r\n \t")] = '\0';
+    return xstrdup(buf);
+}
+
+struct opts {
+    char *server, *token, *token_file, *data_dir, *advertise, *isolation, *ports;
+    char *cpu, *memory, *disk;
+};
+
+/* Set option key (long name) to value; 0, or -1 when unknown. Later settings win. */
+static int set_opt(struct opts *o, const char *key, const char *value)
+{
+    static const struct {
+        const char *name;
+        size_t off;
+    } keys[] = {
+        {"server", offsetof(struct opts, server)},
+        {"token", offsetof(struct opts, token)},
+        {"token-file", offsetof(struct opts, token_file)},
+        {"data-dir", offsetof(struct opts, data_dir)},
+        {"advertise", offsetof(struct opts, advertise)},
+        {"isolation", offsetof(struct opts, isolation)},
+        {"ports", offsetof(struct opts, ports)},
+        {"cpu", offsetof(struct opts, cpu)},
+        {"memory", offsetof(struct opts, memory)},
+        {"disk", offsetof(struct opts, disk)},
+    };
+    size_t i;
+
+    for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+        if (strcmp(keys[i].name, key) == 0) {
+            char **slot = (char **)(void *)((char *)o + keys[i].off);
+            free(*slot);
+            *slot = xstrdup(value);
+            return 0;
+        }
+    }
+    return -1;
+}
+
+/* key = value lines; '#' starts a comment. 0 / -1 (message printed). */
+static int load_config(struct opts *o, const char *path)
+{
+    char line[1024];
+    FILE *f = fopen(path, "r");
+    int n = 0;
+
+    if (!f) {
+        fprintf(stderr, "dbaas-agent: could not open \"%s\": %s\n", path, strerror(errno));
+        return -1;
+    }
+    while (fgets(line, sizeof(line), f)) {
+        char *k = line, *v, *end;
+        n++;
+        line[strcspn(line, "#\r\n")] = '\0';
+        while (*k == ' ' || *k == '\t')
+            k++;
+        if (!*k)
+            continue;
+        v = strchr(k, '=');
+        if (!v) {
+            fprintf(stderr, "dbaas-agent: %s:%d: expected key = value\n", path, n);
+            fclose(f);
+            return -1;
+        }
+        *v++ = '\0';
+        for (end = v - 2; end >= k && (*end == ' ' || *end == '\t'); end--)
+            *end = '\0';
+        while (*v == ' ' || *v == '\t')
+            v++;
+        for (end = v + strlen(v) - 1; end >= v && (*end == ' ' || *end == '\t'); end--)
+            *end = '\0';
+        for (end = k; *end; end++)
+            if (*end == '_')
+                *end = '-';
+        if (set_opt(o, k, v) < 0) {
+            fprintf(stderr, "dbaas-agent: %s:%d: unknown setting \"%s\"\n", path, n, k);
+            fclose(f);
+            return -1;
+        }
+    }
+    fclose(f);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"server", required_argument, NULL, 0},    {"token", required_argument, NULL, 0},
+        {"token-file", required_argument, NULL, 0}, {"data-dir", required_argument, NULL, 0},
+        {"advertise", required_argument, NULL, 0}, {"isolation", required_argument, NULL, 0},
+        {"ports", required_argument, NULL, 0},     {"cpu", required_argument, NULL, 0},
+        {"memory", required_argument, NULL, 0},    {"disk", required_argument, NULL, 0},
+        {"config", required_argument, NULL, 'c'},  {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},       {NULL, 0, NULL, 0}};
+    struct opts o;
+    struct agent_config cfg;
+    struct sigaction sa;
+    struct err e;
+    int c, idx, status = 2;
+    char *token = NULL;
+
+    memset(&o, 0, sizeof(o));
+    memset(&cfg, 0, sizeof(cfg));
+    log_set_program("dbaas-agent");
+    while ((c = getopt_long(argc, argv, "", longopts, &idx)) != -1) {
+        switch (c) {
+        case 0:
+            set_opt(&o, longopts[idx].name, optarg);
+            break;
+        case 'c':
+            if (load_config(&o, optarg) < 0)
+                goto out;
+            break;
+        case 'h':
+            usage(stdout);
+            status = 0;
+            goto out;
+        case 'V':
+            printf("dbaas-agent 0.1.0\n");
+            status = 0;
+            goto out;
+        default:
+            usage(stderr);
+            goto out;
+        }
+    }
+    if (optind < argc || !o.server || (!o.token && !o.token_file) || !o.data_dir ||
+        !o.advertise) {
+        fprintf(stderr, "dbaas-agent: --server, --token (or --token-file), --data-dir and "
+                        "--advertise are required\n");
+        usage(stderr);
+        goto out;
+    }
+    token = o.token ? xstrdup(o.token) : read_token(o.token_file);
+    if (!token || !*token) {
+        fprintf(stderr, "dbaas-agent: could not read a token from \"%s\"\n", o.token_file);
+        goto out;
+    }
+    cfg.server = o.server;
+    cfg.token = token;
+    cfg.data_dir = o.data_dir;
+    cfg.advertise = o.advertise;
+    cfg.heartbeat_ms = 1000;
+    cfg.port_min = 20000;
+    cfg.port_max = 29999;
+    cfg.isolation = ISO_CGROUP;
+    if (o.isolation && iso_kind_parse(o.isolation, &cfg.isolation, &e) < 0) {
+        fprintf(stderr, "dbaas-agent: %s\n", e.msg);
+        goto out;
+    }
+    if (o.ports && (sscanf(o.ports, "%d-%d", &cfg.port_min, &cfg.port_max) != 2 ||
+                    cfg.port_min < 1024 || cfg.port_max > 65535 || cfg.port_min > cfg.port_max)) {
+        fprintf(stderr, "dbaas-agent: --ports must be MIN-MAX within 1024-65535\n");
+        goto out;
+    }
+    if ((o.cpu && quantity_parse_cpu(o.cpu, &cfg.cpu_millis) < 0) ||
+        (o.memory && quantity_parse_mb(o.memory, &cfg.memory_mb) < 0) ||
+        (o.disk && quantity_parse_mb(o.disk, &cfg.disk_mb) < 0)) {
+        fprintf(stderr, "dbaas-agent: invalid --cpu, --memory or --disk quantity\n");
+        goto out;
+    }
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    status = 1;
+    if (agent_run(&cfg, &stop, &e) < 0) {
+        log_error("event=start_failed error=\"%s\"", e.msg);
+        goto out;
+    }
+    log_info("event=stopped note=\"engines keep running\"");
+    status = 0;
+out:
+    if (token) {
+        explicit_bzero(token, strlen(token));
+        free(token);
+    }
+    free(o.server);
+    free(o.token);
+    free(o.token_file);
+    free(o.data_dir);
+    free(o.advertise);
+    free(o.isolation);
+    free(o.ports);
+    free(o.cpu);
+    free(o.memory);
+    free(o.disk);
+    return status;
+}

@@ -1,0 +1,221 @@
+/* Members as the agent knows them, and their persistence. */
+#include "agent/member.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "lib/xalloc.h"
+
+const char *mstate_name(enum mstate s)
+{
+    static const char *const names[] = {"pending", "starting", "running",
+                                        "failed",  "stopped",  "deleted"};
+    return names[s];
+}
+
+static void copy_str(char *dst, size_t n, const json_t *v)
+{
+    snprintf(dst, n, "%s", json_is_string(v) ? json_string_value(v) : "");
+}
+
+static void read_limits(struct member *m, const json_t *lim)
+{
+    m->limits.cpu_millis = json_integer_value(json_object_get(lim, "cpu_millis"));
+    m->limits.memory_mb = json_integer_value(json_object_get(lim, "memory_mb"));
+    m->limits.read_iops = json_integer_value(json_object_get(lim, "read_iops"));
+    m->limits.write_iops = json_integer_value(json_object_get(lim, "write_iops"));
+    m->limits.read_bps = json_integer_value(json_object_get(lim, "read_bps"));
+    m->limits.write_bps = json_integer_value(json_object_get(lim, "write_bps"));
+    m->disk_mb = json_integer_value(json_object_get(lim, "disk_mb"));
+}
+
+bool member_update_desired(struct member *m, const json_t *d)
+{
+    const json_t *cred = json_object_get(d, "credentials");
+    int version = (int)json_integer_value(json_object_get(d, "spec_version"));
+    bool changed = version != m->spec_version;
+    const char *desired = json_string_value(json_object_get(d, "desired"));
+
+    copy_str(m->instance_id, sizeof(m->instance_id), json_object_get(d, "instance_id"));
+    copy_str(m->instance, sizeof(m->instance), json_object_get(d, "instance"));
+    copy_str(m->engine, sizeof(m->engine), json_object_get(d, "engine"));
+    copy_str(m->role, sizeof(m->role), json_object_get(d, "role"));
+    m->port = (int)json_integer_value(json_object_get(d, "port"));
+    m->want_running = desired && strcmp(desired, "running") == 0;
+    m->spec_version = version;
+    read_limits(m, json_object_get(d, "limits"));
+    copy_str(m->username, sizeof(m->username), json_object_get(cred, "username"));
+    if (json_is_string(json_object_get(cred, "verifier"))) {
+        free(m->verifier);
+        m->verifier = xstrdup(json_string_value(json_object_get(cred, "verifier")));
+    }
+    return changed;
+}
+
+struct member *member_from_desired(const json_t *d, struct err *e)
+{
+    struct member *m;
+
+    if (!json_is_object(d) || !json_is_integer(json_object_get(d, "id")) ||
+        !json_is_string(json_object_get(d, "engine")) ||
+        !json_is_integer(json_object_get(d, "port"))) {
+        err_set(e, 1, "malformed desired member");
+        return NULL;
+    }
+    m = xcalloc(1, sizeof(*m));
+    m->id = json_integer_value(json_object_get(d, "id"));
+    m->state = MS_PENDING;
+    member_update_desired(m, d);
+    return m;
+}
+
+void member_free(struct member *m)
+{
+    if (!m)
+        return;
+    if (m->verifier) {
+        explicit_bzero(m->verifier, strlen(m->verifier));
+        free(m->verifier);
+    }
+    free(m);
+}
+
+char *member_dir(const struct member *m, const char *dir)
+{
+    return xasprintf("%s/members/%lld", dir, (long long)m->id);
+}
+
+void member_group(const struct member *m, char out[32])
+{
+    snprintf(out, 32, "m%lld", (long long)m->id);
+}
+
+int member_save(const struct member *m, const char *dir, struct err *e)
+{
+    char *path = xasprintf("%s/members/%lld.json", dir, (long long)m->id);
+    char *tmp = xasprintf("%s.tmp", path);
+    json_t *j;
+    char *text = NULL;
+    int fd = -1, rc = -1;
+
+    j = json_pack("{s:I,s:s,s:s,s:s,s:s,s:i,s:b,s:i,s:{s:I,s:I,s:I,s:I,s:I,s:I,s:I},s:s,s:s,"
+                  "s:s,s:i,s:I,s:i,s:i,s:b,s:b,s:s}",
+                  "id", (json_int_t)m->id, "instance_id", m->instance_id, "instance", m->instance,
+                  "engine", m->engine, "role", m->role, "port", m->port, "want_running",
+                  m->want_running, "spec_version", m->spec_version, "limits", "cpu_millis",
+                  (json_int_t)m->limits.cpu_millis, "memory_mb", (json_int_t)m->limits.memory_mb,
+                  "disk_mb", (json_int_t)m->disk_mb, "read_iops", (json_int_t)m->limits.read_iops,
+                  "write_iops", (json_int_t)m->limits.write_iops, "read_bps",
+                  (json_int_t)m->limits.read_bps, "write_bps", (json_int_t)m->limits.write_bps,
+                  "username", m->username, "verifier", m->verifier ? m->verifier : "", "state",
+                  mstate_name(m->state), "pid", (int)m->pid, "starttime",
+                  (json_int_t)m->starttime, "restarts", m->restarts, "applied_version",
+                  m->applied_version, "pending_restart", m->pending_restart, "provisioned",
+                  m->provisioned, "error", m->error);
+    text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    json_decref(j);
+    if (!text) {
+        err_set(e, 1, "could not encode member %lld", (long long)m->id);
+        goto out;
+    }
+    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0 || write(fd, text, strlen(text)) != (ssize_t)strlen(text) || fsync(fd) < 0) {
+        err_set(e, 1, "could not write \"%s\": %s", tmp, strerror(errno));
+        goto out;
+    }
+    close(fd);
+    fd = -1;
+    if (rename(tmp, path) < 0) {
+        err_set(e, 1, "could not rename \"%s\": %s", tmp, strerror(errno));
+        goto out;
+    }
+    rc = 0;
+out:
+    if (fd >= 0)
+        close(fd);
+    free(text);
+    free(path);
+    free(tmp);
+    return rc;
+}
+
+void member_forget(const struct member *m, const char *dir)
+{
+    char *path = xasprintf("%s/members/%lld.json", dir, (long long)m->id);
+
+    unlink(path);
+    free(path);
+}
+
+static enum mstate parse_state(const char *s)
+{
+    enum mstate st;
+
+    for (st = MS_PENDING; st <= MS_DELETED; st++)
+        if (s && strcmp(s, mstate_name(st)) == 0)
+            return st;
+    return MS_PENDING;
+}
+
+struct member *member_load_all(const char *dir)
+{
+    char *mdir = xasprintf("%s/members", dir);
+    struct member *head = NULL;
+    struct dirent *de;
+    DIR *d = opendir(mdir);
+
+    while (d && (de = readdir(d)) != NULL) {
+        size_t len = strlen(de->d_name);
+        char *path;
+        json_t *j, *lim;
+        struct member *m;
+
+        if (len < 6 || strcmp(de->d_name + len - 5, ".json") != 0)
+            continue;
+        path = xasprintf("%s/%s", mdir, de->d_name);
+        j = json_load_file(path, 0, NULL);
+        free(path);
+        if (!j)
+            continue;
+        m = xcalloc(1, sizeof(*m));
+        m->id = json_integer_value(json_object_get(j, "id"));
+        copy_str(m->instance_id, sizeof(m->instance_id), json_object_get(j, "instance_id"));
+        copy_str(m->instance, sizeof(m->instance), json_object_get(j, "instance"));
+        copy_str(m->engine, sizeof(m->engine), json_object_get(j, "engine"));
+        copy_str(m->role, sizeof(m->role), json_object_get(j, "role"));
+        copy_str(m->username, sizeof(m->username), json_object_get(j, "username"));
+        copy_str(m->error, sizeof(m->error), json_object_get(j, "error"));
+        m->verifier = xstrdup(json_string_value(json_object_get(j, "verifier"))
+                                  ? json_string_value(json_object_get(j, "verifier"))
+                                  : "");
+        m->port = (int)json_integer_value(json_object_get(j, "port"));
+        m->want_running = json_is_true(json_object_get(j, "want_running"));
+        m->spec_version = (int)json_integer_value(json_object_get(j, "spec_version"));
+        lim = json_object_get(j, "limits");
+        read_limits(m, lim);
+        m->state = parse_state(json_string_value(json_object_get(j, "state")));
+        m->pid = (pid_t)json_integer_value(json_object_get(j, "pid"));
+        m->starttime = (uint64_t)json_integer_value(json_object_get(j, "starttime"));
+        m->restarts = (int)json_integer_value(json_object_get(j, "restarts"));
+        m->applied_version = (int)json_integer_value(json_object_get(j, "applied_version"));
+        m->pending_restart = json_is_true(json_object_get(j, "pending_restart"));
+        m->provisioned = json_is_true(json_object_get(j, "provisioned"));
+        json_decref(j);
+        if (m->id <= 0 || !m->engine[0]) {
+            member_free(m);
+            continue;
+        }
+        m->next = head;
+        head = m;
+    }
+    if (d)
+        closedir(d);
+    free(mdir);
+    return head;
+}
