@@ -301,13 +301,14 @@ void h_instance_create(struct req *r)
         if (!res)
             goto out;
         if (dbq_unique_violation(res)) {
-            if (key && strcmp(store_constraint(res), "idempotency_keys_pkey") == 0) {
-                /* A concurrent request with the same key won the race. */
-                PQclear(res);
-                res = NULL;
-                if (idempotent_replay(r, tenant_id, key, hash) == 0)
-                    http_error(r, 409, "conflict", NULL, "a request with this key is in flight");
-                goto out;
+            /* With a key, a concurrent request with the same key may have won the race (its
+             * instance has this name, or its key row is in): answer as its retry. */
+            PQclear(res);
+            res = NULL;
+            if (key) {
+                int rc = idempotent_replay(r, tenant_id, key, hash);
+                if (rc != 0)
+                    goto out;
             }
             http_error(r, 409, "conflict", "name", "instance \"%s\" already exists", name);
             goto out;
