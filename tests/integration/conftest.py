@@ -1,0 +1,719 @@
+"""Fixtures for the integration suite: the real bin/dbaasd with its embedded PostgreSQL.
+
+NOTES
+- Binaries come from $DBAAS_BIN_DIR (default: the repository's bin/).
+- `server` is one dbaasd for the whole session (fast); tests that stop or restart dbaasd, or that
+  add hosts (hosts make the scheduler place pending instances, which then wait for an agent that
+  does not exist), use their own: `own_server` (per test) or a module-scoped one built with
+  `start_server()`.
+- Every server gets a data directory from tempfile.mkdtemp under /tmp (mode 0755 so that the
+  unprivileged postgres user of the embedded store can reach it) and a free port below 32768.
+  Stopping a server sends SIGTERM, waits with a deadline, asserts exit code 0 and that no process
+  is left in its data directory, then removes the directory.
+- Waits are deadlines on a condition (a log line, an HTTP answer), never bare sleeps.
+"""
+
+import json
+import os
+import pwd
+import random
+import re
+import shutil
+import signal
+import socket
+import stat
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+
+import pytest
+import requests
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BIN_DIR = os.path.abspath(os.environ.get("DBAAS_BIN_DIR") or os.path.join(REPO, "bin"))
+DBAASD = os.path.join(BIN_DIR, "dbaasd")
+DBAASCTL = os.path.join(BIN_DIR, "dbaasctl")
+
+START_TIMEOUT = 30.0  # dbaasd start, embedded store included (~1-2 s normally)
+STOP_TIMEOUT = 30.0  # SIGTERM to exit
+ASYNC_TIMEOUT = 30.0  # asynchronous changes (an instance finalized to deleted, ...)
+HTTP_TIMEOUT = 30.0
+
+ERROR_CODES = {
+    400: {"invalid_json", "invalid_field"},
+    401: {"unauthenticated"},
+    403: {"forbidden"},
+    404: {"not_found"},
+    405: {"method_not_allowed"},
+    409: {"conflict", "quota_exceeded"},
+    413: {"payload_too_large"},
+    415: {"unsupported_media_type"},
+    422: {"idempotency_mismatch", "plan_too_small"},
+    500: {"internal"},
+    503: {"unavailable"},
+}
+
+ANY = object()
+
+
+# --------------------------------------------------------------------------------------------
+# Small helpers
+
+
+def uniq(prefix="t"):
+    """A unique valid name (^[a-z][a-z0-9-]{0,62}$) starting with prefix."""
+    return "%s-%s" % (prefix, uuid.uuid4().hex[:10])
+
+
+def wait_until(predicate, timeout=ASYNC_TIMEOUT, interval=0.05, what="condition"):
+    """Poll predicate until it returns a truthy value (returned) or the deadline passes (fail)."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while True:
+        last = predicate()
+        if last:
+            return last
+        if time.monotonic() >= deadline:
+            pytest.fail("timed out after %.1f s waiting for %s (last value: %r)" % (timeout, what, last))
+        time.sleep(interval)
+
+
+def describe(resp):
+    req = resp.request
+    return "%s %s -> %d %s" % (req.method, req.url, resp.status_code, resp.text[:800])
+
+
+def expect(resp, status):
+    """Assert the status and return the decoded JSON body (None for an empty body)."""
+    assert resp.status_code == status, "expected %d: %s" % (status, describe(resp))
+    if not resp.content:
+        return None
+    ctype = resp.headers.get("Content-Type", "")
+    assert ctype.startswith("application/json"), "Content-Type %r: %s" % (ctype, describe(resp))
+    return resp.json()
+
+
+def assert_error(resp, status, code, field=ANY):
+    """Assert an error answer: status, and a body of exactly {"error":{"code","message","field"}}.
+    Returns the inner error object."""
+    assert resp.status_code == status, "expected %d %s: %s" % (status, code, describe(resp))
+    ctype = resp.headers.get("Content-Type", "")
+    assert ctype.startswith("application/json"), "error Content-Type %r: %s" % (ctype, describe(resp))
+    try:
+        body = resp.json()
+    except ValueError:
+        pytest.fail("error body is not JSON: %s" % describe(resp))
+    assert isinstance(body, dict) and set(body) == {"error"}, "error body shape: %s" % describe(resp)
+    err = body["error"]
+    assert isinstance(err, dict) and set(err) == {"code", "message", "field"}, \
+        "error object keys: %s" % describe(resp)
+    assert err["code"] == code, "expected code %s: %s" % (code, describe(resp))
+    assert code in ERROR_CODES.get(status, ()), "code %s is not documented for %d" % (code, status)
+    assert isinstance(err["message"], str) and err["message"], "empty message: %s" % describe(resp)
+    assert err["field"] is None or isinstance(err["field"], str), "field type: %s" % describe(resp)
+    if field is not ANY:
+        assert err["field"] == field, "expected field %r: %s" % (field, describe(resp))
+    return err
+
+
+def free_port():
+    """A port below 32768 (outside the ephemeral range) that is free on 127.0.0.1 right now."""
+    rng = random.Random(os.getpid() ^ time.monotonic_ns())
+    for _ in range(200):
+        port = rng.randint(20000, 32767)
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            s.bind(("127.0.0.1", port))
+            return port
+        except OSError:
+            continue
+        finally:
+            s.close()
+    raise RuntimeError("no free port found below 32768")
+
+
+def procs_under(path):
+    """Live processes (not zombies) other than this one whose cwd is under path or whose command
+    line names it: the embedded PostgreSQL of a data directory chdirs into it."""
+    found = []
+    path = os.path.realpath(path)
+    me = os.getpid()
+    for d in os.listdir("/proc"):
+        if not d.isdigit() or int(d) == me:
+            continue
+        pid = int(d)
+        try:
+            with open("/proc/%d/stat" % pid) as f:
+                st = f.read()
+            if st[st.rindex(")") + 2] in "ZX":
+                continue
+            with open("/proc/%d/cmdline" % pid, "rb") as f:
+                cmd = f.read().replace(b"\0", b" ").decode(errors="replace").strip()
+            try:
+                cwd = os.readlink("/proc/%d/cwd" % pid)
+            except OSError:
+                cwd = ""
+        except (OSError, ValueError):
+            continue
+        if cwd == path or cwd.startswith(path + "/") or re.search(re.escape(path) + r"(/|\s|$)", cmd):
+            found.append((pid, cmd, cwd))
+    return found
+
+
+# --------------------------------------------------------------------------------------------
+# dbaasd under test
+
+
+_ALL_SERVERS = []  # every Dbaasd made, for the safety net in pytest_sessionfinish
+
+
+class Dbaasd:
+    """One dbaasd process on a data directory; can be stopped and started again on it."""
+
+    def __init__(self, data_dir=None):
+        if not os.access(DBAASD, os.X_OK):
+            pytest.fail("%s is missing or not executable (build it, or set DBAAS_BIN_DIR)" % DBAASD)
+        _ALL_SERVERS.append(self)
+        self.owns_dir = data_dir is None
+        if data_dir is None:
+            data_dir = tempfile.mkdtemp(prefix="dbaas-it-", dir="/tmp")
+            os.chmod(data_dir, 0o755)
+        self.data_dir = data_dir
+        self.port = None
+        self.proc = None
+        self.lines = []  # every output line of every run, for diagnostics
+        self._lock = threading.Lock()
+        self._reader = None
+        self._ready = None
+        self.starts = 0
+
+    @property
+    def url(self):
+        return "http://127.0.0.1:%d" % self.port
+
+    @property
+    def token_path(self):
+        return os.path.join(self.data_dir, "operator.token")
+
+    def operator_token(self):
+        st = os.stat(self.token_path)
+        assert stat.S_IMODE(st.st_mode) == 0o600, \
+            "operator.token has mode %o, expected 600" % stat.S_IMODE(st.st_mode)
+        with open(self.token_path) as f:
+            tok = f.read().strip()
+        assert tok.startswith("dbaas_op_"), "operator token %r does not start with dbaas_op_" % tok[:12]
+        return tok
+
+    def log_tail(self, n=60):
+        with self._lock:
+            return "\n".join(self.lines[-n:])
+
+    def _read(self, proc, ready):
+        for raw in proc.stdout:
+            line = raw.decode(errors="replace").rstrip("\n")
+            with self._lock:
+                self.lines.append(line)
+            if "ready" in line:
+                ready.set()
+
+    def _spawn(self, port):
+        self.port = port
+        self._ready = threading.Event()
+        with self._lock:
+            self.lines.append("---- start #%d: dbaasd --data-dir %s --listen 127.0.0.1:%d"
+                              % (self.starts + 1, self.data_dir, port))
+        self.proc = subprocess.Popen(
+            [DBAASD, "--data-dir", self.data_dir, "--listen", "127.0.0.1:%d" % port],
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            cwd="/")
+        self._reader = threading.Thread(target=self._read, args=(self.proc, self._ready), daemon=True)
+        self._reader.start()
+
+    def start(self, port=None, timeout=START_TIMEOUT):
+        """Start dbaasd and wait for its "ready" line and GET /healthz == 200."""
+        assert self.proc is None, "already running"
+        tries = 3
+        for attempt in range(tries):
+            self._spawn(port or free_port())
+            deadline = time.monotonic() + timeout
+            while not self._ready.wait(0.05):
+                if self.proc.poll() is not None:
+                    break
+                if time.monotonic() >= deadline:
+                    self._kill()
+                    pytest.fail("dbaasd did not log \"ready\" within %.0f s:\n%s" % (timeout, self.log_tail()))
+            if self.proc.poll() is None or self._ready.is_set():
+                break
+            # exited before ready
+            rc = self.proc.wait()
+            self._reader.join(5)
+            self.proc = None
+            self._check_no_procs()
+            in_use = "in use" in self.log_tail(10).lower()
+            if not (in_use and port is None and attempt + 1 < tries):
+                pytest.fail("dbaasd exited with %d before ready:\n%s" % (rc, self.log_tail()))
+        self._wait_healthy(deadline)
+        self.starts += 1
+        return self
+
+    def _wait_healthy(self, deadline):
+        last = None
+        while True:
+            if self.proc.poll() is not None:
+                pytest.fail("dbaasd exited with %d after \"ready\":\n%s" % (self.proc.returncode, self.log_tail()))
+            try:
+                r = requests.get(self.url + "/healthz", timeout=5)
+                if r.status_code == 200:
+                    return
+                last = "%d %s" % (r.status_code, r.text[:200])
+            except requests.RequestException as e:
+                last = repr(e)
+            if time.monotonic() >= deadline:
+                self._kill()
+                pytest.fail("GET /healthz not 200 within the deadline (last: %s):\n%s" % (last, self.log_tail()))
+            time.sleep(0.05)
+
+    def _kill(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+        if self.proc is not None and self._reader is not None:
+            self._reader.join(5)
+        self.proc = None
+        self._kill_leftovers()
+
+    def _kill_leftovers(self, timeout=10.0):
+        """Kill, by pid, processes started under our data directory (the embedded store), and
+        wait (with a deadline) until they are gone."""
+        deadline = time.monotonic() + timeout
+        while True:
+            left = procs_under(self.data_dir)
+            if not left or time.monotonic() >= deadline:
+                return
+            for pid, _cmd, _cwd in left:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except OSError:
+                    pass
+            time.sleep(0.05)
+
+    def _check_no_procs(self, timeout=15.0):
+        deadline = time.monotonic() + timeout
+        while True:
+            left = procs_under(self.data_dir)
+            if not left:
+                return
+            if time.monotonic() >= deadline:
+                self._kill_leftovers()
+                pytest.fail("processes left in %s after dbaasd exited: %r" % (self.data_dir, left))
+            time.sleep(0.05)
+
+    def stop(self, sig=signal.SIGTERM, timeout=STOP_TIMEOUT, expect_rc=0):
+        """Signal dbaasd, wait for it with a deadline, check its exit code and that its embedded
+        PostgreSQL is gone. Returns the exit code."""
+        assert self.proc is not None, "not running"
+        proc = self.proc
+        proc.send_signal(sig)
+        try:
+            rc = proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self._kill()
+            pytest.fail("dbaasd did not exit within %.0f s of signal %d:\n%s" % (timeout, sig, self.log_tail()))
+        self._reader.join(5)
+        self.proc = None
+        self._check_no_procs()
+        if expect_rc is not None:
+            assert rc == expect_rc, "dbaasd exited with %d, expected %d:\n%s" % (rc, expect_rc, self.log_tail())
+        return rc
+
+    def crash(self):
+        """SIGKILL dbaasd alone (not its embedded store), as a crash would."""
+        assert self.proc is not None, "not running"
+        self.proc.kill()
+        self.proc.wait(10)
+        self._reader.join(5)
+        self.proc = None
+
+    def restart(self, same_port=True):
+        """Stop (cleanly) and start again on the same data directory."""
+        port = self.port
+        self.stop()
+        self.start(port=port if same_port else None)
+        return self
+
+    def close(self):
+        """Stop if running (asserting a clean stop), then remove the data directory we made."""
+        try:
+            if self.proc is not None:
+                self.stop()
+        finally:
+            if self.proc is not None:
+                self._kill()
+            self._kill_leftovers()
+            if self.owns_dir:
+                shutil.rmtree(self.data_dir, ignore_errors=True)
+
+    # ---- the embedded store, for checks that look at what dbaasd keeps
+
+    def store_scan(self, needles, patterns=()):
+        """Search every row of every user table of every database of the embedded store for the
+        given strings, and collect the distinct matches of the given regular expressions.
+        Returns {"found": {needle: ["db.schema.table", ...]}, "matches": {pattern: [str, ...]},
+        "tables": N, "rows": N}. Skips the test when the store cannot be found or reached."""
+        pidfile = None
+        for root, _dirs, files in os.walk(self.data_dir):
+            if "postmaster.pid" in files:
+                pidfile = os.path.join(root, "postmaster.pid")
+                break
+        if pidfile is None:
+            pytest.skip("no postmaster.pid under %s: embedded store layout unknown" % self.data_dir)
+        with open(pidfile) as f:
+            lines = f.read().split("\n")
+        if len(lines) < 5 or not lines[3].strip().isdigit() or not lines[4].strip():
+            pytest.skip("postmaster.pid has no Unix socket directory: %r" % lines[:6])
+        port = lines[3].strip()
+        sockdir = lines[4].strip()
+        owner = os.stat(pidfile).st_uid
+        owner_name = pwd.getpwuid(owner).pw_name
+        users = []
+        for u in (os.environ.get("DBAAS_STORE_USER"), owner_name, "postgres", "dbaas", "dbaasd"):
+            if u and u not in users:
+                users.append(u)
+        args = json.dumps({"host": sockdir, "port": port, "users": users, "needles": list(needles),
+                           "patterns": list(patterns)})
+        as_owner = {}
+        if os.geteuid() == 0 and owner != 0:
+            # peer authentication: connect as the OS user that runs the store
+            as_owner = {"user": owner, "group": os.stat(pidfile).st_gid, "extra_groups": []}
+        r = subprocess.run([sys.executable, "-c", _STORE_SCAN, args], cwd="/",
+                           env={"PATH": "/usr/bin:/bin", "HOME": "/"}, capture_output=True,
+                           text=True, timeout=60, **as_owner)
+        if r.returncode == 3:
+            pytest.skip("cannot connect to the embedded store at %s port %s: %s" % (sockdir, port, r.stderr.strip()))
+        assert r.returncode == 0, "store scan failed: %s" % r.stderr
+        return json.loads(r.stdout)
+
+
+_STORE_SCAN = r"""
+import json, re, sys
+import psycopg2
+from psycopg2 import sql
+a = json.loads(sys.argv[1])
+conn = None
+errs = []
+for user in a["users"]:
+    for db in ("postgres", "template1"):
+        try:
+            conn = psycopg2.connect(host=a["host"], port=a["port"], user=user, dbname=db, connect_timeout=5)
+            break
+        except psycopg2.Error as e:
+            errs.append("%s@%s: %s" % (user, db, str(e).strip()))
+    if conn:
+        break
+if conn is None:
+    sys.stderr.write("; ".join(errs))
+    sys.exit(3)
+cur = conn.cursor()
+cur.execute("SELECT datname FROM pg_database WHERE datallowconn AND NOT datistemplate ORDER BY 1")
+dbs = [r[0] for r in cur.fetchall()]
+conn.close()
+found = {n: [] for n in a["needles"]}
+matches = {p: [] for p in a["patterns"]}
+ntables = nrows = 0
+for db in dbs:
+    c = psycopg2.connect(host=a["host"], port=a["port"], user=user, dbname=db, connect_timeout=5)
+    c.autocommit = True
+    k = c.cursor()
+    k.execute("SELECT table_schema, table_name FROM information_schema.tables "
+              "WHERE table_type = 'BASE TABLE' AND table_schema NOT IN ('pg_catalog', 'information_schema')")
+    for schema, table in k.fetchall():
+        ntables += 1
+        k.execute(sql.SQL("SELECT t::text FROM {}.{} t").format(sql.Identifier(schema), sql.Identifier(table)))
+        for (row,) in k.fetchall():
+            nrows += 1
+            for n in a["needles"]:
+                if n in row:
+                    where = "%s.%s.%s" % (db, schema, table)
+                    if where not in found[n]:
+                        found[n].append(where)
+            for p in a["patterns"]:
+                for m in re.findall(p, row):
+                    if m not in matches[p] and len(matches[p]) < 1000:
+                        matches[p].append(m)
+    c.close()
+print(json.dumps({"found": found, "matches": matches, "tables": ntables, "rows": nrows, "databases": dbs}))
+"""
+
+
+# --------------------------------------------------------------------------------------------
+# HTTP client
+
+
+_NOBODY = object()
+
+
+class Api:
+    """A requests.Session bound to a server (its current URL) and a bearer token."""
+
+    def __init__(self, server, token=None, record=None):
+        self.server = server
+        self.token = token
+        self.session = requests.Session()
+        self.record = record  # a list to append every exchange to (see test_conformance.py)
+
+    def request(self, method, path, body=_NOBODY, data=None, headers=None, token=ANY, params=None,
+                timeout=HTTP_TIMEOUT):
+        h = {}
+        tok = self.token if token is ANY else token
+        if tok is not None:
+            h["Authorization"] = "Bearer " + tok
+        if headers:
+            h.update(headers)
+        kw = {}
+        if body is not _NOBODY:
+            kw["json"] = body
+        elif data is not None:
+            kw["data"] = data
+        resp = self.session.request(method, self.server.url + path, headers=h, params=params,
+                                    timeout=timeout, **kw)
+        if self.record is not None:
+            ctype = resp.headers.get("Content-Type", "")
+            body = None
+            if resp.content and ctype.startswith("application/json"):
+                try:
+                    body = resp.json()
+                except ValueError:
+                    body = "<invalid JSON: %s>" % resp.text[:200]
+            self.record.append({"method": method, "path": path.split("?")[0], "status": resp.status_code,
+                                "contentType": ctype, "body": body})
+        return resp
+
+    def get(self, path, **kw):
+        return self.request("GET", path, **kw)
+
+    def post(self, path, body=_NOBODY, **kw):
+        return self.request("POST", path, body=body, **kw)
+
+    def put(self, path, body=_NOBODY, **kw):
+        return self.request("PUT", path, body=body, **kw)
+
+    def patch(self, path, body=_NOBODY, **kw):
+        return self.request("PATCH", path, body=body, **kw)
+
+    def delete(self, path, **kw):
+        return self.request("DELETE", path, **kw)
+
+    def list_all(self, path, params=None, limit=None):
+        """Follow a list's `next` cursors to the end; returns all items (asserting the list shape
+        and that no page repeats an item)."""
+        items = []
+        params = dict(params or {})
+        if limit:
+            params["limit"] = limit
+        after = None
+        for _ in range(10000):
+            p = dict(params)
+            if after is not None:
+                p["after"] = after
+            body = expect(self.get(path, params=p), 200)
+            assert isinstance(body, dict) and set(body) == {"items", "next"}, "list shape: %r" % body
+            assert isinstance(body["items"], list)
+            if limit:
+                assert len(body["items"]) <= limit
+            items.extend(body["items"])
+            after = body["next"]
+            if after is None:
+                return items
+            assert isinstance(after, str) and after
+        pytest.fail("list %s never ended" % path)
+
+    def close(self):
+        self.session.close()
+
+
+class Env:
+    """A server with its operator client and helpers that make uniquely named resources."""
+
+    def __init__(self, server):
+        self.server = server
+        self.op = Api(server, server.operator_token())
+        self._clients = []
+
+    def client(self, token=None):
+        c = Api(self.server, token)
+        self._clients.append(c)
+        return c
+
+    def mk_tenant(self, prefix="tn", quota=None):
+        """Create a tenant (optionally with a quota) and a token for it. Returns (name, token)."""
+        name = uniq(prefix)
+        expect(self.op.post("/v1/tenants", {"name": name}), 201)
+        tok = expect(self.op.post("/v1/tenants/%s/tokens" % name), 201)
+        if quota is not None:
+            expect(self.op.put("/v1/tenants/%s/quota" % name, quota), 200)
+        return name, tok["token"]
+
+    def mk_plan(self, prefix="pl", cpu_millis=500, memory_mb=512, disk_mb=1024, **extra):
+        """Create a plan; returns its name."""
+        name = uniq(prefix)
+        body = {"name": name, "cpu_millis": cpu_millis, "memory_mb": memory_mb, "disk_mb": disk_mb}
+        body.update(extra)
+        expect(self.op.post("/v1/plans", body), 201)
+        return name
+
+    def mk_instance(self, token, plan, name=None, engine="postgres", **extra):
+        """Create an instance as the tenant of token; returns the 202 body."""
+        body = {"name": name or uniq("db"), "engine": engine, "plan": plan}
+        body.update(extra)
+        return expect(self.client(token).post("/v1/instances", body), 202)
+
+    def close(self):
+        for c in self._clients:
+            c.close()
+        self.op.close()
+
+
+def start_server():
+    """A new dbaasd on a new data directory, started and healthy. The caller closes it."""
+    srv = Dbaasd()
+    try:
+        srv.start()
+    except BaseException:
+        srv.close()
+        raise
+    return srv
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Safety net: a fixture that failed between start_server() and its yield leaves a server
+    behind. Kill what is still running (by pid) and remove the data directories we made."""
+    for srv in _ALL_SERVERS:
+        if srv.proc is not None:
+            sys.stderr.write("\nconftest: dbaasd on %s was left running; killing it\n" % srv.data_dir)
+            try:
+                srv._kill()
+            except Exception as e:  # keep cleaning the others
+                sys.stderr.write("conftest: could not kill it: %r\n" % e)
+        if srv.owns_dir and os.path.isdir(srv.data_dir):
+            srv._kill_leftovers()
+            shutil.rmtree(srv.data_dir, ignore_errors=True)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """On a failure, attach the last lines of every running dbaasd's log to the report."""
+    outcome = yield
+    rep = outcome.get_result()
+    if rep.failed:
+        for srv in _ALL_SERVERS:
+            if srv.proc is not None:
+                rep.sections.append(("dbaasd log (%s)" % srv.data_dir, srv.log_tail(40)))
+
+
+# --------------------------------------------------------------------------------------------
+# Fixtures
+
+
+@pytest.fixture(scope="session")
+def server():
+    """The dbaasd shared by most tests."""
+    srv = start_server()
+    yield srv
+    srv.close()
+
+
+@pytest.fixture(scope="session")
+def env(server):
+    e = Env(server)
+    yield e
+    e.close()
+
+
+@pytest.fixture
+def api(env):
+    """The operator's client on the shared server."""
+    return env.op
+
+
+@pytest.fixture
+def client(env):
+    """client(token) -> Api on the shared server."""
+    return env.client
+
+
+@pytest.fixture
+def mk_tenant(env):
+    return env.mk_tenant
+
+
+@pytest.fixture
+def mk_plan(env):
+    return env.mk_plan
+
+
+@pytest.fixture
+def mk_instance(env):
+    return env.mk_instance
+
+
+@pytest.fixture
+def own_server():
+    """A dbaasd of this test's own (to stop, restart, or add hosts without disturbing others)."""
+    srv = start_server()
+    yield srv
+    srv.close()
+
+
+@pytest.fixture
+def own_env(own_server):
+    e = Env(own_server)
+    yield e
+    e.close()
+
+
+@pytest.fixture(scope="session")
+def openapi_dir():
+    """tests/openapi with its node_modules installed (npm ci when missing)."""
+    d = os.path.join(REPO, "tests", "openapi")
+    if shutil.which("node") is None or shutil.which("npm") is None:
+        pytest.fail("node and npm are needed to check docs/openapi.yaml (scripts/deps.sh installs them)")
+    if not os.path.isdir(os.path.join(d, "node_modules", "@apidevtools", "swagger-parser")) or \
+            not os.path.isdir(os.path.join(d, "node_modules", "ajv")):
+        r = subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=d, capture_output=True, text=True,
+                           timeout=300)
+        assert r.returncode == 0, "npm ci failed:\n%s\n%s" % (r.stdout, r.stderr)
+    return d
+
+
+# --------------------------------------------------------------------------------------------
+# dbaasctl
+
+
+def run_ctl(args, url=None, token=None, timeout=60, env_extra=None):
+    """Run bin/dbaasctl with DBAAS_URL/DBAAS_TOKEN set; returns the CompletedProcess (text)."""
+    if not os.access(DBAASCTL, os.X_OK):
+        pytest.fail("%s is missing or not executable (build it, or set DBAAS_BIN_DIR)" % DBAASCTL)
+    e = {k: v for k, v in os.environ.items() if not k.startswith("DBAAS_")}
+    if url is not None:
+        e["DBAAS_URL"] = url
+    if token is not None:
+        e["DBAAS_TOKEN"] = token
+    if env_extra:
+        e.update(env_extra)
+    return subprocess.run([DBAASCTL] + list(args), env=e, capture_output=True, text=True,
+                          timeout=timeout, stdin=subprocess.DEVNULL)
+
+
+TOKEN_RE = re.compile(r"dbaas_tn_[A-Za-z0-9_-]+")
+AGENT_TOKEN_RE = re.compile(r"dbaas_ag_[A-Za-z0-9_-]+")
+UUID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+TIMESTAMP_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$")
+
+
+def is_timestamp(v):
+    """An RFC 3339 date-time such as 2026-11-22T04:00:00Z."""
+    return isinstance(v, str) and TIMESTAMP_RE.match(v) is not None
