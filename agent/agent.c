@@ -653,6 +653,29 @@ static void *poll_loop(void *arg)
     return NULL;
 }
 
+/* Stop every running engine, keeping its data: the next agent starts it again. */
+static void stop_all(void)
+{
+    struct member *m;
+
+    pthread_mutex_lock(&lock);
+    for (m = members; m; m = m->next) {
+        struct job *j;
+        struct err e;
+        if (m->busy || m->state != MS_RUNNING)
+            continue;
+        j = job_new(m);
+        pthread_mutex_unlock(&lock);
+        if (stop_group(j, m->our_child ? m->pid : 0, &e) < 0)
+            log_error("event=stop_failed member=%lld error=\"%s\"", (long long)m->id, e.msg);
+        pthread_mutex_lock(&lock);
+        m->pid = 0;
+        set_state(m, MS_STARTING, "stopped with the agent");
+        job_free(j);
+    }
+    pthread_mutex_unlock(&lock);
+}
+
 /* Members persisted by an earlier agent: adopt the engines that still run, restart the others. */
 static void adopt(void)
 {
@@ -764,6 +787,10 @@ int agent_run(const struct agent_config *config, volatile sig_atomic_t *stop, st
             heartbeat(c, &failures, 0);
         usleep(TICK_MS * 1000);
     }
+    if (polling) {
+        pthread_join(poller, NULL);
+        polling = false;
+    }
     /* Engines keep running; wait (briefly) for workers so their state is persisted. */
     for (int waited = 0; waited < 10000; waited += 10) {
         int busy;
@@ -774,6 +801,8 @@ int agent_run(const struct agent_config *config, volatile sig_atomic_t *stop, st
             break;
         usleep(10000);
     }
+    if (cfg->stop_engines)
+        stop_all();
     rc = 0;
 out:
     if (polling)

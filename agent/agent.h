@@ -4,6 +4,7 @@
 #define AGENT_AGENT_H
 
 #include <signal.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "isolation/isolation.h"
@@ -18,6 +19,8 @@ struct agent_config {
     int port_min, port_max;
     int64_t cpu_millis, memory_mb, disk_mb; /* capacity reported (0: from the machine) */
     int heartbeat_ms;
+    bool stop_engines; /* stop the engines when the agent stops (a development setup); they
+                          start again, on their data, with the next agent */
 };
 
 /* Run until *stop is set (by a signal handler). Engines keep running when it returns: a new

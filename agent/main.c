@@ -39,7 +39,9 @@ static void usage(FILE *f)
             "  --isolation KIND   cgroup (v1 or v2, detected; default) or lxc\n"
             "  --ports MIN-MAX    the port range for engines (default 20000-29999)\n"
             "  --cpu/--memory/--disk  capacity to report (default: the machine's)\n"
-            "  --config FILE      key = value lines with the same names (no dashes)\n"
+            "  --config FILE      key = value lines with the same names\n"
+            "  --stop-engines-on-exit  stop the engines when the agent stops (they start\n"
+            "                     again with the next agent; for development setups)\n"
             "  --help, --version\n");
 }
 
@@ -148,6 +150,7 @@ int main(int argc, char **argv)
         {"ports", required_argument, NULL, 0},     {"cpu", required_argument, NULL, 0},
         {"memory", required_argument, NULL, 0},    {"disk", required_argument, NULL, 0},
         {"config", required_argument, NULL, 'c'},  {"help", no_argument, NULL, 'h'},
+        {"stop-engines-on-exit", no_argument, NULL, 'S'},
         {"version", no_argument, NULL, 'V'},       {NULL, 0, NULL, 0}};
     struct opts o;
     struct agent_config cfg;
@@ -163,6 +166,9 @@ int main(int argc, char **argv)
         switch (c) {
         case 0:
             set_opt(&o, longopts[idx].name, optarg);
+            break;
+        case 'S':
+            cfg.stop_engines = true;
             break;
         case 'c':
             if (load_config(&o, optarg) < 0)
@@ -227,7 +233,7 @@ int main(int argc, char **argv)
         log_error("event=start_failed error=\"%s\"", e.msg);
         goto out;
     }
-    log_info("event=stopped note=\"engines keep running\"");
+    log_info("event=stopped engines=%s", cfg.stop_engines ? "stopped" : "still running");
     status = 0;
 out:
     if (token) {
