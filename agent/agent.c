@@ -757,7 +757,12 @@ int agent_run(const struct agent_config *config, volatile sig_atomic_t *stop, st
         device[0] = '\0';
         log_warn("event=no_io_limits reason=\"%s\"", de.msg);
     }
-    iso = iso_open(cfg->isolation, "dbaas", NULL, e);
+    {
+        struct iso_options opts;
+        memset(&opts, 0, sizeof(opts));
+        opts.libvirt_uri = cfg->libvirt_uri;
+        iso = iso_open(cfg->isolation, "dbaas", &opts, e);
+    }
     if (!iso)
         goto out;
     c = httpc_new(cfg->server, cfg->token);

@@ -19,6 +19,7 @@ struct agent_config {
     int port_min, port_max;
     int64_t cpu_millis, memory_mb, disk_mb; /* capacity reported (0: from the machine) */
     int heartbeat_ms;
+    const char *libvirt_uri; /* LXC: NULL = lxc:///system */
     bool stop_engines; /* stop the engines when the agent stops (a development setup); they
                           start again, on their data, with the next agent */
 };

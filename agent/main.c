@@ -39,6 +39,7 @@ static void usage(FILE *f)
             "  --isolation KIND   cgroup (v1 or v2, detected; default) or lxc\n"
             "  --ports MIN-MAX    the port range for engines (default 20000-29999)\n"
             "  --cpu/--memory/--disk  capacity to report (default: the machine's)\n"
+            "  --libvirt-uri URI  with --isolation lxc (default lxc:///system)\n"
             "  --config FILE      key = value lines with the same names\n"
             "  --stop-engines-on-exit  stop the engines when the agent stops (they start\n"
             "                     again with the next agent; for development setups)\n"
@@ -62,7 +63,7 @@ static char *read_token(const char *path)
 
 struct opts {
     char *server, *token, *token_file, *data_dir, *advertise, *isolation, *ports;
-    char *cpu, *memory, *disk;
+    char *cpu, *memory, *disk, *libvirt_uri;
 };
 
 /* Set option key (long name) to value; 0, or -1 when unknown. Later settings win. */
@@ -82,6 +83,7 @@ static int set_opt(struct opts *o, const char *key, const char *value)
         {"cpu", offsetof(struct opts, cpu)},
         {"memory", offsetof(struct opts, memory)},
         {"disk", offsetof(struct opts, disk)},
+        {"libvirt-uri", offsetof(struct opts, libvirt_uri)},
     };
     size_t i;
 
@@ -151,6 +153,7 @@ int main(int argc, char **argv)
         {"memory", required_argument, NULL, 0},    {"disk", required_argument, NULL, 0},
         {"config", required_argument, NULL, 'c'},  {"help", no_argument, NULL, 'h'},
         {"stop-engines-on-exit", no_argument, NULL, 'S'},
+        {"libvirt-uri", required_argument, NULL, 0},
         {"version", no_argument, NULL, 'V'},       {NULL, 0, NULL, 0}};
     struct opts o;
     struct agent_config cfg;
@@ -203,6 +206,7 @@ int main(int argc, char **argv)
     cfg.token = token;
     cfg.data_dir = o.data_dir;
     cfg.advertise = o.advertise;
+    cfg.libvirt_uri = o.libvirt_uri;
     cfg.heartbeat_ms = 1000;
     cfg.port_min = 20000;
     cfg.port_max = 29999;
@@ -250,5 +254,6 @@ out:
     free(o.cpu);
     free(o.memory);
     free(o.disk);
+    free(o.libvirt_uri);
     return status;
 }
