@@ -7,6 +7,7 @@ PKGS=(
     build-essential pkg-config
     libmicrohttpd-dev libjansson-dev libpq-dev libcurl4-openssl-dev libssl-dev
     libmariadb-dev libhiredis-dev libcgroup-dev cgroup-tools libvirt-dev
+    libvirt-daemon libvirt-daemon-driver-lxc libvirt-clients
     libcmocka-dev
     postgresql mariadb-server redis-server
     python3-pytest python3-psycopg2 python3-pymysql python3-redis python3-requests

@@ -1,0 +1,173 @@
+/* Internal interface between isolation/isolation.c and its backends (cgroup1.c, cgroup2.c,
+ * lxc.c), plus the pure pieces the unit tests check: rendering of limits, detection and device
+ * lookup against fake roots. Not for use outside isolation/ and tests/unit/test_isolation.c. */
+#ifndef ISOLATION_BACKEND_H
+#define ISOLATION_BACKEND_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "isolation/isolation.h"
+#include "lib/err.h"
+
+/* One backend. Every function gets a validated name; errors fill e. */
+struct iso_ops {
+    int (*open)(struct iso *iso, const struct iso_options *o, struct err *e);
+    void (*close)(struct iso *iso);
+    int (*start)(struct iso *iso, const char *name, const struct iso_limits *lim,
+                 const struct iso_exec *ex, pid_t *pid, struct err *e);
+    int (*update)(struct iso *iso, const char *name, const struct iso_limits *lim, struct err *e);
+    int (*usage)(struct iso *iso, const char *name, struct iso_usage *u, struct err *e);
+    /* 1 = exists, 0 = does not, -1 = error */
+    int (*exists)(struct iso *iso, const char *name, struct err *e);
+    /* Every process of the group, zombies included (the caller filters); ISO_ENOENT when the
+     * group does not exist. New array in *pids, freed by the caller. */
+    int (*procs)(struct iso *iso, const char *name, pid_t **pids, size_t *n, struct err *e);
+    /* Optional: the engine's pid; NULL = pick from procs with iso_pick_main(). */
+    int (*main_pid)(struct iso *iso, const char *name, pid_t *pid, struct err *e);
+    /* One round of SIGKILL for everything in the group. */
+    int (*kill_all)(struct iso *iso, const char *name, struct err *e);
+    /* Remove the group; the caller has checked it holds no live process (cgroups). */
+    int (*destroy)(struct iso *iso, const char *name, struct err *e);
+    int (*remove_root)(struct iso *iso, struct err *e);
+};
+
+struct iso {
+    enum iso_kind kind;
+    const struct iso_ops *ops;
+    char *root; /* owned */
+    void *priv; /* the backend's state, owned by it */
+};
+
+extern const struct iso_ops iso_cgroup1_ops;
+extern const struct iso_ops iso_cgroup2_ops;
+extern const struct iso_ops iso_lxc_ops;
+
+/* ---- rendering (pure) ---- */
+
+/* The CFS period every backend uses (µs), and the smallest cpu_millis it can express (the
+ * kernel's minimum quota is 1 ms per period). */
+#define ISO_CPU_PERIOD_US 100000
+#define ISO_CPU_MIN_MILLIS 10
+
+/* Check limits: no negative number, cpu_millis 0 or >= ISO_CPU_MIN_MILLIS, device "" or
+ * "major:minor", IO limits only with a device. */
+int iso_limits_check(const struct iso_limits *lim, struct err *e);
+
+/* One file to write in a cgroup. */
+struct iso_setting {
+    const char *controller; /* v1 controller ("cpu", "memory", "blkio"); NULL for v2 */
+    const char *file;       /* e.g. "cpu.cfs_quota_us", "io.max" */
+    char value[192];        /* exactly what is written */
+};
+#define ISO_SETTINGS_MAX 8
+
+/* cgroup v1 files and values for lim, in the order they must be written: cfs period then quota
+ * (-1 = unlimited), memory.limit_in_bytes (-1 = unlimited), and with a device the four
+ * blkio.throttle.*_device files as "major:minor N" (0 removes the rule). Returns the count. */
+size_t iso_cg1_render(const struct iso_limits *lim, struct iso_setting out[ISO_SETTINGS_MAX]);
+
+/* cgroup v2 files and values: cpu.max "QUOTA PERIOD" or "max PERIOD", memory.max bytes or "max",
+ * and with a device io.max "major:minor rbps=N wbps=N riops=N wiops=N" ("max" = unlimited).
+ * Returns the count. */
+size_t iso_cg2_render(const struct iso_limits *lim, struct iso_setting out[ISO_SETTINGS_MAX]);
+
+/* Who the LXC init runs as, resolved on the host. */
+struct iso_lxc_user {
+    bool set; /* false: run as root, no setpriv wrapper */
+    uid_t uid;
+    gid_t gid;
+    const char *name;
+    const char *home;
+};
+
+/* Everything the LXC domain XML needs besides the limits. */
+struct iso_lxc_spec {
+    const char *domain;    /* domain name */
+    const char *program;   /* resolved absolute path of argv[0] */
+    char *const *argv;     /* argv[1..] become init arguments after the program */
+    const char *workdir;   /* never NULL */
+    const char *log_path;  /* never NULL ("/dev/null" for none) */
+    const char *path_env;  /* PATH inside the container */
+    const char *blk_path;  /* "/dev/vda" for lim->device; NULL without IO limits */
+    uint64_t host_mem_kib; /* <memory> (the hard limit comes from memtune) */
+    struct iso_lxc_user user;
+};
+
+/* The transient domain's XML, in a new string the caller frees, or NULL (ISO_EINVAL) when an
+ * argument cannot be passed (libvirt rejects an empty <initarg>). */
+char *iso_lxc_render_xml(const struct iso_lxc_spec *spec, const struct iso_limits *lim,
+                         struct err *e);
+
+/* ---- host helpers (isolation.c) ---- */
+
+/* iso_detect() against another mounts file (a unit test passes a fake one whose cgroup2 entry
+ * points at a directory holding a fake cgroup.controllers). */
+int iso_detect_at(const char *mounts_path, enum iso_kind *kind, struct err *e);
+
+/* iso_block_device() for a known device number against another sysfs root ("/sys"). */
+int iso_block_device_sys(const char *sysfs, unsigned int major, unsigned int minor,
+                         char out[ISO_DEVICE_MAX], struct err *e);
+
+/* "/dev/<name>" of a "major:minor" block device (from /sys/dev/block/M:m/uevent), in a new string
+ * the caller frees, or NULL. */
+char *iso_device_path(const char *sysfs, const char *device, struct err *e);
+
+/* A resolved OS user. */
+struct iso_user {
+    bool set;
+    uid_t uid;
+    gid_t gid;
+    gid_t *groups; /* owned */
+    int ngroups;
+    char *name; /* owned */
+    char *home; /* owned */
+};
+int iso_user_lookup(const char *name, struct iso_user *u, struct err *e);
+void iso_user_free(struct iso_user *u);
+
+/* argv0 itself when it contains '/', else its first executable match in PATH; a new string. */
+char *iso_resolve_program(const char *argv0, struct err *e);
+
+/* 0 when dir exists and is a directory (checked before anything is created). */
+int iso_check_workdir(const char *dir, struct err *e);
+/* Open (create 0640) the engine's log for appending, /dev/null for NULL: an fd or -1. */
+int iso_open_log(const char *path, struct err *e);
+
+/* Move pid into the group; 0 or -1 with e filled. */
+typedef int (*iso_attach_fn)(void *arg, pid_t pid, struct err *e);
+
+/* Fork the engine: the child starts a new session and waits until attach() has put it into
+ * the group, then redirects its output, drops privileges, changes directory and execs. Returns
+ * once the exec has succeeded (*pid set) or failed (the child reaped, -1). */
+int iso_spawn(const struct iso_exec *ex, iso_attach_fn attach, void *arg, pid_t *pid,
+              struct err *e);
+
+/* Process state from /proc/PID/stat; -1 when the process does not exist. */
+struct iso_proc {
+    char state; /* 'R', 'S', 'Z', ... */
+    pid_t ppid;
+    pid_t sid;
+    unsigned long long start; /* clock ticks since boot */
+};
+int iso_proc_read(pid_t pid, struct iso_proc *p);
+/* Exists and is not a zombie. */
+bool iso_proc_alive(pid_t pid);
+
+/* The engine among a group's processes: a live one whose parent is not in the group, the
+ * session leader first, then the oldest. 0 when none is live. */
+pid_t iso_pick_main(const pid_t *pids, size_t n);
+
+/* Read a whole small file into a new string; NULL with errno set. */
+char *iso_read_file(const char *path);
+/* Parse the pids of a cgroup.procs-style text into a new array. */
+int iso_parse_pids(const char *text, pid_t **pids, size_t *n);
+
+/* Milliseconds on the monotonic clock. */
+int64_t iso_now_ms(void);
+/* Sleep a few milliseconds (a poll step, always under a deadline). */
+void iso_nap_ms(int ms);
+
+#endif

@@ -1,0 +1,730 @@
+/* Unit tests for isolation/: kind parsing, limit checks, what each backend renders from limits
+ * (cgroup v1 values, cgroup v2 files, LXC domain XML), detection and device lookup against fake
+ * /proc/mounts and /sys trees, and the cgroup v2 backend run end to end against a fake root
+ * directory, reading back exactly what it wrote. Needs no root and no cgroup. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "isolation/backend.h"
+#include "isolation/isolation.h"
+#include "lib/xalloc.h"
+
+/* ---- fixtures ---- */
+
+static char *mktemp_dir(void)
+{
+    char *d = xstrdup("/tmp/test_isolation.XXXXXX");
+
+    assert_non_null(mkdtemp(d));
+    return d;
+}
+
+static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+static void rm_rf(char *dir)
+{
+    nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+    free(dir);
+}
+
+static void put(const char *dir, const char *file, const char *text)
+{
+    char *path = xasprintf("%s/%s", dir, file);
+    FILE *f = fopen(path, "w");
+
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+    free(path);
+}
+
+/* The contents of dir/file, freed by the caller (NULL when missing). */
+static char *get(const char *dir, const char *file)
+{
+    char *path = xasprintf("%s/%s", dir, file);
+    char *text = iso_read_file(path);
+
+    free(path);
+    return text;
+}
+
+static void assert_file(const char *dir, const char *file, const char *want)
+{
+    char *got = get(dir, file);
+
+    if (!got)
+        fail_msg("missing %s/%s", dir, file);
+    assert_string_equal(got, want);
+    free(got);
+}
+
+static bool exists(const char *dir, const char *file)
+{
+    char *path = xasprintf("%s/%s", dir, file);
+    struct stat st;
+    bool ok = stat(path, &st) == 0;
+
+    free(path);
+    return ok;
+}
+
+static struct iso_limits limits(int64_t cpu, int64_t mem, const char *dev)
+{
+    struct iso_limits l = {.cpu_millis = cpu, .memory_mb = mem};
+
+    snprintf(l.device, sizeof(l.device), "%s", dev);
+    return l;
+}
+
+/* ---- kinds, names, limits ---- */
+
+static void test_kind_parse(void **state)
+{
+    enum iso_kind k;
+    struct err e = {0};
+    const char *names[] = {"cgroup", "cgroup-v1", "cgroup-v2", "lxc"};
+    const enum iso_kind kinds[] = {ISO_CGROUP, ISO_CGROUP_V1, ISO_CGROUP_V2, ISO_LXC};
+
+    (void)state;
+    for (size_t i = 0; i < 4; i++) {
+        assert_int_equal(iso_kind_parse(names[i], &k, &e), 0);
+        assert_int_equal(k, kinds[i]);
+        assert_string_equal(iso_kind_name(k), names[i]);
+    }
+    assert_int_equal(iso_kind_parse("cgroupv2", &k, &e), -1);
+    assert_int_equal(e.code, ISO_EINVAL);
+    assert_non_null(strstr(e.msg, "invalid isolation backend \"cgroupv2\""));
+    assert_int_equal(iso_kind_parse("", &k, &e), -1);
+    assert_int_equal(iso_kind_parse(NULL, &k, &e), -1);
+}
+
+static void test_limits_check(void **state)
+{
+    struct err e = {0};
+    struct iso_limits l = limits(0, 0, "");
+
+    (void)state;
+    assert_int_equal(iso_limits_check(&l, &e), 0);
+    l = limits(200, 64, "254:0");
+    l.write_bps = 1 << 20;
+    assert_int_equal(iso_limits_check(&l, &e), 0);
+    l = limits(-1, 0, "");
+    assert_int_equal(iso_limits_check(&l, &e), -1);
+    assert_int_equal(e.code, ISO_EINVAL);
+    assert_non_null(strstr(e.msg, "cpu_millis"));
+    l = limits(5, 0, "");
+    assert_int_equal(iso_limits_check(&l, &e), -1);
+    assert_non_null(strstr(e.msg, "minimum is 10"));
+    l = limits(0, 0, "vda");
+    assert_int_equal(iso_limits_check(&l, &e), -1);
+    l = limits(0, 0, "8:0x");
+    assert_int_equal(iso_limits_check(&l, &e), -1);
+    l = limits(0, 0, "");
+    l.read_iops = 100;
+    assert_int_equal(iso_limits_check(&l, &e), -1);
+    assert_non_null(strstr(e.msg, "need a device"));
+}
+
+/* ---- rendering ---- */
+
+static void test_cg1_render(void **state)
+{
+    struct iso_setting s[ISO_SETTINGS_MAX];
+    struct iso_limits l = limits(250, 512, "254:0");
+    size_t n;
+
+    (void)state;
+    l.read_bps = 1048576;
+    l.write_iops = 300;
+    n = iso_cg1_render(&l, s);
+    assert_int_equal(n, 7);
+    assert_string_equal(s[0].controller, "cpu");
+    assert_string_equal(s[0].file, "cpu.cfs_period_us");
+    assert_string_equal(s[0].value, "100000");
+    assert_string_equal(s[1].file, "cpu.cfs_quota_us");
+    assert_string_equal(s[1].value, "25000");
+    assert_string_equal(s[2].controller, "memory");
+    assert_string_equal(s[2].file, "memory.limit_in_bytes");
+    assert_string_equal(s[2].value, "536870912");
+    assert_string_equal(s[3].controller, "blkio");
+    assert_string_equal(s[3].file, "blkio.throttle.read_bps_device");
+    assert_string_equal(s[3].value, "254:0 1048576");
+    assert_string_equal(s[4].file, "blkio.throttle.write_bps_device");
+    assert_string_equal(s[4].value, "254:0 0");
+    assert_string_equal(s[5].file, "blkio.throttle.read_iops_device");
+    assert_string_equal(s[5].value, "254:0 0");
+    assert_string_equal(s[6].file, "blkio.throttle.write_iops_device");
+    assert_string_equal(s[6].value, "254:0 300");
+
+    l = limits(0, 0, "");
+    n = iso_cg1_render(&l, s);
+    assert_int_equal(n, 3);
+    assert_string_equal(s[1].value, "-1");
+    assert_string_equal(s[2].value, "-1");
+
+    l = limits(2000, 0, "");
+    n = iso_cg1_render(&l, s);
+    assert_string_equal(s[1].value, "200000"); /* two CPUs */
+}
+
+static void test_cg2_render(void **state)
+{
+    struct iso_setting s[ISO_SETTINGS_MAX];
+    struct iso_limits l = limits(200, 64, "8:16");
+    size_t n;
+
+    (void)state;
+    l.read_bps = 10485760;
+    l.write_iops = 200;
+    n = iso_cg2_render(&l, s);
+    assert_int_equal(n, 3);
+    assert_null(s[0].controller);
+    assert_string_equal(s[0].file, "cpu.max");
+    assert_string_equal(s[0].value, "20000 100000");
+    assert_string_equal(s[1].file, "memory.max");
+    assert_string_equal(s[1].value, "67108864");
+    assert_string_equal(s[2].file, "io.max");
+    assert_string_equal(s[2].value, "8:16 rbps=10485760 wbps=max riops=max wiops=200");
+
+    l = limits(0, 0, "");
+    n = iso_cg2_render(&l, s);
+    assert_int_equal(n, 2);
+    assert_string_equal(s[0].value, "max 100000");
+    assert_string_equal(s[1].value, "max");
+
+    l = limits(0, 0, "254:0");
+    n = iso_cg2_render(&l, s);
+    assert_int_equal(n, 3);
+    assert_string_equal(s[2].value, "254:0 rbps=max wbps=max riops=max wiops=max");
+}
+
+static void test_lxc_xml(void **state)
+{
+    char *argv[] = {"postgres", "-D", "/data/a&b", "-c", "x='<y>'", NULL};
+    struct iso_lxc_spec spec = {
+        .domain = "dbaas-pg1",
+        .program = "/usr/lib/postgresql/15/bin/postgres",
+        .argv = argv,
+        .workdir = "/data",
+        .log_path = "/var/log/dbaas/pg1.log",
+        .path_env = "/usr/bin:/bin",
+        .blk_path = "/dev/vda",
+        .host_mem_kib = 24 * 1024 * 1024,
+        .user = {true, 108, 114, "postgres", "/var/lib/postgresql"},
+    };
+    struct iso_limits l = limits(500, 256, "254:0");
+    struct err e = {0};
+    char *xml;
+
+    (void)state;
+    l.write_bps = 2097152;
+    l.read_iops = 1000;
+    xml = iso_lxc_render_xml(&spec, &l, &e);
+    assert_non_null(xml);
+    assert_non_null(strstr(xml, "<domain type='lxc'>\n  <name>dbaas-pg1</name>\n"));
+    assert_non_null(strstr(xml, "<memory unit='KiB'>25165824</memory>"));
+    assert_non_null(strstr(xml, "<memtune>\n    <hard_limit unit='KiB'>262144</hard_limit>"));
+    assert_non_null(
+        strstr(xml, "<cputune>\n    <period>100000</period>\n    <quota>50000</quota>"));
+    assert_non_null(strstr(xml, "<blkiotune>\n    <device>\n      <path>/dev/vda</path>\n"
+                                "      <write_bytes_sec>2097152</write_bytes_sec>\n"
+                                "      <read_iops_sec>1000</read_iops_sec>\n    </device>"));
+    assert_null(strstr(xml, "read_bytes_sec"));
+    assert_non_null(strstr(xml, "<init>/bin/sh</init>\n    <initarg>-c</initarg>\n"));
+    assert_non_null(strstr(xml, "<initarg>exec &gt;&gt;&quot;$0&quot; 2&gt;&amp;1 &lt;/dev/null "
+                                "|| exit 127; exec &quot;$@&quot;</initarg>\n"
+                                "    <initarg>/var/log/dbaas/pg1.log</initarg>\n"
+                                "    <initarg>/usr/bin/setpriv</initarg>\n"
+                                "    <initarg>--reuid=108</initarg>\n"
+                                "    <initarg>--regid=114</initarg>\n"
+                                "    <initarg>--init-groups</initarg>\n"
+                                "    <initarg>--</initarg>\n"
+                                "    <initarg>/usr/lib/postgresql/15/bin/postgres</initarg>\n"
+                                "    <initarg>-D</initarg>\n"
+                                "    <initarg>/data/a&amp;b</initarg>\n"
+                                "    <initarg>-c</initarg>\n"
+                                "    <initarg>x=&apos;&lt;y&gt;&apos;</initarg>\n"));
+    assert_non_null(strstr(xml, "<initenv name='PATH'>/usr/bin:/bin</initenv>"));
+    assert_non_null(strstr(xml, "<initenv name='HOME'>/var/lib/postgresql</initenv>"));
+    assert_non_null(strstr(xml, "<initenv name='USER'>postgres</initenv>"));
+    assert_non_null(strstr(xml, "<initdir>/data</initdir>"));
+    assert_non_null(strstr(xml, "<console type='pty'/>"));
+    assert_non_null(strstr(xml, "<source usage='262144' units='KiB'/>\n"
+                                "      <target dir='/dev/shm'/>"));
+    /* the host network: no <interface>, no private network feature */
+    assert_null(strstr(xml, "<interface"));
+    assert_null(strstr(xml, "privnet"));
+    free(xml);
+
+    /* unlimited, as root, no IO limits */
+    spec.user.set = false;
+    l = limits(0, 0, "254:0");
+    xml = iso_lxc_render_xml(&spec, &l, &e);
+    assert_non_null(xml);
+    assert_null(strstr(xml, "<memtune>"));
+    assert_null(strstr(xml, "<cputune>"));
+    assert_null(strstr(xml, "<blkiotune>"));
+    assert_null(strstr(xml, "setpriv"));
+    assert_null(strstr(xml, "HOME"));
+    assert_non_null(strstr(xml, "<initarg>/var/log/dbaas/pg1.log</initarg>\n"
+                                "    <initarg>/usr/lib/postgresql/15/bin/postgres</initarg>"));
+    free(xml);
+
+    /* libvirt rejects an empty <initarg> */
+    argv[2] = "";
+    xml = iso_lxc_render_xml(&spec, &l, &e);
+    assert_null(xml);
+    assert_int_equal(e.code, ISO_EINVAL);
+    assert_non_null(strstr(e.msg, "argument 2"));
+}
+
+/* ---- detection and devices ---- */
+
+static void test_detect(void **state)
+{
+    char *dir = mktemp_dir();
+    char *mounts = xasprintf("%s/mounts", dir);
+    char *text;
+    enum iso_kind k = ISO_LXC;
+    struct err e = {0};
+
+    (void)state;
+    /* this project's machines: v1 controllers, an empty cgroup2 mount */
+    text = xasprintf("%s/unified", dir);
+    assert_int_equal(mkdir(text, 0755), 0);
+    free(text);
+    put(dir, "unified/cgroup.controllers", "hugetlb\n");
+    text = xasprintf("tmpfs /sys/fs/cgroup tmpfs rw 0 0\n"
+                     "cgroup /sys/fs/cgroup/cpu cgroup rw,relatime,cpu 0 0\n"
+                     "cgroup /sys/fs/cgroup/cpuacct cgroup rw,relatime,cpuacct 0 0\n"
+                     "cgroup /sys/fs/cgroup/memory cgroup rw,relatime,memory 0 0\n"
+                     "cgroup2 %s/unified cgroup2 rw,relatime 0 0\n",
+                     dir);
+    put(dir, "mounts", text);
+    free(text);
+    assert_int_equal(iso_detect_at(mounts, &k, &e), 0);
+    assert_int_equal(k, ISO_CGROUP_V1);
+
+    /* cpu,cpuacct co-mounted is still cpu (not "cpuacct" matching "cpu" by prefix) */
+    put(dir, "mounts",
+        "cgroup /sys/fs/cgroup/cpuacct cgroup rw,cpuacct 0 0\n"
+        "cgroup /sys/fs/cgroup/memory cgroup rw,memory 0 0\n");
+    assert_int_equal(iso_detect_at(mounts, &k, &e), -1);
+    assert_int_equal(e.code, ISO_ENOENT);
+    put(dir, "mounts",
+        "cgroup /sys/fs/cgroup/cpu,cpuacct cgroup rw,cpu,cpuacct 0 0\n"
+        "cgroup /sys/fs/cgroup/memory cgroup rw,memory 0 0\n");
+    assert_int_equal(iso_detect_at(mounts, &k, &e), 0);
+    assert_int_equal(k, ISO_CGROUP_V1);
+
+    /* a v2-only host */
+    put(dir, "unified/cgroup.controllers", "cpuset cpu io memory hugetlb pids rdma misc\n");
+    text = xasprintf("cgroup2 %s/unified cgroup2 rw,nsdelegate 0 0\n", dir);
+    put(dir, "mounts", text);
+    free(text);
+    assert_int_equal(iso_detect_at(mounts, &k, &e), 0);
+    assert_int_equal(k, ISO_CGROUP_V2);
+
+    put(dir, "mounts", "proc /proc proc rw 0 0\n");
+    assert_int_equal(iso_detect_at(mounts, &k, &e), -1);
+    free(mounts);
+    rm_rf(dir);
+}
+
+static void make_link(const char *dir, const char *link, const char *target)
+{
+    char *path = xasprintf("%s/%s", dir, link);
+
+    assert_int_equal(symlink(target, path), 0);
+    free(path);
+}
+
+static void make_dirs(const char *dir, const char *sub)
+{
+    char *path = xasprintf("%s/%s", dir, sub);
+
+    for (char *p = path + strlen(dir) + 1; *p; p++) {
+        if (*p == '/') {
+            *p = '\0';
+            mkdir(path, 0755);
+            *p = '/';
+        }
+    }
+    mkdir(path, 0755);
+    free(path);
+}
+
+static void test_block_device(void **state)
+{
+    char *sys = mktemp_dir();
+    char out[ISO_DEVICE_MAX];
+    char *node;
+    struct err e = {0};
+
+    (void)state;
+    make_dirs(sys, "devices/pci0/virtio1/block/vdb/vdb1");
+    make_dirs(sys, "dev/block");
+    put(sys, "devices/pci0/virtio1/block/vdb/dev", "254:16\n");
+    put(sys, "devices/pci0/virtio1/block/vdb/uevent", "MAJOR=254\nMINOR=16\nDEVNAME=vdb\n");
+    put(sys, "devices/pci0/virtio1/block/vdb/vdb1/dev", "254:17\n");
+    put(sys, "devices/pci0/virtio1/block/vdb/vdb1/partition", "1\n");
+    make_link(sys, "dev/block/254:16", "../../devices/pci0/virtio1/block/vdb");
+    make_link(sys, "dev/block/254:17", "../../devices/pci0/virtio1/block/vdb/vdb1");
+
+    /* a partition resolves to its whole disk */
+    assert_int_equal(iso_block_device_sys(sys, 254, 17, out, &e), 0);
+    assert_string_equal(out, "254:16");
+    assert_int_equal(iso_block_device_sys(sys, 254, 16, out, &e), 0);
+    assert_string_equal(out, "254:16");
+    /* an anonymous device (tmpfs, overlayfs) */
+    assert_int_equal(iso_block_device_sys(sys, 0, 51, out, &e), -1);
+    assert_int_equal(e.code, ISO_ENOENT);
+
+    node = iso_device_path(sys, "254:16", &e);
+    assert_non_null(node);
+    assert_string_equal(node, "/dev/vdb");
+    free(node);
+    assert_null(iso_device_path(sys, "8:0", &e));
+
+    /* the real thing: /proc is on no block device */
+    assert_int_equal(iso_block_device("/proc", out, &e), -1);
+    assert_int_equal(e.code, ISO_ENOENT);
+    assert_non_null(strstr(e.msg, "cannot find the block device holding \"/proc\""));
+    rm_rf(sys);
+}
+
+static void test_pids(void **state)
+{
+    pid_t *pids = NULL;
+    size_t n = 0;
+    pid_t child;
+    pid_t list[2];
+
+    (void)state;
+    assert_int_equal(iso_parse_pids("12\n345\n\n7\n", &pids, &n), 0);
+    assert_int_equal(n, 3);
+    assert_int_equal(pids[0], 12);
+    assert_int_equal(pids[2], 7);
+    free(pids);
+    assert_int_equal(iso_parse_pids("", &pids, &n), 0);
+    assert_int_equal(n, 0);
+    assert_null(pids);
+
+    /* the main process is the one whose parent is outside the group */
+    child = fork();
+    assert_true(child >= 0);
+    if (child == 0) {
+        pause();
+        _exit(0);
+    }
+    list[0] = child;
+    list[1] = getpid();
+    assert_int_equal(iso_pick_main(list, 2), getpid());
+    assert_int_equal(iso_pick_main(list, 1), child);
+    assert_true(iso_proc_alive(child));
+    kill(child, SIGKILL);
+    /* a zombie is not alive and never the main process */
+    for (int i = 0; i < 500 && iso_proc_alive(child); i++)
+        iso_nap_ms(2);
+    assert_false(iso_proc_alive(child));
+    assert_int_equal(iso_pick_main(list, 1), 0);
+    waitpid(child, NULL, 0);
+    assert_false(iso_proc_alive(child));
+}
+
+/* ---- cgroup v2 against a fake root ---- */
+
+struct fake {
+    char *root; /* the fake unified hierarchy */
+    char *group;
+    char *log;
+    struct iso *iso;
+};
+
+static int fake_setup(void **state)
+{
+    struct fake *f = xcalloc(1, sizeof(*f));
+    struct iso_options o = {0};
+    struct err e = {0};
+
+    f->root = mktemp_dir();
+    f->group = xasprintf("%s/dbaas/i1", f->root);
+    f->log = xasprintf("%s/engine.log", f->root);
+    put(f->root, "cgroup.controllers", "cpuset cpu io memory hugetlb pids\n");
+    o.cgroup2_mount = f->root;
+    f->iso = iso_open(ISO_CGROUP, "dbaas", &o, &e); /* a mount given means v2 */
+    if (!f->iso)
+        fail_msg("iso_open: %s", e.msg);
+    assert_int_equal(iso_kind_of(f->iso), ISO_CGROUP_V2);
+    *state = f;
+    return 0;
+}
+
+static int fake_teardown(void **state)
+{
+    struct fake *f = *state;
+
+    iso_close(f->iso);
+    rm_rf(f->root);
+    free(f->group);
+    free(f->log);
+    free(f);
+    return 0;
+}
+
+static void test_v2_fake_lifecycle(void **state)
+{
+    struct fake *f = *state;
+    char *argv[] = {"sleep", "30", NULL};
+    struct iso_exec ex = {argv, NULL, "/", f->log};
+    struct iso_limits l = limits(250, 512, "254:0");
+    struct iso_usage u;
+    struct err e = {0};
+    pid_t pid = 0, main_pid = 0, other = 0, *pids = NULL;
+    size_t n = 0;
+    char want[32];
+    int status = 0;
+
+    l.read_bps = 1048576;
+    l.write_iops = 200;
+    assert_false(iso_exists(f->iso, "i1"));
+    if (iso_start(f->iso, "i1", &l, &ex, &pid, &e) != 0)
+        fail_msg("iso_start: %s", e.msg);
+    assert_true(pid > 0);
+    assert_true(iso_exists(f->iso, "i1"));
+
+    /* exactly what was written */
+    assert_file(f->root, "cgroup.subtree_control", "+cpu +memory +io");
+    assert_file(f->root, "dbaas/cgroup.subtree_control", "+cpu +memory +io");
+    assert_file(f->group, "cpu.max", "25000 100000");
+    assert_file(f->group, "memory.max", "536870912");
+    assert_file(f->group, "io.max", "254:0 rbps=1048576 wbps=max riops=max wiops=200");
+    snprintf(want, sizeof(want), "%d", (int)pid);
+    assert_file(f->group, "cgroup.procs", want);
+    assert_true(exists(f->root, "engine.log"));
+    /* no leftover of v1 names */
+    assert_false(exists(f->group, "cpu.cfs_quota_us"));
+
+    /* a second start of the same name is refused and changes nothing */
+    assert_int_equal(iso_start(f->iso, "i1", &l, &ex, &other, &e), -1);
+    assert_int_equal(e.code, ISO_EEXIST);
+    assert_file(f->group, "cgroup.procs", want);
+
+    /* live update: new values, same process */
+    l = limits(0, 1024, "8:0");
+    l.write_bps = 2097152;
+    assert_int_equal(iso_update(f->iso, "i1", &l, &e), 0);
+    assert_file(f->group, "cpu.max", "max 100000");
+    assert_file(f->group, "memory.max", "1073741824");
+    assert_file(f->group, "io.max", "8:0 rbps=max wbps=2097152 riops=max wiops=max");
+    assert_file(f->group, "cgroup.procs", want);
+    assert_int_equal(kill(pid, 0), 0);
+
+    /* usage from the group's own files */
+    put(f->group, "cpu.stat", "usage_usec 1500000\nuser_usec 1000000\nsystem_usec 500000\n");
+    put(f->group, "memory.current", "4194304\n");
+    put(f->group, "memory.events", "low 0\nhigh 0\nmax 7\noom 2\noom_kill 2\n");
+    put(f->group, "io.stat",
+        "254:0 rbytes=1000 wbytes=2000 rios=1 wios=2 dbytes=0 dios=0\n"
+        "8:0 rbytes=10 wbytes=20 rios=1 wios=1 dbytes=0 dios=0\n");
+    assert_int_equal(iso_usage(f->iso, "i1", &u, &e), 0);
+    assert_int_equal(u.cpu_usec, 1500000);
+    assert_int_equal(u.memory_bytes, 4194304);
+    assert_int_equal(u.io_read_bytes, 1010);
+    assert_int_equal(u.io_write_bytes, 2020);
+    assert_int_equal(u.oom_kills, 2);
+
+    /* re-adoption: the engine is found from the group alone */
+    assert_int_equal(iso_main_pid(f->iso, "i1", &main_pid, &e), 0);
+    assert_int_equal(main_pid, pid);
+    assert_int_equal(iso_pids(f->iso, "i1", &pids, &n, &e), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(pids[0], pid);
+    free(pids);
+
+    /* destroy refuses while the engine runs */
+    assert_int_equal(iso_destroy(f->iso, "i1", &e), -1);
+    assert_int_equal(e.code, ISO_EBUSY);
+    assert_true(iso_exists(f->iso, "i1"));
+
+    /* stop: sleep dies of SIGTERM well before the deadline; we reap our child */
+    assert_int_equal(iso_stop(f->iso, "i1", SIGTERM, 5000, &e), 0);
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFSIGNALED(status));
+    assert_int_equal(WTERMSIG(status), SIGTERM);
+
+    assert_int_equal(iso_destroy(f->iso, "i1", &e), 0);
+    assert_false(iso_exists(f->iso, "i1"));
+    assert_false(exists(f->root, "dbaas/i1"));
+    /* idempotent */
+    assert_int_equal(iso_destroy(f->iso, "i1", &e), 0);
+    assert_int_equal(iso_stop(f->iso, "i1", SIGTERM, 100, &e), 0);
+    assert_int_equal(iso_main_pid(f->iso, "i1", &main_pid, &e), -1);
+    assert_int_equal(e.code, ISO_ENOENT);
+    assert_int_equal(iso_update(f->iso, "i1", &l, &e), -1);
+    assert_int_equal(e.code, ISO_ENOENT);
+
+    assert_int_equal(iso_remove_root(f->iso, &e), 0);
+    assert_false(exists(f->root, "dbaas"));
+}
+
+static void test_v2_fake_stop_escalates(void **state)
+{
+    struct fake *f = *state;
+    char *argv[] = {"/bin/sh", "-c", "trap '' TERM; while :; do sleep 0.01; done", NULL};
+    struct iso_exec ex = {argv, NULL, NULL, NULL};
+    struct iso_limits l = limits(0, 0, "");
+    struct err e = {0};
+    pid_t pid = 0;
+    int64_t t0, took;
+    int status = 0;
+
+    if (iso_start(f->iso, "i2", &l, &ex, &pid, &e) != 0)
+        fail_msg("iso_start: %s", e.msg);
+    /* let the shell install its trap */
+    iso_nap_ms(100);
+    t0 = iso_now_ms();
+    assert_int_equal(iso_stop(f->iso, "i2", SIGTERM, 200, &e), 0);
+    took = iso_now_ms() - t0;
+    assert_true(took >= 200);
+    assert_true(took < 5000);
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFSIGNALED(status));
+    assert_int_equal(WTERMSIG(status), SIGKILL);
+    assert_int_equal(iso_destroy(f->iso, "i2", &e), 0);
+    assert_int_equal(iso_remove_root(f->iso, &e), 0);
+}
+
+static void test_v2_fake_failed_start(void **state)
+{
+    struct fake *f = *state;
+    struct iso_limits l = limits(100, 64, "");
+    struct err e = {0};
+    pid_t pid = 0;
+
+    {
+        char *argv[] = {"/nonexistent/engine", NULL};
+        struct iso_exec ex = {argv, NULL, NULL, f->log};
+        assert_int_equal(iso_start(f->iso, "bad", &l, &ex, &pid, &e), -1);
+        assert_int_equal(e.code, ISO_EINVAL);
+        assert_false(iso_exists(f->iso, "bad"));
+    }
+    {
+        char *argv[] = {"no-such-program-anywhere", NULL};
+        struct iso_exec ex = {argv, NULL, NULL, f->log};
+        assert_int_equal(iso_start(f->iso, "bad", &l, &ex, &pid, &e), -1);
+        assert_non_null(strstr(e.msg, "cannot find program \"no-such-program-anywhere\""));
+        assert_false(iso_exists(f->iso, "bad"));
+    }
+    {
+        char *argv[] = {"true", NULL};
+        struct iso_exec ex = {argv, NULL, "/nonexistent-dir", f->log};
+        assert_int_equal(iso_start(f->iso, "bad", &l, &ex, &pid, &e), -1);
+        assert_non_null(strstr(e.msg, "/nonexistent-dir"));
+        assert_false(iso_exists(f->iso, "bad"));
+    }
+    {
+        char *argv[] = {"true", NULL};
+        struct iso_exec ex = {argv, "no-such-user-here", NULL, f->log};
+        assert_int_equal(iso_start(f->iso, "bad", &l, &ex, &pid, &e), -1);
+        assert_non_null(strstr(e.msg, "no-such-user-here"));
+        assert_false(iso_exists(f->iso, "bad"));
+    }
+    {
+        /* a failure in the child after it joined the group: exec of a non-executable file */
+        char *argv[] = {f->log, NULL};
+        struct iso_exec ex = {argv, NULL, NULL, f->log};
+        put(f->root, "engine.log", "#!/bin/sh\n");
+        chmod(f->log, 0755);
+        if (geteuid() == 0) {
+            /* root may execute anything with an x bit; use a directory instead */
+            argv[0] = f->root;
+        }
+        assert_int_equal(iso_start(f->iso, "bad", &l, &ex, &pid, &e), -1);
+        assert_false(iso_exists(f->iso, "bad"));
+    }
+    /* bad names never touch the file system */
+    {
+        char *argv[] = {"true", NULL};
+        struct iso_exec ex = {argv, NULL, NULL, NULL};
+        assert_int_equal(iso_start(f->iso, "../escape", &l, &ex, &pid, &e), -1);
+        assert_int_equal(e.code, ISO_EINVAL);
+        assert_int_equal(iso_start(f->iso, "", &l, &ex, &pid, &e), -1);
+        assert_int_equal(iso_start(f->iso, ".hidden", &l, &ex, &pid, &e), -1);
+        assert_false(iso_exists(f->iso, "../escape"));
+    }
+    /* nor do bad limits */
+    {
+        char *argv[] = {"true", NULL};
+        struct iso_exec ex = {argv, NULL, NULL, NULL};
+        struct iso_limits bad = limits(0, -5, "");
+        assert_int_equal(iso_start(f->iso, "bad", &bad, &ex, &pid, &e), -1);
+        assert_int_equal(e.code, ISO_EINVAL);
+    }
+    assert_int_equal(iso_remove_root(f->iso, &e), 0);
+}
+
+static void test_v2_open_checks_controllers(void **state)
+{
+    char *dir = mktemp_dir();
+    struct iso_options o = {.cgroup2_mount = dir};
+    struct err e = {0};
+    struct iso *iso;
+
+    (void)state;
+    /* the cgroup2 mount of this project's machines: no cpu/memory/io */
+    put(dir, "cgroup.controllers", "hugetlb\n");
+    iso = iso_open(ISO_CGROUP_V2, "dbaas", &o, &e);
+    assert_null(iso);
+    assert_int_equal(e.code, ISO_EBACKEND);
+    assert_non_null(strstr(e.msg, "controller \"cpu\" is not available"));
+    put(dir, "cgroup.controllers", "cpu memory pids\n");
+    iso = iso_open(ISO_CGROUP_V2, "dbaas", &o, &e);
+    assert_null(iso);
+    assert_non_null(strstr(e.msg, "controller \"io\" is not available"));
+    iso = iso_open(ISO_CGROUP_V2, "bad/root", &o, &e);
+    assert_null(iso);
+    assert_int_equal(e.code, ISO_EINVAL);
+    rm_rf(dir);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_kind_parse),
+        cmocka_unit_test(test_limits_check),
+        cmocka_unit_test(test_cg1_render),
+        cmocka_unit_test(test_cg2_render),
+        cmocka_unit_test(test_lxc_xml),
+        cmocka_unit_test(test_detect),
+        cmocka_unit_test(test_block_device),
+        cmocka_unit_test(test_pids),
+        cmocka_unit_test_setup_teardown(test_v2_fake_lifecycle, fake_setup, fake_teardown),
+        cmocka_unit_test_setup_teardown(test_v2_fake_stop_escalates, fake_setup, fake_teardown),
+        cmocka_unit_test_setup_teardown(test_v2_fake_failed_start, fake_setup, fake_teardown),
+        cmocka_unit_test(test_v2_open_checks_controllers),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
