@@ -257,8 +257,9 @@ void h_scheduler_set(struct req *r)
         v = json_object_get(r->json, keys[i]);
         if (!v)
             continue;
-        if (!json_is_number(v) || json_number_value(v) <= 0 || json_number_value(v) > 4.0) {
-            http_error(r, 400, "invalid_field", keys[i], "%s must be a number in (0, 4]", keys[i]);
+        if (!json_is_number(v) || json_number_value(v) < 0.001 || json_number_value(v) > 4.0) {
+            http_error(r, 400, "invalid_field", keys[i], "%s must be a number from 0.001 to 4",
+                       keys[i]);
             return;
         }
         snprintf(text[i], sizeof(text[i]), "%.3f", json_number_value(v));

@@ -1,6 +1,8 @@
 """docs/openapi.yaml matches the real dbaasd: a tour of every route (successes and errors) is
 recorded and checked by tests/openapi/check-responses.js (route, method, status described; JSON
-bodies valid against the response schema, with no undescribed fields)."""
+bodies valid against the response schema, with no undescribed fields). A second tour registers
+hosts and drives their heartbeats by hand with the host tokens, so that instances with members
+and endpoints, the scheduler's settings and the agent's answers are checked too."""
 
 import json
 import os
@@ -107,6 +109,13 @@ def test_answers_match_openapi(own_server, own_env, openapi_dir):
 
     statuses = {r["status"] for r in rec}
     assert {200, 201, 202, 204, 400, 401, 403, 404, 405, 409, 413, 415, 422} <= statuses, statuses
+    check_records(rec, openapi_dir)
+    for c in (op, anon, tn):
+        c.close()
+
+
+def check_records(rec, openapi_dir):
+    """Check the recorded answers against docs/openapi.yaml with tests/openapi/check-responses.js."""
     with tempfile.NamedTemporaryFile("w", suffix=".json", prefix="dbaas-it-records-") as f:
         json.dump(rec, f)
         f.flush()
@@ -114,5 +123,166 @@ def test_answers_match_openapi(own_server, own_env, openapi_dir):
                             os.path.join(REPO, "docs", "openapi.yaml")],
                            capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, "answers that docs/openapi.yaml does not describe:\n" + r.stderr
-    for c in (op, anon, tn):
+
+
+def usage(disk_mb=40):
+    return {"cpu_usec": 1200000, "memory_bytes": 52428800, "io_read_bytes": 0, "io_write_bytes": 8192,
+            "disk_mb": disk_mb, "oom_kills": 0}
+
+
+class Agent:
+    """A host's agent driven by hand, one heartbeat at a time (as test_scheduler.py's FakeAgent):
+    every member of the last reply is reported running at its spec version, unless states
+    (member id -> fields) says otherwise, and every member to delete is reported deleted."""
+
+    def __init__(self, api):
+        self.api = api
+        self.members = {}  # id -> last desired entry
+        self.hash = None
+
+    def beat(self, states=None, **extra):
+        report = []
+        for m in self.members.values():
+            if m["desired"] == "deleted":
+                report.append({"id": m["id"], "state": "deleted"})
+                continue
+            r = {"id": m["id"], "state": "running", "pid": 4242, "restarts": 0,
+                 "applied_version": m["spec_version"], "pending_restart": False, "error": None,
+                 "usage": usage()}
+            r.update((states or {}).get(m["id"], {}))
+            report.append(r)
+        body = {"agent_version": "conformance", "isolation": "none",
+                "capacity": {"cpu_millis": 4000, "memory_mb": 8192, "disk_mb": 102400},
+                "engines": ["postgres"], "ports": {"min": 20000, "max": 20099}, "members": report}
+        body.update(extra)
+        reply = expect(self.api.post("/v1/agent/heartbeat", body), 200)
+        self.members = {m["id"]: m for m in reply["members"]}
+        self.hash = reply["desired_hash"]
+        return reply
+
+
+def test_placed_instance_scheduler_and_agent_match_openapi(own_server, own_env, openapi_dir):
+    """The answers that need hosts with agents: an instance with members and endpoints, the
+    scheduler's settings, the agent heartbeat."""
+    rec = []
+    srv = own_server
+    op = Api(srv, own_env.op.token, record=rec)
+
+    # scheduler settings
+    expect(op.get("/v1/scheduler"), 200)
+    s = expect(op.put("/v1/scheduler", {"policy": "spread", "cpu_ratio": 1.5, "memory_ratio": 2,
+                                        "heartbeat_timeout_ms": 60000, "unreachable_grace_s": 0}), 200)
+    assert s == {"policy": "spread", "cpu_ratio": 1.5, "memory_ratio": 2, "disk_ratio": 1,
+                 "heartbeat_timeout_ms": 60000, "unreachable_grace_s": 0}, s
+    assert expect(op.put("/v1/scheduler", {}), 200) == s
+    op.put("/v1/scheduler", {"policy": "worst"})  # 400
+    op.put("/v1/scheduler", {"disk_ratio": 0})  # 400
+    op.put("/v1/scheduler", {"heartbeat_timeout_ms": 999})  # 400
+
+    t = uniq("t")
+    expect(op.post("/v1/tenants", {"name": t}), 201)
+    tn = Api(srv, expect(op.post("/v1/tenants/%s/tokens" % t), 201)["token"], record=rec)
+    watch = own_env.client(tn.token)  # not recorded: for waits
+    tn.get("/v1/scheduler")  # 403
+    p = uniq("p")
+    expect(op.post("/v1/plans", {"name": p, "cpu_millis": 500, "memory_mb": 512, "disk_mb": 1024}), 201)
+    p2 = uniq("p")
+    expect(op.post("/v1/plans", {"name": p2, "cpu_millis": 250, "memory_mb": 256, "disk_mb": 1024}), 201)
+
+    # an instance with a primary and a replica, before any host can take it
+    i = expect(tn.post("/v1/instances", {"name": uniq("db"), "engine": "postgres", "plan": p, "replicas": 1}), 202)
+    assert (i["members"], i["endpoints"], i["storage_full"]) == ([], {}, False), i
+
+    # two hosts in two zones, each with an agent heartbeating with its host token
+    hosts, agents = [], []
+    for n in range(2):
+        h = expect(op.post("/v1/hosts", {"name": uniq("h"), "address": "127.0.0.%d" % (n + 2),
+                                         "zone": uniq("z"), "cpu_millis": 4000, "memory_mb": 8192,
+                                         "disk_mb": 102400, "engines": ["postgres"]}), 201)
+        hosts.append(h["name"])
+        agents.append(Agent(Api(srv, h["token"], record=rec)))
+    ag = agents[0].api
+    ag.post("/v1/agent/heartbeat", {"wait_ms": 5001})  # 400
+    ag.post("/v1/agent/heartbeat", {"members": [{"id": 1, "state": "sleeping"}]})  # 400
+    ag.post("/v1/agent/heartbeat", {"nope": 1})  # 400
+    op.post("/v1/agent/heartbeat", {})  # 403: operator token
+    tn.post("/v1/agent/heartbeat", {})  # 403: tenant token
+    ag.get("/v1/instances")  # 403: host token on a tenant route
+    ag.get("/v1/hosts")  # 403: host token on an operator route
+    expect(ag.get("/v1/plans"), 200)
+    expect(ag.get("/v1/plans/" + p), 200)
+    for a in agents:
+        a.beat()
+
+    def placed():
+        for a in agents:
+            a.beat()
+        inst = expect(watch.get("/v1/instances/" + i["id"]), 200)
+        return inst if len(inst["members"]) == 2 else None
+
+    inst = wait_until(placed, what="instance placed on both hosts")
+    assert {m["host"] for m in inst["members"]} == set(hosts)
+    # the agents report the members starting (no pid, no usage yet), then running
+    for a in agents:
+        a.beat(states={m: {"state": "starting", "pid": None, "usage": None} for m in a.members})
+    expect(tn.get("/v1/instances/" + i["id"]), 200)
+
+    def running():
+        for a in agents:
+            a.beat()
+        inst = expect(watch.get("/v1/instances/" + i["id"]), 200)
+        return inst if inst["status"] == "running" else None
+
+    inst = wait_until(running, what="instance running")
+    inst = expect(tn.get("/v1/instances/" + i["id"]), 200)
+    primary = [m for m in inst["members"] if m["role"] == "primary"][0]
+    replica = [m for m in inst["members"] if m["role"] == "replica"][0]
+    assert inst["endpoints"] == {"primary": {"host": primary["address"], "port": primary["port"]},
+                                 "replicas": [{"host": replica["address"], "port": replica["port"]}]}
+    assert primary["usage"] == usage() and primary["pid"] == 4242
+    # the replica's engine fails (an error, a restart), and the primary's disk is over the plan
+    rep_agent = agents[hosts.index(replica["host"])]
+    rep_agent.beat(states={replica["id"]: {"state": "failed", "pid": None, "restarts": 1,
+                                           "error": "the engine exited with status 1"}})
+    prim_agent = agents[hosts.index(primary["host"])]
+    prim_agent.beat(states={primary["id"]: {"usage": usage(disk_mb=2000)}})
+    inst = expect(tn.get("/v1/instances/" + i["id"]), 200)
+    assert inst["storage_full"] is True and inst["status"] == "degraded", inst
+    for a in agents:
+        a.beat()
+    inst = expect(tn.get("/v1/instances/" + i["id"]), 200)
+    assert inst["storage_full"] is False and inst["status"] == "running", inst
+    expect(tn.get("/v1/instances"), 200)
+    expect(op.get("/v1/instances"), 200)
+    assert expect(op.get("/v1/hosts/" + hosts[0]), 200)["instances"] == 1
+    expect(op.get("/v1/hosts"), 200)
+    # long poll: nothing changes, the answer comes after wait_ms with the same hash
+    h = agents[0].hash
+    assert agents[0].beat(desired_hash=h, wait_ms=100)["desired_hash"] == h
+
+    # a resize: the members get the new limits at a new spec version
+    assert expect(tn.patch("/v1/instances/" + i["id"], {"plan": p2}), 202)["status"] == "resizing"
+    wait_until(running, what="instance resized")
+
+    # the delete: the agents report the members deleted, the hosts become empty
+    expect(tn.delete("/v1/instances/" + i["id"]), 202)
+
+    def deleted():
+        for a in agents:
+            a.beat()
+        return expect(watch.get("/v1/instances/" + i["id"]), 200)["status"] == "deleted"
+
+    wait_until(deleted, what="instance deleted")
+    assert expect(op.get("/v1/hosts/" + hosts[0]), 200)["instances"] == 0
+    for h in hosts:
+        assert op.delete("/v1/hosts/" + h).status_code == 204
+
+    statuses = {r["status"] for r in rec}
+    assert {200, 201, 202, 204, 400, 403} <= statuses, statuses
+    paths = {(r["method"], r["path"], r["status"]) for r in rec}
+    assert ("POST", "/v1/agent/heartbeat", 200) in paths and ("PUT", "/v1/scheduler", 200) in paths
+    check_records(rec, openapi_dir)
+    for a in agents:
+        a.api.close()
+    for c in (op, tn):
         c.close()
