@@ -91,3 +91,6 @@ clean:
 	rm -rf build build-san bin bin-san
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+
+# Keep intermediate objects (unit test objects are built through a pattern chain).
+.SECONDARY:

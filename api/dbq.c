@@ -142,3 +142,18 @@ void dbq_reply_page(struct req *r, PGresult *res, int limit, int seq_col,
     PQclear(res);
     http_reply_json(r, 200, json_pack("{s:o,s:o}", "items", items, "next", next));
 }
+
+void dbq_list(struct req *r, const char *sql, int seq_col,
+              json_t *(*row_fn)(const PGresult *res, int row))
+{
+    char after[24], lim[24];
+    int limit;
+    PGresult *res;
+
+    if (dbq_page_args(r, &limit, after) < 0)
+        return;
+    dbq_i64(limit + 1, lim);
+    res = dbq_ok(r, sql, after, lim);
+    if (res)
+        dbq_reply_page(r, res, limit, seq_col, row_fn);
+}

@@ -48,6 +48,11 @@ int dbq_page_args(struct req *r, int *limit, char after[24]) __attribute__((warn
 void dbq_reply_page(struct req *r, PGresult *res, int limit, int seq_col,
                     json_t *(*row_fn)(const PGresult *res, int row));
 
+/* A list route with no filter: read ?limit= and ?after=, run sql with ($1 = after, $2 = limit
+ * + 1) and reply the page (see dbq_reply_page). */
+void dbq_list(struct req *r, const char *sql, int seq_col,
+              json_t *(*row_fn)(const PGresult *res, int row));
+
 /* A decimal string of v in out. */
 void dbq_i64(int64_t v, char out[24]);
 

@@ -130,16 +130,7 @@ static const char sql_host_list[] =
 
 void h_host_list(struct req *r)
 {
-    char after[24], lim[24];
-    int limit;
-    PGresult *res;
-
-    if (dbq_page_args(r, &limit, after) < 0)
-        return;
-    dbq_i64(limit + 1, lim);
-    res = dbq_ok(r, sql_host_list, after, lim);
-    if (res)
-        dbq_reply_page(r, res, limit, 16, host_json);
+    dbq_list(r, sql_host_list, 16, host_json);
 }
 
 static void reply_host(struct req *r, PGresult *res)

@@ -36,6 +36,22 @@ static void reply_one(struct req *r, PGresult *res, unsigned status,
     PQclear(res);
 }
 
+/* Answer an INSERT ... RETURNING of a named resource: 201 with the row, 409 when the name is
+ * taken. Clears res. */
+static void reply_created(struct req *r, PGresult *res, const char *kind, const char *name,
+                          json_t *(*fn)(const PGresult *, int))
+{
+    if (dbq_unique_violation(res)) {
+        http_error(r, 409, "conflict", "name", "%s \"%s\" already exists", kind, name);
+        PQclear(res);
+    } else if (!store_ok(res)) {
+        http_sql_error(r, res);
+        PQclear(res);
+    } else {
+        reply_one(r, res, 201, fn, kind);
+    }
+}
+
 static const char sql_tenant_create[] =
     "WITH t AS (INSERT INTO tenants (name) VALUES ($1) RETURNING *),"
     " e AS (INSERT INTO events (tenant_id, actor, kind, message)"
@@ -52,17 +68,8 @@ void h_tenant_create(struct req *r)
         body_name(r, "name", true, &name) < 0)
         return;
     res = dbq_run(r, sql_tenant_create, name, r->who.actor);
-    if (!res)
-        return;
-    if (dbq_unique_violation(res))
-        http_error(r, 409, "conflict", "name", "tenant \"%s\" already exists", name);
-    else if (!store_ok(res))
-        http_sql_error(r, res);
-    else {
-        reply_one(r, res, 201, tenant_json, "tenant");
-        return;
-    }
-    PQclear(res);
+    if (res)
+        reply_created(r, res, "tenant", name, tenant_json);
 }
 
 static const char sql_tenant_list[] =
@@ -70,16 +77,7 @@ static const char sql_tenant_list[] =
 
 void h_tenant_list(struct req *r)
 {
-    char after[24], lim[24];
-    int limit;
-    PGresult *res;
-
-    if (dbq_page_args(r, &limit, after) < 0)
-        return;
-    dbq_i64(limit + 1, lim);
-    res = dbq_ok(r, sql_tenant_list, after, lim);
-    if (res)
-        dbq_reply_page(r, res, limit, 10, tenant_json);
+    dbq_list(r, sql_tenant_list, 10, tenant_json);
 }
 
 static const char sql_tenant_get[] = "SELECT " TENANT_COLS " FROM tenants WHERE name = $1";
@@ -282,17 +280,8 @@ void h_plan_create(struct req *r)
     }
     res = dbq_run(r, sql_plan_create, name, vals[1], vals[2], vals[3], vals[4], vals[5], vals[6],
                   vals[7]);
-    if (!res)
-        return;
-    if (dbq_unique_violation(res))
-        http_error(r, 409, "conflict", "name", "plan \"%s\" already exists", name);
-    else if (!store_ok(res))
-        http_sql_error(r, res);
-    else {
-        reply_one(r, res, 201, plan_json, "plan");
-        return;
-    }
-    PQclear(res);
+    if (res)
+        reply_created(r, res, "plan", name, plan_json);
 }
 
 static const char sql_plan_list[] =
@@ -300,16 +289,7 @@ static const char sql_plan_list[] =
 
 void h_plan_list(struct req *r)
 {
-    char after[24], lim[24];
-    int limit;
-    PGresult *res;
-
-    if (dbq_page_args(r, &limit, after) < 0)
-        return;
-    dbq_i64(limit + 1, lim);
-    res = dbq_ok(r, sql_plan_list, after, lim);
-    if (res)
-        dbq_reply_page(r, res, limit, 9, plan_json);
+    dbq_list(r, sql_plan_list, 9, plan_json);
 }
 
 static const char sql_plan_get[] = "SELECT " PLAN_COLS " FROM plans WHERE name = $1";
