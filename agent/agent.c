@@ -49,8 +49,8 @@ static pthread_mutex_t iso_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct iso *iso;
 static struct member *members;
 static char device[ISO_DEVICE_MAX];
-static int workers; /* running worker threads, guarded by lock */
-static bool report_now; /* a member changed state: report at once (guarded by lock) */
+static int workers;           /* running worker threads, guarded by lock */
+static bool report_now;       /* a member changed state: report at once (guarded by lock) */
 static char desired_hash[65]; /* of the desired members last applied (guarded by lock) */
 static volatile sig_atomic_t *stopping;
 
@@ -115,8 +115,8 @@ static void set_state(struct member *m, enum mstate to, const char *error)
 {
     if (m->state != to)
         log_info("event=member_state member=%lld instance=%s engine=%s from=%s to=%s%s%s%s",
-                 (long long)m->id, m->instance, m->engine, mstate_name(m->state),
-                 mstate_name(to), error ? " error=\"" : "", error ? error : "", error ? "\"" : "");
+                 (long long)m->id, m->instance, m->engine, mstate_name(m->state), mstate_name(to),
+                 error ? " error=\"" : "", error ? error : "", error ? "\"" : "");
     if (m->state != to)
         report_now = true;
     m->state = to;
@@ -244,8 +244,7 @@ static void *work_provision(void *arg)
         /* A failed create leaves nothing behind: no process, group or data directory. */
         struct err ce;
         if (stop_group(j, 0, &ce) < 0 || engine_remove(j->ops, &j->spec, &ce) < 0)
-            log_error("event=cleanup_failed member=%lld error=\"%s\"", (long long)j->m->id,
-                      ce.msg);
+            log_error("event=cleanup_failed member=%lld error=\"%s\"", (long long)j->m->id, ce.msg);
     }
     pthread_mutex_lock(&lock);
     set_state(j->m, MS_FAILED, e.msg);
@@ -386,7 +385,8 @@ static void supervise(void)
             char why[128];
             if (m->our_child) {
                 pid_t r = waitpid(m->pid, &status, WNOHANG);
-                dead = r == m->pid || (r < 0 && errno == ECHILD && !proc_alive(m->pid, m->starttime));
+                dead =
+                    r == m->pid || (r < 0 && errno == ECHILD && !proc_alive(m->pid, m->starttime));
                 if (r == m->pid && WIFSIGNALED(status))
                     snprintf(why, sizeof(why), "the engine was killed by signal %d",
                              WTERMSIG(status));
@@ -463,15 +463,14 @@ static json_t *report(void)
                 free(dir);
             }
         }
-        r = json_pack("{s:I,s:s,s:i,s:i,s:i,s:b,s:{s:I,s:I,s:I,s:I,s:I,s:I}}", "id",
-                      (json_int_t)m->id, "state", mstate_name(m->state), "pid", (int)m->pid,
-                      "restarts", m->restarts, "applied_version", m->applied_version,
-                      "pending_restart", m->pending_restart, "usage", "cpu_usec",
-                      (json_int_t)m->usage.cpu_usec, "memory_bytes",
-                      (json_int_t)m->usage.memory_bytes, "io_read_bytes",
-                      (json_int_t)m->usage.io_read_bytes, "io_write_bytes",
-                      (json_int_t)m->usage.io_write_bytes, "disk_mb",
-                      (json_int_t)m->disk_used_mb, "oom_kills", (json_int_t)m->usage.oom_kills);
+        r = json_pack(
+            "{s:I,s:s,s:i,s:i,s:i,s:b,s:{s:I,s:I,s:I,s:I,s:I,s:I}}", "id", (json_int_t)m->id,
+            "state", mstate_name(m->state), "pid", (int)m->pid, "restarts", m->restarts,
+            "applied_version", m->applied_version, "pending_restart", m->pending_restart, "usage",
+            "cpu_usec", (json_int_t)m->usage.cpu_usec, "memory_bytes",
+            (json_int_t)m->usage.memory_bytes, "io_read_bytes", (json_int_t)m->usage.io_read_bytes,
+            "io_write_bytes", (json_int_t)m->usage.io_write_bytes, "disk_mb",
+            (json_int_t)m->disk_used_mb, "oom_kills", (json_int_t)m->usage.oom_kills);
         if (m->error[0])
             json_object_set_new(r, "error", json_string(m->error));
         json_array_append_new(arr, r);
@@ -578,17 +577,13 @@ static int heartbeat(struct httpc *c, int *failures, int wait_ms)
 
     for (ops = engine_list(); *ops; ops++)
         json_array_append_new(engines, json_string((*ops)->name));
-    body = json_pack("{s:s,s:s,s:{s:I,s:I,s:I},s:o,s:{s:i,s:i},s:o}", "agent_version",
-                     AGENT_VERSION, "isolation", iso_kind_name(iso_kind_of(iso)), "capacity",
-                     "cpu_millis",
-                     (json_int_t)(cfg->cpu_millis ? cfg->cpu_millis
-                                                  : sysconf(_SC_NPROCESSORS_ONLN) * 1000),
-                     "memory_mb",
-                     (json_int_t)(cfg->memory_mb ? cfg->memory_mb : machine_memory_mb()),
-                     "disk_mb",
-                     (json_int_t)(cfg->disk_mb ? cfg->disk_mb : machine_disk_mb(cfg->data_dir)),
-                     "engines", engines, "ports", "min", cfg->port_min, "max", cfg->port_max,
-                     "members", report());
+    body = json_pack(
+        "{s:s,s:s,s:{s:I,s:I,s:I},s:o,s:{s:i,s:i},s:o}", "agent_version", AGENT_VERSION,
+        "isolation", iso_kind_name(iso_kind_of(iso)), "capacity", "cpu_millis",
+        (json_int_t)(cfg->cpu_millis ? cfg->cpu_millis : sysconf(_SC_NPROCESSORS_ONLN) * 1000),
+        "memory_mb", (json_int_t)(cfg->memory_mb ? cfg->memory_mb : machine_memory_mb()), "disk_mb",
+        (json_int_t)(cfg->disk_mb ? cfg->disk_mb : machine_disk_mb(cfg->data_dir)), "engines",
+        engines, "ports", "min", cfg->port_min, "max", cfg->port_max, "members", report());
     pthread_mutex_lock(&lock);
     if (desired_hash[0])
         json_object_set_new(body, "desired_hash", json_string(desired_hash));
@@ -596,8 +591,8 @@ static int heartbeat(struct httpc *c, int *failures, int wait_ms)
     json_object_set_new(body, "wait_ms", json_integer(wait_ms));
     text = json_dumps(body, JSON_COMPACT);
     json_decref(body);
-    if (httpc_request(c, "POST", "/v1/agent/heartbeat", text, 5000 + wait_ms, &status, &resp,
-                      &e) < 0) {
+    if (httpc_request(c, "POST", "/v1/agent/heartbeat", text, 5000 + wait_ms, &status, &resp, &e) <
+        0) {
         if ((*failures)++ % 10 == 0)
             log_warn("event=heartbeat_failed error=\"%s\"", e.msg);
         goto out;
@@ -772,9 +767,9 @@ int agent_run(const struct agent_config *config, volatile sig_atomic_t *stop, st
         goto out;
     }
     adopt();
-    log_info("event=ready server=%s advertise=%s isolation=%s data_dir=%s ports=%d-%d",
-             cfg->server, cfg->advertise, iso_kind_name(iso_kind_of(iso)), cfg->data_dir,
-             cfg->port_min, cfg->port_max);
+    log_info("event=ready server=%s advertise=%s isolation=%s data_dir=%s ports=%d-%d", cfg->server,
+             cfg->advertise, iso_kind_name(iso_kind_of(iso)), cfg->data_dir, cfg->port_min,
+             cfg->port_max);
     if (pthread_create(&poller, NULL, poll_loop, poll_c) != 0) {
         err_set(e, 1, "could not start the heartbeat thread");
         goto out;

@@ -20,8 +20,8 @@ struct agent_config {
     int64_t cpu_millis, memory_mb, disk_mb; /* capacity reported (0: from the machine) */
     int heartbeat_ms;
     const char *libvirt_uri; /* LXC: NULL = lxc:///system */
-    bool stop_engines; /* stop the engines when the agent stops (a development setup); they
-                          start again, on their data, with the next agent */
+    bool stop_engines;       /* stop the engines when the agent stops (a development setup); they
+                                start again, on their data, with the next agent */
 };
 
 /* Run until *stop is set (by a signal handler). Engines keep running when it returns: a new

@@ -26,24 +26,23 @@ static void on_signal(int sig)
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "Usage: dbaas-agent --server URL --token TOKEN --data-dir DIR --advertise ADDR\n"
-            "                   [--isolation cgroup|cgroup-v1|cgroup-v2|lxc] [--ports MIN-MAX]\n"
-            "                   [--cpu Q] [--memory Q] [--disk Q] [--config FILE]\n"
-            "\n"
-            "  --server URL       dbaasd's URL (e.g. http://127.0.0.1:8080)\n"
-            "  --token TOKEN      the host's agent token (from `dbaasctl host add`);\n"
-            "  --token-file FILE  or read it from a file\n"
-            "  --data-dir DIR     where members' data and the agent's records live\n"
-            "  --advertise ADDR   the address engines listen on (an IP of this host)\n"
-            "  --isolation KIND   cgroup (v1 or v2, detected; default) or lxc\n"
-            "  --ports MIN-MAX    the port range for engines (default 20000-29999)\n"
-            "  --cpu/--memory/--disk  capacity to report (default: the machine's)\n"
-            "  --libvirt-uri URI  with --isolation lxc (default lxc:///system)\n"
-            "  --config FILE      key = value lines with the same names\n"
-            "  --stop-engines-on-exit  stop the engines when the agent stops (they start\n"
-            "                     again with the next agent; for development setups)\n"
-            "  --help, --version\n");
+    fprintf(f, "Usage: dbaas-agent --server URL --token TOKEN --data-dir DIR --advertise ADDR\n"
+               "                   [--isolation cgroup|cgroup-v1|cgroup-v2|lxc] [--ports MIN-MAX]\n"
+               "                   [--cpu Q] [--memory Q] [--disk Q] [--config FILE]\n"
+               "\n"
+               "  --server URL       dbaasd's URL (e.g. http://127.0.0.1:8080)\n"
+               "  --token TOKEN      the host's agent token (from `dbaasctl host add`);\n"
+               "  --token-file FILE  or read it from a file\n"
+               "  --data-dir DIR     where members' data and the agent's records live\n"
+               "  --advertise ADDR   the address engines listen on (an IP of this host)\n"
+               "  --isolation KIND   cgroup (v1 or v2, detected; default) or lxc\n"
+               "  --ports MIN-MAX    the port range for engines (default 20000-29999)\n"
+               "  --cpu/--memory/--disk  capacity to report (default: the machine's)\n"
+               "  --libvirt-uri URI  with --isolation lxc (default lxc:///system)\n"
+               "  --config FILE      key = value lines with the same names\n"
+               "  --stop-engines-on-exit  stop the engines when the agent stops (they start\n"
+               "                     again with the next agent; for development setups)\n"
+               "  --help, --version\n");
 }
 
 static char *read_token(const char *path)
@@ -145,16 +144,22 @@ static int load_config(struct opts *o, const char *path)
 
 int main(int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        {"server", required_argument, NULL, 0},    {"token", required_argument, NULL, 0},
-        {"token-file", required_argument, NULL, 0}, {"data-dir", required_argument, NULL, 0},
-        {"advertise", required_argument, NULL, 0}, {"isolation", required_argument, NULL, 0},
-        {"ports", required_argument, NULL, 0},     {"cpu", required_argument, NULL, 0},
-        {"memory", required_argument, NULL, 0},    {"disk", required_argument, NULL, 0},
-        {"config", required_argument, NULL, 'c'},  {"help", no_argument, NULL, 'h'},
-        {"stop-engines-on-exit", no_argument, NULL, 'S'},
-        {"libvirt-uri", required_argument, NULL, 0},
-        {"version", no_argument, NULL, 'V'},       {NULL, 0, NULL, 0}};
+    static const struct option longopts[] = {{"server", required_argument, NULL, 0},
+                                             {"token", required_argument, NULL, 0},
+                                             {"token-file", required_argument, NULL, 0},
+                                             {"data-dir", required_argument, NULL, 0},
+                                             {"advertise", required_argument, NULL, 0},
+                                             {"isolation", required_argument, NULL, 0},
+                                             {"ports", required_argument, NULL, 0},
+                                             {"cpu", required_argument, NULL, 0},
+                                             {"memory", required_argument, NULL, 0},
+                                             {"disk", required_argument, NULL, 0},
+                                             {"config", required_argument, NULL, 'c'},
+                                             {"help", no_argument, NULL, 'h'},
+                                             {"stop-engines-on-exit", no_argument, NULL, 'S'},
+                                             {"libvirt-uri", required_argument, NULL, 0},
+                                             {"version", no_argument, NULL, 'V'},
+                                             {NULL, 0, NULL, 0}};
     struct opts o;
     struct agent_config cfg;
     struct sigaction sa;
@@ -190,8 +195,7 @@ int main(int argc, char **argv)
             goto out;
         }
     }
-    if (optind < argc || !o.server || (!o.token && !o.token_file) || !o.data_dir ||
-        !o.advertise) {
+    if (optind < argc || !o.server || (!o.token && !o.token_file) || !o.data_dir || !o.advertise) {
         fprintf(stderr, "dbaas-agent: --server, --token (or --token-file), --data-dir and "
                         "--advertise are required\n");
         usage(stderr);

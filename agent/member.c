@@ -114,10 +114,9 @@ int member_save(const struct member *m, const char *dir, struct err *e)
                   "write_iops", (json_int_t)m->limits.write_iops, "read_bps",
                   (json_int_t)m->limits.read_bps, "write_bps", (json_int_t)m->limits.write_bps,
                   "username", m->username, "verifier", m->verifier ? m->verifier : "", "state",
-                  mstate_name(m->state), "pid", (int)m->pid, "starttime",
-                  (json_int_t)m->starttime, "restarts", m->restarts, "applied_version",
-                  m->applied_version, "pending_restart", m->pending_restart, "provisioned",
-                  m->provisioned, "error", m->error);
+                  mstate_name(m->state), "pid", (int)m->pid, "starttime", (json_int_t)m->starttime,
+                  "restarts", m->restarts, "applied_version", m->applied_version, "pending_restart",
+                  m->pending_restart, "provisioned", m->provisioned, "error", m->error);
     text = j ? json_dumps(j, JSON_COMPACT) : NULL;
     json_decref(j);
     if (!text) {

@@ -41,8 +41,8 @@ struct member {
     bool pending_restart;
     bool provisioned; /* reached running once: a crash is restarted, not a failed create */
     /* supervision */
-    bool busy;              /* a worker thread owns the member */
-    int64_t restart_at_ms;  /* when a crashed engine is due for a restart; 0 = not due */
+    bool busy;             /* a worker thread owns the member */
+    int64_t restart_at_ms; /* when a crashed engine is due for a restart; 0 = not due */
     int backoff_ms;
     int64_t running_since_ms;
     struct iso_usage usage;

@@ -117,7 +117,8 @@ int dbq_page_args(struct req *r, int *limit, char after[24])
 
     *limit = 100;
     if (l && cursor_parse_limit(l, 1000, limit) < 0)
-        return http_error(r, 400, "invalid_field", "limit", "limit must be an integer from 1 to 1000");
+        return http_error(r, 400, "invalid_field", "limit",
+                          "limit must be an integer from 1 to 1000");
     if (a && cursor_decode(a, &seq) < 0)
         return http_error(r, 400, "invalid_field", "after", "after must be a cursor from \"next\"");
     dbq_i64(seq, after);

@@ -16,7 +16,8 @@
  * replying 503/500 when the store could not be reached. The caller PQclears the result. */
 #define dbq_run(r, sql, ...) dbq_exec((r), (sql), DBQ_NPARAMS(__VA_ARGS__), DBQ_PARAMS(__VA_ARGS__))
 /* Like dbq_run, but an SQL error is also answered (500) and turned into NULL. */
-#define dbq_ok(r, sql, ...) dbq_exec_ok((r), (sql), DBQ_NPARAMS(__VA_ARGS__), DBQ_PARAMS(__VA_ARGS__))
+#define dbq_ok(r, sql, ...)                                                                        \
+    dbq_exec_ok((r), (sql), DBQ_NPARAMS(__VA_ARGS__), DBQ_PARAMS(__VA_ARGS__))
 
 PGresult *dbq_exec(struct req *r, const char *sql, int n, const char *const *params);
 PGresult *dbq_exec_ok(struct req *r, const char *sql, int n, const char *const *params);

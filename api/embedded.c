@@ -157,8 +157,9 @@ static int run_initdb(const char *bindir, const char *pgdata, const struct passw
                       const char *log_path, struct err *e)
 {
     char *prog = xasprintf("%s/initdb", bindir);
-    char *argv[] = {prog, "-D", (char *)pgdata, "-U", DB_ROLE, "--auth=trust", "-E", "UTF8",
-                    "--locale=C", "--data-checksums", "--no-sync", NULL};
+    char *argv[] = {prog,           "-D", (char *)pgdata, "-U",         DB_ROLE,
+                    "--auth=trust", "-E", "UTF8",         "--locale=C", "--data-checksums",
+                    "--no-sync",    NULL};
     int status, rc = -1;
     pid_t pid;
 
@@ -268,8 +269,9 @@ struct embedded *embedded_start(const char *data_dir, char **conninfo, struct er
     *conninfo = NULL;
     bindir = find_bindir();
     if (!bindir) {
-        err_set(e, 1, "could not find the PostgreSQL server binaries (install postgresql or set "
-                      "DBAAS_PG_BINDIR)");
+        err_set(e, 1,
+                "could not find the PostgreSQL server binaries (install postgresql or set "
+                "DBAAS_PG_BINDIR)");
         goto fail;
     }
     if (geteuid() == 0) {

@@ -61,7 +61,8 @@ static const char sql_observed[] =
 /* Disk: an event when a member passes 90% of its plan's disk (again after it fell below 80%),
  * and the instance is marked storage_full while a member is beyond 100%. */
 static const char sql_disk_warn[] =
-    "WITH w AS (UPDATE members m SET disk_warned = (m.usage->>'disk_mb')::bigint * 10 >= m.disk_mb * 8"
+    "WITH w AS (UPDATE members m SET disk_warned = (m.usage->>'disk_mb')::bigint * 10 >= m.disk_mb "
+    "* 8"
     "  FROM instances i WHERE i.id = m.instance_id AND m.host_id = $1::bigint"
     "  AND m.usage ? 'disk_mb' AND m.disk_warned <> ((m.usage->>'disk_mb')::bigint * 10 >="
     "  m.disk_mb * CASE WHEN m.disk_warned THEN 8 ELSE 9 END)"
@@ -83,7 +84,8 @@ static const char sql_storage_full[] =
     " CASE WHEN storage_full THEN 'is beyond its plan''s disk: storage_full'"
     " ELSE 'is back within its plan''s disk' END) FROM u RETURNING id";
 static const char sql_release[] =
-    "WITH d AS (DELETE FROM members m USING jsonb_to_recordset($2::jsonb) AS r(id bigint, state text)"
+    "WITH d AS (DELETE FROM members m USING jsonb_to_recordset($2::jsonb) AS r(id bigint, state "
+    "text)"
     "  WHERE m.id = r.id AND m.host_id = $1::bigint AND m.desired = 'deleted'"
     "  AND r.state = 'deleted' RETURNING m.cpu_millis, m.memory_mb, m.disk_mb),"
     " s AS (SELECT coalesce(sum(cpu_millis), 0) AS c, coalesce(sum(memory_mb), 0) AS m,"
@@ -184,7 +186,8 @@ static int update_instances(struct req *r)
         } else if (primary_failed && from == IST_PROVISIONING) {
             to = IST_FAILED;
             snprintf(buf, sizeof(buf), "%s",
-                     PQgetisnull(res, i, 5) ? "the primary failed to start" : PQgetvalue(res, i, 5));
+                     PQgetisnull(res, i, 5) ? "the primary failed to start"
+                                            : PQgetvalue(res, i, 5));
             reason = buf;
         } else if (!all_ok && primary_ok && from == IST_RUNNING) {
             to = IST_DEGRADED;

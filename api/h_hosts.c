@@ -11,27 +11,27 @@
 #include "lib/crypto.h"
 #include "lib/valid.h"
 
-#define HOST_COLS                                                                                 \
-    "h.name, h.address, h.zone, h.cpu_millis, h.memory_mb, h.disk_mb,"                            \
-    " array_to_json(h.engines)::text, h.state, h.draining,"                                       \
-    " CASE WHEN h.draining AND n.count = 0 THEN 'drained' WHEN h.draining THEN 'draining'"        \
-    " ELSE h.state END,"                                                                          \
-    " iso(h.last_heartbeat), h.alloc_cpu_millis, h.alloc_memory_mb, h.alloc_disk_mb, n.count,"    \
+#define HOST_COLS                                                                                  \
+    "h.name, h.address, h.zone, h.cpu_millis, h.memory_mb, h.disk_mb,"                             \
+    " array_to_json(h.engines)::text, h.state, h.draining,"                                        \
+    " CASE WHEN h.draining AND n.count = 0 THEN 'drained' WHEN h.draining THEN 'draining'"         \
+    " ELSE h.state END,"                                                                           \
+    " iso(h.last_heartbeat), h.alloc_cpu_millis, h.alloc_memory_mb, h.alloc_disk_mb, n.count,"     \
     " iso(h.created_at), h.id"
-#define HOST_FROM                                                                                 \
-    " FROM hosts h, LATERAL (SELECT count(DISTINCT m.instance_id) FROM members m WHERE m.host_id = h.id) n"
+#define HOST_FROM                                                                                  \
+    " FROM hosts h, LATERAL (SELECT count(DISTINCT m.instance_id) FROM members m WHERE m.host_id " \
+    "= h.id) n"
 
 static json_t *host_json(const PGresult *res, int i)
 {
-    return json_pack("{s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:{s:o,s:o,s:o},s:o,s:o}",
-                     "name", dbq_str(res, i, 0), "address", dbq_str(res, i, 1), "zone",
-                     dbq_str(res, i, 2), "cpu_millis", dbq_int(res, i, 3), "memory_mb",
-                     dbq_int(res, i, 4), "disk_mb", dbq_int(res, i, 5), "engines",
-                     dbq_json(res, i, 6), "state", dbq_str(res, i, 7), "draining",
-                     dbq_bool(res, i, 8), "status", dbq_str(res, i, 9), "last_heartbeat",
-                     dbq_str(res, i, 10), "allocated", "cpu_millis", dbq_int(res, i, 11),
-                     "memory_mb", dbq_int(res, i, 12), "disk_mb", dbq_int(res, i, 13),
-                     "instances", dbq_int(res, i, 14), "created_at", dbq_str(res, i, 15));
+    return json_pack(
+        "{s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:{s:o,s:o,s:o},s:o,s:o}", "name",
+        dbq_str(res, i, 0), "address", dbq_str(res, i, 1), "zone", dbq_str(res, i, 2), "cpu_millis",
+        dbq_int(res, i, 3), "memory_mb", dbq_int(res, i, 4), "disk_mb", dbq_int(res, i, 5),
+        "engines", dbq_json(res, i, 6), "state", dbq_str(res, i, 7), "draining",
+        dbq_bool(res, i, 8), "status", dbq_str(res, i, 9), "last_heartbeat", dbq_str(res, i, 10),
+        "allocated", "cpu_millis", dbq_int(res, i, 11), "memory_mb", dbq_int(res, i, 12), "disk_mb",
+        dbq_int(res, i, 13), "instances", dbq_int(res, i, 14), "created_at", dbq_str(res, i, 15));
 }
 
 static const char sql_host_create[] =
@@ -86,8 +86,8 @@ void h_host_create(struct req *r)
 
     if (http_parse_body(r, true) < 0 || body_allow(r, keys) < 0 ||
         body_name(r, "name", true, &name) < 0 ||
-        body_string(r, "address", true, 253, valid_address, "a host name or IP address",
-                    &address) < 0 ||
+        body_string(r, "address", true, 253, valid_address, "a host name or IP address", &address) <
+            0 ||
         body_name(r, "zone", true, &zone) < 0 ||
         body_int(r, "cpu_millis", true, false, 1, 10000000, &cpu, NULL) < 0 ||
         body_int(r, "memory_mb", true, false, 1, INT64_C(1) << 40, &mem, NULL) < 0 ||
@@ -206,8 +206,7 @@ void h_host_delete(struct req *r)
 static const char sql_settings_get[] =
     "SELECT json_object_agg(key, CASE WHEN key = 'policy' THEN to_json(value)"
     " ELSE to_json(value::numeric) END)::text FROM settings WHERE key <> $1";
-static const char sql_setting_put[] =
-    "UPDATE settings SET value = $2 WHERE key = $1 RETURNING key";
+static const char sql_setting_put[] = "UPDATE settings SET value = $2 WHERE key = $1 RETURNING key";
 
 static void reply_settings(struct req *r)
 {
@@ -226,8 +225,12 @@ void h_scheduler_get(struct req *r)
 
 void h_scheduler_set(struct req *r)
 {
-    static const char *const keys[] = {"policy",       "cpu_ratio",           "memory_ratio",
-                                       "disk_ratio",   "heartbeat_timeout_ms", "unreachable_grace_s",
+    static const char *const keys[] = {"policy",
+                                       "cpu_ratio",
+                                       "memory_ratio",
+                                       "disk_ratio",
+                                       "heartbeat_timeout_ms",
+                                       "unreachable_grace_s",
                                        NULL};
     const char *policy = NULL;
     char text[6][32];

@@ -20,16 +20,16 @@
 #define USERNAME "app"
 #define MAX_REPLICAS 5
 
-#define INSTANCE_COLS                                                                             \
-    "i.id, i.name, t.name, i.engine, i.version, i.plan_name, i.replicas, i.status,"               \
-    " i.status_reason, h.name, iso(i.created_at), iso(i.updated_at), i.seq,"                      \
-    " (SELECT json_agg(json_build_object('id', m.id, 'role', m.role, 'host', mh.name,"           \
-    "  'address', mh.address, 'zone', mh.zone, 'port', m.port, 'status', m.observed,"            \
-    "  'desired', m.desired, 'error', m.observed_error, 'restarts', m.restarts, 'pid', m.pid,"    \
-    "  'usage', m.usage)" \
-    "  ORDER BY m.role, m.id) FROM members m JOIN hosts mh ON mh.id = m.host_id"                 \
+#define INSTANCE_COLS                                                                              \
+    "i.id, i.name, t.name, i.engine, i.version, i.plan_name, i.replicas, i.status,"                \
+    " i.status_reason, h.name, iso(i.created_at), iso(i.updated_at), i.seq,"                       \
+    " (SELECT json_agg(json_build_object('id', m.id, 'role', m.role, 'host', mh.name,"             \
+    "  'address', mh.address, 'zone', mh.zone, 'port', m.port, 'status', m.observed,"              \
+    "  'desired', m.desired, 'error', m.observed_error, 'restarts', m.restarts, 'pid', m.pid,"     \
+    "  'usage', m.usage)"                                                                          \
+    "  ORDER BY m.role, m.id) FROM members m JOIN hosts mh ON mh.id = m.host_id"                   \
     "  WHERE m.instance_id = i.id)::text, i.storage_full"
-#define INSTANCE_FROM                                                                             \
+#define INSTANCE_FROM                                                                              \
     " FROM instances i JOIN tenants t ON t.id = i.tenant_id LEFT JOIN hosts h ON h.id = i.host_id"
 
 static json_t *instance_base_json(const PGresult *res, int i);
@@ -77,11 +77,10 @@ static json_t *instance_base_json(const PGresult *res, int i)
 {
     return json_pack("{s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o}", "id", dbq_str(res, i, 0),
                      "name", dbq_str(res, i, 1), "tenant", dbq_str(res, i, 2), "engine",
-                     dbq_str(res, i, 3), "version", dbq_str(res, i, 4), "plan",
-                     dbq_str(res, i, 5), "replicas", dbq_int(res, i, 6), "status",
-                     dbq_str(res, i, 7), "status_reason", dbq_str(res, i, 8), "host",
-                     dbq_str(res, i, 9), "created_at", dbq_str(res, i, 10), "updated_at",
-                     dbq_str(res, i, 11));
+                     dbq_str(res, i, 3), "version", dbq_str(res, i, 4), "plan", dbq_str(res, i, 5),
+                     "replicas", dbq_int(res, i, 6), "status", dbq_str(res, i, 7), "status_reason",
+                     dbq_str(res, i, 8), "host", dbq_str(res, i, 9), "created_at",
+                     dbq_str(res, i, 10), "updated_at", dbq_str(res, i, 11));
 }
 
 /* The caller's tenant scope: its tenant id, or NULL (all tenants) for operators. */
@@ -116,7 +115,8 @@ static const char sql_instance_create[] =
     "   used_disk_mb = used_disk_mb + p.disk_mb * $5::bigint"
     "  FROM p WHERE tenants.id = $1::bigint AND p.memory_mb >= $12::bigint"
     "   AND (max_instances IS NULL OR used_instances + 1 <= max_instances)"
-    "   AND (max_cpu_millis IS NULL OR used_cpu_millis + p.cpu_millis * $5::bigint <= max_cpu_millis)"
+    "   AND (max_cpu_millis IS NULL OR used_cpu_millis + p.cpu_millis * $5::bigint <= "
+    "max_cpu_millis)"
     "   AND (max_memory_mb IS NULL OR used_memory_mb + p.memory_mb * $5::bigint <= max_memory_mb)"
     "   AND (max_disk_mb IS NULL OR used_disk_mb + p.disk_mb * $5::bigint <= max_disk_mb)"
     "  RETURNING tenants.id, tenants.name),"
@@ -218,8 +218,8 @@ static int idempotent_replay(struct req *r, const char *tenant_id, const char *k
 
 void h_instance_create(struct req *r)
 {
-    static const char *const keys[] = {"name", "engine", "plan", "replicas", "version", "tenant",
-                                       NULL};
+    static const char *const keys[] = {"name",    "engine", "plan", "replicas",
+                                       "version", "tenant", NULL};
     const char *name, *engine, *plan, *version, *tenant, *key, *canon_version;
     const struct engine_ops *ops;
     char min_mem[24];
@@ -234,8 +234,8 @@ void h_instance_create(struct req *r)
 
     if (http_parse_body(r, true) < 0 || body_allow(r, keys) < 0 ||
         body_name(r, "name", true, &name) < 0 ||
-        body_string(r, "engine", true, 16, valid_engine, "one of \"postgres\", \"mysql\", \"redis\"",
-                    &engine) < 0 ||
+        body_string(r, "engine", true, 16, valid_engine,
+                    "one of \"postgres\", \"mysql\", \"redis\"", &engine) < 0 ||
         body_name(r, "plan", true, &plan) < 0 ||
         body_int(r, "replicas", false, false, 0, MAX_REPLICAS, &replicas, NULL) < 0 ||
         body_string(r, "version", false, 16, NULL, "a version string", &version) < 0 ||
@@ -295,9 +295,8 @@ void h_instance_create(struct req *r)
     dbq_i64(replicas + 1, members);
     dbq_i64(ops->min_memory_mb, min_mem);
     for (attempt = 0; attempt < 2; attempt++) {
-        res = dbq_run(r, sql_instance_create, tenant_id, name, plan, engine, members,
-                      canon_version, verifier, key, key ? hash : NULL, r->who.actor, USERNAME,
-                      min_mem);
+        res = dbq_run(r, sql_instance_create, tenant_id, name, plan, engine, members, canon_version,
+                      verifier, key, key ? hash : NULL, r->who.actor, USERNAME, min_mem);
         if (!res)
             goto out;
         if (dbq_unique_violation(res)) {
@@ -358,7 +357,8 @@ out:
 }
 
 static const char sql_instance_list_tenant[] =
-    "SELECT " INSTANCE_COLS INSTANCE_FROM " WHERE i.tenant_id = $1::bigint AND i.status <> 'deleted'"
+    "SELECT " INSTANCE_COLS INSTANCE_FROM
+    " WHERE i.tenant_id = $1::bigint AND i.status <> 'deleted'"
     " AND i.seq > $2::bigint ORDER BY i.seq LIMIT $3";
 static const char sql_instance_list_all[] =
     "SELECT " INSTANCE_COLS INSTANCE_FROM " WHERE ($1::text IS NULL OR t.name = $1)"
@@ -415,8 +415,10 @@ static const char sql_resize_quota[] =
     "UPDATE tenants SET used_cpu_millis = used_cpu_millis + $2::bigint,"
     " used_memory_mb = used_memory_mb + $3::bigint, used_disk_mb = used_disk_mb + $4::bigint"
     " WHERE id = $1::bigint"
-    " AND ($2::bigint <= 0 OR max_cpu_millis IS NULL OR used_cpu_millis + $2::bigint <= max_cpu_millis)"
-    " AND ($3::bigint <= 0 OR max_memory_mb IS NULL OR used_memory_mb + $3::bigint <= max_memory_mb)"
+    " AND ($2::bigint <= 0 OR max_cpu_millis IS NULL OR used_cpu_millis + $2::bigint <= "
+    "max_cpu_millis)"
+    " AND ($3::bigint <= 0 OR max_memory_mb IS NULL OR used_memory_mb + $3::bigint <= "
+    "max_memory_mb)"
     " AND ($4::bigint <= 0 OR max_disk_mb IS NULL OR used_disk_mb + $4::bigint <= max_disk_mb)"
     " RETURNING id";
 static const char sql_resize_hosts[] =
@@ -592,8 +594,8 @@ void h_instance_delete(struct req *r)
     PQclear(res);
 }
 
-#define EVENT_COLS                                                                                \
-    "SELECT e.id, iso(e.at), t.name, e.instance_id, e.actor, e.kind, e.message"                   \
+#define EVENT_COLS                                                                                 \
+    "SELECT e.id, iso(e.at), t.name, e.instance_id, e.actor, e.kind, e.message"                    \
     " FROM events e LEFT JOIN tenants t ON t.id = e.tenant_id"
 
 static json_t *event_json(const PGresult *res, int i)

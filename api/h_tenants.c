@@ -11,18 +11,18 @@
 #include "lib/crypto.h"
 #include "lib/valid.h"
 
-#define TENANT_COLS                                                                               \
-    "name, iso(created_at), max_instances, max_cpu_millis, max_memory_mb, max_disk_mb,"           \
+#define TENANT_COLS                                                                                \
+    "name, iso(created_at), max_instances, max_cpu_millis, max_memory_mb, max_disk_mb,"            \
     " used_instances, used_cpu_millis, used_memory_mb, used_disk_mb, id"
 
 static json_t *tenant_json(const PGresult *res, int i)
 {
     return json_pack("{s:o,s:o,s:{s:o,s:o,s:o,s:o},s:{s:o,s:o,s:o,s:o}}", "name",
-                     dbq_str(res, i, 0), "created_at", dbq_str(res, i, 1), "quota",
-                     "max_instances", dbq_int(res, i, 2), "cpu_millis", dbq_int(res, i, 3),
-                     "memory_mb", dbq_int(res, i, 4), "disk_mb", dbq_int(res, i, 5), "usage",
-                     "instances", dbq_int(res, i, 6), "cpu_millis", dbq_int(res, i, 7),
-                     "memory_mb", dbq_int(res, i, 8), "disk_mb", dbq_int(res, i, 9));
+                     dbq_str(res, i, 0), "created_at", dbq_str(res, i, 1), "quota", "max_instances",
+                     dbq_int(res, i, 2), "cpu_millis", dbq_int(res, i, 3), "memory_mb",
+                     dbq_int(res, i, 4), "disk_mb", dbq_int(res, i, 5), "usage", "instances",
+                     dbq_int(res, i, 6), "cpu_millis", dbq_int(res, i, 7), "memory_mb",
+                     dbq_int(res, i, 8), "disk_mb", dbq_int(res, i, 9));
 }
 
 /* Reply with the single row of res made by fn, or 404 naming what when there is none. */
@@ -139,8 +139,8 @@ void h_token_create(struct req *r)
         http_error(r, 500, "internal", NULL, "could not generate a token");
         goto out;
     }
-    snprintf(id, sizeof(id), "tok_%02x%02x%02x%02x%02x%02x%02x%02x", raw[0], raw[1], raw[2],
-             raw[3], raw[4], raw[5], raw[6], raw[7]);
+    snprintf(id, sizeof(id), "tok_%02x%02x%02x%02x%02x%02x%02x%02x", raw[0], raw[1], raw[2], raw[3],
+             raw[4], raw[5], raw[6], raw[7]);
     crypto_sha256_hex(token, strlen(token), hash);
     res = dbq_ok(r, sql_token_create, id, hash, r->params[0], r->who.actor);
     if (!res)
@@ -216,8 +216,7 @@ static const char sql_quota_set[] =
 
 void h_quota_set(struct req *r)
 {
-    static const char *const keys[] = {"max_instances", "cpu_millis", "memory_mb", "disk_mb",
-                                       NULL};
+    static const char *const keys[] = {"max_instances", "cpu_millis", "memory_mb", "disk_mb", NULL};
     char vals[4][24];
     const char *p[4];
     int64_t v;
@@ -239,8 +238,8 @@ void h_quota_set(struct req *r)
         reply_one(r, res, 200, tenant_json, "tenant");
 }
 
-#define PLAN_COLS                                                                                 \
-    "name, cpu_millis, memory_mb, disk_mb, read_iops, write_iops, read_bps, write_bps,"           \
+#define PLAN_COLS                                                                                  \
+    "name, cpu_millis, memory_mb, disk_mb, read_iops, write_iops, read_bps, write_bps,"            \
     " iso(created_at), id"
 
 static json_t *plan_json(const PGresult *res, int i)
@@ -258,11 +257,16 @@ static const char sql_plan_create[] =
 
 void h_plan_create(struct req *r)
 {
-    static const char *const keys[] = {"name",       "cpu_millis", "memory_mb", "disk_mb",
-                                       "read_iops",  "write_iops", "read_bps",  "write_bps",
-                                       NULL};
-    const int64_t max[] = {0, 1000000, INT64_C(1) << 30, INT64_C(1) << 40,
-                           INT64_C(1) << 40, INT64_C(1) << 40, INT64_C(1) << 50,
+    static const char *const keys[] = {"name",     "cpu_millis", "memory_mb",
+                                       "disk_mb",  "read_iops",  "write_iops",
+                                       "read_bps", "write_bps",  NULL};
+    const int64_t max[] = {0,
+                           1000000,
+                           INT64_C(1) << 30,
+                           INT64_C(1) << 40,
+                           INT64_C(1) << 40,
+                           INT64_C(1) << 40,
+                           INT64_C(1) << 50,
                            INT64_C(1) << 50};
     char vals[8][24];
     const char *name;

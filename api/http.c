@@ -60,8 +60,8 @@ int http_error(struct req *r, unsigned status, const char *code, const char *fie
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
     http_reply_json(r, status,
-                    json_pack("{s:{s:s,s:s,s:o}}", "error", "code", code, "message", msg,
-                              "field", field ? json_string(field) : json_null()));
+                    json_pack("{s:{s:s,s:s,s:o}}", "error", "code", code, "message", msg, "field",
+                              field ? json_string(field) : json_null()));
     return -1;
 }
 
@@ -172,8 +172,7 @@ int body_string(struct req *r, const char *key, bool required, size_t max_len,
     if (!json_is_string(v))
         return http_error(r, 400, "invalid_field", key, "field \"%s\" must be a string", key);
     s = json_string_value(v);
-    if (strlen(s) != json_string_length(v) || s[0] == '\0' || strlen(s) > max_len ||
-        (ok && !ok(s)))
+    if (strlen(s) != json_string_length(v) || s[0] == '\0' || strlen(s) > max_len || (ok && !ok(s)))
         return http_error(r, 400, "invalid_field", key, "field \"%s\" must be %s", key, what);
     *out = s;
     return 0;
@@ -197,8 +196,7 @@ int body_int(struct req *r, const char *key, bool required, bool nullable, int64
         if (required && !(v && nullable))
             return http_error(r, 400, "invalid_field", key, "field \"%s\" is required", key);
         if (v && !nullable)
-            return http_error(r, 400, "invalid_field", key, "field \"%s\" must be an integer",
-                              key);
+            return http_error(r, 400, "invalid_field", key, "field \"%s\" must be an integer", key);
         if (is_null && nullable)
             *is_null = true;
         return 0;
@@ -337,8 +335,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 static void on_panic(void *cls, const char *file, unsigned int line, const char *reason)
 {
     (void)cls;
-    log_error("event=http_panic file=%s line=%u reason=\"%s\"", file, line,
-              reason ? reason : "");
+    log_error("event=http_panic file=%s line=%u reason=\"%s\"", file, line, reason ? reason : "");
     abort();
 }
 
@@ -365,8 +362,8 @@ int http_start(const char *addr, int nthreads, struct err *e)
 
     MHD_set_panic_func(on_panic, NULL);
     daemon_handle = MHD_start_daemon(
-        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_ERROR_LOG, (uint16_t)port, NULL,
-        NULL, on_request, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sin,
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_ERROR_LOG,
+        (uint16_t)port, NULL, NULL, on_request, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sin,
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)nthreads, MHD_OPTION_NOTIFY_COMPLETED,
         on_completed, NULL, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)60,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned int)4000, MHD_OPTION_LISTENING_ADDRESS_REUSE,

@@ -20,9 +20,9 @@ struct principal {
     enum role role;
     char tenant_id[24]; /* ROLE_TENANT: the tenant's id (decimal) and name */
     char tenant[64];
-    char host_id[24];   /* ROLE_HOST */
+    char host_id[24]; /* ROLE_HOST */
     char host[64];
-    char actor[80];     /* for events: "operator", "tenant:acme", "host:h1" */
+    char actor[80]; /* for events: "operator", "tenant:acme", "host:h1" */
 };
 
 struct req {

@@ -36,8 +36,9 @@ bool leader_check(const char *conninfo)
     }
     if (leading) {
         /* Still ours only while the session lives. */
-        res = PQexecParams(session, "SELECT 1 FROM pg_locks WHERE locktype = 'advisory'"
-                                    " AND objid = $1::bigint AND pid = pg_backend_pid() AND granted",
+        res = PQexecParams(session,
+                           "SELECT 1 FROM pg_locks WHERE locktype = 'advisory'"
+                           " AND objid = $1::bigint AND pid = pg_backend_pid() AND granted",
                            1, NULL, params, NULL, NULL, 0);
         if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
             PQclear(res);

@@ -157,7 +157,8 @@ int main(int argc, char **argv)
         }
     }
     if (optind < argc || !data_dir) {
-        fprintf(stderr, "dbaasd: %s\n", optind < argc ? "unexpected argument" : "--data-dir is required");
+        fprintf(stderr, "dbaasd: %s\n",
+                optind < argc ? "unexpected argument" : "--data-dir is required");
         usage(stderr);
         return 2;
     }

@@ -41,7 +41,8 @@ void metrics_observe(int route, const char *method, unsigned status, double seco
             snprintf(c->method, sizeof(c->method), "%s", method);
             c->status = status;
         }
-        if (c->route == route && c->status == status && strncmp(c->method, method, sizeof(c->method) - 1) == 0) {
+        if (c->route == route && c->status == status &&
+            strncmp(c->method, method, sizeof(c->method) - 1) == 0) {
             c->count++;
             break;
         }
@@ -66,7 +67,8 @@ void metrics_render(struct buf *out)
         const struct counter *c = &counters[i];
         if (!c->used)
             continue;
-        buf_printf(out, "dbaas_http_requests_total{route=\"%s\",method=\"%s\",status=\"%u\"} %llu\n",
+        buf_printf(out,
+                   "dbaas_http_requests_total{route=\"%s\",method=\"%s\",status=\"%u\"} %llu\n",
                    c->route >= 0 ? routes[c->route].entry.pattern : "unmatched", c->method,
                    c->status, c->count);
     }

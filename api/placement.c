@@ -178,8 +178,7 @@ static const char sql_refused[] =
     " SELECT tenant_id, id, 'scheduler', 'instance.unplaced', format('instance \"%s\" waits: %s',"
     " name, $2::text) FROM u RETURNING id";
 
-static int exec_ok(const char *sql, int n, const char *const *params, PGresult **out,
-                   struct err *e)
+static int exec_ok(const char *sql, int n, const char *const *params, PGresult **out, struct err *e)
 {
     PGresult *res = store_exec(e, sql, n, params);
 
@@ -230,8 +229,8 @@ static int commit_members(const struct view *v, const struct place_config *cfg,
         const char *role = replaces || i > 0 ? "replica" : "primary";
         char port_min[16], port_max[16], host_name[80];
 
-        if (exec_ok(sql_alloc, 7,
-                    (const char *const[]){host_id, cpu, mem, disk, rc_, rm, rd}, &res, e) < 0)
+        if (exec_ok(sql_alloc, 7, (const char *const[]){host_id, cpu, mem, disk, rc_, rm, rd}, &res,
+                    e) < 0)
             goto fail;
         if (PQntuples(res) == 0) {
             rc = 0; /* the host changed since the view was loaded */

@@ -3,8 +3,8 @@
 #define LIB_ERR_H
 
 struct err {
-    int code;       /* module-defined; 0 = no error */
-    char msg[512];  /* PostgreSQL style: lowercase, no trailing period */
+    int code;      /* module-defined; 0 = no error */
+    char msg[512]; /* PostgreSQL style: lowercase, no trailing period */
 };
 
 /* Set code and a formatted message; always returns -1 so callers can "return err_set(...)". */

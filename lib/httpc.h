@@ -1,4 +1,5 @@
-/* A small HTTP client on libcurl for dbaasctl and dbaas-agent: JSON requests with a bearer token. */
+/* A small HTTP client on libcurl for dbaasctl and dbaas-agent: JSON requests with a bearer token.
+ */
 #ifndef LIB_HTTPC_H
 #define LIB_HTTPC_H
 

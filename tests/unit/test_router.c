@@ -64,12 +64,18 @@ static void test_captures(void **state)
 static void test_not_found(void **state)
 {
     static const char *const paths[] = {
-        "/",          "",
-        "/healthz/",  "/healthzz",
-        "/v1",        "/v1/tenants/",
-        "/v1/tenants//tokens/x", "/v1/tenants/acme/tokens",
-        "/v1/tenants/acme/tokens/", "/v1/tenants/a/b/c/d",
-        "/v2/tenants", "//v1/tenants",
+        "/",
+        "",
+        "/healthz/",
+        "/healthzz",
+        "/v1",
+        "/v1/tenants/",
+        "/v1/tenants//tokens/x",
+        "/v1/tenants/acme/tokens",
+        "/v1/tenants/acme/tokens/",
+        "/v1/tenants/a/b/c/d",
+        "/v2/tenants",
+        "//v1/tenants",
     };
     char params[ROUTER_MAX_PARAMS][ROUTER_PARAM_MAX], allow[64];
     size_t i, k;
