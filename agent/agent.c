@@ -33,6 +33,7 @@
 #include "lib/httpc.h"
 #include "lib/log.h"
 #include "lib/xalloc.h"
+#include "lib/clock.h"
 
 #define AGENT_VERSION "0.1.0"
 #define TICK_MS 100
@@ -177,7 +178,7 @@ static int start_engine(struct job *j, pid_t *pid, bool *child, struct err *e)
     if (rc < 0)
         goto out;
     rc = -1;
-    deadline = proc_now_ms() + READY_DEADLINE_MS;
+    deadline = clock_now_ms() + READY_DEADLINE_MS;
     for (;;) {
         struct err pe;
         if (engine_probe(j->ops, &j->spec, 1000, &pe) == 0)
@@ -188,14 +189,14 @@ static int start_engine(struct job *j, pid_t *pid, bool *child, struct err *e)
             stop_group(j, 0, &pe);
             goto out;
         }
-        if (proc_now_ms() > deadline) {
+        if (clock_now_ms() > deadline) {
             err_set(e, ENGINE_E_START, "%s did not answer within %d s", j->ops->server_name,
                     READY_DEADLINE_MS / 1000);
             stop_group(j, *child ? *pid : 0, &pe);
             *pid = 0;
             goto out;
         }
-        usleep(20000);
+        clock_sleep_ms(20);
     }
     if (engine_create_user(j->ops, &j->spec, e) < 0) {
         struct err se;
@@ -218,7 +219,7 @@ static void mark_running(struct member *m, pid_t pid, bool child, int version)
     m->our_child = child;
     m->applied_version = version;
     m->provisioned = true;
-    m->running_since_ms = proc_now_ms();
+    m->running_since_ms = clock_now_ms();
     m->restart_at_ms = 0;
     set_state(m, MS_RUNNING, NULL);
 }
@@ -275,7 +276,7 @@ static void *work_restart(void *arg)
         j->m->backoff_ms = j->m->backoff_ms ? j->m->backoff_ms * 2 : BACKOFF_MIN_MS;
         if (j->m->backoff_ms > BACKOFF_MAX_MS)
             j->m->backoff_ms = BACKOFF_MAX_MS;
-        j->m->restart_at_ms = proc_now_ms() + j->m->backoff_ms;
+        j->m->restart_at_ms = clock_now_ms() + j->m->backoff_ms;
         set_state(j->m, MS_STARTING, e.msg);
     }
     j->m->busy = false;
@@ -373,7 +374,7 @@ static void spawn(struct member *m, void *(*fn)(void *))
 static void supervise(void)
 {
     struct member *m;
-    int64_t now = proc_now_ms();
+    int64_t now = clock_now_ms();
     int status;
 
     pthread_mutex_lock(&lock);
@@ -443,7 +444,7 @@ static json_t *report(void)
 {
     json_t *arr = json_array();
     struct member *m;
-    int64_t now = proc_now_ms();
+    int64_t now = clock_now_ms();
 
     pthread_mutex_lock(&lock);
     for (m = members; m; m = m->next) {
@@ -633,14 +634,14 @@ static void *poll_loop(void *arg)
     int failures = 0;
 
     while (!*stopping) {
-        int64_t start = proc_now_ms();
+        int64_t start = clock_now_ms();
         int rc = heartbeat(c, &failures, cfg->heartbeat_ms);
-        int64_t elapsed = proc_now_ms() - start;
+        int64_t elapsed = clock_now_ms() - start;
         /* Pace: after a failure, or a server that answered without waiting. */
         if (rc < 0 || elapsed < 100) {
             int64_t pause = rc < 0 ? cfg->heartbeat_ms : 100 - elapsed;
             while (pause > 0 && !*stopping) {
-                usleep(50000);
+                clock_sleep_ms(50);
                 pause -= 50;
             }
         }
@@ -691,7 +692,7 @@ static void adopt(void)
         }
         if (m->state == MS_RUNNING && proc_alive(m->pid, m->starttime)) {
             m->our_child = false;
-            m->running_since_ms = proc_now_ms();
+            m->running_since_ms = clock_now_ms();
             log_info("event=member_adopted member=%lld instance=%s pid=%d", (long long)m->id,
                      m->instance, (int)m->pid);
             continue;
@@ -704,7 +705,7 @@ static void adopt(void)
             m->pid = pid;
             m->starttime = proc_starttime(pid);
             m->our_child = false;
-            m->running_since_ms = proc_now_ms();
+            m->running_since_ms = clock_now_ms();
             set_state(m, MS_RUNNING, NULL);
             log_info("event=member_adopted member=%lld instance=%s pid=%d", (long long)m->id,
                      m->instance, (int)pid);
@@ -712,7 +713,7 @@ static void adopt(void)
         }
         pthread_mutex_unlock(&iso_lock);
         if (m->provisioned) {
-            m->restart_at_ms = proc_now_ms();
+            m->restart_at_ms = clock_now_ms();
             set_state(m, MS_STARTING, "the engine was not running when the agent started");
         } else {
             set_state(m, MS_PENDING, NULL);
@@ -785,7 +786,7 @@ int agent_run(const struct agent_config *config, volatile sig_atomic_t *stop, st
         pthread_mutex_unlock(&lock);
         if (now)
             heartbeat(c, &failures, 0);
-        usleep(TICK_MS * 1000);
+        clock_sleep_ms(TICK_MS);
     }
     if (polling) {
         pthread_join(poller, NULL);
@@ -799,7 +800,7 @@ int agent_run(const struct agent_config *config, volatile sig_atomic_t *stop, st
         pthread_mutex_unlock(&lock);
         if (!busy)
             break;
-        usleep(10000);
+        clock_sleep_ms(10);
     }
     if (cfg->stop_engines)
         stop_all();

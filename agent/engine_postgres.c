@@ -27,6 +27,7 @@
 #include "agent/engine_util.h"
 #include "lib/crypto.h"
 #include "lib/xalloc.h"
+#include "lib/clock.h"
 
 #define PG_DEFAULT_BIN "/usr/lib/postgresql/15/bin"
 #define PG_MIN_MEMORY_MB 64
@@ -266,7 +267,7 @@ static int pg_wait(PGconn *c, short events, int64_t deadline)
     int r;
 
     for (;;) {
-        left = deadline - engine_util_now_ms();
+        left = deadline - clock_now_ms();
         if (left <= 0)
             return -1;
         r = poll(&pfd, 1, (int)left);
@@ -363,7 +364,7 @@ static PGresult *pg_query(PGconn *c, int64_t deadline, const char *what, const c
 
 static int pg_probe(const struct engine_spec *s, int timeout_ms, struct err *e)
 {
-    int64_t deadline = engine_util_now_ms() + timeout_ms;
+    int64_t deadline = clock_now_ms() + timeout_ms;
     PGconn *c = pg_connect(s, deadline, e);
     PGresult *res;
 
@@ -391,7 +392,7 @@ static int pg_exists(PGconn *c, int64_t deadline, const char *what, const char *
 
 static int pg_create_user(const struct engine_spec *s, struct err *e)
 {
-    int64_t deadline = engine_util_now_ms() + PG_ADMIN_TIMEOUT_MS;
+    int64_t deadline = clock_now_ms() + PG_ADMIN_TIMEOUT_MS;
     PGconn *c = NULL;
     PGresult *res = NULL;
     char *ident = NULL, *lit = NULL, what[128];
@@ -453,7 +454,7 @@ out:
  * settings wait for a restart ("setting could not be applied"). */
 static int pg_apply_live(const struct engine_spec *s, bool *restart_needed, struct err *e)
 {
-    int64_t deadline = engine_util_now_ms() + PG_ADMIN_TIMEOUT_MS;
+    int64_t deadline = clock_now_ms() + PG_ADMIN_TIMEOUT_MS;
     PGconn *c = NULL;
     PGresult *res = NULL;
     int rc = -1;

@@ -20,6 +20,7 @@
 
 #include "agent/engine.h"
 #include "lib/xalloc.h"
+#include "lib/clock.h"
 
 #define OUTPUT_TAIL 8192
 #define SAFE_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -31,22 +32,6 @@ int64_t engine_util_clamp(int64_t v, int64_t lo, int64_t hi)
     if (v > hi)
         return hi;
     return v;
-}
-
-int64_t engine_util_now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-void engine_util_sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-
-    while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-        ;
 }
 
 bool engine_util_charset(const char *s, size_t max, const char *chars)
@@ -287,7 +272,7 @@ int engine_util_run(const struct engine_user *u, char *const argv[], const char 
     int fds[2] = {-1, -1}, rc = -1, st = 0;
     size_t start = out->len;
     bool eof = false, exited = false;
-    int64_t deadline = engine_util_now_ms() + timeout_ms;
+    int64_t deadline = clock_now_ms() + timeout_ms;
     pid_t pid = -1;
     char chunk[4096];
 
@@ -304,7 +289,7 @@ int engine_util_run(const struct engine_user *u, char *const argv[], const char 
         goto out;
     }
     for (;;) {
-        int64_t left = deadline - engine_util_now_ms();
+        int64_t left = deadline - clock_now_ms();
 
         if (!exited) {
             pid_t r = waitpid(pid, &st, WNOHANG);
@@ -342,7 +327,7 @@ int engine_util_run(const struct engine_user *u, char *const argv[], const char 
             struct pollfd pfd = {fds[0], POLLIN, 0};
             poll(&pfd, 1, (int)(left < 20 ? left : 20));
         } else {
-            engine_util_sleep_ms(5);
+            clock_sleep_ms(5);
         }
     }
     pid = -1;

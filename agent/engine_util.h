@@ -111,9 +111,6 @@ void engine_util_last_lines(const char *text, int max_lines, struct buf *out);
 
 /* min(max(v, lo), hi). */
 int64_t engine_util_clamp(int64_t v, int64_t lo, int64_t hi);
-/* Monotonic milliseconds. */
-int64_t engine_util_now_ms(void);
-void engine_util_sleep_ms(int ms);
 
 /* Whether s is non-empty, at most max bytes, and every byte is in the set chars (a string of
  * allowed characters; ranges are not supported). */

@@ -45,11 +45,3 @@ bool proc_alive(pid_t pid, uint64_t starttime)
 
     return now != 0 && (starttime == 0 || now == starttime);
 }
-
-int64_t proc_now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}

@@ -14,7 +14,4 @@ uint64_t proc_starttime(pid_t pid);
 /* Whether pid is alive (not a zombie) and, when starttime is not 0, started at starttime. */
 bool proc_alive(pid_t pid, uint64_t starttime);
 
-/* Monotonic milliseconds. */
-int64_t proc_now_ms(void);
-
 #endif

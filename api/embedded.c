@@ -26,6 +26,7 @@
 
 #include "lib/buf.h"
 #include "lib/xalloc.h"
+#include "lib/clock.h"
 
 #define PG_USER "postgres"
 #define DB_ROLE "dbaas"
@@ -36,20 +37,6 @@ struct embedded {
     pid_t pid;
     char *data_dir;
 };
-
-static long long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-        ;
-}
 
 /* The PostgreSQL server binaries: $DBAAS_PG_BINDIR, else the newest /usr/lib/postgresql/N/bin.
  * The caller frees the result; NULL when none is installed. */
@@ -217,9 +204,9 @@ static int stop_leftover(const char *pgdata, struct err *e)
     if (pid <= 0 || !pid_alive(pid))
         goto out; /* stale file: the server removes it itself at start */
     kill(pid, SIGINT);
-    deadline = now_ms() + STOP_DEADLINE_MS;
-    while (pid_alive(pid) && access(pidfile, F_OK) == 0 && now_ms() < deadline)
-        sleep_ms(20);
+    deadline = clock_now_ms() + STOP_DEADLINE_MS;
+    while (pid_alive(pid) && access(pidfile, F_OK) == 0 && clock_now_ms() < deadline)
+        clock_sleep_ms(20);
     if (pid_alive(pid) && access(pidfile, F_OK) == 0)
         rc = err_set(e, 1, "could not stop the embedded store left running (pid %d)", pid);
 out:
@@ -230,7 +217,7 @@ out:
 /* Fast shutdown of our child server with a deadline, then SIGKILL; reaps it. */
 static void stop_child(pid_t pid)
 {
-    long long deadline = now_ms() + STOP_DEADLINE_MS;
+    long long deadline = clock_now_ms() + STOP_DEADLINE_MS;
     int status;
 
     kill(pid, SIGINT);
@@ -238,9 +225,9 @@ static void stop_child(pid_t pid)
         pid_t r = waitpid(pid, &status, WNOHANG);
         if (r == pid || (r < 0 && errno == ECHILD))
             return;
-        if (now_ms() > deadline)
+        if (clock_now_ms() > deadline)
             break;
-        sleep_ms(10);
+        clock_sleep_ms(10);
     }
     kill(pid, SIGKILL);
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
@@ -335,7 +322,7 @@ struct embedded *embedded_start(const char *data_dir, char **conninfo, struct er
     }
     info = xasprintf("host=%s port=5432 user=%s dbname=postgres application_name=dbaasd", rundir,
                      DB_ROLE);
-    deadline = now_ms() + START_DEADLINE_MS;
+    deadline = clock_now_ms() + START_DEADLINE_MS;
     for (;;) {
         if (PQping(info) == PQPING_OK)
             break;
@@ -344,11 +331,11 @@ struct embedded *embedded_start(const char *data_dir, char **conninfo, struct er
             err_set(e, 1, "the embedded store exited at start: %s", log_tail(log_path));
             goto fail;
         }
-        if (now_ms() > deadline) {
+        if (clock_now_ms() > deadline) {
             err_set(e, 1, "the embedded store was not ready within %d s", START_DEADLINE_MS / 1000);
             goto fail;
         }
-        sleep_ms(20);
+        clock_sleep_ms(20);
     }
     pg = xcalloc(1, sizeof(*pg));
     pg->pid = pid;

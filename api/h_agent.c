@@ -14,18 +14,11 @@
 #include "lib/crypto.h"
 #include "lib/istate.h"
 #include "lib/log.h"
+#include "lib/clock.h"
 
 #define HEARTBEAT_INTERVAL_MS 1000
 
 #define MAX_WAIT_MS 5000
-
-static int64_t monotonic_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static const char *const member_states[] = {"pending", "starting", "running", "failed",
                                             "stopped", "deleted",  NULL};
@@ -290,18 +283,18 @@ void h_agent_heartbeat(struct req *r)
         goto out;
     /* Long poll: when the agent already has the desired members, wait (up to wait_ms) for them
      * to change, so that a placement reaches the agent at once rather than at its next poll. */
-    deadline = monotonic_ms() + wait_ms;
+    deadline = clock_now_ms() + wait_ms;
     for (;;) {
         gen = notify_generation();
         res = dbq_ok(r, sql_desired, r->who.host_id);
         if (!res)
             goto out;
         crypto_sha256_hex(PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0), hash);
-        if (!seen_hash || strcmp(seen_hash, hash) != 0 || monotonic_ms() >= deadline)
+        if (!seen_hash || strcmp(seen_hash, hash) != 0 || clock_now_ms() >= deadline)
             break;
         PQclear(res);
         res = NULL;
-        notify_wait(gen, (int)(deadline - monotonic_ms()));
+        notify_wait(gen, (int)(deadline - clock_now_ms()));
     }
     desired = json_loads(PQgetvalue(res, 0, 0), 0, NULL);
     http_reply_json(r, 200,

@@ -28,16 +28,10 @@
 #include "lib/log.h"
 #include "lib/valid.h"
 #include "lib/xalloc.h"
+#include "lib/clock.h"
 
 static struct MHD_Daemon *daemon_handle;
 static volatile int in_flight;
-
-static int64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 void http_reply_json(struct req *r, unsigned status, json_t *body)
 {
@@ -284,7 +278,7 @@ static enum MHD_Result queue_reply(struct MHD_Connection *conn, struct req *r)
         MHD_add_response_header(resp, r->headers[i][0], r->headers[i][1]);
     ret = MHD_queue_response(conn, r->status, resp);
     MHD_destroy_response(resp);
-    metrics_observe(r->route, r->method, r->status, (double)(now_ns() - r->start_ns) / 1e9);
+    metrics_observe(r->route, r->method, r->status, (double)(clock_now_ns() - r->start_ns) / 1e9);
     return ret;
 }
 
@@ -302,7 +296,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         r->method = method;
         r->path = url;
         r->route = -1;
-        r->start_ns = now_ns();
+        r->start_ns = clock_now_ns();
         *con_cls = r;
         __atomic_add_fetch(&in_flight, 1, __ATOMIC_SEQ_CST);
         return MHD_YES;
@@ -385,7 +379,7 @@ void http_stop(int deadline_ms)
     if (fd != MHD_INVALID_SOCKET)
         close(fd);
     while (__atomic_load_n(&in_flight, __ATOMIC_SEQ_CST) > 0 && waited < deadline_ms) {
-        usleep(10000);
+        clock_sleep_ms(10);
         waited += 10;
     }
     MHD_stop_daemon(daemon_handle);

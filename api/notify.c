@@ -1,6 +1,7 @@
 /* Wake-ups for long-polling agents: a generation counter under a mutex and a condition
  * variable on the monotonic clock. */
 #include "api/notify.h"
+#include "lib/clock.h"
 
 #include <pthread.h>
 #include <time.h>
@@ -46,13 +47,7 @@ uint64_t notify_wait(uint64_t seen, int timeout_ms)
     uint64_t g;
 
     pthread_once(&once, init);
-    clock_gettime(CLOCK_MONOTONIC, &until);
-    until.tv_sec += timeout_ms / 1000;
-    until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
+    clock_deadline(&until, timeout_ms);
     pthread_mutex_lock(&lock);
     while (generation == seen && pthread_cond_timedwait(&cond, &lock, &until) == 0)
         ;

@@ -19,6 +19,7 @@
 #include "api/store.h"
 #include "lib/xalloc.h"
 #include "lib/log.h"
+#include "lib/clock.h"
 
 static pthread_t thread;
 static bool running;
@@ -146,13 +147,7 @@ static void *loop(void *arg)
                 log_info("event=instances_deleted count=%d", n);
         }
         pthread_mutex_lock(&lock);
-        clock_gettime(CLOCK_MONOTONIC, &until);
-        until.tv_sec += interval / 1000;
-        until.tv_nsec += (long)(interval % 1000) * 1000000L;
-        if (until.tv_nsec >= 1000000000L) {
-            until.tv_sec++;
-            until.tv_nsec -= 1000000000L;
-        }
+        clock_deadline(&until, interval);
         while (!stopping && !kicked && pthread_cond_timedwait(&wake, &lock, &until) != ETIMEDOUT)
             ;
     }

@@ -10,6 +10,7 @@
 #include "cli/table.h"
 #include "lib/buf.h"
 #include "lib/xalloc.h"
+#include "lib/clock.h"
 
 /* How often --wait polls the instance. */
 #define INSTANCE_POLL_MS 500
@@ -125,22 +126,6 @@ static void instance_print(const json_t *in)
     instance_print_members(in);
 }
 
-static int64_t instance_now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void instance_sleep_ms(int64_t ms)
-{
-    struct timespec ts = {.tv_sec = (time_t)(ms / 1000), .tv_nsec = (long)(ms % 1000) * 1000000};
-
-    while (nanosleep(&ts, &ts) != 0)
-        ;
-}
-
 /* One progress line: "2026-11-22T04:00:02Z  provisioning[: reason]". */
 static void instance_progress(FILE *out, const char *status, const char *reason)
 {
@@ -187,7 +172,7 @@ static int instance_wait(struct cmd_ctx *ctx, const json_t *first, bool for_dele
     const char *id = cmd_str(first, "id");
     struct buf path = BUF_INIT;
     struct buf name = BUF_INIT;
-    int64_t deadline = instance_now_ms() + timeout_s * 1000;
+    int64_t deadline = clock_now_ms() + timeout_s * 1000;
     char *last = NULL;
     json_t *cur = NULL;
     int rc = CMD_EAPI;
@@ -237,7 +222,7 @@ static int instance_wait(struct cmd_ctx *ctx, const json_t *first, bool for_dele
             fprintf(stderr, "%s: instance \"%s\" is being deleted\n", CMD_PROGRAM, buf_str(&name));
             goto out;
         }
-        left = deadline - instance_now_ms();
+        left = deadline - clock_now_ms();
         if (left <= 0) {
             fprintf(stderr,
                     "%s: timed out after %lld s waiting for instance \"%s\" to be %s "
@@ -245,8 +230,8 @@ static int instance_wait(struct cmd_ctx *ctx, const json_t *first, bool for_dele
                     CMD_PROGRAM, (long long)timeout_s, buf_str(&name), goal, last);
             goto out;
         }
-        instance_sleep_ms(left < INSTANCE_POLL_MS ? left : INSTANCE_POLL_MS);
-        left = deadline - instance_now_ms();
+        clock_sleep_ms(left < INSTANCE_POLL_MS ? left : INSTANCE_POLL_MS);
+        left = deadline - clock_now_ms();
         if (left < 1000)
             left = 1000;
         if (client_request(ctx->cl, "GET", buf_str(&path), NULL, NULL,

@@ -165,9 +165,4 @@ char *iso_read_file(const char *path);
 /* Parse the pids of a cgroup.procs-style text into a new array. */
 int iso_parse_pids(const char *text, pid_t **pids, size_t *n);
 
-/* Milliseconds on the monotonic clock. */
-int64_t iso_now_ms(void);
-/* Sleep a few milliseconds (a poll step, always under a deadline). */
-void iso_nap_ms(int ms);
-
 #endif

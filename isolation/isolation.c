@@ -28,6 +28,7 @@
 
 #include "lib/buf.h"
 #include "lib/xalloc.h"
+#include "lib/clock.h"
 
 extern char **environ;
 
@@ -724,22 +725,6 @@ int iso_parse_pids(const char *text, pid_t **pids, size_t *n)
     return 0;
 }
 
-int64_t iso_now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-void iso_nap_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-        ;
-}
-
 /* ---- the interface ---- */
 
 struct iso *iso_open(enum iso_kind kind, const char *root, const struct iso_options *opts,
@@ -913,11 +898,11 @@ static int wait_empty(struct iso *iso, const char *name, int64_t deadline, bool 
         free(pids);
         if (n == 0)
             return 1;
-        if (iso_now_ms() >= deadline)
+        if (clock_now_ms() >= deadline)
             return 0;
         if (kill_rounds && iso->ops->kill_all(iso, name, e) != 0)
             return -1;
-        iso_nap_ms(10);
+        clock_sleep_ms(10);
     }
 }
 
@@ -942,12 +927,12 @@ int iso_stop(struct iso *iso, const char *name, int sig, int deadline_ms, struct
     if (main > 0 && sig > 0 && kill(main, sig) != 0 && errno != ESRCH)
         return err_set(e, ISO_ESYS, "could not signal process %d of \"%s\": %s", (int)main, name,
                        strerror(errno));
-    rc = wait_empty(iso, name, iso_now_ms() + (deadline_ms > 0 ? deadline_ms : 0), false, e);
+    rc = wait_empty(iso, name, clock_now_ms() + (deadline_ms > 0 ? deadline_ms : 0), false, e);
     if (rc != 0)
         return rc < 0 ? -1 : 0;
     if (iso->ops->kill_all(iso, name, e) != 0)
         return -1;
-    rc = wait_empty(iso, name, iso_now_ms() + KILL_GRACE_MS, true, e);
+    rc = wait_empty(iso, name, clock_now_ms() + KILL_GRACE_MS, true, e);
     if (rc < 0)
         return -1;
     if (rc == 0)

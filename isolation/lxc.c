@@ -30,6 +30,7 @@
 
 #include "lib/buf.h"
 #include "lib/xalloc.h"
+#include "lib/clock.h"
 
 #define DEFAULT_URI "lxc:///system"
 #define INIT_WAIT_MS 5000
@@ -388,10 +389,10 @@ static int lxc_procs(struct iso *iso, const char *name, pid_t **pids, size_t *n,
 /* Wait until the domain is no longer running (libvirt tears it down once its init died). */
 static void wait_inactive(virDomainPtr dom, int ms)
 {
-    int64_t deadline = iso_now_ms() + ms;
+    int64_t deadline = clock_now_ms() + ms;
 
-    while (virDomainIsActive(dom) == 1 && iso_now_ms() < deadline)
-        iso_nap_ms(10);
+    while (virDomainIsActive(dom) == 1 && clock_now_ms() < deadline)
+        clock_sleep_ms(10);
 }
 
 /* ---- actions ---- */
@@ -460,9 +461,9 @@ static int lxc_start(struct iso *iso, const char *name, const struct iso_limits 
         goto out;
     }
     /* the controller forks the init before virDomainCreateXML returns; allow for a slow host */
-    deadline = iso_now_ms() + INIT_WAIT_MS;
-    while ((*pid = find_init(dom)) == 0 && iso_now_ms() < deadline && virDomainIsActive(dom) == 1)
-        iso_nap_ms(10);
+    deadline = clock_now_ms() + INIT_WAIT_MS;
+    while ((*pid = find_init(dom)) == 0 && clock_now_ms() < deadline && virDomainIsActive(dom) == 1)
+        clock_sleep_ms(10);
     if (*pid == 0) {
         err_set(e, ISO_EBACKEND, "could not find the init process of domain \"%s\"", dn);
         goto out;

@@ -29,6 +29,7 @@
 #include "agent/engine.h"
 #include "agent/engine_util.h"
 #include "lib/xalloc.h"
+#include "lib/clock.h"
 
 #define START_DEADLINE_MS 60000
 #define STOP_DEADLINE_MS 60000
@@ -96,14 +97,14 @@ static bool alive(pid_t pid)
 /* Stop a server: its stop signal, then SIGKILL at the deadline; reap it if it is our child. */
 static void stop_pid(const struct engine_ops *ops, pid_t pid, bool child)
 {
-    int64_t deadline = engine_util_now_ms() + STOP_DEADLINE_MS;
+    int64_t deadline = clock_now_ms() + STOP_DEADLINE_MS;
     int status;
 
     kill(pid, ops->stop_signal);
-    while (engine_util_now_ms() < deadline) {
+    while (clock_now_ms() < deadline) {
         if (child ? waitpid(pid, &status, WNOHANG) == pid : !alive(pid))
             return;
-        engine_util_sleep_ms(10);
+        clock_sleep_ms(10);
     }
     kill(pid, SIGKILL);
     if (child)
@@ -148,18 +149,18 @@ static int cmd_start(const struct engine_ops *ops, const char *dir, int port, in
         rc = fail(&e);
         goto out;
     }
-    t0 = engine_util_now_ms();
+    t0 = clock_now_ms();
     if (engine_init(ops, &spec, &e) < 0) {
         rc = fail(&e);
         goto out;
     }
-    t1 = engine_util_now_ms();
+    t1 = clock_now_ms();
     if (engine_configure(ops, &spec, &e) < 0 || engine_argv(ops, &spec, &argv, &e) < 0 ||
         engine_util_user(ops->default_os_user, &u, &e) < 0) {
         rc = fail(&e);
         goto out;
     }
-    t2 = engine_util_now_ms();
+    t2 = clock_now_ms();
     log_path = engine_log_path(&spec);
     /* The directory is the engine user's: refuse a link, a FIFO or a hard link planted there. */
     logfd =
@@ -190,21 +191,21 @@ static int cmd_start(const struct engine_ops *ops, const char *dir, int port, in
             rc = fail(&e);
             goto out;
         }
-        if (e.code != ENGINE_E_UNAVAILABLE || engine_util_now_ms() - t2 > START_DEADLINE_MS) {
+        if (e.code != ENGINE_E_UNAVAILABLE || clock_now_ms() - t2 > START_DEADLINE_MS) {
             struct err probe = e;
             engine_start_error(ops, &spec, -1, st.st_size, &e);
             fprintf(stderr, "engine_check: last probe: %s\n", probe.msg);
             rc = fail(&e);
             goto out;
         }
-        engine_util_sleep_ms(10);
+        clock_sleep_ms(10);
     }
-    t3 = engine_util_now_ms();
+    t3 = clock_now_ms();
     if (engine_create_user(ops, &spec, &e) < 0) {
         rc = fail(&e);
         goto out;
     }
-    t4 = engine_util_now_ms();
+    t4 = clock_now_ms();
     printf("pid=%d init_ms=%lld configure_ms=%lld start_ms=%lld user_ms=%lld total_ms=%lld\n",
            (int)pid, (long long)(t1 - t0), (long long)(t2 - t1), (long long)(t3 - t2),
            (long long)(t4 - t3), (long long)(t4 - t0));

@@ -28,6 +28,7 @@
 #include "isolation/backend.h"
 #include "isolation/isolation.h"
 #include "lib/xalloc.h"
+#include "lib/clock.h"
 
 #define MIB (1024 * 1024)
 
@@ -188,9 +189,9 @@ static int count_tagged(const char *tag)
 /* Wait until the spinner says it is ready (its signal handling is in place) in its log. */
 static bool wait_ready(pid_t pid, const char *log, int ms)
 {
-    int64_t deadline = iso_now_ms() + ms;
+    int64_t deadline = clock_now_ms() + ms;
 
-    while (iso_now_ms() < deadline) {
+    while (clock_now_ms() < deadline) {
         char *text = iso_read_file(log);
         bool ready = text && strstr(text, "ready\n");
         free(text);
@@ -198,7 +199,7 @@ static bool wait_ready(pid_t pid, const char *log, int ms)
             return true;
         if (!iso_proc_alive(pid))
             return false;
-        iso_nap_ms(10);
+        clock_sleep_ms(10);
     }
     return false;
 }
@@ -270,11 +271,11 @@ static double measure_cpu(struct iso *iso, const char *name, int ms, double *sec
 
     if (iso_usage(iso, name, &u0, &e) != 0)
         return -1;
-    t0 = iso_now_ms();
-    iso_nap_ms(ms);
+    t0 = clock_now_ms();
+    clock_sleep_ms(ms);
     if (iso_usage(iso, name, &u1, &e) != 0)
         return -1;
-    t1 = iso_now_ms();
+    t1 = clock_now_ms();
     *secs = (double)(t1 - t0) / 1000.0;
     return (double)(u1.cpu_usec - u0.cpu_usec) / 1000.0 / (double)(t1 - t0);
 }
@@ -432,7 +433,7 @@ static void test_cpu(struct iso *iso, const char *user, const char *device,
         check(mem == 128LL * MIB && quota == 20000, "the kernel holds the limits",
               "memory %lld bytes, cpu quota %lld us per 100 ms", mem, quota);
     }
-    iso_nap_ms(300);
+    clock_sleep_ms(300);
     share = measure_cpu(iso, "cpu", 2000, &secs);
     check(share >= 0.18 && share <= 0.22, "20% quota holds a busy loop to 20% +/- 10%",
           "measured %.1f%% over %.2f s", share * 100, secs);
@@ -448,7 +449,7 @@ static void test_cpu(struct iso *iso, const char *user, const char *device,
         check(mem == 256LL * MIB && quota == 50000, "the kernel holds the new limits",
               "memory %lld bytes, cpu quota %lld us per 100 ms", mem, quota);
     }
-    iso_nap_ms(300);
+    clock_sleep_ms(300);
     share = measure_cpu(iso, "cpu", 2000, &secs);
     check(share >= 0.45 && share <= 0.55, "after resize the loop gets 50% +/- 10%",
           "measured %.1f%% over %.2f s", share * 100, secs);
@@ -483,11 +484,11 @@ static void test_cpu(struct iso *iso, const char *user, const char *device,
               " bytes, oom kills %" PRId64 " %s",
               u.cpu_usec, u.memory_bytes, u.io_read_bytes, u.io_write_bytes, u.oom_kills, e.msg);
     }
-    t0 = iso_now_ms();
+    t0 = clock_now_ms();
     err_clear(&e);
     {
         int rc = iso_stop(iso, "cpu", SIGTERM, 3000, &e);
-        int64_t took = iso_now_ms() - t0;
+        int64_t took = clock_now_ms() - t0;
         check(rc == 0 && took < 3000 && !iso_proc_alive(pid),
               "SIGTERM stops it before the deadline", "%" PRId64 " ms %s", took, e.msg);
     }
@@ -518,9 +519,9 @@ static void test_stubborn(struct iso *iso, const char *user)
         check(0, "start a process that ignores SIGTERM", "%s", e.msg);
         goto out;
     }
-    t0 = iso_now_ms();
+    t0 = clock_now_ms();
     rc = iso_stop(iso, "stubborn", SIGTERM, 300, &e);
-    took = iso_now_ms() - t0;
+    took = clock_now_ms() - t0;
     check(rc == 0 && took >= 300 && took < 5000 && !iso_proc_alive(pid),
           "SIGKILL after the deadline", "stopped in %" PRId64 " ms (deadline 300) %s", took, e.msg);
     err_clear(&e);
@@ -551,9 +552,9 @@ static void test_memory(struct iso *iso, const char *user)
         check(0, "start a 200 MiB allocator under a 64 MiB limit", "%s", e.msg);
         goto out;
     }
-    deadline = iso_now_ms() + 20000;
-    while (iso_proc_alive(pid) && iso_now_ms() < deadline)
-        iso_nap_ms(20);
+    deadline = clock_now_ms() + 20000;
+    while (iso_proc_alive(pid) && clock_now_ms() < deadline)
+        clock_sleep_ms(20);
     check(!iso_proc_alive(pid), "64 MiB limit: the 200 MiB allocator dies", "%s", "");
     if (kind != ISO_LXC) {
         struct iso_usage u = {0};
@@ -567,9 +568,9 @@ static void test_memory(struct iso *iso, const char *user)
               u.oom_kills, e.msg);
     } else {
         /* the init died: libvirt tears the transient domain down by itself */
-        deadline = iso_now_ms() + 10000;
-        while (iso_exists(iso, "mem") && iso_now_ms() < deadline)
-            iso_nap_ms(20);
+        deadline = clock_now_ms() + 10000;
+        while (iso_exists(iso, "mem") && clock_now_ms() < deadline)
+            clock_sleep_ms(20);
         check(!iso_exists(iso, "mem"), "the domain ends with its init", "%s", "");
     }
     text = iso_read_file(log);
@@ -617,15 +618,15 @@ static void test_io(struct iso *iso, const char *user, const char *device)
         check(0, "start a direct-IO writer under 4 MiB/s", "%s", e.msg);
         goto out;
     }
-    deadline = iso_now_ms() + 30000;
-    while (iso_now_ms() < deadline) {
+    deadline = clock_now_ms() + 30000;
+    while (clock_now_ms() < deadline) {
         free(text);
         text = iso_read_file(log);
         if (text && (strstr(text, "wrote") || strstr(text, "open") || strstr(text, "write:")))
             break;
         if (!iso_proc_alive(pid))
             break;
-        iso_nap_ms(50);
+        clock_sleep_ms(50);
     }
     if (text && strstr(text, "wrote"))
         sscanf(strstr(text, "wrote"), "wrote %d MiB in %lf s", &mb, &secs);

@@ -23,6 +23,7 @@
 #include "isolation/backend.h"
 #include "isolation/isolation.h"
 #include "lib/xalloc.h"
+#include "lib/clock.h"
 
 /* ---- fixtures ---- */
 
@@ -446,7 +447,7 @@ static void test_pids(void **state)
     kill(child, SIGKILL);
     /* a zombie is not alive and never the main process */
     for (int i = 0; i < 500 && iso_proc_alive(child); i++)
-        iso_nap_ms(2);
+        clock_sleep_ms(2);
     assert_false(iso_proc_alive(child));
     assert_int_equal(iso_pick_main(list, 1), 0);
     waitpid(child, NULL, 0);
@@ -603,10 +604,10 @@ static void test_v2_fake_stop_escalates(void **state)
     if (iso_start(f->iso, "i2", &l, &ex, &pid, &e) != 0)
         fail_msg("iso_start: %s", e.msg);
     /* let the shell install its trap */
-    iso_nap_ms(100);
-    t0 = iso_now_ms();
+    clock_sleep_ms(100);
+    t0 = clock_now_ms();
     assert_int_equal(iso_stop(f->iso, "i2", SIGTERM, 200, &e), 0);
-    took = iso_now_ms() - t0;
+    took = clock_now_ms() - t0;
     assert_true(took >= 200);
     assert_true(took < 5000);
     assert_int_equal(waitpid(pid, &status, 0), pid);
