@@ -205,6 +205,32 @@ static int update_instances(struct req *r)
     return 0;
 }
 
+/* Answer the host's desired members; when the agent already has them (same hash) and its
+ * wait is not over, park the request until they change (a long poll holding no thread). */
+static void answer_desired(struct req *r)
+{
+    uint64_t gen = notify_generation();
+    PGresult *res = dbq_ok(r, sql_desired, r->who.host_id);
+    json_t *desired;
+    char hash[65];
+
+    if (!res)
+        return;
+    crypto_sha256_hex(PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0), hash);
+    if (r->park_hash[0] && strcmp(r->park_hash, hash) == 0 &&
+        clock_now_ms() < r->park_deadline_ms && !http_stopping()) {
+        PQclear(res);
+        http_park(r, gen, r->park_deadline_ms);
+        return;
+    }
+    desired = json_loads(PQgetvalue(res, 0, 0), 0, NULL);
+    PQclear(res);
+    http_reply_json(r, 200,
+                    json_pack("{s:s,s:i,s:s,s:o}", "host", r->who.host, "heartbeat_interval_ms",
+                              HEARTBEAT_INTERVAL_MS, "desired_hash", hash, "members",
+                              desired ? desired : json_array()));
+}
+
 void h_agent_heartbeat(struct req *r)
 {
     static const char *const keys[] = {"agent_version", "isolation", "capacity",
@@ -215,12 +241,13 @@ void h_agent_heartbeat(struct req *r)
     const char *pmin_p = NULL, *pmax_p = NULL;
     PGresult *res = NULL;
     const char *seen_hash = NULL;
-    json_t *desired;
-    char hash[65];
-    int64_t wait_ms = 0, deadline;
-    uint64_t gen;
+    int64_t wait_ms = 0;
     bool was_ready;
 
+    if (r->resumed) {
+        answer_desired(r);
+        return;
+    }
     if (http_parse_body(r, true) < 0 || body_allow(r, keys) < 0)
         return;
     members = json_object_get(r->json, "members");
@@ -281,26 +308,9 @@ void h_agent_heartbeat(struct req *r)
     res = NULL;
     if (update_instances(r) < 0)
         goto out;
-    /* Long poll: when the agent already has the desired members, wait (up to wait_ms) for them
-     * to change, so that a placement reaches the agent at once rather than at its next poll. */
-    deadline = clock_now_ms() + wait_ms;
-    for (;;) {
-        gen = notify_generation();
-        res = dbq_ok(r, sql_desired, r->who.host_id);
-        if (!res)
-            goto out;
-        crypto_sha256_hex(PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0), hash);
-        if (!seen_hash || strcmp(seen_hash, hash) != 0 || clock_now_ms() >= deadline)
-            break;
-        PQclear(res);
-        res = NULL;
-        notify_wait(gen, (int)(deadline - clock_now_ms()));
-    }
-    desired = json_loads(PQgetvalue(res, 0, 0), 0, NULL);
-    http_reply_json(r, 200,
-                    json_pack("{s:s,s:i,s:s,s:o}", "host", r->who.host, "heartbeat_interval_ms",
-                              HEARTBEAT_INTERVAL_MS, "desired_hash", hash, "members",
-                              desired ? desired : json_array()));
+    snprintf(r->park_hash, sizeof(r->park_hash), "%s", seen_hash ? seen_hash : "");
+    r->park_deadline_ms = clock_now_ms() + wait_ms;
+    answer_desired(r);
 out:
     PQclear(res);
     json_decref(members);

@@ -12,6 +12,7 @@
 #include <libpq-fe.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -23,6 +24,7 @@
 
 #include "api/auth.h"
 #include "api/metrics.h"
+#include "api/notify.h"
 #include "api/routes.h"
 #include "api/store.h"
 #include "lib/log.h"
@@ -32,6 +34,13 @@
 
 static struct MHD_Daemon *daemon_handle;
 static volatile int in_flight;
+
+/* Parked long polls, resumed by the parker thread. */
+static pthread_mutex_t park_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct req *parked;
+static pthread_t parker_thread;
+static bool parker_running;
+static volatile bool stopping;
 
 void http_reply_json(struct req *r, unsigned status, json_t *body)
 {
@@ -206,6 +215,50 @@ int body_int(struct req *r, const char *key, bool required, bool nullable, int64
     return 0;
 }
 
+void http_park(struct req *r, uint64_t gen, int64_t deadline_ms)
+{
+    r->park = true;
+    r->park_gen = gen;
+    r->park_deadline_ms = deadline_ms;
+}
+
+bool http_stopping(void)
+{
+    return stopping;
+}
+
+/* Wake the parked requests whose generation moved or whose deadline passed (all of them when
+ * stopping); wakes at once on notify_bump(), and at least every 100 ms for deadlines. */
+static void *parker(void *arg)
+{
+    uint64_t seen = notify_generation();
+
+    (void)arg;
+    for (;;) {
+        struct req **pp, *r;
+        int64_t now;
+        uint64_t g = notify_wait(seen, 100);
+        bool done = stopping;
+
+        seen = g;
+        now = clock_now_ms();
+        pthread_mutex_lock(&park_lock);
+        for (pp = &parked; (r = *pp) != NULL;) {
+            if (done || r->park_gen != g || now >= r->park_deadline_ms) {
+                *pp = r->park_next;
+                r->park_next = NULL;
+                r->resume = true;
+                MHD_resume_connection(r->conn);
+                continue;
+            }
+            pp = &r->park_next;
+        }
+        pthread_mutex_unlock(&park_lock);
+        if (done)
+            return NULL;
+    }
+}
+
 static void req_free(struct req *r)
 {
     int i;
@@ -257,8 +310,6 @@ static void dispatch(struct req *r)
         }
     }
     route->handler(r);
-    if (!r->status)
-        http_error(r, 500, "internal", NULL, "internal error");
 }
 
 static enum MHD_Result queue_reply(struct MHD_Connection *conn, struct req *r)
@@ -309,7 +360,24 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         *upload_size = 0;
         return MHD_YES;
     }
-    dispatch(r);
+    if (r->resume) {
+        r->resume = false;
+        r->resumed = true;
+        routes[r->route].handler(r);
+    } else {
+        dispatch(r);
+    }
+    if (r->park) {
+        r->park = false;
+        MHD_suspend_connection(conn);
+        pthread_mutex_lock(&park_lock);
+        r->park_next = parked;
+        parked = r;
+        pthread_mutex_unlock(&park_lock);
+        return MHD_YES;
+    }
+    if (!r->status)
+        http_error(r, 500, "internal", NULL, "internal error");
     return queue_reply(conn, r);
 }
 
@@ -356,7 +424,8 @@ int http_start(const char *addr, int nthreads, struct err *e)
 
     MHD_set_panic_func(on_panic, NULL);
     daemon_handle = MHD_start_daemon(
-        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_ERROR_LOG,
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
+            MHD_USE_ERROR_LOG,
         (uint16_t)port, NULL, NULL, on_request, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sin,
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)nthreads, MHD_OPTION_NOTIFY_COMPLETED,
         on_completed, NULL, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)60,
@@ -365,6 +434,21 @@ int http_start(const char *addr, int nthreads, struct err *e)
     if (!daemon_handle)
         return err_set(e, 1, "could not listen on %s: %s", addr,
                        errno ? strerror(errno) : "libmicrohttpd failed to start");
+    stopping = false;
+    {
+        sigset_t all, old;
+        int rc;
+        sigfillset(&all);
+        pthread_sigmask(SIG_BLOCK, &all, &old);
+        rc = pthread_create(&parker_thread, NULL, parker, NULL);
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+        if (rc != 0) {
+            MHD_stop_daemon(daemon_handle);
+            daemon_handle = NULL;
+            return err_set(e, 1, "could not start the long-poll thread: error %d", rc);
+        }
+        parker_running = true;
+    }
     return 0;
 }
 
@@ -378,6 +462,13 @@ void http_stop(int deadline_ms)
     fd = MHD_quiesce_daemon(daemon_handle);
     if (fd != MHD_INVALID_SOCKET)
         close(fd);
+    /* Parked long polls answer now. */
+    stopping = true;
+    if (parker_running) {
+        notify_bump();
+        pthread_join(parker_thread, NULL);
+        parker_running = false;
+    }
     while (__atomic_load_n(&in_flight, __ATOMIC_SEQ_CST) > 0 && waited < deadline_ms) {
         clock_sleep_ms(10);
         waited += 10;

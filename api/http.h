@@ -42,6 +42,14 @@ struct req {
     char *headers[4][2]; /* owned name/value pairs */
     int nheaders;
     int64_t start_ns;
+    /* long poll (http_park): the handler runs again, with resumed set, once woken */
+    bool park;    /* set by http_park: park instead of replying */
+    bool resume;  /* set by the parker: the next call resumes */
+    bool resumed; /* this run of the handler is a resumption */
+    uint64_t park_gen;
+    int64_t park_deadline_ms;
+    char park_hash[65]; /* handler state kept across resumptions */
+    struct req *park_next;
 };
 
 /* Reply helpers. Each sets the request's one reply; a second call replaces the first. */
@@ -82,7 +90,14 @@ int body_string(struct req *r, const char *key, bool required, size_t max_len,
 int body_int(struct req *r, const char *key, bool required, bool nullable, int64_t min, int64_t max,
              int64_t *out, bool *is_null) __attribute__((warn_unused_result));
 
-/* Handlers: one per route. They always leave a reply in r. */
+/* Long poll: instead of replying, a handler may park the request, which then holds no thread,
+ * until notify_bump() moves the generation past gen or deadline_ms (monotonic) passes; then the
+ * handler runs again with r->resumed set and answers (or parks again). */
+void http_park(struct req *r, uint64_t gen, int64_t deadline_ms);
+/* Whether the server is stopping (parked requests must answer now). */
+bool http_stopping(void);
+
+/* Handlers: one per route. They leave a reply in r, or park it (http_park). */
 typedef void (*http_handler)(struct req *r);
 
 struct route {

@@ -31,8 +31,7 @@ static void usage(FILE *f)
                "  --listen ADDR:PORT  HTTP listen address (default 127.0.0.1:8080)\n"
                "  --db URL            use this PostgreSQL (libpq URL or key=value string)\n"
                "                      instead of running an embedded one under DIR\n"
-               "  --threads N         HTTP worker threads (default 16; each long-polling agent\n"
-               "                      holds one for up to a second)\n"
+               "  --threads N         HTTP worker threads (default 8)\n"
                "  --debug             log debug lines\n"
                "  --help, --version\n");
 }
@@ -119,7 +118,7 @@ int main(int argc, char **argv)
     const char *data_dir = NULL, *listen_addr = "127.0.0.1:8080", *db = NULL;
     struct embedded *embedded = NULL;
     char *conninfo = NULL, *lock_path = NULL;
-    int threads = 16, c, lock_fd = -1, sig, status = 1;
+    int threads = 8, c, lock_fd = -1, sig, status = 1;
     sigset_t sigs;
     struct err e;
 

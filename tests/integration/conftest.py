@@ -173,7 +173,8 @@ _ALL_SERVERS = []  # every Dbaasd made, for the safety net in pytest_sessionfini
 class Dbaasd:
     """One dbaasd process on a data directory; can be stopped and started again on it."""
 
-    def __init__(self, data_dir=None):
+    def __init__(self, data_dir=None, extra_args=()):
+        self.extra_args = list(extra_args)
         if not os.access(DBAASD, os.X_OK):
             pytest.fail("%s is missing or not executable (build it, or set DBAAS_BIN_DIR)" % DBAASD)
         _ALL_SERVERS.append(self)
@@ -226,7 +227,8 @@ class Dbaasd:
             self.lines.append("---- start #%d: dbaasd --data-dir %s --listen 127.0.0.1:%d"
                               % (self.starts + 1, self.data_dir, port))
         self.proc = subprocess.Popen(
-            [DBAASD, "--data-dir", self.data_dir, "--listen", "127.0.0.1:%d" % port],
+            [DBAASD, "--data-dir", self.data_dir, "--listen", "127.0.0.1:%d" % port]
+            + self.extra_args,
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
             cwd="/")
         self._reader = threading.Thread(target=self._read, args=(self.proc, self._ready), daemon=True)
@@ -576,9 +578,9 @@ class Env:
         self.op.close()
 
 
-def start_server():
+def start_server(extra_args=()):
     """A new dbaasd on a new data directory, started and healthy. The caller closes it."""
-    srv = Dbaasd()
+    srv = Dbaasd(extra_args=extra_args)
     try:
         srv.start()
     except BaseException:

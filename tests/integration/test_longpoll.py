@@ -1,0 +1,71 @@
+"""Agents' heartbeats are long polls that hold no server thread while they wait.
+
+dbaasd runs here with two HTTP worker threads; twenty agents long-poll at once (each waits up to
+three seconds for its desired members to change). The API must keep answering other requests
+at once, and a placement must reach the waiting agent at once, not when its wait ends.
+"""
+
+import threading
+import time
+
+import requests
+
+from conftest import Env, expect, start_server, uniq, wait_until
+
+
+def test_long_polls_hold_no_thread_and_wake_on_change():
+    srv = start_server(extra_args=["--threads", "2"])
+    env = Env(srv)
+    try:
+        hosts = []
+        for i in range(20):
+            body = expect(env.op.post("/v1/hosts", {
+                "name": uniq("h"), "address": "127.0.0.%d" % (i + 2), "zone": "z1",
+                "cpu_millis": 1000, "memory_mb": 1024, "disk_mb": 10000,
+                "engines": ["redis"]}), 201)
+            hosts.append(body)
+        url = srv.url + "/v1/agent/heartbeat"
+
+        def beat(token, desired_hash=None, wait_ms=0):
+            body = {"members": [], "wait_ms": wait_ms}
+            if desired_hash:
+                body["desired_hash"] = desired_hash
+            r = requests.post(url, json=body, headers={"Authorization": "Bearer " + token}, timeout=30)
+            assert r.status_code == 200, r.text
+            return r.json()
+
+        first = {h["name"]: beat(h["token"]) for h in hosts}
+        answers = {}
+
+        def poll(h):
+            t0 = time.monotonic()
+            answers[h["name"]] = (beat(h["token"], first[h["name"]]["desired_hash"], 3000),
+                                  time.monotonic() - t0)
+
+        threads = [threading.Thread(target=poll, args=(h,)) for h in hosts]
+        for t in threads:
+            t.start()
+        time.sleep(0.5)  # the polls are parked (a workload step, not a readiness wait)
+        # the API still answers at once with every worker thread free
+        t0 = time.monotonic()
+        for _ in range(10):
+            expect(env.op.get("/v1/plans"), 200)
+        assert time.monotonic() - t0 < 2.0, "the API is starved by parked long polls"
+        # a placement wakes the agent of the chosen host before its wait ends
+        _, tok = env.mk_tenant()
+        plan = env.mk_plan(cpu_millis=100, memory_mb=64, disk_mb=64)
+        env.client(tok).post("/v1/instances", {"name": uniq("db"), "engine": "redis", "plan": plan})
+        for t in threads:
+            t.join(30)
+        woken = [(name, a) for name, a in answers.items() if a[0]["members"]]
+        assert len(woken) == 1, [n for n, _ in woken]
+        name, (ans, elapsed) = woken[0]
+        assert elapsed < 2.5, "the placement reached the agent only after %.2f s" % elapsed
+        assert ans["desired_hash"] != first[name]["desired_hash"]
+        # the others waited their full time and got the same members
+        for n, (a, el) in answers.items():
+            if n != name:
+                assert a["desired_hash"] == first[n]["desired_hash"] and el >= 2.9, (n, el)
+    finally:
+        env.close()
+        srv.close()
