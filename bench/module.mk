@@ -8,3 +8,11 @@ $(BIN)/bench_sched: $(BUILD)/bench/bench_sched.o $(SCHED_OBJS) $(BUILD)/libdbaas
 
 bench-sched: $(BIN)/bench_sched
 	@$(BIN)/bench_sched
+
+# The node agent's benchmarks: a real dbaasd + dbaas-agent (cgroup backend) stack; need root.
+.PHONY: bench-isolation bench-provision
+bench-isolation: all
+	@PYTHONDONTWRITEBYTECODE=1 DBAAS_BIN_DIR=$(abspath $(BIN)) /usr/bin/python3 bench/bench_isolation.py
+
+bench-provision: all
+	@PYTHONDONTWRITEBYTECODE=1 DBAAS_BIN_DIR=$(abspath $(BIN)) /usr/bin/python3 bench/bench_provision.py
