@@ -34,6 +34,7 @@
 #include "lib/log.h"
 #include "lib/xalloc.h"
 #include "lib/clock.h"
+#include "lib/crypto.h"
 
 #define AGENT_VERSION "0.1.0"
 #define TICK_MS 100
@@ -50,6 +51,8 @@ static pthread_mutex_t iso_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct iso *iso;
 static struct member *members;
 static char device[ISO_DEVICE_MAX];
+static char tag[16]; /* "a" + 8 hex digits of the data directory's hash: see member_group() */
+static pthread_cond_t wake;   /* the main loop: a member changed state (CLOCK_MONOTONIC) */
 static int workers;           /* running worker threads, guarded by lock */
 static bool report_now;       /* a member changed state: report at once (guarded by lock) */
 static char desired_hash[65]; /* of the desired members last applied (guarded by lock) */
@@ -62,7 +65,7 @@ struct job {
     struct engine_spec spec;
     char *dir;
     char *verifier;
-    char group[32];
+    char group[40];
     struct iso_limits limits;
     int stop_signal;
 };
@@ -86,7 +89,7 @@ static struct job *job_new(struct member *m)
     j->ops = engine_find(m->engine);
     j->dir = member_dir(m, cfg->data_dir);
     j->verifier = xstrdup(m->verifier ? m->verifier : "");
-    member_group(m, j->group);
+    member_group(m, tag, j->group);
     j->limits = m->limits;
     snprintf(j->limits.device, sizeof(j->limits.device), "%s", device);
     j->spec.instance = m->instance_id;
@@ -118,8 +121,10 @@ static void set_state(struct member *m, enum mstate to, const char *error)
         log_info("event=member_state member=%lld instance=%s engine=%s from=%s to=%s%s%s%s",
                  (long long)m->id, m->instance, m->engine, mstate_name(m->state), mstate_name(to),
                  error ? " error=\"" : "", error ? error : "", error ? "\"" : "");
-    if (m->state != to)
+    if (m->state != to) {
         report_now = true;
+        pthread_cond_signal(&wake);
+    }
     m->state = to;
     snprintf(m->error, sizeof(m->error), "%s", error ? error : "");
     save(m);
@@ -450,9 +455,9 @@ static json_t *report(void)
     for (m = members; m; m = m->next) {
         json_t *r;
         if (m->state == MS_RUNNING) {
-            char group[32];
+            char group[40];
             struct err e;
-            member_group(m, group);
+            member_group(m, tag, group);
             pthread_mutex_lock(&iso_lock);
             if (iso_usage(iso, group, &m->usage, &e) < 0)
                 memset(&m->usage, 0, sizeof(m->usage));
@@ -681,10 +686,10 @@ static void adopt(void)
     members = member_load_all(cfg->data_dir);
     pthread_mutex_lock(&lock);
     for (m = members; m; m = m->next) {
-        char group[32];
+        char group[40];
         pid_t pid = 0;
 
-        member_group(m, group);
+        member_group(m, tag, group);
         if (!m->want_running) {
             if (m->state != MS_DELETED)
                 spawn(m, work_delete);
@@ -744,6 +749,20 @@ int agent_run(const struct agent_config *config, volatile sig_atomic_t *stop, st
         err_set(e, 1, "could not set mode of \"%s\": %s", cfg->data_dir, strerror(errno));
         goto out;
     }
+    {
+        char *abs = realpath(cfg->data_dir, NULL);
+        char hash[65];
+        crypto_sha256_hex(abs ? abs : cfg->data_dir, strlen(abs ? abs : cfg->data_dir), hash);
+        snprintf(tag, sizeof(tag), "a%.8s", hash);
+        free(abs);
+    }
+    {
+        pthread_condattr_t attr;
+        pthread_condattr_init(&attr);
+        pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+        pthread_cond_init(&wake, &attr);
+        pthread_condattr_destroy(&attr);
+    }
     mdir = xasprintf("%s/members", cfg->data_dir);
     if ((mkdir(mdir, 0711) < 0 && errno != EEXIST) || chmod(mdir, 0711) < 0) {
         err_set(e, 1, "could not create directory \"%s\": %s", mdir, strerror(errno));
@@ -778,15 +797,19 @@ int agent_run(const struct agent_config *config, volatile sig_atomic_t *stop, st
     polling = true;
     /* This thread supervises the engines and reports state changes at once. */
     while (!*stop) {
+        struct timespec until;
         bool now;
         supervise();
         pthread_mutex_lock(&lock);
+        if (!report_now) {
+            clock_deadline(&until, TICK_MS);
+            pthread_cond_timedwait(&wake, &lock, &until);
+        }
         now = report_now;
         report_now = false;
         pthread_mutex_unlock(&lock);
         if (now)
             heartbeat(c, &failures, 0);
-        clock_sleep_ms(TICK_MS);
     }
     if (polling) {
         pthread_join(poller, NULL);

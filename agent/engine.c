@@ -279,9 +279,10 @@ int engine_init(const struct engine_ops *ops, const struct engine_spec *spec, st
         goto out;
     if (ops->init && ops->init(&rs, tmp, e) < 0)
         goto out;
-    /* The tools ran without fsync (initdb --no-sync): one syncfs() is much cheaper. */
+    /* The tools ran without fsync (initdb --no-sync): one syncfs() is much cheaper. An engine
+     * with nothing to initialise has nothing to sync. */
     fd = open(tmp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0 || syncfs(fd) < 0) {
+    if (fd < 0 || (ops->init && syncfs(fd) < 0)) {
         err_set(e, ENGINE_E_SYSTEM, "could not sync \"%s\": %s", tmp, strerror(errno));
         goto out;
     }

@@ -91,9 +91,9 @@ char *member_dir(const struct member *m, const char *dir)
     return xasprintf("%s/members/%lld", dir, (long long)m->id);
 }
 
-void member_group(const struct member *m, char out[32])
+void member_group(const struct member *m, const char *tag, char out[40])
 {
-    snprintf(out, 32, "m%lld", (long long)m->id);
+    snprintf(out, 40, "%s-m%lld", tag, (long long)m->id);
 }
 
 int member_save(const struct member *m, const char *dir, struct err *e)

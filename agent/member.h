@@ -70,7 +70,9 @@ struct member *member_load_all(const char *dir);
 
 /* The member's directory: dir/members/<id> (caller frees). */
 char *member_dir(const struct member *m, const char *dir);
-/* The isolation group name: "m<id>". */
-void member_group(const struct member *m, char out[32]);
+/* The isolation group name: "<agent tag>-m<id>". The tag (from the agent's data directory)
+ * keeps the groups of several agents on one machine apart: member ids are only unique within
+ * one control plane. */
+void member_group(const struct member *m, const char *tag, char out[40]);
 
 #endif

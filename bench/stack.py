@@ -5,14 +5,12 @@ NOTES
   (started by conftest.start_server) and one bin/dbaas-agent (root, cgroup backend) registered as
   host "local" on 127.0.0.1. Everything it makes lives under one temporary directory in /tmp (on
   the machine's disk, so that IO limits apply) and is removed by Stack.close().
-- The agent names its cgroups dbaas/m<member id> whatever its data directory, and a fresh dbaasd
-  numbers members from 1: a second stack on the same machine (a test run, another benchmark)
-  shares group names with ours, and an agent kills whatever runs in a group it is about to use
-  ("leftovers of an earlier run"). Seen here: a benchmark's engine vanished mid-run while a
-  test run's agent was provisioning. So Stack.start() moves its store's member id sequence to a random base above 10^6
-  (tests use small ids), wait_for_quiet_machine() waits until no other dbaas-agent runs (their
-  load would distort the figures anyway), foreign_agents_seen() tells whether one appeared
-  later, and the benchmarks check at the end that none of their engines was restarted.
+- Agents used to name their cgroups dbaas/m<member id> whatever their data directory, so two
+  stacks on one machine shared group names (fixed: the agent now prefixes a tag of its data
+  directory). Stack.start() still moves its store's member id sequence to a random base above
+  10^6, wait_for_quiet_machine() waits until no other dbaas-agent runs (their load would distort
+  the figures anyway), foreign_agents_seen() tells whether one appeared later, and the
+  benchmarks check at the end that none of their engines was restarted.
 - The conftest helpers fail through pytest.fail(), which raises: a benchmark stops with the
   message and its cleanup runs.
 """
