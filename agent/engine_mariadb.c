@@ -94,9 +94,7 @@ static int mdb_init(const struct engine_spec *s, const char *data_path, struct e
 {
     struct engine_user u;
     struct engine_strv sv = {0};
-    struct buf out = BUF_INIT, last = BUF_INIT;
-    char **argv = NULL, *prog, how[128];
-    int status = 0, rc = -1;
+    char *prog;
 
     if (engine_util_user(s->os_user, &u, e) < 0)
         return -1;
@@ -112,22 +110,8 @@ static int mdb_init(const struct engine_spec *s, const char *data_path, struct e
     engine_util_strv_pushf(&sv, "--innodb-log-file-size=%lldM", (long long)mdb_log_file_mb(s));
     engine_util_strv_pushf(&sv, "--innodb-buffer-pool-size=%lldM",
                            (long long)mdb_buffer_pool_mb(s));
-    argv = engine_util_strv_steal(&sv);
-    if (engine_util_run(&u, argv, data_path, MY_INIT_TIMEOUT_MS, &out, &status, e) < 0)
-        goto out;
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-        engine_util_status_text(status, how, sizeof(how));
-        buf_reset(&last);
-        engine_util_last_lines(buf_str(&out), 4, &last);
-        err_set(e, ENGINE_E_TOOL, "mariadb-install-db %s: %s", how, buf_str(&last));
-        goto out;
-    }
-    rc = 0;
-out:
-    engine_util_strv_free(argv);
-    buf_free(&out);
-    buf_free(&last);
-    return rc;
+    return engine_util_run_tool(&u, engine_util_strv_steal(&sv), data_path, MY_INIT_TIMEOUT_MS,
+                                "mariadb-install-db", e);
 }
 
 static int mdb_render(const struct engine_spec *s, const char *admin_secret,

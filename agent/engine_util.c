@@ -570,3 +570,26 @@ void engine_util_last_lines(const char *text, int max_lines, struct buf *out)
 {
     engine_util_pick_lines(text, non_blank, NULL, max_lines, out);
 }
+
+int engine_util_run_tool(const struct engine_user *u, char **argv, const char *cwd, int timeout_ms,
+                         const char *what, struct err *e)
+{
+    struct buf out = BUF_INIT, last = BUF_INIT;
+    char how[128];
+    int status = 0, rc = -1;
+
+    if (engine_util_run(u, argv, cwd, timeout_ms, &out, &status, e) < 0)
+        goto out;
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        engine_util_status_text(status, how, sizeof(how));
+        engine_util_last_lines(buf_str(&out), 4, &last);
+        err_set(e, ENGINE_E_TOOL, "%s %s: %s", what, how, buf_str(&last));
+        goto out;
+    }
+    rc = 0;
+out:
+    engine_util_strv_free(argv);
+    buf_free(&out);
+    buf_free(&last);
+    return rc;
+}

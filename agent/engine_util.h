@@ -56,6 +56,11 @@ int engine_util_run(const struct engine_user *u, char *const argv[], const char 
                     int timeout_ms, struct buf *out, int *status, struct err *e)
     __attribute__((warn_unused_result));
 
+/* Run a tool (initdb, mariadb-install-db) with engine_util_run() and require exit status 0:
+ * otherwise ENGINE_E_TOOL "<what> exited with status 1: <its last lines>". Frees argv. */
+int engine_util_run_tool(const struct engine_user *u, char **argv, const char *cwd, int timeout_ms,
+                         const char *what, struct err *e) __attribute__((warn_unused_result));
+
 /* "exited with status 1", "was killed by signal 9 (Killed)" into buf. */
 void engine_util_status_text(int status, char *buf, size_t n);
 
