@@ -154,13 +154,17 @@ static int pg_render(const struct engine_spec *s, const char *admin_secret,
                "max_parallel_workers_per_gather = %lld\n"
                "max_wal_size = %lldMB\n"
                "min_wal_size = %lldMB\n"
-               "wal_keep_size = %lldMB\n\n",
+               "wal_keep_size = %lldMB\n"
+               "# Temporary files are buffered writes that cgroup v1 cannot charge to the\n"
+               "# instance's IO limits: bound them by the plan's disk instead\n"
+               "temp_file_limit = %lldMB\n\n",
                (long long)pg_max_connections(s), (long long)pg_shared_buffers_mb(s),
                (long long)(mem * 3 / 4), (long long)engine_util_clamp(mem / 16, 4, 2048),
                (long long)engine_util_clamp(s->cpu_millis / 1000, 1, 8),
                (long long)engine_util_clamp(s->cpu_millis / 2000, 0, 4), (long long)max_wal,
                (long long)engine_util_clamp(max_wal / 2, 32, 80),
-               (long long)engine_util_clamp(s->disk_mb / 16, 16, 1024));
+               (long long)engine_util_clamp(s->disk_mb / 16, 16, 1024),
+               (long long)engine_util_clamp(s->disk_mb / 4, 16, INT64_C(1) << 30));
     buf_puts(&conf, "# Security and replication\n"
                     "password_encryption = scram-sha-256\n"
                     "superuser_reserved_connections = 3\n"

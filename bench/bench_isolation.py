@@ -162,13 +162,18 @@ class Hogs:
         self.threads = []
         self.dd = None
         self.errors = []
+        self.temp_limit_hits = 0
         self.lock = threading.Lock()
 
     def _burn(self, conn, sql):
         try:
             with conn.cursor() as cur:
                 while not self.stop_ev.is_set():
-                    cur.execute(sql)
+                    try:
+                        cur.execute(sql)
+                    except psycopg2.errors.ConfigurationLimitExceeded:
+                        # the plan's temp_file_limit stopped a spill: start it again
+                        self.temp_limit_hits += 1
         except psycopg2.errors.QueryCanceled:
             pass
         except psycopg2.Error as e:
@@ -269,8 +274,9 @@ def write_limit_check(n, scratch, device):
             hogs.stop()
         wall = t1 - t0
         print("write-limit check, %-16s: the neighbour's cgroup wrote %6.1f MiB/s (limit %d), the disk %6.1f MiB/s; "
-              "neighbour %.2f CPU" % (what, (w1 - w0) / MiB / wall, WRITE_BPS // MiB, (d1 - d0) / MiB / wall,
-                                      (c1 - c0) / 1e9 / wall), flush=True)
+              "neighbour %.2f CPU; spills stopped by temp_file_limit: %d"
+              % (what, (w1 - w0) / MiB / wall, WRITE_BPS // MiB, (d1 - d0) / MiB / wall,
+                 (c1 - c0) / 1e9 / wall, hogs.temp_limit_hits), flush=True)
         time.sleep(2.0)  # let the deleted temporary files' pages go before the next step
 
 

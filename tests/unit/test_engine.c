@@ -390,6 +390,7 @@ static void test_render_postgres(void **state)
     assert_contains(conf, "port = 15432\n");
     assert_contains(conf, "unix_socket_directories = '/run/dbaas/m1'\n");
     assert_contains(conf, "unix_socket_permissions = 0700\n");
+    assert_contains(conf, "temp_file_limit = 2560MB\n"); /* a quarter of the 10 GiB disk */
     assert_contains(conf, "hba_file = '/var/lib/dbaas/m1/pg_hba.conf'\n");
     assert_contains(conf, "ident_file = '/var/lib/dbaas/m1/pg_ident.conf'\n");
     assert_contains(conf, "password_encryption = scram-sha-256\n");
