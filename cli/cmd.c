@@ -452,3 +452,30 @@ void cmd_path(struct buf *path, const char *prefix, const char *segment, const c
     if (suffix)
         buf_puts(path, suffix);
 }
+
+int cmd_call_named(struct cmd_ctx *ctx, const char *method, const char *prefix, const char *suffix,
+                   json_t **out)
+{
+    struct buf path = BUF_INIT;
+    int rc;
+
+    cmd_path(&path, prefix, ctx->a->pos[0], suffix);
+    rc = client_call(ctx->cl, method, buf_str(&path), NULL, NULL, out);
+    buf_free(&path);
+    return rc < 0 ? CMD_EAPI : CMD_OK;
+}
+
+int cmd_delete_named(struct cmd_ctx *ctx, const char *prefix, const char *kind, const char *verb)
+{
+    struct buf done = BUF_INIT;
+    int rc = cmd_call_named(ctx, "DELETE", prefix, NULL, NULL);
+
+    if (rc == CMD_OK && !ctx->json) {
+        buf_printf(&done, "%s \"", kind);
+        table_sanitize(&done, ctx->a->pos[0]);
+        buf_printf(&done, "\" %s", verb);
+        printf("%s\n", buf_str(&done));
+    }
+    buf_free(&done);
+    return rc;
+}

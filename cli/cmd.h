@@ -86,4 +86,12 @@ const char *cmd_mb(const json_t *obj, const char *key, char *out, int n);
 /* Append prefix, then segment percent-encoded, then suffix (NULL: none) to path. */
 void cmd_path(struct buf *path, const char *prefix, const char *segment, const char *suffix);
 
+/* METHOD prefix + the first positional argument (escaped) + suffix, without a body; *out gets
+ * the answer (caller decrefs). CMD_OK or CMD_EAPI (the error already printed). */
+int cmd_call_named(struct cmd_ctx *ctx, const char *method, const char *prefix, const char *suffix,
+                   json_t **out);
+
+/* DELETE prefix + the first positional argument; prints `<kind> "<name>" <verb>` unless --json. */
+int cmd_delete_named(struct cmd_ctx *ctx, const char *prefix, const char *kind, const char *verb);
+
 #endif

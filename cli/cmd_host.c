@@ -188,14 +188,9 @@ static int host_list(struct cmd_ctx *ctx)
 /* method /v1/hosts/NAME[suffix] and print the host it answers. */
 static int host_simple(struct cmd_ctx *ctx, const char *method, const char *suffix)
 {
-    struct buf path = BUF_INIT;
     json_t *h = NULL;
-    int rc;
 
-    cmd_path(&path, "/v1/hosts/", ctx->a->pos[0], suffix);
-    rc = client_call(ctx->cl, method, buf_str(&path), NULL, NULL, &h);
-    buf_free(&path);
-    if (rc < 0)
+    if (cmd_call_named(ctx, method, "/v1/hosts/", suffix, &h) != CMD_OK)
         return CMD_EAPI;
     return host_answer(ctx, h);
 }
@@ -217,22 +212,7 @@ static int host_undrain(struct cmd_ctx *ctx)
 
 static int host_remove(struct cmd_ctx *ctx)
 {
-    struct buf path = BUF_INIT;
-    struct buf done = BUF_INIT;
-    int rc = CMD_OK;
-
-    cmd_path(&path, "/v1/hosts/", ctx->a->pos[0], NULL);
-    if (client_call(ctx->cl, "DELETE", buf_str(&path), NULL, NULL, NULL) < 0) {
-        rc = CMD_EAPI;
-    } else if (!ctx->json) {
-        buf_puts(&done, "host \"");
-        table_sanitize(&done, ctx->a->pos[0]);
-        buf_puts(&done, "\" removed");
-        printf("%s\n", buf_str(&done));
-    }
-    buf_free(&path);
-    buf_free(&done);
-    return rc;
+    return cmd_delete_named(ctx, "/v1/hosts/", "host", "removed");
 }
 
 static const struct args_spec host_add_specs[] = {

@@ -378,14 +378,9 @@ static int instance_list(struct cmd_ctx *ctx)
 
 static int instance_show(struct cmd_ctx *ctx)
 {
-    struct buf path = BUF_INIT;
     json_t *in = NULL;
-    int rc;
 
-    cmd_path(&path, "/v1/instances/", ctx->a->pos[0], NULL);
-    rc = client_call(ctx->cl, "GET", buf_str(&path), NULL, NULL, &in);
-    buf_free(&path);
-    if (rc < 0)
+    if (cmd_call_named(ctx, "GET", "/v1/instances/", NULL, &in) != CMD_OK)
         return CMD_EAPI;
     if (ctx->json)
         cmd_print_json(in);

@@ -144,36 +144,16 @@ static int plan_list(struct cmd_ctx *ctx)
 
 static int plan_show(struct cmd_ctx *ctx)
 {
-    struct buf path = BUF_INIT;
     json_t *p = NULL;
-    int rc;
 
-    cmd_path(&path, "/v1/plans/", ctx->a->pos[0], NULL);
-    rc = client_call(ctx->cl, "GET", buf_str(&path), NULL, NULL, &p);
-    buf_free(&path);
-    if (rc < 0)
+    if (cmd_call_named(ctx, "GET", "/v1/plans/", NULL, &p) != CMD_OK)
         return CMD_EAPI;
     return plan_answer(ctx, p);
 }
 
 static int plan_delete(struct cmd_ctx *ctx)
 {
-    struct buf path = BUF_INIT;
-    struct buf done = BUF_INIT;
-    int rc = CMD_OK;
-
-    cmd_path(&path, "/v1/plans/", ctx->a->pos[0], NULL);
-    if (client_call(ctx->cl, "DELETE", buf_str(&path), NULL, NULL, NULL) < 0) {
-        rc = CMD_EAPI;
-    } else if (!ctx->json) {
-        buf_puts(&done, "plan \"");
-        table_sanitize(&done, ctx->a->pos[0]);
-        buf_puts(&done, "\" deleted");
-        printf("%s\n", buf_str(&done));
-    }
-    buf_free(&path);
-    buf_free(&done);
-    return rc;
+    return cmd_delete_named(ctx, "/v1/plans/", "plan", "deleted");
 }
 
 static const struct args_spec plan_create_specs[] = {

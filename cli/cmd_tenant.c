@@ -110,14 +110,9 @@ static int tenant_list(struct cmd_ctx *ctx)
 
 static int tenant_show(struct cmd_ctx *ctx)
 {
-    struct buf path = BUF_INIT;
     json_t *t = NULL;
-    int rc;
 
-    cmd_path(&path, "/v1/tenants/", ctx->a->pos[0], NULL);
-    rc = client_call(ctx->cl, "GET", buf_str(&path), NULL, NULL, &t);
-    buf_free(&path);
-    if (rc < 0)
+    if (cmd_call_named(ctx, "GET", "/v1/tenants/", NULL, &t) != CMD_OK)
         return CMD_EAPI;
     return tenant_answer(ctx, t);
 }
@@ -134,18 +129,7 @@ static int tenant_delete_path(struct cmd_ctx *ctx, const char *path, const char 
 
 static int tenant_delete(struct cmd_ctx *ctx)
 {
-    struct buf path = BUF_INIT;
-    struct buf done = BUF_INIT;
-    int rc;
-
-    cmd_path(&path, "/v1/tenants/", ctx->a->pos[0], NULL);
-    buf_puts(&done, "tenant \"");
-    table_sanitize(&done, ctx->a->pos[0]);
-    buf_puts(&done, "\" deleted");
-    rc = tenant_delete_path(ctx, buf_str(&path), buf_str(&done));
-    buf_free(&path);
-    buf_free(&done);
-    return rc;
+    return cmd_delete_named(ctx, "/v1/tenants/", "tenant", "deleted");
 }
 
 static int token_create(struct cmd_ctx *ctx)
