@@ -229,6 +229,16 @@ static void mark_running(struct member *m, pid_t pid, bool child, int version)
     set_state(m, MS_RUNNING, NULL);
 }
 
+/* Schedule the next restart of a member whose engine is down: exponential back-off from
+ * BACKOFF_MIN_MS to BACKOFF_MAX_MS. Caller holds lock. */
+static void schedule_restart(struct member *m, int64_t now)
+{
+    m->backoff_ms = m->backoff_ms ? m->backoff_ms * 2 : BACKOFF_MIN_MS;
+    if (m->backoff_ms > BACKOFF_MAX_MS)
+        m->backoff_ms = BACKOFF_MAX_MS;
+    m->restart_at_ms = now + m->backoff_ms;
+}
+
 static void *work_provision(void *arg)
 {
     struct job *j = arg;
@@ -278,10 +288,7 @@ static void *work_restart(void *arg)
         mark_running(j->m, pid, child, version);
     } else {
         pthread_mutex_lock(&lock);
-        j->m->backoff_ms = j->m->backoff_ms ? j->m->backoff_ms * 2 : BACKOFF_MIN_MS;
-        if (j->m->backoff_ms > BACKOFF_MAX_MS)
-            j->m->backoff_ms = BACKOFF_MAX_MS;
-        j->m->restart_at_ms = clock_now_ms() + j->m->backoff_ms;
+        schedule_restart(j->m, clock_now_ms());
         set_state(j->m, MS_STARTING, e.msg);
     }
     j->m->busy = false;
@@ -409,10 +416,7 @@ static void supervise(void)
                 continue;
             if (now - m->running_since_ms > STABLE_MS)
                 m->backoff_ms = 0;
-            m->backoff_ms = m->backoff_ms ? m->backoff_ms * 2 : BACKOFF_MIN_MS;
-            if (m->backoff_ms > BACKOFF_MAX_MS)
-                m->backoff_ms = BACKOFF_MAX_MS;
-            m->restart_at_ms = now + m->backoff_ms;
+            schedule_restart(m, now);
             m->restarts++;
             m->pid = 0;
             log_warn("event=engine_died member=%lld instance=%s reason=\"%s\" restart_in_ms=%d",
