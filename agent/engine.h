@@ -36,11 +36,12 @@
 
 /* Values of struct err.code set by this module and the drivers. */
 enum engine_errc {
-    ENGINE_E_INVALID = 1, /* a spec field is missing or malformed (a bug in the caller) */
-    ENGINE_E_PLAN,        /* plan too small for the engine: HTTP 422; names the minimum */
-    ENGINE_E_SYSTEM,      /* an OS call failed: files, users, fork */
-    ENGINE_E_TOOL,        /* initdb / mariadb-install-db failed; carries its output */
-    ENGINE_E_START,       /* the server exited at start; carries the engine's own error */
+    ENGINE_E_INVALID =
+        ERR_BASE_ENGINE + 1, /* a spec field is missing or malformed (a bug in the caller) */
+    ENGINE_E_PLAN,           /* plan too small for the engine: HTTP 422; names the minimum */
+    ENGINE_E_SYSTEM,         /* an OS call failed: files, users, fork */
+    ENGINE_E_TOOL,           /* initdb / mariadb-install-db failed; carries its output */
+    ENGINE_E_START,          /* the server exited at start; carries the engine's own error */
     ENGINE_E_UNAVAILABLE, /* the engine does not answer on the admin path (not up yet, or hung) */
     ENGINE_E_ENGINE,      /* the engine answered but refused a command on the admin path */
     ENGINE_E_UNSUPPORTED, /* not implemented for this engine yet */

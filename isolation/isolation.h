@@ -25,12 +25,12 @@
 
 /* Error codes set in struct err. */
 enum {
-    ISO_EINVAL = 1, /* bad argument: name, limits, kind */
-    ISO_ENOENT,     /* no such group or domain */
-    ISO_EEXIST,     /* the group or domain already exists */
-    ISO_ESYS,       /* a system call failed (message carries strerror) */
-    ISO_EBACKEND,   /* libcgroup or libvirt refused (message carries their text) */
-    ISO_EBUSY,      /* processes are still running in the group */
+    ISO_EINVAL = ERR_BASE_ISO + 1, /* bad argument: name, limits, kind */
+    ISO_ENOENT,                    /* no such group or domain */
+    ISO_EEXIST,                    /* the group or domain already exists */
+    ISO_ESYS,                      /* a system call failed (message carries strerror) */
+    ISO_EBACKEND,                  /* libcgroup or libvirt refused (message carries their text) */
+    ISO_EBUSY,                     /* processes are still running in the group */
 };
 
 enum iso_kind {

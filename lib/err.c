@@ -22,3 +22,15 @@ void err_clear(struct err *e)
     e->code = 0;
     e->msg[0] = '\0';
 }
+
+const char *err_module(int code)
+{
+    static const char *const names[] = {"lib",   "isolation", "engine", "scheduler", "store",
+                                        "agent", "api",       "cli",    "ha"};
+
+    if (code == 0)
+        return "none";
+    if (code < ERR_BASE_LIB || code >= ERR_BASE_HA + 100)
+        return "unknown";
+    return names[code / 100 - 1];
+}
