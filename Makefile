@@ -39,6 +39,7 @@ UNIT_TESTS :=
 include lib/module.mk
 include scheduler/module.mk
 include isolation/module.mk
+include engines/module.mk
 include agent/module.mk
 include api/module.mk
 include cli/module.mk

@@ -26,7 +26,7 @@
 
 #include <jansson.h>
 
-#include "agent/engine.h"
+#include "engines/engine.h"
 #include "agent/member.h"
 #include "agent/proc.h"
 #include "lib/buf.h"
@@ -174,7 +174,7 @@ static int start_engine(struct job *j, pid_t *pid, bool *child, struct err *e)
         log_from = st.st_size; /* the engine's error text of this start comes after */
     memset(&ex, 0, sizeof(ex));
     ex.argv = argv;
-    ex.user = j->ops->default_os_user;
+    ex.user = j->ops->cat->default_os_user;
     ex.workdir = j->dir;
     ex.log_path = log_path;
     pthread_mutex_lock(&iso_lock);
@@ -195,7 +195,7 @@ static int start_engine(struct job *j, pid_t *pid, bool *child, struct err *e)
             goto out;
         }
         if (clock_now_ms() > deadline) {
-            err_set(e, ENGINE_E_START, "%s did not answer within %d s", j->ops->server_name,
+            err_set(e, ENGINE_E_START, "%s did not answer within %d s", j->ops->cat->server_name,
                     READY_DEADLINE_MS / 1000);
             stop_group(j, *child ? *pid : 0, &pe);
             *pid = 0;
@@ -586,7 +586,7 @@ static int heartbeat(struct httpc *c, int *failures, int wait_ms)
     int rc = -1;
 
     for (ops = engine_list(); *ops; ops++)
-        json_array_append_new(engines, json_string((*ops)->name));
+        json_array_append_new(engines, json_string((*ops)->cat->name));
     body = json_pack(
         "{s:s,s:s,s:{s:I,s:I,s:I},s:o,s:{s:i,s:i},s:o}", "agent_version", AGENT_VERSION,
         "isolation", iso_kind_name(iso_kind_of(iso)), "capacity", "cpu_millis",

@@ -8,6 +8,7 @@
 #include "api/routes.h"
 #include "api/store.h"
 #include "lib/buf.h"
+#include "lib/catalog.h"
 #include "lib/crypto.h"
 #include "lib/valid.h"
 
@@ -57,9 +58,9 @@ static int engines_param(struct req *r, struct buf *out)
     buf_puts(out, "{");
     json_array_foreach(arr, i, v)
     {
-        if (!json_is_string(v) || !valid_engine(json_string_value(v)))
+        if (!json_is_string(v) || !catalog_known(json_string_value(v)))
             return http_error(r, 400, "invalid_field", "engines",
-                              "engines must be among \"postgres\", \"mysql\", \"redis\"");
+                              "engines must be among " CATALOG_NAMES);
         for (j = 0; j < i; j++) {
             w = json_array_get(arr, j);
             if (strcmp(json_string_value(w), json_string_value(v)) == 0)

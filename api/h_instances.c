@@ -10,7 +10,7 @@
 #include "api/reconcile.h"
 #include "api/routes.h"
 #include "api/store.h"
-#include "agent/engine.h"
+#include "lib/catalog.h"
 #include "lib/crypto.h"
 #include "lib/istate.h"
 #include "lib/log.h"
@@ -221,7 +221,7 @@ void h_instance_create(struct req *r)
     static const char *const keys[] = {"name",    "engine", "plan", "replicas",
                                        "version", "tenant", NULL};
     const char *name, *engine, *plan, *version, *tenant, *key, *canon_version;
-    const struct engine_ops *ops;
+    const struct catalog_engine *ce;
     char min_mem[24];
     struct err pe;
     int64_t replicas = 0, size[3], add[4];
@@ -234,15 +234,14 @@ void h_instance_create(struct req *r)
 
     if (http_parse_body(r, true) < 0 || body_allow(r, keys) < 0 ||
         body_name(r, "name", true, &name) < 0 ||
-        body_string(r, "engine", true, 16, valid_engine,
-                    "one of \"postgres\", \"mysql\", \"redis\"", &engine) < 0 ||
+        body_string(r, "engine", true, 16, catalog_known, "one of " CATALOG_NAMES, &engine) < 0 ||
         body_name(r, "plan", true, &plan) < 0 ||
         body_int(r, "replicas", false, false, 0, MAX_REPLICAS, &replicas, NULL) < 0 ||
         body_string(r, "version", false, 16, NULL, "a version string", &version) < 0 ||
         body_name(r, "tenant", false, &tenant) < 0)
         goto out;
-    ops = engine_find(engine);
-    canon_version = valid_engine_version(engine, version);
+    ce = catalog_find(engine);
+    canon_version = catalog_version(engine, version);
     if (!canon_version) {
         http_error(r, 400, "invalid_field", "version", "version \"%s\" of %s is not offered",
                    version, engine);
@@ -287,13 +286,13 @@ void h_instance_create(struct req *r)
     }
 
     password = crypto_password_new(PASSWORD_LEN);
-    verifier = password && ops ? ops->verifier_new(password) : NULL;
+    verifier = password && ce ? ce->verifier_new(password) : NULL;
     if (!verifier) {
         http_error(r, 500, "internal", NULL, "could not generate credentials");
         goto out;
     }
     dbq_i64(replicas + 1, members);
-    dbq_i64(ops->min_memory_mb, min_mem);
+    dbq_i64(ce->min_memory_mb, min_mem);
     for (attempt = 0; attempt < 2; attempt++) {
         res = dbq_run(r, sql_instance_create, tenant_id, name, plan, engine, members, canon_version,
                       verifier, key, key ? hash : NULL, r->who.actor, USERNAME, min_mem);
@@ -323,7 +322,7 @@ void h_instance_create(struct req *r)
         res = NULL;
         if (plan_size(r, plan, size) < 0)
             goto out;
-        if (engine_check_plan(ops, size[1], &pe) < 0) {
+        if (catalog_check_plan(ce, size[1], &pe) < 0) {
             http_error(r, 422, "plan_too_small", "plan", "%s", pe.msg);
             goto out;
         }
@@ -480,9 +479,9 @@ void h_instance_resize(struct req *r)
         goto fail;
     }
     {
-        const struct engine_ops *ops = engine_find(PQgetvalue(res, 0, 7));
+        const struct catalog_engine *ce = catalog_find(PQgetvalue(res, 0, 7));
         struct err pe;
-        if (ops && engine_check_plan(ops, size[1], &pe) < 0) {
+        if (ce && catalog_check_plan(ce, size[1], &pe) < 0) {
             http_error(r, 422, "plan_too_small", "plan", "%s", pe.msg);
             goto fail;
         }

@@ -7,6 +7,7 @@
 
 #include "cli/table.h"
 #include "lib/buf.h"
+#include "lib/catalog.h"
 #include "lib/quantity.h"
 #include "lib/xalloc.h"
 
@@ -69,8 +70,8 @@ static int host_answer(struct cmd_ctx *ctx, json_t *h)
     return CMD_OK;
 }
 
-/* Split "postgres,mysql" into a JSON array of strings; empty items are a usage error.
- * Returns a new array, or NULL after printing the usage error. */
+/* Split "postgres,mysql" (engines of lib/catalog.h) into a JSON array of strings; empty items are a
+ * usage error. Returns a new array, or NULL after printing the usage error. */
 static json_t *host_parse_engines(struct cmd_ctx *ctx, const char *s)
 {
     json_t *arr = json_array();
@@ -84,9 +85,17 @@ static json_t *host_parse_engines(struct cmd_ctx *ctx, const char *s)
             *comma = '\0';
         if (*item == '\0') {
             cmd_usage_error(ctx->def,
-                            "invalid --engines \"%s\": expected a comma-separated list such "
-                            "as postgres,mysql,redis",
+                            "invalid --engines \"%s\": expected a comma-separated list of "
+                            "engines among " CATALOG_NAMES,
                             s);
+            json_decref(arr);
+            arr = NULL;
+            break;
+        }
+        if (!catalog_known(item)) {
+            cmd_usage_error(ctx->def,
+                            "unknown engine \"%s\" in --engines: expected one of " CATALOG_NAMES,
+                            item);
             json_decref(arr);
             arr = NULL;
             break;
@@ -221,13 +230,12 @@ static const struct args_spec host_add_specs[] = {
     {"cpu", ARGS_VALUE, "Q", true, "CPU capacity, e.g. 16 or 15500m"},
     {"memory", ARGS_VALUE, "Q", true, "memory capacity, e.g. 64Gi"},
     {"disk", ARGS_VALUE, "Q", true, "disk capacity, e.g. 2Ti"},
-    {"engines", ARGS_VALUE, "LIST", true, "engines it runs, e.g. postgres,mysql,redis"},
+    {"engines", ARGS_VALUE, "LIST", true, "engines it runs, comma-separated, among " CATALOG_NAMES},
     {0},
 };
 
 const struct cmd_def cmd_host_defs[] = {
-    {"host", "add",
-     "NAME --address A --zone Z --cpu Q --memory Q --disk Q --engines postgres,mysql,redis", 1, 1,
+    {"host", "add", "NAME --address A --zone Z --cpu Q --memory Q --disk Q --engines LIST", 1, 1,
      "register a host (prints its agent token once)", host_add_specs, false, host_add},
     {"host", "list", "", 0, 0, "list hosts with capacity and allocation", NULL, true, host_list},
     {"host", "show", "NAME", 1, 1, "show a host", NULL, false, host_show},

@@ -9,6 +9,7 @@
 
 #include "cli/table.h"
 #include "lib/buf.h"
+#include "lib/catalog.h"
 #include "lib/xalloc.h"
 #include "lib/clock.h"
 
@@ -486,7 +487,7 @@ static int events_list(struct cmd_ctx *ctx)
 }
 
 static const struct args_spec instance_create_specs[] = {
-    {"engine", ARGS_VALUE, "ENGINE", true, "postgres, mysql or redis"},
+    {"engine", ARGS_VALUE, "ENGINE", true, "one of " CATALOG_NAMES},
     {"plan", ARGS_VALUE, "PLAN", true, "plan name"},
     {"replicas", ARGS_VALUE, "N", false, "number of replicas, 0..5 (default 0)"},
     {"version", ARGS_VALUE, "V", false, "engine version (default: the engine's default)"},

@@ -95,35 +95,6 @@ bool valid_idempotency_key(const char *s)
     return true;
 }
 
-bool valid_engine(const char *s)
-{
-    return valid_engine_version(s, NULL) != NULL;
-}
-
-const char *valid_engine_version(const char *engine, const char *version)
-{
-    static const struct {
-        const char *engine;
-        const char *version;
-    } offered[] = {
-        {"postgres", "15"},
-        {"mysql", "10.11"},
-        {"redis", "7"},
-    };
-    size_t i;
-
-    if (!engine)
-        return NULL;
-    for (i = 0; i < sizeof(offered) / sizeof(offered[0]); i++) {
-        if (strcmp(engine, offered[i].engine) != 0)
-            continue;
-        if (!version || strcmp(version, offered[i].version) == 0)
-            return offered[i].version;
-        return NULL;
-    }
-    return NULL;
-}
-
 bool valid_address(const char *s)
 {
     size_t i;

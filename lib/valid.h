@@ -1,4 +1,5 @@
-/* Validation of names and identifiers that arrive in requests and on command lines. */
+/* Validation of names and identifiers that arrive in requests and on command lines (engine
+ * names and versions: lib/catalog.h). */
 #ifndef LIB_VALID_H
 #define LIB_VALID_H
 
@@ -14,13 +15,6 @@ bool valid_uuid(const char *s);
  * printable ASCII characters, 0x20 (space) to 0x7e (valid_idempotency_key). */
 bool valid_token_id(const char *s);
 bool valid_idempotency_key(const char *s);
-
-/* "postgres", "mysql" or "redis". */
-bool valid_engine(const char *s);
-
-/* The engine versions offered: postgres "15", mysql "10.11", redis "7". NULL version = default.
- * Returns the canonical version string (static) or NULL when not offered. */
-const char *valid_engine_version(const char *engine, const char *version);
 
 /* A host address: 1..253 characters of [A-Za-z0-9.:-] (a hostname, IPv4 or IPv6 literal).
  * Zone names have no function of their own: check them with valid_name. */

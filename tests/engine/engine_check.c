@@ -26,8 +26,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "agent/engine.h"
-#include "agent/engine_util.h"
+#include "engines/engine.h"
+#include "engines/engine_util.h"
 #include "lib/xalloc.h"
 #include "lib/clock.h"
 
@@ -50,7 +50,7 @@ static int usage(void)
 static int fail(const struct err *e)
 {
     fprintf(stderr, "engine_check: %s\n", e->msg);
-    return e->code == ENGINE_E_PLAN ? 3 : 1;
+    return e->code == CATALOG_E_PLAN ? 3 : 1;
 }
 
 static bool parse_int(const char *s, long long lo, long long hi, long long *out)
@@ -140,7 +140,7 @@ static int cmd_start(const struct engine_ops *ops, const char *dir, int port, in
     pid_t pid = -1;
 
     password = read_password();
-    if (!password || !(verifier = ops->verifier_new(password))) {
+    if (!password || !(verifier = ops->cat->verifier_new(password))) {
         fprintf(stderr, "engine_check: no usable password on standard input\n");
         goto out;
     }
@@ -156,7 +156,7 @@ static int cmd_start(const struct engine_ops *ops, const char *dir, int port, in
     }
     t1 = clock_now_ms();
     if (engine_configure(ops, &spec, &e) < 0 || engine_argv(ops, &spec, &argv, &e) < 0 ||
-        engine_util_user(ops->default_os_user, &u, &e) < 0) {
+        engine_util_user(ops->cat->default_os_user, &u, &e) < 0) {
         rc = fail(&e);
         goto out;
     }
@@ -235,7 +235,7 @@ static int cmd_resize(const struct engine_ops *ops, const char *dir, int port, i
     bool restart = false;
     int rc = 1;
 
-    if (!password || !(verifier = ops->verifier_new(password))) {
+    if (!password || !(verifier = ops->cat->verifier_new(password))) {
         fprintf(stderr, "engine_check: no usable password on standard input\n");
         goto out;
     }
@@ -262,7 +262,7 @@ static int cmd_user(const struct engine_ops *ops, const char *dir, int port)
     char instance[32], *password = read_password(), *verifier = NULL;
     int rc = 1;
 
-    if (!password || !(verifier = ops->verifier_new(password))) {
+    if (!password || !(verifier = ops->cat->verifier_new(password))) {
         fprintf(stderr, "engine_check: no usable password on standard input\n");
         goto out;
     }
@@ -292,7 +292,7 @@ static int cmd_stop(const struct engine_ops *ops, const char *dir, pid_t pid)
     ssize_t n;
     size_t len = strlen(dir);
 
-    if (engine_util_user(ops->default_os_user, &u, &e) < 0)
+    if (engine_util_user(ops->cat->default_os_user, &u, &e) < 0)
         return fail(&e);
     if (!alive(pid))
         return 0;
@@ -337,7 +337,7 @@ int main(int argc, char **argv)
         return 2;
     }
     if (strcmp(argv[1], "min") == 0 && argc == 3) {
-        printf("%lld\n", (long long)ops->min_memory_mb);
+        printf("%lld\n", (long long)ops->cat->min_memory_mb);
         return 0;
     }
     if (argc < 4)
@@ -362,7 +362,7 @@ int main(int argc, char **argv)
         return cmd_stop(ops, argv[3], (pid_t)pid);
     }
     if (strcmp(argv[1], "remove") == 0 && argc == 4) {
-        make_spec(&spec, argv[3], 1, ops->min_memory_mb, NULL, instance, sizeof(instance));
+        make_spec(&spec, argv[3], 1, ops->cat->min_memory_mb, NULL, instance, sizeof(instance));
         if (engine_remove(ops, &spec, &e) < 0)
             return fail(&e);
         return 0;

@@ -1,4 +1,4 @@
-"""End-to-end checks of the engine drivers (agent/engine_*.c, docs/engines.md) with real servers.
+"""End-to-end checks of the engine drivers (engines/engine_*.c, docs/engines.md) with real servers.
 
 bin/engine_check does, as root, what the agent will do for one member: init, configure, exec the
 server as the engine's OS user, wait for the admin-path probe, create the tenant user "app" from

@@ -15,8 +15,8 @@
 
 #include <cmocka.h>
 
-#include "agent/engine.h"
-#include "agent/engine_util.h"
+#include "engines/engine.h"
+#include "engines/engine_util.h"
 #include "lib/buf.h"
 #include "lib/crypto.h"
 
@@ -32,7 +32,7 @@ static void fixture_init(struct fixture *f, const char *engine, int64_t memory_m
 {
     f->ops = engine_find(engine);
     assert_non_null(f->ops);
-    f->verifier = f->ops->verifier_new("correct-horse-battery");
+    f->verifier = f->ops->cat->verifier_new("correct-horse-battery");
     assert_non_null(f->verifier);
     memset(&f->spec, 0, sizeof(f->spec));
     f->spec.instance = "4f2a0c1e-0000-4000-8000-00000000abcd";
@@ -57,7 +57,7 @@ static struct engine_spec resolved(const struct fixture *f)
     struct engine_spec s = f->spec;
 
     if (!s.os_user)
-        s.os_user = f->ops->default_os_user;
+        s.os_user = f->ops->cat->default_os_user;
     if (!s.run_dir)
         s.run_dir = s.data_dir;
     return s;
@@ -102,7 +102,7 @@ static void assert_valid(const struct fixture *f)
     struct err e = {0};
 
     if (engine_validate(f->ops, &f->spec, &e) != 0)
-        fail_msg("%s: %s", f->ops->name, e.msg);
+        fail_msg("%s: %s", f->ops->cat->name, e.msg);
 }
 
 static void assert_invalid(const struct fixture *f, int code, const char *msg_part)
@@ -115,7 +115,7 @@ static void assert_invalid(const struct fixture *f, int code, const char *msg_pa
         assert_contains(e.msg, msg_part);
 }
 
-/* ---- registry and minimum memory ---- */
+/* ---- registry ---- */
 
 static void test_registry(void **state)
 {
@@ -124,48 +124,23 @@ static void test_registry(void **state)
 
     (void)state;
     for (; all[n]; n++) {
-        assert_ptr_equal(engine_find(all[n]->name), all[n]);
-        assert_true(all[n]->min_memory_mb > 0);
+        assert_ptr_equal(engine_find(all[n]->cat->name), all[n]);
+        assert_ptr_equal(catalog_find(all[n]->cat->name), all[n]->cat);
         assert_non_null(all[n]->render);
         assert_non_null(all[n]->argv);
         assert_non_null(all[n]->probe);
         assert_non_null(all[n]->create_user);
         assert_non_null(all[n]->apply_live);
         assert_non_null(all[n]->start_error);
-        assert_non_null(all[n]->verifier_new);
-        assert_non_null(all[n]->verifier_ok);
         assert_true(all[n]->stop_signal > 0);
     }
     assert_int_equal(n, 3);
-    assert_string_equal(engine_find("postgres")->default_os_user, "postgres");
-    assert_string_equal(engine_find("mysql")->default_os_user, "mysql");
-    assert_string_equal(engine_find("redis")->default_os_user, "redis");
+    assert_string_equal(engine_find("postgres")->cat->default_os_user, "postgres");
+    assert_string_equal(engine_find("mysql")->cat->default_os_user, "mysql");
+    assert_string_equal(engine_find("redis")->cat->default_os_user, "redis");
     assert_null(engine_find("mongodb"));
     assert_null(engine_find(NULL));
     assert_null(engine_find("Postgres"));
-    assert_int_equal(engine_min_memory_mb("postgres"), 64);
-    assert_int_equal(engine_min_memory_mb("mysql"), 128);
-    assert_int_equal(engine_min_memory_mb("redis"), 32);
-    assert_int_equal(engine_min_memory_mb("nope"), -1);
-}
-
-static void test_check_plan(void **state)
-{
-    struct err e = {0};
-    char min[32];
-
-    (void)state;
-    for (const struct engine_ops *const *p = engine_list(); *p; p++) {
-        snprintf(min, sizeof(min), "minimum of %lld MB", (long long)(*p)->min_memory_mb);
-        assert_int_equal(engine_check_plan(*p, (*p)->min_memory_mb, &e), 0);
-        assert_int_equal(engine_check_plan(*p, (*p)->min_memory_mb + 1, &e), 0);
-        err_clear(&e);
-        assert_int_equal(engine_check_plan(*p, (*p)->min_memory_mb - 1, &e), -1);
-        assert_int_equal(e.code, ENGINE_E_PLAN);
-        assert_contains(e.msg, min);
-        assert_contains(e.msg, (*p)->name);
-        assert_int_equal(engine_check_plan(*p, 0, &e), -1);
-    }
 }
 
 /* ---- validation ---- */
@@ -176,7 +151,7 @@ static void test_validate_ok(void **state)
 
     (void)state;
     for (const struct engine_ops *const *p = engine_list(); *p; p++) {
-        fixture_init(&f, (*p)->name, (*p)->min_memory_mb);
+        fixture_init(&f, (*p)->cat->name, (*p)->cat->min_memory_mb);
         assert_valid(&f);
         f.spec.listen_addr = "::1";
         f.spec.run_dir = "/run/dbaas/m1";
@@ -210,31 +185,31 @@ static void test_validate_bad_fields(void **state)
         const char *bad_instances[] = {NULL, "", "-x", ".x", "a b", "a/b", "a'b"};
 
         for (size_t i = 0; i < sizeof(bad_dirs) / sizeof(bad_dirs[0]); i++) {
-            fixture_init(&f, (*p)->name, 512);
+            fixture_init(&f, (*p)->cat->name, 512);
             f.spec.data_dir = bad_dirs[i];
             assert_invalid(&f, ENGINE_E_INVALID, "data directory");
             fixture_free(&f);
         }
         for (size_t i = 0; i < sizeof(bad_users) / sizeof(bad_users[0]); i++) {
-            fixture_init(&f, (*p)->name, 512);
+            fixture_init(&f, (*p)->cat->name, 512);
             f.spec.username = bad_users[i];
             assert_invalid(&f, ENGINE_E_INVALID, "user name");
             fixture_free(&f);
         }
         for (size_t i = 0; i < sizeof(bad_addrs) / sizeof(bad_addrs[0]); i++) {
-            fixture_init(&f, (*p)->name, 512);
+            fixture_init(&f, (*p)->cat->name, 512);
             f.spec.listen_addr = bad_addrs[i];
             assert_invalid(&f, ENGINE_E_INVALID, "listen address");
             fixture_free(&f);
         }
         for (size_t i = 0; i < sizeof(bad_instances) / sizeof(bad_instances[0]); i++) {
-            fixture_init(&f, (*p)->name, 512);
+            fixture_init(&f, (*p)->cat->name, 512);
             f.spec.instance = bad_instances[i];
             assert_invalid(&f, ENGINE_E_INVALID, "instance id");
             fixture_free(&f);
         }
 
-        fixture_init(&f, (*p)->name, 512);
+        fixture_init(&f, (*p)->cat->name, 512);
         f.spec.port = 0;
         assert_invalid(&f, ENGINE_E_INVALID, "port");
         f.spec.port = 65536;
@@ -258,8 +233,8 @@ static void test_validate_bad_fields(void **state)
         f.spec.cpu_millis = 0;
         assert_invalid(&f, ENGINE_E_INVALID, "cpu_millis");
         f.spec.cpu_millis = 1000;
-        f.spec.memory_mb = (*p)->min_memory_mb - 1;
-        assert_invalid(&f, ENGINE_E_PLAN, "minimum");
+        f.spec.memory_mb = (*p)->cat->min_memory_mb - 1;
+        assert_invalid(&f, CATALOG_E_PLAN, "minimum");
         f.spec.memory_mb = 512;
         f.spec.verifier = NULL;
         assert_invalid(&f, ENGINE_E_INVALID, "verifier");
@@ -291,58 +266,58 @@ static void test_verifiers(void **state)
     char buf[400];
 
     (void)state;
-    assert_true(pgo->verifier_ok(pg));
-    assert_true(myo->verifier_ok(my));
-    assert_true(rdo->verifier_ok(rd));
-    assert_false(pgo->verifier_ok(my));
-    assert_false(pgo->verifier_ok(rd));
-    assert_false(myo->verifier_ok(pg));
-    assert_false(myo->verifier_ok(rd));
-    assert_false(rdo->verifier_ok(pg));
-    assert_false(rdo->verifier_ok(my));
+    assert_true(pgo->cat->verifier_ok(pg));
+    assert_true(myo->cat->verifier_ok(my));
+    assert_true(rdo->cat->verifier_ok(rd));
+    assert_false(pgo->cat->verifier_ok(my));
+    assert_false(pgo->cat->verifier_ok(rd));
+    assert_false(myo->cat->verifier_ok(pg));
+    assert_false(myo->cat->verifier_ok(rd));
+    assert_false(rdo->cat->verifier_ok(pg));
+    assert_false(rdo->cat->verifier_ok(my));
     for (const struct engine_ops *const *p = engine_list(); *p; p++) {
-        assert_false((*p)->verifier_ok(NULL));
-        assert_false((*p)->verifier_ok(""));
+        assert_false((*p)->cat->verifier_ok(NULL));
+        assert_false((*p)->cat->verifier_ok(""));
     }
 
     /* PostgreSQL: structure, base64 alphabet, key lengths, iterations. */
-    assert_true(pgo->verifier_ok("SCRAM-SHA-256$4096:c2FsdA==$"
-                                 "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=:"
-                                 "BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB="));
-    assert_false(pgo->verifier_ok("SCRAM-SHA-256$0:c2FsdA==$"
-                                  "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=:"
-                                  "BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB="));
-    assert_false(pgo->verifier_ok("SCRAM-SHA-256$4096:c2FsdA==$"
-                                  "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA'=:"
-                                  "BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB="));
-    assert_false(pgo->verifier_ok("SCRAM-SHA-256$4096:c2FsdA==$"
-                                  "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=:"
-                                  "BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB="));
-    assert_false(pgo->verifier_ok("SCRAM-SHA-256$4096:$"
-                                  "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=:"
-                                  "BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB="));
-    assert_false(pgo->verifier_ok("md5"
-                                  "0123456789abcdef0123456789abcdef"));
+    assert_true(pgo->cat->verifier_ok("SCRAM-SHA-256$4096:c2FsdA==$"
+                                      "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=:"
+                                      "BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB="));
+    assert_false(pgo->cat->verifier_ok("SCRAM-SHA-256$0:c2FsdA==$"
+                                       "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=:"
+                                       "BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB="));
+    assert_false(pgo->cat->verifier_ok("SCRAM-SHA-256$4096:c2FsdA==$"
+                                       "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA'=:"
+                                       "BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB="));
+    assert_false(pgo->cat->verifier_ok("SCRAM-SHA-256$4096:c2FsdA==$"
+                                       "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=:"
+                                       "BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB="));
+    assert_false(pgo->cat->verifier_ok("SCRAM-SHA-256$4096:$"
+                                       "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=:"
+                                       "BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB="));
+    assert_false(pgo->cat->verifier_ok("md5"
+                                       "0123456789abcdef0123456789abcdef"));
     snprintf(buf, sizeof(buf), "%s'", pg);
-    assert_false(pgo->verifier_ok(buf));
+    assert_false(pgo->cat->verifier_ok(buf));
     snprintf(buf, sizeof(buf), "%s", pg);
     buf[20] = '\'';
-    assert_false(pgo->verifier_ok(buf));
+    assert_false(pgo->cat->verifier_ok(buf));
 
     /* MariaDB: '*' + 40 uppercase hex. */
-    assert_false(myo->verifier_ok("*60b3723a00b2a5841887329b1bbb67b861c01d48"));
-    assert_false(myo->verifier_ok("*60B3723A00B2A5841887329B1BBB67B861C01D4"));
-    assert_false(myo->verifier_ok("*60B3723A00B2A5841887329B1BBB67B861C01D48'"));
-    assert_false(myo->verifier_ok("60B3723A00B2A5841887329B1BBB67B861C01D480"));
+    assert_false(myo->cat->verifier_ok("*60b3723a00b2a5841887329b1bbb67b861c01d48"));
+    assert_false(myo->cat->verifier_ok("*60B3723A00B2A5841887329B1BBB67B861C01D4"));
+    assert_false(myo->cat->verifier_ok("*60B3723A00B2A5841887329B1BBB67B861C01D48'"));
+    assert_false(myo->cat->verifier_ok("60B3723A00B2A5841887329B1BBB67B861C01D480"));
 
     /* Redis: 64 lowercase hex. */
     snprintf(buf, sizeof(buf), "%s", rd);
     buf[0] = 'G';
-    assert_false(rdo->verifier_ok(buf));
+    assert_false(rdo->cat->verifier_ok(buf));
     buf[0] = 'A';
-    assert_false(rdo->verifier_ok(buf));
+    assert_false(rdo->cat->verifier_ok(buf));
     snprintf(buf, sizeof(buf), "%s0", rd);
-    assert_false(rdo->verifier_ok(buf));
+    assert_false(rdo->cat->verifier_ok(buf));
 
     /* A wrong verifier is refused without being quoted in the message. */
     fixture_init(&f, "postgres", 512);
@@ -537,7 +512,7 @@ static void test_render_files(void **state)
         struct engine_spec s;
         struct err e = {0};
 
-        fixture_init(&f, (*p)->name, 512);
+        fixture_init(&f, (*p)->cat->name, 512);
         s = resolved(&f);
         assert_int_equal((*p)->render(&s, "x-secret-of-some-length", &files, &e), 0);
         assert_true(files.n >= 1 && files.n <= ENGINE_MAX_FILES);
@@ -619,7 +594,7 @@ static void test_ha_not_yet(void **state)
 
     (void)state;
     for (const struct engine_ops *const *p = engine_list(); *p; p++) {
-        fixture_init(&f, (*p)->name, 512);
+        fixture_init(&f, (*p)->cat->name, 512);
         assert_int_equal(engine_promote(f.ops, &f.spec, &e), -1);
         assert_int_equal(e.code, ENGINE_E_UNSUPPORTED);
         assert_contains(e.msg, "HA issue");
@@ -826,14 +801,21 @@ static void test_write_file(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_registry),         cmocka_unit_test(test_check_plan),
-        cmocka_unit_test(test_validate_ok),      cmocka_unit_test(test_validate_bad_fields),
-        cmocka_unit_test(test_verifiers),        cmocka_unit_test(test_render_postgres),
-        cmocka_unit_test(test_render_mariadb),   cmocka_unit_test(test_render_redis),
-        cmocka_unit_test(test_render_files),     cmocka_unit_test(test_argv),
-        cmocka_unit_test(test_stop_signals),     cmocka_unit_test(test_ha_not_yet),
-        cmocka_unit_test(test_start_error_text), cmocka_unit_test(test_pick_lines),
-        cmocka_unit_test(test_start_error_log),  cmocka_unit_test(test_write_file),
+        cmocka_unit_test(test_registry),
+        cmocka_unit_test(test_validate_ok),
+        cmocka_unit_test(test_validate_bad_fields),
+        cmocka_unit_test(test_verifiers),
+        cmocka_unit_test(test_render_postgres),
+        cmocka_unit_test(test_render_mariadb),
+        cmocka_unit_test(test_render_redis),
+        cmocka_unit_test(test_render_files),
+        cmocka_unit_test(test_argv),
+        cmocka_unit_test(test_stop_signals),
+        cmocka_unit_test(test_ha_not_yet),
+        cmocka_unit_test(test_start_error_text),
+        cmocka_unit_test(test_pick_lines),
+        cmocka_unit_test(test_start_error_log),
+        cmocka_unit_test(test_write_file),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,4 +1,4 @@
-/* Unit tests for lib/valid: names, UUIDs, token ids, idempotency keys, engines, addresses. */
+/* Unit tests for lib/valid: names, UUIDs, token ids, idempotency keys, addresses. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -106,42 +106,6 @@ static void test_idempotency_key(void **state)
     assert_false(valid_idempotency_key("caf\xc3\xa9"));
 }
 
-static void test_engine(void **state)
-{
-    (void)state;
-    assert_true(valid_engine("postgres"));
-    assert_true(valid_engine("mysql"));
-    assert_true(valid_engine("redis"));
-
-    assert_false(valid_engine(NULL));
-    assert_false(valid_engine(""));
-    assert_false(valid_engine("Postgres"));
-    assert_false(valid_engine("postgresql"));
-    assert_false(valid_engine("mariadb"));
-    assert_false(valid_engine("redis "));
-}
-
-static void test_engine_version(void **state)
-{
-    (void)state;
-    assert_string_equal(valid_engine_version("postgres", NULL), "15");
-    assert_string_equal(valid_engine_version("mysql", NULL), "10.11");
-    assert_string_equal(valid_engine_version("redis", NULL), "7");
-    assert_string_equal(valid_engine_version("postgres", "15"), "15");
-    assert_string_equal(valid_engine_version("mysql", "10.11"), "10.11");
-    assert_string_equal(valid_engine_version("redis", "7"), "7");
-
-    assert_null(valid_engine_version("postgres", "16"));
-    assert_null(valid_engine_version("postgres", "15.4"));
-    assert_null(valid_engine_version("postgres", ""));
-    assert_null(valid_engine_version("postgres", "10.11"));
-    assert_null(valid_engine_version("mysql", "15"));
-    assert_null(valid_engine_version("redis", "7.0"));
-    assert_null(valid_engine_version("oracle", NULL));
-    assert_null(valid_engine_version(NULL, NULL));
-    assert_null(valid_engine_version(NULL, "15"));
-}
-
 static void test_address(void **state)
 {
     char buf[300];
@@ -170,7 +134,6 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_name),     cmocka_unit_test(test_uuid),
         cmocka_unit_test(test_token_id), cmocka_unit_test(test_idempotency_key),
-        cmocka_unit_test(test_engine),   cmocka_unit_test(test_engine_version),
         cmocka_unit_test(test_address),
     };
 

@@ -2,7 +2,7 @@
  * do what is common to every engine (member directory, init in data.tmp then rename, writing
  * the rendered configuration, the admin secret, reading a failed start's log), then call the
  * driver. Nothing here branches on the engine. */
-#include "agent/engine.h"
+#include "engines/engine.h"
 
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -15,7 +15,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "agent/engine_util.h"
+#include "engines/engine_util.h"
 #include "lib/crypto.h"
 #include "lib/xalloc.h"
 
@@ -35,19 +35,12 @@ static const struct engine_ops *const all_engines[] = {
     NULL,
 };
 
-/* Tenant user names no engine may get: engines' own superusers and keywords. */
-static const char *const reserved_users[] = {
-    "root",   "postgres", "mysql",       "mariadb",    "redis",    "default",
-    "public", "none",     "all",         "sameuser",   "samerole", "replication",
-    "admin",  "dbaas",    "dbaas_admin", "dbaas_repl", NULL,
-};
-
 const struct engine_ops *engine_find(const char *name)
 {
     if (!name)
         return NULL;
     for (int i = 0; all_engines[i]; i++)
-        if (strcmp(all_engines[i]->name, name) == 0)
+        if (strcmp(all_engines[i]->cat->name, name) == 0)
             return all_engines[i];
     return NULL;
 }
@@ -55,24 +48,6 @@ const struct engine_ops *engine_find(const char *name)
 const struct engine_ops *const *engine_list(void)
 {
     return all_engines;
-}
-
-int64_t engine_min_memory_mb(const char *name)
-{
-    const struct engine_ops *ops = engine_find(name);
-
-    return ops ? ops->min_memory_mb : -1;
-}
-
-int engine_check_plan(const struct engine_ops *ops, int64_t memory_mb, struct err *e)
-{
-    if (memory_mb < ops->min_memory_mb)
-        return err_set(e, ENGINE_E_PLAN,
-                       "plan too small for engine \"%s\": memory_mb %lld is below the minimum "
-                       "of %lld MB that %s needs",
-                       ops->name, (long long)memory_mb, (long long)ops->min_memory_mb,
-                       ops->server_name);
-    return 0;
 }
 
 void engine_files_free(struct engine_files *files)
@@ -152,7 +127,7 @@ int engine_validate(const struct engine_ops *ops, const struct engine_spec *spec
 
     if (validate_paths(ops, spec, e) < 0)
         return -1;
-    os_user = spec->os_user ? spec->os_user : ops->default_os_user;
+    os_user = spec->os_user ? spec->os_user : ops->cat->default_os_user;
     if (!engine_util_charset(spec->instance, 64, ALNUM "._-") || !strchr(ALNUM, spec->instance[0]))
         return err_set(e, ENGINE_E_INVALID,
                        "invalid instance id \"%s\": 1 to 64 characters [A-Za-z0-9._-] starting "
@@ -170,7 +145,7 @@ int engine_validate(const struct engine_ops *ops, const struct engine_spec *spec
     if (spec->memory_mb > (INT64_C(1) << 40))
         return err_set(e, ENGINE_E_INVALID, "invalid plan: memory_mb %lld is too large",
                        (long long)spec->memory_mb);
-    if (engine_check_plan(ops, spec->memory_mb, e) < 0)
+    if (catalog_check_plan(ops->cat, spec->memory_mb, e) < 0)
         return -1;
     if (!engine_util_charset(spec->username, 32, "abcdefghijklmnopqrstuvwxyz0123456789_") ||
         !strchr("abcdefghijklmnopqrstuvwxyz", spec->username[0]))
@@ -178,16 +153,13 @@ int engine_validate(const struct engine_ops *ops, const struct engine_spec *spec
                        "invalid user name \"%s\": 1 to 32 characters [a-z0-9_] starting with a "
                        "letter are needed",
                        spec->username ? spec->username : "");
-    for (int i = 0; reserved_users[i]; i++)
-        if (strcmp(spec->username, reserved_users[i]) == 0)
-            return err_set(e, ENGINE_E_INVALID, "user name \"%s\" is reserved", spec->username);
-    if (strncmp(spec->username, "pg_", 3) == 0 || strcmp(spec->username, os_user) == 0)
+    if (catalog_user_reserved(ops->cat, spec->username) || strcmp(spec->username, os_user) == 0)
         return err_set(e, ENGINE_E_INVALID, "user name \"%s\" is reserved", spec->username);
     /* The verifier is not quoted in the message: it is a secret. */
-    if (!spec->verifier || !ops->verifier_ok(spec->verifier))
+    if (!spec->verifier || !ops->cat->verifier_ok(spec->verifier))
         return err_set(e, ENGINE_E_INVALID,
                        "invalid verifier for user \"%s\": not in the %s format", spec->username,
-                       ops->server_name);
+                       ops->cat->server_name);
     return 0;
 }
 
@@ -197,7 +169,7 @@ static struct engine_spec resolve(const struct engine_ops *ops, const struct eng
     struct engine_spec rs = *spec;
 
     if (!rs.os_user)
-        rs.os_user = ops->default_os_user;
+        rs.os_user = ops->cat->default_os_user;
     if (!rs.run_dir)
         rs.run_dir = rs.data_dir;
     return rs;
@@ -477,10 +449,10 @@ int engine_start_error(const struct engine_ops *ops, const struct engine_spec *s
         engine_util_last_lines(tail, 3, &text);
     if (status >= 0) {
         engine_util_status_text(status, how, sizeof(how));
-        err_set(e, ENGINE_E_START, "%s %s at start: %s", ops->server_name, how,
+        err_set(e, ENGINE_E_START, "%s %s at start: %s", ops->cat->server_name, how,
                 text.len ? buf_str(&text) : "no error in its log");
     } else {
-        err_set(e, ENGINE_E_START, "%s did not become ready: %s", ops->server_name,
+        err_set(e, ENGINE_E_START, "%s did not become ready: %s", ops->cat->server_name,
                 text.len ? buf_str(&text) : "no error in its log");
     }
     buf_free(&text);
@@ -558,7 +530,7 @@ int engine_promote(const struct engine_ops *ops, const struct engine_spec *spec,
         return -1;
     if (!ops->promote)
         return err_set(e, ENGINE_E_UNSUPPORTED,
-                       "promote is not supported yet for engine \"%s\" (HA issue)", ops->name);
+                       "promote is not supported yet for engine \"%s\" (HA issue)", ops->cat->name);
     return ops->promote(&rs, e);
 }
 
@@ -571,6 +543,6 @@ int engine_follow(const struct engine_ops *ops, const struct engine_spec *spec,
         return -1;
     if (!ops->follow)
         return err_set(e, ENGINE_E_UNSUPPORTED,
-                       "follow is not supported yet for engine \"%s\" (HA issue)", ops->name);
+                       "follow is not supported yet for engine \"%s\" (HA issue)", ops->cat->name);
     return ops->follow(&rs, up, e);
 }

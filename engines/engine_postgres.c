@@ -13,7 +13,7 @@
  *   rejected over TCP.
  * - Every admin session sets log_min_error_statement=panic so that a failing CREATE ROLE does
  *   not write its verifier to the server log. */
-#include "agent/engine.h"
+#include "engines/engine.h"
 
 #include <errno.h>
 #include <libpq-fe.h>
@@ -24,13 +24,12 @@
 #include <string.h>
 #include <sys/wait.h>
 
-#include "agent/engine_util.h"
+#include "engines/engine_util.h"
 #include "lib/crypto.h"
 #include "lib/xalloc.h"
 #include "lib/clock.h"
 
 #define PG_DEFAULT_BIN "/usr/lib/postgresql/15/bin"
-#define PG_MIN_MEMORY_MB 64
 #define PG_ADMIN_DB "postgres"
 #define PG_ADMIN_TIMEOUT_MS 30000
 #define PG_INIT_TIMEOUT_MS 300000
@@ -46,53 +45,6 @@ static int64_t pg_shared_buffers_mb(const struct engine_spec *s)
 static int64_t pg_max_connections(const struct engine_spec *s)
 {
     return engine_util_clamp(s->memory_mb / 8, 20, 500);
-}
-
-/* ---- verifier ---- */
-
-static bool b64_ok(const char *s, size_t len, size_t min, size_t max)
-{
-    static const char alphabet[] =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    size_t pad = 0;
-
-    if (len < min || len > max || len % 4 != 0)
-        return false;
-    while (pad < 2 && s[len - 1 - pad] == '=')
-        pad++;
-    for (size_t i = 0; i < len - pad; i++)
-        if (s[i] == '\0' || !strchr(alphabet, s[i]))
-            return false;
-    return true;
-}
-
-/* "SCRAM-SHA-256$<iterations>:<salt>$<StoredKey>:<ServerKey>", standard base64 with padding,
- * keys of 32 bytes (44 characters). */
-static bool pg_verifier_ok(const char *v)
-{
-    static const char prefix[] = "SCRAM-SHA-256$";
-    const char *p, *colon, *dollar, *colon2;
-    size_t digits;
-
-    if (!v || strncmp(v, prefix, sizeof(prefix) - 1) != 0 || strlen(v) > 300)
-        return false;
-    p = v + sizeof(prefix) - 1;
-    digits = strspn(p, "0123456789");
-    if (digits < 1 || digits > 7 || p[0] == '0' || p[digits] != ':')
-        return false;
-    colon = p + digits;
-    dollar = strchr(colon + 1, '$');
-    if (!dollar || !b64_ok(colon + 1, (size_t)(dollar - colon - 1), 4, 128))
-        return false;
-    colon2 = strchr(dollar + 1, ':');
-    if (!colon2 || !b64_ok(dollar + 1, (size_t)(colon2 - dollar - 1), 44, 44))
-        return false;
-    return b64_ok(colon2 + 1, strlen(colon2 + 1), 44, 44);
-}
-
-static char *pg_verifier_new(const char *password)
-{
-    return crypto_scram_verifier(password, CRYPTO_SCRAM_ITERATIONS);
 }
 
 /* ---- init, render, argv ---- */
@@ -217,7 +169,7 @@ static int pg_render(const struct engine_spec *s, const char *admin_secret,
 static int pg_argv(const struct engine_spec *s, char ***argv_out, struct err *e)
 {
     struct engine_strv sv = {0};
-    char *prog = engine_util_program(s->bin_dir, PG_DEFAULT_BIN, "postgres");
+    char *prog = engine_util_program(s->bin_dir, PG_DEFAULT_BIN, catalog_postgres.server_program);
 
     (void)e;
     engine_util_strv_push(&sv, prog);
@@ -519,10 +471,7 @@ static void pg_start_error(const char *output, struct buf *out)
 }
 
 const struct engine_ops engine_postgres_ops = {
-    .name = "postgres",
-    .server_name = "PostgreSQL 15",
-    .default_os_user = "postgres",
-    .min_memory_mb = PG_MIN_MEMORY_MB,
+    .cat = &catalog_postgres,
     .stop_signal = SIGINT,
     .admin_secret = false,
     .init = pg_init,
@@ -532,8 +481,6 @@ const struct engine_ops engine_postgres_ops = {
     .create_user = pg_create_user,
     .apply_live = pg_apply_live,
     .start_error = pg_start_error,
-    .verifier_new = pg_verifier_new,
-    .verifier_ok = pg_verifier_ok,
     .promote = NULL, /* HA issue */
     .follow = NULL,  /* HA issue */
 };

@@ -5,8 +5,8 @@
  * NOTES: nothing logs; errors go to struct err with ENGINE_E_SYSTEM unless said otherwise.
  * Files are written so that a link planted by the engine user cannot redirect a write by root:
  * a new file is created with O_EXCL|O_NOFOLLOW next to the target and renamed over it. */
-#ifndef AGENT_ENGINE_UTIL_H
-#define AGENT_ENGINE_UTIL_H
+#ifndef ENGINES_ENGINE_UTIL_H
+#define ENGINES_ENGINE_UTIL_H
 
 #include <stdbool.h>
 #include <stddef.h>

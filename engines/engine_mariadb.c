@@ -15,7 +15,7 @@
  *   10.11); nothing is normally left for a restart.
  * - server_id is derived from the instance, the listen address and the port (FNV-1a), so
  *   members of one instance differ. */
-#include "agent/engine.h"
+#include "engines/engine.h"
 
 #include <mysql.h>
 #include <pthread.h>
@@ -25,13 +25,12 @@
 #include <string.h>
 #include <sys/wait.h>
 
-#include "agent/engine_util.h"
+#include "engines/engine_util.h"
 #include "lib/crypto.h"
 #include "lib/xalloc.h"
 
 #define MY_DEFAULT_SBIN "/usr/sbin"
 #define MY_DEFAULT_BIN "/usr/bin"
-#define MY_MIN_MEMORY_MB 128
 #define MY_ADMIN_TIMEOUT_MS 30000
 #define MY_INIT_TIMEOUT_MS 300000
 
@@ -78,14 +77,6 @@ static uint32_t mdb_server_id(const struct engine_spec *s)
 static char *mdb_socket(const struct engine_spec *s)
 {
     return xasprintf("%s/mysqld.%d.sock", s->run_dir, s->port);
-}
-
-/* ---- verifier ---- */
-
-/* "*" and 40 uppercase hex digits. */
-static bool mdb_verifier_ok(const char *v)
-{
-    return v && v[0] == '*' && strlen(v) == 41 && strspn(v + 1, "0123456789ABCDEF") == 40;
 }
 
 /* ---- init, render, argv ---- */
@@ -174,7 +165,7 @@ static int mdb_render(const struct engine_spec *s, const char *admin_secret,
 static int mdb_argv(const struct engine_spec *s, char ***argv_out, struct err *e)
 {
     struct engine_strv sv = {0};
-    char *prog = engine_util_program(s->bin_dir, MY_DEFAULT_SBIN, "mariadbd");
+    char *prog = engine_util_program(s->bin_dir, MY_DEFAULT_SBIN, catalog_mysql.server_program);
 
     (void)e;
     engine_util_strv_push(&sv, prog);
@@ -361,10 +352,7 @@ static void mdb_start_error(const char *output, struct buf *out)
 }
 
 const struct engine_ops engine_mariadb_ops = {
-    .name = "mysql",
-    .server_name = "MariaDB 10.11",
-    .default_os_user = "mysql",
-    .min_memory_mb = MY_MIN_MEMORY_MB,
+    .cat = &catalog_mysql,
     .stop_signal = SIGTERM,
     .admin_secret = false,
     .init = mdb_init,
@@ -374,8 +362,6 @@ const struct engine_ops engine_mariadb_ops = {
     .create_user = mdb_create_user,
     .apply_live = mdb_apply_live,
     .start_error = mdb_start_error,
-    .verifier_new = crypto_mysql_native_hash,
-    .verifier_ok = mdb_verifier_ok,
     .promote = NULL, /* HA issue */
     .follow = NULL,  /* HA issue */
 };

@@ -10,7 +10,7 @@
  *   DEBUG, MODULE, REPLICAOF, SAVE, ...): it cannot lock the agent out, write files as the
  *   engine user or change replication. maxmemory-policy is noeviction: a database, not a
  *   cache. */
-#include "agent/engine.h"
+#include "engines/engine.h"
 
 #include <hiredis.h>
 #include <signal.h>
@@ -19,12 +19,11 @@
 #include <string.h>
 #include <sys/time.h>
 
-#include "agent/engine_util.h"
+#include "engines/engine_util.h"
 #include "lib/crypto.h"
 #include "lib/xalloc.h"
 
 #define RD_DEFAULT_BIN "/usr/bin"
-#define RD_MIN_MEMORY_MB 32
 #define RD_ADMIN_USER "dbaas-admin"
 #define RD_ADMIN_TIMEOUT_MS 30000
 #define RD_TENANT_RULES "~* &* +@all -@admin"
@@ -39,14 +38,6 @@ static int64_t rd_maxmemory_bytes(const struct engine_spec *s)
 static char *rd_socket(const struct engine_spec *s)
 {
     return xasprintf("%s/redis.%d.sock", s->run_dir, s->port);
-}
-
-/* ---- verifier ---- */
-
-/* 64 lowercase hex digits: SHA-256 of the password, used as "#<hex>". */
-static bool rd_verifier_ok(const char *v)
-{
-    return v && strlen(v) == 64 && strspn(v, "0123456789abcdef") == 64;
 }
 
 /* ---- render, argv ---- */
@@ -113,7 +104,7 @@ static int rd_render(const struct engine_spec *s, const char *admin_secret,
 static int rd_argv(const struct engine_spec *s, char ***argv_out, struct err *e)
 {
     struct engine_strv sv = {0};
-    char *prog = engine_util_program(s->bin_dir, RD_DEFAULT_BIN, "redis-server");
+    char *prog = engine_util_program(s->bin_dir, RD_DEFAULT_BIN, catalog_redis.server_program);
 
     (void)e;
     engine_util_strv_push(&sv, prog);
@@ -296,10 +287,7 @@ static void rd_start_error(const char *output, struct buf *out)
 }
 
 const struct engine_ops engine_redis_ops = {
-    .name = "redis",
-    .server_name = "Redis 7",
-    .default_os_user = "redis",
-    .min_memory_mb = RD_MIN_MEMORY_MB,
+    .cat = &catalog_redis,
     .stop_signal = SIGTERM,
     .admin_secret = true,
     .init = NULL, /* nothing to create: the server makes its files in DIR/data */
@@ -309,8 +297,6 @@ const struct engine_ops engine_redis_ops = {
     .create_user = rd_create_user,
     .apply_live = rd_apply_live,
     .start_error = rd_start_error,
-    .verifier_new = crypto_redis_acl_hash,
-    .verifier_ok = rd_verifier_ok,
     .promote = NULL, /* HA issue */
     .follow = NULL,  /* HA issue */
 };

@@ -4,8 +4,8 @@
  *
  * NOTES
  * - Library style: nothing logs; every fallible call fills a struct err whose code is an
- *   enum engine_errc (ENGINE_E_PLAN maps to HTTP 422). Secrets (verifiers, the admin secret)
- *   never appear in messages.
+ *   enum engine_errc (CATALOG_E_PLAN, from the catalogue's plan check, maps to HTTP 422). Secrets
+ * (verifiers, the admin secret) never appear in messages.
  * - The caller runs as root. Engine servers and their tools (initdb, mariadb-install-db) run as
  *   the unprivileged spec->os_user; the drivers run the tools themselves, the caller execs the
  *   server (engine_argv(), under isolation) and stops it with ops->stop_signal.
@@ -22,14 +22,15 @@
  *   engine_probe() until it answers (deadline; on early exit engine_start_error()) ->
  *   engine_create_user(). After a plan change: engine_apply_live(). Stop: ops->stop_signal to
  *   the server's pid, wait with a deadline, then SIGKILL. Delete: engine_remove(). */
-#ifndef AGENT_ENGINE_H
-#define AGENT_ENGINE_H
+#ifndef ENGINES_ENGINE_H
+#define ENGINES_ENGINE_H
 
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
 #include "lib/buf.h"
+#include "lib/catalog.h"
 #include "lib/err.h"
 
 #define ENGINE_WUR __attribute__((warn_unused_result))
@@ -38,7 +39,6 @@
 enum engine_errc {
     ENGINE_E_INVALID =
         ERR_BASE_ENGINE + 1, /* a spec field is missing or malformed (a bug in the caller) */
-    ENGINE_E_PLAN,           /* plan too small for the engine: HTTP 422; names the minimum */
     ENGINE_E_SYSTEM,         /* an OS call failed: files, users, fork */
     ENGINE_E_TOOL,           /* initdb / mariadb-install-db failed; carries its output */
     ENGINE_E_START,          /* the server exited at start; carries the engine's own error */
@@ -56,12 +56,12 @@ struct engine_spec {
                                 be traversable by the OS user) */
     const char *listen_addr; /* numeric IPv4 or IPv6 address the tenants connect to */
     int port;                /* TCP port for tenants, 1..65535 */
-    int64_t cpu_millis;      /* the plan; memory_mb must be >= ops->min_memory_mb */
+    int64_t cpu_millis;      /* the plan; memory_mb must be >= ops->cat->min_memory_mb */
     int64_t memory_mb;
     int64_t disk_mb;
     const char *username; /* the tenant's user, [a-z][a-z0-9_]{0,31}, not a reserved name */
-    const char *verifier; /* its stored verifier, in the engine's format (ops->verifier_new) */
-    const char *os_user;  /* NULL: ops->default_os_user ("postgres", "mysql", "redis") */
+    const char *verifier; /* its stored verifier, in the engine's format (catalog verifier_new) */
+    const char *os_user;  /* NULL: ops->cat->default_os_user ("postgres", "mysql", "redis") */
     const char *run_dir;  /* directory for the Unix sockets (created 0700 for the OS user,
                              at most 80 characters); NULL: data_dir */
     const char *bin_dir;  /* directory of the engine's programs; NULL: the Debian default */
@@ -89,12 +89,10 @@ struct engine_upstream {
 /* The driver interface. Drivers receive a spec that engine_validate() accepted, with os_user
  * and run_dir filled in. All functions return 0 / -1 and fill err. */
 struct engine_ops {
-    const char *name;            /* "postgres", "mysql", "redis": the API's engine names */
-    const char *server_name;     /* for messages: "PostgreSQL 15" */
-    const char *default_os_user; /* Debian's package user */
-    int64_t min_memory_mb;       /* smallest plan memory the engine runs in */
-    int stop_signal;             /* fast, clean shutdown: SIGINT for postgres, SIGTERM otherwise */
-    bool admin_secret;           /* the admin path needs DIR/admin.secret (made by configure) */
+    const struct catalog_engine *cat; /* the engine's facts: name, versions, minimum memory,
+                                         verifiers (lib/catalog.h) */
+    int stop_signal;   /* fast, clean shutdown: SIGINT for postgres, SIGTERM otherwise */
+    bool admin_secret; /* the admin path needs DIR/admin.secret (made by configure) */
 
     /* Create the engine's data in data_path, an empty directory owned by the OS user
      * (engine_init() renames it to DIR/data when this succeeds). NULL: nothing to do. */
@@ -119,12 +117,6 @@ struct engine_ops {
     /* Append to out the engine's own error lines found in the server's output (the tail of
      * its log from the failed start), "; "-separated, most important last. */
     void (*start_error)(const char *output, struct buf *out);
-    /* The stored verifier for a password (as the control plane stores it); caller frees; NULL
-     * for a password the engine's format cannot take. */
-    char *(*verifier_new)(const char *password);
-    /* Whether a stored verifier has exactly the engine's format (checked before it is used in
-     * any statement or file). */
-    bool (*verifier_ok)(const char *verifier);
 
     /* HA issue (not implemented yet): NULL in every driver; engine_promote() and
      * engine_follow() answer ENGINE_E_UNSUPPORTED until the HA work fills them in. */
@@ -141,13 +133,7 @@ extern const struct engine_ops engine_redis_ops;
 const struct engine_ops *engine_find(const char *name);
 /* All drivers, NULL-terminated (static). */
 const struct engine_ops *const *engine_list(void);
-/* The minimum plan memory of an engine in MB, -1 for an unknown engine. */
-int64_t engine_min_memory_mb(const char *name);
-
-/* Whether a plan's memory fits the engine: ENGINE_E_PLAN naming the minimum if not (the API
- * answers 422 with this message at create and resize time). */
-int engine_check_plan(const struct engine_ops *ops, int64_t memory_mb, struct err *e) ENGINE_WUR;
-/* Check every field of a spec (ENGINE_E_INVALID, or ENGINE_E_PLAN for the memory). The
+/* Check every field of a spec (ENGINE_E_INVALID, or CATALOG_E_PLAN for the memory). The
  * wrappers below call it first. */
 int engine_validate(const struct engine_ops *ops, const struct engine_spec *spec,
                     struct err *e) ENGINE_WUR;

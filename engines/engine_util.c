@@ -1,6 +1,6 @@
 /* Helpers shared by the engine drivers: users, running programs as them, careful file writes,
  * string vectors. Nothing here knows about a particular engine. */
-#include "agent/engine_util.h"
+#include "engines/engine_util.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -18,7 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "agent/engine.h"
+#include "engines/engine.h"
 #include "lib/xalloc.h"
 #include "lib/clock.h"
 

@@ -1,0 +1,14 @@
+# engines/: the engine drivers (docs/engines.md), one interface (engines/engine.h) and one file
+# per engine. ENGINE_OBJS link into the agent, their unit test and engine_check, the end-to-end
+# check of one engine that tests/integration/test_engines.py drives (a test tool, built with
+# `all` so that the integration suite finds it next to the other binaries). dbaasd and dbaasctl
+# never link them: they take engine facts from lib/catalog.h.
+ENGINE_SRCS := $(wildcard engines/*.c)
+ENGINE_OBJS := $(ENGINE_SRCS:%.c=$(BUILD)/%.o)
+PROGRAMS    += $(BIN)/engine_check
+
+$(BIN)/engine_check: $(BUILD)/tests/engine/engine_check.o $(ENGINE_OBJS) $(BUILD)/libdbaas.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(LDLIBS)
+
+TEST_test_engine_OBJS := $(ENGINE_OBJS)
