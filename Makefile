@@ -1,12 +1,17 @@
-# dbaas: control plane (dbaasd), CLI (dbaasctl) and, later, the node agent.
-# make            build bin/dbaasd and bin/dbaasctl
+# dbaas: control plane (dbaasd), CLI (dbaasctl) and node agent (dbaas-agent).
+# make            build every program: bin/dbaasd, bin/dbaasctl, bin/dbaas-agent and the test tools
 # make WERROR=1   warnings are errors (CI)
 # make SANITIZE=1 ASan + UBSan build (into build-san/ and bin-san/)
 # make deps       install missing Debian packages
 # make run        deps + build + start dbaasd with an embedded store under ./var
 # make test       deps + build + unit tests (plain and sanitized) + integration tests
 
+# `make` with no target builds everything, whatever rule an included module.mk defines first.
+.DEFAULT_GOAL := all
+
 CC      ?= cc
+# Every library any program uses: their compile flags apply to every object. Each program links
+# only its own list (XXX_PKGS in its folder's module.mk) through $(call pkg_libs,...).
 PKGS    := libmicrohttpd jansson libpq libcurl libcrypto libcgroup libvirt libmariadb hiredis
 WARN    := -Wall -Wextra -Wshadow -Wformat=2 -Wmissing-prototypes -Wstrict-prototypes \
            -Wpointer-arith -Wundef
@@ -31,6 +36,8 @@ endif
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CFLAGS     += $(PKG_CFLAGS)
+# The linker flags of a list of pkg-config names.
+pkg_libs    = $(shell pkg-config --libs $(1) 2>/dev/null)
 
 # Each module folder adds its sources and programs in its own module.mk.
 LIB_SRCS   :=

@@ -3,7 +3,8 @@
 AGENT_SRCS  := $(filter-out agent/main.c,$(wildcard agent/*.c))
 AGENT_OBJS  := $(AGENT_SRCS:%.c=$(BUILD)/%.o)
 PROGRAMS += $(BIN)/dbaas-agent
+AGENT_PKGS := jansson libcurl libcrypto $(ENGINE_PKGS) $(ISO_PKGS)
 
 $(BIN)/dbaas-agent: $(BUILD)/agent/main.o $(AGENT_OBJS) $(ENGINE_OBJS) $(ISO_OBJS) $(BUILD)/libdbaas.a
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(call pkg_libs,$(AGENT_PKGS)) $(LDLIBS)

@@ -4,7 +4,7 @@ bench-api: all
 
 $(BIN)/bench_sched: $(BUILD)/bench/bench_sched.o $(SCHED_OBJS) $(BUILD)/libdbaas.a
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(LDLIBS) -lm
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lm
 
 bench-sched: $(BIN)/bench_sched
 	@$(BIN)/bench_sched

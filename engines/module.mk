@@ -6,9 +6,11 @@
 ENGINE_SRCS := $(wildcard engines/*.c)
 ENGINE_OBJS := $(ENGINE_SRCS:%.c=$(BUILD)/%.o)
 PROGRAMS    += $(BIN)/engine_check
+# The drivers' admin clients.
+ENGINE_PKGS := libpq libmariadb hiredis libcrypto
 
 $(BIN)/engine_check: $(BUILD)/tests/engine/engine_check.o $(ENGINE_OBJS) $(BUILD)/libdbaas.a
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(call pkg_libs,$(ENGINE_PKGS)) $(LDLIBS)
 
 TEST_test_engine_OBJS := $(ENGINE_OBJS)

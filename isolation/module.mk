@@ -3,6 +3,7 @@
 # cgroup v2 and libvirt LXC. ISO_OBJS is linked into the agent, the unit tests and iso_check.
 ISO_SRCS := isolation/isolation.c isolation/cgroup1.c isolation/cgroup2.c isolation/lxc.c
 ISO_OBJS := $(ISO_SRCS:%.c=$(BUILD)/%.o)
+ISO_PKGS := libcgroup libvirt
 
 TEST_test_isolation_OBJS := $(ISO_OBJS)
 
@@ -11,4 +12,4 @@ PROGRAMS += $(BIN)/iso_check
 
 $(BIN)/iso_check: $(BUILD)/tests/isolation/iso_check.o $(ISO_OBJS) $(BUILD)/libdbaas.a
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(call pkg_libs,$(ISO_PKGS) libcrypto) $(LDLIBS)
