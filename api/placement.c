@@ -79,7 +79,7 @@ static int load_config(struct place_config *cfg, struct err *e)
 
 static int load_view(struct view *v, const struct place_config *cfg, struct err *e)
 {
-    struct place_error perr;
+    struct err perr;
     PGresult *res;
     int i, k;
 
@@ -325,7 +325,7 @@ static int place_one(struct view *v, const struct place_config *cfg, const PGres
 {
     struct place_request req;
     struct place_result pres;
-    struct place_error perr;
+    struct err perr;
     int members[8], hosts[8], n, nmembers = 0, rc, k;
     const char *instance_id = PQgetvalue(res, row, pending ? 0 : 1);
     char reason[600];

@@ -239,7 +239,7 @@ static void shares(const struct place_cluster *c, double out[PLACE_RES__COUNT])
 int main(void)
 {
     struct place_config cfg;
-    struct place_error err;
+    struct err err;
     struct impl idx = {0}, scan = {0};
     struct item *items = NULL, *extra = NULL;
     int64_t *lat = NULL;

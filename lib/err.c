@@ -19,6 +19,8 @@ int err_set(struct err *e, int code, const char *fmt, ...)
 
 void err_clear(struct err *e)
 {
+    if (!e)
+        return;
     e->code = 0;
     e->msg[0] = '\0';
 }

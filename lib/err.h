@@ -35,8 +35,10 @@ struct err {
     char msg[512]; /* PostgreSQL style: lowercase, no trailing period */
 };
 
-/* Set code and a formatted message; always returns -1 so callers can "return err_set(...)". */
+/* Set code and a formatted message (e may be NULL: nothing is set); always returns -1 so callers
+ * can "return err_set(...)". */
 int err_set(struct err *e, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* No error; accepts NULL. */
 void err_clear(struct err *e);
 /* The name of the module whose range holds code ("isolation", "engine", ...; "none" for 0,
  * "unknown" outside every range). Static string. */

@@ -10,62 +10,16 @@
  * subtree, and a query skips the subtrees where one resource cannot fit. A placement looks at
  * the first fitting host of each group that offers the engine and keeps the best by zone spread,
  * zone preference and rank. Refusals, which need a count per cause, scan every host.
- * Errors are returned in struct place_error / struct place_result; nothing is logged. */
+ * Errors are returned in struct err (codes enum place_errc) or struct place_result; nothing
+ * is logged. */
 #include "scheduler/place.h"
+#include "scheduler/place_int.h"
+#include "scheduler/treap.h"
 
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-struct host {
-    char *name; /* owned; NULL when the slot is free */
-    int zone;   /* index into cluster.zones */
-    uint32_t engines;
-    int group;    /* index into cluster.groups: same engines and zone */
-    bool indexed; /* in its group's treap: ready and not draining */
-    enum place_host_state state;
-    bool draining;
-    int64_t cap[PLACE_RES__COUNT];
-    int64_t eff[PLACE_RES__COUNT];
-    int64_t alloc[PLACE_RES__COUNT];
-    uint32_t load;
-    uint64_t rank; /* order key in the treap: lower is better */
-    /* treap node */
-    int left, right;
-    uint32_t prio;
-    int64_t maxfree[PLACE_RES__COUNT]; /* largest eff - alloc in this subtree */
-};
-
-struct name_slot {
-    char name[PLACE_NAME_MAX + 1];
-    int refs; /* live hosts using it; 0: free for another name */
-};
-
-struct group {
-    uint32_t engines;
-    int zone;
-    int root; /* treap root, -1 when empty */
-};
-
-struct place_cluster {
-    struct place_config cfg;
-    int64_t permille[PLACE_RES__COUNT];
-    struct host *hosts;
-    int limit;      /* slots 0 .. limit - 1 in use or free */
-    int alloc_n;    /* slots allocated */
-    int count;      /* live hosts */
-    int first_free; /* no free slot below this index */
-    int *htab;      /* open addressing, name -> host index, -1 empty */
-    size_t hcap;    /* power of two */
-    struct name_slot zones[PLACE_ZONES_MAX];
-    int n_zones;
-    struct name_slot engines[PLACE_ENGINES_MAX];
-    int n_engines;
-    struct group *groups;
-    int n_groups, groups_alloc;
-};
 
 static const char *const res_name[PLACE_RES__COUNT] = {"cpu", "memory", "disk"};
 
@@ -75,31 +29,6 @@ static const int res_cause[PLACE_RES__COUNT] = {PLACE_CAUSE_CPU, PLACE_CAUSE_MEM
 
 /* Resource checks in the order of the causes: memory, CPU, disk. */
 static const int cause_res[3] = {PLACE_MEMORY, PLACE_CPU, PLACE_DISK};
-
-static int set_error(struct place_error *err, int code, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int set_error(struct place_error *err, int code, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (err) {
-        err->code = code;
-        va_start(ap, fmt);
-        /* Truncation is acceptable for a message; it stays NUL-terminated. */
-        (void)vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
-
-static void clear_error(struct place_error *err)
-{
-    if (err) {
-        err->code = PLACE_OK;
-        err->msg[0] = '\0';
-    }
-}
 
 /* ---- configuration ---- */
 
@@ -116,19 +45,19 @@ static int64_t ratio_permille(double ratio)
     return (int64_t)(ratio * 1000.0 + 0.5);
 }
 
-int place_config_check(const struct place_config *cfg, struct place_error *err)
+int place_config_check(const struct place_config *cfg, struct err *err)
 {
     const double ratios[PLACE_RES__COUNT] = {cfg->cpu_ratio, cfg->memory_ratio, cfg->disk_ratio};
 
     for (int r = 0; r < PLACE_RES__COUNT; r++) {
         if (!isfinite(ratios[r]) || ratios[r] <= 0.0 || ratios[r] > PLACE_RATIO_MAX ||
             ratio_permille(ratios[r]) < 1)
-            return set_error(err, PLACE_EINVAL, "%s ratio %g is out of range (0, %g]", res_name[r],
-                             ratios[r], PLACE_RATIO_MAX);
+            return err_set(err, PLACE_E_INVALID, "%s ratio %g is out of range (0, %g]", res_name[r],
+                           ratios[r], PLACE_RATIO_MAX);
     }
     if (cfg->policy != PLACE_BINPACK && cfg->policy != PLACE_SPREAD)
-        return set_error(err, PLACE_EINVAL, "invalid placement policy %d", (int)cfg->policy);
-    clear_error(err);
+        return err_set(err, PLACE_E_INVALID, "invalid placement policy %d", (int)cfg->policy);
+    err_clear(err);
     return 0;
 }
 
@@ -156,157 +85,6 @@ static void host_compute(const struct place_cluster *c, struct host *h, int idx)
     h->load = load_of(h->eff, h->alloc);
     ord = c->cfg.policy == PLACE_BINPACK ? 3 * PLACE_LOAD_ONE - h->load : h->load;
     h->rank = (uint64_t)ord << 32 | (uint32_t)idx;
-}
-
-/* ---- treap ---- */
-
-static uint32_t prio_of(int idx)
-{
-    uint32_t x = (uint32_t)idx * 0x9e3779b9u + 0x7f4a7c15u;
-
-    x ^= x >> 16;
-    x *= 0x85ebca6bu;
-    x ^= x >> 13;
-    x *= 0xc2b2ae35u;
-    x ^= x >> 16;
-    return x;
-}
-
-static void tp_pull(struct host *hs, int t)
-{
-    struct host *n = &hs[t];
-
-    for (int r = 0; r < PLACE_RES__COUNT; r++) {
-        int64_t m = n->eff[r] - n->alloc[r];
-
-        if (n->left >= 0 && hs[n->left].maxfree[r] > m)
-            m = hs[n->left].maxfree[r];
-        if (n->right >= 0 && hs[n->right].maxfree[r] > m)
-            m = hs[n->right].maxfree[r];
-        n->maxfree[r] = m;
-    }
-}
-
-/* Split t into ranks < rank (*l) and >= rank (*r). */
-static void tp_split(struct host *hs, int t, uint64_t rank, int *l, int *r)
-{
-    if (t < 0) {
-        *l = -1;
-        *r = -1;
-        return;
-    }
-    if (hs[t].rank < rank) {
-        tp_split(hs, hs[t].right, rank, &hs[t].right, r);
-        *l = t;
-    } else {
-        tp_split(hs, hs[t].left, rank, l, &hs[t].left);
-        *r = t;
-    }
-    tp_pull(hs, t);
-}
-
-/* Merge a and b, every rank in a below every rank in b. */
-static int tp_merge(struct host *hs, int a, int b)
-{
-    if (a < 0)
-        return b;
-    if (b < 0)
-        return a;
-    if (hs[a].prio > hs[b].prio) {
-        hs[a].right = tp_merge(hs, hs[a].right, b);
-        tp_pull(hs, a);
-        return a;
-    }
-    hs[b].left = tp_merge(hs, a, hs[b].left);
-    tp_pull(hs, b);
-    return b;
-}
-
-static int tp_insert(struct host *hs, int t, int h)
-{
-    if (t < 0)
-        return h;
-    if (hs[h].prio > hs[t].prio) {
-        tp_split(hs, t, hs[h].rank, &hs[h].left, &hs[h].right);
-        tp_pull(hs, h);
-        return h;
-    }
-    if (hs[h].rank < hs[t].rank)
-        hs[t].left = tp_insert(hs, hs[t].left, h);
-    else
-        hs[t].right = tp_insert(hs, hs[t].right, h);
-    tp_pull(hs, t);
-    return t;
-}
-
-static int tp_erase(struct host *hs, int t, uint64_t rank)
-{
-    if (t < 0)
-        return -1;
-    if (hs[t].rank == rank)
-        return tp_merge(hs, hs[t].left, hs[t].right);
-    if (rank < hs[t].rank)
-        hs[t].left = tp_erase(hs, hs[t].left, rank);
-    else
-        hs[t].right = tp_erase(hs, hs[t].right, rank);
-    tp_pull(hs, t);
-    return t;
-}
-
-static bool in_list(int h, const int *list, int n)
-{
-    for (int i = 0; i < n; i++)
-        if (list[i] == h)
-            return true;
-    return false;
-}
-
-/* The first host of subtree t in rank order that has room for need and is not in excl. */
-static int tp_first(const struct host *hs, int t, const int64_t need[], const int *excl, int n_excl)
-{
-    while (t >= 0) {
-        const struct host *n = &hs[t];
-        int found;
-
-        if (n->maxfree[PLACE_MEMORY] < need[PLACE_MEMORY] ||
-            n->maxfree[PLACE_CPU] < need[PLACE_CPU] || n->maxfree[PLACE_DISK] < need[PLACE_DISK])
-            return -1;
-        found = tp_first(hs, n->left, need, excl, n_excl);
-        if (found >= 0)
-            return found;
-        if (n->alloc[PLACE_MEMORY] + need[PLACE_MEMORY] <= n->eff[PLACE_MEMORY] &&
-            n->alloc[PLACE_CPU] + need[PLACE_CPU] <= n->eff[PLACE_CPU] &&
-            n->alloc[PLACE_DISK] + need[PLACE_DISK] <= n->eff[PLACE_DISK] &&
-            !in_list(t, excl, n_excl))
-            return t;
-        t = n->right;
-    }
-    return -1;
-}
-
-static void host_index(struct place_cluster *c, int idx)
-{
-    struct host *h = &c->hosts[idx];
-    struct group *g = &c->groups[h->group];
-
-    h->indexed = h->state == PLACE_HOST_READY && !h->draining;
-    if (!h->indexed)
-        return;
-    h->left = -1;
-    h->right = -1;
-    tp_pull(c->hosts, idx);
-    g->root = tp_insert(c->hosts, g->root, idx);
-}
-
-static void host_unindex(struct place_cluster *c, int idx)
-{
-    struct host *h = &c->hosts[idx];
-    struct group *g = &c->groups[h->group];
-
-    if (!h->indexed)
-        return;
-    g->root = tp_erase(c->hosts, g->root, h->rank);
-    h->indexed = false;
 }
 
 /* ---- names ---- */
@@ -415,7 +193,7 @@ static bool name_ok(const char *s)
 
 /* ---- cluster ---- */
 
-struct place_cluster *place_cluster_new(const struct place_config *cfg, struct place_error *err)
+struct place_cluster *place_cluster_new(const struct place_config *cfg, struct err *err)
 {
     struct place_config defaults;
     struct place_cluster *c = NULL;
@@ -428,14 +206,14 @@ struct place_cluster *place_cluster_new(const struct place_config *cfg, struct p
         return NULL;
     c = calloc(1, sizeof(*c));
     if (!c) {
-        set_error(err, PLACE_ENOMEM, "out of memory");
+        err_set(err, PLACE_E_NOMEM, "out of memory");
         return NULL;
     }
     c->cfg = *cfg;
     c->permille[PLACE_CPU] = ratio_permille(cfg->cpu_ratio);
     c->permille[PLACE_MEMORY] = ratio_permille(cfg->memory_ratio);
     c->permille[PLACE_DISK] = ratio_permille(cfg->disk_ratio);
-    clear_error(err);
+    err_clear(err);
     return c;
 }
 
@@ -452,7 +230,7 @@ void place_cluster_free(struct place_cluster *c)
 }
 
 int place_cluster_set_config(struct place_cluster *c, const struct place_config *cfg,
-                             struct place_error *err)
+                             struct err *err)
 {
     if (place_config_check(cfg, err) < 0)
         return -1;
@@ -466,55 +244,56 @@ int place_cluster_set_config(struct place_cluster *c, const struct place_config 
         if (!c->hosts[i].name)
             continue;
         host_compute(c, &c->hosts[i], i);
-        host_index(c, i);
+        treap_index_host(c, i);
     }
     return 0;
 }
 
 /* Check a host spec; on success *zone and *engines hold the interned zone and engine mask. */
 static int spec_resolve(struct place_cluster *c, const struct place_host_spec *spec, int *zone,
-                        uint32_t *engines, struct place_error *err)
+                        uint32_t *engines, struct err *err)
 {
     const char *name = spec->name;
 
     if (!name || !name[0])
-        return set_error(err, PLACE_EINVAL, "host name is empty");
+        return err_set(err, PLACE_E_INVALID, "host name is empty");
     if (!name_ok(spec->zone))
-        return set_error(err, PLACE_EINVAL, "zone of host \"%s\" is empty or longer than %d bytes",
-                         name, PLACE_NAME_MAX);
+        return err_set(err, PLACE_E_INVALID, "zone of host \"%s\" is empty or longer than %d bytes",
+                       name, PLACE_NAME_MAX);
     if (spec->n_engines < 0 || spec->n_engines > PLACE_ENGINES_MAX ||
         (spec->n_engines > 0 && !spec->engines))
-        return set_error(err, PLACE_EINVAL, "invalid engine list for host \"%s\"", name);
+        return err_set(err, PLACE_E_INVALID, "invalid engine list for host \"%s\"", name);
     for (int i = 0; i < spec->n_engines; i++)
         if (!name_ok(spec->engines[i]))
-            return set_error(err, PLACE_EINVAL,
-                             "engine of host \"%s\" is empty or longer than %d bytes", name,
-                             PLACE_NAME_MAX);
+            return err_set(err, PLACE_E_INVALID,
+                           "engine of host \"%s\" is empty or longer than %d bytes", name,
+                           PLACE_NAME_MAX);
     for (int r = 0; r < PLACE_RES__COUNT; r++) {
         if (spec->capacity[r] < 0 || spec->capacity[r] > PLACE_QTY_MAX)
-            return set_error(err, PLACE_EINVAL, "%s capacity %lld of host \"%s\" is out of range",
-                             res_name[r], (long long)spec->capacity[r], name);
+            return err_set(err, PLACE_E_INVALID, "%s capacity %lld of host \"%s\" is out of range",
+                           res_name[r], (long long)spec->capacity[r], name);
         if (spec->allocated[r] < 0 || spec->allocated[r] > PLACE_QTY_MAX)
-            return set_error(err, PLACE_EINVAL, "%s allocation %lld of host \"%s\" is out of range",
-                             res_name[r], (long long)spec->allocated[r], name);
+            return err_set(err, PLACE_E_INVALID,
+                           "%s allocation %lld of host \"%s\" is out of range", res_name[r],
+                           (long long)spec->allocated[r], name);
     }
     if (spec->state != PLACE_HOST_READY && spec->state != PLACE_HOST_UNKNOWN &&
         spec->state != PLACE_HOST_UNREACHABLE)
-        return set_error(err, PLACE_EINVAL, "invalid state %d of host \"%s\"", (int)spec->state,
-                         name);
+        return err_set(err, PLACE_E_INVALID, "invalid state %d of host \"%s\"", (int)spec->state,
+                       name);
 
     *zone = name_intern(c->zones, &c->n_zones, PLACE_ZONES_MAX, spec->zone, 0);
     if (*zone < 0)
-        return set_error(err, PLACE_ELIMIT, "could not add zone \"%s\": more than %d zones",
-                         spec->zone, PLACE_ZONES_MAX);
+        return err_set(err, PLACE_E_LIMIT, "could not add zone \"%s\": more than %d zones",
+                       spec->zone, PLACE_ZONES_MAX);
     *engines = 0;
     for (int i = 0; i < spec->n_engines; i++) {
         int e =
             name_intern(c->engines, &c->n_engines, PLACE_ENGINES_MAX, spec->engines[i], *engines);
 
         if (e < 0)
-            return set_error(err, PLACE_ELIMIT, "could not add engine \"%s\": more than %d engines",
-                             spec->engines[i], PLACE_ENGINES_MAX);
+            return err_set(err, PLACE_E_LIMIT, "could not add engine \"%s\": more than %d engines",
+                           spec->engines[i], PLACE_ENGINES_MAX);
         *engines |= UINT32_C(1) << e;
     }
     return 0;
@@ -561,14 +340,13 @@ static void host_fill(struct place_cluster *c, int idx, const struct place_host_
         h->cap[r] = spec->capacity[r];
         h->alloc[r] = spec->allocated[r];
     }
-    h->prio = prio_of(idx);
+    h->prio = treap_prio(idx);
     host_compute(c, h, idx);
     refs_adjust(c, h, 1);
-    host_index(c, idx);
+    treap_index_host(c, idx);
 }
 
-int place_host_add(struct place_cluster *c, const struct place_host_spec *spec,
-                   struct place_error *err)
+int place_host_add(struct place_cluster *c, const struct place_host_spec *spec, struct err *err)
 {
     int zone, group, idx;
     uint32_t engines;
@@ -577,7 +355,7 @@ int place_host_add(struct place_cluster *c, const struct place_host_spec *spec,
     if (spec_resolve(c, spec, &zone, &engines, err) < 0)
         return -1;
     if (place_host_find(c, spec->name) >= 0)
-        return set_error(err, PLACE_EEXIST, "host \"%s\" already exists", spec->name);
+        return err_set(err, PLACE_E_EXISTS, "host \"%s\" already exists", spec->name);
     group = group_get(c, engines, zone);
     if (group < 0)
         goto nomem;
@@ -589,8 +367,8 @@ int place_host_add(struct place_cluster *c, const struct place_host_spec *spec,
         struct host *nh;
 
         if (n > INT32_MAX / 2)
-            return set_error(err, PLACE_ELIMIT, "could not add host \"%s\": too many hosts",
-                             spec->name);
+            return err_set(err, PLACE_E_LIMIT, "could not add host \"%s\": too many hosts",
+                           spec->name);
         nh = realloc(c->hosts, (size_t)n * sizeof(*nh));
         if (!nh)
             goto nomem;
@@ -611,11 +389,11 @@ int place_host_add(struct place_cluster *c, const struct place_host_spec *spec,
     c->htab[htab_slot(c, name)] = idx;
     c->count++;
     host_fill(c, idx, spec, zone, engines, group);
-    clear_error(err);
+    err_clear(err);
     return idx;
 
 nomem:
-    return set_error(err, PLACE_ENOMEM, "could not add host \"%s\": out of memory", spec->name);
+    return err_set(err, PLACE_E_NOMEM, "could not add host \"%s\": out of memory", spec->name);
 }
 
 static bool host_live(const struct place_cluster *c, int host)
@@ -624,7 +402,7 @@ static bool host_live(const struct place_cluster *c, int host)
 }
 
 int place_host_update(struct place_cluster *c, int host, const struct place_host_spec *spec,
-                      struct place_error *err)
+                      struct err *err)
 {
     int zone, group, other;
     uint32_t engines;
@@ -632,12 +410,12 @@ int place_host_update(struct place_cluster *c, int host, const struct place_host
     struct host *h;
 
     if (!host_live(c, host))
-        return set_error(err, PLACE_ENOENT, "host %d does not exist", host);
+        return err_set(err, PLACE_E_NOENT, "host %d does not exist", host);
     if (spec_resolve(c, spec, &zone, &engines, err) < 0)
         return -1;
     other = place_host_find(c, spec->name);
     if (other >= 0 && other != host)
-        return set_error(err, PLACE_EEXIST, "host \"%s\" already exists", spec->name);
+        return err_set(err, PLACE_E_EXISTS, "host \"%s\" already exists", spec->name);
     group = group_get(c, engines, zone);
     if (group < 0)
         goto nomem;
@@ -652,24 +430,24 @@ int place_host_update(struct place_cluster *c, int host, const struct place_host
         h->name = name;
         c->htab[htab_slot(c, name)] = host;
     }
-    host_unindex(c, host);
+    treap_unindex_host(c, host);
     refs_adjust(c, h, -1);
     host_fill(c, host, spec, zone, engines, group);
-    clear_error(err);
+    err_clear(err);
     return 0;
 
 nomem:
-    return set_error(err, PLACE_ENOMEM, "could not update host \"%s\": out of memory", spec->name);
+    return err_set(err, PLACE_E_NOMEM, "could not update host \"%s\": out of memory", spec->name);
 }
 
-int place_host_remove(struct place_cluster *c, int host, struct place_error *err)
+int place_host_remove(struct place_cluster *c, int host, struct err *err)
 {
     struct host *h;
 
     if (!host_live(c, host))
-        return set_error(err, PLACE_ENOENT, "host %d does not exist", host);
+        return err_set(err, PLACE_E_NOENT, "host %d does not exist", host);
     h = &c->hosts[host];
-    host_unindex(c, host);
+    treap_unindex_host(c, host);
     refs_adjust(c, h, -1);
     htab_delete(c, htab_slot(c, h->name));
     free(h->name);
@@ -679,7 +457,7 @@ int place_host_remove(struct place_cluster *c, int host, struct place_error *err
         c->first_free = host;
     while (c->limit > 0 && !c->hosts[c->limit - 1].name)
         c->limit--;
-    clear_error(err);
+    err_clear(err);
     return 0;
 }
 
@@ -732,35 +510,35 @@ bool place_host_offers(const struct place_cluster *c, int host, const char *engi
 
 /* ---- placement ---- */
 
-static bool need_ok(const int64_t need[], struct place_error *err)
+static bool need_ok(const int64_t need[], struct err *err)
 {
     for (int r = 0; r < PLACE_RES__COUNT; r++)
         if (need[r] < 0 || need[r] > PLACE_QTY_MAX) {
-            set_error(err, PLACE_EINVAL, "%s need %lld is out of range", res_name[r],
-                      (long long)need[r]);
+            err_set(err, PLACE_E_INVALID, "%s need %lld is out of range", res_name[r],
+                    (long long)need[r]);
             return false;
         }
     return true;
 }
 
 static int request_check(const struct place_cluster *c, const struct place_request *req,
-                         struct place_error *err)
+                         struct err *err)
 {
     if (!need_ok(req->need, err))
         return -1;
     if (!name_ok(req->engine))
-        return set_error(err, PLACE_EINVAL, "engine name is empty or longer than %d bytes",
-                         PLACE_NAME_MAX);
+        return err_set(err, PLACE_E_INVALID, "engine name is empty or longer than %d bytes",
+                       PLACE_NAME_MAX);
     if (req->zone && !name_ok(req->zone))
-        return set_error(err, PLACE_EINVAL, "zone name is empty or longer than %d bytes",
-                         PLACE_NAME_MAX);
+        return err_set(err, PLACE_E_INVALID, "zone name is empty or longer than %d bytes",
+                       PLACE_NAME_MAX);
     if (req->zone_required && !req->zone)
-        return set_error(err, PLACE_EINVAL, "a required zone needs a zone name");
+        return err_set(err, PLACE_E_INVALID, "a required zone needs a zone name");
     if (req->n_members < 0 || (req->n_members > 0 && !req->members))
-        return set_error(err, PLACE_EINVAL, "invalid member list");
+        return err_set(err, PLACE_E_INVALID, "invalid member list");
     for (int i = 0; i < req->n_members; i++)
         if (!host_live(c, req->members[i]))
-            return set_error(err, PLACE_EINVAL, "member host %d does not exist", req->members[i]);
+            return err_set(err, PLACE_E_INVALID, "member host %d does not exist", req->members[i]);
     return 0;
 }
 
@@ -769,7 +547,7 @@ static void result_clear(struct place_result *res)
     res->host = -1;
     res->zone_members = 0;
     memset(res->counts, 0, sizeof(res->counts));
-    clear_error(&res->err);
+    err_clear(&res->err);
 }
 
 /* Attribute every host to the first cause that keeps it from taking the member. */
@@ -792,7 +570,7 @@ static void count_causes(const struct place_cluster *c, const struct place_reque
             cause = PLACE_CAUSE_ENGINE;
         else if (req->zone_required && h->zone != pref)
             cause = PLACE_CAUSE_ZONE;
-        else if (in_list(i, req->members, req->n_members))
+        else if (treap_in_list(i, req->members, req->n_members))
             cause = PLACE_CAUSE_MEMBER;
         else
             for (int k = 0; k < 3 && cause < 0; k++) {
@@ -839,7 +617,7 @@ int place_member(const struct place_cluster *c, const struct place_request *req,
         /* A group in a worse zone tier cannot beat the best so far. */
         if (best >= 0 && (zc > best_zc || (zc == best_zc && np > best_np)))
             continue;
-        h = tp_first(c->hosts, grp->root, req->need, req->members, req->n_members);
+        h = treap_first(c->hosts, grp->root, req->need, req->members, req->n_members);
         if (h < 0)
             continue;
         if (best < 0 || zc < best_zc || (zc == best_zc && np < best_np) ||
@@ -860,12 +638,12 @@ int place_member(const struct place_cluster *c, const struct place_request *req,
 }
 
 int place_commit(struct place_cluster *c, int host, const int64_t need[PLACE_RES__COUNT],
-                 struct place_error *err)
+                 struct err *err)
 {
     struct host *h;
 
     if (!host_live(c, host))
-        return set_error(err, PLACE_ENOENT, "host %d does not exist", host);
+        return err_set(err, PLACE_E_NOENT, "host %d does not exist", host);
     if (!need_ok(need, err))
         return -1;
     h = &c->hosts[host];
@@ -873,39 +651,39 @@ int place_commit(struct place_cluster *c, int host, const int64_t need[PLACE_RES
         int r = cause_res[k];
 
         if (h->alloc[r] + need[r] > h->eff[r])
-            return set_error(err, PLACE_ENOFIT, "host \"%s\" has no room for %lld more %s", h->name,
-                             (long long)need[r], res_name[r]);
+            return err_set(err, PLACE_E_NOFIT, "host \"%s\" has no room for %lld more %s", h->name,
+                           (long long)need[r], res_name[r]);
     }
-    host_unindex(c, host);
+    treap_unindex_host(c, host);
     for (int r = 0; r < PLACE_RES__COUNT; r++)
         h->alloc[r] += need[r];
     host_compute(c, h, host);
-    host_index(c, host);
-    clear_error(err);
+    treap_index_host(c, host);
+    err_clear(err);
     return 0;
 }
 
 int place_release(struct place_cluster *c, int host, const int64_t need[PLACE_RES__COUNT],
-                  struct place_error *err)
+                  struct err *err)
 {
     struct host *h;
 
     if (!host_live(c, host))
-        return set_error(err, PLACE_ENOENT, "host %d does not exist", host);
+        return err_set(err, PLACE_E_NOENT, "host %d does not exist", host);
     if (!need_ok(need, err))
         return -1;
     h = &c->hosts[host];
     for (int r = 0; r < PLACE_RES__COUNT; r++)
         if (h->alloc[r] < need[r])
-            return set_error(err, PLACE_EINVAL,
-                             "cannot release %lld %s from host \"%s\": only %lld allocated",
-                             (long long)need[r], res_name[r], h->name, (long long)h->alloc[r]);
-    host_unindex(c, host);
+            return err_set(err, PLACE_E_INVALID,
+                           "cannot release %lld %s from host \"%s\": only %lld allocated",
+                           (long long)need[r], res_name[r], h->name, (long long)h->alloc[r]);
+    treap_unindex_host(c, host);
     for (int r = 0; r < PLACE_RES__COUNT; r++)
         h->alloc[r] -= need[r];
     host_compute(c, h, host);
-    host_index(c, host);
-    clear_error(err);
+    treap_index_host(c, host);
+    err_clear(err);
     return 0;
 }
 
@@ -919,17 +697,17 @@ int place_instance(struct place_cluster *c, const struct place_request *req, int
     result_clear(res);
     if (n_new < 0 || (n_new > 0 && !hosts_out) || req->n_members < 0 ||
         req->n_members > INT32_MAX / 2 - n_new) {
-        set_error(&res->err, PLACE_EINVAL, "invalid member count");
+        err_set(&res->err, PLACE_E_INVALID, "invalid member count");
         goto out;
     }
     members = malloc(((size_t)req->n_members + (size_t)n_new + 1) * sizeof(*members));
     if (!members) {
-        set_error(&res->err, PLACE_ENOMEM, "out of memory");
+        err_set(&res->err, PLACE_E_NOMEM, "out of memory");
         goto out;
     }
     if (req->n_members > 0) {
         if (!req->members) {
-            set_error(&res->err, PLACE_EINVAL, "invalid member list");
+            err_set(&res->err, PLACE_E_INVALID, "invalid member list");
             goto out;
         }
         memcpy(members, req->members, (size_t)req->n_members * sizeof(*members));
@@ -953,79 +731,4 @@ out:
                 break; /* cannot happen: we committed it just before */
     free(members);
     return rc;
-}
-
-/* ---- refusal messages ---- */
-
-struct msg {
-    char *buf;
-    size_t size, len;
-    bool truncated;
-};
-
-static void msg_put(struct msg *m, const char *s)
-{
-    size_t n = strlen(s);
-
-    if (m->truncated)
-        return;
-    if (m->len + n >= m->size) {
-        m->truncated = true;
-        return;
-    }
-    memcpy(m->buf + m->len, s, n + 1);
-    m->len += n;
-}
-
-void place_refusal_format(struct place_result *res, const struct place_request *req)
-{
-    /* Singular and plural phrases; the engine and zone names follow ENGINE and ZONE. */
-    static const char *const one[PLACE_CAUSE__COUNT] = {
-        "unreachable",           "not yet reporting", "draining",
-        "does not offer engine", "outside zone",      "already holds a member of this instance",
-        "lacks memory",          "lacks CPU",         "lacks disk"};
-    static const char *const many[PLACE_CAUSE__COUNT] = {
-        "unreachable",         "not yet reporting", "draining",
-        "do not offer engine", "outside zone",      "already hold a member of this instance",
-        "lack memory",         "lack CPU",          "lack disk"};
-    struct msg m = {res->err.msg, sizeof(res->err.msg), 0, false};
-    bool used[PLACE_CAUSE__COUNT] = {false};
-    bool any = false;
-
-    res->host = -1;
-    res->zone_members = 0;
-    res->err.code = PLACE_ENOFIT;
-    res->err.msg[0] = '\0';
-    msg_put(&m, "no host fits:");
-    for (;;) {
-        int k = -1;
-        char num[24];
-
-        for (int i = 0; i < PLACE_CAUSE__COUNT; i++)
-            if (!used[i] && res->counts[i] > 0 && (k < 0 || res->counts[i] > res->counts[k]))
-                k = i;
-        if (k < 0)
-            break;
-        used[k] = true;
-        if (snprintf(num, sizeof(num), "%s %d ", any ? "," : "", res->counts[k]) >=
-            (int)sizeof(num))
-            m.truncated = true;
-        msg_put(&m, num);
-        msg_put(&m, res->counts[k] == 1 ? one[k] : many[k]);
-        if (k == PLACE_CAUSE_ENGINE || k == PLACE_CAUSE_ZONE) {
-            const char *what = k == PLACE_CAUSE_ENGINE ? req->engine : req->zone;
-
-            msg_put(&m, " \"");
-            msg_put(&m, what ? what : "");
-            msg_put(&m, "\"");
-        }
-        any = true;
-    }
-    if (!any)
-        msg_put(&m, " there are no hosts");
-    if (m.truncated) {
-        size_t at = m.len + 4 < m.size ? m.len : m.size - 4;
-
-        memcpy(m.buf + at, "...", 4);
-    }
 }

@@ -36,6 +36,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "lib/err.h"
+
 enum place_resource { PLACE_CPU, PLACE_MEMORY, PLACE_DISK, PLACE_RES__COUNT };
 
 enum place_policy {
@@ -65,15 +67,15 @@ enum place_cause {
     PLACE_CAUSE__COUNT
 };
 
-/* Error codes in struct place_error. */
-enum place_code {
-    PLACE_OK,
-    PLACE_ENOFIT, /* no host fits the request: could succeed later */
-    PLACE_EINVAL, /* invalid argument */
-    PLACE_EEXIST, /* a host with that name exists */
-    PLACE_ENOENT, /* no such host */
-    PLACE_ELIMIT, /* more than PLACE_ZONES_MAX zones or PLACE_ENGINES_MAX engines */
-    PLACE_ENOMEM
+/* Codes set in struct err (lib/err.h) by this module. */
+enum place_errc {
+    PLACE_OK = 0,                       /* no error */
+    PLACE_E_NOFIT = ERR_BASE_PLACE + 1, /* no host fits the request: could succeed later */
+    PLACE_E_INVALID,                    /* invalid argument */
+    PLACE_E_EXISTS,                     /* a host with that name exists */
+    PLACE_E_NOENT,                      /* no such host */
+    PLACE_E_LIMIT, /* more than PLACE_ZONES_MAX zones or PLACE_ENGINES_MAX engines */
+    PLACE_E_NOMEM
 };
 
 #define PLACE_QTY_MAX (INT64_C(1) << 40) /* largest capacity, allocation or need */
@@ -82,12 +84,6 @@ enum place_code {
 #define PLACE_ZONES_MAX 64               /* distinct zones in use at once */
 #define PLACE_ENGINES_MAX 32             /* distinct engines in use at once */
 #define PLACE_LOAD_ONE (1u << 20)        /* a fully used resource in the load score */
-
-/* Filled by the functions that can fail; message in PostgreSQL style (lowercase, no period). */
-struct place_error {
-    int code; /* enum place_code */
-    char msg[512];
-};
 
 struct place_config {
     /* Overcommit ratios: a host takes up to capacity * ratio of each resource. Each in
@@ -139,22 +135,22 @@ struct place_request {
 struct place_result {
     int host;         /* chosen host index, -1 on refusal or error */
     int zone_members; /* members of the instance already in the chosen host's zone (0: new zone) */
-    int counts[PLACE_CAUSE__COUNT]; /* on PLACE_ENOFIT: hosts refused per cause, else zero */
-    struct place_error err;         /* code PLACE_OK on success */
+    int counts[PLACE_CAUSE__COUNT]; /* on PLACE_E_NOFIT: hosts refused per cause, else zero */
+    struct err err;                 /* code PLACE_OK on success */
 };
 
 /* Fill cfg with the defaults: all ratios 1.0, PLACE_BINPACK. */
 void place_config_init(struct place_config *cfg);
 
 /* Check a configuration (for a reload that keeps the old one when the new one is invalid).
- * 0, or -1 with err (PLACE_EINVAL) filled; err may be NULL. */
-int place_config_check(const struct place_config *cfg, struct place_error *err)
+ * 0, or -1 with err (PLACE_E_INVALID) filled; err may be NULL. */
+int place_config_check(const struct place_config *cfg, struct err *err)
     __attribute__((warn_unused_result));
 
 /* A new empty cluster with a copy of cfg (NULL: the defaults). Returns NULL when cfg is invalid
  * or memory runs out, with err filled if not NULL. The caller frees it with place_cluster_free().
  */
-struct place_cluster *place_cluster_new(const struct place_config *cfg, struct place_error *err);
+struct place_cluster *place_cluster_new(const struct place_config *cfg, struct err *err);
 
 /* Free a cluster and everything it holds. Accepts NULL. */
 void place_cluster_free(struct place_cluster *c);
@@ -162,20 +158,20 @@ void place_cluster_free(struct place_cluster *c);
 /* Change the ratios and the policy; effective capacities and load order are recomputed, host
  * indices and allocations stay. 0, or -1 with err filled (the old configuration stays). */
 int place_cluster_set_config(struct place_cluster *c, const struct place_config *cfg,
-                             struct place_error *err) __attribute__((warn_unused_result));
+                             struct err *err) __attribute__((warn_unused_result));
 
 /* Add a host. Returns its index (>= 0, the lowest free one: indices of removed hosts are reused),
- * or -1 with err filled (PLACE_EINVAL, PLACE_EEXIST, PLACE_ELIMIT, PLACE_ENOMEM). */
-int place_host_add(struct place_cluster *c, const struct place_host_spec *spec,
-                   struct place_error *err) __attribute__((warn_unused_result));
+ * or -1 with err filled (PLACE_E_INVALID, PLACE_E_EXISTS, PLACE_E_LIMIT, PLACE_E_NOMEM). */
+int place_host_add(struct place_cluster *c, const struct place_host_spec *spec, struct err *err)
+    __attribute__((warn_unused_result));
 
 /* Replace everything about a host, its name included; its index stays. 0, or -1 with err filled
  * (the host is then unchanged). */
 int place_host_update(struct place_cluster *c, int host, const struct place_host_spec *spec,
-                      struct place_error *err) __attribute__((warn_unused_result));
+                      struct err *err) __attribute__((warn_unused_result));
 
-/* Remove a host; its index may be given to a later place_host_add(). 0, or -1 (PLACE_ENOENT). */
-int place_host_remove(struct place_cluster *c, int host, struct place_error *err)
+/* Remove a host; its index may be given to a later place_host_add(). 0, or -1 (PLACE_E_NOENT). */
+int place_host_remove(struct place_cluster *c, int host, struct err *err)
     __attribute__((warn_unused_result));
 
 /* The index of the host with that name, or -1. */
@@ -195,9 +191,9 @@ int place_host_get(const struct place_cluster *c, int host, struct place_host_vi
 bool place_host_offers(const struct place_cluster *c, int host, const char *engine);
 
 /* Choose a host for one member; the cluster does not change (see place_commit()).
- * 0 with res->host set; or -1 with res->err set: PLACE_ENOFIT with res->counts and a message such
+ * 0 with res->host set; or -1 with res->err set: PLACE_E_NOFIT with res->counts and a message such
  * as `no host fits: 812 lack memory, 3 draining, 2 already hold a member of this instance`
- * (causes by descending count), or PLACE_EINVAL for an invalid request (a negative need, a
+ * (causes by descending count), or PLACE_E_INVALID for an invalid request (a negative need, a
  * member that is not a host, ...). */
 int place_member(const struct place_cluster *c, const struct place_request *req,
                  struct place_result *res) __attribute__((warn_unused_result));
@@ -209,18 +205,18 @@ int place_member(const struct place_cluster *c, const struct place_request *req,
 int place_instance(struct place_cluster *c, const struct place_request *req, int n_new,
                    int *hosts_out, struct place_result *res) __attribute__((warn_unused_result));
 
-/* Add need to a host's allocation. Fails with PLACE_ENOFIT, changing nothing, when the host
+/* Add need to a host's allocation. Fails with PLACE_E_NOFIT, changing nothing, when the host
  * would exceed an effective capacity, so a stale decision can never double-book a host.
  * 0, or -1 with err filled (may be NULL). */
 int place_commit(struct place_cluster *c, int host, const int64_t need[PLACE_RES__COUNT],
-                 struct place_error *err) __attribute__((warn_unused_result));
+                 struct err *err) __attribute__((warn_unused_result));
 
 /* Subtract need from a host's allocation (a member removed or moved away). Fails with
- * PLACE_EINVAL, changing nothing, when an allocation would drop below zero. */
+ * PLACE_E_INVALID, changing nothing, when an allocation would drop below zero. */
 int place_release(struct place_cluster *c, int host, const int64_t need[PLACE_RES__COUNT],
-                  struct place_error *err) __attribute__((warn_unused_result));
+                  struct err *err) __attribute__((warn_unused_result));
 
-/* Set res to a refusal (host -1, code PLACE_ENOFIT) with the message built from res->counts and
+/* Set res to a refusal (host -1, code PLACE_E_NOFIT) with the message built from res->counts and
  * the engine and zone of req. For other implementations of the rules (scheduler/place_scan.c). */
 void place_refusal_format(struct place_result *res, const struct place_request *req);
 

@@ -303,7 +303,7 @@ int place_scan_member(const struct place_scan *s, const struct place_request *re
     return -1;
 
 invalid:
-    res->err.code = PLACE_EINVAL;
+    res->err.code = PLACE_E_INVALID;
     memcpy(res->err.msg, "invalid request", sizeof("invalid request"));
     return -1;
 }

@@ -52,7 +52,7 @@ static struct place_host_spec spec_of(const char *name, const char *zone, int64_
 
 static int add_host(struct place_cluster *c, const struct place_host_spec *spec)
 {
-    struct place_error err;
+    struct err err;
     int h = place_host_add(c, spec, &err);
 
     if (h < 0)
@@ -69,7 +69,7 @@ static struct place_request req_of(const char *engine, int64_t cpu, int64_t mem,
 static int place_commit_ok(struct place_cluster *c, const struct place_request *req)
 {
     struct place_result res;
-    struct place_error err;
+    struct err err;
 
     if (place_member(c, req, &res) < 0)
         return -1;
@@ -91,7 +91,7 @@ static int64_t allocated(const struct place_cluster *c, int host, int r)
 static void test_config(void **state)
 {
     struct place_config cfg;
-    struct place_error err;
+    struct err err;
     struct place_cluster *c;
 
     (void)state;
@@ -104,7 +104,7 @@ static void test_config(void **state)
     assert_int_equal(place_config_check(&cfg, &err), 0);
     cfg.cpu_ratio = 4.5;
     assert_int_equal(place_config_check(&cfg, &err), -1);
-    assert_int_equal(err.code, PLACE_EINVAL);
+    assert_int_equal(err.code, PLACE_E_INVALID);
     assert_string_equal(err.msg, "cpu ratio 4.5 is out of range (0, 4]");
     cfg.cpu_ratio = 1.0;
     const double bad[] = {0.0, -1.0, NAN, INFINITY, 0.0004};
@@ -119,7 +119,7 @@ static void test_config(void **state)
 
     c = place_cluster_new(&cfg, &err);
     assert_null(c);
-    assert_int_equal(err.code, PLACE_EINVAL);
+    assert_int_equal(err.code, PLACE_E_INVALID);
     assert_null(place_scan_new(&cfg));
     c = place_cluster_new(NULL, &err);
     assert_non_null(c);
@@ -135,7 +135,7 @@ static void test_hosts(void **state)
     struct place_cluster *c = place_cluster_new(NULL, NULL);
     struct place_host_spec spec = spec_of("h0", "a", 4000, 8 * GIB, 100 * GIB);
     struct place_host_view v;
-    struct place_error err;
+    struct err err;
     char names[70][16];
     const char *engines[40];
 
@@ -146,7 +146,7 @@ static void test_hosts(void **state)
     spec.name = "h2";
     assert_int_equal(add_host(c, &spec), 2);
     assert_int_equal(place_host_add(c, &spec, &err), -1);
-    assert_int_equal(err.code, PLACE_EEXIST);
+    assert_int_equal(err.code, PLACE_E_EXISTS);
     assert_string_equal(err.msg, "host \"h2\" already exists");
     assert_int_equal(place_host_find(c, "h1"), 1);
     assert_int_equal(place_host_find(c, "nope"), -1);
@@ -157,7 +157,7 @@ static void test_hosts(void **state)
     /* Indices of removed hosts are reused, lowest first. */
     assert_int_equal(place_host_remove(c, 1, &err), 0);
     assert_int_equal(place_host_remove(c, 1, &err), -1);
-    assert_int_equal(err.code, PLACE_ENOENT);
+    assert_int_equal(err.code, PLACE_E_NOENT);
     assert_int_equal(place_host_get(c, 1, &v), -1);
     assert_int_equal(place_host_find(c, "h1"), -1);
     assert_int_equal(place_host_count(c), 2);
@@ -183,14 +183,14 @@ static void test_hosts(void **state)
     assert_int_equal(v.load, PLACE_LOAD_ONE / 4);
     spec.name = "h3";
     assert_int_equal(place_host_update(c, 0, &spec, &err), -1);
-    assert_int_equal(err.code, PLACE_EEXIST);
+    assert_int_equal(err.code, PLACE_E_EXISTS);
     assert_int_equal(place_host_update(c, 7, &spec, &err), -1);
-    assert_int_equal(err.code, PLACE_ENOENT);
+    assert_int_equal(err.code, PLACE_E_NOENT);
 
     /* Invalid specs. */
     spec = spec_of("x", "", 1, 1, 1);
     assert_int_equal(place_host_add(c, &spec, &err), -1);
-    assert_int_equal(err.code, PLACE_EINVAL);
+    assert_int_equal(err.code, PLACE_E_INVALID);
     spec = spec_of("", "a", 1, 1, 1);
     assert_int_equal(place_host_add(c, &spec, &err), -1);
     spec = spec_of("x", "a", -1, 1, 1);
@@ -212,7 +212,7 @@ static void test_hosts(void **state)
     }
     spec = spec_of("one-too-many", "z64", 1, 1, 1);
     assert_int_equal(place_host_add(c, &spec, &err), -1);
-    assert_int_equal(err.code, PLACE_ELIMIT);
+    assert_int_equal(err.code, PLACE_E_LIMIT);
     assert_string_equal(err.msg, "could not add zone \"z64\": more than 64 zones");
     assert_int_equal(place_host_remove(c, place_host_find(c, "z10"), NULL), 0);
     assert_true(add_host(c, &spec) >= 0);
@@ -226,7 +226,7 @@ static void test_hosts(void **state)
     assert_int_equal(place_host_add(c, &spec, &err), -1);
     spec.n_engines = 32;
     assert_int_equal(place_host_add(c, &spec, &err), -1); /* postgres, mysql, redis in use */
-    assert_int_equal(err.code, PLACE_ELIMIT);
+    assert_int_equal(err.code, PLACE_E_LIMIT);
     spec.n_engines = 29;
     assert_true(add_host(c, &spec) >= 0);
     place_cluster_free(c);
@@ -247,7 +247,7 @@ static void test_refusal_message(void **state)
     (void)state;
     assert_int_equal(place_member(c, &req, &res), -1);
     assert_int_equal(res.host, -1);
-    assert_int_equal(res.err.code, PLACE_ENOFIT);
+    assert_int_equal(res.err.code, PLACE_E_NOFIT);
     assert_string_equal(res.err.msg, "no host fits: there are no hosts");
 
     /* The example of the issue: 812 lack memory, 3 draining, 2 hold a member. */
@@ -335,11 +335,11 @@ static void test_invalid_request(void **state)
     add_host(c, &spec);
     req = req_of("postgres", -1, 1, 1);
     assert_int_equal(place_member(c, &req, &res), -1);
-    assert_int_equal(res.err.code, PLACE_EINVAL);
+    assert_int_equal(res.err.code, PLACE_E_INVALID);
     assert_string_equal(res.err.msg, "cpu need -1 is out of range");
     req = req_of(NULL, 1, 1, 1);
     assert_int_equal(place_member(c, &req, &res), -1);
-    assert_int_equal(res.err.code, PLACE_EINVAL);
+    assert_int_equal(res.err.code, PLACE_E_INVALID);
     req = req_of("postgres", 1, 1, 1);
     req.members = (int[]){3};
     req.n_members = 1;
@@ -348,7 +348,7 @@ static void test_invalid_request(void **state)
     req = req_of("postgres", 1, 1, 1);
     req.zone_required = true;
     assert_int_equal(place_member(c, &req, &res), -1);
-    assert_int_equal(res.err.code, PLACE_EINVAL);
+    assert_int_equal(res.err.code, PLACE_E_INVALID);
     req.zone = "a";
     assert_int_equal(place_member(c, &req, &res), 0);
     place_cluster_free(c);
@@ -362,7 +362,7 @@ static void test_overcommit(void **state)
     struct place_request req = req_of("redis", 1000, 1 * GIB, 1 * GIB);
     struct place_result res;
     struct place_host_view v;
-    struct place_error err;
+    struct err err;
 
     (void)state;
     place_config_init(&cfg);
@@ -374,7 +374,7 @@ static void test_overcommit(void **state)
     assert_int_equal(place_member(c, &req, &res), -1);
     assert_string_equal(res.err.msg, "no host fits: 1 lacks CPU");
     assert_int_equal(place_commit(c, 0, req.need, &err), -1);
-    assert_int_equal(err.code, PLACE_ENOFIT);
+    assert_int_equal(err.code, PLACE_E_NOFIT);
     assert_string_equal(err.msg, "host \"h0\" has no room for 1000 more cpu");
     assert_int_equal(allocated(c, 0, PLACE_CPU), 16000);
 
@@ -471,7 +471,7 @@ static void test_spread_order(void **state)
     struct place_cluster *c = ordered_cluster(PLACE_SPREAD);
     struct place_request req = req_of("postgres", 1000, 2 * GIB, 10 * GIB);
     struct place_result res;
-    struct place_error err;
+    struct err err;
 
     (void)state;
     /* The least loaded host first. */
@@ -568,17 +568,17 @@ static void test_commit_release(void **state)
     struct place_host_spec spec = spec_of("h0", "a", 4000, 8 * GIB, 100 * GIB);
     int64_t need[PLACE_RES__COUNT] = {1000, 4 * GIB, 10 * GIB};
     int64_t too_much[PLACE_RES__COUNT] = {1000, 5 * GIB, 10 * GIB};
-    struct place_error err;
+    struct err err;
     struct place_host_view v;
 
     (void)state;
     add_host(c, &spec);
     assert_int_equal(place_commit(c, 0, need, &err), 0);
     assert_int_equal(place_commit(c, 0, too_much, &err), -1);
-    assert_int_equal(err.code, PLACE_ENOFIT);
+    assert_int_equal(err.code, PLACE_E_NOFIT);
     assert_int_equal(allocated(c, 0, PLACE_MEMORY), 4 * GIB);
     assert_int_equal(place_release(c, 0, too_much, &err), -1);
-    assert_int_equal(err.code, PLACE_EINVAL);
+    assert_int_equal(err.code, PLACE_E_INVALID);
     assert_string_equal(err.msg,
                         "cannot release 5120 memory from host \"h0\": only 4096 allocated");
     assert_int_equal(place_release(c, 0, need, &err), 0);
@@ -586,9 +586,9 @@ static void test_commit_release(void **state)
     assert_int_equal(v.load, 0);
     need[PLACE_CPU] = -5;
     assert_int_equal(place_commit(c, 0, need, &err), -1);
-    assert_int_equal(err.code, PLACE_EINVAL);
+    assert_int_equal(err.code, PLACE_E_INVALID);
     assert_int_equal(place_commit(c, 3, need, &err), -1);
-    assert_int_equal(err.code, PLACE_ENOENT);
+    assert_int_equal(err.code, PLACE_E_NOENT);
 
     /* A draining host keeps its allocation and can release it, but takes no member. */
     need[PLACE_CPU] = 1000;
@@ -627,7 +627,7 @@ static void test_place_instance_rollback(void **state)
         add_host(c, &spec);
     }
     assert_int_equal(place_instance(c, &req, 3, hosts, &res), -1);
-    assert_int_equal(res.err.code, PLACE_ENOFIT);
+    assert_int_equal(res.err.code, PLACE_E_NOFIT);
     assert_string_equal(res.err.msg, "no host fits: 2 already hold a member of this instance");
     assert_int_equal(allocated(c, 0, PLACE_MEMORY), 0);
     assert_int_equal(allocated(c, 1, PLACE_MEMORY), 0);
@@ -635,7 +635,7 @@ static void test_place_instance_rollback(void **state)
     assert_int_equal(allocated(c, 0, PLACE_MEMORY), 2 * GIB);
     assert_int_equal(allocated(c, 1, PLACE_MEMORY), 2 * GIB);
     assert_int_equal(place_instance(c, &req, -1, hosts, &res), -1);
-    assert_int_equal(res.err.code, PLACE_EINVAL);
+    assert_int_equal(res.err.code, PLACE_E_INVALID);
     place_cluster_free(c);
 }
 
@@ -731,7 +731,7 @@ static int world_add_host(struct world *w, int n_zones)
     const char *engines[P_ENGINES];
     int64_t cap[PLACE_RES__COUNT];
     struct place_host_spec spec;
-    struct place_error err;
+    struct err err;
     int hi, hs, slot;
 
     /* The index the cluster will assign: the lowest free. */
@@ -835,7 +835,7 @@ static void check_decision(struct world *w, const struct place_request *req,
     assert_int_equal(ri->zone_members, rs->zone_members);
     assert_memory_equal(ri->counts, rs->counts, sizeof(ri->counts));
     assert_string_equal(ri->err.msg, rs->err.msg);
-    assert_true(ri->err.code == PLACE_OK || ri->err.code == PLACE_ENOFIT);
+    assert_true(ri->err.code == PLACE_OK || ri->err.code == PLACE_E_NOFIT);
     if (chosen < 0)
         w->refused++;
     else
@@ -1022,7 +1022,7 @@ static void world_update_host(struct world *w, int h, int n_zones)
     int64_t cap[PLACE_RES__COUNT];
     struct place_host_view v;
     struct place_host_spec spec;
-    struct place_error err;
+    struct err err;
     int k = rnd(&w->rng, 4);
 
     assert_int_equal(place_host_get(w->c, h, &v), 0);
