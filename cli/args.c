@@ -50,7 +50,7 @@ static void args_set(struct args *a, const char *name, const char *value)
 static int args_add_pos(struct args *a, const char *arg, struct err *e)
 {
     if (a->npos >= ARGS_MAX_POS)
-        return err_set(e, 1, "too many arguments");
+        return err_set(e, ARGS_E_USAGE, "too many arguments");
     a->pos[a->npos++] = arg;
     return 0;
 }
@@ -89,23 +89,24 @@ int args_parse(struct args *a, const struct args_spec *const *tables, int argc, 
             continue;
         }
         if (arg[1] != '-')
-            return err_set(e, 1, "unknown option \"%s\"", arg);
+            return err_set(e, ARGS_E_USAGE, "unknown option \"%s\"", arg);
         name = arg + 2;
         eq = strchr(name, '=');
         len = eq ? (size_t)(eq - name) : strlen(name);
         spec = args_find(tables, name, len);
         if (!spec) {
-            return err_set(e, 1, "unknown option \"--%.*s\"", len > 64 ? 64 : (int)len, name);
+            return err_set(e, ARGS_E_USAGE, "unknown option \"--%.*s\"", len > 64 ? 64 : (int)len,
+                           name);
         }
         if (spec->kind == ARGS_FLAG) {
             if (eq)
-                return err_set(e, 1, "option \"--%s\" takes no value", spec->name);
+                return err_set(e, ARGS_E_USAGE, "option \"--%s\" takes no value", spec->name);
             args_set(a, spec->name, "");
         } else if (eq) {
             args_set(a, spec->name, eq + 1);
         } else {
             if (i + 1 >= argc)
-                return err_set(e, 1, "option \"--%s\" needs a value", spec->name);
+                return err_set(e, ARGS_E_USAGE, "option \"--%s\" needs a value", spec->name);
             args_set(a, spec->name, argv[++i]);
         }
     }
@@ -322,7 +323,8 @@ char *args_read_token_file(const char *path, struct err *e)
 
     fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
-        err_set(e, 1, "could not open token file \"%s\": %s", path, strerror(errno));
+        err_set(e, ARGS_E_TOKEN_FILE, "could not open token file \"%s\": %s", path,
+                strerror(errno));
         goto out;
     }
     for (;;) {
@@ -330,14 +332,16 @@ char *args_read_token_file(const char *path, struct err *e)
         if (r < 0 && errno == EINTR)
             continue;
         if (r < 0) {
-            err_set(e, 1, "could not read token file \"%s\": %s", path, strerror(errno));
+            err_set(e, ARGS_E_TOKEN_FILE, "could not read token file \"%s\": %s", path,
+                    strerror(errno));
             goto out;
         }
         if (r == 0)
             break;
         len += (size_t)r;
         if (len == sizeof(data)) {
-            err_set(e, 1, "token file \"%s\" is larger than %d bytes", path, ARGS_TOKEN_FILE_MAX);
+            err_set(e, ARGS_E_TOKEN_FILE, "token file \"%s\" is larger than %d bytes", path,
+                    ARGS_TOKEN_FILE_MAX);
             goto out;
         }
     }
@@ -347,11 +351,12 @@ char *args_read_token_file(const char *path, struct err *e)
     for (start = 0; start < len && isspace((unsigned char)data[start]); start++)
         ;
     if (start == len) {
-        err_set(e, 1, "token file \"%s\" is empty", path);
+        err_set(e, ARGS_E_TOKEN_FILE, "token file \"%s\" is empty", path);
         goto out;
     }
     if (!args_header_safe(data + start, ARGS_TOKEN_FILE_MAX)) {
-        err_set(e, 1, "token file \"%s\" contains characters that cannot be in a token", path);
+        err_set(e, ARGS_E_TOKEN_FILE,
+                "token file \"%s\" contains characters that cannot be in a token", path);
         goto out;
     }
     token = xstrdup(data + start);

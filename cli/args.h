@@ -10,6 +10,12 @@
 #include "lib/buf.h"
 #include "lib/err.h"
 
+/* Codes set in struct err by this module. */
+enum args_errc {
+    ARGS_E_USAGE = ERR_BASE_CLI + 1, /* a command line that does not fit the command */
+    ARGS_E_TOKEN_FILE,               /* a token file that cannot be read or holds no token */
+};
+
 #define ARGS_MAX_POS 8
 #define ARGS_MAX_OPTS 32
 
