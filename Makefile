@@ -4,7 +4,7 @@
 # make SANITIZE=1 ASan + UBSan build (into build-san/ and bin-san/)
 # make deps       install missing Debian packages
 # make run        deps + build + start dbaasd with an embedded store under ./var
-# make test       deps + build + unit tests (plain and sanitized) + integration tests
+# make test       deps + layout check + build + unit tests (plain and sanitized) + integration tests
 
 # `make` with no target builds everything, whatever rule an included module.mk defines first.
 .DEFAULT_GOAL := all
@@ -55,7 +55,7 @@ include bench/module.mk
 
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 
-.PHONY: all deps run test unit-test unit-test-san integration-test bench-api bench-sched \
+.PHONY: all deps run test check-layout unit-test unit-test-san integration-test bench-api bench-sched \
         clean format format-check
 all: $(PROGRAMS)
 
@@ -83,7 +83,12 @@ unit-test-san:
 integration-test: all
 	@scripts/run-integration.sh
 
+# The include directions and file sizes of docs/architecture.md.
+check-layout:
+	@/usr/bin/python3 scripts/check-layout.py
+
 test: deps
+	@$(MAKE) --no-print-directory check-layout
 	@$(MAKE) --no-print-directory all
 	@$(MAKE) --no-print-directory unit-test
 	@$(MAKE) --no-print-directory unit-test-san
