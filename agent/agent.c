@@ -35,6 +35,7 @@
 #include "lib/xalloc.h"
 #include "lib/clock.h"
 #include "lib/crypto.h"
+#include "lib/hbproto.h"
 
 #define AGENT_VERSION "0.1.0"
 #define TICK_MS 100
@@ -115,12 +116,13 @@ static void save(const struct member *m)
 }
 
 /* Set the observed state; caller holds lock. */
-static void set_state(struct member *m, enum mstate to, const char *error)
+static void set_state(struct member *m, enum hb_state to, const char *error)
 {
     if (m->state != to)
         log_info("event=member_state member=%lld instance=%s engine=%s from=%s to=%s%s%s%s",
-                 (long long)m->id, m->instance, m->engine, mstate_name(m->state), mstate_name(to),
-                 error ? " error=\"" : "", error ? error : "", error ? "\"" : "");
+                 (long long)m->id, m->instance, m->engine, hb_state_name(m->state),
+                 hb_state_name(to), error ? " error=\"" : "", error ? error : "",
+                 error ? "\"" : "");
     if (m->state != to) {
         report_now = true;
         pthread_cond_signal(&wake);
@@ -226,7 +228,7 @@ static void mark_running(struct member *m, pid_t pid, bool child, int version)
     m->provisioned = true;
     m->running_since_ms = clock_now_ms();
     m->restart_at_ms = 0;
-    set_state(m, MS_RUNNING, NULL);
+    set_state(m, HB_RUNNING, NULL);
 }
 
 /* Schedule the next restart of a member whose engine is down: exponential back-off from
@@ -263,7 +265,7 @@ static void *work_provision(void *arg)
             log_error("event=cleanup_failed member=%lld error=\"%s\"", (long long)j->m->id, ce.msg);
     }
     pthread_mutex_lock(&lock);
-    set_state(j->m, MS_FAILED, e.msg);
+    set_state(j->m, HB_FAILED, e.msg);
 done:
     j->m->busy = false;
     workers--;
@@ -289,7 +291,7 @@ static void *work_restart(void *arg)
     } else {
         pthread_mutex_lock(&lock);
         schedule_restart(j->m, clock_now_ms());
-        set_state(j->m, MS_STARTING, e.msg);
+        set_state(j->m, HB_STARTING, e.msg);
     }
     j->m->busy = false;
     workers--;
@@ -350,7 +352,7 @@ static void *work_delete(void *arg)
     pthread_mutex_lock(&lock);
     if (rc == 0) {
         j->m->pid = 0;
-        set_state(j->m, MS_DELETED, NULL);
+        set_state(j->m, HB_DELETED, NULL);
     } else {
         log_error("event=delete_failed member=%lld error=\"%s\"", (long long)j->m->id, e.msg);
         snprintf(j->m->error, sizeof(j->m->error), "delete: %s", e.msg);
@@ -393,7 +395,7 @@ static void supervise(void)
     for (m = members; m; m = m->next) {
         if (m->busy || !m->want_running)
             continue;
-        if (m->state == MS_RUNNING) {
+        if (m->state == HB_RUNNING) {
             bool dead;
             char why[128];
             if (m->our_child) {
@@ -421,8 +423,8 @@ static void supervise(void)
             m->pid = 0;
             log_warn("event=engine_died member=%lld instance=%s reason=\"%s\" restart_in_ms=%d",
                      (long long)m->id, m->instance, why, m->backoff_ms);
-            set_state(m, MS_STARTING, why);
-        } else if (m->state == MS_STARTING && m->restart_at_ms && now >= m->restart_at_ms) {
+            set_state(m, HB_STARTING, why);
+        } else if (m->state == HB_STARTING && m->restart_at_ms && now >= m->restart_at_ms) {
             m->restart_at_ms = 0;
             spawn(m, work_restart);
         }
@@ -458,7 +460,7 @@ static json_t *report(void)
     pthread_mutex_lock(&lock);
     for (m = members; m; m = m->next) {
         json_t *r;
-        if (m->state == MS_RUNNING) {
+        if (m->state == HB_RUNNING) {
             char group[40];
             struct err e;
             member_group(m, tag, group);
@@ -473,16 +475,17 @@ static json_t *report(void)
                 free(dir);
             }
         }
-        r = json_pack(
-            "{s:I,s:s,s:i,s:i,s:i,s:b,s:{s:I,s:I,s:I,s:I,s:I,s:I}}", "id", (json_int_t)m->id,
-            "state", mstate_name(m->state), "pid", (int)m->pid, "restarts", m->restarts,
-            "applied_version", m->applied_version, "pending_restart", m->pending_restart, "usage",
-            "cpu_usec", (json_int_t)m->usage.cpu_usec, "memory_bytes",
-            (json_int_t)m->usage.memory_bytes, "io_read_bytes", (json_int_t)m->usage.io_read_bytes,
-            "io_write_bytes", (json_int_t)m->usage.io_write_bytes, "disk_mb",
-            (json_int_t)m->disk_used_mb, "oom_kills", (json_int_t)m->usage.oom_kills);
+        r = json_pack("{s:I,s:s,s:i,s:i,s:i,s:b,s:{s:I,s:I,s:I,s:I,s:I,s:I}}", HB_F_ID,
+                      (json_int_t)m->id, HB_F_STATE, hb_state_name(m->state), HB_F_PID, (int)m->pid,
+                      HB_F_RESTARTS, m->restarts, HB_F_APPLIED_VERSION, m->applied_version,
+                      HB_F_PENDING_RESTART, m->pending_restart, HB_F_USAGE, HB_F_CPU_USEC,
+                      (json_int_t)m->usage.cpu_usec, HB_F_MEMORY_BYTES,
+                      (json_int_t)m->usage.memory_bytes, HB_F_IO_READ_BYTES,
+                      (json_int_t)m->usage.io_read_bytes, HB_F_IO_WRITE_BYTES,
+                      (json_int_t)m->usage.io_write_bytes, HB_F_DISK_MB,
+                      (json_int_t)m->disk_used_mb, HB_F_OOM_KILLS, (json_int_t)m->usage.oom_kills);
         if (m->error[0])
-            json_object_set_new(r, "error", json_string(m->error));
+            json_object_set_new(r, HB_F_ERROR, json_string(m->error));
         json_array_append_new(arr, r);
     }
     pthread_mutex_unlock(&lock);
@@ -500,7 +503,7 @@ static void reconcile(const json_t *desired)
     pthread_mutex_lock(&lock);
     json_array_foreach(desired, i, d)
     {
-        int64_t id = json_integer_value(json_object_get(d, "id"));
+        int64_t id = json_integer_value(json_object_get(d, HB_F_ID));
         for (m = members; m && m->id != id; m = m->next)
             ;
         if (!m) {
@@ -523,11 +526,11 @@ static void reconcile(const json_t *desired)
         if (m->busy)
             continue;
         if (!m->want_running) {
-            if (m->state != MS_DELETED)
+            if (m->state != HB_DELETED)
                 spawn(m, work_delete);
-        } else if (m->state == MS_RUNNING && m->applied_version != m->spec_version) {
+        } else if (m->state == HB_RUNNING && m->applied_version != m->spec_version) {
             spawn(m, work_resize);
-        } else if (m->state == MS_PENDING) {
+        } else if (m->state == HB_PENDING) {
             spawn(m, work_provision);
         }
     }
@@ -537,11 +540,11 @@ static void reconcile(const json_t *desired)
         bool listed = false;
         json_array_foreach(desired, i, d)
         {
-            if (json_integer_value(json_object_get(d, "id")) == m->id)
+            if (json_integer_value(json_object_get(d, HB_F_ID)) == m->id)
                 listed = true;
         }
         if (!listed && !m->busy) {
-            if (m->state == MS_DELETED) {
+            if (m->state == HB_DELETED) {
                 *pp = m->next;
                 member_forget(m, cfg->data_dir);
                 member_free(m);
@@ -588,21 +591,21 @@ static int heartbeat(struct httpc *c, int *failures, int wait_ms)
     for (ops = engine_list(); *ops; ops++)
         json_array_append_new(engines, json_string((*ops)->name));
     body = json_pack(
-        "{s:s,s:s,s:{s:I,s:I,s:I},s:o,s:{s:i,s:i},s:o}", "agent_version", AGENT_VERSION,
-        "isolation", iso_kind_name(iso_kind_of(iso)), "capacity", "cpu_millis",
+        "{s:s,s:s,s:{s:I,s:I,s:I},s:o,s:{s:i,s:i},s:o}", HB_F_AGENT_VERSION, AGENT_VERSION,
+        HB_F_ISOLATION, iso_kind_name(iso_kind_of(iso)), HB_F_CAPACITY, HB_F_CPU_MILLIS,
         (json_int_t)(cfg->cpu_millis ? cfg->cpu_millis : sysconf(_SC_NPROCESSORS_ONLN) * 1000),
-        "memory_mb", (json_int_t)(cfg->memory_mb ? cfg->memory_mb : machine_memory_mb()), "disk_mb",
-        (json_int_t)(cfg->disk_mb ? cfg->disk_mb : machine_disk_mb(cfg->data_dir)), "engines",
-        engines, "ports", "min", cfg->port_min, "max", cfg->port_max, "members", report());
+        HB_F_MEMORY_MB, (json_int_t)(cfg->memory_mb ? cfg->memory_mb : machine_memory_mb()),
+        HB_F_DISK_MB, (json_int_t)(cfg->disk_mb ? cfg->disk_mb : machine_disk_mb(cfg->data_dir)),
+        HB_F_ENGINES, engines, HB_F_PORTS, HB_F_MIN, cfg->port_min, HB_F_MAX, cfg->port_max,
+        HB_F_MEMBERS, report());
     pthread_mutex_lock(&lock);
     if (desired_hash[0])
-        json_object_set_new(body, "desired_hash", json_string(desired_hash));
+        json_object_set_new(body, HB_F_DESIRED_HASH, json_string(desired_hash));
     pthread_mutex_unlock(&lock);
-    json_object_set_new(body, "wait_ms", json_integer(wait_ms));
+    json_object_set_new(body, HB_F_WAIT_MS, json_integer(wait_ms));
     text = json_dumps(body, JSON_COMPACT);
     json_decref(body);
-    if (httpc_request(c, "POST", "/v1/agent/heartbeat", text, 5000 + wait_ms, &status, &resp, &e) <
-        0) {
+    if (httpc_request(c, "POST", HB_PATH, text, 5000 + wait_ms, &status, &resp, &e) < 0) {
         if ((*failures)++ % 10 == 0)
             log_warn("event=heartbeat_failed error=\"%s\"", e.msg);
         goto out;
@@ -616,12 +619,12 @@ static int heartbeat(struct httpc *c, int *failures, int wait_ms)
         log_info("event=heartbeat_ok after_failures=%d", *failures);
     *failures = 0;
     reply = json_loadb(buf_str(&resp), resp.len, 0, NULL);
-    if (reply && json_is_array(json_object_get(reply, "members"))) {
-        reconcile(json_object_get(reply, "members"));
+    if (reply && json_is_array(json_object_get(reply, HB_F_MEMBERS))) {
+        reconcile(json_object_get(reply, HB_F_MEMBERS));
         pthread_mutex_lock(&lock);
         snprintf(desired_hash, sizeof(desired_hash), "%s",
-                 json_string_value(json_object_get(reply, "desired_hash"))
-                     ? json_string_value(json_object_get(reply, "desired_hash"))
+                 json_string_value(json_object_get(reply, HB_F_DESIRED_HASH))
+                     ? json_string_value(json_object_get(reply, HB_F_DESIRED_HASH))
                      : "");
         pthread_mutex_unlock(&lock);
         rc = 0;
@@ -667,7 +670,7 @@ static void stop_all(void)
     for (m = members; m; m = m->next) {
         struct job *j;
         struct err e;
-        if (m->busy || m->state != MS_RUNNING)
+        if (m->busy || m->state != HB_RUNNING)
             continue;
         j = job_new(m);
         pthread_mutex_unlock(&lock);
@@ -675,7 +678,7 @@ static void stop_all(void)
             log_error("event=stop_failed member=%lld error=\"%s\"", (long long)m->id, e.msg);
         pthread_mutex_lock(&lock);
         m->pid = 0;
-        set_state(m, MS_STARTING, "stopped with the agent");
+        set_state(m, HB_STARTING, "stopped with the agent");
         job_free(j);
     }
     pthread_mutex_unlock(&lock);
@@ -695,11 +698,11 @@ static void adopt(void)
 
         member_group(m, tag, group);
         if (!m->want_running) {
-            if (m->state != MS_DELETED)
+            if (m->state != HB_DELETED)
                 spawn(m, work_delete);
             continue;
         }
-        if (m->state == MS_RUNNING && proc_alive(m->pid, m->starttime)) {
+        if (m->state == HB_RUNNING && proc_alive(m->pid, m->starttime)) {
             m->our_child = false;
             m->running_since_ms = clock_now_ms();
             log_info("event=member_adopted member=%lld instance=%s pid=%d", (long long)m->id,
@@ -715,7 +718,7 @@ static void adopt(void)
             m->starttime = proc_starttime(pid);
             m->our_child = false;
             m->running_since_ms = clock_now_ms();
-            set_state(m, MS_RUNNING, NULL);
+            set_state(m, HB_RUNNING, NULL);
             log_info("event=member_adopted member=%lld instance=%s pid=%d", (long long)m->id,
                      m->instance, (int)pid);
             continue;
@@ -723,9 +726,9 @@ static void adopt(void)
         pthread_mutex_unlock(&iso_lock);
         if (m->provisioned) {
             m->restart_at_ms = clock_now_ms();
-            set_state(m, MS_STARTING, "the engine was not running when the agent started");
+            set_state(m, HB_STARTING, "the engine was not running when the agent started");
         } else {
-            set_state(m, MS_PENDING, NULL);
+            set_state(m, HB_PENDING, NULL);
             spawn(m, work_provision);
         }
     }

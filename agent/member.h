@@ -12,9 +12,7 @@
 
 #include "isolation/isolation.h"
 #include "lib/err.h"
-
-/* Observed states, as reported to dbaasd. */
-enum mstate { MS_PENDING, MS_STARTING, MS_RUNNING, MS_FAILED, MS_STOPPED, MS_DELETED };
+#include "lib/hbproto.h"
 
 struct member {
     int64_t id;
@@ -31,7 +29,7 @@ struct member {
     char username[64];
     char *verifier; /* owned */
     /* observed */
-    enum mstate state;
+    enum hb_state state; /* as reported to dbaasd */
     char error[512];
     pid_t pid;
     uint64_t starttime;
@@ -51,8 +49,6 @@ struct member {
     bool disk_warned;
     struct member *next;
 };
-
-const char *mstate_name(enum mstate s);
 
 /* A new member from a desired entry of the heartbeat reply; NULL with e set when malformed. */
 struct member *member_from_desired(const json_t *d, struct err *e);
