@@ -253,7 +253,7 @@ static void *work_provision(void *arg)
     version = j->m->spec_version;
     pthread_mutex_unlock(&lock);
     if (!j->ops) {
-        err_set(&e, 1, "engine \"%s\" is not offered by this agent", j->m->engine);
+        err_set(&e, AGENT_E_NO_ENGINE, "engine \"%s\" is not offered by this agent", j->m->engine);
     } else if (engine_init(j->ops, &j->spec, &e) == 0 && start_engine(j, &pid, &child, &e) == 0) {
         pthread_mutex_lock(&lock);
         mark_running(j->m, pid, child, version);
@@ -748,12 +748,14 @@ int agent_run(const struct agent_config *config, volatile sig_atomic_t *stop, st
     cfg = config;
     stopping = stop;
     if (mkdir(cfg->data_dir, 0711) < 0 && errno != EEXIST) {
-        err_set(e, 1, "could not create directory \"%s\": %s", cfg->data_dir, strerror(errno));
+        err_set(e, AGENT_E_SYSTEM, "could not create directory \"%s\": %s", cfg->data_dir,
+                strerror(errno));
         goto out;
     }
     /* Engines run as their own users: they must be able to traverse to their directories. */
     if (chmod(cfg->data_dir, 0711) < 0) {
-        err_set(e, 1, "could not set mode of \"%s\": %s", cfg->data_dir, strerror(errno));
+        err_set(e, AGENT_E_SYSTEM, "could not set mode of \"%s\": %s", cfg->data_dir,
+                strerror(errno));
         goto out;
     }
     {
@@ -772,7 +774,7 @@ int agent_run(const struct agent_config *config, volatile sig_atomic_t *stop, st
     }
     mdir = xasprintf("%s/members", cfg->data_dir);
     if ((mkdir(mdir, 0711) < 0 && errno != EEXIST) || chmod(mdir, 0711) < 0) {
-        err_set(e, 1, "could not create directory \"%s\": %s", mdir, strerror(errno));
+        err_set(e, AGENT_E_SYSTEM, "could not create directory \"%s\": %s", mdir, strerror(errno));
         goto out;
     }
     if (iso_block_device(cfg->data_dir, device, &de) < 0) {
@@ -790,7 +792,7 @@ int agent_run(const struct agent_config *config, volatile sig_atomic_t *stop, st
     c = httpc_new(cfg->server, cfg->token);
     poll_c = httpc_new(cfg->server, cfg->token);
     if (!c || !poll_c) {
-        err_set(e, 1, "could not initialise the HTTP client");
+        err_set(e, AGENT_E_CLIENT, "could not initialise the HTTP client");
         goto out;
     }
     adopt();
@@ -798,7 +800,7 @@ int agent_run(const struct agent_config *config, volatile sig_atomic_t *stop, st
              cfg->advertise, iso_kind_name(iso_kind_of(iso)), cfg->data_dir, cfg->port_min,
              cfg->port_max);
     if (pthread_create(&poller, NULL, poll_loop, poll_c) != 0) {
-        err_set(e, 1, "could not start the heartbeat thread");
+        err_set(e, AGENT_E_SYSTEM, "could not start the heartbeat thread");
         goto out;
     }
     polling = true;

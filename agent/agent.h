@@ -10,6 +10,16 @@
 #include "isolation/isolation.h"
 #include "lib/err.h"
 
+/* Error codes of agent/ (lib/err.h): the agent's own failures; its isolation and engine
+ * calls report theirs in their ranges. */
+enum agent_errc {
+    AGENT_E_SYSTEM = ERR_BASE_AGENT + 1, /* an OS call failed (directories, files, threads) */
+    AGENT_E_CLIENT,                      /* the HTTP client to dbaasd could not be set up */
+    AGENT_E_NO_ENGINE,                   /* a member's engine is not offered by this agent */
+    AGENT_E_DESIRED,                     /* a malformed desired member in dbaasd's reply */
+    AGENT_E_ENCODE,                      /* a member's record could not be encoded */
+};
+
 struct agent_config {
     const char *server;    /* dbaasd's URL */
     const char *token;     /* the host's agent token */

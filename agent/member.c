@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "agent/agent.h"
 #include "lib/xalloc.h"
 
 static void copy_str(char *dst, size_t n, const json_t *v)
@@ -58,7 +59,7 @@ struct member *member_from_desired(const json_t *d, struct err *e)
     if (!json_is_object(d) || !json_is_integer(json_object_get(d, HB_F_ID)) ||
         !json_is_string(json_object_get(d, HB_F_ENGINE)) ||
         !json_is_integer(json_object_get(d, HB_F_PORT))) {
-        err_set(e, 1, "malformed desired member");
+        err_set(e, AGENT_E_DESIRED, "malformed desired member");
         return NULL;
     }
     m = xcalloc(1, sizeof(*m));
@@ -114,18 +115,18 @@ int member_save(const struct member *m, const char *dir, struct err *e)
     text = j ? json_dumps(j, JSON_COMPACT) : NULL;
     json_decref(j);
     if (!text) {
-        err_set(e, 1, "could not encode member %lld", (long long)m->id);
+        err_set(e, AGENT_E_ENCODE, "could not encode member %lld", (long long)m->id);
         goto out;
     }
     fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0 || write(fd, text, strlen(text)) != (ssize_t)strlen(text) || fsync(fd) < 0) {
-        err_set(e, 1, "could not write \"%s\": %s", tmp, strerror(errno));
+        err_set(e, AGENT_E_SYSTEM, "could not write \"%s\": %s", tmp, strerror(errno));
         goto out;
     }
     close(fd);
     fd = -1;
     if (rename(tmp, path) < 0) {
-        err_set(e, 1, "could not rename \"%s\": %s", tmp, strerror(errno));
+        err_set(e, AGENT_E_SYSTEM, "could not rename \"%s\": %s", tmp, strerror(errno));
         goto out;
     }
     rc = 0;
