@@ -1,0 +1,217 @@
+/* The heartbeat: the status report, the exchange with dbaasd and reconciling its reply.
+ *
+ * NOTES: heartbeat_once() runs on two threads: the heartbeat thread's long polls
+ * (heartbeat_poll_main) and the main thread's immediate reports after a state change, each
+ * with its own HTTP client. Both build the report and apply the reply under a->lock; the
+ * slow work a reply asks for is handed to worker threads (agent/jobs.c). */
+#include "agent/heartbeat.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "agent/engine.h"
+#include "agent/hostinfo.h"
+#include "agent/jobs.h"
+#include "agent/member.h"
+#include "lib/buf.h"
+#include "lib/clock.h"
+#include "lib/hbproto.h"
+#include "lib/httpc.h"
+#include "lib/log.h"
+
+#define AGENT_VERSION "0.1.0"
+#define DISK_CHECK_MS 10000
+
+/* The heartbeat's members: every member we know, with usage for the running ones. */
+static json_t *report(struct agent *a)
+{
+    json_t *arr = json_array();
+    struct member *m;
+    int64_t now = clock_now_ms();
+
+    pthread_mutex_lock(&a->lock);
+    for (m = a->members; m; m = m->next) {
+        json_t *r;
+        if (m->state == HB_RUNNING) {
+            char group[40];
+            struct err e;
+            member_group(m, a->tag, group);
+            pthread_mutex_lock(&a->iso_lock);
+            if (iso_usage(a->iso, group, &m->usage, &e) < 0)
+                memset(&m->usage, 0, sizeof(m->usage));
+            pthread_mutex_unlock(&a->iso_lock);
+            if (now - m->disk_checked_ms > DISK_CHECK_MS || !m->disk_checked_ms) {
+                char *dir = member_dir(m, a->cfg->data_dir);
+                m->disk_used_mb = hostinfo_disk_used_mb(dir);
+                m->disk_checked_ms = now;
+                free(dir);
+            }
+        }
+        r = json_pack("{s:I,s:s,s:i,s:i,s:i,s:b,s:{s:I,s:I,s:I,s:I,s:I,s:I}}", HB_F_ID,
+                      (json_int_t)m->id, HB_F_STATE, hb_state_name(m->state), HB_F_PID, (int)m->pid,
+                      HB_F_RESTARTS, m->restarts, HB_F_APPLIED_VERSION, m->applied_version,
+                      HB_F_PENDING_RESTART, m->pending_restart, HB_F_USAGE, HB_F_CPU_USEC,
+                      (json_int_t)m->usage.cpu_usec, HB_F_MEMORY_BYTES,
+                      (json_int_t)m->usage.memory_bytes, HB_F_IO_READ_BYTES,
+                      (json_int_t)m->usage.io_read_bytes, HB_F_IO_WRITE_BYTES,
+                      (json_int_t)m->usage.io_write_bytes, HB_F_DISK_MB,
+                      (json_int_t)m->disk_used_mb, HB_F_OOM_KILLS, (json_int_t)m->usage.oom_kills);
+        if (m->error[0])
+            json_object_set_new(r, HB_F_ERROR, json_string(m->error));
+        json_array_append_new(arr, r);
+    }
+    pthread_mutex_unlock(&a->lock);
+    return arr;
+}
+
+/* Apply the desired members of a heartbeat reply. */
+static void reconcile(struct agent *a, const json_t *desired)
+{
+    struct member *m, **pp;
+    struct err e;
+    size_t i;
+    json_t *d;
+
+    pthread_mutex_lock(&a->lock);
+    json_array_foreach(desired, i, d)
+    {
+        int64_t id = json_integer_value(json_object_get(d, HB_F_ID));
+        for (m = a->members; m && m->id != id; m = m->next)
+            ;
+        if (!m) {
+            m = member_from_desired(d, &e);
+            if (!m) {
+                log_warn("event=bad_desired_member error=\"%s\"", e.msg);
+                continue;
+            }
+            m->next = a->members;
+            a->members = m;
+            jobs_save(a, m);
+            if (m->want_running)
+                jobs_spawn(a, m, JOB_PROVISION);
+            else
+                jobs_spawn(a, m, JOB_DELETE); /* leftovers of a crash, if any */
+            continue;
+        }
+        if (member_update_desired(m, d))
+            jobs_save(a, m);
+        if (m->busy)
+            continue;
+        if (!m->want_running) {
+            if (m->state != HB_DELETED)
+                jobs_spawn(a, m, JOB_DELETE);
+        } else if (m->state == HB_RUNNING && m->applied_version != m->spec_version) {
+            jobs_spawn(a, m, JOB_RESIZE);
+        } else if (m->state == HB_PENDING) {
+            jobs_spawn(a, m, JOB_PROVISION);
+        }
+    }
+    /* Members dbaasd no longer lists: deleted ones are forgotten; others are orphans of an
+     * instance that is gone: delete them. */
+    for (pp = &a->members; (m = *pp) != NULL;) {
+        bool listed = false;
+        json_array_foreach(desired, i, d)
+        {
+            if (json_integer_value(json_object_get(d, HB_F_ID)) == m->id)
+                listed = true;
+        }
+        if (!listed && !m->busy) {
+            if (m->state == HB_DELETED) {
+                *pp = m->next;
+                member_forget(m, a->cfg->data_dir);
+                member_free(m);
+                continue;
+            }
+            m->want_running = false;
+            jobs_spawn(a, m, JOB_DELETE);
+        }
+        pp = &m->next;
+    }
+    pthread_mutex_unlock(&a->lock);
+}
+
+int heartbeat_once(struct agent *a, struct httpc *c, int *failures, int wait_ms)
+{
+    const struct agent_config *cfg = a->cfg;
+    json_t *body, *reply, *engines = json_array();
+    const struct engine_ops *const *ops;
+    struct buf resp = BUF_INIT;
+    char *text;
+    long status = 0;
+    struct err e;
+    int rc = -1;
+
+    for (ops = engine_list(); *ops; ops++)
+        json_array_append_new(engines, json_string((*ops)->name));
+    body = json_pack(
+        "{s:s,s:s,s:{s:I,s:I,s:I},s:o,s:{s:i,s:i},s:o}", HB_F_AGENT_VERSION, AGENT_VERSION,
+        HB_F_ISOLATION, iso_kind_name(iso_kind_of(a->iso)), HB_F_CAPACITY, HB_F_CPU_MILLIS,
+        (json_int_t)(cfg->cpu_millis ? cfg->cpu_millis : hostinfo_cpu_millis()), HB_F_MEMORY_MB,
+        (json_int_t)(cfg->memory_mb ? cfg->memory_mb : hostinfo_memory_mb()), HB_F_DISK_MB,
+        (json_int_t)(cfg->disk_mb ? cfg->disk_mb : hostinfo_disk_mb(cfg->data_dir)), HB_F_ENGINES,
+        engines, HB_F_PORTS, HB_F_MIN, cfg->port_min, HB_F_MAX, cfg->port_max, HB_F_MEMBERS,
+        report(a));
+    pthread_mutex_lock(&a->lock);
+    if (a->desired_hash[0])
+        json_object_set_new(body, HB_F_DESIRED_HASH, json_string(a->desired_hash));
+    pthread_mutex_unlock(&a->lock);
+    json_object_set_new(body, HB_F_WAIT_MS, json_integer(wait_ms));
+    text = json_dumps(body, JSON_COMPACT);
+    json_decref(body);
+    if (httpc_request(c, "POST", HB_PATH, text, 5000 + wait_ms, &status, &resp, &e) < 0) {
+        if ((*failures)++ % 10 == 0)
+            log_warn("event=heartbeat_failed error=\"%s\"", e.msg);
+        goto out;
+    }
+    if (status != 200) {
+        if ((*failures)++ % 10 == 0)
+            log_warn("event=heartbeat_refused status=%ld body=\"%.200s\"", status, buf_str(&resp));
+        goto out;
+    }
+    if (*failures)
+        log_info("event=heartbeat_ok after_failures=%d", *failures);
+    *failures = 0;
+    reply = json_loadb(buf_str(&resp), resp.len, 0, NULL);
+    if (reply && json_is_array(json_object_get(reply, HB_F_MEMBERS))) {
+        reconcile(a, json_object_get(reply, HB_F_MEMBERS));
+        pthread_mutex_lock(&a->lock);
+        snprintf(a->desired_hash, sizeof(a->desired_hash), "%s",
+                 json_string_value(json_object_get(reply, HB_F_DESIRED_HASH))
+                     ? json_string_value(json_object_get(reply, HB_F_DESIRED_HASH))
+                     : "");
+        pthread_mutex_unlock(&a->lock);
+        rc = 0;
+    } else {
+        log_warn("event=heartbeat_bad_reply");
+    }
+    json_decref(reply);
+out:
+    free(text);
+    buf_free(&resp);
+    return rc;
+}
+
+void *heartbeat_poll_main(void *arg)
+{
+    struct agent *a = arg;
+    int failures = 0;
+
+    while (!*a->stopping) {
+        int64_t start = clock_now_ms();
+        int rc = heartbeat_once(a, a->poll_http, &failures, a->cfg->heartbeat_ms);
+        int64_t elapsed = clock_now_ms() - start;
+        /* Pace: after a failure, or a server that answered without waiting. */
+        if (rc < 0 || elapsed < 100) {
+            int64_t pause = rc < 0 ? a->cfg->heartbeat_ms : 100 - elapsed;
+            while (pause > 0 && !*a->stopping) {
+                clock_sleep_ms(50);
+                pause -= 50;
+            }
+        }
+    }
+    return NULL;
+}
