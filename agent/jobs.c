@@ -30,8 +30,10 @@
 #define BACKOFF_MAX_MS 30000
 #define STABLE_MS 60000 /* running this long resets the back-off */
 
-/* What a worker needs of a member, copied under the lock so that it can work without it. */
+/* What a worker needs of a member, copied under the lock so that it can work without it, and
+ * what the work found. */
 struct job {
+    enum job_kind kind;
     struct agent *a;  /* borrowed */
     struct member *m; /* borrowed: owned by the worker while m->busy */
     const struct engine_ops *ops;
@@ -41,6 +43,13 @@ struct job {
     char group[40];
     struct iso_limits limits;
     int stop_signal;
+    /* read when the worker starts */
+    int version;    /* the spec_version whose limits the job applies */
+    pid_t reap_pid; /* the running engine when this agent started it (reaped after a stop) */
+    /* outcome */
+    pid_t pid;           /* a started engine */
+    bool pid_is_child;   /* ... that is this agent's child (reap it with waitpid) */
+    bool restart_needed; /* a resize that applies fully only at the next restart */
 };
 
 static void job_free(struct job *j)
@@ -54,10 +63,11 @@ static void job_free(struct job *j)
 }
 
 /* Caller holds a->lock. */
-static struct job *job_new(struct agent *a, struct member *m)
+static struct job *job_new(struct agent *a, struct member *m, enum job_kind kind)
 {
     struct job *j = xcalloc(1, sizeof(*j));
 
+    j->kind = kind;
     j->a = a;
     j->m = m;
     j->ops = engine_find(m->engine);
@@ -214,126 +224,136 @@ static void schedule_restart(struct member *m, int64_t now)
     m->restart_at_ms = now + m->backoff_ms;
 }
 
-static void *work_provision(void *arg)
-{
-    struct job *j = arg;
-    struct agent *a = j->a;
-    struct err e = {0, ""};
-    pid_t pid = 0;
-    bool child = false;
-    int version;
+/* The kinds of jobs. run() works without a->lock (taking a->iso_lock around isolation calls)
+ * and returns 0 / -1 with e set; done() records the outcome with a->lock held. */
+struct job_ops {
+    int (*run)(struct job *j, struct err *e);
+    void (*done)(struct job *j, int rc, const struct err *e);
+};
 
-    pthread_mutex_lock(&a->lock);
-    version = j->m->spec_version;
-    pthread_mutex_unlock(&a->lock);
-    if (!j->ops) {
-        err_set(&e, AGENT_E_NO_ENGINE, "engine \"%s\" is not offered by this agent", j->m->engine);
-    } else if (engine_init(j->ops, &j->spec, &e) == 0 && start_engine(j, &pid, &child, &e) == 0) {
-        pthread_mutex_lock(&a->lock);
-        mark_running(a, j->m, pid, child, version);
-        goto done;
-    } else {
-        /* A failed create leaves nothing behind: no process, group or data directory. */
-        struct err ce;
-        if (stop_group(j, 0, &ce) < 0 || engine_remove(j->ops, &j->spec, &ce) < 0)
-            log_error("event=cleanup_failed member=%lld error=\"%s\"", (long long)j->m->id, ce.msg);
-    }
-    pthread_mutex_lock(&a->lock);
-    jobs_set_state(a, j->m, HB_FAILED, e.msg);
-done:
-    j->m->busy = false;
-    a->workers--;
-    pthread_mutex_unlock(&a->lock);
-    job_free(j);
-    return NULL;
+/* Record what failed on a member that keeps its state ("resize: ..."). Caller holds a->lock. */
+static void set_error(struct member *m, const char *what, const char *msg)
+{
+    /* A message longer than the report's field is cut; its start says what failed. */
+    if (snprintf(m->error, sizeof(m->error), "%s: %s", what, msg) < 0)
+        m->error[0] = '\0';
 }
 
-static void *work_restart(void *arg)
+static int provision_run(struct job *j, struct err *e)
 {
-    struct job *j = arg;
-    struct agent *a = j->a;
-    struct err e = {0, ""};
-    pid_t pid = 0;
-    bool child = false;
-    int version;
+    struct err ce;
 
-    pthread_mutex_lock(&a->lock);
-    version = j->m->spec_version;
-    pthread_mutex_unlock(&a->lock);
-    if (start_engine(j, &pid, &child, &e) == 0) {
-        pthread_mutex_lock(&a->lock);
-        mark_running(a, j->m, pid, child, version);
+    if (!j->ops)
+        return err_set(e, AGENT_E_NO_ENGINE, "engine \"%s\" is not offered by this agent",
+                       j->m->engine);
+    if (engine_init(j->ops, &j->spec, e) == 0 && start_engine(j, &j->pid, &j->pid_is_child, e) == 0)
+        return 0;
+    /* A failed create leaves nothing behind: no process, group or data directory. */
+    if (stop_group(j, 0, &ce) < 0 || engine_remove(j->ops, &j->spec, &ce) < 0)
+        log_error("event=cleanup_failed member=%lld error=\"%s\"", (long long)j->m->id, ce.msg);
+    return -1;
+}
+
+static void provision_done(struct job *j, int rc, const struct err *e)
+{
+    if (rc == 0)
+        mark_running(j->a, j->m, j->pid, j->pid_is_child, j->version);
+    else
+        jobs_set_state(j->a, j->m, HB_FAILED, e->msg);
+}
+
+static int restart_run(struct job *j, struct err *e)
+{
+    return start_engine(j, &j->pid, &j->pid_is_child, e);
+}
+
+static void restart_done(struct job *j, int rc, const struct err *e)
+{
+    if (rc == 0) {
+        mark_running(j->a, j->m, j->pid, j->pid_is_child, j->version);
     } else {
-        pthread_mutex_lock(&a->lock);
         schedule_restart(j->m, clock_now_ms());
-        jobs_set_state(a, j->m, HB_STARTING, e.msg);
+        jobs_set_state(j->a, j->m, HB_STARTING, e->msg);
     }
-    j->m->busy = false;
-    a->workers--;
-    pthread_mutex_unlock(&a->lock);
-    job_free(j);
-    return NULL;
 }
 
-static void *work_resize(void *arg)
+static int resize_run(struct job *j, struct err *e)
 {
-    struct job *j = arg;
     struct agent *a = j->a;
-    struct err e = {0, ""};
-    bool restart_needed = false;
-    int version, rc;
+    int rc;
 
-    pthread_mutex_lock(&a->lock);
-    version = j->m->spec_version;
-    pthread_mutex_unlock(&a->lock);
     pthread_mutex_lock(&a->iso_lock);
-    rc = iso_update(a->iso, j->group, &j->limits, &e);
+    rc = iso_update(a->iso, j->group, &j->limits, e);
     pthread_mutex_unlock(&a->iso_lock);
     if (rc == 0)
-        rc = engine_apply_live(j->ops, &j->spec, &restart_needed, &e);
-    pthread_mutex_lock(&a->lock);
-    if (rc == 0) {
-        j->m->applied_version = version;
-        j->m->pending_restart = restart_needed;
-        log_info("event=member_resized member=%lld cpu_millis=%lld memory_mb=%lld "
-                 "pending_restart=%s",
-                 (long long)j->m->id, (long long)j->limits.cpu_millis,
-                 (long long)j->limits.memory_mb, restart_needed ? "yes" : "no");
-        jobs_save(a, j->m);
-    } else {
-        log_error("event=resize_failed member=%lld error=\"%s\"", (long long)j->m->id, e.msg);
-        snprintf(j->m->error, sizeof(j->m->error), "resize: %s", e.msg);
-        jobs_save(a, j->m);
-    }
-    j->m->busy = false;
-    a->workers--;
-    pthread_mutex_unlock(&a->lock);
-    job_free(j);
-    return NULL;
+        rc = engine_apply_live(j->ops, &j->spec, &j->restart_needed, e);
+    return rc;
 }
 
-static void *work_delete(void *arg)
+static void resize_done(struct job *j, int rc, const struct err *e)
+{
+    struct member *m = j->m;
+
+    if (rc == 0) {
+        m->applied_version = j->version;
+        m->pending_restart = j->restart_needed;
+        log_info("event=member_resized member=%lld cpu_millis=%lld memory_mb=%lld "
+                 "pending_restart=%s",
+                 (long long)m->id, (long long)j->limits.cpu_millis, (long long)j->limits.memory_mb,
+                 j->restart_needed ? "yes" : "no");
+    } else {
+        log_error("event=resize_failed member=%lld error=\"%s\"", (long long)m->id, e->msg);
+        set_error(m, "resize", e->msg);
+    }
+    jobs_save(j->a, m);
+}
+
+static int delete_run(struct job *j, struct err *e)
+{
+    int rc = stop_group(j, j->reap_pid, e);
+
+    if (rc == 0 && j->ops)
+        rc = engine_remove(j->ops, &j->spec, e);
+    return rc;
+}
+
+static void delete_done(struct job *j, int rc, const struct err *e)
+{
+    struct member *m = j->m;
+
+    if (rc == 0) {
+        m->pid = 0;
+        jobs_set_state(j->a, m, HB_DELETED, NULL);
+    } else {
+        log_error("event=delete_failed member=%lld error=\"%s\"", (long long)m->id, e->msg);
+        set_error(m, "delete", e->msg);
+    }
+}
+
+static const struct job_ops job_kinds[] = {
+    [JOB_PROVISION] = {provision_run, provision_done},
+    [JOB_RESTART] = {restart_run, restart_done},
+    [JOB_RESIZE] = {resize_run, resize_done},
+    [JOB_DELETE] = {delete_run, delete_done},
+};
+
+/* The worker thread of every job: what the member is at the start, the work without the lock,
+ * the outcome with it, then the member goes back to the main loop and heartbeat. */
+static void *job_main(void *arg)
 {
     struct job *j = arg;
     struct agent *a = j->a;
+    const struct job_ops *kind = &job_kinds[j->kind];
     struct err e = {0, ""};
-    pid_t child;
     int rc;
 
     pthread_mutex_lock(&a->lock);
-    child = j->m->our_child ? j->m->pid : 0;
+    j->version = j->m->spec_version;
+    j->reap_pid = j->m->our_child ? j->m->pid : 0;
     pthread_mutex_unlock(&a->lock);
-    rc = stop_group(j, child, &e);
-    if (rc == 0 && j->ops)
-        rc = engine_remove(j->ops, &j->spec, &e);
+    rc = kind->run(j, &e);
     pthread_mutex_lock(&a->lock);
-    if (rc == 0) {
-        j->m->pid = 0;
-        jobs_set_state(a, j->m, HB_DELETED, NULL);
-    } else {
-        log_error("event=delete_failed member=%lld error=\"%s\"", (long long)j->m->id, e.msg);
-        snprintf(j->m->error, sizeof(j->m->error), "delete: %s", e.msg);
-    }
+    kind->done(j, rc, &e);
     j->m->busy = false;
     a->workers--;
     pthread_mutex_unlock(&a->lock);
@@ -343,21 +363,15 @@ static void *work_delete(void *arg)
 
 void jobs_spawn(struct agent *a, struct member *m, enum job_kind kind)
 {
-    static void *(*const fns[])(void *) = {
-        [JOB_PROVISION] = work_provision,
-        [JOB_RESTART] = work_restart,
-        [JOB_RESIZE] = work_resize,
-        [JOB_DELETE] = work_delete,
-    };
     pthread_attr_t attr;
     pthread_t t;
-    struct job *j = job_new(a, m);
+    struct job *j = job_new(a, m, kind);
 
     m->busy = true;
     a->workers++;
     pthread_attr_init(&attr);
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    if (pthread_create(&t, &attr, fns[kind], j) != 0) {
+    if (pthread_create(&t, &attr, job_main, j) != 0) {
         log_error("event=thread_failed member=%lld", (long long)m->id);
         m->busy = false;
         a->workers--;
@@ -423,7 +437,7 @@ void jobs_stop_all(struct agent *a)
         struct err e;
         if (m->busy || m->state != HB_RUNNING)
             continue;
-        j = job_new(a, m);
+        j = job_new(a, m, JOB_DELETE); /* for its group and stop signal only */
         pthread_mutex_unlock(&a->lock);
         if (stop_group(j, m->our_child ? m->pid : 0, &e) < 0)
             log_error("event=stop_failed member=%lld error=\"%s\"", (long long)m->id, e.msg);
