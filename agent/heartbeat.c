@@ -13,6 +13,7 @@
 
 #include <jansson.h>
 
+#include "agent/desired.h"
 #include "agent/engine.h"
 #include "agent/hostinfo.h"
 #include "agent/jobs.h"
@@ -68,70 +69,71 @@ static json_t *report(struct agent *a)
     return arr;
 }
 
-/* Apply the desired members of a heartbeat reply. */
-static void reconcile(struct agent *a, const json_t *desired)
+/* Carry out one step of desired_plan(); caller holds a->lock. */
+static void apply_step(struct agent *a, const struct desired_step *st)
 {
     struct member *m, **pp;
     struct err e;
-    size_t i;
-    json_t *d;
+
+    for (pp = &a->members; *pp && (*pp)->id != st->id; pp = &(*pp)->next)
+        ;
+    m = *pp;
+    switch (st->action) {
+    case DESIRED_MALFORMED:
+        if (member_desired_check(st->entry, &e) < 0)
+            log_warn("event=bad_desired_member error=\"%s\"", e.msg);
+        break;
+    case DESIRED_CREATE:
+    case DESIRED_CLEANUP:
+        m = member_from_desired(st->entry, &e);
+        if (!m) {
+            log_warn("event=bad_desired_member error=\"%s\"", e.msg);
+            break;
+        }
+        m->next = a->members;
+        a->members = m;
+        jobs_save(a, m);
+        /* CLEANUP: the leftovers of a crash, if any */
+        jobs_spawn(a, m, st->action == DESIRED_CREATE ? JOB_PROVISION : JOB_DELETE);
+        break;
+    case DESIRED_KEEP:
+    case DESIRED_PROVISION:
+    case DESIRED_RESIZE:
+    case DESIRED_DELETE:
+        member_update_desired(m, st->entry);
+        if (st->spec_changed)
+            jobs_save(a, m);
+        if (st->action == DESIRED_PROVISION)
+            jobs_spawn(a, m, JOB_PROVISION);
+        else if (st->action == DESIRED_RESIZE)
+            jobs_spawn(a, m, JOB_RESIZE);
+        else if (st->action == DESIRED_DELETE)
+            jobs_spawn(a, m, JOB_DELETE);
+        break;
+    case DESIRED_ORPHAN:
+        m->want_running = false;
+        jobs_spawn(a, m, JOB_DELETE);
+        break;
+    case DESIRED_FORGET:
+        *pp = m->next;
+        member_forget(m, a->cfg->data_dir);
+        member_free(m);
+        break;
+    }
+}
+
+/* Reconcile: apply the desired members of a heartbeat reply (desired_plan() decides). */
+static void reconcile(struct agent *a, const json_t *desired)
+{
+    struct desired_step *steps;
+    size_t n, i;
 
     pthread_mutex_lock(&a->lock);
-    json_array_foreach(desired, i, d)
-    {
-        int64_t id = json_integer_value(json_object_get(d, HB_F_ID));
-        for (m = a->members; m && m->id != id; m = m->next)
-            ;
-        if (!m) {
-            m = member_from_desired(d, &e);
-            if (!m) {
-                log_warn("event=bad_desired_member error=\"%s\"", e.msg);
-                continue;
-            }
-            m->next = a->members;
-            a->members = m;
-            jobs_save(a, m);
-            if (m->want_running)
-                jobs_spawn(a, m, JOB_PROVISION);
-            else
-                jobs_spawn(a, m, JOB_DELETE); /* leftovers of a crash, if any */
-            continue;
-        }
-        if (member_update_desired(m, d))
-            jobs_save(a, m);
-        if (m->busy)
-            continue;
-        if (!m->want_running) {
-            if (m->state != HB_DELETED)
-                jobs_spawn(a, m, JOB_DELETE);
-        } else if (m->state == HB_RUNNING && m->applied_version != m->spec_version) {
-            jobs_spawn(a, m, JOB_RESIZE);
-        } else if (m->state == HB_PENDING) {
-            jobs_spawn(a, m, JOB_PROVISION);
-        }
-    }
-    /* Members dbaasd no longer lists: deleted ones are forgotten; others are orphans of an
-     * instance that is gone: delete them. */
-    for (pp = &a->members; (m = *pp) != NULL;) {
-        bool listed = false;
-        json_array_foreach(desired, i, d)
-        {
-            if (json_integer_value(json_object_get(d, HB_F_ID)) == m->id)
-                listed = true;
-        }
-        if (!listed && !m->busy) {
-            if (m->state == HB_DELETED) {
-                *pp = m->next;
-                member_forget(m, a->cfg->data_dir);
-                member_free(m);
-                continue;
-            }
-            m->want_running = false;
-            jobs_spawn(a, m, JOB_DELETE);
-        }
-        pp = &m->next;
-    }
+    n = desired_plan(a->members, desired, &steps);
+    for (i = 0; i < n; i++)
+        apply_step(a, &steps[i]);
     pthread_mutex_unlock(&a->lock);
+    free(steps);
 }
 
 int heartbeat_once(struct agent *a, struct httpc *c, int *failures, int wait_ms)

@@ -52,16 +52,21 @@ bool member_update_desired(struct member *m, const json_t *d)
     return changed;
 }
 
+int member_desired_check(const json_t *d, struct err *e)
+{
+    if (!json_is_object(d) || !json_is_integer(json_object_get(d, HB_F_ID)) ||
+        !json_is_string(json_object_get(d, HB_F_ENGINE)) ||
+        !json_is_integer(json_object_get(d, HB_F_PORT)))
+        return err_set(e, AGENT_E_DESIRED, "malformed desired member");
+    return 0;
+}
+
 struct member *member_from_desired(const json_t *d, struct err *e)
 {
     struct member *m;
 
-    if (!json_is_object(d) || !json_is_integer(json_object_get(d, HB_F_ID)) ||
-        !json_is_string(json_object_get(d, HB_F_ENGINE)) ||
-        !json_is_integer(json_object_get(d, HB_F_PORT))) {
-        err_set(e, AGENT_E_DESIRED, "malformed desired member");
+    if (member_desired_check(d, e) < 0)
         return NULL;
-    }
     m = xcalloc(1, sizeof(*m));
     m->id = json_integer_value(json_object_get(d, HB_F_ID));
     m->state = HB_PENDING;

@@ -50,6 +50,9 @@ struct member {
     struct member *next;
 };
 
+/* Whether a desired entry of the heartbeat reply can make a new member: an object with an
+ * integer id and port and a string engine. 0, or -1 with e set. */
+int member_desired_check(const json_t *d, struct err *e) __attribute__((warn_unused_result));
 /* A new member from a desired entry of the heartbeat reply; NULL with e set when malformed. */
 struct member *member_from_desired(const json_t *d, struct err *e);
 /* Update the desired fields of m from d (same id). Returns whether the limits changed. */
