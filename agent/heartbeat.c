@@ -18,17 +18,17 @@
 #include "agent/hostinfo.h"
 #include "agent/jobs.h"
 #include "agent/member.h"
+#include "agent/report.h"
 #include "lib/buf.h"
 #include "lib/clock.h"
 #include "lib/hbproto.h"
 #include "lib/httpc.h"
 #include "lib/log.h"
 
-#define AGENT_VERSION "0.1.0"
 #define DISK_CHECK_MS 10000
 
-/* The heartbeat's members: every member we know, with usage for the running ones. */
-static json_t *report(struct agent *a)
+/* The request's members: every member we know, with usage sampled for the running ones. */
+static json_t *report_members(struct agent *a)
 {
     json_t *arr = json_array();
     struct member *m;
@@ -36,7 +36,6 @@ static json_t *report(struct agent *a)
 
     pthread_mutex_lock(&a->lock);
     for (m = a->members; m; m = m->next) {
-        json_t *r;
         if (m->state == HB_RUNNING) {
             char group[40];
             struct err e;
@@ -52,18 +51,7 @@ static json_t *report(struct agent *a)
                 free(dir);
             }
         }
-        r = json_pack("{s:I,s:s,s:i,s:i,s:i,s:b,s:{s:I,s:I,s:I,s:I,s:I,s:I}}", HB_F_ID,
-                      (json_int_t)m->id, HB_F_STATE, hb_state_name(m->state), HB_F_PID, (int)m->pid,
-                      HB_F_RESTARTS, m->restarts, HB_F_APPLIED_VERSION, m->applied_version,
-                      HB_F_PENDING_RESTART, m->pending_restart, HB_F_USAGE, HB_F_CPU_USEC,
-                      (json_int_t)m->usage.cpu_usec, HB_F_MEMORY_BYTES,
-                      (json_int_t)m->usage.memory_bytes, HB_F_IO_READ_BYTES,
-                      (json_int_t)m->usage.io_read_bytes, HB_F_IO_WRITE_BYTES,
-                      (json_int_t)m->usage.io_write_bytes, HB_F_DISK_MB,
-                      (json_int_t)m->disk_used_mb, HB_F_OOM_KILLS, (json_int_t)m->usage.oom_kills);
-        if (m->error[0])
-            json_object_set_new(r, HB_F_ERROR, json_string(m->error));
-        json_array_append_new(arr, r);
+        json_array_append_new(arr, report_member(m));
     }
     pthread_mutex_unlock(&a->lock);
     return arr;
@@ -139,29 +127,28 @@ static void reconcile(struct agent *a, const json_t *desired)
 int heartbeat_once(struct agent *a, struct httpc *c, int *failures, int wait_ms)
 {
     const struct agent_config *cfg = a->cfg;
-    json_t *body, *reply, *engines = json_array();
+    struct report_host host;
+    json_t *body, *reply, *members, *engines = json_array();
     const struct engine_ops *const *ops;
     struct buf resp = BUF_INIT;
-    char *text;
+    char *text, hash[sizeof(a->desired_hash)];
     long status = 0;
     struct err e;
     int rc = -1;
 
     for (ops = engine_list(); *ops; ops++)
         json_array_append_new(engines, json_string((*ops)->name));
-    body = json_pack(
-        "{s:s,s:s,s:{s:I,s:I,s:I},s:o,s:{s:i,s:i},s:o}", HB_F_AGENT_VERSION, AGENT_VERSION,
-        HB_F_ISOLATION, iso_kind_name(iso_kind_of(a->iso)), HB_F_CAPACITY, HB_F_CPU_MILLIS,
-        (json_int_t)(cfg->cpu_millis ? cfg->cpu_millis : hostinfo_cpu_millis()), HB_F_MEMORY_MB,
-        (json_int_t)(cfg->memory_mb ? cfg->memory_mb : hostinfo_memory_mb()), HB_F_DISK_MB,
-        (json_int_t)(cfg->disk_mb ? cfg->disk_mb : hostinfo_disk_mb(cfg->data_dir)), HB_F_ENGINES,
-        engines, HB_F_PORTS, HB_F_MIN, cfg->port_min, HB_F_MAX, cfg->port_max, HB_F_MEMBERS,
-        report(a));
+    host.isolation = iso_kind_name(iso_kind_of(a->iso));
+    host.cpu_millis = cfg->cpu_millis ? cfg->cpu_millis : hostinfo_cpu_millis();
+    host.memory_mb = cfg->memory_mb ? cfg->memory_mb : hostinfo_memory_mb();
+    host.disk_mb = cfg->disk_mb ? cfg->disk_mb : hostinfo_disk_mb(cfg->data_dir);
+    host.port_min = cfg->port_min;
+    host.port_max = cfg->port_max;
+    members = report_members(a);
     pthread_mutex_lock(&a->lock);
-    if (a->desired_hash[0])
-        json_object_set_new(body, HB_F_DESIRED_HASH, json_string(a->desired_hash));
+    memcpy(hash, a->desired_hash, sizeof(hash));
     pthread_mutex_unlock(&a->lock);
-    json_object_set_new(body, HB_F_WAIT_MS, json_integer(wait_ms));
+    body = report_request(&host, engines, members, hash, wait_ms);
     text = json_dumps(body, JSON_COMPACT);
     json_decref(body);
     if (httpc_request(c, "POST", HB_PATH, text, 5000 + wait_ms, &status, &resp, &e) < 0) {

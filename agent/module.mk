@@ -22,5 +22,7 @@ $(BIN)/dbaas-agent: $(BUILD)/agent/main.o $(AGENT_OBJS) $(ISO_OBJS) $(BUILD)/lib
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(LDLIBS)
 
-# The reconcile decision is pure: its unit test links it with the member records only.
+# The agent core's pure parts: the reconcile decision (with the member records it reads) and
+# the heartbeat report.
 TEST_test_desired_OBJS := $(BUILD)/agent/desired.o $(BUILD)/agent/member.o
+TEST_test_report_OBJS  := $(BUILD)/agent/report.o
