@@ -3,7 +3,9 @@
  * NOTES: heartbeat_once() runs on two threads: the heartbeat thread's long polls
  * (heartbeat_poll_main) and the main thread's immediate reports after a state change, each
  * with its own HTTP client. Both build the report and apply the reply under a->lock; the
- * slow work a reply asks for is handed to worker threads (agent/jobs.c). */
+ * slow work a reply asks for is handed to worker threads (agent/jobs.c). Their replies may be
+ * applied out of order: the decision (agent/desired.c) does not recognise a stale reply, and
+ * the next reply corrects what it did (tests/unit/test_desired.c, test_stale_reply). */
 #include "agent/heartbeat.h"
 
 #include <pthread.h>
