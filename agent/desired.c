@@ -23,14 +23,6 @@ static int64_t entry_id(const json_t *d)
     return json_integer_value(json_object_get(d, HB_F_ID));
 }
 
-/* The entry's desired state, as member_update_desired() reads it. */
-static bool entry_wants_running(const json_t *d)
-{
-    const char *desired = json_string_value(json_object_get(d, HB_F_DESIRED));
-
-    return desired && strcmp(desired, HB_DESIRED_RUNNING) == 0;
-}
-
 static int entry_spec_version(const json_t *d)
 {
     return (int)json_integer_value(json_object_get(d, HB_F_SPEC_VERSION));
@@ -44,7 +36,7 @@ static struct desired_step decide_known(struct view *v, const json_t *d)
 
     st.spec_changed = entry_spec_version(d) != v->spec_version;
     v->spec_version = entry_spec_version(d);
-    v->want_running = entry_wants_running(d);
+    v->want_running = member_desired_running(d);
     if (v->busy)
         return st;
     if (!v->want_running) {
@@ -72,7 +64,7 @@ static struct desired_step decide_new(struct view *views, size_t *n, const json_
     v->id = st.id;
     v->state = HB_PENDING;
     v->spec_version = entry_spec_version(d);
-    v->want_running = entry_wants_running(d);
+    v->want_running = member_desired_running(d);
     v->busy = true;
     st.action = v->want_running ? DESIRED_CREATE : DESIRED_CLEANUP;
     return st;

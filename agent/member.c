@@ -29,19 +29,26 @@ static void read_limits(struct member *m, const json_t *lim)
     m->disk_mb = json_integer_value(json_object_get(lim, HB_F_DISK_MB));
 }
 
+bool member_desired_running(const json_t *d)
+{
+    enum hb_desired want;
+
+    return hb_desired_parse(json_string_value(json_object_get(d, HB_F_DESIRED)), &want) == 0 &&
+           want == HB_WANT_RUNNING;
+}
+
 bool member_update_desired(struct member *m, const json_t *d)
 {
     const json_t *cred = json_object_get(d, HB_F_CREDENTIALS);
     int version = (int)json_integer_value(json_object_get(d, HB_F_SPEC_VERSION));
     bool changed = version != m->spec_version;
-    const char *desired = json_string_value(json_object_get(d, HB_F_DESIRED));
 
     copy_str(m->instance_id, sizeof(m->instance_id), json_object_get(d, HB_F_INSTANCE_ID));
     copy_str(m->instance, sizeof(m->instance), json_object_get(d, HB_F_INSTANCE));
     copy_str(m->engine, sizeof(m->engine), json_object_get(d, HB_F_ENGINE));
     copy_str(m->role, sizeof(m->role), json_object_get(d, HB_F_ROLE));
     m->port = (int)json_integer_value(json_object_get(d, HB_F_PORT));
-    m->want_running = desired && strcmp(desired, HB_DESIRED_RUNNING) == 0;
+    m->want_running = member_desired_running(d);
     m->spec_version = version;
     read_limits(m, json_object_get(d, HB_F_LIMITS));
     copy_str(m->username, sizeof(m->username), json_object_get(cred, HB_F_USERNAME));

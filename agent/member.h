@@ -55,6 +55,9 @@ struct member {
 int member_desired_check(const json_t *d, struct err *e) __attribute__((warn_unused_result));
 /* A new member from a desired entry of the heartbeat reply; NULL with e set when malformed. */
 struct member *member_from_desired(const json_t *d, struct err *e);
+/* Whether a desired entry asks for a running member (desired "running"; anything else, such
+ * as "deleted", asks for none). */
+bool member_desired_running(const json_t *d);
 /* Update the desired fields of m from d (same id). Returns whether the limits changed. */
 bool member_update_desired(struct member *m, const json_t *d);
 void member_free(struct member *m);
