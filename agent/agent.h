@@ -1,14 +1,27 @@
 /* dbaas-agent's core: heartbeats to dbaasd, reconciles the desired members, supervises the
- * engines (restart with back-off, re-adoption after an agent restart), reports usage. */
+ * engines (restart with back-off, re-adoption after an agent restart), reports usage.
+ * agent_run() is the whole agent for main(); struct agent is the context the core's modules
+ * share (agent/jobs.c, agent/heartbeat.c), passed to every function instead of globals. */
 #ifndef AGENT_AGENT_H
 #define AGENT_AGENT_H
 
+#include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 
 #include "isolation/isolation.h"
 #include "lib/err.h"
+
+/* Error codes of agent/ (lib/err.h): the agent's own failures; its isolation and engine
+ * calls report theirs in their ranges. */
+enum agent_errc {
+    AGENT_E_SYSTEM = ERR_BASE_AGENT + 1, /* an OS call failed (directories, files, threads) */
+    AGENT_E_CLIENT,                      /* the HTTP client to dbaasd could not be set up */
+    AGENT_E_NO_ENGINE,                   /* a member's engine is not offered by this agent */
+    AGENT_E_DESIRED,                     /* a malformed desired member in dbaasd's reply */
+    AGENT_E_ENCODE,                      /* a member's record could not be encoded */
+};
 
 struct agent_config {
     const char *server;    /* dbaasd's URL */
@@ -22,6 +35,31 @@ struct agent_config {
     const char *libvirt_uri; /* LXC: NULL = lxc:///system */
     bool stop_engines;       /* stop the engines when the agent stops (a development setup); they
                                 start again, on their data, with the next agent */
+};
+
+struct httpc;
+struct member;
+
+/* The agent's context: created by agent_run() and shared with its worker threads.
+ * - lock guards members (the list and every member's fields), workers, report_now and
+ *   desired_hash; iso_lock guards iso, whose handle is not thread-safe. Lock order: lock,
+ *   then iso_lock.
+ * - Everything else is set at startup and only read afterwards. */
+struct agent {
+    const struct agent_config *cfg;  /* borrowed from the caller of agent_run() */
+    volatile sig_atomic_t *stopping; /* borrowed: set by a signal handler */
+    pthread_mutex_t lock;
+    pthread_mutex_t iso_lock;
+    pthread_cond_t wake;         /* the main loop: a member changed state (CLOCK_MONOTONIC) */
+    struct iso *iso;             /* owned */
+    struct member *members;      /* owned list */
+    char device[ISO_DEVICE_MAX]; /* the data directory's block device for IO limits ("": none) */
+    char tag[16];          /* "a" + 8 hex digits of the data directory's hash: see member_group() */
+    int workers;           /* running worker threads (agent/jobs.c) */
+    bool report_now;       /* a member changed state: report at once */
+    char desired_hash[65]; /* of the desired members last applied ("": none yet) */
+    struct httpc *report_http; /* owned: the main thread's reports */
+    struct httpc *poll_http;   /* owned: the heartbeat thread's long polls */
 };
 
 /* Run until *stop is set (by a signal handler). Engines keep running when it returns: a new

@@ -10,14 +10,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "agent/agent.h"
 #include "lib/xalloc.h"
-
-const char *mstate_name(enum mstate s)
-{
-    static const char *const names[] = {"pending", "starting", "running",
-                                        "failed",  "stopped",  "deleted"};
-    return names[s];
-}
 
 static void copy_str(char *dst, size_t n, const json_t *v)
 {
@@ -26,51 +20,63 @@ static void copy_str(char *dst, size_t n, const json_t *v)
 
 static void read_limits(struct member *m, const json_t *lim)
 {
-    m->limits.cpu_millis = json_integer_value(json_object_get(lim, "cpu_millis"));
-    m->limits.memory_mb = json_integer_value(json_object_get(lim, "memory_mb"));
-    m->limits.read_iops = json_integer_value(json_object_get(lim, "read_iops"));
-    m->limits.write_iops = json_integer_value(json_object_get(lim, "write_iops"));
-    m->limits.read_bps = json_integer_value(json_object_get(lim, "read_bps"));
-    m->limits.write_bps = json_integer_value(json_object_get(lim, "write_bps"));
-    m->disk_mb = json_integer_value(json_object_get(lim, "disk_mb"));
+    m->limits.cpu_millis = json_integer_value(json_object_get(lim, HB_F_CPU_MILLIS));
+    m->limits.memory_mb = json_integer_value(json_object_get(lim, HB_F_MEMORY_MB));
+    m->limits.read_iops = json_integer_value(json_object_get(lim, HB_F_READ_IOPS));
+    m->limits.write_iops = json_integer_value(json_object_get(lim, HB_F_WRITE_IOPS));
+    m->limits.read_bps = json_integer_value(json_object_get(lim, HB_F_READ_BPS));
+    m->limits.write_bps = json_integer_value(json_object_get(lim, HB_F_WRITE_BPS));
+    m->disk_mb = json_integer_value(json_object_get(lim, HB_F_DISK_MB));
+}
+
+bool member_desired_running(const json_t *d)
+{
+    enum hb_desired want;
+
+    return hb_desired_parse(json_string_value(json_object_get(d, HB_F_DESIRED)), &want) == 0 &&
+           want == HB_WANT_RUNNING;
 }
 
 bool member_update_desired(struct member *m, const json_t *d)
 {
-    const json_t *cred = json_object_get(d, "credentials");
-    int version = (int)json_integer_value(json_object_get(d, "spec_version"));
+    const json_t *cred = json_object_get(d, HB_F_CREDENTIALS);
+    int version = (int)json_integer_value(json_object_get(d, HB_F_SPEC_VERSION));
     bool changed = version != m->spec_version;
-    const char *desired = json_string_value(json_object_get(d, "desired"));
 
-    copy_str(m->instance_id, sizeof(m->instance_id), json_object_get(d, "instance_id"));
-    copy_str(m->instance, sizeof(m->instance), json_object_get(d, "instance"));
-    copy_str(m->engine, sizeof(m->engine), json_object_get(d, "engine"));
-    copy_str(m->role, sizeof(m->role), json_object_get(d, "role"));
-    m->port = (int)json_integer_value(json_object_get(d, "port"));
-    m->want_running = desired && strcmp(desired, "running") == 0;
+    copy_str(m->instance_id, sizeof(m->instance_id), json_object_get(d, HB_F_INSTANCE_ID));
+    copy_str(m->instance, sizeof(m->instance), json_object_get(d, HB_F_INSTANCE));
+    copy_str(m->engine, sizeof(m->engine), json_object_get(d, HB_F_ENGINE));
+    copy_str(m->role, sizeof(m->role), json_object_get(d, HB_F_ROLE));
+    m->port = (int)json_integer_value(json_object_get(d, HB_F_PORT));
+    m->want_running = member_desired_running(d);
     m->spec_version = version;
-    read_limits(m, json_object_get(d, "limits"));
-    copy_str(m->username, sizeof(m->username), json_object_get(cred, "username"));
-    if (json_is_string(json_object_get(cred, "verifier"))) {
+    read_limits(m, json_object_get(d, HB_F_LIMITS));
+    copy_str(m->username, sizeof(m->username), json_object_get(cred, HB_F_USERNAME));
+    if (json_is_string(json_object_get(cred, HB_F_VERIFIER))) {
         free(m->verifier);
-        m->verifier = xstrdup(json_string_value(json_object_get(cred, "verifier")));
+        m->verifier = xstrdup(json_string_value(json_object_get(cred, HB_F_VERIFIER)));
     }
     return changed;
+}
+
+int member_desired_check(const json_t *d, struct err *e)
+{
+    if (!json_is_object(d) || !json_is_integer(json_object_get(d, HB_F_ID)) ||
+        !json_is_string(json_object_get(d, HB_F_ENGINE)) ||
+        !json_is_integer(json_object_get(d, HB_F_PORT)))
+        return err_set(e, AGENT_E_DESIRED, "malformed desired member");
+    return 0;
 }
 
 struct member *member_from_desired(const json_t *d, struct err *e)
 {
     struct member *m;
 
-    if (!json_is_object(d) || !json_is_integer(json_object_get(d, "id")) ||
-        !json_is_string(json_object_get(d, "engine")) ||
-        !json_is_integer(json_object_get(d, "port"))) {
-        err_set(e, 1, "malformed desired member");
+    if (member_desired_check(d, e) < 0)
         return NULL;
-    }
     m = xcalloc(1, sizeof(*m));
-    m->id = json_integer_value(json_object_get(d, "id"));
-    m->state = MS_PENDING;
+    m->id = json_integer_value(json_object_get(d, HB_F_ID));
+    m->state = HB_PENDING;
     member_update_desired(m, d);
     return m;
 }
@@ -114,24 +120,25 @@ int member_save(const struct member *m, const char *dir, struct err *e)
                   "write_iops", (json_int_t)m->limits.write_iops, "read_bps",
                   (json_int_t)m->limits.read_bps, "write_bps", (json_int_t)m->limits.write_bps,
                   "username", m->username, "verifier", m->verifier ? m->verifier : "", "state",
-                  mstate_name(m->state), "pid", (int)m->pid, "starttime", (json_int_t)m->starttime,
-                  "restarts", m->restarts, "applied_version", m->applied_version, "pending_restart",
-                  m->pending_restart, "provisioned", m->provisioned, "error", m->error);
+                  hb_state_name(m->state), "pid", (int)m->pid, "starttime",
+                  (json_int_t)m->starttime, "restarts", m->restarts, "applied_version",
+                  m->applied_version, "pending_restart", m->pending_restart, "provisioned",
+                  m->provisioned, "error", m->error);
     text = j ? json_dumps(j, JSON_COMPACT) : NULL;
     json_decref(j);
     if (!text) {
-        err_set(e, 1, "could not encode member %lld", (long long)m->id);
+        err_set(e, AGENT_E_ENCODE, "could not encode member %lld", (long long)m->id);
         goto out;
     }
     fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0 || write(fd, text, strlen(text)) != (ssize_t)strlen(text) || fsync(fd) < 0) {
-        err_set(e, 1, "could not write \"%s\": %s", tmp, strerror(errno));
+        err_set(e, AGENT_E_SYSTEM, "could not write \"%s\": %s", tmp, strerror(errno));
         goto out;
     }
     close(fd);
     fd = -1;
     if (rename(tmp, path) < 0) {
-        err_set(e, 1, "could not rename \"%s\": %s", tmp, strerror(errno));
+        err_set(e, AGENT_E_SYSTEM, "could not rename \"%s\": %s", tmp, strerror(errno));
         goto out;
     }
     rc = 0;
@@ -152,14 +159,11 @@ void member_forget(const struct member *m, const char *dir)
     free(path);
 }
 
-static enum mstate parse_state(const char *s)
+static enum hb_state parse_state(const char *s)
 {
-    enum mstate st;
+    enum hb_state st;
 
-    for (st = MS_PENDING; st <= MS_DELETED; st++)
-        if (s && strcmp(s, mstate_name(st)) == 0)
-            return st;
-    return MS_PENDING;
+    return hb_state_parse(s, &st) == 0 ? st : HB_PENDING;
 }
 
 struct member *member_load_all(const char *dir)

@@ -12,9 +12,7 @@
 
 #include "isolation/isolation.h"
 #include "lib/err.h"
-
-/* Observed states, as reported to dbaasd. */
-enum mstate { MS_PENDING, MS_STARTING, MS_RUNNING, MS_FAILED, MS_STOPPED, MS_DELETED };
+#include "lib/hbproto.h"
 
 struct member {
     int64_t id;
@@ -31,7 +29,7 @@ struct member {
     char username[64];
     char *verifier; /* owned */
     /* observed */
-    enum mstate state;
+    enum hb_state state; /* as reported to dbaasd */
     char error[512];
     pid_t pid;
     uint64_t starttime;
@@ -52,10 +50,14 @@ struct member {
     struct member *next;
 };
 
-const char *mstate_name(enum mstate s);
-
+/* Whether a desired entry of the heartbeat reply can make a new member: an object with an
+ * integer id and port and a string engine. 0, or -1 with e set. */
+int member_desired_check(const json_t *d, struct err *e) __attribute__((warn_unused_result));
 /* A new member from a desired entry of the heartbeat reply; NULL with e set when malformed. */
 struct member *member_from_desired(const json_t *d, struct err *e);
+/* Whether a desired entry asks for a running member (desired "running"; anything else, such
+ * as "deleted", asks for none). */
+bool member_desired_running(const json_t *d);
 /* Update the desired fields of m from d (same id). Returns whether the limits changed. */
 bool member_update_desired(struct member *m, const json_t *d);
 void member_free(struct member *m);

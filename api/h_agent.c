@@ -12,6 +12,7 @@
 #include "api/routes.h"
 #include "api/store.h"
 #include "lib/crypto.h"
+#include "lib/hbproto.h"
 #include "lib/istate.h"
 #include "lib/log.h"
 #include "lib/clock.h"
@@ -19,9 +20,6 @@
 #define HEARTBEAT_INTERVAL_MS 1000
 
 #define MAX_WAIT_MS 5000
-
-static const char *const member_states[] = {"pending", "starting", "running", "failed",
-                                            "stopped", "deleted",  NULL};
 
 static const char sql_host_seen[] =
     "WITH o AS (SELECT state FROM hosts WHERE id = $1::bigint),"
@@ -34,16 +32,19 @@ static const char sql_host_seen[] =
     " SELECT o.state FROM o";
 /* What the agent observed; a member whose restart count grew was restarted after a crash. */
 static const char sql_observed[] =
-    "WITH r AS (SELECT * FROM jsonb_to_recordset($2::jsonb) AS r(id bigint, state text,"
-    "  error text, pid int, restarts int, applied_version int, pending_restart boolean,"
-    "  usage jsonb)),"
-    " o AS (SELECT m.id, m.restarts FROM members m JOIN r ON r.id = m.id"
+    "WITH r AS (SELECT * FROM jsonb_to_recordset($2::jsonb)"
+    " AS r(" HB_F_ID " bigint, " HB_F_STATE " text,"
+    "  " HB_F_ERROR " text, " HB_F_PID " int, " HB_F_RESTARTS " int,"
+    " " HB_F_APPLIED_VERSION " int, " HB_F_PENDING_RESTART " boolean,"
+    "  " HB_F_USAGE " jsonb)),"
+    " o AS (SELECT m.id, m.restarts FROM members m JOIN r ON r." HB_F_ID " = m.id"
     "  WHERE m.host_id = $1::bigint),"
-    " u AS (UPDATE members m SET observed = r.state, observed_error = left(r.error, 2000),"
-    "  pid = r.pid, restarts = coalesce(r.restarts, 0),"
-    "  observed_version = coalesce(r.applied_version, 0),"
-    "  pending_restart = coalesce(r.pending_restart, false), usage = r.usage,"
-    "  observed_at = now() FROM r WHERE m.id = r.id AND m.host_id = $1::bigint"
+    " u AS (UPDATE members m SET observed = r." HB_F_STATE ","
+    " observed_error = left(r." HB_F_ERROR ", 2000),"
+    "  pid = r." HB_F_PID ", restarts = coalesce(r." HB_F_RESTARTS ", 0),"
+    "  observed_version = coalesce(r." HB_F_APPLIED_VERSION ", 0),"
+    "  pending_restart = coalesce(r." HB_F_PENDING_RESTART ", false), usage = r." HB_F_USAGE ","
+    "  observed_at = now() FROM r WHERE m.id = r." HB_F_ID " AND m.host_id = $1::bigint"
     "  RETURNING m.id, m.instance_id, m.role, m.restarts, m.observed_error)"
     " INSERT INTO events (tenant_id, instance_id, actor, kind, message)"
     " SELECT i.tenant_id, u.instance_id, $3, 'member.restarted', format('instance \"%s\": the"
@@ -54,20 +55,22 @@ static const char sql_observed[] =
 /* Disk: an event when a member passes 90% of its plan's disk (again after it fell below 80%),
  * and the instance is marked storage_full while a member is beyond 100%. */
 static const char sql_disk_warn[] =
-    "WITH w AS (UPDATE members m SET disk_warned = (m.usage->>'disk_mb')::bigint * 10 >= m.disk_mb "
-    "* 8"
+    "WITH w AS (UPDATE members m"
+    " SET disk_warned = (m.usage->>'" HB_F_DISK_MB "')::bigint * 10 >= m.disk_mb * 8"
     "  FROM instances i WHERE i.id = m.instance_id AND m.host_id = $1::bigint"
-    "  AND m.usage ? 'disk_mb' AND m.disk_warned <> ((m.usage->>'disk_mb')::bigint * 10 >="
+    "  AND m.usage ? '" HB_F_DISK_MB "'"
+    " AND m.disk_warned <> ((m.usage->>'" HB_F_DISK_MB "')::bigint * 10 >="
     "  m.disk_mb * CASE WHEN m.disk_warned THEN 8 ELSE 9 END)"
-    "  RETURNING m.instance_id, m.role, m.disk_warned, (m.usage->>'disk_mb')::bigint AS used,"
+    "  RETURNING m.instance_id, m.role, m.disk_warned,"
+    " (m.usage->>'" HB_F_DISK_MB "')::bigint AS used,"
     "  m.disk_mb, i.tenant_id, i.name)"
     " INSERT INTO events (tenant_id, instance_id, actor, kind, message)"
     " SELECT tenant_id, instance_id, $2, 'instance.disk', format('instance \"%s\": the %s uses"
     " %s of %s MiB of disk (%s%%)', name, role, used, disk_mb, used * 100 / disk_mb)"
     " FROM w WHERE disk_warned RETURNING id";
 static const char sql_storage_full[] =
-    "WITH s AS (SELECT instance_id, bool_or((usage->>'disk_mb')::bigint > disk_mb) AS full"
-    "  FROM members WHERE desired = 'running' AND instance_id IN"
+    "WITH s AS (SELECT instance_id, bool_or((usage->>'" HB_F_DISK_MB "')::bigint > disk_mb) AS full"
+    "  FROM members WHERE desired = '" HB_DESIRED_RUNNING "' AND instance_id IN"
     "  (SELECT instance_id FROM members WHERE host_id = $1::bigint) GROUP BY instance_id),"
     " u AS (UPDATE instances i SET storage_full = s.full, updated_at = now() FROM s"
     "  WHERE i.id = s.instance_id AND i.storage_full IS DISTINCT FROM coalesce(s.full, false)"
@@ -77,10 +80,12 @@ static const char sql_storage_full[] =
     " CASE WHEN storage_full THEN 'is beyond its plan''s disk: storage_full'"
     " ELSE 'is back within its plan''s disk' END) FROM u RETURNING id";
 static const char sql_release[] =
-    "WITH d AS (DELETE FROM members m USING jsonb_to_recordset($2::jsonb) AS r(id bigint, state "
-    "text)"
-    "  WHERE m.id = r.id AND m.host_id = $1::bigint AND m.desired = 'deleted'"
-    "  AND r.state = 'deleted' RETURNING m.cpu_millis, m.memory_mb, m.disk_mb),"
+    "WITH d AS (DELETE FROM members m USING jsonb_to_recordset($2::jsonb)"
+    " AS r(" HB_F_ID " bigint, " HB_F_STATE " text)"
+    "  WHERE m.id = r." HB_F_ID " AND m.host_id = $1::bigint"
+    " AND m.desired = '" HB_DESIRED_DELETED "'"
+    "  AND r." HB_F_STATE " = '" HB_STATE_DELETED "'"
+    " RETURNING m.cpu_millis, m.memory_mb, m.disk_mb),"
     " s AS (SELECT coalesce(sum(cpu_millis), 0) AS c, coalesce(sum(memory_mb), 0) AS m,"
     "  coalesce(sum(disk_mb), 0) AS d, count(*) AS n FROM d)"
     " UPDATE hosts SET alloc_cpu_millis = alloc_cpu_millis - s.c,"
@@ -88,15 +93,17 @@ static const char sql_release[] =
     " FROM s WHERE hosts.id = $1::bigint AND s.n > 0 RETURNING s.n";
 static const char sql_instance_health[] =
     "SELECT i.id, i.status,"
-    " coalesce(bool_and(m.observed = 'running' AND m.observed_version >= m.spec_version)"
-    "  FILTER (WHERE m.desired = 'running'), false),"
-    " coalesce(bool_or(m.role = 'primary' AND m.observed = 'running')"
-    "  FILTER (WHERE m.desired = 'running'), false),"
-    " coalesce(bool_or(m.role = 'primary' AND m.observed = 'failed')"
-    "  FILTER (WHERE m.desired = 'running'), false),"
-    " string_agg(m.observed_error, '; ') FILTER (WHERE m.observed = 'failed'"
-    "  AND m.desired = 'running'),"
-    " coalesce(bool_or(m.pending_restart) FILTER (WHERE m.desired = 'running'), false),"
+    " coalesce(bool_and(m.observed = '" HB_STATE_RUNNING "'"
+    " AND m.observed_version >= m.spec_version)"
+    "  FILTER (WHERE m.desired = '" HB_DESIRED_RUNNING "'), false),"
+    " coalesce(bool_or(m.role = 'primary' AND m.observed = '" HB_STATE_RUNNING "')"
+    "  FILTER (WHERE m.desired = '" HB_DESIRED_RUNNING "'), false),"
+    " coalesce(bool_or(m.role = 'primary' AND m.observed = '" HB_STATE_FAILED "')"
+    "  FILTER (WHERE m.desired = '" HB_DESIRED_RUNNING "'), false),"
+    " string_agg(m.observed_error, '; ') FILTER (WHERE m.observed = '" HB_STATE_FAILED "'"
+    "  AND m.desired = '" HB_DESIRED_RUNNING "'),"
+    " coalesce(bool_or(m.pending_restart)"
+    " FILTER (WHERE m.desired = '" HB_DESIRED_RUNNING "'), false),"
     " coalesce(i.status_reason, '')"
     " FROM instances i JOIN members m ON m.instance_id = i.id"
     " WHERE i.id IN (SELECT instance_id FROM members WHERE host_id = $1::bigint)"
@@ -110,17 +117,23 @@ static const char sql_instance_status[] =
     " $4::text, $2::text, coalesce(': ' || $3, '')) FROM u RETURNING id";
 static const char sql_desired[] =
     "SELECT coalesce(json_agg(json_build_object("
-    "  'id', m.id, 'instance_id', m.instance_id, 'instance', i.name, 'engine', i.engine,"
-    "  'version', i.version, 'role', m.role, 'port', m.port, 'desired', m.desired,"
-    "  'spec_version', m.spec_version,"
-    "  'limits', json_build_object('cpu_millis', m.cpu_millis, 'memory_mb', m.memory_mb,"
-    "   'disk_mb', m.disk_mb, 'read_iops', coalesce(p.read_iops, 0),"
-    "   'write_iops', coalesce(p.write_iops, 0), 'read_bps', coalesce(p.read_bps, 0),"
-    "   'write_bps', coalesce(p.write_bps, 0)),"
-    "  'credentials', json_build_object('username', i.username, 'verifier', i.verifier),"
-    "  'primary', (SELECT json_build_object('host', ph.address, 'port', pm.port)"
+    "  '" HB_F_ID "', m.id, '" HB_F_INSTANCE_ID "', m.instance_id,"
+    " '" HB_F_INSTANCE "', i.name, '" HB_F_ENGINE "', i.engine,"
+    "  '" HB_F_VERSION "', i.version, '" HB_F_ROLE "', m.role, '" HB_F_PORT "', m.port,"
+    " '" HB_F_DESIRED "', m.desired,"
+    "  '" HB_F_SPEC_VERSION "', m.spec_version,"
+    "  '" HB_F_LIMITS "', json_build_object('" HB_F_CPU_MILLIS "', m.cpu_millis,"
+    " '" HB_F_MEMORY_MB "', m.memory_mb,"
+    "   '" HB_F_DISK_MB "', m.disk_mb, '" HB_F_READ_IOPS "', coalesce(p.read_iops, 0),"
+    "   '" HB_F_WRITE_IOPS "', coalesce(p.write_iops, 0),"
+    " '" HB_F_READ_BPS "', coalesce(p.read_bps, 0),"
+    "   '" HB_F_WRITE_BPS "', coalesce(p.write_bps, 0)),"
+    "  '" HB_F_CREDENTIALS "', json_build_object('" HB_F_USERNAME "', i.username,"
+    " '" HB_F_VERIFIER "', i.verifier),"
+    "  '" HB_F_PRIMARY "', (SELECT json_build_object('" HB_F_HOST "', ph.address,"
+    " '" HB_F_PORT "', pm.port)"
     "   FROM members pm JOIN hosts ph ON ph.id = pm.host_id WHERE pm.instance_id = m.instance_id"
-    "   AND pm.role = 'primary' AND pm.desired = 'running' LIMIT 1))"
+    "   AND pm.role = 'primary' AND pm.desired = '" HB_DESIRED_RUNNING "' LIMIT 1))"
     "  ORDER BY m.id), '[]')::text"
     " FROM members m JOIN instances i ON i.id = m.instance_id"
     " LEFT JOIN plans p ON p.id = i.plan_id WHERE m.host_id = $1::bigint";
@@ -129,24 +142,22 @@ static const char sql_desired[] =
  * 0, or -1 after replying 400. */
 static int check_members(struct req *r, json_t *members)
 {
-    size_t i, k;
-    json_t *m, *state;
+    size_t i;
+    json_t *m;
+    enum hb_state state;
 
     if (!json_is_array(members))
-        return http_error(r, 400, "invalid_field", "members", "members must be an array");
+        return http_error(r, 400, "invalid_field", HB_F_MEMBERS, HB_F_MEMBERS " must be an array");
     json_array_foreach(members, i, m)
     {
-        if (!json_is_object(m) || !json_is_integer(json_object_get(m, "id")))
-            return http_error(r, 400, "invalid_field", "members",
-                              "each member must be an object with an integer id");
-        state = json_object_get(m, "state");
-        for (k = 0; state && json_is_string(state) && member_states[k]; k++)
-            if (strcmp(member_states[k], json_string_value(state)) == 0)
-                break;
-        if (!json_is_string(state) || !member_states[k])
-            return http_error(r, 400, "invalid_field", "members",
-                              "member state must be one of pending, starting, running, failed, "
-                              "stopped, deleted");
+        if (!json_is_object(m) || !json_is_integer(json_object_get(m, HB_F_ID)))
+            return http_error(r, 400, "invalid_field", HB_F_MEMBERS,
+                              "each member must be an object with an integer " HB_F_ID);
+        if (hb_state_parse(json_string_value(json_object_get(m, HB_F_STATE)), &state) < 0)
+            return http_error(r, 400, "invalid_field", HB_F_MEMBERS,
+                              "member " HB_F_STATE " must be one of " HB_STATE_PENDING
+                              ", " HB_STATE_STARTING ", " HB_STATE_RUNNING ", " HB_STATE_FAILED
+                              ", " HB_STATE_STOPPED ", " HB_STATE_DELETED);
     }
     return 0;
 }
@@ -226,16 +237,16 @@ static void answer_desired(struct req *r)
     desired = json_loads(PQgetvalue(res, 0, 0), 0, NULL);
     PQclear(res);
     http_reply_json(r, 200,
-                    json_pack("{s:s,s:i,s:s,s:o}", "host", r->who.host, "heartbeat_interval_ms",
-                              HEARTBEAT_INTERVAL_MS, "desired_hash", hash, "members",
-                              desired ? desired : json_array()));
+                    json_pack("{s:s,s:i,s:s,s:o}", HB_F_HOST, r->who.host,
+                              HB_F_HEARTBEAT_INTERVAL_MS, HEARTBEAT_INTERVAL_MS, HB_F_DESIRED_HASH,
+                              hash, HB_F_MEMBERS, desired ? desired : json_array()));
 }
 
 void h_agent_heartbeat(struct req *r)
 {
-    static const char *const keys[] = {"agent_version", "isolation", "capacity",
-                                       "engines",       "ports",     "members",
-                                       "desired_hash",  "wait_ms",   NULL};
+    static const char *const keys[] = {HB_F_AGENT_VERSION, HB_F_ISOLATION, HB_F_CAPACITY,
+                                       HB_F_ENGINES,       HB_F_PORTS,     HB_F_MEMBERS,
+                                       HB_F_DESIRED_HASH,  HB_F_WAIT_MS,   NULL};
     json_t *members, *ports, *agent;
     char *members_text = NULL, *agent_text = NULL, pmin[24], pmax[24];
     const char *pmin_p = NULL, *pmax_p = NULL;
@@ -250,22 +261,22 @@ void h_agent_heartbeat(struct req *r)
     }
     if (http_parse_body(r, true) < 0 || body_allow(r, keys) < 0)
         return;
-    members = json_object_get(r->json, "members");
+    members = json_object_get(r->json, HB_F_MEMBERS);
     if (!members)
         members = json_array();
     else
         json_incref(members);
     if (check_members(r, members) < 0 ||
-        body_string(r, "desired_hash", false, 64, NULL, "a hash from an earlier reply",
+        body_string(r, HB_F_DESIRED_HASH, false, 64, NULL, "a hash from an earlier reply",
                     &seen_hash) < 0 ||
-        body_int(r, "wait_ms", false, false, 0, MAX_WAIT_MS, &wait_ms, NULL) < 0)
+        body_int(r, HB_F_WAIT_MS, false, false, 0, MAX_WAIT_MS, &wait_ms, NULL) < 0)
         goto out;
-    ports = json_object_get(r->json, "ports");
+    ports = json_object_get(r->json, HB_F_PORTS);
     if (ports) {
-        json_int_t lo = json_integer_value(json_object_get(ports, "min"));
-        json_int_t hi = json_integer_value(json_object_get(ports, "max"));
+        json_int_t lo = json_integer_value(json_object_get(ports, HB_F_MIN));
+        json_int_t hi = json_integer_value(json_object_get(ports, HB_F_MAX));
         if (!json_is_object(ports) || lo < 1024 || hi > 65535 || lo > hi) {
-            http_error(r, 400, "invalid_field", "ports",
+            http_error(r, 400, "invalid_field", HB_F_PORTS,
                        "ports must be {\"min\",\"max\"} with 1024 <= min <= max <= 65535");
             goto out;
         }
@@ -275,9 +286,9 @@ void h_agent_heartbeat(struct req *r)
         pmax_p = pmax;
     }
     agent = json_deep_copy(r->json);
-    json_object_del(agent, "members");
-    json_object_del(agent, "desired_hash");
-    json_object_del(agent, "wait_ms");
+    json_object_del(agent, HB_F_MEMBERS);
+    json_object_del(agent, HB_F_DESIRED_HASH);
+    json_object_del(agent, HB_F_WAIT_MS);
     agent_text = json_dumps(agent, JSON_COMPACT);
     json_decref(agent);
     members_text = json_dumps(members, JSON_COMPACT);

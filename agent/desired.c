@@ -1,0 +1,137 @@
+/* The reconcile decision (pure): the steps that bring the agent's members to a heartbeat
+ * reply's desired members. agent/heartbeat.c applies them under the agent's lock. */
+#include "agent/desired.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/hbproto.h"
+#include "lib/xalloc.h"
+
+/* What the decision needs of a member, as the steps decided so far leave it. */
+struct view {
+    int64_t id;
+    enum hb_state state;
+    int spec_version;
+    int applied_version;
+    bool want_running;
+    bool busy; /* a worker owns it (or will, by an earlier step) */
+};
+
+static int64_t entry_id(const json_t *d)
+{
+    return json_integer_value(json_object_get(d, HB_F_ID));
+}
+
+static int entry_spec_version(const json_t *d)
+{
+    return (int)json_integer_value(json_object_get(d, HB_F_SPEC_VERSION));
+}
+
+/* The step for a member the agent knows (v), listed by entry d; updates v as the step will
+ * leave the member. */
+static struct desired_step decide_known(struct view *v, const json_t *d)
+{
+    struct desired_step st = {DESIRED_KEEP, v->id, d, false};
+
+    st.spec_changed = entry_spec_version(d) != v->spec_version;
+    v->spec_version = entry_spec_version(d);
+    v->want_running = member_desired_running(d);
+    if (v->busy)
+        return st;
+    if (!v->want_running) {
+        if (v->state != HB_DELETED)
+            st.action = DESIRED_DELETE;
+    } else if (v->state == HB_RUNNING && v->applied_version != v->spec_version) {
+        st.action = DESIRED_RESIZE;
+    } else if (v->state == HB_PENDING) {
+        st.action = DESIRED_PROVISION;
+    }
+    v->busy = st.action != DESIRED_KEEP;
+    return st;
+}
+
+/* The step for entry d whose id the agent does not know; a new member joins views. */
+static struct desired_step decide_new(struct view *views, size_t *n, const json_t *d)
+{
+    struct desired_step st = {DESIRED_MALFORMED, entry_id(d), d, false};
+    struct view *v;
+
+    if (member_desired_check(d, NULL) < 0)
+        return st;
+    v = &views[(*n)++];
+    memset(v, 0, sizeof(*v));
+    v->id = st.id;
+    v->state = HB_PENDING;
+    v->spec_version = entry_spec_version(d);
+    v->want_running = member_desired_running(d);
+    v->busy = true;
+    st.action = v->want_running ? DESIRED_CREATE : DESIRED_CLEANUP;
+    return st;
+}
+
+static bool listed(const json_t *desired, int64_t id)
+{
+    size_t i;
+    json_t *d;
+
+    json_array_foreach(desired, i, d)
+    {
+        if (entry_id(d) == id)
+            return true;
+    }
+    return false;
+}
+
+size_t desired_plan(const struct member *members, const json_t *desired,
+                    struct desired_step **steps)
+{
+    const struct member *m;
+    struct view *views;
+    size_t n_members = 0, n_views = 0, n = 0, i, k;
+    json_t *d;
+
+    for (m = members; m; m = m->next)
+        n_members++;
+    views = xcalloc(n_members + json_array_size(desired) + 1, sizeof(*views));
+    *steps = xcalloc(n_members + json_array_size(desired) + 1, sizeof(**steps));
+    for (m = members; m; m = m->next) {
+        struct view *v = &views[n_views++];
+        v->id = m->id;
+        v->state = m->state;
+        v->spec_version = m->spec_version;
+        v->applied_version = m->applied_version;
+        v->want_running = m->want_running;
+        v->busy = m->busy;
+    }
+    json_array_foreach(desired, i, d)
+    {
+        int64_t id = entry_id(d);
+        for (k = 0; k < n_views && views[k].id != id; k++)
+            ;
+        (*steps)[n++] = k < n_views ? decide_known(&views[k], d) : decide_new(views, &n_views, d);
+    }
+    /* Members the reply does not list: deleted ones are forgotten; the others are orphans of
+     * an instance that is gone: delete them. One that a worker owns waits for a later reply. */
+    for (m = members; m; m = m->next) {
+        if (m->busy || listed(desired, m->id))
+            continue;
+        (*steps)[n++] = (struct desired_step){
+            m->state == HB_DELETED ? DESIRED_FORGET : DESIRED_ORPHAN, m->id, NULL, false};
+    }
+    free(views);
+    return n;
+}
+
+const char *desired_action_name(enum desired_action a)
+{
+    static const char *const names[] = {
+        [DESIRED_KEEP] = "keep",           [DESIRED_MALFORMED] = "malformed",
+        [DESIRED_CREATE] = "create",       [DESIRED_CLEANUP] = "cleanup",
+        [DESIRED_PROVISION] = "provision", [DESIRED_RESIZE] = "resize",
+        [DESIRED_DELETE] = "delete",       [DESIRED_ORPHAN] = "orphan",
+        [DESIRED_FORGET] = "forget",
+    };
+
+    return (unsigned)a < sizeof(names) / sizeof(names[0]) ? names[a] : NULL;
+}

@@ -1,0 +1,33 @@
+/* The heartbeat request's content (docs/agent.md): the agent's host record and its members'
+ * observed state, as JSON. Pure: the caller samples usage and capacity first. */
+#ifndef AGENT_REPORT_H
+#define AGENT_REPORT_H
+
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "agent/member.h"
+
+#define AGENT_VERSION "0.1.0"
+
+/* What the agent reports of its host. */
+struct report_host {
+    const char *isolation; /* iso_kind_name() of the backend in use (borrowed) */
+    int64_t cpu_millis, memory_mb, disk_mb;
+    int port_min, port_max;
+};
+
+/* One member's entry of the request's "members": id, state, pid, restarts, applied_version,
+ * pending_restart, usage (as last sampled: m->usage, m->disk_used_mb) and, when set, error.
+ * Returns a new reference. */
+json_t *report_member(const struct member *m);
+
+/* The request body. engines (an array of engine names) and members (of report_member()
+ * entries) are stolen; desired_hash ("" when no reply was applied yet) is sent back so that
+ * dbaasd can hold the reply until the desired members change, for up to wait_ms. Returns a new
+ * reference. */
+json_t *report_request(const struct report_host *h, json_t *engines, json_t *members,
+                       const char *desired_hash, int wait_ms);
+
+#endif

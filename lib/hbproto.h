@@ -1,0 +1,91 @@
+/* The heartbeat protocol between dbaas-agent and dbaasd (docs/agent.md): the member states the
+ * agent reports, the desired states dbaasd answers with, and the JSON field names of the
+ * request and the reply. Both sides spell these names only through this header.
+ *
+ * NOTES: the names are string-literal macros so that they also fit in static SQL text and
+ * json_pack() key arguments; the enums and their name<->enum mappings are for C code. */
+#ifndef LIB_HBPROTO_H
+#define LIB_HBPROTO_H
+
+/* The route the agent posts its heartbeat to. */
+#define HB_PATH "/v1/agent/heartbeat"
+
+/* Member states, as the agent observes and reports them (request: members[].state). */
+#define HB_STATE_PENDING "pending"   /* known, not yet created */
+#define HB_STATE_STARTING "starting" /* down, due for a (re)start after a back-off */
+#define HB_STATE_RUNNING "running"   /* the engine answers */
+#define HB_STATE_FAILED "failed"     /* its creation failed; members[].error says why */
+#define HB_STATE_STOPPED "stopped"   /* accepted by dbaasd; the agent does not report it today */
+#define HB_STATE_DELETED "deleted"   /* desired "deleted" and now gone: process, group, data */
+
+enum hb_state { HB_PENDING, HB_STARTING, HB_RUNNING, HB_FAILED, HB_STOPPED, HB_DELETED, HB__COUNT };
+
+/* Desired states, as dbaasd asks for them (reply: members[].desired). */
+#define HB_DESIRED_RUNNING "running"
+#define HB_DESIRED_DELETED "deleted"
+
+enum hb_desired { HB_WANT_RUNNING, HB_WANT_DELETED, HB_WANT__COUNT };
+
+/* JSON field names. Request (agent -> dbaasd): */
+#define HB_F_AGENT_VERSION "agent_version"
+#define HB_F_ISOLATION "isolation"
+#define HB_F_CAPACITY "capacity" /* {cpu_millis, memory_mb, disk_mb} */
+#define HB_F_ENGINES "engines"
+#define HB_F_PORTS "ports" /* {min, max} */
+#define HB_F_MIN "min"
+#define HB_F_MAX "max"
+#define HB_F_DESIRED_HASH "desired_hash" /* also in the reply */
+#define HB_F_WAIT_MS "wait_ms"
+#define HB_F_MEMBERS "members" /* also in the reply */
+/* A reported member (request: members[]): */
+#define HB_F_ID "id" /* also a desired member's */
+#define HB_F_STATE "state"
+#define HB_F_PID "pid"
+#define HB_F_RESTARTS "restarts"
+#define HB_F_APPLIED_VERSION "applied_version"
+#define HB_F_PENDING_RESTART "pending_restart"
+#define HB_F_ERROR "error"
+#define HB_F_USAGE "usage" /* {cpu_usec, memory_bytes, io_*_bytes, disk_mb, oom_kills} */
+#define HB_F_CPU_USEC "cpu_usec"
+#define HB_F_MEMORY_BYTES "memory_bytes"
+#define HB_F_IO_READ_BYTES "io_read_bytes"
+#define HB_F_IO_WRITE_BYTES "io_write_bytes"
+#define HB_F_OOM_KILLS "oom_kills"
+/* Quantities of capacity, limits and usage: */
+#define HB_F_CPU_MILLIS "cpu_millis"
+#define HB_F_MEMORY_MB "memory_mb"
+#define HB_F_DISK_MB "disk_mb"
+#define HB_F_READ_IOPS "read_iops"
+#define HB_F_WRITE_IOPS "write_iops"
+#define HB_F_READ_BPS "read_bps"
+#define HB_F_WRITE_BPS "write_bps"
+
+/* Reply (dbaasd -> agent), besides desired_hash and members: */
+#define HB_F_HOST "host" /* also the primary's address in a desired member */
+#define HB_F_HEARTBEAT_INTERVAL_MS "heartbeat_interval_ms"
+/* A desired member (reply: members[]), besides id: */
+#define HB_F_INSTANCE_ID "instance_id"
+#define HB_F_INSTANCE "instance"
+#define HB_F_ENGINE "engine"
+#define HB_F_VERSION "version"
+#define HB_F_ROLE "role"
+#define HB_F_PORT "port"
+#define HB_F_DESIRED "desired"
+#define HB_F_SPEC_VERSION "spec_version"
+#define HB_F_LIMITS "limits" /* {cpu_millis, memory_mb, disk_mb, read/write_iops/bps} */
+#define HB_F_CREDENTIALS "credentials"
+#define HB_F_USERNAME "username"
+#define HB_F_VERIFIER "verifier"
+#define HB_F_PRIMARY "primary" /* {host, port} */
+
+/* The name of a state ("pending", ...; a static string); NULL for a value outside the enum. */
+const char *hb_state_name(enum hb_state s);
+/* Parse a state name (NULL is unknown). 0, or -1 when unknown. */
+int hb_state_parse(const char *name, enum hb_state *out) __attribute__((warn_unused_result));
+
+/* The name of a desired state ("running", "deleted"); NULL for a value outside the enum. */
+const char *hb_desired_name(enum hb_desired d);
+/* Parse a desired state name (NULL is unknown). 0, or -1 when unknown. */
+int hb_desired_parse(const char *name, enum hb_desired *out) __attribute__((warn_unused_result));
+
+#endif

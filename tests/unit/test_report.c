@@ -1,0 +1,141 @@
+/* Unit tests for agent/report: the heartbeat request as dbaasd reads it, with the field names
+ * written out from docs/agent.md independently of lib/hbproto.h. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "agent/report.h"
+#include "lib/hbproto.h"
+
+static json_int_t int_at(const json_t *obj, const char *key)
+{
+    const json_t *v = json_object_get(obj, key);
+
+    assert_true(json_is_integer(v));
+    return json_integer_value(v);
+}
+
+static const char *str_at(const json_t *obj, const char *key)
+{
+    const json_t *v = json_object_get(obj, key);
+
+    assert_true(json_is_string(v));
+    return json_string_value(v);
+}
+
+static void test_member_running(void **state)
+{
+    struct member m;
+    json_t *r, *u;
+
+    (void)state;
+    memset(&m, 0, sizeof(m));
+    m.id = 12;
+    m.state = HB_RUNNING;
+    m.pid = 4242;
+    m.restarts = 2;
+    m.applied_version = 3;
+    m.spec_version = 4; /* not reported: dbaasd knows it */
+    m.pending_restart = true;
+    m.usage.cpu_usec = 1200000;
+    m.usage.memory_bytes = 52428800;
+    m.usage.io_read_bytes = 7;
+    m.usage.io_write_bytes = 8192;
+    m.usage.oom_kills = 1;
+    m.disk_used_mb = 40;
+    r = report_member(&m);
+    assert_non_null(r);
+    assert_int_equal(json_object_size(r), 7);
+    assert_int_equal(int_at(r, "id"), 12);
+    assert_string_equal(str_at(r, "state"), "running");
+    assert_int_equal(int_at(r, "pid"), 4242);
+    assert_int_equal(int_at(r, "restarts"), 2);
+    assert_int_equal(int_at(r, "applied_version"), 3);
+    assert_true(json_is_true(json_object_get(r, "pending_restart")));
+    assert_null(json_object_get(r, "error")); /* no error: no key */
+    u = json_object_get(r, "usage");
+    assert_int_equal(json_object_size(u), 6);
+    assert_int_equal(int_at(u, "cpu_usec"), 1200000);
+    assert_int_equal(int_at(u, "memory_bytes"), 52428800);
+    assert_int_equal(int_at(u, "io_read_bytes"), 7);
+    assert_int_equal(int_at(u, "io_write_bytes"), 8192);
+    assert_int_equal(int_at(u, "disk_mb"), 40);
+    assert_int_equal(int_at(u, "oom_kills"), 1);
+    json_decref(r);
+}
+
+/* A failed member carries the engine's own error text; every state reported is one dbaasd
+ * accepts. */
+static void test_member_states_and_error(void **state)
+{
+    struct member m;
+    json_t *r;
+    enum hb_state parsed;
+
+    (void)state;
+    memset(&m, 0, sizeof(m));
+    m.id = 7;
+    for (int s = 0; s < HB__COUNT; s++) {
+        m.state = (enum hb_state)s;
+        r = report_member(&m);
+        assert_int_equal(hb_state_parse(str_at(r, "state"), &parsed), 0);
+        assert_int_equal(parsed, s);
+        json_decref(r);
+    }
+    m.state = HB_FAILED;
+    snprintf(m.error, sizeof(m.error), "%s", "could not bind to port 20000");
+    r = report_member(&m);
+    assert_string_equal(str_at(r, "state"), "failed");
+    assert_string_equal(str_at(r, "error"), "could not bind to port 20000");
+    json_decref(r);
+}
+
+static void test_request(void **state)
+{
+    struct report_host h = {"cgroup-v1", 2000, 24000, 80000, 20000, 29999};
+    json_t *engines = json_pack("[s,s]", "postgres", "redis"), *members = json_array(), *b;
+
+    (void)state;
+    json_array_append_new(members, json_pack("{s:i}", "id", 1));
+    b = report_request(&h, engines, members, "", 1000);
+    assert_string_equal(str_at(b, "agent_version"), AGENT_VERSION);
+    assert_string_equal(str_at(b, "isolation"), "cgroup-v1");
+    assert_int_equal(int_at(json_object_get(b, "capacity"), "cpu_millis"), 2000);
+    assert_int_equal(int_at(json_object_get(b, "capacity"), "memory_mb"), 24000);
+    assert_int_equal(int_at(json_object_get(b, "capacity"), "disk_mb"), 80000);
+    assert_ptr_equal(json_object_get(b, "engines"), engines); /* stolen */
+    assert_ptr_equal(json_object_get(b, "members"), members);
+    assert_int_equal(int_at(json_object_get(b, "ports"), "min"), 20000);
+    assert_int_equal(int_at(json_object_get(b, "ports"), "max"), 29999);
+    assert_int_equal(int_at(b, "wait_ms"), 1000);
+    assert_null(json_object_get(b, "desired_hash")); /* no reply applied yet */
+    assert_int_equal(json_object_size(b), 7);
+    json_decref(b);
+}
+
+static void test_request_desired_hash(void **state)
+{
+    struct report_host h = {"lxc", 1000, 1000, 1000, 1024, 2048};
+    json_t *b;
+
+    (void)state;
+    b = report_request(&h, json_array(), json_array(), "9f86d0", 0);
+    assert_string_equal(str_at(b, "desired_hash"), "9f86d0");
+    assert_int_equal(int_at(b, "wait_ms"), 0);
+    json_decref(b);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_member_running),
+        cmocka_unit_test(test_member_states_and_error),
+        cmocka_unit_test(test_request),
+        cmocka_unit_test(test_request_desired_hash),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
