@@ -40,6 +40,7 @@ include lib/module.mk
 include scheduler/module.mk
 include isolation/module.mk
 include agent/module.mk
+include store/module.mk
 include api/module.mk
 include cli/module.mk
 include tests/unit/module.mk

@@ -6,7 +6,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "api/store.h"
+#include "store/store.h"
 #include "lib/crypto.h"
 
 static const char sql_operator[] = "SELECT 1 FROM api_tokens WHERE hash = $1 AND kind = 'operator'";

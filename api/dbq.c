@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "api/store.h"
+#include "store/store.h"
 #include "lib/cursor.h"
 
 PGresult *dbq_exec(struct req *r, const char *sql, int n, const char *const *params)

@@ -9,7 +9,7 @@
 #include "api/notify.h"
 #include "api/reconcile.h"
 #include "api/routes.h"
-#include "api/store.h"
+#include "store/store.h"
 #include "agent/engine.h"
 #include "lib/crypto.h"
 #include "lib/istate.h"

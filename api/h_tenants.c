@@ -7,7 +7,7 @@
 #include "api/auth.h"
 #include "api/dbq.h"
 #include "api/routes.h"
-#include "api/store.h"
+#include "store/store.h"
 #include "lib/crypto.h"
 #include "lib/valid.h"
 

@@ -26,7 +26,7 @@
 #include "api/metrics.h"
 #include "api/notify.h"
 #include "api/routes.h"
-#include "api/store.h"
+#include "store/store.h"
 #include "lib/log.h"
 #include "lib/valid.h"
 #include "lib/xalloc.h"

@@ -13,10 +13,10 @@
 #include <unistd.h>
 
 #include "api/auth.h"
-#include "api/embedded.h"
+#include "store/embedded.h"
 #include "api/http.h"
 #include "api/reconcile.h"
-#include "api/store.h"
+#include "store/store.h"
 #include "lib/crypto.h"
 #include "lib/log.h"
 #include "lib/xalloc.h"

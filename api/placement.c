@@ -15,7 +15,7 @@
 #include <jansson.h>
 
 #include "api/notify.h"
-#include "api/store.h"
+#include "store/store.h"
 #include "lib/buf.h"
 #include "lib/log.h"
 #include "lib/xalloc.h"

@@ -16,7 +16,7 @@
 #include "api/leader.h"
 #include "api/notify.h"
 #include "api/placement.h"
-#include "api/store.h"
+#include "store/store.h"
 #include "lib/xalloc.h"
 #include "lib/log.h"
 #include "lib/clock.h"

@@ -4,14 +4,14 @@
  * first use and reopened after a failure; every statement is a string constant prepared once per
  * connection (keyed by the constant's address). All connections are also on a global list so that
  * store_shutdown() can close those of threads that are gone (libmicrohttpd's workers). */
-#include "api/store.h"
+#include "store/store.h"
 
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "api/migrations.h"
+#include "store/migrations.h"
 #include "lib/xalloc.h"
 
 #define MAX_PREPARED 128

@@ -4,7 +4,7 @@
  * on the terminal reaches dbaasd, which then stops it in order); it gets SIGINT (fast shutdown)
  * if dbaasd dies. It listens on no TCP address: only on a Unix socket in DATA_DIR/run (mode
  * 0700), with trust authentication, so only its OS user and root can reach it. */
-#include "api/embedded.h"
+#include "store/embedded.h"
 
 #include <dirent.h>
 #include <errno.h>

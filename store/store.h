@@ -1,7 +1,7 @@
 /* The metadata store: PostgreSQL through libpq, one connection per thread, every statement
  * parameterized and prepared once per connection, and the versioned schema migrations. */
-#ifndef API_STORE_H
-#define API_STORE_H
+#ifndef STORE_STORE_H
+#define STORE_STORE_H
 
 #include <stdbool.h>
 #include <libpq-fe.h>
