@@ -7,8 +7,8 @@
 #include <time.h>
 
 #include "api/dbq.h"
-#include "api/notify.h"
-#include "api/reconcile.h"
+#include "control/notify.h"
+#include "control/reconcile.h"
 #include "api/routes.h"
 #include "store/store.h"
 #include "lib/crypto.h"

@@ -6,8 +6,8 @@
 #include <string.h>
 
 #include "api/dbq.h"
-#include "api/notify.h"
-#include "api/reconcile.h"
+#include "control/notify.h"
+#include "control/reconcile.h"
 #include "api/routes.h"
 #include "store/store.h"
 #include "agent/engine.h"

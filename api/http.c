@@ -24,7 +24,7 @@
 
 #include "api/auth.h"
 #include "api/metrics.h"
-#include "api/notify.h"
+#include "control/notify.h"
 #include "api/routes.h"
 #include "store/store.h"
 #include "lib/log.h"

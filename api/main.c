@@ -15,7 +15,7 @@
 #include "api/auth.h"
 #include "store/embedded.h"
 #include "api/http.h"
-#include "api/reconcile.h"
+#include "control/reconcile.h"
 #include "store/store.h"
 #include "lib/crypto.h"
 #include "lib/log.h"

@@ -1,12 +1,12 @@
 /* The scheduler's loop in dbaasd.
  *
- * NOTES: runs on the controller thread of the leader only (api/reconcile.c). Each pass loads a
+ * NOTES: runs on the controller thread of the leader only (control/reconcile.c). Each pass loads a
  * fresh view of the hosts into a place_cluster (the store is the truth; the view lives for one
  * pass), asks scheduler/place for hosts, and commits every placement in one transaction that
  * re-checks each host's capacity with a conditional UPDATE of its allocation counters, so that
  * concurrent writers (another dbaasd, a resize) can never over-commit a host: a stale decision
  * fails, rolls back and the pass ends (the next pass sees the new state). */
-#include "api/placement.h"
+#include "control/placement.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,12 +14,12 @@
 
 #include <jansson.h>
 
-#include "api/notify.h"
-#include "store/store.h"
+#include "control/notify.h"
 #include "lib/buf.h"
 #include "lib/log.h"
 #include "lib/xalloc.h"
 #include "scheduler/place.h"
+#include "store/store.h"
 
 #define BATCH 200
 

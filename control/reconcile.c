@@ -1,10 +1,10 @@
 /* dbaasd's controller loop: host liveness, deletions, replica replacement and placement.
  *
  * NOTES: one thread, its own store connection; it acts only while this dbaasd leads (an
- * advisory lock, api/leader.c). Each pass is one statement per task, each idempotent and safe to
- * repeat after a crash at any point. The API wakes the loop (reconcile_kick) after changes so
- * that placement does not wait for the next tick. */
-#include "api/reconcile.h"
+ * advisory lock, control/leader.c). Each pass is one statement per task, each idempotent and
+ * safe to repeat after a crash at any point. The API wakes the loop (reconcile_kick) after
+ * changes so that placement does not wait for the next tick. */
+#include "control/reconcile.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -13,13 +13,13 @@
 #include <stdlib.h>
 #include <time.h>
 
-#include "api/leader.h"
-#include "api/notify.h"
-#include "api/placement.h"
-#include "store/store.h"
-#include "lib/xalloc.h"
-#include "lib/log.h"
+#include "control/leader.h"
+#include "control/notify.h"
+#include "control/placement.h"
 #include "lib/clock.h"
+#include "lib/log.h"
+#include "lib/xalloc.h"
+#include "store/store.h"
 
 static pthread_t thread;
 static bool running;
