@@ -70,7 +70,7 @@ int http_error(struct req *r, unsigned status, const char *code, const char *fie
 
 int http_store_error(struct req *r, const struct err *e)
 {
-    if (e->code == STORE_UNAVAILABLE) {
+    if (e->code == STORE_E_UNAVAILABLE) {
         log_warn("event=store_unavailable path=%s error=\"%s\"", r->path, e->msg);
         return http_error(r, 503, "unavailable", NULL, "the metadata store is unavailable");
     }

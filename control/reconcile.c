@@ -80,7 +80,7 @@ static int run(const char *sql, const char *what, struct err *e)
     if (!res)
         return -1;
     if (!store_ok(res)) {
-        err_set(e, STORE_FAILED, "could not %s: %s", what, PQresultErrorMessage(res));
+        err_set(e, STORE_E_SQL, "could not %s: %s", what, PQresultErrorMessage(res));
         PQclear(res);
         return -1;
     }
@@ -110,7 +110,7 @@ int reconcile_once(struct err *e)
     if (!res)
         return -1;
     if (!store_ok(res)) {
-        err_set(e, STORE_FAILED, "could not finalize deletions: %s", PQresultErrorMessage(res));
+        err_set(e, STORE_E_SQL, "could not finalize deletions: %s", PQresultErrorMessage(res));
         goto out;
     }
     n = atoi(PQgetvalue(res, 0, 0));
@@ -119,7 +119,7 @@ int reconcile_once(struct err *e)
     if (!res)
         return -1;
     if (!store_ok(res)) {
-        err_set(e, STORE_FAILED, "could not expire idempotency keys: %s",
+        err_set(e, STORE_E_SQL, "could not expire idempotency keys: %s",
                 PQresultErrorMessage(res));
         n = -1;
     }
