@@ -24,6 +24,7 @@
 
 #include "api/auth.h"
 #include "api/metrics.h"
+#include "control/errc.h"
 #include "control/notify.h"
 #include "api/routes.h"
 #include "store/store.h"
@@ -411,16 +412,16 @@ int http_start(const char *addr, int nthreads, struct err *e)
 
     memset(&sin, 0, sizeof(sin));
     if (!colon || (size_t)(colon - addr) >= sizeof(host))
-        return err_set(e, 1, "invalid listen address \"%s\": expected ADDR:PORT", addr);
+        return err_set(e, API_E_INVALID, "invalid listen address \"%s\": expected ADDR:PORT", addr);
     memcpy(host, addr, (size_t)(colon - addr));
     host[colon - addr] = '\0';
     port = strtol(colon + 1, &end, 10);
     if (*end || port <= 0 || port > 65535)
-        return err_set(e, 1, "invalid port in listen address \"%s\"", addr);
+        return err_set(e, API_E_INVALID, "invalid port in listen address \"%s\"", addr);
     sin.sin_family = AF_INET;
     sin.sin_port = htons((uint16_t)port);
     if (inet_pton(AF_INET, host, &sin.sin_addr) != 1)
-        return err_set(e, 1, "invalid IPv4 address \"%s\" in listen address", host);
+        return err_set(e, API_E_INVALID, "invalid IPv4 address \"%s\" in listen address", host);
 
     MHD_set_panic_func(on_panic, NULL);
     daemon_handle = MHD_start_daemon(
@@ -432,7 +433,7 @@ int http_start(const char *addr, int nthreads, struct err *e)
         MHD_OPTION_CONNECTION_LIMIT, (unsigned int)4000, MHD_OPTION_LISTENING_ADDRESS_REUSE,
         (unsigned int)1, MHD_OPTION_END);
     if (!daemon_handle)
-        return err_set(e, 1, "could not listen on %s: %s", addr,
+        return err_set(e, API_E_SYSTEM, "could not listen on %s: %s", addr,
                        errno ? strerror(errno) : "libmicrohttpd failed to start");
     stopping = false;
     {
@@ -445,7 +446,7 @@ int http_start(const char *addr, int nthreads, struct err *e)
         if (rc != 0) {
             MHD_stop_daemon(daemon_handle);
             daemon_handle = NULL;
-            return err_set(e, 1, "could not start the long-poll thread: error %d", rc);
+            return err_set(e, API_E_SYSTEM, "could not start the long-poll thread: error %d", rc);
         }
         parker_running = true;
     }

@@ -13,13 +13,14 @@
 #include <unistd.h>
 
 #include "api/auth.h"
-#include "store/embedded.h"
 #include "api/http.h"
+#include "control/errc.h"
 #include "control/reconcile.h"
-#include "store/store.h"
 #include "lib/crypto.h"
 #include "lib/log.h"
 #include "lib/xalloc.h"
+#include "store/embedded.h"
+#include "store/store.h"
 
 #define DBAAS_VERSION "0.1.0"
 
@@ -59,13 +60,13 @@ static int operator_token(const char *dir, struct err *e)
         token[n] = '\0';
         token[strcspn(token, "\r\n")] = '\0';
         if (strncmp(token, TOKEN_PREFIX_OPERATOR, strlen(TOKEN_PREFIX_OPERATOR)) != 0) {
-            err_set(e, 1, "file \"%s\" does not hold an operator token", path);
+            err_set(e, API_E_INVALID, "file \"%s\" does not hold an operator token", path);
             goto out;
         }
     } else {
         char *t = crypto_token_new(TOKEN_PREFIX_OPERATOR);
         if (!t) {
-            err_set(e, 1, "could not generate the operator token");
+            err_set(e, API_E_SYSTEM, "could not generate the operator token");
             goto out;
         }
         snprintf(token, sizeof(token), "%s", t);
@@ -73,13 +74,13 @@ static int operator_token(const char *dir, struct err *e)
         free(t);
         fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
         if (fd < 0 || fchmod(fd, 0600) < 0 || dprintf(fd, "%s\n", token) < 0 || fsync(fd) < 0) {
-            err_set(e, 1, "could not write \"%s\": %s", tmp, strerror(errno));
+            err_set(e, API_E_SYSTEM, "could not write \"%s\": %s", tmp, strerror(errno));
             goto out;
         }
         close(fd);
         fd = -1;
         if (rename(tmp, path) < 0) {
-            err_set(e, 1, "could not rename \"%s\": %s", tmp, strerror(errno));
+            err_set(e, API_E_SYSTEM, "could not rename \"%s\": %s", tmp, strerror(errno));
             goto out;
         }
         log_info("event=operator_token_created path=%s", path);
@@ -92,7 +93,8 @@ static int operator_token(const char *dir, struct err *e)
     if (!res)
         goto out;
     if (!store_ok(res)) {
-        err_set(e, 1, "could not record the operator token: %s", PQresultErrorMessage(res));
+        err_set(e, API_E_STORE, "could not record the operator token: %s",
+                PQresultErrorMessage(res));
         goto out;
     }
     rc = 0;
