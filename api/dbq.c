@@ -1,12 +1,31 @@
-/* Helpers shared by the handlers: statements, JSON columns, pagination. */
+/* The glue between handlers and the store: statements, store failures, JSON columns,
+ * pagination. */
 #include "api/dbq.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "store/store.h"
 #include "lib/cursor.h"
+#include "lib/log.h"
+#include "store/store.h"
+
+int dbq_store_error(struct req *r, const struct err *e)
+{
+    if (e->code == STORE_E_UNAVAILABLE) {
+        log_warn("event=store_unavailable path=%s error=\"%s\"", r->path, e->msg);
+        return http_error(r, 503, "unavailable", NULL, "the metadata store is unavailable");
+    }
+    log_error("event=store_error path=%s error=\"%s\"", r->path, e->msg);
+    return http_error(r, 500, "internal", NULL, "internal error");
+}
+
+int dbq_sql_error(struct req *r, const PGresult *res)
+{
+    log_error("event=sql_error method=%s path=%s sqlstate=%s error=\"%s\"", r->method, r->path,
+              store_sqlstate(res), res ? PQresultErrorMessage(res) : "no result");
+    return http_error(r, 500, "internal", NULL, "internal error");
+}
 
 PGresult *dbq_exec(struct req *r, const char *sql, int n, const char *const *params)
 {
@@ -14,7 +33,7 @@ PGresult *dbq_exec(struct req *r, const char *sql, int n, const char *const *par
     PGresult *res = store_exec(&e, sql, n, params);
 
     if (!res)
-        http_store_error(r, &e);
+        dbq_store_error(r, &e);
     return res;
 }
 
@@ -23,7 +42,7 @@ PGresult *dbq_exec_ok(struct req *r, const char *sql, int n, const char *const *
     PGresult *res = dbq_exec(r, sql, n, params);
 
     if (res && !store_ok(res)) {
-        http_sql_error(r, res);
+        dbq_sql_error(r, res);
         PQclear(res);
         return NULL;
     }
@@ -36,9 +55,9 @@ static int simple(struct req *r, const char *sql)
     PGresult *res = store_exec_simple(&e, sql);
 
     if (!res)
-        return http_store_error(r, &e);
+        return dbq_store_error(r, &e);
     if (!store_ok(res)) {
-        http_sql_error(r, res);
+        dbq_sql_error(r, res);
         PQclear(res);
         dbq_rollback();
         return -1;

@@ -1,5 +1,5 @@
-/* Helpers shared by the handlers: run a statement and answer store failures, turn result
- * columns into JSON, and paginate lists. */
+/* The glue between handlers and the store: run a statement for a request and answer store
+ * failures, turn result columns into JSON, and paginate lists. */
 #ifndef API_DBQ_H
 #define API_DBQ_H
 
@@ -18,6 +18,11 @@
 /* Like dbq_run, but an SQL error is also answered (500) and turned into NULL. */
 #define dbq_ok(r, sql, ...)                                                                        \
     dbq_exec_ok((r), (sql), DBQ_NPARAMS(__VA_ARGS__), DBQ_PARAMS(__VA_ARGS__))
+
+/* The store could not answer: 503 when unreachable, 500 (logged) otherwise. Returns -1. */
+int dbq_store_error(struct req *r, const struct err *e);
+/* 500 for an unexpected SQL error result (logged with its message). Returns -1. */
+int dbq_sql_error(struct req *r, const PGresult *res);
 
 PGresult *dbq_exec(struct req *r, const char *sql, int n, const char *const *params);
 PGresult *dbq_exec_ok(struct req *r, const char *sql, int n, const char *const *params);

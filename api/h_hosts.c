@@ -4,8 +4,9 @@
 #include <string.h>
 
 #include "api/auth.h"
+#include "api/body.h"
 #include "api/dbq.h"
-#include "api/routes.h"
+#include "api/handlers.h"
 #include "store/store.h"
 #include "lib/buf.h"
 #include "lib/crypto.h"
@@ -84,7 +85,7 @@ void h_host_create(struct req *r)
     PGresult *res;
     json_t *host;
 
-    if (http_parse_body(r, true) < 0 || body_allow(r, keys) < 0 ||
+    if (body_parse(r, true) < 0 || body_allow(r, keys) < 0 ||
         body_name(r, "name", true, &name) < 0 ||
         body_string(r, "address", true, 253, valid_address, "a host name or IP address", &address) <
             0 ||
@@ -110,7 +111,7 @@ void h_host_create(struct req *r)
     if (dbq_unique_violation(res)) {
         http_error(r, 409, "conflict", "name", "host \"%s\" already exists", name);
     } else if (!store_ok(res)) {
-        http_sql_error(r, res);
+        dbq_sql_error(r, res);
     } else {
         host = host_json(res, 0);
         json_object_set_new(host, "token", json_string(token));
@@ -194,7 +195,7 @@ void h_host_delete(struct req *r)
     if (dbq_fk_violation(res))
         http_error(r, 409, "conflict", NULL, "host \"%s\" still holds instances", r->params[0]);
     else if (!store_ok(res))
-        http_sql_error(r, res);
+        dbq_sql_error(r, res);
     else if (PQntuples(res) == 0)
         http_error(r, 404, "not_found", NULL, "host not found");
     else
@@ -238,7 +239,7 @@ void h_scheduler_set(struct req *r)
     json_t *v;
     int i;
 
-    if (http_parse_body(r, true) < 0 || body_allow(r, keys) < 0)
+    if (body_parse(r, true) < 0 || body_allow(r, keys) < 0)
         return;
     if (body_string(r, "policy", false, 16, NULL, "\"binpack\" or \"spread\"", &policy) < 0)
         return;

@@ -5,10 +5,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/body.h"
 #include "api/dbq.h"
 #include "control/notify.h"
 #include "control/reconcile.h"
-#include "api/routes.h"
+#include "api/handlers.h"
 #include "store/store.h"
 #include "agent/engine.h"
 #include "lib/crypto.h"
@@ -232,7 +233,7 @@ void h_instance_create(struct req *r)
     json_t *inst;
     int attempt;
 
-    if (http_parse_body(r, true) < 0 || body_allow(r, keys) < 0 ||
+    if (body_parse(r, true) < 0 || body_allow(r, keys) < 0 ||
         body_name(r, "name", true, &name) < 0 ||
         body_string(r, "engine", true, 16, valid_engine,
                     "one of \"postgres\", \"mysql\", \"redis\"", &engine) < 0 ||
@@ -313,7 +314,7 @@ void h_instance_create(struct req *r)
             goto out;
         }
         if (!store_ok(res)) {
-            http_sql_error(r, res);
+            dbq_sql_error(r, res);
             goto out;
         }
         if (PQntuples(res) == 1)
@@ -462,8 +463,7 @@ void h_instance_resize(struct req *r)
         http_error(r, 404, "not_found", NULL, "instance not found");
         return;
     }
-    if (http_parse_body(r, true) < 0 || body_allow(r, keys) < 0 ||
-        body_name(r, "plan", true, &plan) < 0)
+    if (body_parse(r, true) < 0 || body_allow(r, keys) < 0 || body_name(r, "plan", true, &plan) < 0)
         return;
     if (plan_size(r, plan, size) < 0 || dbq_begin(r) < 0)
         return;

@@ -4,7 +4,7 @@
 
 #include "api/dbq.h"
 #include "api/metrics.h"
-#include "api/routes.h"
+#include "api/handlers.h"
 #include "store/store.h"
 #include "lib/istate.h"
 

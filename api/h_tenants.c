@@ -5,8 +5,9 @@
 #include <string.h>
 
 #include "api/auth.h"
+#include "api/body.h"
 #include "api/dbq.h"
-#include "api/routes.h"
+#include "api/handlers.h"
 #include "store/store.h"
 #include "lib/crypto.h"
 #include "lib/valid.h"
@@ -45,7 +46,7 @@ static void reply_created(struct req *r, PGresult *res, const char *kind, const 
         http_error(r, 409, "conflict", "name", "%s \"%s\" already exists", kind, name);
         PQclear(res);
     } else if (!store_ok(res)) {
-        http_sql_error(r, res);
+        dbq_sql_error(r, res);
         PQclear(res);
     } else {
         reply_one(r, res, 201, fn, kind);
@@ -64,7 +65,7 @@ void h_tenant_create(struct req *r)
     const char *name;
     PGresult *res;
 
-    if (http_parse_body(r, true) < 0 || body_allow(r, allowed) < 0 ||
+    if (body_parse(r, true) < 0 || body_allow(r, allowed) < 0 ||
         body_name(r, "name", true, &name) < 0)
         return;
     res = dbq_run(r, sql_tenant_create, name, r->who.actor);
@@ -132,7 +133,7 @@ void h_token_create(struct req *r)
     char *token = NULL;
     PGresult *res;
 
-    if (http_parse_body(r, false) < 0 || body_allow(r, allowed) < 0)
+    if (body_parse(r, false) < 0 || body_allow(r, allowed) < 0)
         return;
     token = crypto_token_new(TOKEN_PREFIX_TENANT);
     if (!token || crypto_random(raw, sizeof(raw)) < 0) {
@@ -224,7 +225,7 @@ void h_quota_set(struct req *r)
     PGresult *res;
     int i;
 
-    if (http_parse_body(r, true) < 0 || body_allow(r, keys) < 0)
+    if (body_parse(r, true) < 0 || body_allow(r, keys) < 0)
         return;
     for (i = 0; i < 4; i++) {
         v = 0;
@@ -273,8 +274,7 @@ void h_plan_create(struct req *r)
     PGresult *res;
     int i;
 
-    if (http_parse_body(r, true) < 0 || body_allow(r, keys) < 0 ||
-        body_name(r, "name", true, &name) < 0)
+    if (body_parse(r, true) < 0 || body_allow(r, keys) < 0 || body_name(r, "name", true, &name) < 0)
         return;
     for (i = 1; i < 8; i++) {
         int64_t v = 0;
@@ -317,7 +317,7 @@ void h_plan_delete(struct req *r)
     if (dbq_fk_violation(res))
         http_error(r, 409, "conflict", NULL, "plan \"%s\" is in use by instances", r->params[0]);
     else if (!store_ok(res))
-        http_sql_error(r, res);
+        dbq_sql_error(r, res);
     else if (PQntuples(res) == 0)
         http_error(r, 404, "not_found", NULL, "plan not found");
     else
