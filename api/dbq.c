@@ -8,6 +8,7 @@
 
 #include "lib/cursor.h"
 #include "lib/log.h"
+#include "lib/valid.h"
 #include "store/store.h"
 
 int dbq_store_error(struct req *r, const struct err *e)
@@ -121,6 +122,38 @@ json_t *dbq_json(const PGresult *res, int row, int c)
         return json_null();
     v = json_loads(PQgetvalue(res, row, c), JSON_DECODE_ANY, NULL);
     return v ? v : json_null();
+}
+
+void dbq_reply_one(struct req *r, PGresult *res, unsigned status,
+                   json_t *(*fn)(const PGresult *res, int row), const char *what)
+{
+    if (PQntuples(res) == 0)
+        http_error(r, 404, "not_found", NULL, "%s not found", what);
+    else
+        http_reply_json(r, status, fn(res, 0));
+    PQclear(res);
+}
+
+void dbq_reply_created(struct req *r, PGresult *res, const char *kind, const char *name,
+                       json_t *(*fn)(const PGresult *res, int row))
+{
+    if (dbq_unique_violation(res)) {
+        http_error(r, 409, "conflict", "name", "%s \"%s\" already exists", kind, name);
+        PQclear(res);
+    } else if (!store_ok(res)) {
+        dbq_sql_error(r, res);
+        PQclear(res);
+    } else {
+        dbq_reply_one(r, res, 201, fn, kind);
+    }
+}
+
+int dbq_tenant_arg(struct req *r, const char **tenant)
+{
+    *tenant = http_query(r, "tenant");
+    if (*tenant && !valid_name(*tenant))
+        return http_error(r, 400, "invalid_field", "tenant", "tenant must be a tenant name");
+    return 0;
 }
 
 void dbq_i64(int64_t v, char out[24])

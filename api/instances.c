@@ -1,6 +1,6 @@
-/* Handlers: instances and events, the tenant-facing routes. A tenant sees only its own
- * instances: every statement is scoped by the caller's tenant id (NULL for operators), and
- * another tenant's instance answers exactly like one that does not exist. */
+/* Handlers: instances, the tenant-facing routes. A tenant sees only its own instances: every
+ * statement is scoped by the caller's tenant id (NULL for operators), and another tenant's
+ * instance answers exactly like one that does not exist. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -365,15 +365,6 @@ static const char sql_instance_list_all[] =
     "SELECT " INSTANCE_COLS INSTANCE_FROM " WHERE ($1::text IS NULL OR t.name = $1)"
     " AND i.status <> 'deleted' AND i.seq > $2::bigint ORDER BY i.seq LIMIT $3";
 
-/* ?tenant= for operators: a name or absent. 0, or -1 after replying 400. */
-static int tenant_filter(struct req *r, const char **tenant)
-{
-    *tenant = http_query(r, "tenant");
-    if (*tenant && !valid_name(*tenant))
-        return http_error(r, 400, "invalid_field", "tenant", "tenant must be a tenant name");
-    return 0;
-}
-
 void h_instance_list(struct req *r)
 {
     char after[24], lim[24];
@@ -381,7 +372,7 @@ void h_instance_list(struct req *r)
     int limit;
     PGresult *res;
 
-    if (dbq_page_args(r, &limit, after) < 0 || tenant_filter(r, &tenant) < 0)
+    if (dbq_page_args(r, &limit, after) < 0 || dbq_tenant_arg(r, &tenant) < 0)
         return;
     dbq_i64(limit + 1, lim);
     if (r->who.role == ROLE_TENANT) {
@@ -592,50 +583,4 @@ void h_instance_delete(struct req *r)
     else
         http_error(r, 409, "conflict", NULL, "instance is already %s", PQgetvalue(res, 0, 7));
     PQclear(res);
-}
-
-#define EVENT_COLS                                                                                 \
-    "SELECT e.id, iso(e.at), t.name, e.instance_id, e.actor, e.kind, e.message"                    \
-    " FROM events e LEFT JOIN tenants t ON t.id = e.tenant_id"
-
-static json_t *event_json(const PGresult *res, int i)
-{
-    return json_pack("{s:o,s:o,s:o,s:o,s:o,s:o,s:o}", "id", dbq_int(res, i, 0), "at",
-                     dbq_str(res, i, 1), "tenant", dbq_str(res, i, 2), "instance_id",
-                     dbq_str(res, i, 3), "actor", dbq_str(res, i, 4), "kind", dbq_str(res, i, 5),
-                     "message", dbq_str(res, i, 6));
-}
-
-static const char sql_events_tenant[] =
-    EVENT_COLS " WHERE e.tenant_id = $1::bigint AND e.id > $2::bigint"
-               " AND ($3::uuid IS NULL OR e.instance_id = $3::uuid) ORDER BY e.id LIMIT $4";
-static const char sql_events_all[] =
-    EVENT_COLS " WHERE ($1::text IS NULL OR t.name = $1) AND e.id > $2::bigint"
-               " AND ($3::uuid IS NULL OR e.instance_id = $3::uuid) ORDER BY e.id LIMIT $4";
-
-void h_event_list(struct req *r)
-{
-    char after[24], lim[24];
-    const char *tenant, *instance = http_query(r, "instance");
-    int limit;
-    PGresult *res;
-
-    if (dbq_page_args(r, &limit, after) < 0 || tenant_filter(r, &tenant) < 0)
-        return;
-    if (instance && !valid_uuid(instance)) {
-        http_error(r, 400, "invalid_field", "instance", "instance must be an instance id");
-        return;
-    }
-    dbq_i64(limit + 1, lim);
-    if (r->who.role == ROLE_TENANT) {
-        if (tenant && strcmp(tenant, r->who.tenant) != 0) {
-            http_reply_json(r, 200, json_pack("{s:[],s:n}", "items", "next"));
-            return;
-        }
-        res = dbq_ok(r, sql_events_tenant, r->who.tenant_id, after, instance, lim);
-    } else {
-        res = dbq_ok(r, sql_events_all, tenant, after, instance, lim);
-    }
-    if (res)
-        dbq_reply_page(r, res, limit, 0, event_json);
 }
