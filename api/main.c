@@ -1,6 +1,8 @@
-/* dbaasd: the control plane daemon. REST API, metadata store (embedded or external) and the
- * background loop. Startup order: options -> data dir lock -> store -> migrations -> operator
- * token -> HTTP listener -> background loop -> "ready". Shutdown in reverse. */
+/* dbaasd: the control plane daemon. It wires the three parts in this order: options -> data
+ * dir lock -> store/ (the embedded PostgreSQL or --db, connections, migrations) -> operator
+ * token -> api/ (the HTTP listener) -> control/ (the reconcile and placement loops, acting only
+ * while this process leads) -> "ready". Shutdown: api/ first (no new requests), then control/,
+ * then store/. */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
