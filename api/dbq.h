@@ -71,6 +71,9 @@ void dbq_list(struct req *r, const char *sql, int seq_col,
 /* Read ?tenant= of a list route: a tenant name, or NULL when absent. 0, or -1 after replying 400
  * invalid_field. */
 int dbq_tenant_arg(struct req *r, const char **tenant) __attribute__((warn_unused_result));
+/* Whether the caller is a tenant that names another tenant in ?tenant= (tenant from
+ * dbq_tenant_arg): it may see nothing there, so this replies the empty page and returns true. */
+bool dbq_other_tenant(struct req *r, const char *tenant);
 
 /* A decimal string of v in out. */
 void dbq_i64(int64_t v, char out[24]);

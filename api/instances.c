@@ -372,18 +372,14 @@ void h_instance_list(struct req *r)
     int limit;
     PGresult *res;
 
-    if (dbq_page_args(r, &limit, after) < 0 || dbq_tenant_arg(r, &tenant) < 0)
+    if (dbq_page_args(r, &limit, after) < 0 || dbq_tenant_arg(r, &tenant) < 0 ||
+        dbq_other_tenant(r, tenant))
         return;
     dbq_i64(limit + 1, lim);
-    if (r->who.role == ROLE_TENANT) {
-        if (tenant && strcmp(tenant, r->who.tenant) != 0) {
-            http_reply_json(r, 200, json_pack("{s:[],s:n}", "items", "next"));
-            return;
-        }
+    if (r->who.role == ROLE_TENANT)
         res = dbq_ok(r, sql_instance_list_tenant, r->who.tenant_id, after, lim);
-    } else {
+    else
         res = dbq_ok(r, sql_instance_list_all, tenant, after, lim);
-    }
     if (res)
         dbq_reply_page(r, res, limit, 12, instance_json);
 }
