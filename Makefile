@@ -48,6 +48,8 @@ include scheduler/module.mk
 include isolation/module.mk
 include engines/module.mk
 include agent/module.mk
+include store/module.mk
+include control/module.mk
 include api/module.mk
 include cli/module.mk
 include tests/unit/module.mk

@@ -6,7 +6,8 @@
 #include <string.h>
 #include <strings.h>
 
-#include "api/store.h"
+#include "api/dbq.h"
+#include "api/http.h"
 #include "lib/crypto.h"
 
 static const char sql_operator[] = "SELECT 1 FROM api_tokens WHERE hash = $1 AND kind = 'operator'";
@@ -26,9 +27,7 @@ int auth_authenticate(struct req *r)
     const char *h = http_header(r, "Authorization");
     const char *token, *sql;
     char hash[65];
-    const char *params[1] = {hash};
     enum role role;
-    struct err e;
     PGresult *res;
     int rc = -1;
 
@@ -52,13 +51,9 @@ int auth_authenticate(struct req *r)
         return unauthenticated(r, "invalid or revoked token");
     }
     crypto_sha256_hex(token, strlen(token), hash);
-    res = store_exec(&e, sql, 1, params);
+    res = dbq_ok(r, sql, hash);
     if (!res)
-        return http_store_error(r, &e);
-    if (!store_ok(res)) {
-        http_sql_error(r, res);
-        goto out;
-    }
+        return -1;
     if (PQntuples(res) != 1) {
         unauthenticated(r, "invalid or revoked token");
         goto out;

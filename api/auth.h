@@ -1,13 +1,26 @@
-/* Bearer-token authentication: the token's SHA-256 is looked up in the store. */
+/* Identity: who calls the API (a role and, for tenants and hosts, which one) from the bearer
+ * token, whose SHA-256 is looked up in the store. */
 #ifndef API_AUTH_H
 #define API_AUTH_H
-
-#include "api/http.h"
 
 /* Token prefixes by kind. */
 #define TOKEN_PREFIX_OPERATOR "dbaas_op_"
 #define TOKEN_PREFIX_TENANT "dbaas_tn_"
 #define TOKEN_PREFIX_HOST "dbaas_ag_"
+
+enum role { ROLE_NONE = 0, ROLE_OPERATOR = 1, ROLE_TENANT = 2, ROLE_HOST = 4 };
+
+/* Who is calling, from the bearer token. */
+struct principal {
+    enum role role;
+    char tenant_id[24]; /* ROLE_TENANT: the tenant's id (decimal) and name */
+    char tenant[64];
+    char host_id[24]; /* ROLE_HOST */
+    char host[64];
+    char actor[80]; /* for events: "operator", "tenant:acme", "host:h1" */
+};
+
+struct req; /* api/http.h */
 
 /* Fill r->who from the Authorization header. 0, or -1 after replying 401 (or 503). */
 int auth_authenticate(struct req *r) __attribute__((warn_unused_result));

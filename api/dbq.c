@@ -1,12 +1,32 @@
-/* Helpers shared by the handlers: statements, JSON columns, pagination. */
+/* The glue between handlers and the store: statements, store failures, JSON columns,
+ * pagination. */
 #include "api/dbq.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "api/store.h"
 #include "lib/cursor.h"
+#include "lib/log.h"
+#include "lib/valid.h"
+#include "store/store.h"
+
+int dbq_store_error(struct req *r, const struct err *e)
+{
+    if (e->code == STORE_E_UNAVAILABLE) {
+        log_warn("event=store_unavailable path=%s error=\"%s\"", r->path, e->msg);
+        return http_error(r, 503, "unavailable", NULL, "the metadata store is unavailable");
+    }
+    log_error("event=store_error path=%s error=\"%s\"", r->path, e->msg);
+    return http_error(r, 500, "internal", NULL, "internal error");
+}
+
+int dbq_sql_error(struct req *r, const PGresult *res)
+{
+    log_error("event=sql_error method=%s path=%s sqlstate=%s error=\"%s\"", r->method, r->path,
+              store_sqlstate(res), res ? PQresultErrorMessage(res) : "no result");
+    return http_error(r, 500, "internal", NULL, "internal error");
+}
 
 PGresult *dbq_exec(struct req *r, const char *sql, int n, const char *const *params)
 {
@@ -14,7 +34,7 @@ PGresult *dbq_exec(struct req *r, const char *sql, int n, const char *const *par
     PGresult *res = store_exec(&e, sql, n, params);
 
     if (!res)
-        http_store_error(r, &e);
+        dbq_store_error(r, &e);
     return res;
 }
 
@@ -23,7 +43,7 @@ PGresult *dbq_exec_ok(struct req *r, const char *sql, int n, const char *const *
     PGresult *res = dbq_exec(r, sql, n, params);
 
     if (res && !store_ok(res)) {
-        http_sql_error(r, res);
+        dbq_sql_error(r, res);
         PQclear(res);
         return NULL;
     }
@@ -36,9 +56,9 @@ static int simple(struct req *r, const char *sql)
     PGresult *res = store_exec_simple(&e, sql);
 
     if (!res)
-        return http_store_error(r, &e);
+        return dbq_store_error(r, &e);
     if (!store_ok(res)) {
-        http_sql_error(r, res);
+        dbq_sql_error(r, res);
         PQclear(res);
         dbq_rollback();
         return -1;
@@ -102,6 +122,46 @@ json_t *dbq_json(const PGresult *res, int row, int c)
         return json_null();
     v = json_loads(PQgetvalue(res, row, c), JSON_DECODE_ANY, NULL);
     return v ? v : json_null();
+}
+
+void dbq_reply_one(struct req *r, PGresult *res, unsigned status,
+                   json_t *(*fn)(const PGresult *res, int row), const char *what)
+{
+    if (PQntuples(res) == 0)
+        http_error(r, 404, "not_found", NULL, "%s not found", what);
+    else
+        http_reply_json(r, status, fn(res, 0));
+    PQclear(res);
+}
+
+void dbq_reply_created(struct req *r, PGresult *res, const char *kind, const char *name,
+                       json_t *(*fn)(const PGresult *res, int row))
+{
+    if (dbq_unique_violation(res)) {
+        http_error(r, 409, "conflict", "name", "%s \"%s\" already exists", kind, name);
+        PQclear(res);
+    } else if (!store_ok(res)) {
+        dbq_sql_error(r, res);
+        PQclear(res);
+    } else {
+        dbq_reply_one(r, res, 201, fn, kind);
+    }
+}
+
+int dbq_tenant_arg(struct req *r, const char **tenant)
+{
+    *tenant = http_query(r, "tenant");
+    if (*tenant && !valid_name(*tenant))
+        return http_error(r, 400, "invalid_field", "tenant", "tenant must be a tenant name");
+    return 0;
+}
+
+bool dbq_other_tenant(struct req *r, const char *tenant)
+{
+    if (r->who.role != ROLE_TENANT || !tenant || strcmp(tenant, r->who.tenant) == 0)
+        return false;
+    http_reply_json(r, 200, json_pack("{s:[],s:n}", "items", "next"));
+    return true;
 }
 
 void dbq_i64(int64_t v, char out[24])

@@ -1,5 +1,5 @@
-/* Helpers shared by the handlers: run a statement and answer store failures, turn result
- * columns into JSON, and paginate lists. */
+/* The glue between handlers and the store: run a statement for a request and answer store
+ * failures, turn result columns into JSON, and paginate lists. */
 #ifndef API_DBQ_H
 #define API_DBQ_H
 
@@ -18,6 +18,11 @@
 /* Like dbq_run, but an SQL error is also answered (500) and turned into NULL. */
 #define dbq_ok(r, sql, ...)                                                                        \
     dbq_exec_ok((r), (sql), DBQ_NPARAMS(__VA_ARGS__), DBQ_PARAMS(__VA_ARGS__))
+
+/* The store could not answer: 503 when unreachable, 500 (logged) otherwise. Returns -1. */
+int dbq_store_error(struct req *r, const struct err *e);
+/* 500 for an unexpected SQL error result (logged with its message). Returns -1. */
+int dbq_sql_error(struct req *r, const PGresult *res);
 
 PGresult *dbq_exec(struct req *r, const char *sql, int n, const char *const *params);
 PGresult *dbq_exec_ok(struct req *r, const char *sql, int n, const char *const *params);
@@ -38,6 +43,15 @@ json_t *dbq_int(const PGresult *res, int row, int c);
 json_t *dbq_bool(const PGresult *res, int row, int c);
 json_t *dbq_json(const PGresult *res, int row, int c);
 
+/* Reply with the single row of res made by fn (status), or 404 "<what> not found" when there is
+ * none. Clears res. */
+void dbq_reply_one(struct req *r, PGresult *res, unsigned status,
+                   json_t *(*fn)(const PGresult *res, int row), const char *what);
+/* Answer an INSERT ... RETURNING of a resource named name: 201 with the row, 409 when the name
+ * is taken (kind names the resource in the message), 500 on another SQL error. Clears res. */
+void dbq_reply_created(struct req *r, PGresult *res, const char *kind, const char *name,
+                       json_t *(*fn)(const PGresult *res, int row));
+
 /* Read ?limit= (default 100, max 1000) and ?after= (a cursor). On success *limit is set and
  * after holds the decimal position to start after ("0" for the first page). 0, or -1 after
  * replying 400 invalid_field. */
@@ -53,6 +67,13 @@ void dbq_reply_page(struct req *r, PGresult *res, int limit, int seq_col,
  * + 1) and reply the page (see dbq_reply_page). */
 void dbq_list(struct req *r, const char *sql, int seq_col,
               json_t *(*row_fn)(const PGresult *res, int row));
+
+/* Read ?tenant= of a list route: a tenant name, or NULL when absent. 0, or -1 after replying 400
+ * invalid_field. */
+int dbq_tenant_arg(struct req *r, const char **tenant) __attribute__((warn_unused_result));
+/* Whether the caller is a tenant that names another tenant in ?tenant= (tenant from
+ * dbq_tenant_arg): it may see nothing there, so this replies the empty page and returns true. */
+bool dbq_other_tenant(struct req *r, const char *tenant);
 
 /* A decimal string of v in out. */
 void dbq_i64(int64_t v, char out[24]);

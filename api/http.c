@@ -1,15 +1,15 @@
-/* dbaasd's HTTP layer on libmicrohttpd.
+/* dbaasd's HTTP transport on libmicrohttpd.
  *
  * NOTES: libmicrohttpd runs a pool of worker threads; each request is handled start to finish on
  * one of them (handlers block on the store through the thread's own connection). A request's
  * body is gathered into r->body (at most 64 KiB; beyond that it is drained and answered 413),
- * then the route is matched, the caller authenticated, and the handler run. Every request is
- * counted in the metrics when its reply is queued. */
+ * then the route is matched (api/routes.c), the caller authenticated (api/auth.c), and the
+ * handler run. Every request is counted in the metrics when its reply is queued. Parked long
+ * polls are resumed by one thread woken by control/notify. */
 #include "api/http.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <libpq-fe.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -18,19 +18,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "api/auth.h"
 #include "api/metrics.h"
-#include "api/notify.h"
 #include "api/routes.h"
-#include "api/store.h"
-#include "lib/log.h"
-#include "lib/valid.h"
-#include "lib/xalloc.h"
+#include "control/errc.h"
+#include "control/notify.h"
 #include "lib/clock.h"
+#include "lib/log.h"
+#include "lib/xalloc.h"
 
 static struct MHD_Daemon *daemon_handle;
 static volatile int in_flight;
@@ -68,23 +66,6 @@ int http_error(struct req *r, unsigned status, const char *code, const char *fie
     return -1;
 }
 
-int http_store_error(struct req *r, const struct err *e)
-{
-    if (e->code == STORE_UNAVAILABLE) {
-        log_warn("event=store_unavailable path=%s error=\"%s\"", r->path, e->msg);
-        return http_error(r, 503, "unavailable", NULL, "the metadata store is unavailable");
-    }
-    log_error("event=store_error path=%s error=\"%s\"", r->path, e->msg);
-    return http_error(r, 500, "internal", NULL, "internal error");
-}
-
-int http_sql_error(struct req *r, const void *res)
-{
-    log_error("event=sql_error method=%s path=%s sqlstate=%s error=\"%s\"", r->method, r->path,
-              store_sqlstate(res), res ? PQresultErrorMessage(res) : "no result");
-    return http_error(r, 500, "internal", NULL, "internal error");
-}
-
 void http_reply_text(struct req *r, unsigned status, const char *content_type, char *text)
 {
     free(r->reply);
@@ -115,104 +96,6 @@ const char *http_query(struct req *r, const char *key)
 const char *http_header(struct req *r, const char *name)
 {
     return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
-}
-
-int http_parse_body(struct req *r, bool required)
-{
-    const char *ctype = http_header(r, MHD_HTTP_HEADER_CONTENT_TYPE);
-    json_error_t jerr;
-
-    if (r->body.len == 0 && !required) {
-        r->json = json_object();
-        return 0;
-    }
-    if (r->body.len > 0 || ctype) {
-        size_t n = ctype ? strcspn(ctype, ";") : 0;
-        while (n > 0 && ctype[n - 1] == ' ')
-            n--;
-        if (!ctype || n != strlen("application/json") ||
-            strncasecmp(ctype, "application/json", n) != 0)
-            return http_error(r, 415, "unsupported_media_type", NULL,
-                              "the body must be application/json");
-    }
-    r->json = json_loadb(buf_str(&r->body), r->body.len, JSON_REJECT_DUPLICATES, &jerr);
-    if (!r->json)
-        return http_error(r, 400, "invalid_json", NULL, "invalid JSON: %s", jerr.text);
-    if (!json_is_object(r->json))
-        return http_error(r, 400, "invalid_json", NULL, "the body must be a JSON object");
-    return 0;
-}
-
-int body_allow(struct req *r, const char *const *allowed)
-{
-    const char *key;
-    json_t *value;
-    int i;
-
-    json_object_foreach(r->json, key, value)
-    {
-        for (i = 0; allowed[i]; i++)
-            if (strcmp(key, allowed[i]) == 0)
-                break;
-        if (!allowed[i])
-            return http_error(r, 400, "invalid_field", key, "unknown field \"%s\"", key);
-    }
-    return 0;
-}
-
-int body_string(struct req *r, const char *key, bool required, size_t max_len,
-                bool (*ok)(const char *), const char *what, const char **out)
-{
-    json_t *v = json_object_get(r->json, key);
-    const char *s;
-
-    *out = NULL;
-    if (!v || json_is_null(v)) {
-        if (required)
-            return http_error(r, 400, "invalid_field", key, "field \"%s\" is required", key);
-        return 0;
-    }
-    if (!json_is_string(v))
-        return http_error(r, 400, "invalid_field", key, "field \"%s\" must be a string", key);
-    s = json_string_value(v);
-    if (strlen(s) != json_string_length(v) || s[0] == '\0' || strlen(s) > max_len || (ok && !ok(s)))
-        return http_error(r, 400, "invalid_field", key, "field \"%s\" must be %s", key, what);
-    *out = s;
-    return 0;
-}
-
-int body_name(struct req *r, const char *key, bool required, const char **out)
-{
-    return body_string(r, key, required, 63, valid_name, "a name matching ^[a-z][a-z0-9-]{0,62}$",
-                       out);
-}
-
-int body_int(struct req *r, const char *key, bool required, bool nullable, int64_t min, int64_t max,
-             int64_t *out, bool *is_null)
-{
-    json_t *v = json_object_get(r->json, key);
-    json_int_t n;
-
-    if (is_null)
-        *is_null = false;
-    if (!v || json_is_null(v)) {
-        if (required && !(v && nullable))
-            return http_error(r, 400, "invalid_field", key, "field \"%s\" is required", key);
-        if (v && !nullable)
-            return http_error(r, 400, "invalid_field", key, "field \"%s\" must be an integer", key);
-        if (is_null && nullable)
-            *is_null = true;
-        return 0;
-    }
-    if (!json_is_integer(v))
-        return http_error(r, 400, "invalid_field", key, "field \"%s\" must be an integer", key);
-    n = json_integer_value(v);
-    if (n < min || n > max)
-        return http_error(r, 400, "invalid_field", key,
-                          "field \"%s\" must be between %lld and %lld", key, (long long)min,
-                          (long long)max);
-    *out = n;
-    return 0;
 }
 
 void http_park(struct req *r, uint64_t gen, int64_t deadline_ms)
@@ -411,16 +294,16 @@ int http_start(const char *addr, int nthreads, struct err *e)
 
     memset(&sin, 0, sizeof(sin));
     if (!colon || (size_t)(colon - addr) >= sizeof(host))
-        return err_set(e, 1, "invalid listen address \"%s\": expected ADDR:PORT", addr);
+        return err_set(e, API_E_INVALID, "invalid listen address \"%s\": expected ADDR:PORT", addr);
     memcpy(host, addr, (size_t)(colon - addr));
     host[colon - addr] = '\0';
     port = strtol(colon + 1, &end, 10);
     if (*end || port <= 0 || port > 65535)
-        return err_set(e, 1, "invalid port in listen address \"%s\"", addr);
+        return err_set(e, API_E_INVALID, "invalid port in listen address \"%s\"", addr);
     sin.sin_family = AF_INET;
     sin.sin_port = htons((uint16_t)port);
     if (inet_pton(AF_INET, host, &sin.sin_addr) != 1)
-        return err_set(e, 1, "invalid IPv4 address \"%s\" in listen address", host);
+        return err_set(e, API_E_INVALID, "invalid IPv4 address \"%s\" in listen address", host);
 
     MHD_set_panic_func(on_panic, NULL);
     daemon_handle = MHD_start_daemon(
@@ -432,7 +315,7 @@ int http_start(const char *addr, int nthreads, struct err *e)
         MHD_OPTION_CONNECTION_LIMIT, (unsigned int)4000, MHD_OPTION_LISTENING_ADDRESS_REUSE,
         (unsigned int)1, MHD_OPTION_END);
     if (!daemon_handle)
-        return err_set(e, 1, "could not listen on %s: %s", addr,
+        return err_set(e, API_E_SYSTEM, "could not listen on %s: %s", addr,
                        errno ? strerror(errno) : "libmicrohttpd failed to start");
     stopping = false;
     {
@@ -445,7 +328,7 @@ int http_start(const char *addr, int nthreads, struct err *e)
         if (rc != 0) {
             MHD_stop_daemon(daemon_handle);
             daemon_handle = NULL;
-            return err_set(e, 1, "could not start the long-poll thread: error %d", rc);
+            return err_set(e, API_E_SYSTEM, "could not start the long-poll thread: error %d", rc);
         }
         parker_running = true;
     }

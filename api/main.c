@@ -1,6 +1,8 @@
-/* dbaasd: the control plane daemon. REST API, metadata store (embedded or external) and the
- * background loop. Startup order: options -> data dir lock -> store -> migrations -> operator
- * token -> HTTP listener -> background loop -> "ready". Shutdown in reverse. */
+/* dbaasd: the control plane daemon. It wires the three parts in this order: options -> data
+ * dir lock -> store/ (the embedded PostgreSQL or --db, connections, migrations) -> operator
+ * token -> api/ (the HTTP listener) -> control/ (the reconcile and placement loops, acting only
+ * while this process leads) -> "ready". Shutdown: api/ first (no new requests), then control/,
+ * then store/. */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -13,13 +15,14 @@
 #include <unistd.h>
 
 #include "api/auth.h"
-#include "api/embedded.h"
 #include "api/http.h"
-#include "api/reconcile.h"
-#include "api/store.h"
+#include "control/errc.h"
+#include "control/reconcile.h"
 #include "lib/crypto.h"
 #include "lib/log.h"
 #include "lib/xalloc.h"
+#include "store/embedded.h"
+#include "store/store.h"
 
 #define DBAAS_VERSION "0.1.0"
 
@@ -59,13 +62,13 @@ static int operator_token(const char *dir, struct err *e)
         token[n] = '\0';
         token[strcspn(token, "\r\n")] = '\0';
         if (strncmp(token, TOKEN_PREFIX_OPERATOR, strlen(TOKEN_PREFIX_OPERATOR)) != 0) {
-            err_set(e, 1, "file \"%s\" does not hold an operator token", path);
+            err_set(e, API_E_INVALID, "file \"%s\" does not hold an operator token", path);
             goto out;
         }
     } else {
         char *t = crypto_token_new(TOKEN_PREFIX_OPERATOR);
         if (!t) {
-            err_set(e, 1, "could not generate the operator token");
+            err_set(e, API_E_SYSTEM, "could not generate the operator token");
             goto out;
         }
         snprintf(token, sizeof(token), "%s", t);
@@ -73,13 +76,13 @@ static int operator_token(const char *dir, struct err *e)
         free(t);
         fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
         if (fd < 0 || fchmod(fd, 0600) < 0 || dprintf(fd, "%s\n", token) < 0 || fsync(fd) < 0) {
-            err_set(e, 1, "could not write \"%s\": %s", tmp, strerror(errno));
+            err_set(e, API_E_SYSTEM, "could not write \"%s\": %s", tmp, strerror(errno));
             goto out;
         }
         close(fd);
         fd = -1;
         if (rename(tmp, path) < 0) {
-            err_set(e, 1, "could not rename \"%s\": %s", tmp, strerror(errno));
+            err_set(e, API_E_SYSTEM, "could not rename \"%s\": %s", tmp, strerror(errno));
             goto out;
         }
         log_info("event=operator_token_created path=%s", path);
@@ -92,7 +95,8 @@ static int operator_token(const char *dir, struct err *e)
     if (!res)
         goto out;
     if (!store_ok(res)) {
-        err_set(e, 1, "could not record the operator token: %s", PQresultErrorMessage(res));
+        err_set(e, API_E_STORE, "could not record the operator token: %s",
+                PQresultErrorMessage(res));
         goto out;
     }
     rc = 0;

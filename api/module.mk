@@ -4,7 +4,8 @@ PROGRAMS += $(BIN)/dbaasd
 # dbaasd links no engine driver, no isolation backend and no HTTP client.
 DBAASD_PKGS := libmicrohttpd jansson libpq libcrypto
 
-$(BIN)/dbaasd: $(BUILD)/api/main.o $(API_OBJS) $(SCHED_OBJS) $(BUILD)/libdbaas.a
+$(BIN)/dbaasd: $(BUILD)/api/main.o $(API_OBJS) $(STORE_OBJS) $(CONTROL_OBJS) \
+              $(SCHED_OBJS) $(BUILD)/libdbaas.a
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(call pkg_libs,$(DBAASD_PKGS)) $(LDLIBS)
 TEST_test_router_OBJS := $(BUILD)/api/router.o

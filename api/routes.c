@@ -1,6 +1,8 @@
 /* The REST API's route table: method, pattern, who may call it, handler. */
 #include "api/routes.h"
 
+#include "api/handlers.h"
+
 #define OP ROLE_OPERATOR
 #define TN (ROLE_OPERATOR | ROLE_TENANT)
 #define ANY (ROLE_OPERATOR | ROLE_TENANT | ROLE_HOST)

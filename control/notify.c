@@ -1,6 +1,6 @@
 /* Wake-ups for long-polling agents: a generation counter under a mutex and a condition
  * variable on the monotonic clock. */
-#include "api/notify.h"
+#include "control/notify.h"
 #include "lib/clock.h"
 
 #include <pthread.h>

@@ -4,14 +4,14 @@
  * first use and reopened after a failure; every statement is a string constant prepared once per
  * connection (keyed by the constant's address). All connections are also on a global list so that
  * store_shutdown() can close those of threads that are gone (libmicrohttpd's workers). */
-#include "api/store.h"
+#include "store/store.h"
 
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "api/migrations.h"
+#include "store/migrations.h"
 #include "lib/xalloc.h"
 
 #define MAX_PREPARED 128
@@ -75,7 +75,7 @@ static struct conn *conn_get(struct err *e)
     c->in_tx = false;
     c->pg = PQconnectdb(conninfo);
     if (PQstatus(c->pg) != CONNECTION_OK) {
-        err_set(e, STORE_UNAVAILABLE, "could not connect to the metadata store: %s",
+        err_set(e, STORE_E_UNAVAILABLE, "could not connect to the metadata store: %s",
                 PQerrorMessage(c->pg));
         PQfinish(c->pg);
         c->pg = NULL;
@@ -100,12 +100,12 @@ static int prepared_index(struct conn *c, const char *sql, struct err *e)
         if (c->prepared[i] == sql)
             return i;
     if (c->nprepared == MAX_PREPARED)
-        return err_set(e, STORE_FAILED, "too many prepared statements");
+        return err_set(e, STORE_E_SQL, "too many prepared statements");
     i = c->nprepared;
     snprintf(name, sizeof(name), "s%d", i);
     res = PQprepare(c->pg, name, sql, 0, NULL);
     if (!res || PQresultStatus(res) != PGRES_COMMAND_OK) {
-        err_set(e, conn_broken(c) ? STORE_UNAVAILABLE : STORE_FAILED,
+        err_set(e, conn_broken(c) ? STORE_E_UNAVAILABLE : STORE_E_SQL,
                 "could not prepare statement: %s", PQerrorMessage(c->pg));
         PQclear(res);
         return -1;
@@ -142,7 +142,7 @@ PGresult *store_exec(struct err *e, const char *sql, int nparams, const char *co
         if (c->in_tx)
             break;
     }
-    err_set(e, STORE_UNAVAILABLE, "lost the connection to the metadata store");
+    err_set(e, STORE_E_UNAVAILABLE, "lost the connection to the metadata store");
     return NULL;
 }
 
@@ -159,7 +159,7 @@ PGresult *store_exec_simple(struct err *e, const char *sql)
     if (!res || conn_broken(c)) {
         c->in_tx = false;
         PQclear(res);
-        err_set(e, STORE_UNAVAILABLE, "lost the connection to the metadata store");
+        err_set(e, STORE_E_UNAVAILABLE, "lost the connection to the metadata store");
         return NULL;
     }
     return res;
@@ -235,7 +235,7 @@ int store_migrate(struct err *e)
         PQclear(res);
         res = PQexec(c->pg, migrations[i].sql);
         if (!store_ok(res)) {
-            err_set(e, STORE_FAILED, "could not apply migration %d \"%s\": %s",
+            err_set(e, STORE_E_SQL, "could not apply migration %d \"%s\": %s",
                     migrations[i].version, migrations[i].name, PQerrorMessage(c->pg));
             goto out;
         }
@@ -254,7 +254,7 @@ int store_migrate(struct err *e)
     rc = applied;
     goto out;
 fail:
-    err_set(e, conn_broken(c) ? STORE_UNAVAILABLE : STORE_FAILED, "could not migrate: %s",
+    err_set(e, conn_broken(c) ? STORE_E_UNAVAILABLE : STORE_E_SQL, "could not migrate: %s",
             PQerrorMessage(c->pg));
 out:
     PQclear(res);

@@ -1,15 +1,13 @@
-/* Handlers: tenants, their API tokens and quotas, and plans (operator routes, but for reading
- * plans). */
+/* Handlers: tenants, their API tokens and quotas (operator routes). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "api/auth.h"
+#include "api/body.h"
 #include "api/dbq.h"
-#include "api/routes.h"
-#include "api/store.h"
+#include "api/handlers.h"
 #include "lib/crypto.h"
-#include "lib/valid.h"
 
 #define TENANT_COLS                                                                                \
     "name, iso(created_at), max_instances, max_cpu_millis, max_memory_mb, max_disk_mb,"            \
@@ -25,33 +23,6 @@ static json_t *tenant_json(const PGresult *res, int i)
                      dbq_int(res, i, 8), "disk_mb", dbq_int(res, i, 9));
 }
 
-/* Reply with the single row of res made by fn, or 404 naming what when there is none. */
-static void reply_one(struct req *r, PGresult *res, unsigned status,
-                      json_t *(*fn)(const PGresult *, int), const char *what)
-{
-    if (PQntuples(res) == 0)
-        http_error(r, 404, "not_found", NULL, "%s not found", what);
-    else
-        http_reply_json(r, status, fn(res, 0));
-    PQclear(res);
-}
-
-/* Answer an INSERT ... RETURNING of a named resource: 201 with the row, 409 when the name is
- * taken. Clears res. */
-static void reply_created(struct req *r, PGresult *res, const char *kind, const char *name,
-                          json_t *(*fn)(const PGresult *, int))
-{
-    if (dbq_unique_violation(res)) {
-        http_error(r, 409, "conflict", "name", "%s \"%s\" already exists", kind, name);
-        PQclear(res);
-    } else if (!store_ok(res)) {
-        http_sql_error(r, res);
-        PQclear(res);
-    } else {
-        reply_one(r, res, 201, fn, kind);
-    }
-}
-
 static const char sql_tenant_create[] =
     "WITH t AS (INSERT INTO tenants (name) VALUES ($1) RETURNING *),"
     " e AS (INSERT INTO events (tenant_id, actor, kind, message)"
@@ -64,12 +35,12 @@ void h_tenant_create(struct req *r)
     const char *name;
     PGresult *res;
 
-    if (http_parse_body(r, true) < 0 || body_allow(r, allowed) < 0 ||
+    if (body_parse(r, true) < 0 || body_allow(r, allowed) < 0 ||
         body_name(r, "name", true, &name) < 0)
         return;
     res = dbq_run(r, sql_tenant_create, name, r->who.actor);
     if (res)
-        reply_created(r, res, "tenant", name, tenant_json);
+        dbq_reply_created(r, res, "tenant", name, tenant_json);
 }
 
 static const char sql_tenant_list[] =
@@ -87,7 +58,7 @@ void h_tenant_get(struct req *r)
     PGresult *res = dbq_ok(r, sql_tenant_get, r->params[0]);
 
     if (res)
-        reply_one(r, res, 200, tenant_json, "tenant");
+        dbq_reply_one(r, res, 200, tenant_json, "tenant");
 }
 
 static const char sql_tenant_delete[] =
@@ -132,7 +103,7 @@ void h_token_create(struct req *r)
     char *token = NULL;
     PGresult *res;
 
-    if (http_parse_body(r, false) < 0 || body_allow(r, allowed) < 0)
+    if (body_parse(r, false) < 0 || body_allow(r, allowed) < 0)
         return;
     token = crypto_token_new(TOKEN_PREFIX_TENANT);
     if (!token || crypto_random(raw, sizeof(raw)) < 0) {
@@ -224,7 +195,7 @@ void h_quota_set(struct req *r)
     PGresult *res;
     int i;
 
-    if (http_parse_body(r, true) < 0 || body_allow(r, keys) < 0)
+    if (body_parse(r, true) < 0 || body_allow(r, keys) < 0)
         return;
     for (i = 0; i < 4; i++) {
         v = 0;
@@ -235,92 +206,5 @@ void h_quota_set(struct req *r)
     }
     res = dbq_ok(r, sql_quota_set, r->params[0], p[0], p[1], p[2], p[3], r->who.actor);
     if (res)
-        reply_one(r, res, 200, tenant_json, "tenant");
-}
-
-#define PLAN_COLS                                                                                  \
-    "name, cpu_millis, memory_mb, disk_mb, read_iops, write_iops, read_bps, write_bps,"            \
-    " iso(created_at), id"
-
-static json_t *plan_json(const PGresult *res, int i)
-{
-    return json_pack("{s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o}", "name", dbq_str(res, i, 0),
-                     "cpu_millis", dbq_int(res, i, 1), "memory_mb", dbq_int(res, i, 2), "disk_mb",
-                     dbq_int(res, i, 3), "read_iops", dbq_int(res, i, 4), "write_iops",
-                     dbq_int(res, i, 5), "read_bps", dbq_int(res, i, 6), "write_bps",
-                     dbq_int(res, i, 7), "created_at", dbq_str(res, i, 8));
-}
-
-static const char sql_plan_create[] =
-    "INSERT INTO plans (name, cpu_millis, memory_mb, disk_mb, read_iops, write_iops, read_bps,"
-    " write_bps) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING " PLAN_COLS;
-
-void h_plan_create(struct req *r)
-{
-    static const char *const keys[] = {"name",     "cpu_millis", "memory_mb",
-                                       "disk_mb",  "read_iops",  "write_iops",
-                                       "read_bps", "write_bps",  NULL};
-    const int64_t max[] = {0,
-                           1000000,
-                           INT64_C(1) << 30,
-                           INT64_C(1) << 40,
-                           INT64_C(1) << 40,
-                           INT64_C(1) << 40,
-                           INT64_C(1) << 50,
-                           INT64_C(1) << 50};
-    char vals[8][24];
-    const char *name;
-    PGresult *res;
-    int i;
-
-    if (http_parse_body(r, true) < 0 || body_allow(r, keys) < 0 ||
-        body_name(r, "name", true, &name) < 0)
-        return;
-    for (i = 1; i < 8; i++) {
-        int64_t v = 0;
-        if (body_int(r, keys[i], i <= 3, false, i <= 3 ? 1 : 0, max[i], &v, NULL) < 0)
-            return;
-        dbq_i64(v, vals[i]);
-    }
-    res = dbq_run(r, sql_plan_create, name, vals[1], vals[2], vals[3], vals[4], vals[5], vals[6],
-                  vals[7]);
-    if (res)
-        reply_created(r, res, "plan", name, plan_json);
-}
-
-static const char sql_plan_list[] =
-    "SELECT " PLAN_COLS " FROM plans WHERE id > $1 ORDER BY id LIMIT $2";
-
-void h_plan_list(struct req *r)
-{
-    dbq_list(r, sql_plan_list, 9, plan_json);
-}
-
-static const char sql_plan_get[] = "SELECT " PLAN_COLS " FROM plans WHERE name = $1";
-
-void h_plan_get(struct req *r)
-{
-    PGresult *res = dbq_ok(r, sql_plan_get, r->params[0]);
-
-    if (res)
-        reply_one(r, res, 200, plan_json, "plan");
-}
-
-static const char sql_plan_delete[] = "DELETE FROM plans WHERE name = $1 RETURNING id";
-
-void h_plan_delete(struct req *r)
-{
-    PGresult *res = dbq_run(r, sql_plan_delete, r->params[0]);
-
-    if (!res)
-        return;
-    if (dbq_fk_violation(res))
-        http_error(r, 409, "conflict", NULL, "plan \"%s\" is in use by instances", r->params[0]);
-    else if (!store_ok(res))
-        http_sql_error(r, res);
-    else if (PQntuples(res) == 0)
-        http_error(r, 404, "not_found", NULL, "plan not found");
-    else
-        http_reply_empty(r, 204);
-    PQclear(res);
+        dbq_reply_one(r, res, 200, tenant_json, "tenant");
 }

@@ -1,15 +1,16 @@
-/* Handlers: instances and events, the tenant-facing routes. A tenant sees only its own
- * instances: every statement is scoped by the caller's tenant id (NULL for operators), and
- * another tenant's instance answers exactly like one that does not exist. */
+/* Handlers: instances, the tenant-facing routes. A tenant sees only its own instances: every
+ * statement is scoped by the caller's tenant id (NULL for operators), and another tenant's
+ * instance answers exactly like one that does not exist. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/body.h"
 #include "api/dbq.h"
-#include "api/notify.h"
-#include "api/reconcile.h"
-#include "api/routes.h"
-#include "api/store.h"
+#include "control/notify.h"
+#include "control/reconcile.h"
+#include "api/handlers.h"
+#include "store/store.h"
 #include "lib/catalog.h"
 #include "lib/crypto.h"
 #include "lib/istate.h"
@@ -232,7 +233,7 @@ void h_instance_create(struct req *r)
     json_t *inst;
     int attempt;
 
-    if (http_parse_body(r, true) < 0 || body_allow(r, keys) < 0 ||
+    if (body_parse(r, true) < 0 || body_allow(r, keys) < 0 ||
         body_name(r, "name", true, &name) < 0 ||
         body_string(r, "engine", true, 16, catalog_known, "one of " CATALOG_NAMES, &engine) < 0 ||
         body_name(r, "plan", true, &plan) < 0 ||
@@ -312,7 +313,7 @@ void h_instance_create(struct req *r)
             goto out;
         }
         if (!store_ok(res)) {
-            http_sql_error(r, res);
+            dbq_sql_error(r, res);
             goto out;
         }
         if (PQntuples(res) == 1)
@@ -363,15 +364,6 @@ static const char sql_instance_list_all[] =
     "SELECT " INSTANCE_COLS INSTANCE_FROM " WHERE ($1::text IS NULL OR t.name = $1)"
     " AND i.status <> 'deleted' AND i.seq > $2::bigint ORDER BY i.seq LIMIT $3";
 
-/* ?tenant= for operators: a name or absent. 0, or -1 after replying 400. */
-static int tenant_filter(struct req *r, const char **tenant)
-{
-    *tenant = http_query(r, "tenant");
-    if (*tenant && !valid_name(*tenant))
-        return http_error(r, 400, "invalid_field", "tenant", "tenant must be a tenant name");
-    return 0;
-}
-
 void h_instance_list(struct req *r)
 {
     char after[24], lim[24];
@@ -379,18 +371,14 @@ void h_instance_list(struct req *r)
     int limit;
     PGresult *res;
 
-    if (dbq_page_args(r, &limit, after) < 0 || tenant_filter(r, &tenant) < 0)
+    if (dbq_page_args(r, &limit, after) < 0 || dbq_tenant_arg(r, &tenant) < 0 ||
+        dbq_other_tenant(r, tenant))
         return;
     dbq_i64(limit + 1, lim);
-    if (r->who.role == ROLE_TENANT) {
-        if (tenant && strcmp(tenant, r->who.tenant) != 0) {
-            http_reply_json(r, 200, json_pack("{s:[],s:n}", "items", "next"));
-            return;
-        }
+    if (r->who.role == ROLE_TENANT)
         res = dbq_ok(r, sql_instance_list_tenant, r->who.tenant_id, after, lim);
-    } else {
+    else
         res = dbq_ok(r, sql_instance_list_all, tenant, after, lim);
-    }
     if (res)
         dbq_reply_page(r, res, limit, 12, instance_json);
 }
@@ -461,8 +449,7 @@ void h_instance_resize(struct req *r)
         http_error(r, 404, "not_found", NULL, "instance not found");
         return;
     }
-    if (http_parse_body(r, true) < 0 || body_allow(r, keys) < 0 ||
-        body_name(r, "plan", true, &plan) < 0)
+    if (body_parse(r, true) < 0 || body_allow(r, keys) < 0 || body_name(r, "plan", true, &plan) < 0)
         return;
     if (plan_size(r, plan, size) < 0 || dbq_begin(r) < 0)
         return;
@@ -591,50 +578,4 @@ void h_instance_delete(struct req *r)
     else
         http_error(r, 409, "conflict", NULL, "instance is already %s", PQgetvalue(res, 0, 7));
     PQclear(res);
-}
-
-#define EVENT_COLS                                                                                 \
-    "SELECT e.id, iso(e.at), t.name, e.instance_id, e.actor, e.kind, e.message"                    \
-    " FROM events e LEFT JOIN tenants t ON t.id = e.tenant_id"
-
-static json_t *event_json(const PGresult *res, int i)
-{
-    return json_pack("{s:o,s:o,s:o,s:o,s:o,s:o,s:o}", "id", dbq_int(res, i, 0), "at",
-                     dbq_str(res, i, 1), "tenant", dbq_str(res, i, 2), "instance_id",
-                     dbq_str(res, i, 3), "actor", dbq_str(res, i, 4), "kind", dbq_str(res, i, 5),
-                     "message", dbq_str(res, i, 6));
-}
-
-static const char sql_events_tenant[] =
-    EVENT_COLS " WHERE e.tenant_id = $1::bigint AND e.id > $2::bigint"
-               " AND ($3::uuid IS NULL OR e.instance_id = $3::uuid) ORDER BY e.id LIMIT $4";
-static const char sql_events_all[] =
-    EVENT_COLS " WHERE ($1::text IS NULL OR t.name = $1) AND e.id > $2::bigint"
-               " AND ($3::uuid IS NULL OR e.instance_id = $3::uuid) ORDER BY e.id LIMIT $4";
-
-void h_event_list(struct req *r)
-{
-    char after[24], lim[24];
-    const char *tenant, *instance = http_query(r, "instance");
-    int limit;
-    PGresult *res;
-
-    if (dbq_page_args(r, &limit, after) < 0 || tenant_filter(r, &tenant) < 0)
-        return;
-    if (instance && !valid_uuid(instance)) {
-        http_error(r, 400, "invalid_field", "instance", "instance must be an instance id");
-        return;
-    }
-    dbq_i64(limit + 1, lim);
-    if (r->who.role == ROLE_TENANT) {
-        if (tenant && strcmp(tenant, r->who.tenant) != 0) {
-            http_reply_json(r, 200, json_pack("{s:[],s:n}", "items", "next"));
-            return;
-        }
-        res = dbq_ok(r, sql_events_tenant, r->who.tenant_id, after, instance, lim);
-    } else {
-        res = dbq_ok(r, sql_events_all, tenant, after, instance, lim);
-    }
-    if (res)
-        dbq_reply_page(r, res, limit, 0, event_json);
 }

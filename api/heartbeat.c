@@ -6,11 +6,12 @@
 #include <string.h>
 #include <time.h>
 
+#include "api/body.h"
 #include "api/dbq.h"
-#include "api/notify.h"
-#include "api/reconcile.h"
-#include "api/routes.h"
-#include "api/store.h"
+#include "control/notify.h"
+#include "control/reconcile.h"
+#include "api/handlers.h"
+#include "store/store.h"
 #include "lib/crypto.h"
 #include "lib/hbproto.h"
 #include "lib/istate.h"
@@ -259,7 +260,7 @@ void h_agent_heartbeat(struct req *r)
         answer_desired(r);
         return;
     }
-    if (http_parse_body(r, true) < 0 || body_allow(r, keys) < 0)
+    if (body_parse(r, true) < 0 || body_allow(r, keys) < 0)
         return;
     members = json_object_get(r->json, HB_F_MEMBERS);
     if (!members)

@@ -4,8 +4,8 @@
 
 #include "api/dbq.h"
 #include "api/metrics.h"
-#include "api/routes.h"
-#include "api/store.h"
+#include "api/handlers.h"
+#include "store/store.h"
 #include "lib/istate.h"
 
 void h_healthz(struct req *r)

@@ -1,12 +1,21 @@
 /* The metadata store: PostgreSQL through libpq, one connection per thread, every statement
  * parameterized and prepared once per connection, and the versioned schema migrations. */
-#ifndef API_STORE_H
-#define API_STORE_H
+#ifndef STORE_STORE_H
+#define STORE_STORE_H
 
 #include <stdbool.h>
 #include <libpq-fe.h>
 
 #include "lib/err.h"
+
+/* Values of struct err.code set by store/ (store.c and embedded.c). */
+enum store_errc {
+    STORE_E_UNAVAILABLE = ERR_BASE_STORE + 1, /* cannot reach the store: the API answers 503 */
+    STORE_E_SQL,                              /* the store refused a statement; carries its text */
+    STORE_E_SYSTEM,        /* an OS call failed (embedded store: directories, fork) */
+    STORE_E_NOT_INSTALLED, /* the PostgreSQL binaries or their OS user are missing */
+    STORE_E_START,         /* the embedded store failed to start or stop; carries its log */
+};
 
 /* Set the connection string (libpq keyword/value or URL) every thread connects with. Copied.
  * Call once before any other store_* call. */
@@ -23,7 +32,7 @@ int store_migrate(struct err *e) __attribute__((warn_unused_result));
  * sql must be a string constant: it is prepared once per connection, keyed by its address.
  * params are text values (NULL = SQL NULL). Returns the result, which the caller frees with
  * PQclear; its status may be an error (see store_sqlstate). Returns NULL when the store cannot be
- * reached (e set, code STORE_UNAVAILABLE). */
+ * reached (e set, code STORE_E_UNAVAILABLE). */
 PGresult *store_exec(struct err *e, const char *sql, int nparams, const char *const *params);
 
 /* The same for statements that are not prepared: transaction control ("BEGIN", "COMMIT",
@@ -40,7 +49,5 @@ const char *store_constraint(const PGresult *res);
 
 /* Whether the store answers a trivial query within a few seconds. */
 bool store_ping(void);
-
-enum { STORE_UNAVAILABLE = 1, STORE_FAILED = 2 };
 
 #endif

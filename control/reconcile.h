@@ -1,8 +1,8 @@
-/* dbaasd's controller loop: host liveness, placement (api/placement.c), replica replacement,
+/* dbaasd's controller loop: host liveness, placement (control/placement.c), replica replacement,
  * deletions (an instance is deleted once its agents removed every member) and the expiry of
  * idempotency keys. Runs on its own thread, on the leader only. */
-#ifndef API_RECONCILE_H
-#define API_RECONCILE_H
+#ifndef CONTROL_RECONCILE_H
+#define CONTROL_RECONCILE_H
 
 #include "lib/err.h"
 

@@ -1,12 +1,12 @@
 /* The scheduler's loop in dbaasd.
  *
- * NOTES: runs on the controller thread of the leader only (api/reconcile.c). Each pass loads a
+ * NOTES: runs on the controller thread of the leader only (control/reconcile.c). Each pass loads a
  * fresh view of the hosts into a place_cluster (the store is the truth; the view lives for one
  * pass), asks scheduler/place for hosts, and commits every placement in one transaction that
  * re-checks each host's capacity with a conditional UPDATE of its allocation counters, so that
  * concurrent writers (another dbaasd, a resize) can never over-commit a host: a stale decision
  * fails, rolls back and the pass ends (the next pass sees the new state). */
-#include "api/placement.h"
+#include "control/placement.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,12 +14,13 @@
 
 #include <jansson.h>
 
-#include "api/notify.h"
-#include "api/store.h"
+#include "control/errc.h"
+#include "control/notify.h"
 #include "lib/buf.h"
 #include "lib/log.h"
 #include "lib/xalloc.h"
 #include "scheduler/place.h"
+#include "store/store.h"
 
 #define BATCH 200
 
@@ -56,7 +57,7 @@ static int load_config(struct place_config *cfg, struct err *e)
         return -1;
     place_config_init(cfg);
     if (!store_ok(res)) {
-        err_set(e, STORE_FAILED, "could not read settings: %s", PQresultErrorMessage(res));
+        err_set(e, API_E_STORE, "could not read settings: %s", PQresultErrorMessage(res));
         PQclear(res);
         return -1;
     }
@@ -86,12 +87,12 @@ static int load_view(struct view *v, const struct place_config *cfg, struct err 
     memset(v, 0, sizeof(*v));
     v->cluster = place_cluster_new(cfg, &perr);
     if (!v->cluster)
-        return err_set(e, STORE_FAILED, "could not make the cluster view: %s", perr.msg);
+        return err_set(e, API_E_PLACE, "could not make the cluster view: %s", perr.msg);
     res = store_exec(e, sql_hosts, 1, (const char *const[]){"0"});
     if (!res)
         goto fail;
     if (!store_ok(res)) {
-        err_set(e, STORE_FAILED, "could not load hosts: %s", PQresultErrorMessage(res));
+        err_set(e, API_E_STORE, "could not load hosts: %s", PQresultErrorMessage(res));
         goto fail;
     }
     v->host_ids = xcalloc((size_t)PQntuples(res) + 1, sizeof(char *));
@@ -125,7 +126,7 @@ static int load_view(struct view *v, const struct place_config *cfg, struct err 
         idx = place_host_add(v->cluster, &spec, &perr);
         json_decref(engines);
         if (idx < 0) {
-            err_set(e, STORE_FAILED, "could not add host \"%s\" to the view: %s", spec.name,
+            err_set(e, API_E_PLACE, "could not add host \"%s\" to the view: %s", spec.name,
                     perr.msg);
             goto fail;
         }
@@ -185,7 +186,7 @@ static int exec_ok(const char *sql, int n, const char *const *params, PGresult *
     if (!res)
         return -1;
     if (!store_ok(res)) {
-        err_set(e, STORE_FAILED, "%s", PQresultErrorMessage(res));
+        err_set(e, API_E_STORE, "%s", PQresultErrorMessage(res));
         PQclear(res);
         return -1;
     }
@@ -252,7 +253,7 @@ static int commit_members(const struct view *v, const struct place_config *cfg,
             goto fail;
         }
         if (PQntuples(res) == 0) {
-            err_set(e, STORE_FAILED, "host \"%s\" has no free port", host_name);
+            err_set(e, API_E_PLACE, "host \"%s\" has no free port", host_name);
             rc = 0;
             goto rollback;
         }
@@ -283,7 +284,7 @@ static int commit_members(const struct view *v, const struct place_config *cfg,
     return 1;
 fail:
     if (res && !store_ok(res))
-        err_set(e, STORE_FAILED, "%s", PQresultErrorMessage(res));
+        err_set(e, API_E_STORE, "%s", PQresultErrorMessage(res));
 rollback:
     PQclear(res);
     {

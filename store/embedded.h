@@ -1,7 +1,7 @@
 /* The embedded metadata store: a PostgreSQL server that dbaasd runs under its data directory
  * when no external database is given. */
-#ifndef API_EMBEDDED_H
-#define API_EMBEDDED_H
+#ifndef STORE_EMBEDDED_H
+#define STORE_EMBEDDED_H
 
 #include "lib/err.h"
 

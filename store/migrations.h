@@ -1,6 +1,6 @@
 /* The schema migrations, in order. Never edit a released migration: add a new one. */
-#ifndef API_MIGRATIONS_H
-#define API_MIGRATIONS_H
+#ifndef STORE_MIGRATIONS_H
+#define STORE_MIGRATIONS_H
 
 struct migration {
     int version;

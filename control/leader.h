@@ -1,7 +1,7 @@
 /* Leader election among the dbaasd sharing one store: a PostgreSQL advisory lock held by a
  * dedicated session. Only the leader runs the scheduler and the controller passes. */
-#ifndef API_LEADER_H
-#define API_LEADER_H
+#ifndef CONTROL_LEADER_H
+#define CONTROL_LEADER_H
 
 #include <stdbool.h>
 

@@ -1,6 +1,6 @@
 /* Leader election: pg_try_advisory_lock on a session of its own (not the per-thread store
  * connections, whose sessions come and go). Used by the controller thread only. */
-#include "api/leader.h"
+#include "control/leader.h"
 
 #include <libpq-fe.h>
 #include <string.h>

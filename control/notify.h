@@ -1,8 +1,8 @@
 /* Wake-ups for long-polling agents: a generation number that grows whenever some host's desired
  * members may have changed (placement, resize, deletion), and a wait for it to grow. In one
  * dbaasd process; with several sharing a store, agents still see changes at their next poll. */
-#ifndef API_NOTIFY_H
-#define API_NOTIFY_H
+#ifndef CONTROL_NOTIFY_H
+#define CONTROL_NOTIFY_H
 
 #include <stdint.h>
 

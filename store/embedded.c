@@ -4,7 +4,7 @@
  * on the terminal reaches dbaasd, which then stops it in order); it gets SIGINT (fast shutdown)
  * if dbaasd dies. It listens on no TCP address: only on a Unix socket in DATA_DIR/run (mode
  * 0700), with trust authentication, so only its OS user and root can reach it. */
-#include "api/embedded.h"
+#include "store/embedded.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -27,6 +27,7 @@
 #include "lib/buf.h"
 #include "lib/xalloc.h"
 #include "lib/clock.h"
+#include "store/store.h"
 
 #define PG_USER "postgres"
 #define DB_ROLE "dbaas"
@@ -132,11 +133,14 @@ static const char *log_tail(const char *log_path)
 static int make_dir(const char *path, const struct passwd *pw, struct err *e)
 {
     if (mkdir(path, 0700) < 0 && errno != EEXIST)
-        return err_set(e, 1, "could not create directory \"%s\": %s", path, strerror(errno));
+        return err_set(e, STORE_E_SYSTEM, "could not create directory \"%s\": %s", path,
+                       strerror(errno));
     if (chmod(path, 0700) < 0)
-        return err_set(e, 1, "could not set mode of \"%s\": %s", path, strerror(errno));
+        return err_set(e, STORE_E_SYSTEM, "could not set mode of \"%s\": %s", path,
+                       strerror(errno));
     if (pw && chown(path, pw->pw_uid, pw->pw_gid) < 0)
-        return err_set(e, 1, "could not change owner of \"%s\": %s", path, strerror(errno));
+        return err_set(e, STORE_E_SYSTEM, "could not change owner of \"%s\": %s", path,
+                       strerror(errno));
     return 0;
 }
 
@@ -153,7 +157,7 @@ static int run_initdb(const char *bindir, const char *pgdata, const struct passw
     fflush(NULL);
     pid = fork();
     if (pid < 0) {
-        err_set(e, 1, "could not fork: %s", strerror(errno));
+        err_set(e, STORE_E_SYSTEM, "could not fork: %s", strerror(errno));
         goto out;
     }
     if (pid == 0)
@@ -161,7 +165,7 @@ static int run_initdb(const char *bindir, const char *pgdata, const struct passw
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
         ;
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-        err_set(e, 1, "initdb of the embedded store failed: %s", log_tail(log_path));
+        err_set(e, STORE_E_START, "initdb of the embedded store failed: %s", log_tail(log_path));
         goto out;
     }
     rc = 0;
@@ -208,7 +212,8 @@ static int stop_leftover(const char *pgdata, struct err *e)
     while (pid_alive(pid) && access(pidfile, F_OK) == 0 && clock_now_ms() < deadline)
         clock_sleep_ms(20);
     if (pid_alive(pid) && access(pidfile, F_OK) == 0)
-        rc = err_set(e, 1, "could not stop the embedded store left running (pid %d)", pid);
+        rc = err_set(e, STORE_E_START, "could not stop the embedded store left running (pid %d)",
+                     pid);
 out:
     free(pidfile);
     return rc;
@@ -256,7 +261,7 @@ struct embedded *embedded_start(const char *data_dir, char **conninfo, struct er
     *conninfo = NULL;
     bindir = find_bindir();
     if (!bindir) {
-        err_set(e, 1,
+        err_set(e, STORE_E_NOT_INSTALLED,
                 "could not find the PostgreSQL server binaries (install postgresql or set "
                 "DBAAS_PG_BINDIR)");
         goto fail;
@@ -264,7 +269,8 @@ struct embedded *embedded_start(const char *data_dir, char **conninfo, struct er
     if (geteuid() == 0) {
         pw = getpwnam(PG_USER);
         if (!pw) {
-            err_set(e, 1, "user \"%s\" does not exist (install postgresql)", PG_USER);
+            err_set(e, STORE_E_NOT_INSTALLED, "user \"%s\" does not exist (install postgresql)",
+                    PG_USER);
             goto fail;
         }
     }
@@ -279,7 +285,8 @@ struct embedded *embedded_start(const char *data_dir, char **conninfo, struct er
     if (status >= 0) {
         if (pw && fchown(status, pw->pw_uid, pw->pw_gid) < 0) {
             close(status);
-            err_set(e, 1, "could not change owner of \"%s\": %s", log_path, strerror(errno));
+            err_set(e, STORE_E_SYSTEM, "could not change owner of \"%s\": %s", log_path,
+                    strerror(errno));
             goto fail;
         }
         close(status);
@@ -317,7 +324,7 @@ struct embedded *embedded_start(const char *data_dir, char **conninfo, struct er
         free(sockdir_opt);
     }
     if (pid < 0) {
-        err_set(e, 1, "could not fork: %s", strerror(errno));
+        err_set(e, STORE_E_SYSTEM, "could not fork: %s", strerror(errno));
         goto fail;
     }
     info = xasprintf("host=%s port=5432 user=%s dbname=postgres application_name=dbaasd", rundir,
@@ -328,11 +335,12 @@ struct embedded *embedded_start(const char *data_dir, char **conninfo, struct er
             break;
         if (waitpid(pid, &status, WNOHANG) == pid) {
             pid = -1;
-            err_set(e, 1, "the embedded store exited at start: %s", log_tail(log_path));
+            err_set(e, STORE_E_START, "the embedded store exited at start: %s", log_tail(log_path));
             goto fail;
         }
         if (clock_now_ms() > deadline) {
-            err_set(e, 1, "the embedded store was not ready within %d s", START_DEADLINE_MS / 1000);
+            err_set(e, STORE_E_START, "the embedded store was not ready within %d s",
+                    START_DEADLINE_MS / 1000);
             goto fail;
         }
         clock_sleep_ms(20);

@@ -1,7 +1,7 @@
 /* The schema migrations, in order. Never edit a released migration: add a new one.
  * Counters on tenants (used_*) and hosts (alloc_*) are maintained in the same statement as the
  * change that moves them, so that a conditional UPDATE on one row is the atomic quota check. */
-#include "api/migrations.h"
+#include "store/migrations.h"
 
 const struct migration migrations[] = {
     {1, "core",

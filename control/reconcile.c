@@ -1,10 +1,10 @@
 /* dbaasd's controller loop: host liveness, deletions, replica replacement and placement.
  *
  * NOTES: one thread, its own store connection; it acts only while this dbaasd leads (an
- * advisory lock, api/leader.c). Each pass is one statement per task, each idempotent and safe to
- * repeat after a crash at any point. The API wakes the loop (reconcile_kick) after changes so
- * that placement does not wait for the next tick. */
-#include "api/reconcile.h"
+ * advisory lock, control/leader.c). Each pass is one statement per task, each idempotent and
+ * safe to repeat after a crash at any point. The API wakes the loop (reconcile_kick) after
+ * changes so that placement does not wait for the next tick. */
+#include "control/reconcile.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -13,13 +13,14 @@
 #include <stdlib.h>
 #include <time.h>
 
-#include "api/leader.h"
-#include "api/notify.h"
-#include "api/placement.h"
-#include "api/store.h"
-#include "lib/xalloc.h"
-#include "lib/log.h"
+#include "control/errc.h"
+#include "control/leader.h"
+#include "control/notify.h"
+#include "control/placement.h"
 #include "lib/clock.h"
+#include "lib/log.h"
+#include "lib/xalloc.h"
+#include "store/store.h"
 
 static pthread_t thread;
 static bool running;
@@ -80,7 +81,7 @@ static int run(const char *sql, const char *what, struct err *e)
     if (!res)
         return -1;
     if (!store_ok(res)) {
-        err_set(e, STORE_FAILED, "could not %s: %s", what, PQresultErrorMessage(res));
+        err_set(e, API_E_STORE, "could not %s: %s", what, PQresultErrorMessage(res));
         PQclear(res);
         return -1;
     }
@@ -110,7 +111,7 @@ int reconcile_once(struct err *e)
     if (!res)
         return -1;
     if (!store_ok(res)) {
-        err_set(e, STORE_FAILED, "could not finalize deletions: %s", PQresultErrorMessage(res));
+        err_set(e, API_E_STORE, "could not finalize deletions: %s", PQresultErrorMessage(res));
         goto out;
     }
     n = atoi(PQgetvalue(res, 0, 0));
@@ -119,8 +120,7 @@ int reconcile_once(struct err *e)
     if (!res)
         return -1;
     if (!store_ok(res)) {
-        err_set(e, STORE_FAILED, "could not expire idempotency keys: %s",
-                PQresultErrorMessage(res));
+        err_set(e, API_E_STORE, "could not expire idempotency keys: %s", PQresultErrorMessage(res));
         n = -1;
     }
 out:
@@ -185,7 +185,7 @@ int reconcile_start(const char *info, int interval_ms, struct err *e)
     rc = pthread_create(&thread, NULL, loop, NULL);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (rc != 0)
-        return err_set(e, 1, "could not start the reconcile thread: error %d", rc);
+        return err_set(e, API_E_SYSTEM, "could not start the reconcile thread: error %d", rc);
     running = true;
     return 0;
 }

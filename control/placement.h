@@ -1,7 +1,7 @@
 /* The scheduler's loop in dbaasd: places pending instances and replacement replicas with the
  * scheduler/ library and commits each placement in one transaction with the hosts' allocation. */
-#ifndef API_PLACEMENT_H
-#define API_PLACEMENT_H
+#ifndef CONTROL_PLACEMENT_H
+#define CONTROL_PLACEMENT_H
 
 #include "lib/err.h"
 
