@@ -28,7 +28,7 @@
 
 #include "agent/engine.h"
 #include "agent/member.h"
-#include "agent/proc.h"
+#include "lib/proc.h"
 #include "lib/buf.h"
 #include "lib/httpc.h"
 #include "lib/log.h"

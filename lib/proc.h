@@ -1,7 +1,7 @@
 /* Process identity for supervision: a pid plus its start time (from /proc/PID/stat) names one
  * process for good, so that a recycled pid is never mistaken for the engine we started. */
-#ifndef AGENT_PROC_H
-#define AGENT_PROC_H
+#ifndef LIB_PROC_H
+#define LIB_PROC_H
 
 #include <stdbool.h>
 #include <stdint.h>

@@ -1,6 +1,6 @@
 /* Process identity for supervision, read from /proc. A zombie counts as dead: on these hosts
  * an orphan that exits may stay a zombie for seconds, and it still answers kill(pid, 0). */
-#include "agent/proc.h"
+#include "lib/proc.h"
 
 #include <stdio.h>
 #include <stdlib.h>
