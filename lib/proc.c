@@ -1,42 +1,106 @@
-/* Process identity for supervision, read from /proc. A zombie counts as dead: on these hosts
- * an orphan that exits may stay a zombie for seconds, and it still answers kill(pid, 0). */
+/* Processes read from /proc: the one parser of /proc/PID/stat, and process identity for
+ * supervision. */
 #include "lib/proc.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
+#include <unistd.h>
+
+/* The last field read (starttime). */
+#define LAST_FIELD 22
+
+/* One decimal field at *p (tpgid, priority and nice may be negative), followed by a space or
+ * the end; advances *p past it. */
+static bool next_number(const char **p, long long *v)
+{
+    char *end;
+
+    if ((**p < '0' || **p > '9') && **p != '-')
+        return false;
+    errno = 0;
+    *v = strtoll(*p, &end, 10);
+    if (errno != 0 || (*end != ' ' && *end != '\n' && *end != '\0'))
+        return false;
+    *p = *end == ' ' ? end + 1 : end;
+    return true;
+}
+
+int proc_stat_parse(const char *text, struct proc_stat *st)
+{
+    long long v;
+    const char *p, *rp;
+    char *end;
+    long pid;
+
+    memset(st, 0, sizeof(*st));
+    /* "PID (COMM) S PPID PGRP SESSION ... STARTTIME(22) ..." */
+    errno = 0;
+    pid = strtol(text, &end, 10);
+    if (errno != 0 || end == text || pid <= 0 || pid > INT_MAX || strncmp(end, " (", 2) != 0)
+        goto fail;
+    rp = strrchr(end, ')');
+    if (!rp || rp[1] != ' ' || rp[2] == '\0' || rp[3] != ' ')
+        goto fail;
+    st->pid = (pid_t)pid;
+    st->state = rp[2];
+    p = rp + 4;
+    for (int field = 4; field <= LAST_FIELD; field++) {
+        if (!next_number(&p, &v))
+            goto fail;
+        if (field == 4)
+            st->ppid = (pid_t)v;
+        else if (field == 5)
+            st->pgrp = (pid_t)v;
+        else if (field == 6)
+            st->sid = (pid_t)v;
+        else if (field == LAST_FIELD)
+            st->starttime = (uint64_t)v;
+    }
+    return 0;
+fail:
+    memset(st, 0, sizeof(*st));
+    return -1;
+}
+
+int proc_stat_read(pid_t pid, struct proc_stat *st)
+{
+    char path[64], buf[1024];
+    ssize_t n;
+    int fd;
+
+    memset(st, 0, sizeof(*st));
+    if (pid <= 0)
+        return -1;
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    do
+        n = read(fd, buf, sizeof(buf) - 1);
+    while (n < 0 && errno == EINTR);
+    close(fd);
+    if (n <= 0)
+        return -1;
+    buf[n] = '\0';
+    return proc_stat_parse(buf, st);
+}
+
+bool proc_state_gone(char state)
+{
+    return state == 'Z' || state == 'X' || state == 'x';
+}
 
 uint64_t proc_starttime(pid_t pid)
 {
-    char path[64], buf[1024], *p, *save = NULL;
-    unsigned long long start = 0;
-    FILE *f;
-    size_t n;
-    int field;
+    struct proc_stat st;
 
-    if (pid <= 0)
+    if (proc_stat_read(pid, &st) != 0 || proc_state_gone(st.state))
         return 0;
-    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-    f = fopen(path, "r");
-    if (!f)
-        return 0;
-    n = fread(buf, 1, sizeof(buf) - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    /* The command name (field 2) may hold spaces and parentheses: start after the last ')'. */
-    p = strrchr(buf, ')');
-    if (!p || p[1] != ' ')
-        return 0;
-    if (p[2] == 'Z' || p[2] == 'X')
-        return 0;
-    /* Field 3 is the state; field 22 the start time. */
-    p = strtok_r(p + 2, " ", &save);
-    for (field = 3; p && field < 22; field++)
-        p = strtok_r(NULL, " ", &save);
-    if (p)
-        start = strtoull(p, NULL, 10);
-    return start;
+    return st.starttime;
 }
 
 bool proc_alive(pid_t pid, uint64_t starttime)
