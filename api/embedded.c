@@ -27,6 +27,7 @@
 #include "lib/buf.h"
 #include "lib/xalloc.h"
 #include "lib/clock.h"
+#include "lib/proc.h"
 
 #define PG_USER "postgres"
 #define DB_ROLE "dbaas"
@@ -170,24 +171,6 @@ out:
     return rc;
 }
 
-/* Whether pid is a live (not zombie) process. */
-static bool pid_alive(pid_t pid)
-{
-    char path[64], buf[512], *p;
-    FILE *f;
-    size_t n;
-
-    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-    f = fopen(path, "r");
-    if (!f)
-        return false;
-    n = fread(buf, 1, sizeof(buf) - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    p = strrchr(buf, ')');
-    return p && p[1] == ' ' && p[2] != 'Z' && p[2] != 'X';
-}
-
 /* A server left running by a dbaasd that died without stopping it: stop it. */
 static int stop_leftover(const char *pgdata, struct err *e)
 {
@@ -201,13 +184,13 @@ static int stop_leftover(const char *pgdata, struct err *e)
     if (fscanf(f, "%d", &pid) != 1)
         pid = 0;
     fclose(f);
-    if (pid <= 0 || !pid_alive(pid))
+    if (pid <= 0 || !proc_alive(pid, 0))
         goto out; /* stale file: the server removes it itself at start */
     kill(pid, SIGINT);
     deadline = clock_now_ms() + STOP_DEADLINE_MS;
-    while (pid_alive(pid) && access(pidfile, F_OK) == 0 && clock_now_ms() < deadline)
+    while (proc_alive(pid, 0) && access(pidfile, F_OK) == 0 && clock_now_ms() < deadline)
         clock_sleep_ms(20);
-    if (pid_alive(pid) && access(pidfile, F_OK) == 0)
+    if (proc_alive(pid, 0) && access(pidfile, F_OK) == 0)
         rc = err_set(e, 1, "could not stop the embedded store left running (pid %d)", pid);
 out:
     free(pidfile);

@@ -145,17 +145,6 @@ typedef int (*iso_attach_fn)(void *arg, pid_t pid, struct err *e);
 int iso_spawn(const struct iso_exec *ex, iso_attach_fn attach, void *arg, pid_t *pid,
               struct err *e);
 
-/* Process state from /proc/PID/stat; -1 when the process does not exist. */
-struct iso_proc {
-    char state; /* 'R', 'S', 'Z', ... */
-    pid_t ppid;
-    pid_t sid;
-    unsigned long long start; /* clock ticks since boot */
-};
-int iso_proc_read(pid_t pid, struct iso_proc *p);
-/* Exists and is not a zombie. */
-bool iso_proc_alive(pid_t pid);
-
 /* The engine among a group's processes: a live one whose parent is not in the group, the
  * session leader first, then the oldest. 0 when none is live. */
 pid_t iso_pick_main(const pid_t *pids, size_t n);

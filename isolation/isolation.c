@@ -29,6 +29,7 @@
 #include "lib/buf.h"
 #include "lib/xalloc.h"
 #include "lib/clock.h"
+#include "lib/proc.h"
 
 extern char **environ;
 
@@ -593,53 +594,7 @@ out:
     return ret;
 }
 
-/* ---- /proc ---- */
-
-int iso_proc_read(pid_t pid, struct iso_proc *p)
-{
-    char path[64], buf[1024];
-    int fd;
-    ssize_t n;
-    char *rp;
-    int field = 3;
-
-    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-    fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    n = read(fd, buf, sizeof(buf) - 1);
-    close(fd);
-    if (n <= 0)
-        return -1;
-    buf[n] = '\0';
-    /* "pid (comm) S ppid pgrp session ... starttime(22)"; comm may hold ')' */
-    rp = strrchr(buf, ')');
-    if (!rp || rp[1] != ' ')
-        return -1;
-    memset(p, 0, sizeof(*p));
-    for (char *save = NULL, *tok = strtok_r(rp + 2, " ", &save); tok;
-         tok = strtok_r(NULL, " ", &save), field++) {
-        if (field == 3)
-            p->state = tok[0];
-        else if (field == 4)
-            p->ppid = (pid_t)atoi(tok);
-        else if (field == 6)
-            p->sid = (pid_t)atoi(tok);
-        else if (field == 22) {
-            p->start = strtoull(tok, NULL, 10);
-            break;
-        }
-    }
-    return field == 22 ? 0 : -1;
-}
-
-bool iso_proc_alive(pid_t pid)
-{
-    struct iso_proc p;
-
-    return pid > 0 && iso_proc_read(pid, &p) == 0 && p.state != 'Z' && p.state != 'X' &&
-           p.state != 'x';
-}
+/* ---- processes of a group ---- */
 
 static bool pid_in(const pid_t *pids, size_t n, pid_t pid)
 {
@@ -653,22 +608,22 @@ pid_t iso_pick_main(const pid_t *pids, size_t n)
 {
     pid_t best = 0;
     bool best_leader = false;
-    unsigned long long best_start = 0;
+    uint64_t best_start = 0;
 
     for (size_t i = 0; i < n; i++) {
-        struct iso_proc p;
+        struct proc_stat p;
         bool leader;
 
-        if (iso_proc_read(pids[i], &p) != 0 || p.state == 'Z' || p.state == 'X')
+        if (proc_stat_read(pids[i], &p) != 0 || proc_state_gone(p.state))
             continue;
         if (pid_in(pids, n, p.ppid))
             continue;
         leader = p.sid == pids[i];
         if (best == 0 || (leader && !best_leader) ||
-            (leader == best_leader && p.start < best_start)) {
+            (leader == best_leader && p.starttime < best_start)) {
             best = pids[i];
             best_leader = leader;
-            best_start = p.start;
+            best_start = p.starttime;
         }
     }
     return best;
@@ -843,7 +798,7 @@ static int live_pids(struct iso *iso, const char *name, bool missing_ok, pid_t *
         return -1;
     }
     for (size_t i = 0; i < *n; i++)
-        if (iso_proc_alive((*pids)[i]))
+        if (proc_alive((*pids)[i], 0))
             (*pids)[k++] = (*pids)[i];
     *n = k;
     if (k == 0) {

@@ -31,6 +31,7 @@
 #include "lib/buf.h"
 #include "lib/xalloc.h"
 #include "lib/clock.h"
+#include "lib/proc.h"
 
 #define DEFAULT_URI "lxc:///system"
 #define INIT_WAIT_MS 5000
@@ -307,11 +308,11 @@ static struct proc_entry *scan_procs(size_t *n)
     if (!d)
         return NULL;
     while ((de = readdir(d)) != NULL) {
-        struct iso_proc p;
+        struct proc_stat p;
         char *end;
         long v = strtol(de->d_name, &end, 10);
 
-        if (*end != '\0' || v <= 0 || iso_proc_read((pid_t)v, &p) != 0)
+        if (*end != '\0' || v <= 0 || proc_stat_read((pid_t)v, &p) != 0)
             continue;
         if (*n == cap) {
             cap = cap ? cap * 2 : 256;
@@ -598,7 +599,7 @@ static int lxc_kill_all(struct iso *iso, const char *name, struct err *e)
     /* SIGKILL to the init of a PID namespace kills everything in it at once; libvirt's own
      * destroy sends SIGTERM first and waits, so it is only the fallback */
     init = virDomainIsActive(dom) == 1 ? find_init(dom) : 0;
-    if (init > 0 && iso_proc_alive(init)) {
+    if (init > 0 && proc_alive(init, 0)) {
         kill(init, SIGKILL);
     } else if (virDomainIsActive(dom) == 1 && virDomainDestroy(dom) < 0 &&
                virDomainIsActive(dom) == 1) {

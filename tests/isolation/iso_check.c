@@ -29,6 +29,7 @@
 #include "isolation/isolation.h"
 #include "lib/xalloc.h"
 #include "lib/clock.h"
+#include "lib/proc.h"
 
 #define MIB (1024 * 1024)
 
@@ -178,7 +179,7 @@ static int count_tagged(const char *tag)
 
     while (d && (de = readdir(d)) != NULL) {
         pid_t pid = (pid_t)atoi(de->d_name);
-        if (pid > 0 && pid != getpid() && iso_proc_alive(pid) && proc_has_tag(pid, tag))
+        if (pid > 0 && pid != getpid() && proc_alive(pid, 0) && proc_has_tag(pid, tag))
             n++;
     }
     if (d)
@@ -197,7 +198,7 @@ static bool wait_ready(pid_t pid, const char *log, int ms)
         free(text);
         if (ready)
             return true;
-        if (!iso_proc_alive(pid))
+        if (!proc_alive(pid, 0))
             return false;
         clock_sleep_ms(10);
     }
@@ -282,9 +283,9 @@ static double measure_cpu(struct iso *iso, const char *name, int ms, double *sec
 
 static unsigned long long start_time(pid_t pid)
 {
-    struct iso_proc p;
+    struct proc_stat p;
 
-    return iso_proc_read(pid, &p) == 0 ? p.start : 0;
+    return proc_stat_read(pid, &p) == 0 ? p.starttime : 0;
 }
 
 static void cleanup(struct iso *iso, const char *name)
@@ -412,7 +413,7 @@ static void test_cpu(struct iso *iso, const char *user, const char *device,
         struct iso_exec ex2 = {argv2, user, workdir, log};
         err_clear(&e);
         int rc = iso_start(iso, "cpu", &lim, &ex2, &other, &e);
-        check(rc != 0 && e.code == ISO_EEXIST && iso_proc_alive(pid),
+        check(rc != 0 && e.code == ISO_EEXIST && proc_alive(pid, 0),
               "starting an existing instance is refused", "%s", e.msg);
     }
     /* re-adopt: a new handle (as after an agent restart) finds the same engine */
@@ -457,7 +458,7 @@ static void test_cpu(struct iso *iso, const char *user, const char *device,
     main_pid = 0;
     {
         bool ok = iso_main_pid(iso, "cpu", &main_pid, &e) == 0;
-        check(ok && main_pid == pid && start_time(pid) == st0 && iso_proc_alive(pid),
+        check(ok && main_pid == pid && start_time(pid) == st0 && proc_alive(pid, 0),
               "resize keeps the same process", "pid %d", (int)main_pid);
     }
     {
@@ -471,7 +472,7 @@ static void test_cpu(struct iso *iso, const char *user, const char *device,
         rc = iso_update(iso, "cpu", &open_lim, &e);
         mem = kernel_value(pid, "memory", v2 ? "memory.max" : "memory.limit_in_bytes");
         quota = kernel_value(pid, "cpu", v2 ? "cpu.max" : "cpu.cfs_quota_us");
-        check(rc == 0 && (mem == -1 || mem > (1LL << 50)) && quota == -1 && iso_proc_alive(pid),
+        check(rc == 0 && (mem == -1 || mem > (1LL << 50)) && quota == -1 && proc_alive(pid, 0),
               "live resize to unlimited", "memory %lld, cpu quota %lld %s", mem, quota, e.msg);
     }
     {
@@ -489,8 +490,8 @@ static void test_cpu(struct iso *iso, const char *user, const char *device,
     {
         int rc = iso_stop(iso, "cpu", SIGTERM, 3000, &e);
         int64_t took = clock_now_ms() - t0;
-        check(rc == 0 && took < 3000 && !iso_proc_alive(pid),
-              "SIGTERM stops it before the deadline", "%" PRId64 " ms %s", took, e.msg);
+        check(rc == 0 && took < 3000 && !proc_alive(pid, 0), "SIGTERM stops it before the deadline",
+              "%" PRId64 " ms %s", took, e.msg);
     }
     err_clear(&e);
     check(iso_destroy(iso, "cpu", &e) == 0, "destroy after stop", "%s", e.msg);
@@ -522,7 +523,7 @@ static void test_stubborn(struct iso *iso, const char *user)
     t0 = clock_now_ms();
     rc = iso_stop(iso, "stubborn", SIGTERM, 300, &e);
     took = clock_now_ms() - t0;
-    check(rc == 0 && took >= 300 && took < 5000 && !iso_proc_alive(pid),
+    check(rc == 0 && took >= 300 && took < 5000 && !proc_alive(pid, 0),
           "SIGKILL after the deadline", "stopped in %" PRId64 " ms (deadline 300) %s", took, e.msg);
     err_clear(&e);
     check(iso_destroy(iso, "stubborn", &e) == 0, "destroy", "%s", e.msg);
@@ -553,9 +554,9 @@ static void test_memory(struct iso *iso, const char *user)
         goto out;
     }
     deadline = clock_now_ms() + 20000;
-    while (iso_proc_alive(pid) && clock_now_ms() < deadline)
+    while (proc_alive(pid, 0) && clock_now_ms() < deadline)
         clock_sleep_ms(20);
-    check(!iso_proc_alive(pid), "64 MiB limit: the 200 MiB allocator dies", "%s", "");
+    check(!proc_alive(pid, 0), "64 MiB limit: the 200 MiB allocator dies", "%s", "");
     if (kind != ISO_LXC) {
         struct iso_usage u = {0};
         bool ok;
@@ -624,7 +625,7 @@ static void test_io(struct iso *iso, const char *user, const char *device)
         text = iso_read_file(log);
         if (text && (strstr(text, "wrote") || strstr(text, "open") || strstr(text, "write:")))
             break;
-        if (!iso_proc_alive(pid))
+        if (!proc_alive(pid, 0))
             break;
         clock_sleep_ms(50);
     }

@@ -24,6 +24,7 @@
 #include "isolation/isolation.h"
 #include "lib/xalloc.h"
 #include "lib/clock.h"
+#include "lib/proc.h"
 
 /* ---- fixtures ---- */
 
@@ -443,15 +444,15 @@ static void test_pids(void **state)
     list[1] = getpid();
     assert_int_equal(iso_pick_main(list, 2), getpid());
     assert_int_equal(iso_pick_main(list, 1), child);
-    assert_true(iso_proc_alive(child));
+    assert_true(proc_alive(child, 0));
     kill(child, SIGKILL);
     /* a zombie is not alive and never the main process */
-    for (int i = 0; i < 500 && iso_proc_alive(child); i++)
+    for (int i = 0; i < 500 && proc_alive(child, 0); i++)
         clock_sleep_ms(2);
-    assert_false(iso_proc_alive(child));
+    assert_false(proc_alive(child, 0));
     assert_int_equal(iso_pick_main(list, 1), 0);
     waitpid(child, NULL, 0);
-    assert_false(iso_proc_alive(child));
+    assert_false(proc_alive(child, 0));
 }
 
 /* ---- cgroup v2 against a fake root ---- */
