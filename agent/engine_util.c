@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "agent/engine.h"
+#include "lib/lines.h"
 #include "lib/xalloc.h"
 #include "lib/clock.h"
 
@@ -396,181 +397,6 @@ bool engine_util_is_dir(const char *path)
     return lstat(path, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
-static int fsync_parent(const char *path)
-{
-    char *dir = xstrdup(path);
-    char *slash = strrchr(dir, '/');
-    int fd, rc = 0;
-
-    if (slash && slash != dir)
-        *slash = '\0';
-    else if (slash)
-        slash[1] = '\0';
-    fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0 || fsync(fd) < 0)
-        rc = -1;
-    if (fd >= 0)
-        close(fd);
-    free(dir);
-    return rc;
-}
-
-int engine_util_write_file(const char *path, const char *content, size_t len, mode_t mode,
-                           uid_t uid, gid_t gid, struct err *e)
-{
-    char *tmp = xasprintf("%s.tmp", path);
-    int fd = -1, rc = -1;
-    size_t done = 0;
-
-    fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
-    if (fd < 0 && errno == EEXIST) {
-        /* A leftover of an interrupted write, or a planted link: unlink never follows it. */
-        if (unlink(tmp) < 0 && errno != ENOENT) {
-            err_set(e, ENGINE_E_SYSTEM, "could not remove \"%s\": %s", tmp, strerror(errno));
-            goto out;
-        }
-        fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
-    }
-    if (fd < 0) {
-        err_set(e, ENGINE_E_SYSTEM, "could not create \"%s\": %s", tmp, strerror(errno));
-        goto out;
-    }
-    while (done < len) {
-        ssize_t w = write(fd, content + done, len - done);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            err_set(e, ENGINE_E_SYSTEM, "could not write \"%s\": %s", tmp, strerror(errno));
-            goto out;
-        }
-        done += (size_t)w;
-    }
-    if (geteuid() == 0 && fchown(fd, uid, gid) < 0) {
-        err_set(e, ENGINE_E_SYSTEM, "could not change owner of \"%s\": %s", tmp, strerror(errno));
-        goto out;
-    }
-    if (fchmod(fd, mode) < 0) {
-        err_set(e, ENGINE_E_SYSTEM, "could not set mode of \"%s\": %s", tmp, strerror(errno));
-        goto out;
-    }
-    if (fsync(fd) < 0) {
-        err_set(e, ENGINE_E_SYSTEM, "could not fsync \"%s\": %s", tmp, strerror(errno));
-        goto out;
-    }
-    close(fd);
-    fd = -1;
-    if (rename(tmp, path) < 0) {
-        err_set(e, ENGINE_E_SYSTEM, "could not rename \"%s\" to \"%s\": %s", tmp, path,
-                strerror(errno));
-        goto out;
-    }
-    if (fsync_parent(path) < 0) {
-        err_set(e, ENGINE_E_SYSTEM, "could not fsync the directory of \"%s\": %s", path,
-                strerror(errno));
-        goto out;
-    }
-    rc = 0;
-out:
-    if (fd >= 0) {
-        close(fd);
-        unlink(tmp);
-    }
-    free(tmp);
-    return rc;
-}
-
-char *engine_util_read_file(const char *path, size_t max, struct err *e)
-{
-    struct stat st;
-    char *data = NULL;
-    size_t done = 0;
-    int fd, saved;
-
-    fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-    if (fd < 0) {
-        saved = errno;
-        err_set(e, ENGINE_E_SYSTEM, "could not open \"%s\": %s", path,
-                saved == ELOOP ? "it is a symbolic link" : strerror(saved));
-        errno = saved;
-        return NULL;
-    }
-    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (size_t)st.st_size > max) {
-        saved = errno;
-        if (!S_ISREG(st.st_mode) || (size_t)st.st_size > max)
-            saved = EINVAL;
-        err_set(e, ENGINE_E_SYSTEM, "could not read \"%s\": %s", path,
-                saved == EINVAL ? "not a regular file of the expected size" : strerror(saved));
-        close(fd);
-        errno = saved;
-        return NULL;
-    }
-    data = xmalloc((size_t)st.st_size + 1);
-    while (done < (size_t)st.st_size) {
-        ssize_t n = read(fd, data + done, (size_t)st.st_size - done);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            break;
-        done += (size_t)n;
-    }
-    data[done] = '\0';
-    close(fd);
-    return data;
-}
-
-/* ---- log lines ---- */
-
-void engine_util_pick_lines(const char *text, bool (*keep)(const char *line),
-                            size_t (*skip)(const char *line), int max_lines, struct buf *out)
-{
-    char *copy = xstrdup(text ? text : "");
-    char **picked = xcalloc((size_t)max_lines, sizeof(*picked));
-    int n = 0, first = 0;
-    char *save = NULL;
-
-    for (char *line = strtok_r(copy, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-        size_t len = strlen(line);
-        if (len && line[len - 1] == '\r')
-            line[--len] = '\0';
-        if (!keep(line))
-            continue;
-        /* A ring of the last max_lines matches. */
-        picked[(first + n) % max_lines] = line;
-        if (n < max_lines)
-            n++;
-        else
-            first = (first + 1) % max_lines;
-    }
-    for (int i = 0; i < n; i++) {
-        const char *line = picked[(first + i) % max_lines];
-        size_t off = skip ? skip(line) : 0, len;
-
-        if (off > strlen(line))
-            off = strlen(line);
-        line += off;
-        while (*line == ' ')
-            line++;
-        len = strlen(line);
-        if (len > 200)
-            len = 200;
-        if (out->len)
-            buf_puts(out, "; ");
-        buf_append(out, line, len);
-    }
-    free(picked);
-    free(copy);
-}
-
-static bool non_blank(const char *line)
-{
-    return line[strspn(line, " \t")] != '\0';
-}
-
-void engine_util_last_lines(const char *text, int max_lines, struct buf *out)
-{
-    engine_util_pick_lines(text, non_blank, NULL, max_lines, out);
-}
-
 int engine_util_run_tool(const struct engine_user *u, char **argv, const char *cwd, int timeout_ms,
                          const char *what, struct err *e)
 {
@@ -582,7 +408,7 @@ int engine_util_run_tool(const struct engine_user *u, char **argv, const char *c
         goto out;
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
         engine_util_status_text(status, how, sizeof(how));
-        engine_util_last_lines(buf_str(&out), 4, &last);
+        lines_last(buf_str(&out), 4, &last);
         err_set(e, ENGINE_E_TOOL, "%s %s: %s", what, how, buf_str(&last));
         goto out;
     }

@@ -1,10 +1,10 @@
 /* Helpers shared by the engine drivers (and by programs that start engines as their OS user):
- * user lookup, running a program as that user, careful file writes in directories the engine
- * user owns, string vectors and small arithmetic. No engine-specific code lives here.
+ * user lookup, running a program as that user, directories the engine user owns, string
+ * vectors and small arithmetic. No engine-specific code lives here.
  *
  * NOTES: nothing logs; errors go to struct err with ENGINE_E_SYSTEM unless said otherwise.
- * Files are written so that a link planted by the engine user cannot redirect a write by root:
- * a new file is created with O_EXCL|O_NOFOLLOW next to the target and renamed over it. */
+ * Files in directories the engine user owns are written with lib/fileio.h, so that a link
+ * planted by the engine user cannot redirect a write by root. */
 #ifndef AGENT_ENGINE_UTIL_H
 #define AGENT_ENGINE_UTIL_H
 
@@ -69,16 +69,6 @@ void engine_util_status_text(int status, char *buf, size_t n);
 int engine_util_mkdir(const char *path, const struct engine_user *u, struct err *e)
     __attribute__((warn_unused_result));
 
-/* Replace path atomically with content: write path.tmp (O_EXCL|O_NOFOLLOW, mode, owner
- * uid:gid when we are root), fsync, rename over path, fsync the directory. */
-int engine_util_write_file(const char *path, const char *content, size_t len, mode_t mode,
-                           uid_t uid, gid_t gid, struct err *e) __attribute__((warn_unused_result));
-
-/* The content of a regular file (not a link) of at most max bytes, NUL-terminated; the caller
- * frees it. NULL with e set on failure; e->code is ENGINE_E_SYSTEM and errno is kept (ENOENT
- * for a missing file). */
-char *engine_util_read_file(const char *path, size_t max, struct err *e);
-
 /* Whether path exists as a directory (not a link). */
 bool engine_util_is_dir(const char *path);
 
@@ -104,15 +94,6 @@ void engine_util_strv_pushf(struct engine_strv *sv, const char *fmt, ...)
 char **engine_util_strv_steal(struct engine_strv *sv);
 /* Free a NULL-terminated vector of strings (NULL is fine). */
 void engine_util_strv_free(char **v);
-
-/* Append the lines of text that match keep() to out, "; "-separated, each cut at 200 bytes
- * after skip(line) characters, keeping only the last max_lines matches. keep and skip see one
- * NUL-terminated line without its newline. For the drivers' start_error(). */
-void engine_util_pick_lines(const char *text, bool (*keep)(const char *line),
-                            size_t (*skip)(const char *line), int max_lines, struct buf *out);
-
-/* Append the last max_lines non-blank lines of text, "; "-separated (for error messages). */
-void engine_util_last_lines(const char *text, int max_lines, struct buf *out);
 
 /* min(max(v, lo), hi). */
 int64_t engine_util_clamp(int64_t v, int64_t lo, int64_t hi);

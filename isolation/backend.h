@@ -149,8 +149,6 @@ int iso_spawn(const struct iso_exec *ex, iso_attach_fn attach, void *arg, pid_t 
  * session leader first, then the oldest. 0 when none is live. */
 pid_t iso_pick_main(const pid_t *pids, size_t n);
 
-/* Read a whole small file into a new string; NULL with errno set. */
-char *iso_read_file(const char *path);
 /* Parse the pids of a cgroup.procs-style text into a new array. */
 int iso_parse_pids(const char *text, pid_t **pids, size_t *n);
 

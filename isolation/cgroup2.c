@@ -27,6 +27,7 @@
 
 #include <libcgroup.h>
 
+#include "lib/fileio.h"
 #include "lib/xalloc.h"
 
 #define ENABLE_CONTROLLERS "+cpu +memory +io"
@@ -138,7 +139,7 @@ static int cg2_open(struct iso *iso, const struct iso_options *o, struct err *e)
         goto out;
     }
     ctl_path = xasprintf("%s/cgroup.controllers", p->mount);
-    ctl = iso_read_file(ctl_path);
+    ctl = fileio_read(ctl_path, SIZE_MAX, 0, NULL);
     if (!ctl) {
         err_set(e, ISO_ESYS, "could not read \"%s\": %s", ctl_path, strerror(errno));
         goto out;
@@ -324,7 +325,7 @@ static int cg2_update(struct iso *iso, const char *name, const struct iso_limits
     }
     /* drop the rules of any other disk (the data directory moved) */
     iomax = gpath(iso, name, "io.max");
-    text = iso_read_file(iomax);
+    text = fileio_read(iomax, SIZE_MAX, 0, NULL);
     for (char *save = NULL, *line = text ? strtok_r(text, "\n", &save) : NULL; line;
          line = strtok_r(NULL, "\n", &save)) {
         char dev[ISO_DEVICE_MAX], value[ISO_DEVICE_MAX + sizeof(IO_UNLIMITED) + 2];
@@ -344,7 +345,7 @@ out:
 static char *read_group_file(struct iso *iso, const char *name, const char *file, struct err *e)
 {
     char *path = gpath(iso, name, file);
-    char *text = iso_read_file(path);
+    char *text = fileio_read(path, SIZE_MAX, 0, NULL);
 
     if (!text)
         err_set(e, errno == ENOENT ? ISO_ENOENT : ISO_ESYS, "could not read \"%s\": %s", path,

@@ -26,7 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "lib/buf.h"
+#include "lib/fileio.h"
 #include "lib/xalloc.h"
 #include "lib/clock.h"
 #include "lib/proc.h"
@@ -171,7 +171,7 @@ int iso_detect_at(const char *mounts_path, enum iso_kind *kind, struct err *e)
             char path[1100];
             char *ctl;
             snprintf(path, sizeof(path), "%s/cgroup.controllers", dir);
-            ctl = iso_read_file(path);
+            ctl = fileio_read(path, SIZE_MAX, 0, NULL);
             v2 = ctl && word_in(ctl, "cpu", " \n") && word_in(ctl, "memory", " \n");
             free(ctl);
         }
@@ -202,7 +202,7 @@ int iso_detect(enum iso_kind *kind, struct err *e)
 
 static int read_dev_file(const char *path, char out[ISO_DEVICE_MAX], struct err *e)
 {
-    char *s = iso_read_file(path);
+    char *s = fileio_read(path, SIZE_MAX, 0, NULL);
     size_t n;
     int ret = -1;
 
@@ -276,7 +276,7 @@ int iso_block_device(const char *path, char out[ISO_DEVICE_MAX], struct err *e)
 char *iso_device_path(const char *sysfs, const char *device, struct err *e)
 {
     char *uevent = xasprintf("%s/dev/block/%s/uevent", sysfs, device);
-    char *text = iso_read_file(uevent);
+    char *text = fileio_read(uevent, SIZE_MAX, 0, NULL);
     char *ret = NULL;
 
     if (!text) {
@@ -627,32 +627,6 @@ pid_t iso_pick_main(const pid_t *pids, size_t n)
         }
     }
     return best;
-}
-
-char *iso_read_file(const char *path)
-{
-    struct buf b = BUF_INIT;
-    char chunk[4096];
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    ssize_t n;
-
-    if (fd < 0)
-        return NULL;
-    while ((n = read(fd, chunk, sizeof(chunk))) != 0) {
-        if (n < 0) {
-            int saved;
-            if (errno == EINTR)
-                continue;
-            saved = errno;
-            close(fd);
-            buf_free(&b);
-            errno = saved;
-            return NULL;
-        }
-        buf_append(&b, chunk, (size_t)n);
-    }
-    close(fd);
-    return buf_steal(&b);
 }
 
 int iso_parse_pids(const char *text, pid_t **pids, size_t *n)

@@ -28,6 +28,7 @@
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
 
+#include "lib/fileio.h"
 #include "lib/buf.h"
 #include "lib/xalloc.h"
 #include "lib/clock.h"
@@ -224,7 +225,7 @@ static virDomainPtr lookup(struct iso *iso, const char *name, struct err *e)
 
 static uint64_t host_mem_kib(void)
 {
-    char *text = iso_read_file("/proc/meminfo");
+    char *text = fileio_read("/proc/meminfo", SIZE_MAX, 0, NULL);
     unsigned long long kib = 0;
 
     for (char *save = NULL, *line = text ? strtok_r(text, "\n", &save) : NULL; line;
@@ -279,7 +280,7 @@ static bool is_ns_init(pid_t pid)
     bool ret = false;
 
     snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-    text = iso_read_file(path);
+    text = fileio_read(path, SIZE_MAX, 0, NULL);
     for (char *save = NULL, *line = text ? strtok_r(text, "\n", &save) : NULL; line;
          line = strtok_r(NULL, "\n", &save)) {
         if (strncmp(line, "NSpid:", 6) == 0) {

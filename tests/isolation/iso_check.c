@@ -27,6 +27,7 @@
 
 #include "isolation/backend.h"
 #include "isolation/isolation.h"
+#include "lib/fileio.h"
 #include "lib/xalloc.h"
 #include "lib/clock.h"
 #include "lib/proc.h"
@@ -193,7 +194,7 @@ static bool wait_ready(pid_t pid, const char *log, int ms)
     int64_t deadline = clock_now_ms() + ms;
 
     while (clock_now_ms() < deadline) {
-        char *text = iso_read_file(log);
+        char *text = fileio_read(log, SIZE_MAX, 0, NULL);
         bool ready = text && strstr(text, "ready\n");
         free(text);
         if (ready)
@@ -212,7 +213,7 @@ static long status_field(pid_t pid, const char *key)
     long v = -1;
 
     snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-    text = iso_read_file(path);
+    text = fileio_read(path, SIZE_MAX, 0, NULL);
     for (char *save = NULL, *line = text ? strtok_r(text, "\n", &save) : NULL; line;
          line = strtok_r(NULL, "\n", &save)) {
         if (strncmp(line, key, strlen(key)) == 0) {
@@ -233,7 +234,7 @@ static long long kernel_value(pid_t pid, const char *controller, const char *fil
     long long v = -2;
 
     snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)pid);
-    text = iso_read_file(path);
+    text = fileio_read(path, SIZE_MAX, 0, NULL);
     for (char *save = NULL, *line = text ? strtok_r(text, "\n", &save) : NULL; line && !cg;
          line = strtok_r(NULL, "\n", &save)) {
         char *c1 = strchr(line, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
@@ -246,7 +247,7 @@ static long long kernel_value(pid_t pid, const char *controller, const char *fil
                      : xasprintf("/sys/fs/cgroup/%s%s/%s", controller, c2 + 1, file);
     }
     if (cg)
-        value = iso_read_file(cg);
+        value = fileio_read(cg, SIZE_MAX, 0, NULL);
     if (value)
         v = strncmp(value, "max", 3) == 0 ? -1 : strtoll(value, NULL, 10);
     free(value);
@@ -574,7 +575,7 @@ static void test_memory(struct iso *iso, const char *user)
             clock_sleep_ms(20);
         check(!iso_exists(iso, "mem"), "the domain ends with its init", "%s", "");
     }
-    text = iso_read_file(log);
+    text = fileio_read(log, SIZE_MAX, 0, NULL);
     {
         const char *last = text ? strstr(text, "allocated") : NULL;
         int max_mb = 0;
@@ -622,7 +623,7 @@ static void test_io(struct iso *iso, const char *user, const char *device)
     deadline = clock_now_ms() + 30000;
     while (clock_now_ms() < deadline) {
         free(text);
-        text = iso_read_file(log);
+        text = fileio_read(log, SIZE_MAX, 0, NULL);
         if (text && (strstr(text, "wrote") || strstr(text, "open") || strstr(text, "write:")))
             break;
         if (!proc_alive(pid, 0))

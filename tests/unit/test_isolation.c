@@ -22,6 +22,7 @@
 
 #include "isolation/backend.h"
 #include "isolation/isolation.h"
+#include "lib/fileio.h"
 #include "lib/xalloc.h"
 #include "lib/clock.h"
 #include "lib/proc.h"
@@ -65,7 +66,7 @@ static void put(const char *dir, const char *file, const char *text)
 static char *get(const char *dir, const char *file)
 {
     char *path = xasprintf("%s/%s", dir, file);
-    char *text = iso_read_file(path);
+    char *text = fileio_read(path, SIZE_MAX, 0, NULL);
 
     free(path);
     return text;
