@@ -19,6 +19,7 @@
 #include "lib/crypto.h"
 #include "lib/fileio.h"
 #include "lib/lines.h"
+#include "lib/spawn.h"
 #include "lib/xalloc.h"
 
 #define ALNUM "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
@@ -241,10 +242,10 @@ static int remove_as_user(const struct engine_user *u, char **paths, int n, stru
         goto out;
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
         struct buf last = BUF_INIT;
-        engine_util_status_text(status, how, sizeof(how));
+        spawn_status_text(status, how, sizeof(how));
         lines_last(buf_str(&out), 3, &last);
         err_set(e, ENGINE_E_SYSTEM, "could not remove \"%s\" as user \"%s\": rm %s: %s", paths[0],
-                u->name, how, buf_str(&last));
+                u->os.name, how, buf_str(&last));
         buf_free(&last);
         goto out;
     }
@@ -375,8 +376,8 @@ int engine_configure(const struct engine_ops *ops, const struct engine_spec *spe
     for (int i = 0; i < files.n; i++) {
         char *path = engine_util_path(rs.data_dir, files.f[i].name);
         int r = fileio_write_atomic(path, files.f[i].content, strlen(files.f[i].content), 0600,
-                                    u.switch_user ? u.uid : FILEIO_KEEP_UID,
-                                    u.switch_user ? u.gid : FILEIO_KEEP_GID, FILEIO_SYNC_DIR, e);
+                                    u.switch_user ? u.os.uid : FILEIO_KEEP_UID,
+                                    u.switch_user ? u.os.gid : FILEIO_KEEP_GID, FILEIO_SYNC_DIR, e);
         free(path);
         if (r < 0)
             goto out;
@@ -448,7 +449,7 @@ int engine_start_error(const struct engine_ops *ops, const struct engine_spec *s
     if (text.len == 0)
         lines_last(tail, 3, &text);
     if (status >= 0) {
-        engine_util_status_text(status, how, sizeof(how));
+        spawn_status_text(status, how, sizeof(how));
         err_set(e, ENGINE_E_START, "%s %s at start: %s", ops->server_name, how,
                 text.len ? buf_str(&text) : "no error in its log");
     } else {

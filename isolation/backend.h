@@ -11,6 +11,7 @@
 
 #include "isolation/isolation.h"
 #include "lib/err.h"
+#include "lib/spawn.h"
 
 /* One backend. Every function gets a validated name; errors fill e. */
 struct iso_ops {
@@ -115,19 +116,6 @@ int iso_block_device_sys(const char *sysfs, unsigned int major, unsigned int min
  * the caller frees, or NULL. */
 char *iso_device_path(const char *sysfs, const char *device, struct err *e);
 
-/* A resolved OS user. */
-struct iso_user {
-    bool set;
-    uid_t uid;
-    gid_t gid;
-    gid_t *groups; /* owned */
-    int ngroups;
-    char *name; /* owned */
-    char *home; /* owned */
-};
-int iso_user_lookup(const char *name, struct iso_user *u, struct err *e);
-void iso_user_free(struct iso_user *u);
-
 /* argv0 itself when it contains '/', else its first executable match in PATH; a new string. */
 char *iso_resolve_program(const char *argv0, struct err *e);
 
@@ -136,13 +124,14 @@ int iso_check_workdir(const char *dir, struct err *e);
 /* Open (create 0640) the engine's log for appending, /dev/null for NULL: an fd or -1. */
 int iso_open_log(const char *path, struct err *e);
 
-/* Move pid into the group; 0 or -1 with e filled. */
-typedef int (*iso_attach_fn)(void *arg, pid_t pid, struct err *e);
-
-/* Fork the engine: the child starts a new session and waits until attach() has put it into
- * the group, then redirects its output, drops privileges, changes directory and execs. Returns
- * once the exec has succeeded (*pid set) or failed (the child reaped, -1). */
-int iso_spawn(const struct iso_exec *ex, iso_attach_fn attach, void *arg, pid_t *pid,
+/* Start the engine with spawn_start() (lib/spawn.h): the child starts a new session and waits
+ * until attach(arg, pid, e) (the backend's hook, run here between fork and exec) has put it
+ * into the group, then redirects its output to ex->log_path, becomes ex->user (uid, gid,
+ * groups, HOME, USER, LOGNAME; the rest of the caller's environment is kept), changes to
+ * ex->workdir and execs. Returns once the exec has succeeded (*pid set) or failed (the child
+ * reaped, -1: attach's error, ISO_EINVAL for a bad program or directory, the lib/ code of a
+ * missing user or of a failed step in the child). */
+int iso_spawn(const struct iso_exec *ex, spawn_hook_fn attach, void *arg, pid_t *pid,
               struct err *e);
 
 /* The engine among a group's processes: a live one whose parent is not in the group, the

@@ -1,25 +1,22 @@
 /* The isolation interface: argument checks and dispatch to the backend chosen at run time, and
- * the host helpers every backend shares (detection, block devices, users, spawning, /proc).
+ * the host helpers every backend shares (detection, block devices, programs, spawning).
  *
  * NOTES
  * - Runs on the caller's thread; nothing here logs, errors go to struct err.
- * - iso_spawn() forks; between fork and exec the child calls only async-signal-safe functions
- *   (everything it needs is prepared by the parent), so it is safe from a threaded agent. */
+ * - iso_spawn() forks through lib/spawn.h, whose child makes only async-signal-safe calls, so
+ *   it is safe from a threaded agent. */
 #include "isolation/backend.h"
 
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
 #include <inttypes.h>
 #include <limits.h>
-#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
@@ -29,9 +26,9 @@
 #include "lib/fileio.h"
 #include "lib/xalloc.h"
 #include "lib/clock.h"
+#include "lib/osuser.h"
 #include "lib/proc.h"
-
-extern char **environ;
+#include "lib/spawn.h"
 
 #define NAME_MAX_LEN 48
 #define KILL_GRACE_MS 5000
@@ -299,54 +296,6 @@ out:
 
 /* ---- users and programs ---- */
 
-int iso_user_lookup(const char *name, struct iso_user *u, struct err *e)
-{
-    struct passwd pw, *res = NULL;
-    char *buf = NULL;
-    long sz = sysconf(_SC_GETPW_R_SIZE_MAX);
-    int rc, ng = 16, ret = -1;
-
-    memset(u, 0, sizeof(*u));
-    if (!name)
-        return 0;
-    if (sz < 16384)
-        sz = 16384;
-    buf = xmalloc((size_t)sz);
-    rc = getpwnam_r(name, &pw, buf, (size_t)sz, &res);
-    if (rc != 0 || !res) {
-        err_set(e, ISO_EINVAL, "cannot run as user \"%s\": %s", name,
-                rc ? strerror(rc) : "no such user");
-        goto out;
-    }
-    u->set = true;
-    u->uid = pw.pw_uid;
-    u->gid = pw.pw_gid;
-    u->name = xstrdup(pw.pw_name);
-    u->home = xstrdup(pw.pw_dir && pw.pw_dir[0] ? pw.pw_dir : "/");
-    u->groups = xmalloc(sizeof(gid_t) * (size_t)ng);
-    while (getgrouplist(u->name, u->gid, u->groups, &ng) < 0) {
-        free(u->groups);
-        u->groups = xmalloc(sizeof(gid_t) * (size_t)ng);
-    }
-    u->ngroups = ng;
-    ret = 0;
-out:
-    free(buf);
-    if (ret != 0)
-        iso_user_free(u);
-    return ret;
-}
-
-void iso_user_free(struct iso_user *u)
-{
-    if (!u)
-        return;
-    free(u->groups);
-    free(u->name);
-    free(u->home);
-    memset(u, 0, sizeof(*u));
-}
-
 char *iso_resolve_program(const char *argv0, struct err *e)
 {
     const char *path = getenv("PATH");
@@ -406,77 +355,14 @@ int iso_open_log(const char *path, struct err *e)
 
 /* ---- spawning ---- */
 
-enum spawn_step { STEP_GO, STEP_STDIO, STEP_GROUPS, STEP_GID, STEP_UID, STEP_CHDIR, STEP_EXEC };
-
-static const char *const step_names[] = {
-    [STEP_GO] = "waiting for the parent",  [STEP_STDIO] = "redirecting output",
-    [STEP_GROUPS] = "setting groups",      [STEP_GID] = "setting the group id",
-    [STEP_UID] = "setting the user id",    [STEP_CHDIR] = "changing directory",
-    [STEP_EXEC] = "executing the program",
-};
-
-struct spawn_report {
-    int step;
-    int err;
-};
-
-/* The environment of the engine: the caller's, with HOME/USER/LOGNAME of the user. */
-static char **build_env(const struct iso_user *u)
+int iso_spawn(const struct iso_exec *ex, spawn_hook_fn attach, void *arg, pid_t *pid, struct err *e)
 {
-    size_t n = 0, k = 0;
-    char **env;
-
-    while (environ && environ[n])
-        n++;
-    env = xcalloc(n + 4, sizeof(char *));
-    for (size_t i = 0; i < n; i++) {
-        if (u->set &&
-            (strncmp(environ[i], "HOME=", 5) == 0 || strncmp(environ[i], "USER=", 5) == 0 ||
-             strncmp(environ[i], "LOGNAME=", 8) == 0))
-            continue;
-        env[k++] = xstrdup(environ[i]);
-    }
-    if (u->set) {
-        env[k++] = xasprintf("HOME=%s", u->home);
-        env[k++] = xasprintf("USER=%s", u->name);
-        env[k++] = xasprintf("LOGNAME=%s", u->name);
-    }
-    env[k] = NULL;
-    return env;
-}
-
-static void free_env(char **env)
-{
-    for (size_t i = 0; env && env[i]; i++)
-        free(env[i]);
-    free(env);
-}
-
-static void close_fd(int *fd)
-{
-    if (*fd >= 0)
-        close(*fd);
-    *fd = -1;
-}
-
-/* In the child: report the failing step to the parent and exit. Async-signal-safe. */
-static void child_fail(int fd, int step)
-{
-    struct spawn_report r = {step, errno};
-    ssize_t w = write(fd, &r, sizeof(r));
-    (void)w;
-    _exit(127);
-}
-
-int iso_spawn(const struct iso_exec *ex, iso_attach_fn attach, void *arg, pid_t *pid, struct err *e)
-{
-    struct iso_user user = {0};
+    struct spawn_opts o = SPAWN_OPTS_INIT;
+    struct osuser user;
     char *program = NULL;
     char **env = NULL;
     const char *workdir = ex->workdir ? ex->workdir : "/";
-    int logfd = -1, nullfd = -1, go[2] = {-1, -1}, rep[2] = {-1, -1};
-    pid_t child = -1;
-    int ret = -1;
+    int logfd = -1, ret = -1;
 
     if (!ex->argv || !ex->argv[0]) {
         err_set(e, ISO_EINVAL, "invalid command: no program");
@@ -485,112 +371,27 @@ int iso_spawn(const struct iso_exec *ex, iso_attach_fn attach, void *arg, pid_t 
     program = iso_resolve_program(ex->argv[0], e);
     if (!program)
         goto out;
-    if (iso_check_workdir(workdir, e) != 0 || iso_user_lookup(ex->user, &user, e) != 0)
+    if (iso_check_workdir(workdir, e) != 0 || (ex->user && osuser_lookup(ex->user, &user, e) != 0))
         goto out;
-    env = build_env(&user);
-    nullfd = open("/dev/null", O_RDWR | O_CLOEXEC);
-    if (nullfd < 0) {
-        err_set(e, ISO_ESYS, "could not open \"/dev/null\": %s", strerror(errno));
-        goto out;
-    }
+    /* the caller's environment, with HOME, USER and LOGNAME of the user */
+    env = spawn_env_new(NULL, ex->user ? &user : NULL);
     logfd = iso_open_log(ex->log_path, e);
     if (logfd < 0)
         goto out;
-    /* go: the parent says "you are in the group" (a socket, so a dead child cannot SIGPIPE
-     * us); rep: the child reports a failure before exec, EOF means exec succeeded */
-    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, go) != 0 || pipe2(rep, O_CLOEXEC) != 0) {
-        err_set(e, ISO_ESYS, "could not create a pipe: %s", strerror(errno));
-        goto out;
-    }
-    fflush(NULL);
-    child = fork();
-    if (child < 0) {
-        err_set(e, ISO_ESYS, "could not fork: %s", strerror(errno));
-        goto out;
-    }
-    if (child == 0) {
-        sigset_t none;
-        char c;
-        int out = logfd;
-
-        close(go[0]);
-        close(rep[0]);
-        for (int s = 1; s < NSIG; s++)
-            signal(s, SIG_DFL);
-        sigemptyset(&none);
-        sigprocmask(SIG_SETMASK, &none, NULL);
-        setsid();
-        if (read(go[1], &c, 1) != 1)
-            child_fail(rep[1], STEP_GO);
-        if (dup2(nullfd, 0) < 0 || dup2(out, 1) < 0 || dup2(out, 2) < 0)
-            child_fail(rep[1], STEP_STDIO);
-        /* nothing else of the caller's leaks into the engine */
-        close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
-        if (user.set) {
-            if (setgroups((size_t)user.ngroups, user.groups) != 0)
-                child_fail(rep[1], STEP_GROUPS);
-            if (setgid(user.gid) != 0)
-                child_fail(rep[1], STEP_GID);
-            if (setuid(user.uid) != 0)
-                child_fail(rep[1], STEP_UID);
-        }
-        if (chdir(workdir) != 0)
-            child_fail(rep[1], STEP_CHDIR);
-        execve(program, ex->argv, env);
-        child_fail(rep[1], STEP_EXEC);
-    }
-    close_fd(&go[1]);
-    close_fd(&rep[1]);
-    if (attach(arg, child, e) != 0)
-        goto out;
-    {
-        char c = 'g';
-        struct spawn_report r;
-        ssize_t n;
-
-        if (send(go[0], &c, 1, MSG_NOSIGNAL) != 1) {
-            err_set(e, ISO_ESYS, "could not start \"%s\": the child died before exec", ex->argv[0]);
-            goto out;
-        }
-        do
-            n = read(rep[0], &r, sizeof(r));
-        while (n < 0 && errno == EINTR);
-        if (n == (ssize_t)sizeof(r)) {
-            const char *what = (r.step >= 0 && r.step <= STEP_EXEC) ? step_names[r.step] : "?";
-            if (r.step == STEP_CHDIR)
-                err_set(e, ISO_ESYS,
-                        "could not start \"%s\": could not change directory to \"%s\": %s",
-                        ex->argv[0], workdir, strerror(r.err));
-            else
-                err_set(e, ISO_ESYS, "could not start \"%s\": %s failed: %s", ex->argv[0], what,
-                        strerror(r.err));
-            goto out;
-        }
-        if (n != 0) {
-            err_set(e, ISO_ESYS, "could not start \"%s\": lost contact with the child",
-                    ex->argv[0]);
-            goto out;
-        }
-    }
-    *pid = child;
-    child = -1;
-    ret = 0;
+    o.program = program;
+    o.argv = ex->argv;
+    o.envp = env;
+    o.user = ex->user ? &user : NULL;
+    o.workdir = workdir;
+    o.out_fd = logfd;
+    o.hook = attach;
+    o.hook_arg = arg;
+    ret = spawn_start(&o, pid, e);
 out:
-    if (child > 0) {
-        /* a failed start leaves no process behind */
-        kill(child, SIGKILL);
-        while (waitpid(child, NULL, 0) < 0 && errno == EINTR)
-            ;
-    }
-    close_fd(&go[0]);
-    close_fd(&go[1]);
-    close_fd(&rep[0]);
-    close_fd(&rep[1]);
-    close_fd(&logfd);
-    close_fd(&nullfd);
-    free_env(env);
+    if (logfd >= 0)
+        close(logfd);
+    spawn_env_free(env);
     free(program);
-    iso_user_free(&user);
     return ret;
 }
 

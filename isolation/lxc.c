@@ -32,6 +32,7 @@
 #include "lib/buf.h"
 #include "lib/xalloc.h"
 #include "lib/clock.h"
+#include "lib/osuser.h"
 #include "lib/proc.h"
 
 #define DEFAULT_URI "lxc:///system"
@@ -417,7 +418,7 @@ static int lxc_start(struct iso *iso, const char *name, const struct iso_limits 
                      const struct iso_exec *ex, pid_t *pid, struct err *e)
 {
     struct lxc *p = iso->priv;
-    struct iso_user user = {0};
+    struct osuser user;
     struct iso_lxc_spec spec = {0};
     char *dn = dom_name(iso, name);
     char *program = NULL, *blk = NULL, *xml = NULL;
@@ -435,7 +436,8 @@ static int lxc_start(struct iso *iso, const char *name, const struct iso_limits 
     }
     /* check here what the container would only find out after it started */
     program = iso_resolve_program(ex->argv[0], e);
-    if (!program || iso_check_workdir(workdir, e) != 0 || iso_user_lookup(ex->user, &user, e) != 0)
+    if (!program || iso_check_workdir(workdir, e) != 0 ||
+        (ex->user && osuser_lookup(ex->user, &user, e) != 0))
         goto out;
     logfd = iso_open_log(ex->log_path, e);
     if (logfd < 0)
@@ -453,7 +455,8 @@ static int lxc_start(struct iso *iso, const char *name, const struct iso_limits 
     spec.path_env = path_env && path_env[0] ? path_env : "/usr/local/bin:/usr/bin:/bin";
     spec.blk_path = blk;
     spec.host_mem_kib = p->host_mem_kib;
-    spec.user = (struct iso_lxc_user){user.set, user.uid, user.gid, user.name, user.home};
+    if (ex->user)
+        spec.user = (struct iso_lxc_user){true, user.uid, user.gid, user.name, user.home};
     xml = iso_lxc_render_xml(&spec, lim, e);
     if (!xml)
         goto out;
@@ -481,7 +484,6 @@ out:
     }
     if (logfd >= 0)
         close(logfd);
-    iso_user_free(&user);
     free(program);
     free(blk);
     free(xml);

@@ -281,8 +281,9 @@ static int cmd_stop(const struct engine_ops *ops, const char *dir, pid_t pid)
     if (!proc_alive(pid, 0))
         return 0;
     snprintf(path, sizeof(path), "/proc/%d", (int)pid);
-    if (stat(path, &st) < 0 || st.st_uid != u.uid) {
-        fprintf(stderr, "engine_check: process %d is not run by user \"%s\"\n", (int)pid, u.name);
+    if (stat(path, &st) < 0 || st.st_uid != u.os.uid) {
+        fprintf(stderr, "engine_check: process %d is not run by user \"%s\"\n", (int)pid,
+                u.os.name);
         return 1;
     }
     snprintf(path, sizeof(path), "/proc/%d/cwd", (int)pid);
