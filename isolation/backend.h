@@ -1,6 +1,7 @@
 /* Internal interface between isolation/isolation.c and its backends (cgroup1.c, cgroup2.c,
- * lxc.c), plus the pure pieces the unit tests check: rendering of limits, detection and device
- * lookup against fake roots. Not for use outside isolation/ and tests/unit/test_isolation.c. */
+ * lxc.c), the host helpers they share (host.c), plus the pure pieces the unit tests check:
+ * rendering of limits, detection and device lookup against fake roots. Not for use outside
+ * isolation/ and its tests. */
 #ifndef ISOLATION_BACKEND_H
 #define ISOLATION_BACKEND_H
 
@@ -102,11 +103,14 @@ struct iso_lxc_spec {
 char *iso_lxc_render_xml(const struct iso_lxc_spec *spec, const struct iso_limits *lim,
                          struct err *e);
 
-/* ---- host helpers (isolation.c) ---- */
+/* ---- host helpers (host.c) ---- */
 
 /* iso_detect() against another mounts file (a unit test passes a fake one whose cgroup2 entry
  * points at a directory holding a fake cgroup.controllers). */
 int iso_detect_at(const char *mounts_path, enum iso_kind *kind, struct err *e);
+
+/* Whether d is "major:minor" (decimal numbers). */
+bool iso_device_valid(const char *d);
 
 /* iso_block_device() for a known device number against another sysfs root ("/sys"). */
 int iso_block_device_sys(const char *sysfs, unsigned int major, unsigned int minor,
@@ -133,6 +137,8 @@ int iso_open_log(const char *path, struct err *e);
  * missing user or of a failed step in the child). */
 int iso_spawn(const struct iso_exec *ex, spawn_hook_fn attach, void *arg, pid_t *pid,
               struct err *e);
+
+/* ---- processes of a group (isolation.c) ---- */
 
 /* The engine among a group's processes: a live one whose parent is not in the group, the
  * session leader first, then the oldest. 0 when none is live. */
