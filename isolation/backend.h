@@ -1,7 +1,7 @@
 /* Internal interface between isolation/isolation.c and its backends (cgroup1.c, cgroup2.c,
- * lxc.c), the host helpers they share (host.c), plus the pure pieces the unit tests check:
- * rendering of limits, detection and device lookup against fake roots. Not for use outside
- * isolation/ and its tests. */
+ * lxc.c), the helpers they share (host.c, cgcommon.c), plus the pure pieces the unit tests
+ * check: rendering of limits, detection and device lookup against fake roots. Not for use
+ * outside isolation/ and its tests. */
 #ifndef ISOLATION_BACKEND_H
 #define ISOLATION_BACKEND_H
 
@@ -144,7 +144,39 @@ int iso_spawn(const struct iso_exec *ex, spawn_hook_fn attach, void *arg, pid_t 
  * session leader first, then the oldest. 0 when none is live. */
 pid_t iso_pick_main(const pid_t *pids, size_t n);
 
+/* ---- shared by the backends (cgcommon.c) ---- */
+
+/* Whether word is one of the words of list, separated by any of seps. */
+bool iso_word_in(const char *list, const char *word, const char *seps);
+
+/* The rest of the first line of text that starts with prefix ("DEVNAME="), without its
+ * newline, in a new string the caller frees; NULL when no line does. */
+char *iso_line_value(const char *text, const char *prefix);
+/* The number after prefix and blanks on the first line of text that starts with prefix
+ * ("usage_usec 12", "MemTotal:  16318412 kB"); false when there is no such line or number. */
+bool iso_line_u64(const char *text, const char *prefix, uint64_t *v);
+
+/* The OOM-kill counter of a group from its "oom_kill N" line: memory.events (v2) and
+ * memory.oom_control (v1, Linux 4.13 and later) spell it alike. *oom_kills is left as it is
+ * (-1: unknown) when the kernel writes no such line. */
+void iso_cg_oom_kills(const char *text, int64_t *oom_kills);
+
+/* Called with one device ("major:minor") by iso_cg_other_devices(); 0 or -1 with e filled. */
+typedef int (*iso_device_fn)(void *arg, const char *device, struct err *e);
+/* Call fn for every device of a throttle file's text (blkio.throttle.*_device, io.max: the
+ * first word of each line) other than keep, stopping at its first failure: to drop the rules
+ * of a disk the instance no longer uses. */
+int iso_cg_other_devices(const char *text, const char *keep, iso_device_fn fn, void *arg,
+                         struct err *e);
+
 /* Parse the pids of a cgroup.procs-style text into a new array. */
 int iso_parse_pids(const char *text, pid_t **pids, size_t *n);
+
+/* Whether directory path holds a subdirectory (a child group); false when it cannot be read. */
+bool iso_dir_has_subdirs(const char *path);
+
+/* One round of SIGKILL to every process ops->procs lists in the group; a group that does not
+ * exist is not an error. The kill_all of a backend without a better way. */
+int iso_kill_listed(struct iso *iso, const char *name, struct err *e);
 
 #endif

@@ -25,21 +25,6 @@
 
 /* ---- detection ---- */
 
-static bool word_in(const char *list, const char *word, const char *seps)
-{
-    size_t wl = strlen(word);
-    const char *p = list;
-
-    while (p && *p) {
-        size_t n = strcspn(p, seps);
-        if (n == wl && strncmp(p, word, wl) == 0)
-            return true;
-        p += n;
-        p += strspn(p, seps);
-    }
-    return false;
-}
-
 int iso_detect_at(const char *mounts_path, enum iso_kind *kind, struct err *e)
 {
     FILE *f = NULL;
@@ -57,14 +42,14 @@ int iso_detect_at(const char *mounts_path, enum iso_kind *kind, struct err *e)
         if (sscanf(line, "%255s %1023s %63s %2047s", dev, dir, type, opts) != 4)
             continue;
         if (strcmp(type, "cgroup") == 0) {
-            v1_cpu = v1_cpu || word_in(opts, "cpu", ",");
-            v1_mem = v1_mem || word_in(opts, "memory", ",");
+            v1_cpu = v1_cpu || iso_word_in(opts, "cpu", ",");
+            v1_mem = v1_mem || iso_word_in(opts, "memory", ",");
         } else if (strcmp(type, "cgroup2") == 0 && !v2) {
             char path[1100];
             char *ctl;
             snprintf(path, sizeof(path), "%s/cgroup.controllers", dir);
             ctl = fileio_read(path, SIZE_MAX, 0, NULL);
-            v2 = ctl && word_in(ctl, "cpu", " \n") && word_in(ctl, "memory", " \n");
+            v2 = ctl && iso_word_in(ctl, "cpu", " \n") && iso_word_in(ctl, "memory", " \n");
             free(ctl);
         }
     }
@@ -178,23 +163,21 @@ char *iso_device_path(const char *sysfs, const char *device, struct err *e)
 {
     char *uevent = xasprintf("%s/dev/block/%s/uevent", sysfs, device);
     char *text = fileio_read(uevent, SIZE_MAX, 0, NULL);
-    char *ret = NULL;
+    char *name = NULL, *ret = NULL;
 
     if (!text) {
         err_set(e, ISO_ENOENT, "cannot find block device %s: %s", device, strerror(errno));
         goto out;
     }
-    for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
-        if (strncmp(line, "DEVNAME=", 8) == 0 && line[8] != '\0') {
-            ret = xasprintf("/dev/%s", line + 8);
-            break;
-        }
-    }
-    if (!ret)
+    name = iso_line_value(text, "DEVNAME=");
+    if (name && name[0])
+        ret = xasprintf("/dev/%s", name);
+    else
         err_set(e, ISO_ENOENT, "cannot find the device node of block device %s", device);
 out:
     free(uevent);
     free(text);
+    free(name);
     return ret;
 }
 

@@ -9,7 +9,6 @@
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
-#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -141,31 +140,6 @@ pid_t iso_pick_main(const pid_t *pids, size_t n)
         }
     }
     return best;
-}
-
-int iso_parse_pids(const char *text, pid_t **pids, size_t *n)
-{
-    size_t cap = 0;
-
-    *pids = NULL;
-    *n = 0;
-    for (const char *p = text; p && *p;) {
-        char *end;
-        long v = strtol(p, &end, 10);
-        if (end == p) {
-            p++;
-            continue;
-        }
-        if (v > 0 && v <= INT_MAX) {
-            if (*n == cap) {
-                cap = cap ? cap * 2 : 16;
-                *pids = xrealloc(*pids, cap * sizeof(pid_t));
-            }
-            (*pids)[(*n)++] = (pid_t)v;
-        }
-        p = end;
-    }
-    return 0;
 }
 
 /* ---- the interface ---- */

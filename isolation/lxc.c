@@ -28,12 +28,12 @@
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
 
-#include "lib/fileio.h"
 #include "lib/buf.h"
-#include "lib/xalloc.h"
 #include "lib/clock.h"
+#include "lib/fileio.h"
 #include "lib/osuser.h"
 #include "lib/proc.h"
+#include "lib/xalloc.h"
 
 #define DEFAULT_URI "lxc:///system"
 #define INIT_WAIT_MS 5000
@@ -227,13 +227,10 @@ static virDomainPtr lookup(struct iso *iso, const char *name, struct err *e)
 static uint64_t host_mem_kib(void)
 {
     char *text = fileio_read("/proc/meminfo", SIZE_MAX, 0, NULL);
-    unsigned long long kib = 0;
+    uint64_t kib = 0;
 
-    for (char *save = NULL, *line = text ? strtok_r(text, "\n", &save) : NULL; line;
-         line = strtok_r(NULL, "\n", &save)) {
-        if (sscanf(line, "MemTotal: %llu kB", &kib) == 1)
-            break;
-    }
+    if (!text || !iso_line_u64(text, "MemTotal:", &kib))
+        kib = 0;
     free(text);
     return kib ? kib : 1024ULL * 1024 * 1024; /* 1 TiB if /proc says nothing */
 }
