@@ -21,7 +21,7 @@
 #include "agent/heartbeat.h"
 #include "agent/jobs.h"
 #include "agent/member.h"
-#include "agent/proc.h"
+#include "lib/proc.h"
 #include "lib/clock.h"
 #include "lib/crypto.h"
 #include "lib/httpc.h"

@@ -19,7 +19,7 @@
 #include <unistd.h>
 
 #include "engines/engine.h"
-#include "agent/proc.h"
+#include "lib/proc.h"
 #include "lib/clock.h"
 #include "lib/log.h"
 #include "lib/xalloc.h"

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "agent/agent.h"
+#include "lib/fileio.h"
 #include "lib/xalloc.h"
 
 static void copy_str(char *dst, size_t n, const json_t *v)
@@ -105,10 +106,9 @@ void member_group(const struct member *m, const char *tag, char out[40])
 int member_save(const struct member *m, const char *dir, struct err *e)
 {
     char *path = xasprintf("%s/members/%lld.json", dir, (long long)m->id);
-    char *tmp = xasprintf("%s.tmp", path);
     json_t *j;
     char *text = NULL;
-    int fd = -1, rc = -1;
+    int rc = -1;
 
     j = json_pack("{s:I,s:s,s:s,s:s,s:s,s:i,s:b,s:i,s:{s:I,s:I,s:I,s:I,s:I,s:I,s:I},s:s,s:s,"
                   "s:s,s:i,s:I,s:i,s:i,s:b,s:b,s:s}",
@@ -130,24 +130,13 @@ int member_save(const struct member *m, const char *dir, struct err *e)
         err_set(e, AGENT_E_ENCODE, "could not encode member %lld", (long long)m->id);
         goto out;
     }
-    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0 || write(fd, text, strlen(text)) != (ssize_t)strlen(text) || fsync(fd) < 0) {
-        err_set(e, AGENT_E_SYSTEM, "could not write \"%s\": %s", tmp, strerror(errno));
+    if (fileio_write_atomic(path, text, strlen(text), 0600, FILEIO_KEEP_UID, FILEIO_KEEP_GID, 0,
+                            e) < 0)
         goto out;
-    }
-    close(fd);
-    fd = -1;
-    if (rename(tmp, path) < 0) {
-        err_set(e, AGENT_E_SYSTEM, "could not rename \"%s\": %s", tmp, strerror(errno));
-        goto out;
-    }
     rc = 0;
 out:
-    if (fd >= 0)
-        close(fd);
     free(text);
     free(path);
-    free(tmp);
     return rc;
 }
 

@@ -19,6 +19,7 @@
 #include "control/errc.h"
 #include "control/reconcile.h"
 #include "lib/crypto.h"
+#include "lib/fileio.h"
 #include "lib/log.h"
 #include "lib/xalloc.h"
 #include "store/embedded.h"
@@ -48,12 +49,11 @@ static const char sql_token_ensure[] =
 static int operator_token(const char *dir, struct err *e)
 {
     char *path = xasprintf("%s/operator.token", dir);
-    char *tmp = xasprintf("%s/.operator.token.tmp", dir);
-    char token[256], hash[65], id[32];
+    char token[256], line[sizeof(token) + 1], hash[65], id[32];
     const char *params[2];
     PGresult *res = NULL;
     FILE *f = NULL;
-    int fd = -1, rc = -1;
+    int rc = -1;
     size_t n;
 
     f = fopen(path, "r");
@@ -74,17 +74,10 @@ static int operator_token(const char *dir, struct err *e)
         snprintf(token, sizeof(token), "%s", t);
         explicit_bzero(t, strlen(t));
         free(t);
-        fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-        if (fd < 0 || fchmod(fd, 0600) < 0 || dprintf(fd, "%s\n", token) < 0 || fsync(fd) < 0) {
-            err_set(e, API_E_SYSTEM, "could not write \"%s\": %s", tmp, strerror(errno));
+        snprintf(line, sizeof(line), "%s\n", token);
+        if (fileio_write_atomic(path, line, strlen(line), 0600, FILEIO_KEEP_UID, FILEIO_KEEP_GID, 0,
+                                e) < 0)
             goto out;
-        }
-        close(fd);
-        fd = -1;
-        if (rename(tmp, path) < 0) {
-            err_set(e, API_E_SYSTEM, "could not rename \"%s\": %s", tmp, strerror(errno));
-            goto out;
-        }
         log_info("event=operator_token_created path=%s", path);
     }
     crypto_sha256_hex(token, strlen(token), hash);
@@ -102,13 +95,11 @@ static int operator_token(const char *dir, struct err *e)
     rc = 0;
 out:
     explicit_bzero(token, sizeof(token));
+    explicit_bzero(line, sizeof(line));
     PQclear(res);
     if (f)
         fclose(f);
-    if (fd >= 0)
-        close(fd);
     free(path);
-    free(tmp);
     return rc;
 }
 

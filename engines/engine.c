@@ -17,6 +17,9 @@
 
 #include "engines/engine_util.h"
 #include "lib/crypto.h"
+#include "lib/fileio.h"
+#include "lib/lines.h"
+#include "lib/spawn.h"
 #include "lib/xalloc.h"
 
 #define ALNUM "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
@@ -211,10 +214,10 @@ static int remove_as_user(const struct engine_user *u, char **paths, int n, stru
         goto out;
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
         struct buf last = BUF_INIT;
-        engine_util_status_text(status, how, sizeof(how));
-        engine_util_last_lines(buf_str(&out), 3, &last);
+        spawn_status_text(status, how, sizeof(how));
+        lines_last(buf_str(&out), 3, &last);
         err_set(e, ENGINE_E_SYSTEM, "could not remove \"%s\" as user \"%s\": rm %s: %s", paths[0],
-                u->name, how, buf_str(&last));
+                u->os.name, how, buf_str(&last));
         buf_free(&last);
         goto out;
     }
@@ -289,7 +292,7 @@ out:
 static char *admin_secret(const struct engine_spec *rs, struct err *e)
 {
     char *path = engine_util_path(rs->data_dir, "admin.secret");
-    char *secret = engine_util_read_file(path, 256, e);
+    char *secret = fileio_read(path, 256, FILEIO_NOFOLLOW, e);
     size_t n;
 
     if (!secret && errno == ENOENT) {
@@ -297,8 +300,8 @@ static char *admin_secret(const struct engine_spec *rs, struct err *e)
         secret = crypto_password_new(SECRET_LEN);
         if (!secret)
             err_set(e, ENGINE_E_SYSTEM, "could not generate the admin secret");
-        else if (engine_util_write_file(path, secret, strlen(secret), 0600, geteuid(), getegid(),
-                                        e) < 0) {
+        else if (fileio_write_atomic(path, secret, strlen(secret), 0600, FILEIO_KEEP_UID,
+                                     FILEIO_KEEP_GID, FILEIO_SYNC_DIR, e) < 0) {
             explicit_bzero(secret, strlen(secret));
             free(secret);
             secret = NULL;
@@ -344,8 +347,9 @@ int engine_configure(const struct engine_ops *ops, const struct engine_spec *spe
         goto out;
     for (int i = 0; i < files.n; i++) {
         char *path = engine_util_path(rs.data_dir, files.f[i].name);
-        int r = engine_util_write_file(path, files.f[i].content, strlen(files.f[i].content), 0600,
-                                       u.uid, u.gid, e);
+        int r = fileio_write_atomic(path, files.f[i].content, strlen(files.f[i].content), 0600,
+                                    u.switch_user ? u.os.uid : FILEIO_KEEP_UID,
+                                    u.switch_user ? u.os.gid : FILEIO_KEEP_GID, FILEIO_SYNC_DIR, e);
         free(path);
         if (r < 0)
             goto out;
@@ -405,50 +409,19 @@ int engine_apply_live(const struct engine_ops *ops, const struct engine_spec *sp
     return ops->apply_live(&rs, restart_needed, e);
 }
 
-/* The server log from offset `from`, at most its last LOG_TAIL bytes, from the start of a
- * line. The caller frees it. */
-static char *log_tail(const char *path, off_t from)
-{
-    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-    struct stat st;
-    char *data, *nl;
-    ssize_t n = 0;
-    bool cut;
-
-    if (fd < 0)
-        return xstrdup("");
-    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-        close(fd);
-        return xstrdup("");
-    }
-    if (from < 0 || from > st.st_size)
-        from = 0;
-    cut = st.st_size - from > LOG_TAIL;
-    if (cut)
-        from = st.st_size - LOG_TAIL;
-    data = xmalloc(LOG_TAIL + 1);
-    if (lseek(fd, from, SEEK_SET) >= 0)
-        n = read(fd, data, LOG_TAIL);
-    close(fd);
-    data[n > 0 ? n : 0] = '\0';
-    if (cut && (nl = strchr(data, '\n')) != NULL)
-        memmove(data, nl + 1, strlen(nl + 1) + 1);
-    return data;
-}
-
 int engine_start_error(const struct engine_ops *ops, const struct engine_spec *spec, int status,
                        off_t log_from, struct err *e)
 {
     char *path = engine_log_path(spec);
-    char *tail = log_tail(path, log_from);
+    char *tail = fileio_read_tail(path, log_from, LOG_TAIL);
     struct buf text = BUF_INIT;
     char how[128];
 
     ops->start_error(tail, &text);
     if (text.len == 0)
-        engine_util_last_lines(tail, 3, &text);
+        lines_last(tail, 3, &text);
     if (status >= 0) {
-        engine_util_status_text(status, how, sizeof(how));
+        spawn_status_text(status, how, sizeof(how));
         err_set(e, ENGINE_E_START, "%s %s at start: %s", ops->cat->server_name, how,
                 text.len ? buf_str(&text) : "no error in its log");
     } else {

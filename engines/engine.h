@@ -35,12 +35,13 @@
 
 #define ENGINE_WUR __attribute__((warn_unused_result))
 
-/* Values of struct err.code set by this module and the drivers. */
+/* Values of struct err.code set by this module and the drivers. The lib/ helpers they call add
+ * theirs: LIB_E_TOOL when initdb or mariadb-install-db fails (with its output), LIB_E_NOENT for
+ * a missing OS user, LIB_E_SYSTEM and LIB_E_TIMEOUT when running a program fails. */
 enum engine_errc {
     ENGINE_E_INVALID =
         ERR_BASE_ENGINE + 1, /* a spec field is missing or malformed (a bug in the caller) */
     ENGINE_E_SYSTEM,         /* an OS call failed: files, users, fork */
-    ENGINE_E_TOOL,           /* initdb / mariadb-install-db failed; carries its output */
     ENGINE_E_START,          /* the server exited at start; carries the engine's own error */
     ENGINE_E_UNAVAILABLE, /* the engine does not answer on the admin path (not up yet, or hung) */
     ENGINE_E_ENGINE,      /* the engine answered but refused a command on the admin path */

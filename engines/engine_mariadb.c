@@ -27,6 +27,7 @@
 
 #include "engines/engine_util.h"
 #include "lib/crypto.h"
+#include "lib/lines.h"
 #include "lib/xalloc.h"
 
 #define MY_DEFAULT_SBIN "/usr/sbin"
@@ -348,7 +349,7 @@ static size_t mdb_error_skip(const char *line)
 
 static void mdb_start_error(const char *output, struct buf *out)
 {
-    engine_util_pick_lines(output, mdb_error_line, mdb_error_skip, 4, out);
+    lines_pick(output, mdb_error_line, mdb_error_skip, 4, out);
 }
 
 const struct engine_ops engine_mariadb_ops = {

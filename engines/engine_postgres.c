@@ -26,6 +26,7 @@
 
 #include "engines/engine_util.h"
 #include "lib/crypto.h"
+#include "lib/lines.h"
 #include "lib/xalloc.h"
 #include "lib/clock.h"
 
@@ -467,7 +468,7 @@ static size_t pg_error_skip(const char *line)
 
 static void pg_start_error(const char *output, struct buf *out)
 {
-    engine_util_pick_lines(output, pg_error_line, pg_error_skip, 4, out);
+    lines_pick(output, pg_error_line, pg_error_skip, 4, out);
 }
 
 const struct engine_ops engine_postgres_ops = {

@@ -21,6 +21,8 @@
 
 #include "engines/engine_util.h"
 #include "lib/crypto.h"
+#include "lib/fileio.h"
+#include "lib/lines.h"
 #include "lib/xalloc.h"
 
 #define RD_DEFAULT_BIN "/usr/bin"
@@ -146,7 +148,7 @@ static redisContext *rd_connect(const struct engine_spec *s, int timeout_ms, str
     redisContext *c = NULL;
     redisReply *r;
 
-    secret = engine_util_read_file(path, 256, e);
+    secret = fileio_read(path, 256, FILEIO_NOFOLLOW, e);
     if (!secret)
         goto out;
     secret[strcspn(secret, "\r\n")] = '\0';
@@ -281,9 +283,9 @@ static void rd_start_error(const char *output, struct buf *out)
     const char *rest = banner ? strchr(banner, '\n') : NULL;
 
     if (rest)
-        engine_util_pick_lines(rest + 1, rd_any_line, NULL, 3, out);
+        lines_pick(rest + 1, rd_any_line, NULL, 3, out);
     else
-        engine_util_pick_lines(output, rd_warning_line, rd_warning_skip, 4, out);
+        lines_pick(output, rd_warning_line, rd_warning_skip, 4, out);
 }
 
 const struct engine_ops engine_redis_ops = {

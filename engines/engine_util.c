@@ -1,28 +1,21 @@
-/* Helpers shared by the engine drivers: users, running programs as them, careful file writes,
- * string vectors. Nothing here knows about a particular engine. */
+/* Helpers shared by the engine drivers: the engine's OS user and how its programs run (over
+ * lib/osuser.h and lib/spawn.h), its directories, string vectors. Nothing here knows about a
+ * particular engine. */
 #include "engines/engine_util.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
-#include <limits.h>
-#include <poll.h>
-#include <pwd.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "engines/engine.h"
+#include "lib/spawn.h"
 #include "lib/xalloc.h"
-#include "lib/clock.h"
 
-#define OUTPUT_TAIL 8192
 #define SAFE_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 int64_t engine_util_clamp(int64_t v, int64_t lo, int64_t hi)
@@ -58,49 +51,23 @@ char *engine_util_program(const char *bin_dir, const char *default_dir, const ch
 
 int engine_util_user(const char *name, struct engine_user *u, struct err *e)
 {
-    struct passwd pwd, *pw = NULL;
-    char *strbuf = NULL;
-    long size = sysconf(_SC_GETPW_R_SIZE_MAX);
-    int rc = -1, r, ngroups = ENGINE_UTIL_MAX_GROUPS;
+    int rc = -1;
 
     memset(u, 0, sizeof(*u));
-    if (size < 16384)
-        size = 16384;
-    strbuf = xmalloc((size_t)size);
-    r = getpwnam_r(name, &pwd, strbuf, (size_t)size, &pw);
-    if (!pw) {
-        if (r)
-            err_set(e, ENGINE_E_SYSTEM, "could not look up user \"%s\": %s", name, strerror(r));
-        else
-            err_set(e, ENGINE_E_SYSTEM, "user \"%s\" does not exist", name);
+    if (osuser_lookup(name, &u->os, e) < 0)
         goto out;
-    }
-    if (pw->pw_uid == 0) {
+    if (u->os.uid == 0) {
         err_set(e, ENGINE_E_INVALID, "cannot run an engine as user \"%s\": it is root", name);
         goto out;
     }
-    if (snprintf(u->name, sizeof(u->name), "%s", pw->pw_name) >= (int)sizeof(u->name) ||
-        snprintf(u->home, sizeof(u->home), "%s", pw->pw_dir) >= (int)sizeof(u->home)) {
-        err_set(e, ENGINE_E_SYSTEM, "user \"%s\": name or home directory too long", name);
-        goto out;
-    }
-    u->uid = pw->pw_uid;
-    u->gid = pw->pw_gid;
     if (geteuid() == 0) {
         u->switch_user = true;
-        if (getgrouplist(pw->pw_name, pw->pw_gid, u->groups, &ngroups) < 0) {
-            err_set(e, ENGINE_E_SYSTEM, "user \"%s\" is in more than %d groups", name,
-                    ENGINE_UTIL_MAX_GROUPS);
-            goto out;
-        }
-        u->ngroups = ngroups;
-    } else if (geteuid() != pw->pw_uid) {
+    } else if (geteuid() != u->os.uid) {
         err_set(e, ENGINE_E_SYSTEM, "cannot run as user \"%s\": not running as root", name);
         goto out;
     }
     rc = 0;
 out:
-    free(strbuf);
     return rc;
 }
 
@@ -149,207 +116,64 @@ void engine_util_strv_free(char **v)
 
 char **engine_util_env_new(const struct engine_user *u)
 {
-    struct engine_strv sv = {0};
+    char *const base[] = {"PATH=" SAFE_PATH, "LANG=C.UTF-8", NULL};
 
-    engine_util_strv_pushf(&sv, "HOME=%s", u->home[0] ? u->home : "/");
-    engine_util_strv_pushf(&sv, "USER=%s", u->name);
-    engine_util_strv_pushf(&sv, "LOGNAME=%s", u->name);
-    engine_util_strv_push(&sv, "PATH=" SAFE_PATH);
-    engine_util_strv_push(&sv, "LANG=C.UTF-8");
-    return engine_util_strv_steal(&sv);
+    return spawn_env_new(base, &u->os);
 }
 
 /* ---- running programs ---- */
 
-/* Async-signal-safe: write a few strings to fd. */
-static void child_say(int fd, const char *a, const char *b, const char *c)
+/* How every engine program runs: as u when we are root, umask 077, in cwd ("/" when NULL). */
+static struct spawn_opts engine_opts(const struct engine_user *u, char *const argv[],
+                                     char *const envp[], const char *cwd, int out_fd)
 {
-    const char *parts[3] = {a, b, c};
+    struct spawn_opts o = SPAWN_OPTS_INIT;
 
-    for (int i = 0; i < 3; i++) {
-        size_t n = parts[i] ? strlen(parts[i]) : 0;
-        while (n > 0) {
-            ssize_t w = write(fd, parts[i], n);
-            if (w <= 0)
-                return;
-            parts[i] += w;
-            n -= (size_t)w;
-        }
-    }
-}
-
-/* In the forked child; never returns. Only async-signal-safe calls (strerror excepted, which
- * is a table lookup in glibc's C locale). */
-static void child_exec(const struct engine_user *u, char *const argv[], char *const envp[],
-                       const char *cwd, int out_fd)
-{
-    struct sigaction sa;
-    sigset_t none;
-    int fd, errfd;
-
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = SIG_DFL;
-    for (int sig = 1; sig < NSIG; sig++)
-        sigaction(sig, &sa, NULL);
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, NULL);
-    setsid();
-
-    fd = open("/dev/null", O_RDONLY);
-    if (fd >= 0 && fd != STDIN_FILENO) {
-        dup2(fd, STDIN_FILENO);
-        close(fd);
-    }
-    if (out_fd >= 0) {
-        dup2(out_fd, STDOUT_FILENO);
-        dup2(out_fd, STDERR_FILENO);
-    }
-    errfd = STDERR_FILENO;
-    close_range(3, ~0U, 0);
-    umask(077);
-
-    if (u->switch_user) {
-        if (setgroups((size_t)u->ngroups, u->groups) < 0 || setgid(u->gid) < 0 ||
-            setuid(u->uid) < 0) {
-            child_say(errfd, "could not change to user \"", u->name, "\"\n");
-            _exit(126);
-        }
-        if (getuid() != u->uid || geteuid() != u->uid || setuid(0) == 0) {
-            child_say(errfd, "could not drop root privileges for user \"", u->name, "\"\n");
-            _exit(126);
-        }
-    }
-    if (chdir(cwd ? cwd : "/") < 0) {
-        int saved = errno;
-        child_say(errfd, "could not enter directory \"", cwd ? cwd : "/", "\" as user \"");
-        child_say(errfd, u->name, "\": ", strerror(saved));
-        child_say(errfd, "\n", NULL, NULL);
-        _exit(126);
-    }
-    execve(argv[0], argv, envp);
-    {
-        int saved = errno;
-        child_say(errfd, "could not execute \"", argv[0], "\": ");
-        child_say(errfd, strerror(saved), "\n", NULL);
-    }
-    _exit(127);
+    o.argv = argv;
+    o.envp = envp;
+    o.user = u->switch_user ? &u->os : NULL;
+    o.workdir = cwd ? cwd : "/";
+    o.out_fd = out_fd;
+    o.umask = 077;
+    return o;
 }
 
 int engine_util_spawn(const struct engine_user *u, char *const argv[], char *const envp[],
                       const char *cwd, int out_fd, pid_t *pid, struct err *e)
 {
     char **own_env = NULL;
-    pid_t p;
+    struct spawn_opts o;
+    int rc;
 
     if (!envp)
         envp = own_env = engine_util_env_new(u);
-    fflush(NULL);
-    p = fork();
-    if (p == 0)
-        child_exec(u, argv, envp, cwd, out_fd);
-    engine_util_strv_free(own_env);
-    if (p < 0)
-        return err_set(e, ENGINE_E_SYSTEM, "could not fork: %s", strerror(errno));
-    *pid = p;
-    return 0;
-}
-
-/* Keep only the last OUTPUT_TAIL bytes appended since `start`. */
-static void tail_append(struct buf *out, size_t start, const char *data, size_t n)
-{
-    buf_append(out, data, n);
-    if (out->len - start > 2 * OUTPUT_TAIL) {
-        size_t drop = out->len - start - OUTPUT_TAIL;
-        memmove(out->data + start, out->data + start + drop, out->len - start - drop);
-        out->len -= drop;
-        out->data[out->len] = '\0';
-    }
+    o = engine_opts(u, argv, envp, cwd, out_fd);
+    rc = spawn_start(&o, pid, e);
+    spawn_env_free(own_env);
+    return rc;
 }
 
 int engine_util_run(const struct engine_user *u, char *const argv[], const char *cwd,
                     int timeout_ms, struct buf *out, int *status, struct err *e)
 {
-    int fds[2] = {-1, -1}, rc = -1, st = 0;
-    size_t start = out->len;
-    bool eof = false, exited = false;
-    int64_t deadline = clock_now_ms() + timeout_ms;
-    pid_t pid = -1;
-    char chunk[4096];
+    char **env = engine_util_env_new(u);
+    struct spawn_opts o = engine_opts(u, argv, env, cwd, -1);
+    int rc = spawn_run(&o, timeout_ms, out, status, e);
 
-    if (pipe2(fds, O_CLOEXEC) < 0) {
-        err_set(e, ENGINE_E_SYSTEM, "could not create a pipe: %s", strerror(errno));
-        goto out;
-    }
-    if (engine_util_spawn(u, argv, NULL, cwd, fds[1], &pid, e) < 0)
-        goto out;
-    close(fds[1]);
-    fds[1] = -1;
-    if (fcntl(fds[0], F_SETFL, O_NONBLOCK) < 0) {
-        err_set(e, ENGINE_E_SYSTEM, "could not set a pipe non-blocking: %s", strerror(errno));
-        goto out;
-    }
-    for (;;) {
-        int64_t left = deadline - clock_now_ms();
-
-        if (!exited) {
-            pid_t r = waitpid(pid, &st, WNOHANG);
-            if (r == pid)
-                exited = true;
-            else if (r < 0 && errno != EINTR) {
-                err_set(e, ENGINE_E_SYSTEM, "could not wait for \"%s\": %s", argv[0],
-                        strerror(errno));
-                goto out;
-            }
-        }
-        /* Drain what is there; after the exit, stop at the first empty read even if a
-         * straggler keeps the pipe open. */
-        while (!eof) {
-            ssize_t n = read(fds[0], chunk, sizeof(chunk));
-            if (n > 0)
-                tail_append(out, start, chunk, (size_t)n);
-            else if (n == 0)
-                eof = true;
-            else if (errno != EINTR)
-                break;
-        }
-        if (exited)
-            break;
-        if (left <= 0) {
-            kill(-pid, SIGKILL);
-            kill(pid, SIGKILL);
-            while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
-                ;
-            pid = -1;
-            err_set(e, ENGINE_E_TOOL, "\"%s\" timed out after %d ms", argv[0], timeout_ms);
-            goto out;
-        }
-        if (!eof) {
-            struct pollfd pfd = {fds[0], POLLIN, 0};
-            poll(&pfd, 1, (int)(left < 20 ? left : 20));
-        } else {
-            clock_sleep_ms(5);
-        }
-    }
-    pid = -1;
-    *status = st;
-    rc = 0;
-out:
-    if (fds[0] >= 0)
-        close(fds[0]);
-    if (fds[1] >= 0)
-        close(fds[1]);
+    spawn_env_free(env);
     return rc;
 }
 
-void engine_util_status_text(int status, char *buf, size_t n)
+int engine_util_run_tool(const struct engine_user *u, char **argv, const char *cwd, int timeout_ms,
+                         const char *what, struct err *e)
 {
-    if (WIFEXITED(status))
-        snprintf(buf, n, "exited with status %d", WEXITSTATUS(status));
-    else if (WIFSIGNALED(status))
-        snprintf(buf, n, "was killed by signal %d (%s)", WTERMSIG(status),
-                 strsignal(WTERMSIG(status)));
-    else
-        snprintf(buf, n, "ended with wait status %d", status);
+    char **env = engine_util_env_new(u);
+    struct spawn_opts o = engine_opts(u, argv, env, cwd, -1);
+    int rc = spawn_run_tool(&o, timeout_ms, what, e);
+
+    spawn_env_free(env);
+    engine_util_strv_free(argv);
+    return rc;
 }
 
 /* ---- files ---- */
@@ -373,8 +197,8 @@ int engine_util_mkdir(const char *path, const struct engine_user *u, struct err 
         err_set(e, ENGINE_E_SYSTEM, "could not stat \"%s\": %s", path, strerror(errno));
         goto out;
     }
-    if (u->switch_user && (st.st_uid != u->uid || st.st_gid != u->gid) &&
-        fchown(fd, u->uid, u->gid) < 0) {
+    if (u->switch_user && (st.st_uid != u->os.uid || st.st_gid != u->os.gid) &&
+        fchown(fd, u->os.uid, u->os.gid) < 0) {
         err_set(e, ENGINE_E_SYSTEM, "could not change owner of \"%s\": %s", path, strerror(errno));
         goto out;
     }
@@ -394,202 +218,4 @@ bool engine_util_is_dir(const char *path)
     struct stat st;
 
     return lstat(path, &st) == 0 && S_ISDIR(st.st_mode);
-}
-
-static int fsync_parent(const char *path)
-{
-    char *dir = xstrdup(path);
-    char *slash = strrchr(dir, '/');
-    int fd, rc = 0;
-
-    if (slash && slash != dir)
-        *slash = '\0';
-    else if (slash)
-        slash[1] = '\0';
-    fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0 || fsync(fd) < 0)
-        rc = -1;
-    if (fd >= 0)
-        close(fd);
-    free(dir);
-    return rc;
-}
-
-int engine_util_write_file(const char *path, const char *content, size_t len, mode_t mode,
-                           uid_t uid, gid_t gid, struct err *e)
-{
-    char *tmp = xasprintf("%s.tmp", path);
-    int fd = -1, rc = -1;
-    size_t done = 0;
-
-    fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
-    if (fd < 0 && errno == EEXIST) {
-        /* A leftover of an interrupted write, or a planted link: unlink never follows it. */
-        if (unlink(tmp) < 0 && errno != ENOENT) {
-            err_set(e, ENGINE_E_SYSTEM, "could not remove \"%s\": %s", tmp, strerror(errno));
-            goto out;
-        }
-        fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
-    }
-    if (fd < 0) {
-        err_set(e, ENGINE_E_SYSTEM, "could not create \"%s\": %s", tmp, strerror(errno));
-        goto out;
-    }
-    while (done < len) {
-        ssize_t w = write(fd, content + done, len - done);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            err_set(e, ENGINE_E_SYSTEM, "could not write \"%s\": %s", tmp, strerror(errno));
-            goto out;
-        }
-        done += (size_t)w;
-    }
-    if (geteuid() == 0 && fchown(fd, uid, gid) < 0) {
-        err_set(e, ENGINE_E_SYSTEM, "could not change owner of \"%s\": %s", tmp, strerror(errno));
-        goto out;
-    }
-    if (fchmod(fd, mode) < 0) {
-        err_set(e, ENGINE_E_SYSTEM, "could not set mode of \"%s\": %s", tmp, strerror(errno));
-        goto out;
-    }
-    if (fsync(fd) < 0) {
-        err_set(e, ENGINE_E_SYSTEM, "could not fsync \"%s\": %s", tmp, strerror(errno));
-        goto out;
-    }
-    close(fd);
-    fd = -1;
-    if (rename(tmp, path) < 0) {
-        err_set(e, ENGINE_E_SYSTEM, "could not rename \"%s\" to \"%s\": %s", tmp, path,
-                strerror(errno));
-        goto out;
-    }
-    if (fsync_parent(path) < 0) {
-        err_set(e, ENGINE_E_SYSTEM, "could not fsync the directory of \"%s\": %s", path,
-                strerror(errno));
-        goto out;
-    }
-    rc = 0;
-out:
-    if (fd >= 0) {
-        close(fd);
-        unlink(tmp);
-    }
-    free(tmp);
-    return rc;
-}
-
-char *engine_util_read_file(const char *path, size_t max, struct err *e)
-{
-    struct stat st;
-    char *data = NULL;
-    size_t done = 0;
-    int fd, saved;
-
-    fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-    if (fd < 0) {
-        saved = errno;
-        err_set(e, ENGINE_E_SYSTEM, "could not open \"%s\": %s", path,
-                saved == ELOOP ? "it is a symbolic link" : strerror(saved));
-        errno = saved;
-        return NULL;
-    }
-    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (size_t)st.st_size > max) {
-        saved = errno;
-        if (!S_ISREG(st.st_mode) || (size_t)st.st_size > max)
-            saved = EINVAL;
-        err_set(e, ENGINE_E_SYSTEM, "could not read \"%s\": %s", path,
-                saved == EINVAL ? "not a regular file of the expected size" : strerror(saved));
-        close(fd);
-        errno = saved;
-        return NULL;
-    }
-    data = xmalloc((size_t)st.st_size + 1);
-    while (done < (size_t)st.st_size) {
-        ssize_t n = read(fd, data + done, (size_t)st.st_size - done);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            break;
-        done += (size_t)n;
-    }
-    data[done] = '\0';
-    close(fd);
-    return data;
-}
-
-/* ---- log lines ---- */
-
-void engine_util_pick_lines(const char *text, bool (*keep)(const char *line),
-                            size_t (*skip)(const char *line), int max_lines, struct buf *out)
-{
-    char *copy = xstrdup(text ? text : "");
-    char **picked = xcalloc((size_t)max_lines, sizeof(*picked));
-    int n = 0, first = 0;
-    char *save = NULL;
-
-    for (char *line = strtok_r(copy, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-        size_t len = strlen(line);
-        if (len && line[len - 1] == '\r')
-            line[--len] = '\0';
-        if (!keep(line))
-            continue;
-        /* A ring of the last max_lines matches. */
-        picked[(first + n) % max_lines] = line;
-        if (n < max_lines)
-            n++;
-        else
-            first = (first + 1) % max_lines;
-    }
-    for (int i = 0; i < n; i++) {
-        const char *line = picked[(first + i) % max_lines];
-        size_t off = skip ? skip(line) : 0, len;
-
-        if (off > strlen(line))
-            off = strlen(line);
-        line += off;
-        while (*line == ' ')
-            line++;
-        len = strlen(line);
-        if (len > 200)
-            len = 200;
-        if (out->len)
-            buf_puts(out, "; ");
-        buf_append(out, line, len);
-    }
-    free(picked);
-    free(copy);
-}
-
-static bool non_blank(const char *line)
-{
-    return line[strspn(line, " \t")] != '\0';
-}
-
-void engine_util_last_lines(const char *text, int max_lines, struct buf *out)
-{
-    engine_util_pick_lines(text, non_blank, NULL, max_lines, out);
-}
-
-int engine_util_run_tool(const struct engine_user *u, char **argv, const char *cwd, int timeout_ms,
-                         const char *what, struct err *e)
-{
-    struct buf out = BUF_INIT, last = BUF_INIT;
-    char how[128];
-    int status = 0, rc = -1;
-
-    if (engine_util_run(u, argv, cwd, timeout_ms, &out, &status, e) < 0)
-        goto out;
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-        engine_util_status_text(status, how, sizeof(how));
-        engine_util_last_lines(buf_str(&out), 4, &last);
-        err_set(e, ENGINE_E_TOOL, "%s %s: %s", what, how, buf_str(&last));
-        goto out;
-    }
-    rc = 0;
-out:
-    engine_util_strv_free(argv);
-    buf_free(&out);
-    buf_free(&last);
-    return rc;
 }

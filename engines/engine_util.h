@@ -1,10 +1,10 @@
 /* Helpers shared by the engine drivers (and by programs that start engines as their OS user):
- * user lookup, running a program as that user, careful file writes in directories the engine
- * user owns, string vectors and small arithmetic. No engine-specific code lives here.
+ * user lookup, running a program as that user, directories the engine user owns, string
+ * vectors and small arithmetic. No engine-specific code lives here.
  *
  * NOTES: nothing logs; errors go to struct err with ENGINE_E_SYSTEM unless said otherwise.
- * Files are written so that a link planted by the engine user cannot redirect a write by root:
- * a new file is created with O_EXCL|O_NOFOLLOW next to the target and renamed over it. */
+ * Files in directories the engine user owns are written with lib/fileio.h, so that a link
+ * planted by the engine user cannot redirect a write by root. */
 #ifndef ENGINES_ENGINE_UTIL_H
 #define ENGINES_ENGINE_UTIL_H
 
@@ -15,22 +15,16 @@
 
 #include "lib/buf.h"
 #include "lib/err.h"
+#include "lib/osuser.h"
 
-#define ENGINE_UTIL_MAX_GROUPS 64
-
-/* An OS user resolved ahead of fork(), so that the child only makes system calls. */
+/* The engine's OS user, resolved ahead of fork(), so that the child only makes system calls. */
 struct engine_user {
-    char name[64];
-    char home[256];
-    uid_t uid;
-    gid_t gid;
-    gid_t groups[ENGINE_UTIL_MAX_GROUPS];
-    int ngroups;
+    struct osuser os;
     bool switch_user; /* we are root: the child changes to this user */
 };
 
-/* Look up an OS user. When we are not root, only our own user is accepted (the engine then
- * runs as ourselves; useful for development). */
+/* Look up an OS user (a missing one: LIB_E_NOENT), refusing root. When we are not root, only
+ * our own user is accepted (the engine then runs as ourselves; useful for development). */
 int engine_util_user(const char *name, struct engine_user *u, struct err *e)
     __attribute__((warn_unused_result));
 
@@ -38,46 +32,34 @@ int engine_util_user(const char *name, struct engine_user *u, struct err *e)
  * Free with engine_util_strv_free(). */
 char **engine_util_env_new(const struct engine_user *u);
 
-/* fork + exec argv[0] (an absolute path) as u in a new session, with default signal
- * dispositions and an empty signal mask, umask 077, stdin from /dev/null, stdout and stderr on
- * out_fd (unchanged when -1), no other descriptors, cwd as working directory ("/" when NULL) and
- * envp (engine_util_env_new() when NULL). Sets *pid. If exec fails, the child writes why to out_fd
- * and exits with 127 (126 when it could not become the user or enter cwd). Safe to call from a
- * multithreaded process: the child makes only async-signal-safe calls. */
+/* spawn_start() (lib/spawn.h) of argv[0] (an absolute path) as u (when we are root) in a new
+ * session, with default signal dispositions and an empty signal mask, umask 077, stdin from
+ * /dev/null, stdout and stderr on out_fd (unchanged when -1), no other descriptors, cwd as
+ * working directory ("/" when NULL) and envp (engine_util_env_new() when NULL). Sets *pid once
+ * the program executed; a failure before exec (user, directory, exec itself) is an error
+ * (LIB_E_SYSTEM) with the child reaped. Safe to call from a multithreaded process. */
 int engine_util_spawn(const struct engine_user *u, char *const argv[], char *const envp[],
                       const char *cwd, int out_fd, pid_t *pid, struct err *e)
     __attribute__((warn_unused_result));
 
-/* Run a program as u to completion (engine_util_spawn), collecting the last 8 KiB of its
- * output in out (appended) and its wait status in *status. After timeout_ms its session is
- * killed and the call fails with "timed out". Returns 0 when the program ran and was reaped,
- * whatever its status. */
+/* Run a program as u to completion (spawn_run() as engine_util_spawn() starts it), collecting
+ * the last 8 KiB of its output in out (appended) and its wait status in *status. After
+ * timeout_ms its session is killed and the call fails with LIB_E_TIMEOUT. Returns 0 when the
+ * program ran and was reaped, whatever its status. */
 int engine_util_run(const struct engine_user *u, char *const argv[], const char *cwd,
                     int timeout_ms, struct buf *out, int *status, struct err *e)
     __attribute__((warn_unused_result));
 
-/* Run a tool (initdb, mariadb-install-db) with engine_util_run() and require exit status 0:
- * otherwise ENGINE_E_TOOL "<what> exited with status 1: <its last lines>". Frees argv. */
+/* Run a tool (initdb, mariadb-install-db) as engine_util_run() does and require exit status 0:
+ * otherwise LIB_E_TOOL "<what> exited with status 1: <its last lines>" (spawn_run_tool()).
+ * Frees argv. */
 int engine_util_run_tool(const struct engine_user *u, char **argv, const char *cwd, int timeout_ms,
                          const char *what, struct err *e) __attribute__((warn_unused_result));
-
-/* "exited with status 1", "was killed by signal 9 (Killed)" into buf. */
-void engine_util_status_text(int status, char *buf, size_t n);
 
 /* Create directory path (its parent must exist) or accept an existing one; refuse a symbolic
  * link; then set mode 0700 and, when we are root, owner u. */
 int engine_util_mkdir(const char *path, const struct engine_user *u, struct err *e)
     __attribute__((warn_unused_result));
-
-/* Replace path atomically with content: write path.tmp (O_EXCL|O_NOFOLLOW, mode, owner
- * uid:gid when we are root), fsync, rename over path, fsync the directory. */
-int engine_util_write_file(const char *path, const char *content, size_t len, mode_t mode,
-                           uid_t uid, gid_t gid, struct err *e) __attribute__((warn_unused_result));
-
-/* The content of a regular file (not a link) of at most max bytes, NUL-terminated; the caller
- * frees it. NULL with e set on failure; e->code is ENGINE_E_SYSTEM and errno is kept (ENOENT
- * for a missing file). */
-char *engine_util_read_file(const char *path, size_t max, struct err *e);
 
 /* Whether path exists as a directory (not a link). */
 bool engine_util_is_dir(const char *path);
@@ -104,15 +86,6 @@ void engine_util_strv_pushf(struct engine_strv *sv, const char *fmt, ...)
 char **engine_util_strv_steal(struct engine_strv *sv);
 /* Free a NULL-terminated vector of strings (NULL is fine). */
 void engine_util_strv_free(char **v);
-
-/* Append the lines of text that match keep() to out, "; "-separated, each cut at 200 bytes
- * after skip(line) characters, keeping only the last max_lines matches. keep and skip see one
- * NUL-terminated line without its newline. For the drivers' start_error(). */
-void engine_util_pick_lines(const char *text, bool (*keep)(const char *line),
-                            size_t (*skip)(const char *line), int max_lines, struct buf *out);
-
-/* Append the last max_lines non-blank lines of text, "; "-separated (for error messages). */
-void engine_util_last_lines(const char *text, int max_lines, struct buf *out);
 
 /* min(max(v, lo), hi). */
 int64_t engine_util_clamp(int64_t v, int64_t lo, int64_t hi);

@@ -1,6 +1,7 @@
 /* Internal interface between isolation/isolation.c and its backends (cgroup1.c, cgroup2.c,
- * lxc.c), plus the pure pieces the unit tests check: rendering of limits, detection and device
- * lookup against fake roots. Not for use outside isolation/ and tests/unit/test_isolation.c. */
+ * lxc.c), the helpers they share (host.c, cgcommon.c), plus the pure pieces the unit tests
+ * check: rendering of limits, detection and device lookup against fake roots. Not for use
+ * outside isolation/ and its tests. */
 #ifndef ISOLATION_BACKEND_H
 #define ISOLATION_BACKEND_H
 
@@ -11,6 +12,7 @@
 
 #include "isolation/isolation.h"
 #include "lib/err.h"
+#include "lib/spawn.h"
 
 /* One backend. Every function gets a validated name; errors fill e. */
 struct iso_ops {
@@ -101,11 +103,14 @@ struct iso_lxc_spec {
 char *iso_lxc_render_xml(const struct iso_lxc_spec *spec, const struct iso_limits *lim,
                          struct err *e);
 
-/* ---- host helpers (isolation.c) ---- */
+/* ---- host helpers (host.c) ---- */
 
 /* iso_detect() against another mounts file (a unit test passes a fake one whose cgroup2 entry
  * points at a directory holding a fake cgroup.controllers). */
 int iso_detect_at(const char *mounts_path, enum iso_kind *kind, struct err *e);
+
+/* Whether d is "major:minor" (decimal numbers). */
+bool iso_device_valid(const char *d);
 
 /* iso_block_device() for a known device number against another sysfs root ("/sys"). */
 int iso_block_device_sys(const char *sysfs, unsigned int major, unsigned int minor,
@@ -115,19 +120,6 @@ int iso_block_device_sys(const char *sysfs, unsigned int major, unsigned int min
  * the caller frees, or NULL. */
 char *iso_device_path(const char *sysfs, const char *device, struct err *e);
 
-/* A resolved OS user. */
-struct iso_user {
-    bool set;
-    uid_t uid;
-    gid_t gid;
-    gid_t *groups; /* owned */
-    int ngroups;
-    char *name; /* owned */
-    char *home; /* owned */
-};
-int iso_user_lookup(const char *name, struct iso_user *u, struct err *e);
-void iso_user_free(struct iso_user *u);
-
 /* argv0 itself when it contains '/', else its first executable match in PATH; a new string. */
 char *iso_resolve_program(const char *argv0, struct err *e);
 
@@ -136,33 +128,55 @@ int iso_check_workdir(const char *dir, struct err *e);
 /* Open (create 0640) the engine's log for appending, /dev/null for NULL: an fd or -1. */
 int iso_open_log(const char *path, struct err *e);
 
-/* Move pid into the group; 0 or -1 with e filled. */
-typedef int (*iso_attach_fn)(void *arg, pid_t pid, struct err *e);
-
-/* Fork the engine: the child starts a new session and waits until attach() has put it into
- * the group, then redirects its output, drops privileges, changes directory and execs. Returns
- * once the exec has succeeded (*pid set) or failed (the child reaped, -1). */
-int iso_spawn(const struct iso_exec *ex, iso_attach_fn attach, void *arg, pid_t *pid,
+/* Start the engine with spawn_start() (lib/spawn.h): the child starts a new session and waits
+ * until attach(arg, pid, e) (the backend's hook, run here between fork and exec) has put it
+ * into the group, then redirects its output to ex->log_path, becomes ex->user (uid, gid,
+ * groups, HOME, USER, LOGNAME; the rest of the caller's environment is kept), changes to
+ * ex->workdir and execs. Returns once the exec has succeeded (*pid set) or failed (the child
+ * reaped, -1: attach's error, ISO_EINVAL for a bad program or directory, the lib/ code of a
+ * missing user or of a failed step in the child). */
+int iso_spawn(const struct iso_exec *ex, spawn_hook_fn attach, void *arg, pid_t *pid,
               struct err *e);
 
-/* Process state from /proc/PID/stat; -1 when the process does not exist. */
-struct iso_proc {
-    char state; /* 'R', 'S', 'Z', ... */
-    pid_t ppid;
-    pid_t sid;
-    unsigned long long start; /* clock ticks since boot */
-};
-int iso_proc_read(pid_t pid, struct iso_proc *p);
-/* Exists and is not a zombie. */
-bool iso_proc_alive(pid_t pid);
+/* ---- processes of a group (isolation.c) ---- */
 
 /* The engine among a group's processes: a live one whose parent is not in the group, the
  * session leader first, then the oldest. 0 when none is live. */
 pid_t iso_pick_main(const pid_t *pids, size_t n);
 
-/* Read a whole small file into a new string; NULL with errno set. */
-char *iso_read_file(const char *path);
+/* ---- shared by the backends (cgcommon.c) ---- */
+
+/* Whether word is one of the words of list, separated by any of seps. */
+bool iso_word_in(const char *list, const char *word, const char *seps);
+
+/* The rest of the first line of text that starts with prefix ("DEVNAME="), without its
+ * newline, in a new string the caller frees; NULL when no line does. */
+char *iso_line_value(const char *text, const char *prefix);
+/* The number after prefix and blanks on the first line of text that starts with prefix
+ * ("usage_usec 12", "MemTotal:  16318412 kB"); false when there is no such line or number. */
+bool iso_line_u64(const char *text, const char *prefix, uint64_t *v);
+
+/* The OOM-kill counter of a group from its "oom_kill N" line: memory.events (v2) and
+ * memory.oom_control (v1, Linux 4.13 and later) spell it alike. *oom_kills is left as it is
+ * (-1: unknown) when the kernel writes no such line. */
+void iso_cg_oom_kills(const char *text, int64_t *oom_kills);
+
+/* Called with one device ("major:minor") by iso_cg_other_devices(); 0 or -1 with e filled. */
+typedef int (*iso_device_fn)(void *arg, const char *device, struct err *e);
+/* Call fn for every device of a throttle file's text (blkio.throttle.*_device, io.max: the
+ * first word of each line) other than keep, stopping at its first failure: to drop the rules
+ * of a disk the instance no longer uses. */
+int iso_cg_other_devices(const char *text, const char *keep, iso_device_fn fn, void *arg,
+                         struct err *e);
+
 /* Parse the pids of a cgroup.procs-style text into a new array. */
 int iso_parse_pids(const char *text, pid_t **pids, size_t *n);
+
+/* Whether directory path holds a subdirectory (a child group); false when it cannot be read. */
+bool iso_dir_has_subdirs(const char *path);
+
+/* One round of SIGKILL to every process ops->procs lists in the group; a group that does not
+ * exist is not an error. The kill_all of a backend without a better way. */
+int iso_kill_listed(struct iso *iso, const char *name, struct err *e);
 
 #endif

@@ -8,10 +8,8 @@
  *   blkio.throttle.{read,write}_{bps,iops}_device on the disk given in the limits. */
 #include "isolation/backend.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -302,36 +300,42 @@ out:
     return ret;
 }
 
+struct clear_arg {
+    const char *path;
+    const char *file;
+};
+
+/* Remove the throttle rule of one device from a blkio file. */
+static int clear_device(void *arg, const char *dev, struct err *e)
+{
+    const struct clear_arg *a = arg;
+    char value[ISO_DEVICE_MAX + 4];
+    struct cgroup *cg = cgroup_new_cgroup(a->path);
+    struct cgroup_controller *c = cg ? cgroup_add_controller(cg, "blkio") : NULL;
+    int rc;
+
+    snprintf(value, sizeof(value), "%s 0", dev);
+    rc = c ? cgroup_add_value_string(c, a->file, value) : ECGFAIL;
+    if (rc == 0)
+        rc = cgroup_modify_cgroup(cg);
+    cgroup_free(&cg);
+    return rc != 0 ? cg_error(e, rc, "update", a->path) : 0;
+}
+
 /* Remove throttle rules of devices other than the one in lim (the disk changed). */
 static int clear_other_devices(const char *path, const struct iso_limits *lim, struct err *e)
 {
     for (size_t f = 0; f < 4; f++) {
+        struct clear_arg a = {path, blkio_files[f]};
         char *text = cg_read("blkio", path, blkio_files[f], e);
+        int rc;
+
         if (!text)
             return -1;
-        for (char *save = NULL, *line = strtok_r(text, "\n", &save); line;
-             line = strtok_r(NULL, "\n", &save)) {
-            char dev[ISO_DEVICE_MAX];
-            char value[ISO_DEVICE_MAX + 4];
-            struct cgroup *cg;
-            struct cgroup_controller *c;
-            int rc;
-
-            if (sscanf(line, "%31s", dev) != 1 || strcmp(dev, lim->device) == 0)
-                continue;
-            cg = cgroup_new_cgroup(path);
-            c = cg ? cgroup_add_controller(cg, "blkio") : NULL;
-            snprintf(value, sizeof(value), "%s 0", dev);
-            rc = c ? cgroup_add_value_string(c, blkio_files[f], value) : ECGFAIL;
-            if (rc == 0)
-                rc = cgroup_modify_cgroup(cg);
-            cgroup_free(&cg);
-            if (rc != 0) {
-                free(text);
-                return cg_error(e, rc, "update", path);
-            }
-        }
+        rc = iso_cg_other_devices(text, lim->device, clear_device, &a, e);
         free(text);
+        if (rc != 0)
+            return -1;
     }
     return 0;
 }
@@ -394,12 +398,7 @@ static int cg1_usage(struct iso *iso, const char *name, struct iso_usage *u, str
     text = cg_read("memory", path, "memory.oom_control", e);
     if (!text)
         goto out;
-    for (char *save = NULL, *line = strtok_r(text, "\n", &save); line;
-         line = strtok_r(NULL, "\n", &save)) {
-        long long v;
-        if (sscanf(line, "oom_kill %lld", &v) == 1)
-            u->oom_kills = v;
-    }
+    iso_cg_oom_kills(text, &u->oom_kills);
     free(text);
     /* "M:m Read N", "M:m Write N", ... "Total N" */
     text = cg_read("blkio", path, "blkio.throttle.io_service_bytes", e);
@@ -469,19 +468,6 @@ out:
     return ret;
 }
 
-static int cg1_kill_all(struct iso *iso, const char *name, struct err *e)
-{
-    pid_t *pids = NULL;
-    size_t n = 0;
-
-    if (cg1_procs(iso, name, &pids, &n, e) != 0)
-        return e->code == ISO_ENOENT ? (err_clear(e), 0) : -1;
-    for (size_t i = 0; i < n; i++)
-        kill(pids[i], SIGKILL);
-    free(pids);
-    return 0;
-}
-
 static int cg1_destroy(struct iso *iso, const char *name, struct err *e)
 {
     return cg1_destroy_path(iso, name, e);
@@ -494,15 +480,8 @@ static int cg1_remove_root(struct iso *iso, struct err *e)
     /* refuse while instances remain, in any hierarchy */
     for (size_t i = 0; i < NCTL; i++) {
         char *path = xasprintf("%s/%s", p->mount[i], iso->root);
-        DIR *d = opendir(path);
-        struct dirent *de;
-        bool child = false;
+        bool child = iso_dir_has_subdirs(path);
 
-        while (d && !child && (de = readdir(d)) != NULL)
-            child = de->d_type == DT_DIR && strcmp(de->d_name, ".") != 0 &&
-                    strcmp(de->d_name, "..") != 0;
-        if (d)
-            closedir(d);
         free(path);
         if (child)
             return err_set(e, ISO_EBUSY, "cannot remove cgroup \"%s\": instances remain in it",
@@ -520,7 +499,7 @@ const struct iso_ops iso_cgroup1_ops = {
     .exists = cg1_exists,
     .procs = cg1_procs,
     .main_pid = NULL,
-    .kill_all = cg1_kill_all,
+    .kill_all = iso_kill_listed,
     .destroy = cg1_destroy,
     .remove_root = cg1_remove_root,
 };

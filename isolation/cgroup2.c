@@ -17,7 +17,6 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <linux/magic.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +26,7 @@
 
 #include <libcgroup.h>
 
+#include "lib/fileio.h"
 #include "lib/xalloc.h"
 
 #define ENABLE_CONTROLLERS "+cpu +memory +io"
@@ -138,7 +138,7 @@ static int cg2_open(struct iso *iso, const struct iso_options *o, struct err *e)
         goto out;
     }
     ctl_path = xasprintf("%s/cgroup.controllers", p->mount);
-    ctl = iso_read_file(ctl_path);
+    ctl = fileio_read(ctl_path, SIZE_MAX, 0, NULL);
     if (!ctl) {
         err_set(e, ISO_ESYS, "could not read \"%s\": %s", ctl_path, strerror(errno));
         goto out;
@@ -146,13 +146,7 @@ static int cg2_open(struct iso *iso, const struct iso_options *o, struct err *e)
     {
         const char *need[] = {"cpu", "memory", "io"};
         for (size_t i = 0; i < 3; i++) {
-            bool found = false;
-            char *copy = xstrdup(ctl);
-            for (char *save = NULL, *w = strtok_r(copy, " \n", &save); w && !found;
-                 w = strtok_r(NULL, " \n", &save))
-                found = strcmp(w, need[i]) == 0;
-            free(copy);
-            if (!found) {
+            if (!iso_word_in(ctl, need[i], " \n")) {
                 err_set(e, ISO_EBACKEND,
                         "cannot use cgroup v2 at \"%s\": controller \"%s\" is not available",
                         p->mount, need[i]);
@@ -199,22 +193,16 @@ static int cg2_exists(struct iso *iso, const char *name, struct err *e)
 static int remove_dir(const struct cg2 *p, const char *path, struct err *e)
 {
     if (!p->real) {
-        DIR *d = opendir(path);
+        DIR *d;
         struct dirent *de;
 
+        if (iso_dir_has_subdirs(path))
+            return err_set(e, ISO_EBUSY, "could not remove cgroup \"%s\": it has children", path);
+        d = opendir(path);
         if (!d)
             return errno == ENOENT
                        ? 0
                        : err_set(e, ISO_ESYS, "could not open \"%s\": %s", path, strerror(errno));
-        while ((de = readdir(d)) != NULL) {
-            if (de->d_type == DT_DIR && strcmp(de->d_name, ".") != 0 &&
-                strcmp(de->d_name, "..") != 0) {
-                closedir(d);
-                return err_set(e, ISO_EBUSY, "could not remove cgroup \"%s\": it has children",
-                               path);
-            }
-        }
-        rewinddir(d);
         while ((de = readdir(d)) != NULL) {
             if (de->d_type == DT_REG) {
                 char *f = xasprintf("%s/%s", path, de->d_name);
@@ -310,6 +298,21 @@ out:
     return ret;
 }
 
+struct unlimit_arg {
+    const struct cg2 *p;
+    const char *iomax;
+};
+
+/* Lift every IO limit of one device in io.max. */
+static int unlimit_device(void *arg, const char *dev, struct err *e)
+{
+    const struct unlimit_arg *a = arg;
+    char value[ISO_DEVICE_MAX + sizeof(IO_UNLIMITED) + 2];
+
+    snprintf(value, sizeof(value), "%s %s", dev, IO_UNLIMITED);
+    return write_file(a->p, a->iomax, value, e);
+}
+
 static int cg2_update(struct iso *iso, const char *name, const struct iso_limits *lim,
                       struct err *e)
 {
@@ -324,14 +327,10 @@ static int cg2_update(struct iso *iso, const char *name, const struct iso_limits
     }
     /* drop the rules of any other disk (the data directory moved) */
     iomax = gpath(iso, name, "io.max");
-    text = iso_read_file(iomax);
-    for (char *save = NULL, *line = text ? strtok_r(text, "\n", &save) : NULL; line;
-         line = strtok_r(NULL, "\n", &save)) {
-        char dev[ISO_DEVICE_MAX], value[ISO_DEVICE_MAX + sizeof(IO_UNLIMITED) + 2];
-        if (sscanf(line, "%31s", dev) != 1 || strcmp(dev, lim->device) == 0)
-            continue;
-        snprintf(value, sizeof(value), "%s %s", dev, IO_UNLIMITED);
-        if (write_file(iso->priv, iomax, value, e) != 0)
+    text = fileio_read(iomax, SIZE_MAX, 0, NULL);
+    {
+        struct unlimit_arg a = {iso->priv, iomax};
+        if (text && iso_cg_other_devices(text, lim->device, unlimit_device, &a, e) != 0)
             goto out;
     }
     ret = write_settings(iso, name, lim, e);
@@ -344,7 +343,7 @@ out:
 static char *read_group_file(struct iso *iso, const char *name, const char *file, struct err *e)
 {
     char *path = gpath(iso, name, file);
-    char *text = iso_read_file(path);
+    char *text = fileio_read(path, SIZE_MAX, 0, NULL);
 
     if (!text)
         err_set(e, errno == ENOENT ? ISO_ENOENT : ISO_ESYS, "could not read \"%s\": %s", path,
@@ -361,12 +360,7 @@ static int cg2_usage(struct iso *iso, const char *name, struct iso_usage *u, str
     text = read_group_file(iso, name, "cpu.stat", e);
     if (!text)
         goto out;
-    for (char *save = NULL, *line = strtok_r(text, "\n", &save); line;
-         line = strtok_r(NULL, "\n", &save)) {
-        unsigned long long v;
-        if (sscanf(line, "usage_usec %llu", &v) == 1)
-            u->cpu_usec = v;
-    }
+    iso_line_u64(text, "usage_usec ", &u->cpu_usec);
     free(text);
     text = read_group_file(iso, name, "memory.current", e);
     if (!text)
@@ -376,12 +370,7 @@ static int cg2_usage(struct iso *iso, const char *name, struct iso_usage *u, str
     text = read_group_file(iso, name, "memory.events", e);
     if (!text)
         goto out;
-    for (char *save = NULL, *line = strtok_r(text, "\n", &save); line;
-         line = strtok_r(NULL, "\n", &save)) {
-        long long v;
-        if (sscanf(line, "oom_kill %lld", &v) == 1)
-            u->oom_kills = v;
-    }
+    iso_cg_oom_kills(text, &u->oom_kills);
     free(text);
     /* "M:m rbytes=N wbytes=N rios=N wios=N dbytes=N dios=N" per device */
     text = read_group_file(iso, name, "io.stat", e);
@@ -420,23 +409,13 @@ static int cg2_kill_all(struct iso *iso, const char *name, struct err *e)
 {
     const struct cg2 *p = iso->priv;
     char *kill_file = gpath(iso, name, "cgroup.kill");
-    pid_t *pids = NULL;
-    size_t n = 0;
-    int ret = 0;
+    int ret;
 
     /* cgroup.kill (Linux 5.14) kills the whole group at once, forks included */
-    if (p->real && access(kill_file, W_OK) == 0) {
+    if (p->real && access(kill_file, W_OK) == 0)
         ret = write_file(p, kill_file, "1", e);
-        goto out;
-    }
-    if (cg2_procs(iso, name, &pids, &n, e) != 0) {
-        ret = e->code == ISO_ENOENT ? (err_clear(e), 0) : -1;
-        goto out;
-    }
-    for (size_t i = 0; i < n; i++)
-        kill(pids[i], SIGKILL);
-out:
-    free(pids);
+    else
+        ret = iso_kill_listed(iso, name, e);
     free(kill_file);
     return ret;
 }

@@ -1,36 +1,22 @@
-/* The isolation interface: argument checks and dispatch to the backend chosen at run time, and
- * the host helpers every backend shares (detection, block devices, users, spawning, /proc).
+/* The isolation interface: argument checks, dispatch to the backend chosen at run time, and
+ * what is common to every backend about the processes of a group (the main process, waiting
+ * for a group to empty, stopping it). The host helpers the backends share are in host.c.
  *
  * NOTES
- * - Runs on the caller's thread; nothing here logs, errors go to struct err.
- * - iso_spawn() forks; between fork and exec the child calls only async-signal-safe functions
- *   (everything it needs is prepared by the parent), so it is safe from a threaded agent. */
+ * - Runs on the caller's thread; nothing here logs, errors go to struct err. */
 #include "isolation/backend.h"
 
 #include <ctype.h>
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <grp.h>
 #include <inttypes.h>
-#include <limits.h>
-#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/sysmacros.h>
-#include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
 
-#include "lib/buf.h"
-#include "lib/xalloc.h"
 #include "lib/clock.h"
-
-extern char **environ;
+#include "lib/proc.h"
+#include "lib/xalloc.h"
 
 #define NAME_MAX_LEN 48
 #define KILL_GRACE_MS 5000
@@ -89,15 +75,6 @@ static int check_name(const char *what, const char *s, struct err *e)
                    what, s ? s : "", NAME_MAX_LEN);
 }
 
-static bool device_valid(const char *d)
-{
-    unsigned int maj, min;
-    int used = 0;
-
-    return sscanf(d, "%u:%u%n", &maj, &min, &used) == 2 && d[used] == '\0' &&
-           isdigit((unsigned char)d[0]);
-}
-
 int iso_limits_check(const struct iso_limits *lim, struct err *e)
 {
     const struct {
@@ -121,7 +98,7 @@ int iso_limits_check(const struct iso_limits *lim, struct err *e)
         return err_set(e, ISO_EINVAL, "invalid limits: value too large");
     if (memchr(lim->device, '\0', sizeof(lim->device)) == NULL)
         return err_set(e, ISO_EINVAL, "invalid device: not terminated");
-    if (lim->device[0] != '\0' && !device_valid(lim->device))
+    if (lim->device[0] != '\0' && !iso_device_valid(lim->device))
         return err_set(e, ISO_EINVAL, "invalid device \"%s\": expected \"major:minor\"",
                        lim->device);
     if (lim->device[0] == '\0' &&
@@ -130,516 +107,7 @@ int iso_limits_check(const struct iso_limits *lim, struct err *e)
     return 0;
 }
 
-/* ---- detection ---- */
-
-static bool word_in(const char *list, const char *word, const char *seps)
-{
-    size_t wl = strlen(word);
-    const char *p = list;
-
-    while (p && *p) {
-        size_t n = strcspn(p, seps);
-        if (n == wl && strncmp(p, word, wl) == 0)
-            return true;
-        p += n;
-        p += strspn(p, seps);
-    }
-    return false;
-}
-
-int iso_detect_at(const char *mounts_path, enum iso_kind *kind, struct err *e)
-{
-    FILE *f = NULL;
-    char line[4096];
-    bool v1_cpu = false, v1_mem = false, v2 = false;
-    int ret = -1;
-
-    f = fopen(mounts_path, "re");
-    if (!f) {
-        err_set(e, ISO_ESYS, "could not open \"%s\": %s", mounts_path, strerror(errno));
-        goto out;
-    }
-    while (fgets(line, sizeof(line), f)) {
-        char dev[256], dir[1024], type[64], opts[2048];
-        if (sscanf(line, "%255s %1023s %63s %2047s", dev, dir, type, opts) != 4)
-            continue;
-        if (strcmp(type, "cgroup") == 0) {
-            v1_cpu = v1_cpu || word_in(opts, "cpu", ",");
-            v1_mem = v1_mem || word_in(opts, "memory", ",");
-        } else if (strcmp(type, "cgroup2") == 0 && !v2) {
-            char path[1100];
-            char *ctl;
-            snprintf(path, sizeof(path), "%s/cgroup.controllers", dir);
-            ctl = iso_read_file(path);
-            v2 = ctl && word_in(ctl, "cpu", " \n") && word_in(ctl, "memory", " \n");
-            free(ctl);
-        }
-    }
-    if (v2)
-        *kind = ISO_CGROUP_V2;
-    else if (v1_cpu && v1_mem)
-        *kind = ISO_CGROUP_V1;
-    else {
-        err_set(e, ISO_ENOENT,
-                "cannot find the cpu and memory cgroup controllers in \"%s\" (v1 or v2)",
-                mounts_path);
-        goto out;
-    }
-    ret = 0;
-out:
-    if (f)
-        fclose(f);
-    return ret;
-}
-
-int iso_detect(enum iso_kind *kind, struct err *e)
-{
-    return iso_detect_at("/proc/self/mounts", kind, e);
-}
-
-/* ---- block devices ---- */
-
-static int read_dev_file(const char *path, char out[ISO_DEVICE_MAX], struct err *e)
-{
-    char *s = iso_read_file(path);
-    size_t n;
-    int ret = -1;
-
-    if (!s) {
-        err_set(e, ISO_ESYS, "could not read \"%s\": %s", path, strerror(errno));
-        goto out;
-    }
-    n = strcspn(s, "\n");
-    s[n] = '\0';
-    if (n == 0 || n >= ISO_DEVICE_MAX || !device_valid(s)) {
-        err_set(e, ISO_ESYS, "unexpected contents in \"%s\"", path);
-        goto out;
-    }
-    memcpy(out, s, n + 1);
-    ret = 0;
-out:
-    free(s);
-    return ret;
-}
-
-int iso_block_device_sys(const char *sysfs, unsigned int major, unsigned int minor,
-                         char out[ISO_DEVICE_MAX], struct err *e)
-{
-    char *link = NULL, *real = NULL, *probe = NULL, *devfile = NULL;
-    struct stat st;
-    int ret = -1;
-
-    link = xasprintf("%s/dev/block/%u:%u", sysfs, major, minor);
-    real = realpath(link, NULL);
-    if (!real) {
-        err_set(e, ISO_ENOENT, "device %u:%u is not a block device (%s)", major, minor,
-                strerror(errno));
-        goto out;
-    }
-    probe = xasprintf("%s/partition", real);
-    if (stat(probe, &st) == 0) {
-        /* a partition: the throttles apply to its disk, the parent directory */
-        char *slash = strrchr(real, '/');
-        if (!slash || slash == real) {
-            err_set(e, ISO_ENOENT, "cannot find the disk of partition %u:%u", major, minor);
-            goto out;
-        }
-        *slash = '\0';
-    }
-    devfile = xasprintf("%s/dev", real);
-    ret = read_dev_file(devfile, out, e);
-out:
-    free(link);
-    free(real);
-    free(probe);
-    free(devfile);
-    return ret;
-}
-
-int iso_block_device(const char *path, char out[ISO_DEVICE_MAX], struct err *e)
-{
-    struct stat st;
-
-    if (stat(path, &st) != 0)
-        return err_set(e, errno == ENOENT ? ISO_ENOENT : ISO_ESYS, "could not stat \"%s\": %s",
-                       path, strerror(errno));
-    if (iso_block_device_sys("/sys", major(st.st_dev), minor(st.st_dev), out, e) != 0) {
-        char inner[sizeof(e->msg)];
-        snprintf(inner, sizeof(inner), "%s", e ? e->msg : "");
-        return err_set(e, ISO_ENOENT, "cannot find the block device holding \"%s\": %s", path,
-                       inner);
-    }
-    return 0;
-}
-
-char *iso_device_path(const char *sysfs, const char *device, struct err *e)
-{
-    char *uevent = xasprintf("%s/dev/block/%s/uevent", sysfs, device);
-    char *text = iso_read_file(uevent);
-    char *ret = NULL;
-
-    if (!text) {
-        err_set(e, ISO_ENOENT, "cannot find block device %s: %s", device, strerror(errno));
-        goto out;
-    }
-    for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
-        if (strncmp(line, "DEVNAME=", 8) == 0 && line[8] != '\0') {
-            ret = xasprintf("/dev/%s", line + 8);
-            break;
-        }
-    }
-    if (!ret)
-        err_set(e, ISO_ENOENT, "cannot find the device node of block device %s", device);
-out:
-    free(uevent);
-    free(text);
-    return ret;
-}
-
-/* ---- users and programs ---- */
-
-int iso_user_lookup(const char *name, struct iso_user *u, struct err *e)
-{
-    struct passwd pw, *res = NULL;
-    char *buf = NULL;
-    long sz = sysconf(_SC_GETPW_R_SIZE_MAX);
-    int rc, ng = 16, ret = -1;
-
-    memset(u, 0, sizeof(*u));
-    if (!name)
-        return 0;
-    if (sz < 16384)
-        sz = 16384;
-    buf = xmalloc((size_t)sz);
-    rc = getpwnam_r(name, &pw, buf, (size_t)sz, &res);
-    if (rc != 0 || !res) {
-        err_set(e, ISO_EINVAL, "cannot run as user \"%s\": %s", name,
-                rc ? strerror(rc) : "no such user");
-        goto out;
-    }
-    u->set = true;
-    u->uid = pw.pw_uid;
-    u->gid = pw.pw_gid;
-    u->name = xstrdup(pw.pw_name);
-    u->home = xstrdup(pw.pw_dir && pw.pw_dir[0] ? pw.pw_dir : "/");
-    u->groups = xmalloc(sizeof(gid_t) * (size_t)ng);
-    while (getgrouplist(u->name, u->gid, u->groups, &ng) < 0) {
-        free(u->groups);
-        u->groups = xmalloc(sizeof(gid_t) * (size_t)ng);
-    }
-    u->ngroups = ng;
-    ret = 0;
-out:
-    free(buf);
-    if (ret != 0)
-        iso_user_free(u);
-    return ret;
-}
-
-void iso_user_free(struct iso_user *u)
-{
-    if (!u)
-        return;
-    free(u->groups);
-    free(u->name);
-    free(u->home);
-    memset(u, 0, sizeof(*u));
-}
-
-char *iso_resolve_program(const char *argv0, struct err *e)
-{
-    const char *path = getenv("PATH");
-    char *copy = NULL, *ret = NULL;
-
-    if (!argv0 || !argv0[0]) {
-        err_set(e, ISO_EINVAL, "invalid command: empty program name");
-        return NULL;
-    }
-    if (strchr(argv0, '/')) {
-        if (access(argv0, X_OK) != 0) {
-            err_set(e, ISO_EINVAL, "cannot execute \"%s\": %s", argv0, strerror(errno));
-            return NULL;
-        }
-        return xstrdup(argv0);
-    }
-    copy = xstrdup(path && path[0] ? path : "/usr/local/bin:/usr/bin:/bin");
-    for (char *save = NULL, *dir = strtok_r(copy, ":", &save); dir;
-         dir = strtok_r(NULL, ":", &save)) {
-        char *cand = xasprintf("%s/%s", dir, argv0);
-        struct stat st;
-        if (stat(cand, &st) == 0 && S_ISREG(st.st_mode) && access(cand, X_OK) == 0) {
-            ret = cand;
-            break;
-        }
-        free(cand);
-    }
-    free(copy);
-    if (!ret)
-        err_set(e, ISO_EINVAL, "cannot find program \"%s\" in PATH", argv0);
-    return ret;
-}
-
-int iso_check_workdir(const char *dir, struct err *e)
-{
-    struct stat st;
-
-    if (stat(dir, &st) != 0)
-        return err_set(e, ISO_EINVAL, "cannot use working directory \"%s\": %s", dir,
-                       strerror(errno));
-    if (!S_ISDIR(st.st_mode))
-        return err_set(e, ISO_EINVAL, "cannot use working directory \"%s\": not a directory", dir);
-    return 0;
-}
-
-int iso_open_log(const char *path, struct err *e)
-{
-    int fd;
-
-    if (!path)
-        path = "/dev/null";
-    fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOCTTY, 0640);
-    if (fd < 0)
-        return err_set(e, ISO_ESYS, "could not open log file \"%s\": %s", path, strerror(errno));
-    return fd;
-}
-
-/* ---- spawning ---- */
-
-enum spawn_step { STEP_GO, STEP_STDIO, STEP_GROUPS, STEP_GID, STEP_UID, STEP_CHDIR, STEP_EXEC };
-
-static const char *const step_names[] = {
-    [STEP_GO] = "waiting for the parent",  [STEP_STDIO] = "redirecting output",
-    [STEP_GROUPS] = "setting groups",      [STEP_GID] = "setting the group id",
-    [STEP_UID] = "setting the user id",    [STEP_CHDIR] = "changing directory",
-    [STEP_EXEC] = "executing the program",
-};
-
-struct spawn_report {
-    int step;
-    int err;
-};
-
-/* The environment of the engine: the caller's, with HOME/USER/LOGNAME of the user. */
-static char **build_env(const struct iso_user *u)
-{
-    size_t n = 0, k = 0;
-    char **env;
-
-    while (environ && environ[n])
-        n++;
-    env = xcalloc(n + 4, sizeof(char *));
-    for (size_t i = 0; i < n; i++) {
-        if (u->set &&
-            (strncmp(environ[i], "HOME=", 5) == 0 || strncmp(environ[i], "USER=", 5) == 0 ||
-             strncmp(environ[i], "LOGNAME=", 8) == 0))
-            continue;
-        env[k++] = xstrdup(environ[i]);
-    }
-    if (u->set) {
-        env[k++] = xasprintf("HOME=%s", u->home);
-        env[k++] = xasprintf("USER=%s", u->name);
-        env[k++] = xasprintf("LOGNAME=%s", u->name);
-    }
-    env[k] = NULL;
-    return env;
-}
-
-static void free_env(char **env)
-{
-    for (size_t i = 0; env && env[i]; i++)
-        free(env[i]);
-    free(env);
-}
-
-static void close_fd(int *fd)
-{
-    if (*fd >= 0)
-        close(*fd);
-    *fd = -1;
-}
-
-/* In the child: report the failing step to the parent and exit. Async-signal-safe. */
-static void child_fail(int fd, int step)
-{
-    struct spawn_report r = {step, errno};
-    ssize_t w = write(fd, &r, sizeof(r));
-    (void)w;
-    _exit(127);
-}
-
-int iso_spawn(const struct iso_exec *ex, iso_attach_fn attach, void *arg, pid_t *pid, struct err *e)
-{
-    struct iso_user user = {0};
-    char *program = NULL;
-    char **env = NULL;
-    const char *workdir = ex->workdir ? ex->workdir : "/";
-    int logfd = -1, nullfd = -1, go[2] = {-1, -1}, rep[2] = {-1, -1};
-    pid_t child = -1;
-    int ret = -1;
-
-    if (!ex->argv || !ex->argv[0]) {
-        err_set(e, ISO_EINVAL, "invalid command: no program");
-        goto out;
-    }
-    program = iso_resolve_program(ex->argv[0], e);
-    if (!program)
-        goto out;
-    if (iso_check_workdir(workdir, e) != 0 || iso_user_lookup(ex->user, &user, e) != 0)
-        goto out;
-    env = build_env(&user);
-    nullfd = open("/dev/null", O_RDWR | O_CLOEXEC);
-    if (nullfd < 0) {
-        err_set(e, ISO_ESYS, "could not open \"/dev/null\": %s", strerror(errno));
-        goto out;
-    }
-    logfd = iso_open_log(ex->log_path, e);
-    if (logfd < 0)
-        goto out;
-    /* go: the parent says "you are in the group" (a socket, so a dead child cannot SIGPIPE
-     * us); rep: the child reports a failure before exec, EOF means exec succeeded */
-    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, go) != 0 || pipe2(rep, O_CLOEXEC) != 0) {
-        err_set(e, ISO_ESYS, "could not create a pipe: %s", strerror(errno));
-        goto out;
-    }
-    fflush(NULL);
-    child = fork();
-    if (child < 0) {
-        err_set(e, ISO_ESYS, "could not fork: %s", strerror(errno));
-        goto out;
-    }
-    if (child == 0) {
-        sigset_t none;
-        char c;
-        int out = logfd;
-
-        close(go[0]);
-        close(rep[0]);
-        for (int s = 1; s < NSIG; s++)
-            signal(s, SIG_DFL);
-        sigemptyset(&none);
-        sigprocmask(SIG_SETMASK, &none, NULL);
-        setsid();
-        if (read(go[1], &c, 1) != 1)
-            child_fail(rep[1], STEP_GO);
-        if (dup2(nullfd, 0) < 0 || dup2(out, 1) < 0 || dup2(out, 2) < 0)
-            child_fail(rep[1], STEP_STDIO);
-        /* nothing else of the caller's leaks into the engine */
-        close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
-        if (user.set) {
-            if (setgroups((size_t)user.ngroups, user.groups) != 0)
-                child_fail(rep[1], STEP_GROUPS);
-            if (setgid(user.gid) != 0)
-                child_fail(rep[1], STEP_GID);
-            if (setuid(user.uid) != 0)
-                child_fail(rep[1], STEP_UID);
-        }
-        if (chdir(workdir) != 0)
-            child_fail(rep[1], STEP_CHDIR);
-        execve(program, ex->argv, env);
-        child_fail(rep[1], STEP_EXEC);
-    }
-    close_fd(&go[1]);
-    close_fd(&rep[1]);
-    if (attach(arg, child, e) != 0)
-        goto out;
-    {
-        char c = 'g';
-        struct spawn_report r;
-        ssize_t n;
-
-        if (send(go[0], &c, 1, MSG_NOSIGNAL) != 1) {
-            err_set(e, ISO_ESYS, "could not start \"%s\": the child died before exec", ex->argv[0]);
-            goto out;
-        }
-        do
-            n = read(rep[0], &r, sizeof(r));
-        while (n < 0 && errno == EINTR);
-        if (n == (ssize_t)sizeof(r)) {
-            const char *what = (r.step >= 0 && r.step <= STEP_EXEC) ? step_names[r.step] : "?";
-            if (r.step == STEP_CHDIR)
-                err_set(e, ISO_ESYS,
-                        "could not start \"%s\": could not change directory to \"%s\": %s",
-                        ex->argv[0], workdir, strerror(r.err));
-            else
-                err_set(e, ISO_ESYS, "could not start \"%s\": %s failed: %s", ex->argv[0], what,
-                        strerror(r.err));
-            goto out;
-        }
-        if (n != 0) {
-            err_set(e, ISO_ESYS, "could not start \"%s\": lost contact with the child",
-                    ex->argv[0]);
-            goto out;
-        }
-    }
-    *pid = child;
-    child = -1;
-    ret = 0;
-out:
-    if (child > 0) {
-        /* a failed start leaves no process behind */
-        kill(child, SIGKILL);
-        while (waitpid(child, NULL, 0) < 0 && errno == EINTR)
-            ;
-    }
-    close_fd(&go[0]);
-    close_fd(&go[1]);
-    close_fd(&rep[0]);
-    close_fd(&rep[1]);
-    close_fd(&logfd);
-    close_fd(&nullfd);
-    free_env(env);
-    free(program);
-    iso_user_free(&user);
-    return ret;
-}
-
-/* ---- /proc ---- */
-
-int iso_proc_read(pid_t pid, struct iso_proc *p)
-{
-    char path[64], buf[1024];
-    int fd;
-    ssize_t n;
-    char *rp;
-    int field = 3;
-
-    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-    fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    n = read(fd, buf, sizeof(buf) - 1);
-    close(fd);
-    if (n <= 0)
-        return -1;
-    buf[n] = '\0';
-    /* "pid (comm) S ppid pgrp session ... starttime(22)"; comm may hold ')' */
-    rp = strrchr(buf, ')');
-    if (!rp || rp[1] != ' ')
-        return -1;
-    memset(p, 0, sizeof(*p));
-    for (char *save = NULL, *tok = strtok_r(rp + 2, " ", &save); tok;
-         tok = strtok_r(NULL, " ", &save), field++) {
-        if (field == 3)
-            p->state = tok[0];
-        else if (field == 4)
-            p->ppid = (pid_t)atoi(tok);
-        else if (field == 6)
-            p->sid = (pid_t)atoi(tok);
-        else if (field == 22) {
-            p->start = strtoull(tok, NULL, 10);
-            break;
-        }
-    }
-    return field == 22 ? 0 : -1;
-}
-
-bool iso_proc_alive(pid_t pid)
-{
-    struct iso_proc p;
-
-    return pid > 0 && iso_proc_read(pid, &p) == 0 && p.state != 'Z' && p.state != 'X' &&
-           p.state != 'x';
-}
+/* ---- processes of a group ---- */
 
 static bool pid_in(const pid_t *pids, size_t n, pid_t pid)
 {
@@ -653,76 +121,25 @@ pid_t iso_pick_main(const pid_t *pids, size_t n)
 {
     pid_t best = 0;
     bool best_leader = false;
-    unsigned long long best_start = 0;
+    uint64_t best_start = 0;
 
     for (size_t i = 0; i < n; i++) {
-        struct iso_proc p;
+        struct proc_stat p;
         bool leader;
 
-        if (iso_proc_read(pids[i], &p) != 0 || p.state == 'Z' || p.state == 'X')
+        if (proc_stat_read(pids[i], &p) != 0 || proc_state_gone(p.state))
             continue;
         if (pid_in(pids, n, p.ppid))
             continue;
         leader = p.sid == pids[i];
         if (best == 0 || (leader && !best_leader) ||
-            (leader == best_leader && p.start < best_start)) {
+            (leader == best_leader && p.starttime < best_start)) {
             best = pids[i];
             best_leader = leader;
-            best_start = p.start;
+            best_start = p.starttime;
         }
     }
     return best;
-}
-
-char *iso_read_file(const char *path)
-{
-    struct buf b = BUF_INIT;
-    char chunk[4096];
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    ssize_t n;
-
-    if (fd < 0)
-        return NULL;
-    while ((n = read(fd, chunk, sizeof(chunk))) != 0) {
-        if (n < 0) {
-            int saved;
-            if (errno == EINTR)
-                continue;
-            saved = errno;
-            close(fd);
-            buf_free(&b);
-            errno = saved;
-            return NULL;
-        }
-        buf_append(&b, chunk, (size_t)n);
-    }
-    close(fd);
-    return buf_steal(&b);
-}
-
-int iso_parse_pids(const char *text, pid_t **pids, size_t *n)
-{
-    size_t cap = 0;
-
-    *pids = NULL;
-    *n = 0;
-    for (const char *p = text; p && *p;) {
-        char *end;
-        long v = strtol(p, &end, 10);
-        if (end == p) {
-            p++;
-            continue;
-        }
-        if (v > 0 && v <= INT_MAX) {
-            if (*n == cap) {
-                cap = cap ? cap * 2 : 16;
-                *pids = xrealloc(*pids, cap * sizeof(pid_t));
-            }
-            (*pids)[(*n)++] = (pid_t)v;
-        }
-        p = end;
-    }
-    return 0;
 }
 
 /* ---- the interface ---- */
@@ -843,7 +260,7 @@ static int live_pids(struct iso *iso, const char *name, bool missing_ok, pid_t *
         return -1;
     }
     for (size_t i = 0; i < *n; i++)
-        if (iso_proc_alive((*pids)[i]))
+        if (proc_alive((*pids)[i], 0))
             (*pids)[k++] = (*pids)[i];
     *n = k;
     if (k == 0) {

@@ -23,7 +23,9 @@
 
 #include "lib/err.h"
 
-/* Error codes set in struct err. */
+/* Error codes set in struct err. Starting a process may also fail with a code of lib/: a
+ * missing user (LIB_E_NOENT, lib/osuser.h) or a step of the child before exec (LIB_E_SYSTEM,
+ * lib/spawn.h). */
 enum {
     ISO_EINVAL = ERR_BASE_ISO + 1, /* bad argument: name, limits, kind */
     ISO_ENOENT,                    /* no such group or domain */

@@ -29,8 +29,11 @@
 #include <libvirt/virterror.h>
 
 #include "lib/buf.h"
-#include "lib/xalloc.h"
 #include "lib/clock.h"
+#include "lib/fileio.h"
+#include "lib/osuser.h"
+#include "lib/proc.h"
+#include "lib/xalloc.h"
 
 #define DEFAULT_URI "lxc:///system"
 #define INIT_WAIT_MS 5000
@@ -223,14 +226,11 @@ static virDomainPtr lookup(struct iso *iso, const char *name, struct err *e)
 
 static uint64_t host_mem_kib(void)
 {
-    char *text = iso_read_file("/proc/meminfo");
-    unsigned long long kib = 0;
+    char *text = fileio_read("/proc/meminfo", SIZE_MAX, 0, NULL);
+    uint64_t kib = 0;
 
-    for (char *save = NULL, *line = text ? strtok_r(text, "\n", &save) : NULL; line;
-         line = strtok_r(NULL, "\n", &save)) {
-        if (sscanf(line, "MemTotal: %llu kB", &kib) == 1)
-            break;
-    }
+    if (!text || !iso_line_u64(text, "MemTotal:", &kib))
+        kib = 0;
     free(text);
     return kib ? kib : 1024ULL * 1024 * 1024; /* 1 TiB if /proc says nothing */
 }
@@ -278,7 +278,7 @@ static bool is_ns_init(pid_t pid)
     bool ret = false;
 
     snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-    text = iso_read_file(path);
+    text = fileio_read(path, SIZE_MAX, 0, NULL);
     for (char *save = NULL, *line = text ? strtok_r(text, "\n", &save) : NULL; line;
          line = strtok_r(NULL, "\n", &save)) {
         if (strncmp(line, "NSpid:", 6) == 0) {
@@ -307,11 +307,11 @@ static struct proc_entry *scan_procs(size_t *n)
     if (!d)
         return NULL;
     while ((de = readdir(d)) != NULL) {
-        struct iso_proc p;
+        struct proc_stat p;
         char *end;
         long v = strtol(de->d_name, &end, 10);
 
-        if (*end != '\0' || v <= 0 || iso_proc_read((pid_t)v, &p) != 0)
+        if (*end != '\0' || v <= 0 || proc_stat_read((pid_t)v, &p) != 0)
             continue;
         if (*n == cap) {
             cap = cap ? cap * 2 : 256;
@@ -415,7 +415,7 @@ static int lxc_start(struct iso *iso, const char *name, const struct iso_limits 
                      const struct iso_exec *ex, pid_t *pid, struct err *e)
 {
     struct lxc *p = iso->priv;
-    struct iso_user user = {0};
+    struct osuser user;
     struct iso_lxc_spec spec = {0};
     char *dn = dom_name(iso, name);
     char *program = NULL, *blk = NULL, *xml = NULL;
@@ -433,7 +433,8 @@ static int lxc_start(struct iso *iso, const char *name, const struct iso_limits 
     }
     /* check here what the container would only find out after it started */
     program = iso_resolve_program(ex->argv[0], e);
-    if (!program || iso_check_workdir(workdir, e) != 0 || iso_user_lookup(ex->user, &user, e) != 0)
+    if (!program || iso_check_workdir(workdir, e) != 0 ||
+        (ex->user && osuser_lookup(ex->user, &user, e) != 0))
         goto out;
     logfd = iso_open_log(ex->log_path, e);
     if (logfd < 0)
@@ -451,7 +452,8 @@ static int lxc_start(struct iso *iso, const char *name, const struct iso_limits 
     spec.path_env = path_env && path_env[0] ? path_env : "/usr/local/bin:/usr/bin:/bin";
     spec.blk_path = blk;
     spec.host_mem_kib = p->host_mem_kib;
-    spec.user = (struct iso_lxc_user){user.set, user.uid, user.gid, user.name, user.home};
+    if (ex->user)
+        spec.user = (struct iso_lxc_user){true, user.uid, user.gid, user.name, user.home};
     xml = iso_lxc_render_xml(&spec, lim, e);
     if (!xml)
         goto out;
@@ -479,7 +481,6 @@ out:
     }
     if (logfd >= 0)
         close(logfd);
-    iso_user_free(&user);
     free(program);
     free(blk);
     free(xml);
@@ -598,7 +599,7 @@ static int lxc_kill_all(struct iso *iso, const char *name, struct err *e)
     /* SIGKILL to the init of a PID namespace kills everything in it at once; libvirt's own
      * destroy sends SIGTERM first and waits, so it is only the fallback */
     init = virDomainIsActive(dom) == 1 ? find_init(dom) : 0;
-    if (init > 0 && iso_proc_alive(init)) {
+    if (init > 0 && proc_alive(init, 0)) {
         kill(init, SIGKILL);
     } else if (virDomainIsActive(dom) == 1 && virDomainDestroy(dom) < 0 &&
                virDomainIsActive(dom) == 1) {

@@ -9,15 +9,12 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
 #include <libpq-fe.h>
-#include <pwd.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -28,11 +25,18 @@
 #include "lib/xalloc.h"
 #include "lib/clock.h"
 #include "store/store.h"
+#include "lib/fileio.h"
+#include "lib/lines.h"
+#include "lib/osuser.h"
+#include "lib/proc.h"
+#include "lib/spawn.h"
 
 #define PG_USER "postgres"
 #define DB_ROLE "dbaas"
 #define START_DEADLINE_MS 60000
 #define STOP_DEADLINE_MS 30000
+#define INITDB_DEADLINE_MS 300000
+#define LOG_TAIL_MAX 16384
 
 struct embedded {
     pid_t pid;
@@ -67,70 +71,54 @@ static char *find_bindir(void)
     return best ? xasprintf("/usr/lib/postgresql/%d/bin", best) : NULL;
 }
 
-/* In a forked child: become the server's user (when root), redirect output to log_path, exec.
- * Never returns. */
-static void child_exec(const struct passwd *pw, const char *log_path, char *const argv[])
+/* How the store's programs (initdb, postgres) run: as pw when dbaasd is root, with envp (its
+ * HOME, USER and LOGNAME), output appended to the log (logfd; -1: dbaasd's own), in the data
+ * directory (entering it as pw checks that every parent of --data-dir lets it through), and
+ * SIGINT (fast shutdown) when dbaasd dies. */
+static struct spawn_opts store_opts(char *const argv[], char *const envp[], const struct osuser *pw,
+                                    const char *pgdata, int logfd)
 {
-    sigset_t none;
-    int fd;
+    struct spawn_opts o = SPAWN_OPTS_INIT;
 
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, NULL);
-    setsid();
-    if (pw) {
-        if (initgroups(pw->pw_name, pw->pw_gid) < 0 || setgid(pw->pw_gid) < 0 ||
-            setuid(pw->pw_uid) < 0)
-            _exit(126);
-        setenv("HOME", pw->pw_dir, 1);
-        setenv("USER", pw->pw_name, 1);
-    }
-    /* Set after the credential change, which would clear it. */
-    prctl(PR_SET_PDEATHSIG, SIGINT);
-    fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-    if (fd >= 0) {
-        dup2(fd, STDOUT_FILENO);
-        dup2(fd, STDERR_FILENO);
-    }
-    fd = open("/dev/null", O_RDONLY);
-    if (fd >= 0)
-        dup2(fd, STDIN_FILENO);
-    if (access(argv[0], X_OK) < 0 || (argv[2] && access(argv[2], R_OK | W_OK | X_OK) < 0)) {
-        dprintf(STDERR_FILENO,
-                "could not access \"%s\" as user \"%s\": %s (the embedded store runs as this "
-                "user: pick a --data-dir every parent folder of which it may enter)\n",
-                argv[2], pw ? pw->pw_name : "self", strerror(errno));
-        _exit(126);
-    }
-    execv(argv[0], argv);
-    dprintf(STDERR_FILENO, "could not execute \"%s\": %s\n", argv[0], strerror(errno));
-    _exit(127);
+    o.argv = argv;
+    o.envp = envp;
+    o.user = pw;
+    o.workdir = pgdata;
+    o.out_fd = logfd;
+    o.pdeath_signal = SIGINT;
+    return o;
+}
+
+/* A program of the store could not start as pw (LIB_E_SYSTEM from lib/spawn.h): most likely a
+ * --data-dir that user cannot reach. Say so after the error. */
+static void start_hint(struct err *e, const struct osuser *pw)
+{
+    char msg[sizeof(e->msg)];
+
+    if (!pw || e->code != LIB_E_SYSTEM)
+        return;
+    snprintf(msg, sizeof(msg), "%s", e->msg);
+    err_set(e, LIB_E_SYSTEM,
+            "%s (the embedded store runs as user \"%s\": pick a --data-dir every parent folder "
+            "of which it may enter)",
+            msg, pw->name);
 }
 
 /* The last lines of the log, for an error message. Static buffer; not thread-safe. */
 static const char *log_tail(const char *log_path)
 {
     static char tail[300];
-    FILE *f = fopen(log_path, "r");
-    long size;
-    size_t n;
-    char *p;
+    char *text = fileio_read_tail(log_path, 0, LOG_TAIL_MAX);
+    struct buf last = BUF_INIT;
 
-    tail[0] = '\0';
-    if (!f)
-        return tail;
-    fseek(f, 0, SEEK_END);
-    size = ftell(f);
-    fseek(f, size > (long)sizeof(tail) - 1 ? size - (long)sizeof(tail) + 1 : 0, SEEK_SET);
-    n = fread(tail, 1, sizeof(tail) - 1, f);
-    tail[n] = '\0';
-    fclose(f);
-    for (p = tail; *p; p++)
-        if (*p == '\n')
-            *p = ' ';
+    lines_last(text, 3, &last);
+    snprintf(tail, sizeof(tail), "%s", buf_str(&last));
+    buf_free(&last);
+    free(text);
     return tail;
 }
 
-static int make_dir(const char *path, const struct passwd *pw, struct err *e)
+static int make_dir(const char *path, const struct osuser *pw, struct err *e)
 {
     if (mkdir(path, 0700) < 0 && errno != EEXIST)
         return err_set(e, STORE_E_SYSTEM, "could not create directory \"%s\": %s", path,
@@ -138,58 +126,27 @@ static int make_dir(const char *path, const struct passwd *pw, struct err *e)
     if (chmod(path, 0700) < 0)
         return err_set(e, STORE_E_SYSTEM, "could not set mode of \"%s\": %s", path,
                        strerror(errno));
-    if (pw && chown(path, pw->pw_uid, pw->pw_gid) < 0)
+    if (pw && chown(path, pw->uid, pw->gid) < 0)
         return err_set(e, STORE_E_SYSTEM, "could not change owner of \"%s\": %s", path,
                        strerror(errno));
     return 0;
 }
 
-static int run_initdb(const char *bindir, const char *pgdata, const struct passwd *pw,
-                      const char *log_path, struct err *e)
+static int run_initdb(const char *bindir, const char *pgdata, const struct osuser *pw,
+                      char *const envp[], int logfd, struct err *e)
 {
     char *prog = xasprintf("%s/initdb", bindir);
     char *argv[] = {prog,           "-D", (char *)pgdata, "-U",         DB_ROLE,
                     "--auth=trust", "-E", "UTF8",         "--locale=C", "--data-checksums",
                     "--no-sync",    NULL};
-    int status, rc = -1;
-    pid_t pid;
+    struct spawn_opts o = store_opts(argv, envp, pw, pgdata, logfd);
+    int rc;
 
-    fflush(NULL);
-    pid = fork();
-    if (pid < 0) {
-        err_set(e, STORE_E_SYSTEM, "could not fork: %s", strerror(errno));
-        goto out;
-    }
-    if (pid == 0)
-        child_exec(pw, log_path, argv);
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-        ;
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-        err_set(e, STORE_E_START, "initdb of the embedded store failed: %s", log_tail(log_path));
-        goto out;
-    }
-    rc = 0;
-out:
+    rc = spawn_run_tool(&o, INITDB_DEADLINE_MS, "initdb of the embedded store", e);
+    if (rc < 0)
+        start_hint(e, pw);
     free(prog);
     return rc;
-}
-
-/* Whether pid is a live (not zombie) process. */
-static bool pid_alive(pid_t pid)
-{
-    char path[64], buf[512], *p;
-    FILE *f;
-    size_t n;
-
-    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-    f = fopen(path, "r");
-    if (!f)
-        return false;
-    n = fread(buf, 1, sizeof(buf) - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    p = strrchr(buf, ')');
-    return p && p[1] == ' ' && p[2] != 'Z' && p[2] != 'X';
 }
 
 /* A server left running by a dbaasd that died without stopping it: stop it. */
@@ -205,13 +162,13 @@ static int stop_leftover(const char *pgdata, struct err *e)
     if (fscanf(f, "%d", &pid) != 1)
         pid = 0;
     fclose(f);
-    if (pid <= 0 || !pid_alive(pid))
+    if (pid <= 0 || !proc_alive(pid, 0))
         goto out; /* stale file: the server removes it itself at start */
     kill(pid, SIGINT);
     deadline = clock_now_ms() + STOP_DEADLINE_MS;
-    while (pid_alive(pid) && access(pidfile, F_OK) == 0 && clock_now_ms() < deadline)
+    while (proc_alive(pid, 0) && access(pidfile, F_OK) == 0 && clock_now_ms() < deadline)
         clock_sleep_ms(20);
-    if (pid_alive(pid) && access(pidfile, F_OK) == 0)
+    if (proc_alive(pid, 0) && access(pidfile, F_OK) == 0)
         rc = err_set(e, STORE_E_START, "could not stop the embedded store left running (pid %d)",
                      pid);
 out:
@@ -251,11 +208,12 @@ void embedded_stop(struct embedded *pg)
 struct embedded *embedded_start(const char *data_dir, char **conninfo, struct err *e)
 {
     struct embedded *pg = NULL;
-    struct passwd *pw = NULL;
+    struct osuser pg_user, *pw = NULL;
     char *bindir = NULL, *pgdata = NULL, *rundir = NULL, *log_path = NULL, *prog = NULL;
     char *version = NULL, *info = NULL;
+    char **env = NULL;
     long long deadline;
-    int status;
+    int status, logfd = -1;
     pid_t pid = -1;
 
     *conninfo = NULL;
@@ -267,8 +225,8 @@ struct embedded *embedded_start(const char *data_dir, char **conninfo, struct er
         goto fail;
     }
     if (geteuid() == 0) {
-        pw = getpwnam(PG_USER);
-        if (!pw) {
+        pw = &pg_user;
+        if (osuser_lookup(PG_USER, pw, e) < 0) {
             err_set(e, STORE_E_NOT_INSTALLED, "user \"%s\" does not exist (install postgresql)",
                     PG_USER);
             goto fail;
@@ -281,17 +239,17 @@ struct embedded *embedded_start(const char *data_dir, char **conninfo, struct er
     if (make_dir(pgdata, pw, e) < 0 || make_dir(rundir, pw, e) < 0)
         goto fail;
     /* The log is written by the server's user; dbaasd reads it. */
-    status = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-    if (status >= 0) {
-        if (pw && fchown(status, pw->pw_uid, pw->pw_gid) < 0) {
-            close(status);
+    logfd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    if (logfd >= 0) {
+        if (pw && fchown(logfd, pw->uid, pw->gid) < 0) {
             err_set(e, STORE_E_SYSTEM, "could not change owner of \"%s\": %s", log_path,
                     strerror(errno));
             goto fail;
         }
-        close(status);
     }
-    if (access(version, F_OK) < 0 && run_initdb(bindir, pgdata, pw, log_path, e) < 0)
+    /* dbaasd's environment with the server user's HOME, USER and LOGNAME */
+    env = spawn_env_new(NULL, pw);
+    if (access(version, F_OK) < 0 && run_initdb(bindir, pgdata, pw, env, logfd, e) < 0)
         goto fail;
     if (stop_leftover(pgdata, e) < 0)
         goto fail;
@@ -317,15 +275,14 @@ struct embedded *embedded_start(const char *data_dir, char **conninfo, struct er
                         "-c",
                         "log_min_messages=warning",
                         NULL};
-        fflush(NULL);
-        pid = fork();
-        if (pid == 0)
-            child_exec(pw, log_path, argv);
+        struct spawn_opts o = store_opts(argv, env, pw, pgdata, logfd);
+        int rc = spawn_start(&o, &pid, e);
+
         free(sockdir_opt);
-    }
-    if (pid < 0) {
-        err_set(e, STORE_E_SYSTEM, "could not fork: %s", strerror(errno));
-        goto fail;
+        if (rc < 0) {
+            start_hint(e, pw);
+            goto fail;
+        }
     }
     info = xasprintf("host=%s port=5432 user=%s dbname=postgres application_name=dbaasd", rundir,
                      DB_ROLE);
@@ -363,5 +320,8 @@ out:
     free(prog);
     free(version);
     free(info);
+    spawn_env_free(env);
+    if (logfd >= 0)
+        close(logfd);
     return pg;
 }

@@ -30,6 +30,7 @@
 #include "engines/engine_util.h"
 #include "lib/xalloc.h"
 #include "lib/clock.h"
+#include "lib/proc.h"
 
 #define START_DEADLINE_MS 60000
 #define STOP_DEADLINE_MS 60000
@@ -77,23 +78,6 @@ static char *read_password(void)
     return line;
 }
 
-/* Whether pid is alive and not a zombie. */
-static bool alive(pid_t pid)
-{
-    char path[64], buf[512], *p;
-    FILE *f;
-    size_t n;
-
-    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-    if (!(f = fopen(path, "r")))
-        return false;
-    n = fread(buf, 1, sizeof(buf) - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    p = strrchr(buf, ')');
-    return p && p[1] == ' ' && p[2] != 'Z' && p[2] != 'X';
-}
-
 /* Stop a server: its stop signal, then SIGKILL at the deadline; reap it if it is our child. */
 static void stop_pid(const struct engine_ops *ops, pid_t pid, bool child)
 {
@@ -102,7 +86,7 @@ static void stop_pid(const struct engine_ops *ops, pid_t pid, bool child)
 
     kill(pid, ops->stop_signal);
     while (clock_now_ms() < deadline) {
-        if (child ? waitpid(pid, &status, WNOHANG) == pid : !alive(pid))
+        if (child ? waitpid(pid, &status, WNOHANG) == pid : !proc_alive(pid, 0))
             return;
         clock_sleep_ms(10);
     }
@@ -294,11 +278,12 @@ static int cmd_stop(const struct engine_ops *ops, const char *dir, pid_t pid)
 
     if (engine_util_user(ops->cat->default_os_user, &u, &e) < 0)
         return fail(&e);
-    if (!alive(pid))
+    if (!proc_alive(pid, 0))
         return 0;
     snprintf(path, sizeof(path), "/proc/%d", (int)pid);
-    if (stat(path, &st) < 0 || st.st_uid != u.uid) {
-        fprintf(stderr, "engine_check: process %d is not run by user \"%s\"\n", (int)pid, u.name);
+    if (stat(path, &st) < 0 || st.st_uid != u.os.uid) {
+        fprintf(stderr, "engine_check: process %d is not run by user \"%s\"\n", (int)pid,
+                u.os.name);
         return 1;
     }
     snprintf(path, sizeof(path), "/proc/%d/cwd", (int)pid);
@@ -314,7 +299,7 @@ static int cmd_stop(const struct engine_ops *ops, const char *dir, pid_t pid)
         return 1;
     }
     stop_pid(ops, pid, false);
-    if (alive(pid)) {
+    if (proc_alive(pid, 0)) {
         fprintf(stderr, "engine_check: process %d did not stop\n", (int)pid);
         return 1;
     }

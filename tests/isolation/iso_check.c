@@ -27,8 +27,10 @@
 
 #include "isolation/backend.h"
 #include "isolation/isolation.h"
+#include "lib/fileio.h"
 #include "lib/xalloc.h"
 #include "lib/clock.h"
+#include "lib/proc.h"
 
 #define MIB (1024 * 1024)
 
@@ -178,7 +180,7 @@ static int count_tagged(const char *tag)
 
     while (d && (de = readdir(d)) != NULL) {
         pid_t pid = (pid_t)atoi(de->d_name);
-        if (pid > 0 && pid != getpid() && iso_proc_alive(pid) && proc_has_tag(pid, tag))
+        if (pid > 0 && pid != getpid() && proc_alive(pid, 0) && proc_has_tag(pid, tag))
             n++;
     }
     if (d)
@@ -192,12 +194,12 @@ static bool wait_ready(pid_t pid, const char *log, int ms)
     int64_t deadline = clock_now_ms() + ms;
 
     while (clock_now_ms() < deadline) {
-        char *text = iso_read_file(log);
+        char *text = fileio_read(log, SIZE_MAX, 0, NULL);
         bool ready = text && strstr(text, "ready\n");
         free(text);
         if (ready)
             return true;
-        if (!iso_proc_alive(pid))
+        if (!proc_alive(pid, 0))
             return false;
         clock_sleep_ms(10);
     }
@@ -211,7 +213,7 @@ static long status_field(pid_t pid, const char *key)
     long v = -1;
 
     snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-    text = iso_read_file(path);
+    text = fileio_read(path, SIZE_MAX, 0, NULL);
     for (char *save = NULL, *line = text ? strtok_r(text, "\n", &save) : NULL; line;
          line = strtok_r(NULL, "\n", &save)) {
         if (strncmp(line, key, strlen(key)) == 0) {
@@ -232,7 +234,7 @@ static long long kernel_value(pid_t pid, const char *controller, const char *fil
     long long v = -2;
 
     snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)pid);
-    text = iso_read_file(path);
+    text = fileio_read(path, SIZE_MAX, 0, NULL);
     for (char *save = NULL, *line = text ? strtok_r(text, "\n", &save) : NULL; line && !cg;
          line = strtok_r(NULL, "\n", &save)) {
         char *c1 = strchr(line, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
@@ -245,7 +247,7 @@ static long long kernel_value(pid_t pid, const char *controller, const char *fil
                      : xasprintf("/sys/fs/cgroup/%s%s/%s", controller, c2 + 1, file);
     }
     if (cg)
-        value = iso_read_file(cg);
+        value = fileio_read(cg, SIZE_MAX, 0, NULL);
     if (value)
         v = strncmp(value, "max", 3) == 0 ? -1 : strtoll(value, NULL, 10);
     free(value);
@@ -282,9 +284,9 @@ static double measure_cpu(struct iso *iso, const char *name, int ms, double *sec
 
 static unsigned long long start_time(pid_t pid)
 {
-    struct iso_proc p;
+    struct proc_stat p;
 
-    return iso_proc_read(pid, &p) == 0 ? p.start : 0;
+    return proc_stat_read(pid, &p) == 0 ? p.starttime : 0;
 }
 
 static void cleanup(struct iso *iso, const char *name)
@@ -412,7 +414,7 @@ static void test_cpu(struct iso *iso, const char *user, const char *device,
         struct iso_exec ex2 = {argv2, user, workdir, log};
         err_clear(&e);
         int rc = iso_start(iso, "cpu", &lim, &ex2, &other, &e);
-        check(rc != 0 && e.code == ISO_EEXIST && iso_proc_alive(pid),
+        check(rc != 0 && e.code == ISO_EEXIST && proc_alive(pid, 0),
               "starting an existing instance is refused", "%s", e.msg);
     }
     /* re-adopt: a new handle (as after an agent restart) finds the same engine */
@@ -457,7 +459,7 @@ static void test_cpu(struct iso *iso, const char *user, const char *device,
     main_pid = 0;
     {
         bool ok = iso_main_pid(iso, "cpu", &main_pid, &e) == 0;
-        check(ok && main_pid == pid && start_time(pid) == st0 && iso_proc_alive(pid),
+        check(ok && main_pid == pid && start_time(pid) == st0 && proc_alive(pid, 0),
               "resize keeps the same process", "pid %d", (int)main_pid);
     }
     {
@@ -471,7 +473,7 @@ static void test_cpu(struct iso *iso, const char *user, const char *device,
         rc = iso_update(iso, "cpu", &open_lim, &e);
         mem = kernel_value(pid, "memory", v2 ? "memory.max" : "memory.limit_in_bytes");
         quota = kernel_value(pid, "cpu", v2 ? "cpu.max" : "cpu.cfs_quota_us");
-        check(rc == 0 && (mem == -1 || mem > (1LL << 50)) && quota == -1 && iso_proc_alive(pid),
+        check(rc == 0 && (mem == -1 || mem > (1LL << 50)) && quota == -1 && proc_alive(pid, 0),
               "live resize to unlimited", "memory %lld, cpu quota %lld %s", mem, quota, e.msg);
     }
     {
@@ -489,8 +491,8 @@ static void test_cpu(struct iso *iso, const char *user, const char *device,
     {
         int rc = iso_stop(iso, "cpu", SIGTERM, 3000, &e);
         int64_t took = clock_now_ms() - t0;
-        check(rc == 0 && took < 3000 && !iso_proc_alive(pid),
-              "SIGTERM stops it before the deadline", "%" PRId64 " ms %s", took, e.msg);
+        check(rc == 0 && took < 3000 && !proc_alive(pid, 0), "SIGTERM stops it before the deadline",
+              "%" PRId64 " ms %s", took, e.msg);
     }
     err_clear(&e);
     check(iso_destroy(iso, "cpu", &e) == 0, "destroy after stop", "%s", e.msg);
@@ -522,7 +524,7 @@ static void test_stubborn(struct iso *iso, const char *user)
     t0 = clock_now_ms();
     rc = iso_stop(iso, "stubborn", SIGTERM, 300, &e);
     took = clock_now_ms() - t0;
-    check(rc == 0 && took >= 300 && took < 5000 && !iso_proc_alive(pid),
+    check(rc == 0 && took >= 300 && took < 5000 && !proc_alive(pid, 0),
           "SIGKILL after the deadline", "stopped in %" PRId64 " ms (deadline 300) %s", took, e.msg);
     err_clear(&e);
     check(iso_destroy(iso, "stubborn", &e) == 0, "destroy", "%s", e.msg);
@@ -553,9 +555,9 @@ static void test_memory(struct iso *iso, const char *user)
         goto out;
     }
     deadline = clock_now_ms() + 20000;
-    while (iso_proc_alive(pid) && clock_now_ms() < deadline)
+    while (proc_alive(pid, 0) && clock_now_ms() < deadline)
         clock_sleep_ms(20);
-    check(!iso_proc_alive(pid), "64 MiB limit: the 200 MiB allocator dies", "%s", "");
+    check(!proc_alive(pid, 0), "64 MiB limit: the 200 MiB allocator dies", "%s", "");
     if (kind != ISO_LXC) {
         struct iso_usage u = {0};
         bool ok;
@@ -573,7 +575,7 @@ static void test_memory(struct iso *iso, const char *user)
             clock_sleep_ms(20);
         check(!iso_exists(iso, "mem"), "the domain ends with its init", "%s", "");
     }
-    text = iso_read_file(log);
+    text = fileio_read(log, SIZE_MAX, 0, NULL);
     {
         const char *last = text ? strstr(text, "allocated") : NULL;
         int max_mb = 0;
@@ -621,10 +623,10 @@ static void test_io(struct iso *iso, const char *user, const char *device)
     deadline = clock_now_ms() + 30000;
     while (clock_now_ms() < deadline) {
         free(text);
-        text = iso_read_file(log);
+        text = fileio_read(log, SIZE_MAX, 0, NULL);
         if (text && (strstr(text, "wrote") || strstr(text, "open") || strstr(text, "write:")))
             break;
-        if (!iso_proc_alive(pid))
+        if (!proc_alive(pid, 0))
             break;
         clock_sleep_ms(50);
     }

@@ -687,29 +687,6 @@ static void test_start_error_text(void **state)
     buf_free(&out);
 }
 
-static bool keep_all(const char *line)
-{
-    return *line != '\0';
-}
-
-static void test_pick_lines(void **state)
-{
-    struct buf out = BUF_INIT;
-    char longline[400];
-
-    (void)state;
-    engine_util_pick_lines("a\nb\r\nc\n\nd\ne", keep_all, NULL, 3, &out);
-    assert_string_equal(buf_str(&out), "c; d; e");
-    buf_reset(&out);
-    engine_util_pick_lines("", keep_all, NULL, 3, &out);
-    assert_string_equal(buf_str(&out), "");
-    memset(longline, 'x', sizeof(longline) - 1);
-    longline[sizeof(longline) - 1] = '\0';
-    engine_util_pick_lines(longline, keep_all, NULL, 3, &out);
-    assert_int_equal(out.len, 200);
-    buf_free(&out);
-}
-
 /* engine_start_error() reads the log from the offset of this start only, and falls back to
  * the last lines when the driver recognises nothing. */
 static void test_start_error_log(void **state)
@@ -755,49 +732,6 @@ static void test_start_error_log(void **state)
     rmdir(dir);
 }
 
-/* Atomic writes replace a link planted at the temporary name instead of following it. */
-static void test_write_file(void **state)
-{
-    char dir[] = "/tmp/test_engine.XXXXXX", path[128], tmp[140], victim[128];
-    struct err e = {0};
-    struct stat st;
-    char *data;
-
-    (void)state;
-    assert_non_null(mkdtemp(dir));
-    snprintf(path, sizeof(path), "%s/a.conf", dir);
-    snprintf(tmp, sizeof(tmp), "%s/a.conf.tmp", dir);
-    snprintf(victim, sizeof(victim), "%s/victim", dir);
-    data = NULL;
-    {
-        FILE *fp = fopen(victim, "w");
-        assert_non_null(fp);
-        fputs("keep me", fp);
-        fclose(fp);
-    }
-    assert_int_equal(symlink(victim, tmp), 0);
-    assert_int_equal(engine_util_write_file(path, "x = 1\n", 6, 0600, getuid(), getgid(), &e), 0);
-    data = engine_util_read_file(path, 100, &e);
-    assert_non_null(data);
-    assert_string_equal(data, "x = 1\n");
-    free(data);
-    data = engine_util_read_file(victim, 100, &e);
-    assert_string_equal(data, "keep me");
-    free(data);
-    assert_int_equal(stat(path, &st), 0);
-    assert_int_equal(st.st_mode & 07777, 0600);
-    assert_int_not_equal(lstat(tmp, &st), 0);
-
-    /* Reading refuses links. */
-    assert_int_equal(symlink(victim, tmp), 0);
-    assert_null(engine_util_read_file(tmp, 100, &e));
-    assert_contains(e.msg, "symbolic link");
-    unlink(tmp);
-    unlink(path);
-    unlink(victim);
-    rmdir(dir);
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -813,9 +747,7 @@ int main(void)
         cmocka_unit_test(test_stop_signals),
         cmocka_unit_test(test_ha_not_yet),
         cmocka_unit_test(test_start_error_text),
-        cmocka_unit_test(test_pick_lines),
         cmocka_unit_test(test_start_error_log),
-        cmocka_unit_test(test_write_file),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

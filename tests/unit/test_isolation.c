@@ -1,7 +1,8 @@
 /* Unit tests for isolation/: kind parsing, limit checks, what each backend renders from limits
  * (cgroup v1 values, cgroup v2 files, LXC domain XML), detection and device lookup against fake
- * /proc/mounts and /sys trees, and the cgroup v2 backend run end to end against a fake root
- * directory, reading back exactly what it wrote. Needs no root and no cgroup. */
+ * /proc/mounts and /sys trees, the text and directory helpers the backends share, and the cgroup v2
+ * backend run end to end against a fake root directory, reading back exactly what it wrote. Needs
+ * no root and no cgroup. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -22,8 +23,10 @@
 
 #include "isolation/backend.h"
 #include "isolation/isolation.h"
+#include "lib/fileio.h"
 #include "lib/xalloc.h"
 #include "lib/clock.h"
+#include "lib/proc.h"
 
 /* ---- fixtures ---- */
 
@@ -64,7 +67,7 @@ static void put(const char *dir, const char *file, const char *text)
 static char *get(const char *dir, const char *file)
 {
     char *path = xasprintf("%s/%s", dir, file);
-    char *text = iso_read_file(path);
+    char *text = fileio_read(path, SIZE_MAX, 0, NULL);
 
     free(path);
     return text;
@@ -443,15 +446,95 @@ static void test_pids(void **state)
     list[1] = getpid();
     assert_int_equal(iso_pick_main(list, 2), getpid());
     assert_int_equal(iso_pick_main(list, 1), child);
-    assert_true(iso_proc_alive(child));
+    assert_true(proc_alive(child, 0));
     kill(child, SIGKILL);
     /* a zombie is not alive and never the main process */
-    for (int i = 0; i < 500 && iso_proc_alive(child); i++)
+    for (int i = 0; i < 500 && proc_alive(child, 0); i++)
         clock_sleep_ms(2);
-    assert_false(iso_proc_alive(child));
+    assert_false(proc_alive(child, 0));
     assert_int_equal(iso_pick_main(list, 1), 0);
     waitpid(child, NULL, 0);
-    assert_false(iso_proc_alive(child));
+    assert_false(proc_alive(child, 0));
+}
+
+/* ---- what the backends share (cgcommon.c) ---- */
+
+static int collect_device(void *arg, const char *device, struct err *e)
+{
+    char *seen = arg;
+
+    if (strcmp(device, "9:9") == 0)
+        return err_set(e, ISO_ESYS, "refused %s", device);
+    strcat(seen, device);
+    strcat(seen, ",");
+    return 0;
+}
+
+static void test_shared_text(void **state)
+{
+    int64_t oom = -1;
+    uint64_t v = 0;
+    char seen[64] = "";
+    char *s;
+    struct err e = {0};
+
+    (void)state;
+    /* the OOM-kill counter: v1 memory.oom_control, v2 memory.events, an old v1 kernel */
+    iso_cg_oom_kills("oom_kill_disable 0\nunder_oom 0\noom_kill 3\n", &oom);
+    assert_int_equal(oom, 3);
+    oom = -1;
+    iso_cg_oom_kills("low 0\nhigh 0\nmax 12\noom 2\noom_kill 2\noom_group_kill 0\n", &oom);
+    assert_int_equal(oom, 2);
+    oom = -1;
+    iso_cg_oom_kills("oom_kill_disable 0\nunder_oom 0\n", &oom);
+    assert_int_equal(oom, -1);
+
+    assert_true(iso_line_u64("usage_usec 1234\nuser_usec 1000\n", "usage_usec ", &v));
+    assert_int_equal(v, 1234);
+    assert_true(iso_line_u64("MemTotal:       16318412 kB\nMemFree: 1 kB\n", "MemTotal:", &v));
+    assert_int_equal(v, 16318412);
+    assert_false(iso_line_u64("MemTotal: lots\n", "MemTotal:", &v));
+    assert_false(iso_line_u64("", "MemTotal:", &v));
+    s = iso_line_value("MAJOR=8\nDEVNAME=sda\nDEVTYPE=disk\n", "DEVNAME=");
+    assert_string_equal(s, "sda");
+    free(s);
+    assert_null(iso_line_value("MAJOR=8\n", "DEVNAME="));
+
+    assert_true(iso_word_in("cpuset cpu io memory", "cpu", " \n"));
+    assert_false(iso_word_in("cpuset io memory", "cpu", " \n"));
+    assert_true(iso_word_in("rw,nosuid,cpu,cpuacct", "cpu", ","));
+
+    /* the other devices of a throttle file: v1 and v2 lines, the kept one skipped */
+    assert_int_equal(iso_cg_other_devices("8:0 1048576\n8:16 2097152\n\n253:0 5\n", "8:16",
+                                          collect_device, seen, &e),
+                     0);
+    assert_string_equal(seen, "8:0,253:0,");
+    seen[0] = '\0';
+    assert_int_equal(iso_cg_other_devices("8:0 rbps=max wbps=1 riops=max wiops=max\n", "8:0",
+                                          collect_device, seen, &e),
+                     0);
+    assert_string_equal(seen, "");
+    assert_int_equal(iso_cg_other_devices("8:0 1\n9:9 1\n7:7 1\n", "", collect_device, seen, &e),
+                     -1);
+    assert_string_equal(seen, "8:0,");
+    assert_string_equal(e.msg, "refused 9:9");
+}
+
+static void test_shared_dirs(void **state)
+{
+    char *dir = mktemp_dir();
+    char *sub = xasprintf("%s/child", dir);
+    char *missing = xasprintf("%s/missing", dir);
+
+    (void)state;
+    put(dir, "cgroup.procs", "");
+    assert_false(iso_dir_has_subdirs(dir));
+    assert_false(iso_dir_has_subdirs(missing));
+    assert_int_equal(mkdir(sub, 0755), 0);
+    assert_true(iso_dir_has_subdirs(dir));
+    free(sub);
+    free(missing);
+    rm_rf(dir);
 }
 
 /* ---- cgroup v2 against a fake root ---- */
@@ -721,6 +804,8 @@ int main(void)
         cmocka_unit_test(test_detect),
         cmocka_unit_test(test_block_device),
         cmocka_unit_test(test_pids),
+        cmocka_unit_test(test_shared_text),
+        cmocka_unit_test(test_shared_dirs),
         cmocka_unit_test_setup_teardown(test_v2_fake_lifecycle, fake_setup, fake_teardown),
         cmocka_unit_test_setup_teardown(test_v2_fake_stop_escalates, fake_setup, fake_teardown),
         cmocka_unit_test_setup_teardown(test_v2_fake_failed_start, fake_setup, fake_teardown),
