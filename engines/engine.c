@@ -503,19 +503,65 @@ int engine_promote(const struct engine_ops *ops, const struct engine_spec *spec,
         return -1;
     if (!ops->promote)
         return err_set(e, ENGINE_E_UNSUPPORTED,
-                       "promote is not supported yet for engine \"%s\" (HA issue)", ops->cat->name);
+                       "promote is not supported yet for engine \"%s\" (HA part 2)",
+                       ops->cat->name);
     return ops->promote(&rs, e);
 }
 
-int engine_follow(const struct engine_ops *ops, const struct engine_spec *spec,
-                  const struct engine_upstream *up, struct err *e)
-{
-    struct engine_spec rs;
+/* ---- replication: placeholders until the drivers implement them (HA part 1) ---- */
 
-    if (prepare(ops, spec, &rs, NULL, e) < 0)
-        return -1;
-    if (!ops->follow)
-        return err_set(e, ENGINE_E_UNSUPPORTED,
-                       "follow is not supported yet for engine \"%s\" (HA issue)", ops->cat->name);
-    return ops->follow(&rs, up, e);
+static int unsupported(const struct engine_ops *ops, const char *what, struct err *e)
+{
+    return err_set(e, ENGINE_E_UNSUPPORTED, "%s is not supported yet for engine \"%s\"", what,
+                   ops->cat->name);
+}
+
+int engine_seed(const struct engine_ops *ops, const struct engine_spec *spec,
+                int (*run_step)(void *ctx, const struct engine_seed_step *step, struct err *e),
+                void *ctx, struct err *e)
+{
+    (void)spec;
+    (void)run_step;
+    (void)ctx;
+    return unsupported(ops, "seeding a replica", e);
+}
+
+int engine_seed_source(const struct engine_ops *ops, const struct engine_spec *spec,
+                       char ***argv_out, struct err *e)
+{
+    (void)spec;
+    *argv_out = NULL;
+    return unsupported(ops, "a seed source", e);
+}
+
+void engine_seed_plan_free(struct engine_seed_plan *plan)
+{
+    if (!plan)
+        return;
+    for (int i = 0; i < plan->n; i++) {
+        engine_argv_free(plan->step[i].argv);
+        engine_argv_free(plan->step[i].env);
+    }
+    plan->n = 0;
+}
+
+int engine_repl_setup(const struct engine_ops *ops, const struct engine_spec *spec, struct err *e)
+{
+    (void)spec;
+    return unsupported(ops, "replication", e);
+}
+
+int engine_follow(const struct engine_ops *ops, const struct engine_spec *spec, struct err *e)
+{
+    (void)spec;
+    return unsupported(ops, "follow", e);
+}
+
+int engine_health(const struct engine_ops *ops, const struct engine_spec *spec, int timeout_ms,
+                  struct engine_health *out, struct err *e)
+{
+    (void)spec;
+    (void)timeout_ms;
+    memset(out, 0, sizeof(*out));
+    return unsupported(ops, "a health probe", e);
 }

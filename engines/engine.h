@@ -66,6 +66,7 @@ struct engine_spec {
     const char *run_dir;  /* directory for the Unix sockets (created 0700 for the OS user,
                              at most 80 characters); NULL: data_dir */
     const char *bin_dir;  /* directory of the engine's programs; NULL: the Debian default */
+    const struct engine_repl *repl; /* replication (HA); NULL: a standalone member, as before */
 };
 
 /* A configuration file rendered by a driver: name relative to the member directory. */
@@ -74,17 +75,73 @@ struct engine_file {
     char *content;    /* owned */
 };
 
-#define ENGINE_MAX_FILES 4
+#define ENGINE_MAX_FILES 8
 
 struct engine_files {
     int n;
     struct engine_file f[ENGINE_MAX_FILES];
 };
 
-/* Where a follower replicates from. HA issue: fields to be completed with follow(). */
-struct engine_upstream {
-    const char *addr;
+/* ---- replication (docs/ha.md) ---- */
+
+enum engine_role {
+    ENGINE_ROLE_PRIMARY, /* takes writes; serves its replicas (user, slots) */
+    ENGINE_ROLE_REPLICA, /* read-only copy streaming from repl->upstream */
+};
+
+/* Another member of the same instance. Borrowed. */
+struct engine_peer {
+    int64_t id;       /* the member id (slot names "dbaas_m<id>", application_name, server_id) */
+    const char *host; /* numeric address its engine listens on */
     int port;
+};
+
+/* How a member takes part in replication. Borrowed; the secret is never put in a message, a
+ * log line, a command line or an environment variable: drivers pass it through files of the
+ * member directory (mode 0600, owned by the OS user) or over the admin path. */
+struct engine_repl {
+    enum engine_role role;
+    int64_t member_id;                  /* this member */
+    const char *user;                   /* the replication user: CATALOG_REPL_USER */
+    const char *secret;                 /* its password, generated per instance by dbaasd */
+    struct engine_peer upstream;        /* replica: the primary */
+    const struct engine_peer *replicas; /* primary: the replicas it serves (slots kept for
+                                           exactly these) */
+    int n_replicas;
+};
+
+/* One step of seeding a replica: a program run to completion by the caller as the OS user,
+ * inside the member's isolation group (its CPU and IO limits apply), in the member directory. */
+struct engine_seed_step {
+    char **argv;       /* owned, NULL-terminated; argv[0] an absolute path */
+    char **env;        /* owned, NULL-terminated "K=V" added to the minimal environment; NULL */
+    bool stdin_stream; /* its stdin is the seed stream that ops->seed_source produces on the
+                          primary's host (the caller connects the two, docs/ha.md) */
+    const char *what;  /* static, for messages: "pg_basebackup", "mbstream", "mariadb-backup
+                          --prepare" */
+};
+
+#define ENGINE_MAX_SEED_STEPS 4
+
+struct engine_seed_plan {
+    int n;
+    struct engine_seed_step step[ENGINE_MAX_SEED_STEPS];
+};
+
+/* What one health probe saw (engine_health). Fields the engine did not tell are -1 / "". */
+struct engine_health {
+    bool alive;             /* it answered on the admin path within the deadline */
+    enum engine_role role;  /* as the engine itself reports it (pg_is_in_recovery(), a running
+                              slave connection, INFO replication role) */
+    bool writable;          /* it would accept a write now (not read-only, not in recovery) */
+    char position[64];      /* its replication position in the engine's notation: LSN
+                               "0/3000060", GTID "0-1-42", Redis offset "12345"; "" unknown */
+    int64_t position_bytes; /* the same position as a number comparable between members of the
+                               instance (bytes of WAL, binlog or replication stream); -1 */
+    int upstream_up;        /* replica: 1 the link to the primary is up, 0 down; -1 primary */
+    int64_t lag_bytes;      /* replica: bytes received but not applied, or behind the primary as
+                               far as the replica knows; -1 unknown */
+    double lag_seconds;     /* replica: the engine's own estimate; -1 unknown */
 };
 
 /* The driver interface. Drivers receive a spec that engine_validate() accepted, with os_user
@@ -119,10 +176,35 @@ struct engine_ops {
      * its log from the failed start), "; "-separated, most important last. */
     void (*start_error)(const char *output, struct buf *out);
 
-    /* HA issue (not implemented yet): NULL in every driver; engine_promote() and
-     * engine_follow() answer ENGINE_E_UNSUPPORTED until the HA work fills them in. */
+    /* ---- replication (spec->repl set) ---- */
+    /* Replica seeding: fill *out with the steps that copy the primary's data into data_path (an
+     * empty directory owned by the OS user; engine_seed() renames it to DIR/data afterwards).
+     * The caller frees *out with engine_seed_plan_free(), also on failure. */
+    int (*seed_plan)(const struct engine_spec *, const char *data_path,
+                     struct engine_seed_plan *out, struct err *);
+    /* On the primary's host: the command (run as the OS user) whose stdout is the seed stream a
+     * step with stdin_stream reads. NULL when no step reads a stream (PostgreSQL copies over
+     * its own protocol with pg_basebackup; Redis needs no copy). */
+    int (*seed_source)(const struct engine_spec *, char ***argv_out, struct err *);
+    /* After the steps succeeded: file work in data_path only (the position to start from, the
+     * standby marker). NULL: nothing to do. */
+    int (*seed_finish)(const struct engine_spec *, const char *data_path, struct err *);
+    /* On the primary, after every start and whenever repl changes: the replication user with
+     * repl->secret and what each replica needs (PostgreSQL: a physical slot per replica, and
+     * none of ours for members that are gone). Idempotent. */
+    int (*repl_setup)(const struct engine_spec *, struct err *);
+    /* On a replica, after every start: replicate from repl->upstream (MariaDB: CHANGE MASTER
+     * ... MASTER_USE_GTID=slave_pos, START SLAVE; engines whose configuration already does it:
+     * NULL). Idempotent: a replica already following that upstream is left alone. */
+    int (*follow)(const struct engine_spec *, struct err *);
+    /* One health probe over the admin path with a hard deadline of timeout_ms for connecting and
+     * for every statement. Returns 0 with out filled when the engine answered (out->alive);
+     * -1 with ENGINE_E_UNAVAILABLE when it did not. */
+    int (*health)(const struct engine_spec *, int timeout_ms, struct engine_health *out,
+                  struct err *);
+    /* HA part 2 (failover): NULL in every driver; engine_promote() answers
+     * ENGINE_E_UNSUPPORTED until then. */
     int (*promote)(const struct engine_spec *, struct err *);
-    int (*follow)(const struct engine_spec *, const struct engine_upstream *, struct err *);
 };
 
 /* The drivers. Callers use engine_find() or engine_list(). */
@@ -176,11 +258,31 @@ int engine_start_error(const struct engine_ops *ops, const struct engine_spec *s
  * delete anything else. Succeeds when the directory does not exist. */
 int engine_remove(const struct engine_ops *ops, const struct engine_spec *spec,
                   struct err *e) ENGINE_WUR;
-/* HA issue: ENGINE_E_UNSUPPORTED until the drivers implement them. */
+/* ---- replication: wrappers of the ops above (validate, fill defaults, then call) ---- */
+/* A replica's data: create the member directory as engine_init() does, then, unless DIR/data
+ * exists, run the seed plan's steps through run_step (the caller's: it runs a step as the OS
+ * user in the member's isolation group and returns 0 / -1 with e set) into DIR/data.tmp,
+ * seed_finish, and rename to DIR/data. Leftovers of an interrupted seed are removed first. */
+int engine_seed(const struct engine_ops *ops, const struct engine_spec *spec,
+                int (*run_step)(void *ctx, const struct engine_seed_step *step, struct err *e),
+                void *ctx, struct err *e) ENGINE_WUR;
+/* The seed source's command line on the primary (free with engine_argv_free());
+ * ENGINE_E_UNSUPPORTED when the engine has none. */
+int engine_seed_source(const struct engine_ops *ops, const struct engine_spec *spec,
+                       char ***argv_out, struct err *e) ENGINE_WUR;
+void engine_seed_plan_free(struct engine_seed_plan *plan);
+/* Primary: ops->repl_setup; a no-op without spec->repl. */
+int engine_repl_setup(const struct engine_ops *ops, const struct engine_spec *spec,
+                      struct err *e) ENGINE_WUR;
+/* Replica: ops->follow (a no-op where the configuration does it). */
+int engine_follow(const struct engine_ops *ops, const struct engine_spec *spec,
+                  struct err *e) ENGINE_WUR;
+/* One health probe (see ops->health). */
+int engine_health(const struct engine_ops *ops, const struct engine_spec *spec, int timeout_ms,
+                  struct engine_health *out, struct err *e) ENGINE_WUR;
+/* HA part 2: ENGINE_E_UNSUPPORTED until the drivers implement it. */
 int engine_promote(const struct engine_ops *ops, const struct engine_spec *spec,
                    struct err *e) ENGINE_WUR;
-int engine_follow(const struct engine_ops *ops, const struct engine_spec *spec,
-                  const struct engine_upstream *up, struct err *e) ENGINE_WUR;
 
 void engine_files_free(struct engine_files *files);
 

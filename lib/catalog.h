@@ -19,6 +19,10 @@
  * that this matches the table). */
 #define CATALOG_NAMES "postgres, mysql, redis"
 
+/* The user every engine's replicas connect as, with a password generated per instance by
+ * dbaasd (never the tenant's). Reserved: no tenant user may take the name. */
+#define CATALOG_REPL_USER "dbaas_repl"
+
 /* Codes of this module (lib/ range). */
 enum catalog_errc {
     CATALOG_E_ENGINE = ERR_BASE_LIB + 20, /* no such engine, or the version is not offered */

@@ -60,7 +60,29 @@ enum hb_desired { HB_WANT_RUNNING, HB_WANT_DELETED, HB_WANT__COUNT };
 #define HB_F_READ_BPS "read_bps"
 #define HB_F_WRITE_BPS "write_bps"
 
+/* HA part 1 (docs/ha.md), request: */
+#define HB_F_SEED_PORT "seed_port" /* host: the agent's seed server (streams for replicas) */
+/* A reported member's last health probe (members[].health), engines/engine.h's
+ * struct engine_health; a field the probe could not tell is null: */
+#define HB_F_HEALTH "health"
+#define HB_F_ALIVE "alive"                   /* bool */
+#define HB_F_WRITABLE "writable"             /* bool */
+#define HB_F_POSITION "position"             /* the engine's notation: LSN, GTID, offset */
+#define HB_F_POSITION_BYTES "position_bytes" /* comparable between the members of an instance */
+#define HB_F_UPSTREAM_UP "upstream_up"       /* replica: bool */
+#define HB_F_LAG_BYTES "lag_bytes"
+#define HB_F_LAG_SECONDS "lag_seconds"
+#define HB_F_AGE_MS "age_ms" /* how old the probe is when reported */
+/* (health also carries "role", HB_F_ROLE, and "error", HB_F_ERROR.) */
+/* A replica being seeded (members[].seeding): */
+#define HB_F_SEEDING "seeding"
+#define HB_F_BYTES "bytes"           /* copied so far */
+#define HB_F_ELAPSED_MS "elapsed_ms" /* since the copy began */
+
 /* Reply (dbaasd -> agent), besides desired_hash and members: */
+#define HB_F_GENERATION                                                                            \
+    "generation"         /* grows with every change of the host's desired members;                 \
+                            an agent ignores a reply older than one it applied */
 #define HB_F_HOST "host" /* also the primary's address in a desired member */
 #define HB_F_HEARTBEAT_INTERVAL_MS "heartbeat_interval_ms"
 /* A desired member (reply: members[]), besides id: */
@@ -76,7 +98,18 @@ enum hb_desired { HB_WANT_RUNNING, HB_WANT_DELETED, HB_WANT__COUNT };
 #define HB_F_CREDENTIALS "credentials"
 #define HB_F_USERNAME "username"
 #define HB_F_VERIFIER "verifier"
-#define HB_F_PRIMARY "primary" /* {host, port} */
+#define HB_F_PRIMARY "primary" /* {id, host, port} */
+/* HA part 1, a desired member: */
+#define HB_F_REPLICATION "replication" /* {user, secret}: to agents of this instance's hosts only  \
+                                        */
+#define HB_F_USER "user"
+#define HB_F_SECRET "secret"
+#define HB_F_REPLICAS "replicas" /* primary: [{id, host, port}] of the replicas it serves */
+#define HB_F_SEED "seed"         /* replica: {host, port} of the primary's agent seed server */
+
+/* Member roles (desired members[].role, health.role). */
+#define HB_ROLE_PRIMARY "primary"
+#define HB_ROLE_REPLICA "replica"
 
 /* The name of a state ("pending", ...; a static string); NULL for a value outside the enum. */
 const char *hb_state_name(enum hb_state s);
