@@ -9,7 +9,7 @@ PKGS=(
     libmariadb-dev libhiredis-dev libcgroup-dev cgroup-tools libvirt-dev
     libvirt-daemon libvirt-daemon-driver-lxc libvirt-clients
     libcmocka-dev
-    postgresql mariadb-server redis-server
+    postgresql mariadb-server mariadb-backup redis-server
     python3-pytest python3-psycopg2 python3-pymysql python3-redis python3-requests
     wrk nodejs npm
 )
