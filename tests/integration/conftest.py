@@ -719,3 +719,20 @@ TIMESTAMP_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\
 def is_timestamp(v):
     """An RFC 3339 date-time such as 2026-11-22T04:00:00Z."""
     return isinstance(v, str) and TIMESTAMP_RE.match(v) is not None
+
+
+def pytest_collection_modifyitems(session, config, items):
+    """Keep together the cases of each value of a module-scoped, indirectly parametrized "rig"
+    fixture (test_replication.py), so that each rig starts once per module: a stable sort within
+    each module by that value, the modules keeping their order."""
+    first = {}
+    for n, item in enumerate(items):
+        first.setdefault(item.module.__name__ if item.module else "", n)
+
+    def key(item):
+        mod = item.module.__name__ if item.module else ""
+        cs = getattr(item, "callspec", None)
+        rig = cs.params.get("rig") if cs else None
+        return (first[mod], "" if rig is None else str(rig))
+
+    items.sort(key=key)

@@ -35,8 +35,9 @@ pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the agent needs root 
 
 
 class Agent:
-    def __init__(self, server, token, backend, uri, ports):
+    def __init__(self, server, token, backend, uri, ports, advertise="127.0.0.1", extra=()):
         self.server, self.token, self.backend, self.uri, self.ports = server, token, backend, uri, ports
+        self.advertise, self.extra = advertise, list(extra)
         self.dir = tempfile.mkdtemp(prefix="dbaas-agent-it-", dir="/tmp")
         os.chmod(self.dir, 0o755)
         self.data = os.path.join(self.dir, "data")
@@ -45,7 +46,7 @@ class Agent:
 
     def start(self):
         args = [AGENT, "--server", self.server.url, "--token", self.token, "--data-dir", self.data,
-                "--advertise", "127.0.0.1", "--ports", self.ports, "--isolation", self.backend]
+                "--advertise", self.advertise, "--ports", self.ports, "--isolation", self.backend] + self.extra
         if self.backend == "lxc":
             args += ["--libvirt-uri", self.uri]
         with open(self.log, "a") as log:
