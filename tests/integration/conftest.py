@@ -135,6 +135,35 @@ def free_port():
     raise RuntimeError("no free port found below 32768")
 
 
+_RANGES_TAKEN = []
+
+
+def free_port_range(count=100):
+    """"LO-HI": count consecutive ports below 32768 that are free on every address right now and
+    not handed out before in this process (an agent's --ports; its seed port is HI + 1, also
+    free). Random, so that two suites on one machine do not collide."""
+    rng = random.Random(os.getpid() ^ time.monotonic_ns())
+    for _ in range(200):
+        lo = rng.randint(20000, 32767 - count - 1)
+        hi = lo + count - 1
+        if any(lo <= h + 1 and l <= hi + 1 for l, h in _RANGES_TAKEN):
+            continue
+        socks = []
+        try:
+            for port in range(lo, hi + 2):
+                s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+                socks.append(s)
+                s.bind(("0.0.0.0", port))
+        except OSError:
+            continue
+        finally:
+            for s in socks:
+                s.close()
+        _RANGES_TAKEN.append((lo, hi + 1))
+        return "%d-%d" % (lo, hi)
+    raise RuntimeError("no free range of %d ports found below 32768" % count)
+
+
 def procs_under(path):
     """Live processes (not zombies) other than this one whose cwd is under path or whose command
     line names it: the embedded PostgreSQL of a data directory chdirs into it."""

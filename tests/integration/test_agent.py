@@ -24,7 +24,7 @@ import pymysql
 import pytest
 import redis
 
-from conftest import BIN_DIR, Env, expect, start_server, uniq, wait_until
+from conftest import BIN_DIR, Env, expect, free_port_range, start_server, uniq, wait_until
 from test_isolation import Libvirtd
 
 AGENT = os.path.join(BIN_DIR, "dbaas-agent")
@@ -118,7 +118,7 @@ def stack(request):
         host = expect(env.op.post("/v1/hosts", {
             "name": "local", "address": "127.0.0.1", "zone": "z1", "cpu_millis": 2000,
             "memory_mb": 8192, "disk_mb": 50000, "engines": ["postgres", "mysql", "redis"]}), 201)
-        ports = "22000-22099" if backend == "cgroup" else "22100-22199"
+        ports = free_port_range(100)
         agent = Agent(srv, host["token"], backend, lv.uri if lv else None, ports)
         agent.start()
         _, tok = env.mk_tenant()
