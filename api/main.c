@@ -182,7 +182,9 @@ int main(int argc, char **argv)
     if (db) {
         conninfo = xstrdup(db);
     } else {
-        embedded = embedded_start(data_dir, &conninfo, &e);
+        /* One store connection per worker thread, plus the controller, the leader's session, the
+         * long-poll thread and psql sessions of an operator. */
+        embedded = embedded_start(data_dir, threads + 20, &conninfo, &e);
         if (!embedded) {
             log_error("event=start_failed error=\"%s\"", e.msg);
             goto out;

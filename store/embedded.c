@@ -205,7 +205,8 @@ void embedded_stop(struct embedded *pg)
     free(pg);
 }
 
-struct embedded *embedded_start(const char *data_dir, char **conninfo, struct err *e)
+struct embedded *embedded_start(const char *data_dir, int max_connections, char **conninfo,
+                                struct err *e)
 {
     struct embedded *pg = NULL;
     struct osuser pg_user, *pw = NULL;
@@ -257,6 +258,7 @@ struct embedded *embedded_start(const char *data_dir, char **conninfo, struct er
     prog = xasprintf("%s/postgres", bindir);
     {
         char *sockdir_opt = xasprintf("unix_socket_directories=%s", rundir);
+        char *maxconn_opt = xasprintf("max_connections=%d", max_connections);
         char *argv[] = {prog,
                         "-D",
                         pgdata,
@@ -267,7 +269,7 @@ struct embedded *embedded_start(const char *data_dir, char **conninfo, struct er
                         "-c",
                         "unix_socket_permissions=0700",
                         "-c",
-                        "max_connections=200",
+                        maxconn_opt,
                         "-c",
                         "shared_buffers=64MB",
                         "-c",
@@ -279,6 +281,7 @@ struct embedded *embedded_start(const char *data_dir, char **conninfo, struct er
         int rc = spawn_start(&o, &pid, e);
 
         free(sockdir_opt);
+        free(maxconn_opt);
         if (rc < 0) {
             start_hint(e, pw);
             goto fail;

@@ -10,9 +10,12 @@ struct embedded; /* opaque */
 /* Start (initdb on first use) a PostgreSQL under data_dir/pg, reachable only through a Unix
  * socket in data_dir/run. When called as root the server runs as the unprivileged user
  * "postgres". A server left running by a previous dbaasd that was killed is stopped first.
- * Waits until it accepts connections. On success returns the handle and sets *conninfo to a new
- * libpq connection string the caller frees. NULL with e set on failure (nothing left running). */
-struct embedded *embedded_start(const char *data_dir, char **conninfo, struct err *e);
+ * max_connections: the server's limit (dbaasd passes its worker threads plus room for its own
+ * loops). Waits until it accepts connections. On success returns the handle and sets *conninfo to a
+ * new libpq connection string the caller frees. NULL with e set on failure (nothing left running).
+ */
+struct embedded *embedded_start(const char *data_dir, int max_connections, char **conninfo,
+                                struct err *e);
 
 /* Fast shutdown with a deadline, then kill; frees the handle. Accepts NULL. */
 void embedded_stop(struct embedded *pg);

@@ -389,6 +389,33 @@ class Dbaasd:
 
     # ---- the embedded store, for checks that look at what dbaasd keeps
 
+    def store_sql(self, query):
+        """Run one query on the embedded store with psql as the OS user that runs it (peer
+        authentication); returns psql's unaligned output."""
+        pidfile = None
+        for root, _dirs, files in os.walk(self.data_dir):
+            if "postmaster.pid" in files:
+                pidfile = os.path.join(root, "postmaster.pid")
+                break
+        assert pidfile, "no postmaster.pid under %s" % self.data_dir
+        with open(pidfile) as f:
+            lines = f.read().split("\n")
+        owner = os.stat(pidfile)
+        user = pwd.getpwuid(owner.st_uid).pw_name
+        kw = {}
+        if os.geteuid() == 0 and owner.st_uid != 0:
+            kw = {"user": owner.st_uid, "group": owner.st_gid, "extra_groups": []}
+        errs = []
+        for role in ("dbaas", user):
+            r = subprocess.run(["psql", "-X", "-A", "-t", "-h", lines[4].strip(), "-p",
+                                lines[3].strip(), "-U", role, "-d", "postgres", "-c", query],
+                               cwd="/", env={"PATH": "/usr/bin:/bin", "HOME": "/"},
+                               capture_output=True, text=True, timeout=30, **kw)
+            if r.returncode == 0:
+                return r.stdout.strip()
+            errs.append(r.stderr.strip())
+        raise AssertionError("psql failed: %s" % "; ".join(errs))
+
     def store_scan(self, needles, patterns=()):
         """Search every row of every user table of every database of the embedded store for the
         given strings, and collect the distinct matches of the given regular expressions.

@@ -80,3 +80,14 @@ def test_metrics_is_operator_only(api, mk_tenant):
     _, tok = mk_tenant()
     assert_error(api.get("/metrics", token=tok), 403, "forbidden")
     assert_error(api.get("/metrics", token=None), 401, "unauthenticated")
+
+
+def test_embedded_store_has_a_connection_for_every_worker():
+    """--threads N gives N workers one store connection each: the embedded store's
+    max_connections leaves room for all of them and the control loops (up to 256 workers)."""
+    from conftest import start_server
+    srv = start_server(extra_args=("--threads", "250"))
+    try:
+        assert int(srv.store_sql("SHOW max_connections")) >= 250 + 5
+    finally:
+        srv.close()
