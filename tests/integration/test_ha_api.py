@@ -117,6 +117,19 @@ def running_instance(env, agents, tok, plan, replicas=1, engine="postgres", **ex
     return inst
 
 
+class Pair:
+    """Two hosts with their agents, a tenant and a running instance with one replica on them."""
+
+    def __init__(self, env):
+        self.agents = add_hosts(env, 2)
+        _, self.tok = env.mk_tenant()
+        self.plan = env.mk_plan(cpu_millis=100, memory_mb=256, disk_mb=256)
+        self.inst = running_instance(env, self.agents, self.tok, self.plan, replicas=1)
+        roles = by_role(self.inst)
+        self.prim, self.rep = roles["primary"], roles["replicas"][0]
+        self.pa, self.ra = agent_of(self.agents, self.prim), agent_of(self.agents, self.rep)
+
+
 def events(env, iid):
     return env.op.list_all("/v1/events", params={"instance": iid})
 
@@ -202,10 +215,8 @@ def test_reply_carries_replication_to_member_hosts_only(own_env):
 
 def test_secret_made_lazily_for_older_instances(own_env):
     env = own_env
-    agents = add_hosts(env, 2)
-    _, tok = env.mk_tenant()
-    plan = env.mk_plan(cpu_millis=100, memory_mb=256, disk_mb=256)
-    inst = running_instance(env, agents, tok, plan, replicas=1)
+    p = Pair(env)
+    agents, inst = p.agents, p.inst
     # an instance as a dbaasd before HA part 1 left it: no secret
     env.server.store_sql("DELETE FROM instance_secrets WHERE instance_id = %s", [inst["id"]])
     beat_all(agents)
@@ -221,13 +232,9 @@ def test_secret_made_lazily_for_older_instances(own_env):
 
 def test_generation_grows_and_never_goes_back(own_env):
     env = own_env
-    agents = add_hosts(env, 2)
-    _, tok = env.mk_tenant()
-    plan = env.mk_plan(cpu_millis=100, memory_mb=256, disk_mb=256)
-    inst = running_instance(env, agents, tok, plan, replicas=1)
-    roles = by_role(inst)
-    pa, ra = agent_of(agents, roles["primary"]), agent_of(agents, roles["replicas"][0])
-    rid = roles["replicas"][0]["id"]
+    p = Pair(env)
+    tok, inst, pa, ra, rid = p.tok, p.inst, p.pa, p.ra, p.rep["id"]
+    roles = {"primary": p.prim}
 
     seen = {pa.name: [], ra.name: []}
 
@@ -264,14 +271,9 @@ def test_generation_grows_and_never_goes_back(own_env):
 
 def test_health_role_writable_lag_degraded_and_back(own_env):
     env = own_env
-    agents = add_hosts(env, 2)
-    _, tok = env.mk_tenant()
-    plan = env.mk_plan(cpu_millis=100, memory_mb=256, disk_mb=256)
-    inst = running_instance(env, agents, tok, plan, replicas=1)
-    iid = inst["id"]
-    roles = by_role(inst)
-    prim, rep = roles["primary"], roles["replicas"][0]
-    pa, ra = agent_of(agents, prim), agent_of(agents, rep)
+    p = Pair(env)
+    tok, inst, iid = p.tok, p.inst, p.inst["id"]
+    prim, rep, pa, ra = p.prim, p.rep, p.pa, p.ra
     # no probe yet: the desired roles, nothing known of writability or lag
     assert (prim["role"], prim["writable"], prim["lag_bytes"], prim["lag_seconds"]) == ("primary", None, None, None)
     assert (rep["role"], rep["writable"], rep["lag_bytes"], rep["lag_seconds"]) == ("replica", None, None, None)
@@ -361,13 +363,9 @@ def test_health_role_writable_lag_degraded_and_back(own_env):
 
 def test_bad_health_never_breaks_a_heartbeat(own_env):
     env = own_env
-    agents = add_hosts(env, 2)
-    _, tok = env.mk_tenant()
-    plan = env.mk_plan(cpu_millis=100, memory_mb=256, disk_mb=256)
-    inst = running_instance(env, agents, tok, plan, replicas=1)
-    roles = by_role(inst)
-    prim, rep = roles["primary"], roles["replicas"][0]
-    pa, ra = agent_of(agents, prim), agent_of(agents, rep)
+    p = Pair(env)
+    agents, tok, inst = p.agents, p.tok, p.inst
+    prim, rep, pa, ra = p.prim, p.rep, p.pa, p.ra
     pa.health[prim["id"]] = {"alive": "yes", "role": "leader", "writable": 1,
                              "position_bytes": "12", "lag_seconds": -1, "age_ms": 1.5,
                              "error": {"nested": True}, "unknown": [1]}
