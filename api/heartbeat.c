@@ -28,15 +28,18 @@
 /* The replication user's password: as long as the tenants' (api/instances.c). */
 #define REPL_SECRET_LEN 32
 
+/* The host is seen; also whether its seed port changed (the answers to the hosts of its primaries'
+ * replicas change with it). */
 static const char sql_host_seen[] =
-    "WITH o AS (SELECT state FROM hosts WHERE id = $1::bigint),"
+    "WITH o AS (SELECT state, agent->'" HB_F_SEED_PORT "' AS seed FROM hosts"
+    "  WHERE id = $1::bigint),"
     " u AS (UPDATE hosts SET state = 'ready', last_heartbeat = now(), unreachable_since = NULL,"
     "  agent = $2::jsonb, port_min = coalesce($3::int, port_min),"
     "  port_max = coalesce($4::int, port_max) WHERE id = $1::bigint RETURNING name),"
     " e AS (INSERT INTO events (actor, kind, message)"
     "  SELECT $5, 'host.ready', format('host \"%s\" is ready (was %s)', u.name, o.state)"
     "  FROM u, o WHERE o.state <> 'ready')"
-    " SELECT o.state FROM o";
+    " SELECT o.state, o.seed IS DISTINCT FROM $2::jsonb->'" HB_F_SEED_PORT "' FROM o";
 /* What the agent observed; a member whose restart count grew was restarted after a crash. The
  * health and seeding objects were cleaned by hbcheck_members(): only known fields, typed. */
 static const char sql_observed[] =
@@ -273,7 +276,9 @@ static int ensure_secrets(struct req *r)
         free(secret);
         if (!u) {
             rc = -1;
-        } else if (!store_ok(u)) {
+        } else if (store_ok(u)) {
+            notify_bump(); /* the instance's other hosts get it at once too */
+        } else {
             /* Never the store's message here: it may quote the row. */
             log_error("event=sql_error method=%s path=%s sqlstate=%s what=\"replication secret\"",
                       r->method, r->path, store_sqlstate(u));
@@ -435,6 +440,8 @@ void h_agent_heartbeat(struct req *r)
     if (!res)
         goto out;
     was_ready = PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "ready") == 0;
+    if (PQntuples(res) == 1 && PQgetvalue(res, 0, 1)[0] == 't')
+        notify_bump(); /* other hosts' parked answers may change */
     PQclear(res);
     res = dbq_ok(r, sql_observed, r->who.host_id, members_text, r->who.actor);
     if (!res)
