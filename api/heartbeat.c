@@ -8,36 +8,46 @@
 
 #include "api/body.h"
 #include "api/dbq.h"
+#include "api/hbcheck.h"
+#include "control/istatus.h"
 #include "control/notify.h"
 #include "control/reconcile.h"
 #include "api/handlers.h"
 #include "store/store.h"
+#include "lib/catalog.h"
 #include "lib/crypto.h"
 #include "lib/hbproto.h"
 #include "lib/istate.h"
 #include "lib/log.h"
 #include "lib/clock.h"
+#include "lib/xalloc.h"
 
 #define HEARTBEAT_INTERVAL_MS 1000
 
 #define MAX_WAIT_MS 5000
+/* The replication user's password: as long as the tenants' (api/instances.c). */
+#define REPL_SECRET_LEN 32
 
+/* The host is seen; also whether its seed port changed (the answers to the hosts of its primaries'
+ * replicas change with it). */
 static const char sql_host_seen[] =
-    "WITH o AS (SELECT state FROM hosts WHERE id = $1::bigint),"
+    "WITH o AS (SELECT state, agent->'" HB_F_SEED_PORT "' AS seed FROM hosts"
+    "  WHERE id = $1::bigint),"
     " u AS (UPDATE hosts SET state = 'ready', last_heartbeat = now(), unreachable_since = NULL,"
     "  agent = $2::jsonb, port_min = coalesce($3::int, port_min),"
     "  port_max = coalesce($4::int, port_max) WHERE id = $1::bigint RETURNING name),"
     " e AS (INSERT INTO events (actor, kind, message)"
     "  SELECT $5, 'host.ready', format('host \"%s\" is ready (was %s)', u.name, o.state)"
     "  FROM u, o WHERE o.state <> 'ready')"
-    " SELECT o.state FROM o";
-/* What the agent observed; a member whose restart count grew was restarted after a crash. */
+    " SELECT o.state, o.seed IS DISTINCT FROM $2::jsonb->'" HB_F_SEED_PORT "' FROM o";
+/* What the agent observed; a member whose restart count grew was restarted after a crash. The
+ * health and seeding objects were cleaned by hbcheck_members(): only known fields, typed. */
 static const char sql_observed[] =
     "WITH r AS (SELECT * FROM jsonb_to_recordset($2::jsonb)"
     " AS r(" HB_F_ID " bigint, " HB_F_STATE " text,"
     "  " HB_F_ERROR " text, " HB_F_PID " int, " HB_F_RESTARTS " int,"
     " " HB_F_APPLIED_VERSION " int, " HB_F_PENDING_RESTART " boolean,"
-    "  " HB_F_USAGE " jsonb)),"
+    "  " HB_F_USAGE " jsonb, " HB_F_HEALTH " jsonb, " HB_F_SEEDING " jsonb)),"
     " o AS (SELECT m.id, m.restarts FROM members m JOIN r ON r." HB_F_ID " = m.id"
     "  WHERE m.host_id = $1::bigint),"
     " u AS (UPDATE members m SET observed = r." HB_F_STATE ","
@@ -45,6 +55,9 @@ static const char sql_observed[] =
     "  pid = r." HB_F_PID ", restarts = coalesce(r." HB_F_RESTARTS ", 0),"
     "  observed_version = coalesce(r." HB_F_APPLIED_VERSION ", 0),"
     "  pending_restart = coalesce(r." HB_F_PENDING_RESTART ", false), usage = r." HB_F_USAGE ","
+    "  health = r." HB_F_HEALTH ", seeding = r." HB_F_SEEDING ","
+    "  health_at = CASE WHEN r." HB_F_HEALTH " IS NOT NULL THEN now() - make_interval(secs =>"
+    "   coalesce((r." HB_F_HEALTH "->>'" HB_F_AGE_MS "')::bigint, 0) / 1000.0) END,"
     "  observed_at = now() FROM r WHERE m.id = r." HB_F_ID " AND m.host_id = $1::bigint"
     "  RETURNING m.id, m.instance_id, m.role, m.restarts, m.observed_error)"
     " INSERT INTO events (tenant_id, instance_id, actor, kind, message)"
@@ -53,6 +66,10 @@ static const char sql_observed[] =
     " coalesce(u.observed_error, 'exited'), u.restarts)"
     " FROM u JOIN o ON o.id = u.id JOIN instances i ON i.id = u.instance_id"
     " WHERE u.restarts > o.restarts RETURNING id";
+/* The replicas on this host that are caught up now: the start of the lag_seconds estimate. */
+static const char sql_caught_up[] =
+    "UPDATE members m SET caught_up_at = now() FROM member_health v"
+    " WHERE v.id = m.id AND m.host_id = $1::bigint AND v.lag_bytes = 0 RETURNING m.id";
 /* Disk: an event when a member passes 90% of its plan's disk (again after it fell below 80%),
  * and the instance is marked storage_full while a member is beyond 100%. */
 static const char sql_disk_warn[] =
@@ -92,21 +109,43 @@ static const char sql_release[] =
     " UPDATE hosts SET alloc_cpu_millis = alloc_cpu_millis - s.c,"
     " alloc_memory_mb = alloc_memory_mb - s.m, alloc_disk_mb = alloc_disk_mb - s.d"
     " FROM s WHERE hosts.id = $1::bigint AND s.n > 0 RETURNING s.n";
+/* Each instance with a member on this host, as its members show it: 2 every member meant to
+ * run is current, 3 the primary runs, 4 the primary failed, 5 the failed members' errors,
+ * 6 a restart is pending, 7 the status_reason now, 8 what is wrong with the replicas (the first
+ * problem of each replica meant to run, then the replicas asked for and not placed yet). */
 static const char sql_instance_health[] =
     "SELECT i.id, i.status,"
     " coalesce(bool_and(m.observed = '" HB_STATE_RUNNING "'"
     " AND m.observed_version >= m.spec_version)"
     "  FILTER (WHERE m.desired = '" HB_DESIRED_RUNNING "'), false),"
-    " coalesce(bool_or(m.role = 'primary' AND m.observed = '" HB_STATE_RUNNING "')"
+    " coalesce(bool_or(m.role = '" HB_ROLE_PRIMARY "' AND m.observed = '" HB_STATE_RUNNING "')"
     "  FILTER (WHERE m.desired = '" HB_DESIRED_RUNNING "'), false),"
-    " coalesce(bool_or(m.role = 'primary' AND m.observed = '" HB_STATE_FAILED "')"
+    " coalesce(bool_or(m.role = '" HB_ROLE_PRIMARY "' AND m.observed = '" HB_STATE_FAILED "')"
     "  FILTER (WHERE m.desired = '" HB_DESIRED_RUNNING "'), false),"
     " string_agg(m.observed_error, '; ') FILTER (WHERE m.observed = '" HB_STATE_FAILED "'"
     "  AND m.desired = '" HB_DESIRED_RUNNING "'),"
     " coalesce(bool_or(m.pending_restart)"
     " FILTER (WHERE m.desired = '" HB_DESIRED_RUNNING "'), false),"
-    " coalesce(i.status_reason, '')"
-    " FROM instances i JOIN members m ON m.instance_id = i.id"
+    " coalesce(i.status_reason, ''),"
+    " concat_ws('; ', string_agg(CASE"
+    "   WHEN h.state <> 'ready' THEN format('replica %s: host \"%s\" is %s', m.id, h.name, h.state)"
+    "   WHEN m.observed <> '" HB_STATE_RUNNING "'"
+    "    THEN format('replica %s on host \"%s\" is %s', m.id, h.name, m.observed)"
+    "   WHEN v.alive = false"
+    "    THEN format('replica %s on host \"%s\" does not answer its health probe', m.id, h.name)"
+    "   WHEN v.upstream_up = false"
+    "    THEN format('replica %s on host \"%s\" is not connected to the primary', m.id, h.name)"
+    "   WHEN v.lag_bytes > i.max_lag_bytes"
+    "    THEN format('replica %s on host \"%s\" lags more than max_lag_bytes (%s) behind the"
+    " primary', m.id, h.name, i.max_lag_bytes) END, '; ' ORDER BY m.id)"
+    "  FILTER (WHERE m.role = '" HB_ROLE_REPLICA "' AND m.desired = '" HB_DESIRED_RUNNING "'),"
+    "  CASE WHEN count(*) FILTER (WHERE m.role = '" HB_ROLE_REPLICA "'"
+    "   AND m.desired = '" HB_DESIRED_RUNNING "') < i.replicas"
+    "  THEN format('%s of %s replicas not placed yet%s', i.replicas - count(*) FILTER (WHERE"
+    "   m.role = '" HB_ROLE_REPLICA "' AND m.desired = '" HB_DESIRED_RUNNING "'), i.replicas,"
+    "   coalesce(': ' || i.place_refusal, '')) END)"
+    " FROM instances i JOIN members m ON m.instance_id = i.id JOIN hosts h ON h.id = m.host_id"
+    " JOIN member_health v ON v.id = m.id"
     " WHERE i.id IN (SELECT instance_id FROM members WHERE host_id = $1::bigint)"
     " AND i.status IN ('provisioning', 'running', 'resizing', 'degraded', 'failed')"
     " GROUP BY i.id";
@@ -116,6 +155,18 @@ static const char sql_instance_status[] =
     " INSERT INTO events (tenant_id, instance_id, actor, kind, message)"
     " SELECT tenant_id, id, $5, 'instance.status', format('instance \"%s\": %s -> %s%s', name,"
     " $4::text, $2::text, coalesce(': ' || $3, '')) FROM u RETURNING id";
+/* The instances with a member on this host that have no replication secret yet (made before
+ * secrets existed): one is made for each, once (the first writer wins). */
+static const char sql_secretless[] =
+    "SELECT DISTINCT m.instance_id FROM members m WHERE m.host_id = $1::bigint"
+    " AND m.desired = '" HB_DESIRED_RUNNING "'"
+    " AND NOT EXISTS (SELECT 1 FROM instance_secrets s WHERE s.instance_id = m.instance_id)";
+static const char sql_secret_add[] =
+    "INSERT INTO instance_secrets (instance_id, repl_secret) VALUES ($1::uuid, $2)"
+    " ON CONFLICT (instance_id) DO NOTHING";
+/* The host's desired members. A member meant to run gets the instance's replication secret; a
+ * primary the replicas it serves, a replica where to seed from (the primary's host and the seed
+ * port its agent reported). Every list is in id order: the text is hashed. */
 static const char sql_desired[] =
     "SELECT coalesce(json_agg(json_build_object("
     "  '" HB_F_ID "', m.id, '" HB_F_INSTANCE_ID "', m.instance_id,"
@@ -131,37 +182,34 @@ static const char sql_desired[] =
     "   '" HB_F_WRITE_BPS "', coalesce(p.write_bps, 0)),"
     "  '" HB_F_CREDENTIALS "', json_build_object('" HB_F_USERNAME "', i.username,"
     " '" HB_F_VERIFIER "', i.verifier),"
-    "  '" HB_F_PRIMARY "', (SELECT json_build_object('" HB_F_HOST "', ph.address,"
-    " '" HB_F_PORT "', pm.port)"
-    "   FROM members pm JOIN hosts ph ON ph.id = pm.host_id WHERE pm.instance_id = m.instance_id"
-    "   AND pm.role = 'primary' AND pm.desired = '" HB_DESIRED_RUNNING "' LIMIT 1))"
+    "  '" HB_F_PRIMARY "', CASE WHEN pm.id IS NOT NULL THEN json_build_object('" HB_F_ID "',"
+    "   pm.id, '" HB_F_HOST "', pm.address, '" HB_F_PORT "', pm.port) END,"
+    "  '" HB_F_REPLICAS "', CASE WHEN m.role = '" HB_ROLE_PRIMARY "' THEN (SELECT"
+    "   coalesce(json_agg(json_build_object('" HB_F_ID "', rm.id, '" HB_F_HOST "', rh.address,"
+    "   '" HB_F_PORT "', rm.port) ORDER BY rm.id), '[]') FROM members rm"
+    "   JOIN hosts rh ON rh.id = rm.host_id WHERE rm.instance_id = m.instance_id"
+    "   AND rm.role = '" HB_ROLE_REPLICA "' AND rm.desired = '" HB_DESIRED_RUNNING "') END,"
+    "  '" HB_F_SEED "', CASE WHEN m.role = '" HB_ROLE_REPLICA "'"
+    "   AND pm.agent->>'" HB_F_SEED_PORT "' IS NOT NULL THEN json_build_object('" HB_F_HOST "',"
+    "   pm.address, '" HB_F_PORT "', (pm.agent->>'" HB_F_SEED_PORT "')::int) END,"
+    "  '" HB_F_REPLICATION "', CASE WHEN m.desired = '" HB_DESIRED_RUNNING "' THEN (SELECT"
+    "   json_build_object('" HB_F_USER "', '" CATALOG_REPL_USER "', '" HB_F_SECRET "',"
+    "   s.repl_secret) FROM instance_secrets s WHERE s.instance_id = m.instance_id) END)"
     "  ORDER BY m.id), '[]')::text"
     " FROM members m JOIN instances i ON i.id = m.instance_id"
-    " LEFT JOIN plans p ON p.id = i.plan_id WHERE m.host_id = $1::bigint";
-
-/* Check the reported members: an array of objects, each with an integer id and a known state.
- * 0, or -1 after replying 400. */
-static int check_members(struct req *r, json_t *members)
-{
-    size_t i;
-    json_t *m;
-    enum hb_state state;
-
-    if (!json_is_array(members))
-        return http_error(r, 400, "invalid_field", HB_F_MEMBERS, HB_F_MEMBERS " must be an array");
-    json_array_foreach(members, i, m)
-    {
-        if (!json_is_object(m) || !json_is_integer(json_object_get(m, HB_F_ID)))
-            return http_error(r, 400, "invalid_field", HB_F_MEMBERS,
-                              "each member must be an object with an integer " HB_F_ID);
-        if (hb_state_parse(json_string_value(json_object_get(m, HB_F_STATE)), &state) < 0)
-            return http_error(r, 400, "invalid_field", HB_F_MEMBERS,
-                              "member " HB_F_STATE " must be one of " HB_STATE_PENDING
-                              ", " HB_STATE_STARTING ", " HB_STATE_RUNNING ", " HB_STATE_FAILED
-                              ", " HB_STATE_STOPPED ", " HB_STATE_DELETED);
-    }
-    return 0;
-}
+    " LEFT JOIN plans p ON p.id = i.plan_id"
+    " LEFT JOIN LATERAL (SELECT pm.id, pm.port, ph.address, ph.agent FROM members pm"
+    "  JOIN hosts ph ON ph.id = pm.host_id WHERE pm.instance_id = m.instance_id"
+    "  AND pm.role = '" HB_ROLE_PRIMARY "' AND pm.desired = '" HB_DESIRED_RUNNING "'"
+    "  ORDER BY pm.id LIMIT 1) pm ON true"
+    " WHERE m.host_id = $1::bigint";
+/* The generation of the host's desired members: a new value from the sequence whenever the
+ * answer differs from the last one (hash), under the host row's lock (docs/agent.md). */
+static const char sql_host_lock[] = "SELECT 1 FROM hosts WHERE id = $1::bigint FOR UPDATE";
+static const char sql_generation[] =
+    "UPDATE hosts SET desired_gen = CASE WHEN desired_hash IS DISTINCT FROM $2"
+    "  THEN nextval('desired_gen_seq') ELSE desired_gen END, desired_hash = $2"
+    " WHERE id = $1::bigint RETURNING desired_gen";
 
 /* Move each instance with members on this host to the status its members show. */
 static int update_instances(struct req *r)
@@ -172,88 +220,191 @@ static int update_instances(struct req *r)
     if (!res)
         return -1;
     for (i = 0; i < PQntuples(res); i++) {
-        enum istate from, to;
-        bool all_ok = PQgetvalue(res, i, 2)[0] == 't';
-        bool primary_ok = PQgetvalue(res, i, 3)[0] == 't';
-        bool primary_failed = PQgetvalue(res, i, 4)[0] == 't';
-        bool pending_restart = PQgetvalue(res, i, 6)[0] == 't';
-        const char *reason = NULL;
-        char buf[600];
+        struct istatus_facts f;
+        struct istatus_verdict v;
+        enum istate from;
         PGresult *u;
 
         if (istate_parse(PQgetvalue(res, i, 1), &from) < 0)
             continue;
-        to = from;
-        if (all_ok) {
-            to = from == IST_FAILED ? IST_PROVISIONING : IST_RUNNING;
-            if (pending_restart)
-                reason = "settings changed by the last resize apply at the next restart";
-        } else if (primary_failed && from == IST_PROVISIONING) {
-            to = IST_FAILED;
-            snprintf(buf, sizeof(buf), "%s",
-                     PQgetisnull(res, i, 5) ? "the primary failed to start"
-                                            : PQgetvalue(res, i, 5));
-            reason = buf;
-        } else if (!all_ok && primary_ok && from == IST_RUNNING) {
-            to = IST_DEGRADED;
-            reason = "a replica is not running";
-        }
-        if (to == from && strcmp(PQgetvalue(res, i, 7), reason ? reason : "") == 0)
+        f.all_current = PQgetvalue(res, i, 2)[0] == 't';
+        f.primary_running = PQgetvalue(res, i, 3)[0] == 't';
+        f.primary_failed = PQgetvalue(res, i, 4)[0] == 't';
+        f.failed_errors = PQgetisnull(res, i, 5) ? NULL : PQgetvalue(res, i, 5);
+        f.pending_restart = PQgetvalue(res, i, 6)[0] == 't';
+        f.replica_problem = PQgetvalue(res, i, 8);
+        v = istatus_decide(from, &f);
+        if (v.to == from &&
+            (v.keep_reason || strcmp(PQgetvalue(res, i, 7), v.reason ? v.reason : "") == 0))
             continue;
-        if (to != from && !istate_can_transition(from, to))
+        if (v.to != from && !istate_can_transition(from, v.to))
             continue;
-        u = dbq_ok(r, sql_instance_status, PQgetvalue(res, i, 0), istate_name(to), reason,
+        u = dbq_ok(r, sql_instance_status, PQgetvalue(res, i, 0), istate_name(v.to), v.reason,
                    istate_name(from), r->who.actor);
         if (!u) {
             PQclear(res);
             return -1;
         }
-        if (to != from)
+        if (v.to != from)
             log_info("event=instance_status id=%s from=%s to=%s", PQgetvalue(res, i, 0),
-                     istate_name(from), istate_name(to));
+                     istate_name(from), istate_name(v.to));
         PQclear(u);
     }
     PQclear(res);
     return 0;
 }
 
+/* Give each instance with a member meant to run on this host a replication secret if it has
+ * none yet. 0, or -1 after replying. */
+static int ensure_secrets(struct req *r)
+{
+    PGresult *res = dbq_ok(r, sql_secretless, r->who.host_id);
+    int i, rc = 0;
+
+    if (!res)
+        return -1;
+    for (i = 0; i < PQntuples(res) && rc == 0; i++) {
+        char *secret = crypto_password_new(REPL_SECRET_LEN);
+        PGresult *u;
+
+        if (!secret) {
+            rc = http_error(r, 500, "internal", NULL, "could not generate a secret");
+            break;
+        }
+        u = dbq_run(r, sql_secret_add, PQgetvalue(res, i, 0), secret);
+        explicit_bzero(secret, REPL_SECRET_LEN);
+        free(secret);
+        if (!u) {
+            rc = -1;
+        } else if (store_ok(u)) {
+            notify_bump(); /* the instance's other hosts get it at once too */
+        } else {
+            /* Never the store's message here: it may quote the row. */
+            log_error("event=sql_error method=%s path=%s sqlstate=%s what=\"replication secret\"",
+                      r->method, r->path, store_sqlstate(u));
+            rc = http_error(r, 500, "internal", NULL, "internal error");
+        }
+        PQclear(u);
+    }
+    PQclear(res);
+    return rc;
+}
+
+/* The host's desired members (text, *out, caller frees), their hash and their generation, in
+ * one transaction holding the host row's lock, so that the answers to one host are ordered:
+ * each is read after the previous one committed, and the generation changes exactly when the
+ * members do. When the hash equals park_hash the transaction is rolled back and *gen is 0.
+ * 0, or -1 after replying. */
+static int read_desired(struct req *r, const char *park_hash, char **out, char hash[65],
+                        long long *gen)
+{
+    PGresult *res = NULL;
+
+    *out = NULL;
+    *gen = 0;
+    if (dbq_begin(r) < 0)
+        return -1;
+    res = dbq_ok(r, sql_host_lock, r->who.host_id);
+    if (!res)
+        goto fail;
+    PQclear(res);
+    res = dbq_ok(r, sql_desired, r->who.host_id);
+    if (!res)
+        goto fail;
+    crypto_sha256_hex(PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0), hash);
+    *out = xstrdup(PQgetvalue(res, 0, 0));
+    PQclear(res);
+    res = NULL;
+    if (park_hash && strcmp(park_hash, hash) == 0) {
+        dbq_rollback();
+        return 0;
+    }
+    res = dbq_ok(r, sql_generation, r->who.host_id, hash);
+    if (!res)
+        goto fail;
+    *gen = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+    PQclear(res);
+    res = NULL;
+    if (dbq_commit(r) < 0)
+        goto fail_replied;
+    return 0;
+fail:
+    dbq_rollback();
+fail_replied:
+    PQclear(res);
+    if (*out) {
+        explicit_bzero(*out, strlen(*out));
+        free(*out);
+        *out = NULL;
+    }
+    return -1;
+}
+
 /* Answer the host's desired members; when the agent already has them (same hash) and its
  * wait is not over, park the request until they change (a long poll holding no thread). */
 static void answer_desired(struct req *r)
 {
-    uint64_t gen = notify_generation();
-    PGresult *res = dbq_ok(r, sql_desired, r->who.host_id);
+    uint64_t seen = notify_generation();
+    bool may_park = r->park_hash[0] && clock_now_ms() < r->park_deadline_ms && !http_stopping();
     json_t *desired;
-    char hash[65];
+    char *text = NULL, hash[65];
+    long long gen;
 
-    if (!res)
+    if (ensure_secrets(r) < 0 ||
+        read_desired(r, may_park ? r->park_hash : NULL, &text, hash, &gen) < 0)
         return;
-    crypto_sha256_hex(PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0), hash);
-    if (r->park_hash[0] && strcmp(r->park_hash, hash) == 0 &&
-        clock_now_ms() < r->park_deadline_ms && !http_stopping()) {
-        PQclear(res);
-        http_park(r, gen, r->park_deadline_ms);
+    if (gen == 0) {
+        explicit_bzero(text, strlen(text));
+        free(text);
+        http_park(r, seen, r->park_deadline_ms);
         return;
     }
-    desired = json_loads(PQgetvalue(res, 0, 0), 0, NULL);
-    PQclear(res);
+    desired = json_loads(text, 0, NULL);
+    explicit_bzero(text, strlen(text));
+    free(text);
     http_reply_json(r, 200,
-                    json_pack("{s:s,s:i,s:s,s:o}", HB_F_HOST, r->who.host,
+                    json_pack("{s:s,s:i,s:s,s:I,s:o}", HB_F_HOST, r->who.host,
                               HB_F_HEARTBEAT_INTERVAL_MS, HEARTBEAT_INTERVAL_MS, HB_F_DESIRED_HASH,
-                              hash, HB_F_MEMBERS, desired ? desired : json_array()));
+                              hash, HB_F_GENERATION, (json_int_t)gen, HB_F_MEMBERS,
+                              desired ? desired : json_array()));
+}
+
+/* The host's own fields: ports {min, max} into pmin/pmax (left "" when absent), seed_port an
+ * integer port or null. 0, or -1 after replying 400. */
+static int check_host_fields(struct req *r, char pmin[24], char pmax[24])
+{
+    json_t *ports = json_object_get(r->json, HB_F_PORTS);
+    json_t *seed = json_object_get(r->json, HB_F_SEED_PORT);
+
+    pmin[0] = pmax[0] = '\0';
+    if (ports) {
+        json_int_t lo = json_integer_value(json_object_get(ports, HB_F_MIN));
+        json_int_t hi = json_integer_value(json_object_get(ports, HB_F_MAX));
+        if (!json_is_object(ports) || lo < 1024 || hi > 65535 || lo > hi)
+            return http_error(r, 400, "invalid_field", HB_F_PORTS,
+                              "ports must be {\"min\",\"max\"} with 1024 <= min <= max <= 65535");
+        dbq_i64(lo, pmin);
+        dbq_i64(hi, pmax);
+    }
+    if (seed && !json_is_null(seed) &&
+        (!json_is_integer(seed) || json_integer_value(seed) < 1 ||
+         json_integer_value(seed) > 65535))
+        return http_error(r, 400, "invalid_field", HB_F_SEED_PORT,
+                          HB_F_SEED_PORT " must be a port number (1..65535) or null");
+    return 0;
 }
 
 void h_agent_heartbeat(struct req *r)
 {
-    static const char *const keys[] = {HB_F_AGENT_VERSION, HB_F_ISOLATION, HB_F_CAPACITY,
-                                       HB_F_ENGINES,       HB_F_PORTS,     HB_F_MEMBERS,
-                                       HB_F_DESIRED_HASH,  HB_F_WAIT_MS,   NULL};
-    json_t *members, *ports, *agent;
+    static const char *const keys[] = {
+        HB_F_AGENT_VERSION, HB_F_ISOLATION, HB_F_CAPACITY,     HB_F_ENGINES, HB_F_PORTS,
+        HB_F_SEED_PORT,     HB_F_MEMBERS,   HB_F_DESIRED_HASH, HB_F_WAIT_MS, NULL};
+    json_t *members, *agent;
     char *members_text = NULL, *agent_text = NULL, pmin[24], pmax[24];
-    const char *pmin_p = NULL, *pmax_p = NULL;
     PGresult *res = NULL;
     const char *seen_hash = NULL;
     int64_t wait_ms = 0;
+    struct err e;
     bool was_ready;
 
     if (r->resumed) {
@@ -267,25 +418,15 @@ void h_agent_heartbeat(struct req *r)
         members = json_array();
     else
         json_incref(members);
-    if (check_members(r, members) < 0 ||
-        body_string(r, HB_F_DESIRED_HASH, false, 64, NULL, "a hash from an earlier reply",
-                    &seen_hash) < 0 ||
-        body_int(r, HB_F_WAIT_MS, false, false, 0, MAX_WAIT_MS, &wait_ms, NULL) < 0)
+    if (hbcheck_members(members, &e) < 0) {
+        http_error(r, 400, "invalid_field", HB_F_MEMBERS, "%s", e.msg);
         goto out;
-    ports = json_object_get(r->json, HB_F_PORTS);
-    if (ports) {
-        json_int_t lo = json_integer_value(json_object_get(ports, HB_F_MIN));
-        json_int_t hi = json_integer_value(json_object_get(ports, HB_F_MAX));
-        if (!json_is_object(ports) || lo < 1024 || hi > 65535 || lo > hi) {
-            http_error(r, 400, "invalid_field", HB_F_PORTS,
-                       "ports must be {\"min\",\"max\"} with 1024 <= min <= max <= 65535");
-            goto out;
-        }
-        snprintf(pmin, sizeof(pmin), "%lld", (long long)lo);
-        snprintf(pmax, sizeof(pmax), "%lld", (long long)hi);
-        pmin_p = pmin;
-        pmax_p = pmax;
     }
+    if (body_string(r, HB_F_DESIRED_HASH, false, 64, NULL, "a hash from an earlier reply",
+                    &seen_hash) < 0 ||
+        body_int(r, HB_F_WAIT_MS, false, false, 0, MAX_WAIT_MS, &wait_ms, NULL) < 0 ||
+        check_host_fields(r, pmin, pmax) < 0)
+        goto out;
     agent = json_deep_copy(r->json);
     json_object_del(agent, HB_F_MEMBERS);
     json_object_del(agent, HB_F_DESIRED_HASH);
@@ -294,12 +435,19 @@ void h_agent_heartbeat(struct req *r)
     json_decref(agent);
     members_text = json_dumps(members, JSON_COMPACT);
 
-    res = dbq_ok(r, sql_host_seen, r->who.host_id, agent_text, pmin_p, pmax_p, r->who.actor);
+    res = dbq_ok(r, sql_host_seen, r->who.host_id, agent_text, pmin[0] ? pmin : NULL,
+                 pmax[0] ? pmax : NULL, r->who.actor);
     if (!res)
         goto out;
     was_ready = PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "ready") == 0;
+    if (PQntuples(res) == 1 && PQgetvalue(res, 0, 1)[0] == 't')
+        notify_bump(); /* other hosts' parked answers may change */
     PQclear(res);
     res = dbq_ok(r, sql_observed, r->who.host_id, members_text, r->who.actor);
+    if (!res)
+        goto out;
+    PQclear(res);
+    res = dbq_ok(r, sql_caught_up, r->who.host_id);
     if (!res)
         goto out;
     PQclear(res);

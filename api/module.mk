@@ -9,3 +9,4 @@ $(BIN)/dbaasd: $(BUILD)/api/main.o $(API_OBJS) $(STORE_OBJS) $(CONTROL_OBJS) \
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(call pkg_libs,$(DBAASD_PKGS)) $(LDLIBS)
 TEST_test_router_OBJS := $(BUILD)/api/router.o
+TEST_test_hbcheck_OBJS := $(BUILD)/api/hbcheck.o

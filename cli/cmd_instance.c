@@ -10,12 +10,16 @@
 #include "cli/table.h"
 #include "lib/buf.h"
 #include "lib/catalog.h"
+#include "lib/connuri.h"
 #include "lib/xalloc.h"
 #include "lib/clock.h"
 
 /* How often --wait polls the instance. */
 #define INSTANCE_POLL_MS 500
 #define INSTANCE_DEFAULT_TIMEOUT_S 600
+#define INSTANCE_MAX_REPLICAS 5
+#define INSTANCE_MAX_LAG_BYTES (INT64_C(1) << 40)
+#define INSTANCE_MAX_MEMBERS 8
 
 /* Append "host:port" of an endpoint ({"host","port"}) to b, an IPv6 address in brackets; "-"
  * when either is missing. */
@@ -52,7 +56,8 @@ static const json_t *instance_primary(const json_t *in)
     return NULL;
 }
 
-/* "primary: host:port" and one "replica: host:port" line per replica endpoint. */
+/* "primary: host:port", one "replica: host:port" line per replica endpoint, and the client
+ * URIs when the server gives them. */
 static void instance_print_endpoints(const json_t *in)
 {
     const json_t *eps = json_object_get(in, "endpoints");
@@ -69,14 +74,43 @@ static void instance_print_endpoints(const json_t *in)
         instance_endpoint(&b, ep);
         table_kv(stdout, "replica", buf_str(&b));
     }
+    if (cmd_str(eps, "uri"))
+        table_kv(stdout, "uri", cmd_str(eps, "uri"));
+    if (cmd_str(eps, "readonly_uri"))
+        table_kv(stdout, "readonly_uri", cmd_str(eps, "readonly_uri"));
     buf_free(&b);
 }
 
-/* Where each member lives: a table after a blank line; nothing when there is no member. */
+/* A member's lag as one cell: "<bytes>B/<seconds>s", "?" for a part not known; "-" for the
+ * primary and when nothing is known. */
+static void instance_lag_cell(struct table *tab, const json_t *m)
+{
+    const json_t *bytes = json_object_get(m, "lag_bytes");
+    const json_t *secs = json_object_get(m, "lag_seconds");
+    struct buf b = BUF_INIT;
+
+    if (!json_is_integer(bytes) && !json_is_number(secs)) {
+        table_cell(tab, NULL);
+        return;
+    }
+    if (json_is_integer(bytes))
+        buf_printf(&b, "%lldB/", (long long)json_integer_value(bytes));
+    else
+        buf_puts(&b, "?/");
+    if (json_is_number(secs))
+        buf_printf(&b, "%.1fs", json_number_value(secs));
+    else
+        buf_puts(&b, "?");
+    table_cell(tab, buf_str(&b));
+    buf_free(&b);
+}
+
+/* Where each member lives and how it replicates: a table after a blank line; nothing when there
+ * is no member. */
 static void instance_print_members(const json_t *in)
 {
-    static const char *const headers[] = {"role",   "host",     "zone", "port",
-                                          "status", "restarts", "error"};
+    static const char *const headers[] = {"role",     "host", "zone",     "port", "status",
+                                          "writable", "lag",  "restarts", "error"};
     const json_t *members = json_object_get(in, "members");
     struct table *tab;
     json_t *m;
@@ -84,7 +118,7 @@ static void instance_print_members(const json_t *in)
 
     if (json_array_size(members) == 0)
         return;
-    tab = table_new(7, headers);
+    tab = table_new(9, headers);
     json_array_foreach(members, i, m)
     {
         const char *status = cmd_str(m, "status");
@@ -101,6 +135,11 @@ static void instance_print_members(const json_t *in)
             table_cellf(tab, "%s (desired: %s)", status, desired);
         else
             table_cell(tab, status);
+        if (json_is_boolean(json_object_get(m, "writable")))
+            table_cell(tab, json_is_true(json_object_get(m, "writable")) ? "yes" : "no");
+        else
+            table_cell(tab, NULL);
+        instance_lag_cell(tab, m);
         table_cellf(tab, "%lld", (long long)cmd_int(m, "restarts"));
         table_cell(tab, cmd_str(m, "error"));
     }
@@ -118,6 +157,7 @@ static void instance_print(const json_t *in)
     table_kv(stdout, "version", cmd_str(in, "version"));
     table_kv(stdout, "plan", cmd_str(in, "plan"));
     table_kvf(stdout, "replicas", "%lld", (long long)cmd_int(in, "replicas"));
+    table_kvf(stdout, "max_lag_bytes", "%lld", (long long)cmd_int(in, "max_lag_bytes"));
     table_kv(stdout, "status", cmd_str(in, "status"));
     table_kv(stdout, "status_reason", cmd_str(in, "status_reason"));
     table_kv(stdout, "host", cmd_str(in, "host"));
@@ -164,9 +204,10 @@ static int instance_timeout(struct cmd_ctx *ctx, int64_t *seconds)
 
 /* Poll instance id until it is running (for_delete false) or deleted (true), printing each
  * status change. first is the instance as last seen. Returns an exit status: CMD_OK when the
- * goal is reached, CMD_EAPI on failure, error or timeout (all printed). */
+ * goal is reached, CMD_EAPI on failure, error or timeout (all printed). With last, *last gets the
+ * instance as last seen (the caller decrefs). */
 static int instance_wait(struct cmd_ctx *ctx, const json_t *first, bool for_delete,
-                         int64_t timeout_s)
+                         int64_t timeout_s, json_t **last_seen)
 {
     FILE *out = ctx->json ? stderr : stdout;
     const char *goal = for_delete ? "deleted" : "running";
@@ -257,10 +298,65 @@ static int instance_wait(struct cmd_ctx *ctx, const json_t *first, bool for_dele
 
 out:
     free(last);
-    json_decref(cur);
+    if (last_seen)
+        *last_seen = cur;
+    else
+        json_decref(cur);
     buf_free(&path);
     buf_free(&name);
     return rc;
+}
+
+/* The --replicas and --max-lag-bytes options into body. Returns an exit status. */
+static int instance_replica_opts(struct cmd_ctx *ctx, json_t *body)
+{
+    const char *s = args_get(ctx->a, "replicas");
+    int64_t v;
+
+    if (s) {
+        if (args_parse_int(s, 0, INSTANCE_MAX_REPLICAS, &v) < 0)
+            return cmd_usage_error(ctx->def, "invalid --replicas \"%s\": expected an integer 0..5",
+                                   s);
+        json_object_set_new(body, "replicas", json_integer(v));
+    }
+    s = args_get(ctx->a, "max-lag-bytes");
+    if (s) {
+        if (args_parse_int(s, 0, INSTANCE_MAX_LAG_BYTES, &v) < 0)
+            return cmd_usage_error(
+                ctx->def, "invalid --max-lag-bytes \"%s\": expected an integer 0..2^40", s);
+        json_object_set_new(body, "max_lag_bytes", json_integer(v));
+    }
+    return CMD_OK;
+}
+
+/* Print "uri: ..." for instance in with password, over its endpoints (after --wait: the create's
+ * answer may have come before placement). */
+static void instance_print_uri(const json_t *in, const char *user, const char *password)
+{
+    const struct catalog_engine *ce = catalog_find(cmd_str(in, "engine"));
+    const json_t *eps = json_object_get(in, "endpoints");
+    struct connuri_host hosts[INSTANCE_MAX_MEMBERS];
+    const json_t *ep = json_object_get(eps, "primary");
+    struct buf b = BUF_INIT;
+    int n = 0;
+    size_t i;
+    json_t *r;
+
+    if (!ce || !ep || !user || !password)
+        return;
+    hosts[n].host = cmd_str(ep, "host");
+    hosts[n++].port = (int)cmd_int(ep, "port");
+    json_array_foreach(json_object_get(eps, "replicas"), i, r)
+    {
+        if (n == INSTANCE_MAX_MEMBERS)
+            break;
+        hosts[n].host = cmd_str(r, "host");
+        hosts[n++].port = (int)cmd_int(r, "port");
+    }
+    connuri_build(&b, ce, user, password, hosts, n, CONNURI_READ_WRITE);
+    table_kv(stdout, "uri", buf_str(&b));
+    explicit_bzero(b.data, b.len);
+    buf_free(&b);
 }
 
 static int instance_create(struct cmd_ctx *ctx)
@@ -271,9 +367,9 @@ static int instance_create(struct cmd_ctx *ctx)
     struct buf header = BUF_INIT;
     json_t *body = NULL;
     json_t *in = NULL;
+    json_t *last = NULL;
     json_t *cred;
     int64_t timeout_s = 0;
-    int64_t replicas;
     int rc;
 
     rc = instance_timeout(ctx, &timeout_s);
@@ -281,15 +377,9 @@ static int instance_create(struct cmd_ctx *ctx)
         goto out;
     body = json_pack("{s:s,s:s,s:s}", "name", a->pos[0], "engine", args_get(a, "engine"), "plan",
                      args_get(a, "plan"));
-    s = args_get(a, "replicas");
-    if (s) {
-        if (args_parse_int(s, 0, INT32_MAX, &replicas) < 0) {
-            rc =
-                cmd_usage_error(ctx->def, "invalid --replicas \"%s\": expected an integer 0..5", s);
-            goto out;
-        }
-        json_object_set_new(body, "replicas", json_integer(replicas));
-    }
+    rc = instance_replica_opts(ctx, body);
+    if (rc != CMD_OK)
+        goto out;
     s = args_get(a, "version");
     if (s)
         json_object_set_new(body, "version", json_string(s));
@@ -320,6 +410,10 @@ static int instance_create(struct cmd_ctx *ctx)
         if (cred) {
             table_kv(stdout, "username", cmd_str(cred, "username"));
             table_kv(stdout, "password", cmd_str(cred, "password"));
+            if (cmd_str(cred, "database"))
+                table_kv(stdout, "database", cmd_str(cred, "database"));
+            if (json_object_get(json_object_get(in, "endpoints"), "primary"))
+                table_kv(stdout, "uri", cmd_str(cred, "uri"));
             printf("(credentials shown once; store them now)\n");
         } else {
             printf("(a repeated request: the credentials were shown only by the first one)\n");
@@ -327,10 +421,16 @@ static int instance_create(struct cmd_ctx *ctx)
     }
     fflush(stdout);
     rc = CMD_OK;
-    if (args_has(a, "wait"))
-        rc = instance_wait(ctx, in, false, timeout_s);
+    if (args_has(a, "wait")) {
+        rc = instance_wait(ctx, in, false, timeout_s, &last);
+        /* Placed now: the URI with every member's address. */
+        if (rc == CMD_OK && cred && !ctx->json &&
+            !json_object_get(json_object_get(in, "endpoints"), "primary"))
+            instance_print_uri(last, cmd_str(cred, "username"), cmd_str(cred, "password"));
+    }
 
 out:
+    json_decref(last);
     json_decref(in);
     json_decref(body);
     buf_free(&header);
@@ -394,10 +494,19 @@ static int instance_show(struct cmd_ctx *ctx)
 static int instance_resize(struct cmd_ctx *ctx)
 {
     struct buf path = BUF_INIT;
-    json_t *body = json_pack("{s:s}", "plan", args_get(ctx->a, "plan"));
+    json_t *body = json_object();
     json_t *in = NULL;
-    int rc = CMD_OK;
+    int rc;
 
+    if (args_get(ctx->a, "plan"))
+        json_object_set_new(body, "plan", json_string(args_get(ctx->a, "plan")));
+    rc = instance_replica_opts(ctx, body);
+    if (rc != CMD_OK)
+        goto out;
+    if (json_object_size(body) == 0) {
+        rc = cmd_usage_error(ctx->def, "give at least one of --plan, --replicas, --max-lag-bytes");
+        goto out;
+    }
     cmd_path(&path, "/v1/instances/", ctx->a->pos[0], NULL);
     if (client_call(ctx->cl, "PATCH", buf_str(&path), body, NULL, &in) < 0) {
         rc = CMD_EAPI;
@@ -439,7 +548,7 @@ static int instance_delete(struct cmd_ctx *ctx)
     }
     fflush(stdout);
     if (args_has(ctx->a, "wait"))
-        rc = instance_wait(ctx, in, true, timeout_s);
+        rc = instance_wait(ctx, in, true, timeout_s, NULL);
 
 out:
     json_decref(in);
@@ -490,6 +599,8 @@ static const struct args_spec instance_create_specs[] = {
     {"engine", ARGS_VALUE, "ENGINE", true, "one of " CATALOG_NAMES},
     {"plan", ARGS_VALUE, "PLAN", true, "plan name"},
     {"replicas", ARGS_VALUE, "N", false, "number of replicas, 0..5 (default 0)"},
+    {"max-lag-bytes", ARGS_VALUE, "N", false,
+     "replica lag that makes the instance degraded (default 16777216)"},
     {"version", ARGS_VALUE, "V", false, "engine version (default: the engine's default)"},
     {"tenant", ARGS_VALUE, "TENANT", false, "owner tenant (operator token only)"},
     {"idempotency-key", ARGS_VALUE, "KEY", false, "retry-safe key: a repeat creates nothing"},
@@ -504,7 +615,9 @@ static const struct args_spec instance_list_specs[] = {
 };
 
 static const struct args_spec instance_resize_specs[] = {
-    {"plan", ARGS_VALUE, "PLAN", true, "the new plan"},
+    {"plan", ARGS_VALUE, "PLAN", false, "the new plan"},
+    {"replicas", ARGS_VALUE, "N", false, "the number of replicas, 0..5"},
+    {"max-lag-bytes", ARGS_VALUE, "N", false, "replica lag that makes the instance degraded"},
     {0},
 };
 
@@ -527,8 +640,9 @@ const struct cmd_def cmd_instance_defs[] = {
     {"instance", "list", "[--tenant TENANT]", 0, 0, "list instances", instance_list_specs, true,
      instance_list},
     {"instance", "show", "ID", 1, 1, "show an instance", NULL, false, instance_show},
-    {"instance", "resize", "ID --plan PLAN", 1, 1, "move an instance to another plan",
-     instance_resize_specs, false, instance_resize},
+    {"instance", "resize", "ID [--plan PLAN] [--replicas N] [--max-lag-bytes N]", 1, 1,
+     "change an instance's plan, number of replicas or max lag", instance_resize_specs, false,
+     instance_resize},
     {"instance", "delete", "ID [--wait] [--timeout SECONDS]", 1, 1, "delete an instance",
      instance_delete_specs, false, instance_delete},
     {"events", NULL, "[--tenant TENANT] [--instance ID] [--limit N]", 0, 0,

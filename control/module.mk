@@ -1,6 +1,9 @@
 # control/: the control loops that dbaasd's leader runs: leader election (leader.c), the
 # reconcile loop (reconcile.c) and the scheduler's loop (placement.c, over the pure scheduler/
-# library), and the generation that wakes parked heartbeats (notify.c). Includes store/,
+# library), the generation that wakes parked heartbeats (notify.c), and the instance status its
+# members show (istatus.c, pure). Includes store/,
 # scheduler/ and lib/, never api/. CONTROL_OBJS is linked into dbaasd.
 CONTROL_SRCS := $(wildcard control/*.c)
 CONTROL_OBJS := $(CONTROL_SRCS:%.c=$(BUILD)/%.o)
+
+TEST_test_istatus_OBJS := $(BUILD)/control/istatus.o

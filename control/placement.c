@@ -5,7 +5,12 @@
  * pass), asks scheduler/place for hosts, and commits every placement in one transaction that
  * re-checks each host's capacity with a conditional UPDATE of its allocation counters, so that
  * concurrent writers (another dbaasd, a resize) can never over-commit a host: a stale decision
- * fails, rolls back and the pass ends (the next pass sees the new state). */
+ * fails, rolls back and the pass ends (the next pass sees the new state).
+ *
+ * Three queues, each in turn order (the instance tried longest ago first, then the oldest): pending
+ * instances (all their members), replicas a PATCH asked for, replicas to rebuild off draining or
+ * unreachable hosts. An instance that cannot be placed is marked tried and goes to the back, so
+ * that it never keeps the ones behind it waiting, however many wait. */
 #include "control/placement.h"
 
 #include <stdio.h>
@@ -142,13 +147,12 @@ fail:
     return -1;
 }
 
-/* Where an instance's members are: a pending instance has none; a replacement sees its
- * siblings. */
+/* The placement queue: pending instances, those never tried or tried longest ago first. */
 static const char sql_pending[] =
     "SELECT i.id, i.engine, i.replicas, p.cpu_millis, p.memory_mb, p.disk_mb,"
     " coalesce(i.status_reason, ''), i.tenant_id"
     " FROM instances i JOIN plans p ON p.id = i.plan_id"
-    " WHERE i.status = 'pending' ORDER BY i.seq LIMIT $1";
+    " WHERE i.status = 'pending' ORDER BY i.place_tried_at NULLS FIRST, i.seq LIMIT $1";
 static const char sql_alloc[] =
     "UPDATE hosts SET alloc_cpu_millis = alloc_cpu_millis + $2::bigint,"
     " alloc_memory_mb = alloc_memory_mb + $3::bigint, alloc_disk_mb = alloc_disk_mb + $4::bigint"
@@ -171,13 +175,56 @@ static const char sql_instance_placed[] =
     " INSERT INTO events (tenant_id, instance_id, actor, kind, message)"
     " SELECT tenant_id, id, 'scheduler', 'instance.placed', format('instance \"%s\" placed: %s',"
     " name, $3::text) FROM u RETURNING id";
-static const char sql_refused[] =
-    "WITH u AS (UPDATE instances SET status_reason = $2, updated_at = now()"
-    "  WHERE id = $1::uuid AND status = 'pending' AND status_reason IS DISTINCT FROM $2"
+/* New replicas of a placed instance: its flag stays while it still lacks some. */
+static const char sql_replicas_placed[] =
+    "WITH u AS (UPDATE instances i SET place_refusal = NULL, replicas_pending = i.replicas >"
+    "  (SELECT count(*) FROM members m WHERE m.instance_id = i.id AND m.role = 'replica'"
+    "  AND m.desired = 'running') WHERE i.id = $1::uuid AND i.replicas_pending"
     "  RETURNING tenant_id, id, name)"
     " INSERT INTO events (tenant_id, instance_id, actor, kind, message)"
-    " SELECT tenant_id, id, 'scheduler', 'instance.unplaced', format('instance \"%s\" waits: %s',"
+    " SELECT tenant_id, id, 'scheduler', 'instance.placed', format('instance \"%s\" placed: %s',"
     " name, $2::text) FROM u RETURNING id";
+/* A pending instance that could not be placed: its turn is over (it goes to the back of the
+ * queue); the reason and an event when the reason changed. */
+static const char sql_refused[] =
+    "WITH o AS (SELECT id, status_reason FROM instances WHERE id = $1::uuid AND status = "
+    "'pending'),"
+    " u AS (UPDATE instances i SET place_tried_at = clock_timestamp(),"
+    "  status_reason = coalesce($2, i.status_reason),"
+    "  updated_at = CASE WHEN o.status_reason IS DISTINCT FROM coalesce($2, o.status_reason)"
+    "  THEN now() ELSE i.updated_at END FROM o WHERE i.id = o.id"
+    "  RETURNING i.tenant_id, i.id, i.name,"
+    "  o.status_reason IS DISTINCT FROM coalesce($2, o.status_reason) AS changed)"
+    " INSERT INTO events (tenant_id, instance_id, actor, kind, message)"
+    " SELECT tenant_id, id, 'scheduler', 'instance.unplaced', format('instance \"%s\" waits: %s',"
+    " name, $2::text) FROM u WHERE changed RETURNING id";
+/* The same for the replicas a placed instance lacks (the reason goes to place_refusal). */
+static const char sql_refused_replicas[] =
+    "WITH o AS (SELECT id, place_refusal FROM instances WHERE id = $1::uuid AND replicas_pending),"
+    " u AS (UPDATE instances i SET place_tried_at = clock_timestamp(),"
+    "  place_refusal = coalesce($2, i.place_refusal) FROM o WHERE i.id = o.id"
+    "  RETURNING i.tenant_id, i.id, i.name,"
+    "  o.place_refusal IS DISTINCT FROM coalesce($2, o.place_refusal) AS changed)"
+    " INSERT INTO events (tenant_id, instance_id, actor, kind, message)"
+    " SELECT tenant_id, id, 'scheduler', 'instance.unplaced', format('instance \"%s\": a new"
+    " replica waits: %s', name, $2::text) FROM u WHERE changed RETURNING id";
+/* Replicas asked for: flags that no longer apply are cleared (enough replicas, or the instance
+ * is going away), then the instances that still lack some, in turn order, with the hosts of
+ * all their members (anti-affinity: a member on its way out still holds its host). */
+static const char sql_short_clear[] =
+    "UPDATE instances i SET replicas_pending = false, place_refusal = NULL"
+    " WHERE i.replicas_pending AND (i.status IN ('deleting', 'deleted', 'failed')"
+    "  OR i.replicas <= (SELECT count(*) FROM members m WHERE m.instance_id = i.id"
+    "  AND m.role = 'replica' AND m.desired = 'running')) AND $1::int IS NOT NULL RETURNING i.id";
+static const char sql_short[] =
+    "SELECT i.id, i.engine, i.replicas - (SELECT count(*) FROM members m"
+    "  WHERE m.instance_id = i.id AND m.role = 'replica' AND m.desired = 'running'),"
+    " p.cpu_millis, p.memory_mb, p.disk_mb,"
+    " (SELECT coalesce(json_agg(o.host_id), '[]') FROM members o"
+    "  WHERE o.instance_id = i.id)::text"
+    " FROM instances i JOIN plans p ON p.id = i.plan_id"
+    " WHERE i.replicas_pending AND i.status IN ('running', 'degraded', 'resizing')"
+    " ORDER BY i.place_tried_at NULLS FIRST, i.seq LIMIT $1";
 
 static int exec_ok(const char *sql, int n, const char *const *params, PGresult **out, struct err *e)
 {
@@ -202,21 +249,39 @@ static void ratio_text(double r, char out[24])
     snprintf(out, 24, "%.3f", r);
 }
 
-/* Commit n members of one instance on hosts[]: allocation re-checked per host, one member row
- * each, the instance moved to provisioning (when it was pending: replacement == NULL) and an
- * event. Returns 1 when committed, 0 when the store changed under us (rolled back), -1 on error. */
+/* What a placement is for. */
+enum job_kind {
+    JOB_INSTANCE,    /* a pending instance: its primary and replicas */
+    JOB_REPLICAS,    /* replicas a PATCH asked for */
+    JOB_REPLACEMENT, /* a replica rebuilt off a draining or unreachable host */
+};
+
+/* One placement to make (strings borrowed from the queue's result). */
+struct job {
+    enum job_kind kind;
+    const char *instance_id;
+    const char *replaces; /* JOB_REPLACEMENT: the member rebuilt */
+    const char *engine;
+    const char *others; /* JSON array of the host ids of the instance's members; NULL: none */
+    int64_t need[PLACE_RES__COUNT];
+    int n; /* members to place */
+};
+
+/* Commit the job's members on hosts[]: allocation re-checked per host, one member row each, the
+ * instance moved to provisioning (JOB_INSTANCE) or its replica flag updated (JOB_REPLICAS) and an
+ * event. Returns 1 when committed, 0 when the store changed under us (rolled back), -1 on
+ * error. */
 static int commit_members(const struct view *v, const struct place_config *cfg,
-                          const char *instance_id, const char *replaces, const int64_t need[3],
-                          const int *hosts, int n, struct err *e)
+                          const struct job *job, const int *hosts, struct err *e)
 {
     char cpu[24], mem[24], disk[24], rc_[24], rm[24], rd[24];
     struct buf where = BUF_INIT;
     PGresult *res = NULL;
     int i, rc = -1;
 
-    snprintf(cpu, sizeof(cpu), "%lld", (long long)need[PLACE_CPU]);
-    snprintf(mem, sizeof(mem), "%lld", (long long)need[PLACE_MEMORY]);
-    snprintf(disk, sizeof(disk), "%lld", (long long)need[PLACE_DISK]);
+    snprintf(cpu, sizeof(cpu), "%lld", (long long)job->need[PLACE_CPU]);
+    snprintf(mem, sizeof(mem), "%lld", (long long)job->need[PLACE_MEMORY]);
+    snprintf(disk, sizeof(disk), "%lld", (long long)job->need[PLACE_DISK]);
     ratio_text(cfg->cpu_ratio, rc_);
     ratio_text(cfg->memory_ratio, rm);
     ratio_text(cfg->disk_ratio, rd);
@@ -225,9 +290,9 @@ static int commit_members(const struct view *v, const struct place_config *cfg,
         goto fail;
     PQclear(res);
     res = NULL;
-    for (i = 0; i < n; i++) {
+    for (i = 0; i < job->n; i++) {
         const char *host_id = v->host_ids[hosts[i]];
-        const char *role = replaces || i > 0 ? "replica" : "primary";
+        const char *role = job->kind == JOB_INSTANCE && i == 0 ? "primary" : "replica";
         char port_min[16], port_max[16], host_name[80];
 
         if (exec_ok(sql_alloc, 7, (const char *const[]){host_id, cpu, mem, disk, rc_, rm, rd}, &res,
@@ -243,8 +308,8 @@ static int commit_members(const struct view *v, const struct place_config *cfg,
         PQclear(res);
         res = NULL;
         if (exec_ok(sql_member_insert, 9,
-                    (const char *const[]){instance_id, role, host_id, port_min, cpu, mem, disk,
-                                          replaces, port_max},
+                    (const char *const[]){job->instance_id, role, host_id, port_min, cpu, mem, disk,
+                                          job->replaces, port_max},
                     &res, e) < 0) {
             if (strstr(e->msg, "duplicate key")) {
                 rc = 0; /* a concurrent placement took the port or the host */
@@ -262,13 +327,18 @@ static int commit_members(const struct view *v, const struct place_config *cfg,
         PQclear(res);
         res = NULL;
     }
-    if (!replaces) {
-        if (exec_ok(sql_instance_placed, 3,
-                    (const char *const[]){instance_id, v->host_ids[hosts[0]], buf_str(&where)},
+    if (job->kind != JOB_REPLACEMENT) {
+        if (job->kind == JOB_INSTANCE &&
+            exec_ok(sql_instance_placed, 3,
+                    (const char *const[]){job->instance_id, v->host_ids[hosts[0]], buf_str(&where)},
                     &res, e) < 0)
             goto fail;
+        if (job->kind == JOB_REPLICAS &&
+            exec_ok(sql_replicas_placed, 2,
+                    (const char *const[]){job->instance_id, buf_str(&where)}, &res, e) < 0)
+            goto fail;
         if (PQntuples(res) == 0) {
-            rc = 0; /* deleted meanwhile */
+            rc = 0; /* deleted or changed meanwhile */
             goto rollback;
         }
         PQclear(res);
@@ -278,7 +348,7 @@ static int commit_members(const struct view *v, const struct place_config *cfg,
     if (!res || !store_ok(res))
         goto fail;
     PQclear(res);
-    log_info("event=placed instance=%s members=\"%s\"", instance_id, buf_str(&where));
+    log_info("event=placed instance=%s members=\"%s\"", job->instance_id, buf_str(&where));
     notify_bump();
     buf_free(&where);
     return 1;
@@ -296,11 +366,12 @@ rollback:
 }
 
 /* Replicas to rebuild elsewhere: on a draining host, or on a host unreachable past the grace
- * period; not yet replaced. With the hosts holding the instance's other live members. */
+ * period; not yet replaced. With the hosts holding the instance's other members (a member on
+ * its way out still holds its host: two members of an instance never share one). */
 static const char sql_to_replace[] =
     "SELECT m.id, m.instance_id, i.engine, m.cpu_millis, m.memory_mb, m.disk_mb,"
     " (SELECT coalesce(json_agg(o.host_id), '[]') FROM members o"
-    "   WHERE o.instance_id = m.instance_id AND o.id <> m.id AND o.desired = 'running')::text"
+    "   WHERE o.instance_id = m.instance_id AND o.id <> m.id)::text"
     " FROM members m JOIN hosts h ON h.id = m.host_id JOIN instances i ON i.id = m.instance_id"
     " WHERE m.role = 'replica' AND m.desired = 'running'"
     " AND i.status NOT IN ('deleting', 'deleted')"
@@ -320,25 +391,33 @@ static int find_host_index(const struct view *v, const char *host_id)
     return -1;
 }
 
-/* Place one instance (pending == true) or one replacement replica. */
-static int place_one(struct view *v, const struct place_config *cfg, const PGresult *res, int row,
-                     bool pending, struct err *e)
+/* The job's refusal (reason NULL: only its turn is over) for the queue it came from. */
+static int refuse(const struct job *job, const char *reason, struct err *e)
+{
+    const char *const params[] = {job->instance_id, reason};
+
+    if (job->kind == JOB_INSTANCE)
+        return exec_ok(sql_refused, 2, params, NULL, e);
+    if (job->kind == JOB_REPLICAS)
+        return exec_ok(sql_refused_replicas, 2, params, NULL, e);
+    return 0; /* a replacement is tried again at the next pass */
+}
+
+/* Place one job. Returns the members placed, -2 when the store moved under us (the caller ends
+ * the pass), -1 on error. */
+static int place_one(struct view *v, const struct place_config *cfg, const struct job *job,
+                     struct err *e)
 {
     struct place_request req;
     struct place_result pres;
     struct err perr;
-    int members[8], hosts[8], n, nmembers = 0, rc, k;
-    const char *instance_id = PQgetvalue(res, row, pending ? 0 : 1);
-    char reason[600];
+    int members[8], hosts[8], nmembers = 0, n = job->n, rc, k;
 
     memset(&req, 0, sizeof(req));
-    req.engine = PQgetvalue(res, row, 2 - (pending ? 1 : 0));
-    for (k = 0; k < PLACE_RES__COUNT; k++)
-        req.need[k] = strtoll(PQgetvalue(res, row, 3 + k), NULL, 10);
-    if (pending) {
-        n = 1 + atoi(PQgetvalue(res, row, 2));
-    } else {
-        json_t *others = json_loads(PQgetvalue(res, row, 6), 0, NULL);
+    req.engine = job->engine;
+    memcpy(req.need, job->need, sizeof(req.need));
+    if (job->others) {
+        json_t *others = json_loads(job->others, 0, NULL);
         size_t j;
         json_t *h;
         json_array_foreach(others, j, h)
@@ -351,69 +430,130 @@ static int place_one(struct view *v, const struct place_config *cfg, const PGres
                 members[nmembers++] = idx;
         }
         json_decref(others);
-        n = 1;
     }
-    if (n > 8)
-        n = 8;
+    if (n > 8 - nmembers)
+        n = 8 - nmembers;
+    if (n <= 0)
+        return 0;
     req.members = members;
     req.n_members = nmembers;
-    if (place_instance(v->cluster, &req, n, hosts, &pres) < 0) {
-        if (!pending)
-            return 0;
-        snprintf(reason, sizeof(reason), "%s", pres.err.msg);
-        return exec_ok(sql_refused, 2, (const char *const[]){instance_id, reason}, NULL, e);
+    if (place_instance(v->cluster, &req, n, hosts, &pres) < 0)
+        return refuse(job, pres.err.msg, e) < 0 ? -1 : 0;
+    {
+        struct job placed = *job;
+        placed.n = n;
+        rc = commit_members(v, cfg, &placed, hosts, e);
     }
-    rc = commit_members(v, cfg, instance_id, pending ? NULL : PQgetvalue(res, row, 0), req.need,
-                        hosts, n, e);
     if (rc <= 0) {
-        /* Undo the view's commitments: the next pass reloads the truth anyway. */
+        /* Undo the view's commitments: the next pass reloads the truth anyway. Its turn is
+         * over, so that the ones behind it get theirs. */
         for (k = 0; k < n; k++)
             if (place_release(v->cluster, hosts[k], req.need, &perr) < 0)
                 break;
-        return rc < 0 ? -1 : -2;
+        if (rc < 0 || refuse(job, NULL, e) < 0)
+            return -1;
+        return -2;
     }
     return n;
+}
+
+/* Run the jobs of one queue (rows of res read by row_job); stops when the store moved. Returns
+ * the members placed, -2 when the store moved, -1 on error. */
+static int run_queue(struct view *v, const struct place_config *cfg, const PGresult *res,
+                     void (*row_job)(const PGresult *res, int row, struct job *job), struct err *e)
+{
+    int i, n, placed = 0;
+
+    for (i = 0; i < PQntuples(res); i++) {
+        struct job job;
+
+        memset(&job, 0, sizeof(job));
+        row_job(res, i, &job);
+        n = place_one(v, cfg, &job, e);
+        if (n < 0)
+            return n;
+        placed += n;
+    }
+    return placed;
+}
+
+static void need_of(const PGresult *res, int row, int col, int64_t need[PLACE_RES__COUNT])
+{
+    int k;
+
+    for (k = 0; k < PLACE_RES__COUNT; k++)
+        need[k] = strtoll(PQgetvalue(res, row, col + k), NULL, 10);
+}
+
+static void pending_job(const PGresult *res, int row, struct job *job)
+{
+    job->kind = JOB_INSTANCE;
+    job->instance_id = PQgetvalue(res, row, 0);
+    job->engine = PQgetvalue(res, row, 1);
+    job->n = 1 + atoi(PQgetvalue(res, row, 2));
+    need_of(res, row, 3, job->need);
+}
+
+static void short_job(const PGresult *res, int row, struct job *job)
+{
+    job->kind = JOB_REPLICAS;
+    job->instance_id = PQgetvalue(res, row, 0);
+    job->engine = PQgetvalue(res, row, 1);
+    job->n = atoi(PQgetvalue(res, row, 2));
+    need_of(res, row, 3, job->need);
+    job->others = PQgetvalue(res, row, 6);
+}
+
+static void replace_job(const PGresult *res, int row, struct job *job)
+{
+    job->kind = JOB_REPLACEMENT;
+    job->replaces = PQgetvalue(res, row, 0);
+    job->instance_id = PQgetvalue(res, row, 1);
+    job->engine = PQgetvalue(res, row, 2);
+    job->n = 1;
+    need_of(res, row, 3, job->need);
+    job->others = PQgetvalue(res, row, 6);
 }
 
 int placement_pass(struct err *e)
 {
     struct place_config cfg;
     struct view v;
-    PGresult *pending = NULL, *replace = NULL;
+    PGresult *pending = NULL, *shorts = NULL, *replace = NULL;
     char batch[16];
-    int i, n, placed = 0, rc = -1;
+    int n, placed = 0, rc = -1;
 
     memset(&v, 0, sizeof(v));
     snprintf(batch, sizeof(batch), "%d", BATCH);
-    if (exec_ok(sql_pending, 1, (const char *const[]){batch}, &pending, e) < 0)
+    if (exec_ok(sql_short_clear, 1, (const char *const[]){batch}, NULL, e) < 0 ||
+        exec_ok(sql_pending, 1, (const char *const[]){batch}, &pending, e) < 0)
         return -1;
-    if (exec_ok(sql_to_replace, 1, (const char *const[]){batch}, &replace, e) < 0)
+    if (exec_ok(sql_short, 1, (const char *const[]){batch}, &shorts, e) < 0 ||
+        exec_ok(sql_to_replace, 1, (const char *const[]){batch}, &replace, e) < 0)
         goto out;
-    if (PQntuples(pending) == 0 && PQntuples(replace) == 0) {
+    if (PQntuples(pending) == 0 && PQntuples(shorts) == 0 && PQntuples(replace) == 0) {
         rc = 0;
         goto out;
     }
     if (load_config(&cfg, e) < 0 || load_view(&v, &cfg, e) < 0)
         goto out;
-    for (i = 0; i < PQntuples(pending); i++) {
-        n = place_one(&v, &cfg, pending, i, true, e);
-        if (n == -2)
-            break; /* the store moved: stop, the next pass reloads */
-        if (n < 0)
-            goto out;
+    n = run_queue(&v, &cfg, pending, pending_job, e);
+    if (n >= 0) {
         placed += n;
+        n = run_queue(&v, &cfg, shorts, short_job, e);
     }
-    for (i = 0; i < PQntuples(replace); i++) {
-        n = place_one(&v, &cfg, replace, i, false, e);
-        if (n == -2)
-            break;
-        if (n < 0)
-            goto out;
+    if (n >= 0) {
         placed += n;
+        n = run_queue(&v, &cfg, replace, replace_job, e);
     }
+    if (n == -1)
+        goto out;
+    if (n > 0)
+        placed += n;
     rc = placed;
 out:
     PQclear(pending);
+    PQclear(shorts);
     PQclear(replace);
     view_free(&v);
     return rc;

@@ -53,6 +53,8 @@ static const char sql_delete_members[] =
     " FROM instances i WHERE i.id = m.instance_id AND i.status = 'deleting'"
     " AND m.desired <> 'deleted' AND $1::text IS NOT NULL RETURNING m.id";
 
+/* An instance whose members are all gone is deleted: its usage goes back to the tenant, and its
+ * replication secret is forgotten. */
 static const char sql_finalize[] =
     "WITH d AS (UPDATE instances i SET status = 'deleted', deleted_at = now(), updated_at = now(),"
     "   plan_id = NULL, host_id = NULL"
@@ -67,7 +69,8 @@ static const char sql_finalize[] =
     "  used_disk_mb = used_disk_mb - s.disk FROM s WHERE tenants.id = s.tenant_id),"
     " e AS (INSERT INTO events (tenant_id, instance_id, actor, kind, message)"
     "  SELECT tenant_id, id, 'system', 'instance.deleted', format('instance \"%s\" deleted', name)"
-    "  FROM d)"
+    "  FROM d),"
+    " x AS (DELETE FROM instance_secrets WHERE instance_id IN (SELECT id FROM d))"
     " SELECT count(*) FROM d WHERE $1::int IS NOT NULL";
 static const char sql_expire_keys[] =
     "DELETE FROM idempotency_keys WHERE created_at < now() - $1::interval";

@@ -75,6 +75,9 @@ const struct catalog_engine catalog_postgres = {
     .min_memory_mb = 64,
     .verifier_new = pg_verifier_new,
     .verifier_ok = pg_verifier_ok,
+    .uri_scheme = "postgresql",
+    .user_database = true,
+    .multi_host_uri = true,
 };
 
 const struct catalog_engine catalog_mysql = {
@@ -86,6 +89,9 @@ const struct catalog_engine catalog_mysql = {
     .min_memory_mb = 128,
     .verifier_new = crypto_mysql_native_hash,
     .verifier_ok = mdb_verifier_ok,
+    .uri_scheme = "mysql",
+    .user_database = true,
+    .multi_host_uri = false,
 };
 
 const struct catalog_engine catalog_redis = {
@@ -97,6 +103,9 @@ const struct catalog_engine catalog_redis = {
     .min_memory_mb = 32,
     .verifier_new = crypto_redis_acl_hash,
     .verifier_ok = rd_verifier_ok,
+    .uri_scheme = "redis",
+    .user_database = false,
+    .multi_host_uri = false,
 };
 
 static const struct catalog_engine *const all[] = {&catalog_postgres, &catalog_mysql,

@@ -43,6 +43,14 @@ struct catalog_engine {
     /* Whether a stored verifier has exactly the engine's format (checked before it is used in
      * any statement or file). */
     bool (*verifier_ok)(const char *verifier);
+    /* Client connection URIs (lib/connuri.h): the scheme ("postgresql", "mysql", "redis"),
+     * whether the driver creates a database named after the tenant user (the URI's path), and
+     * whether the engine's clients take every member in one URI and pick the primary themselves
+     * (libpq's multi-host URIs with target_session_attrs), so that a URI outlives a change of
+     * primary. */
+    const char *uri_scheme;
+    bool user_database;
+    bool multi_host_uri;
 };
 
 /* The entries, for the drivers' tables (engines/); everyone else looks them up by name. */

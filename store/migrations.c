@@ -154,6 +154,61 @@ const struct migration migrations[] = {
      /* dbaasd checks engine names against lib/catalog.h, the one list of engines; stores made
       * before this version carry a CHECK that repeated it. */
      "ALTER TABLE instances DROP CONSTRAINT IF EXISTS instances_engine_check;"},
+
+    {6, "ha part 1",
+     /* The replication user's password of each instance (docs/ha.md, "Secrets"): in a table of
+      * its own, read only by the heartbeat reply to the agents of the instance's hosts. */
+     "CREATE TABLE instance_secrets ("
+     " instance_id uuid PRIMARY KEY REFERENCES instances(id) ON DELETE CASCADE,"
+     " repl_secret text NOT NULL,"
+     " created_at timestamptz NOT NULL DEFAULT now());"
+     /* How far a replica may lag before the instance is degraded; replicas asked for by a PATCH
+      * and not placed yet (with the scheduler's refusal); the placement queue's turn. */
+     "ALTER TABLE instances ADD COLUMN max_lag_bytes bigint NOT NULL DEFAULT 16777216"
+     " CHECK (max_lag_bytes >= 0);"
+     "ALTER TABLE instances ADD COLUMN replicas_pending boolean NOT NULL DEFAULT false;"
+     "ALTER TABLE instances ADD COLUMN place_refusal text;"
+     "ALTER TABLE instances ADD COLUMN place_tried_at timestamptz;"
+     "CREATE INDEX instances_pending_turn ON instances (place_tried_at NULLS FIRST, seq)"
+     " WHERE status = 'pending';"
+     "CREATE INDEX instances_replicas_pending ON instances (place_tried_at NULLS FIRST, seq)"
+     " WHERE replicas_pending;"
+     "DROP INDEX instances_pending_seq;"
+     /* A member's last health probe and seeding progress as its agent reported them (checked
+      * and reduced to known fields of known types by the heartbeat handler), when the probe was
+      * made, and when the replica was last seen caught up (the lag_seconds estimate). */
+     "ALTER TABLE members ADD COLUMN health jsonb;"
+     "ALTER TABLE members ADD COLUMN health_at timestamptz;"
+     "ALTER TABLE members ADD COLUMN seeding jsonb;"
+     "ALTER TABLE members ADD COLUMN caught_up_at timestamptz;"
+     /* The generation of a host's desired members: the hash of the last answer and the
+      * sequence value taken when it changed (docs/agent.md). */
+     "CREATE SEQUENCE desired_gen_seq;"
+     "ALTER TABLE hosts ADD COLUMN desired_gen bigint NOT NULL DEFAULT 0;"
+     "ALTER TABLE hosts ADD COLUMN desired_hash text;"
+     /* What the API shows of a member's replication, in one place: the role the engine
+      * reports (the desired one until a probe arrived), and for a replica its lag behind the
+      * instance's primary (positions when both are known, else the agent's figures, else the
+      * time since it was last caught up). */
+     "CREATE VIEW member_health AS"
+     " SELECT x.*, CASE WHEN x.shown_role = 'primary' THEN NULL"
+     "  WHEN x.health->>'lag_seconds' IS NOT NULL THEN (x.health->>'lag_seconds')::float8"
+     "  WHEN x.lag_bytes = 0 THEN 0::float8"
+     "  WHEN x.caught_up_at IS NOT NULL"
+     "   THEN extract(epoch FROM now() - x.caught_up_at)::float8 END AS lag_seconds"
+     " FROM (SELECT m.id, m.instance_id, m.host_id, m.role, m.desired, m.observed, m.health,"
+     "  m.caught_up_at, coalesce(m.health->>'role', m.role) AS shown_role,"
+     "  (m.health->>'alive')::boolean AS alive, (m.health->>'writable')::boolean AS writable,"
+     "  (m.health->>'upstream_up')::boolean AS upstream_up,"
+     "  CASE WHEN coalesce(m.health->>'role', m.role) = 'primary' THEN NULL"
+     "   WHEN p.id <> m.id AND p.health->>'position_bytes' IS NOT NULL"
+     "    AND m.health->>'position_bytes' IS NOT NULL"
+     "   THEN greatest((p.health->>'position_bytes')::bigint"
+     "    - (m.health->>'position_bytes')::bigint, 0)"
+     "   ELSE (m.health->>'lag_bytes')::bigint END AS lag_bytes"
+     "  FROM members m LEFT JOIN LATERAL (SELECT pm.id, pm.health FROM members pm"
+     "   WHERE pm.instance_id = m.instance_id AND pm.role = 'primary'"
+     "   AND pm.desired = 'running' ORDER BY pm.id LIMIT 1) p ON true) x;"},
 };
 
 const int migrations_count = (int)(sizeof(migrations) / sizeof(migrations[0]));

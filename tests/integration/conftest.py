@@ -51,7 +51,7 @@ ERROR_CODES = {
     409: {"conflict", "quota_exceeded"},
     413: {"payload_too_large"},
     415: {"unsupported_media_type"},
-    422: {"idempotency_mismatch", "plan_too_small"},
+    422: {"idempotency_mismatch", "plan_too_small", "too_few_hosts"},
     500: {"internal"},
     503: {"unavailable"},
 }
@@ -389,38 +389,9 @@ class Dbaasd:
 
     # ---- the embedded store, for checks that look at what dbaasd keeps
 
-    def store_sql(self, query):
-        """Run one query on the embedded store with psql as the OS user that runs it (peer
-        authentication); returns psql's unaligned output."""
-        pidfile = None
-        for root, _dirs, files in os.walk(self.data_dir):
-            if "postmaster.pid" in files:
-                pidfile = os.path.join(root, "postmaster.pid")
-                break
-        assert pidfile, "no postmaster.pid under %s" % self.data_dir
-        with open(pidfile) as f:
-            lines = f.read().split("\n")
-        owner = os.stat(pidfile)
-        user = pwd.getpwuid(owner.st_uid).pw_name
-        kw = {}
-        if os.geteuid() == 0 and owner.st_uid != 0:
-            kw = {"user": owner.st_uid, "group": owner.st_gid, "extra_groups": []}
-        errs = []
-        for role in ("dbaas", user):
-            r = subprocess.run(["psql", "-X", "-A", "-t", "-h", lines[4].strip(), "-p",
-                                lines[3].strip(), "-U", role, "-d", "postgres", "-c", query],
-                               cwd="/", env={"PATH": "/usr/bin:/bin", "HOME": "/"},
-                               capture_output=True, text=True, timeout=30, **kw)
-            if r.returncode == 0:
-                return r.stdout.strip()
-            errs.append(r.stderr.strip())
-        raise AssertionError("psql failed: %s" % "; ".join(errs))
-
-    def store_scan(self, needles, patterns=()):
-        """Search every row of every user table of every database of the embedded store for the
-        given strings, and collect the distinct matches of the given regular expressions.
-        Returns {"found": {needle: ["db.schema.table", ...]}, "matches": {pattern: [str, ...]},
-        "tables": N, "rows": N}. Skips the test when the store cannot be found or reached."""
+    def _store_target(self):
+        """How to reach the embedded store: ({"host", "port", "users"}, subprocess kwargs that run
+        as its OS user when we are root). Skips the test when the store cannot be found."""
         pidfile = None
         for root, _dirs, files in os.walk(self.data_dir):
             if "postmaster.pid" in files:
@@ -440,19 +411,36 @@ class Dbaasd:
         for u in (os.environ.get("DBAAS_STORE_USER"), owner_name, "postgres", "dbaas", "dbaasd"):
             if u and u not in users:
                 users.append(u)
-        args = json.dumps({"host": sockdir, "port": port, "users": users, "needles": list(needles),
-                           "patterns": list(patterns)})
         as_owner = {}
         if os.geteuid() == 0 and owner != 0:
             # peer authentication: connect as the OS user that runs the store
             as_owner = {"user": owner, "group": os.stat(pidfile).st_gid, "extra_groups": []}
-        r = subprocess.run([sys.executable, "-c", _STORE_SCAN, args], cwd="/",
+        return {"host": sockdir, "port": port, "users": users}, as_owner
+
+    def _store_run(self, program, args):
+        target, as_owner = self._store_target()
+        target.update(args)
+        r = subprocess.run([sys.executable, "-c", program, json.dumps(target)], cwd="/",
                            env={"PATH": "/usr/bin:/bin", "HOME": "/"}, capture_output=True,
                            text=True, timeout=60, **as_owner)
         if r.returncode == 3:
-            pytest.skip("cannot connect to the embedded store at %s port %s: %s" % (sockdir, port, r.stderr.strip()))
-        assert r.returncode == 0, "store scan failed: %s" % r.stderr
+            pytest.skip("cannot connect to the embedded store at %s port %s: %s"
+                        % (target["host"], target["port"], r.stderr.strip()))
+        assert r.returncode == 0, "store access failed: %s" % r.stderr
         return json.loads(r.stdout)
+
+    def store_scan(self, needles, patterns=()):
+        """Search every row of every user table of every database of the embedded store for the
+        given strings, and collect the distinct matches of the given regular expressions.
+        Returns {"found": {needle: ["db.schema.table", ...]}, "matches": {pattern: [str, ...]},
+        "tables": N, "rows": N}. Skips the test when the store cannot be found or reached."""
+        return self._store_run(_STORE_SCAN, {"needles": list(needles), "patterns": list(patterns)})
+
+    def store_sql(self, sql, params=()):
+        """Run one statement on dbaasd's database in the embedded store (autocommit), to set up
+        states the API cannot make (rows as an older dbaasd left them). Returns the rows (lists),
+        [] for a statement without rows."""
+        return self._store_run(_STORE_SQL, {"sql": sql, "params": list(params)})["rows"]
 
 
 _STORE_SCAN = r"""
@@ -503,6 +491,30 @@ for db in dbs:
                         matches[p].append(m)
     c.close()
 print(json.dumps({"found": found, "matches": matches, "tables": ntables, "rows": nrows, "databases": dbs}))
+"""
+
+
+_STORE_SQL = r"""
+import json, sys
+import psycopg2
+a = json.loads(sys.argv[1])
+conn = None
+errs = []
+for user in a["users"]:
+    try:
+        conn = psycopg2.connect(host=a["host"], port=a["port"], user=user, dbname="postgres", connect_timeout=5)
+        break
+    except psycopg2.Error as e:
+        errs.append("%s: %s" % (user, str(e).strip()))
+if conn is None:
+    sys.stderr.write("; ".join(errs))
+    sys.exit(3)
+conn.autocommit = True
+cur = conn.cursor()
+cur.execute(a["sql"], a["params"])
+rows = [list(r) for r in cur.fetchall()] if cur.description else []
+conn.close()
+print(json.dumps({"rows": rows}, default=str))
 """
 
 

@@ -237,8 +237,11 @@ def test_placed_instance_scheduler_and_agent_match_openapi(own_server, own_env, 
     inst = expect(tn.get("/v1/instances/" + i["id"]), 200)
     primary = [m for m in inst["members"] if m["role"] == "primary"][0]
     replica = [m for m in inst["members"] if m["role"] == "replica"][0]
+    members = "%s:%d,%s:%d" % (primary["address"], primary["port"], replica["address"], replica["port"])
     assert inst["endpoints"] == {"primary": {"host": primary["address"], "port": primary["port"]},
-                                 "replicas": [{"host": replica["address"], "port": replica["port"]}]}
+                                 "replicas": [{"host": replica["address"], "port": replica["port"]}],
+                                 "uri": "postgresql://app@%s/app?target_session_attrs=read-write" % members,
+                                 "readonly_uri": "postgresql://app@%s/app?target_session_attrs=prefer-standby" % members}
     assert primary["usage"] == usage() and primary["pid"] == 4242
     # the replica's engine fails (an error, a restart), and the primary's disk is over the plan
     rep_agent = agents[hosts.index(replica["host"])]

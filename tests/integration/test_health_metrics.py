@@ -88,6 +88,6 @@ def test_embedded_store_has_a_connection_for_every_worker():
     from conftest import start_server
     srv = start_server(extra_args=("--threads", "250"))
     try:
-        assert int(srv.store_sql("SHOW max_connections")) >= 250 + 5
+        assert int(srv.store_sql("SHOW max_connections")[0][0]) >= 250 + 5
     finally:
         srv.close()

@@ -32,9 +32,11 @@ def test_create_instance(env, mk_tenant, mk_plan, client):
     cred = body.pop("credentials")
     check_instance(body, name=name, tenant=tname, engine="postgres", version="15", plan=plan,
                    replicas=0, status="pending", status_reason=None, host=None)
-    assert set(cred) == {"username", "password"}
-    assert cred["username"] == "app"
+    assert set(cred) == {"username", "password", "database", "uri"}
+    assert cred["username"] == "app" and cred["database"] == "app"
     assert re.fullmatch(r"[A-Za-z0-9]{32}", cred["password"]), cred
+    # not placed yet (no host here): the URI has everything but the hosts
+    assert cred["uri"] == "postgresql://app:%s@/app?target_session_attrs=read-write" % cred["password"]
 
     # the password (and any verifier) is never returned again
     for resp in (c.get("/v1/instances/" + body["id"]), c.get("/v1/instances"),
@@ -45,6 +47,7 @@ def test_create_instance(env, mk_tenant, mk_plan, client):
         assert cred["password"] not in resp.text
         assert "SCRAM-SHA-256" not in resp.text
         assert "credentials" not in resp.text
+        assert "postgresql://app:" not in resp.text
     got = expect(c.get("/v1/instances/" + body["id"]), 200)
     # status_reason and updated_at may change already (the scheduler looks at pending instances)
     for k in ("id", "name", "tenant", "engine", "version", "plan", "replicas", "created_at"):
@@ -285,7 +288,8 @@ def test_resize(api, mk_tenant, mk_plan, mk_instance, client):
     assert r["plan"] == small
 
     assert_error(c.patch("/v1/instances/" + inst["id"], {"plan": "Bad_Name"}), 400, "invalid_field", "plan")
-    assert_error(c.patch("/v1/instances/" + inst["id"], {"plan": small, "replicas": 1}), 400, "invalid_field", "replicas")
+    assert_error(c.patch("/v1/instances/" + inst["id"], {"plan": small, "replicas": 6}), 400, "invalid_field", "replicas")
+    assert_error(c.patch("/v1/instances/" + inst["id"], {"plan": small, "color": 1}), 400, "invalid_field", "color")
     assert_error(c.patch("/v1/instances/" + inst["id"], {}), 400, "invalid_field", "plan")
     r = c.patch("/v1/instances/" + inst["id"], {"plan": uniq("nosuch")})
     assert r.status_code in (400, 404), r.text

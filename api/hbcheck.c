@@ -1,0 +1,152 @@
+/* Checks of an agent's heartbeat report: member ids and states, and clean health and seeding
+ * objects (api/hbcheck.h). */
+#include "api/hbcheck.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "control/errc.h"
+#include "lib/hbproto.h"
+
+enum kind {
+    K_BOOL,    /* true or false */
+    K_COUNT,   /* an integer >= 0 */
+    K_SECONDS, /* a number >= 0 */
+    K_ROLE,    /* "primary" or "replica" */
+    K_TEXT,    /* a string, cut to HBCHECK_ERROR_MAX bytes */
+    K_POSITION /* a string of at most HBCHECK_POSITION_MAX bytes */
+};
+
+struct field {
+    const char *name;
+    enum kind kind;
+};
+
+static const struct field health_fields[] = {
+    {HB_F_ALIVE, K_BOOL},
+    {HB_F_ROLE, K_ROLE},
+    {HB_F_WRITABLE, K_BOOL},
+    {HB_F_POSITION, K_POSITION},
+    {HB_F_POSITION_BYTES, K_COUNT},
+    {HB_F_UPSTREAM_UP, K_BOOL},
+    {HB_F_LAG_BYTES, K_COUNT},
+    {HB_F_LAG_SECONDS, K_SECONDS},
+    {HB_F_AGE_MS, K_COUNT},
+    {HB_F_ERROR, K_TEXT},
+    {NULL, K_BOOL},
+};
+
+static const struct field seeding_fields[] = {
+    {HB_F_BYTES, K_COUNT},
+    {HB_F_ELAPSED_MS, K_COUNT},
+    {NULL, K_BOOL},
+};
+
+/* Seconds beyond this (some 30,000 years) are not a lag but a broken clock. */
+#define SECONDS_MAX 1e12
+
+/* v as kind, as a new reference; NULL when v does not fit. */
+static json_t *clean_value(const json_t *v, enum kind kind)
+{
+    const char *s;
+    size_t len;
+
+    switch (kind) {
+    case K_BOOL:
+        return json_is_boolean(v) ? json_boolean(json_is_true(v)) : NULL;
+    case K_COUNT:
+        return json_is_integer(v) && json_integer_value(v) >= 0
+                   ? json_integer(json_integer_value(v))
+                   : NULL;
+    case K_SECONDS:
+        if (!json_is_number(v) || !isfinite(json_number_value(v)) || json_number_value(v) < 0 ||
+            json_number_value(v) > SECONDS_MAX)
+            return NULL;
+        return json_real(json_number_value(v));
+    case K_ROLE:
+        s = json_string_value(v);
+        return s && (strcmp(s, HB_ROLE_PRIMARY) == 0 || strcmp(s, HB_ROLE_REPLICA) == 0)
+                   ? json_string(s)
+                   : NULL;
+    case K_POSITION:
+        s = json_string_value(v);
+        len = json_string_length(v);
+        return s && len > 0 && len <= HBCHECK_POSITION_MAX && !memchr(s, '\0', len)
+                   ? json_stringn(s, len)
+                   : NULL;
+    case K_TEXT:
+        s = json_string_value(v);
+        if (!s)
+            return NULL;
+        len = strnlen(s, json_string_length(v)); /* the store's text cannot hold a NUL */
+        if (len > HBCHECK_ERROR_MAX) {
+            len = HBCHECK_ERROR_MAX;
+            while (len > 0 && ((unsigned char)s[len] & 0xC0) == 0x80)
+                len--; /* never cut a UTF-8 sequence */
+        }
+        return json_stringn(s, len);
+    }
+    return NULL;
+}
+
+static json_t *clean_object(const json_t *in, const struct field *fields)
+{
+    json_t *out;
+    int i;
+
+    if (!json_is_object(in))
+        return NULL;
+    out = json_object();
+    for (i = 0; fields[i].name; i++) {
+        json_t *v = clean_value(json_object_get(in, fields[i].name), fields[i].kind);
+
+        if (v)
+            json_object_set_new(out, fields[i].name, v);
+    }
+    return out;
+}
+
+json_t *hbcheck_health(const json_t *in)
+{
+    return clean_object(in, health_fields);
+}
+
+json_t *hbcheck_seeding(const json_t *in)
+{
+    return clean_object(in, seeding_fields);
+}
+
+/* Replace member[key] by clean(member[key]), or remove it. */
+static void replace_clean(json_t *member, const char *key, json_t *(*clean)(const json_t *))
+{
+    json_t *v = clean(json_object_get(member, key));
+
+    if (v)
+        json_object_set_new(member, key, v);
+    else
+        json_object_del(member, key);
+}
+
+int hbcheck_members(json_t *members, struct err *e)
+{
+    size_t i;
+    json_t *m;
+    enum hb_state state;
+
+    if (!json_is_array(members))
+        return err_set(e, API_E_INVALID, HB_F_MEMBERS " must be an array");
+    json_array_foreach(members, i, m)
+    {
+        if (!json_is_object(m) || !json_is_integer(json_object_get(m, HB_F_ID)))
+            return err_set(e, API_E_INVALID,
+                           "each member must be an object with an integer " HB_F_ID);
+        if (hb_state_parse(json_string_value(json_object_get(m, HB_F_STATE)), &state) < 0)
+            return err_set(e, API_E_INVALID,
+                           "member " HB_F_STATE " must be one of " HB_STATE_PENDING
+                           ", " HB_STATE_STARTING ", " HB_STATE_RUNNING ", " HB_STATE_FAILED
+                           ", " HB_STATE_STOPPED ", " HB_STATE_DELETED);
+        replace_clean(m, HB_F_HEALTH, hbcheck_health);
+        replace_clean(m, HB_F_SEEDING, hbcheck_seeding);
+    }
+    return 0;
+}

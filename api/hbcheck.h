@@ -1,0 +1,34 @@
+/* What an agent reports in a heartbeat (docs/agent.md), checked before it reaches the store:
+ * the members' ids and states, and each member's health probe and seeding progress reduced to
+ * the known fields of the known types, so that the store only ever holds values it can compute
+ * with. A pure module (jansson, lib/hbproto.h): no I/O, no logging. */
+#ifndef API_HBCHECK_H
+#define API_HBCHECK_H
+
+#include <jansson.h>
+
+#include "lib/err.h"
+
+/* The longest health.error and health.position kept (bytes; a longer error is cut at a UTF-8
+ * boundary, a longer position is dropped). */
+#define HBCHECK_ERROR_MAX 500
+#define HBCHECK_POSITION_MAX 64
+
+/* Check the request's members (an array of objects, each with an integer id and a known
+ * state) and replace in place each member's health and seeding by their clean forms
+ * (hbcheck_health(), hbcheck_seeding(); removed when null). Bad values inside health or seeding
+ * never fail the check: they are dropped. 0, or -1 with e set (API_E_INVALID, the message names
+ * what is wrong; the caller answers 400 naming "members"). */
+int hbcheck_members(json_t *members, struct err *e) __attribute__((warn_unused_result));
+
+/* A clean copy of a reported health object: only alive, writable, upstream_up (booleans), role
+ * ("primary" or "replica"), position (a string of at most HBCHECK_POSITION_MAX bytes),
+ * position_bytes, lag_bytes, age_ms (integers >= 0), lag_seconds (a number >= 0) and error (a
+ * string, cut to HBCHECK_ERROR_MAX bytes); any other key or a value of another type or range is
+ * left out. NULL when in is not an object. New reference (the caller decrefs). */
+json_t *hbcheck_health(const json_t *in);
+
+/* The same for seeding: bytes and elapsed_ms (integers >= 0). NULL when in is not an object. */
+json_t *hbcheck_seeding(const json_t *in);
+
+#endif

@@ -1,0 +1,97 @@
+/* Checks shared by the create and the PATCH of an instance (api/instcheck.h). */
+#include "api/instcheck.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "api/dbq.h"
+
+static const char sql_plan_size[] =
+    "SELECT cpu_millis, memory_mb, disk_mb FROM plans WHERE name = $1";
+static const char sql_tenant_quota[] =
+    "SELECT max_instances, max_cpu_millis, max_memory_mb, max_disk_mb, used_instances,"
+    " used_cpu_millis, used_memory_mb, used_disk_mb FROM tenants WHERE id = $1::bigint";
+/* The hosts offering the engine; those that could take a member of the plan when empty (the plan
+ * within each capacity times the operator's ratio, as the scheduler counts it); and those of
+ * them that are ready and not draining: they can take it now. */
+static const char sql_hosts_fit[] =
+    "WITH p AS (SELECT cpu_millis, memory_mb, disk_mb FROM plans WHERE name = $2),"
+    " s AS (SELECT round(max(value::numeric) FILTER (WHERE key = 'cpu_ratio'), 3) AS c,"
+    "  round(max(value::numeric) FILTER (WHERE key = 'memory_ratio'), 3) AS m,"
+    "  round(max(value::numeric) FILTER (WHERE key = 'disk_ratio'), 3) AS d FROM settings"
+    "  WHERE key IN ('cpu_ratio', 'memory_ratio', 'disk_ratio')),"
+    " f AS (SELECT h.state = 'ready' AND NOT h.draining AS open,"
+    "  floor(h.cpu_millis * s.c) >= p.cpu_millis"
+    "  AND floor(h.memory_mb * s.m) >= p.memory_mb AND floor(h.disk_mb * s.d) >= p.disk_mb AS fits"
+    "  FROM hosts h, p, s WHERE $1 = ANY (h.engines))"
+    " SELECT count(*), count(*) FILTER (WHERE fits),"
+    " count(*) FILTER (WHERE fits AND open) FROM f";
+
+int instcheck_plan_size(struct req *r, const char *plan, int64_t size[3])
+{
+    PGresult *res = dbq_ok(r, sql_plan_size, plan);
+    int k;
+
+    if (!res)
+        return -1;
+    if (PQntuples(res) == 0) {
+        PQclear(res);
+        return http_error(r, 400, "invalid_field", "plan", "plan \"%s\" does not exist", plan);
+    }
+    for (k = 0; k < 3; k++)
+        size[k] = strtoll(PQgetvalue(res, 0, k), NULL, 10);
+    PQclear(res);
+    return 0;
+}
+
+int instcheck_quota(struct req *r, const char *tenant_id, const int64_t add[4])
+{
+    static const char *const names[] = {"max_instances", "cpu_millis", "memory_mb", "disk_mb"};
+    PGresult *res = dbq_ok(r, sql_tenant_quota, tenant_id);
+    int k, rc = 0;
+
+    if (!res)
+        return -1;
+    if (PQntuples(res) == 0) {
+        PQclear(res);
+        return http_error(r, 404, "not_found", "tenant", "tenant not found");
+    }
+    for (k = 0; k < 4; k++) {
+        int64_t max, used;
+        if (PQgetisnull(res, 0, k) || add[k] <= 0)
+            continue;
+        max = strtoll(PQgetvalue(res, 0, k), NULL, 10);
+        used = strtoll(PQgetvalue(res, 0, 4 + k), NULL, 10);
+        if (used + add[k] > max) {
+            rc = http_error(r, 409, "quota_exceeded", names[k],
+                            "quota exceeded: %s would be %lld, the limit is %lld", names[k],
+                            (long long)(used + add[k]), (long long)max);
+            break;
+        }
+    }
+    PQclear(res);
+    return rc;
+}
+
+int instcheck_hosts(struct req *r, const char *engine, const char *plan, int64_t members,
+                    int64_t *ready)
+{
+    PGresult *res = dbq_ok(r, sql_hosts_fit, engine, plan);
+    int64_t offering, fit;
+
+    if (!res)
+        return -1;
+    offering = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+    fit = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
+    if (ready)
+        *ready = strtoll(PQgetvalue(res, 0, 2), NULL, 10);
+    PQclear(res);
+    if (offering == 0 || fit >= members)
+        return 0;
+    return http_error(r, 422, "too_few_hosts", "replicas",
+                      "%lld member%s (a primary and %lld replica%s) need as many hosts, but only "
+                      "%lld of the %lld hosts offering %s can take a member of plan \"%s\" (the "
+                      "others are too small)",
+                      (long long)members, members == 1 ? "" : "s", (long long)(members - 1),
+                      members == 2 ? "" : "s", (long long)fit, (long long)offering, engine, plan);
+}
