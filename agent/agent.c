@@ -40,7 +40,6 @@ static struct agent *agent_new(const struct agent_config *cfg, volatile sig_atom
     a->cfg = cfg;
     a->stopping = stop;
     pthread_mutex_init(&a->lock, NULL);
-    pthread_mutex_init(&a->iso_lock, NULL);
     pthread_condattr_init(&attr);
     pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
     pthread_cond_init(&a->wake, &attr);
@@ -62,7 +61,6 @@ static void agent_free(struct agent *a)
     httpc_free(a->report_http);
     httpc_free(a->poll_http);
     pthread_cond_destroy(&a->wake);
-    pthread_mutex_destroy(&a->iso_lock);
     pthread_mutex_destroy(&a->lock);
     free(a);
 }
@@ -127,9 +125,7 @@ static void adopt(struct agent *a)
         }
         /* The recorded pid is gone: is the group's engine still there (started just before the
          * old agent died, say)? */
-        pthread_mutex_lock(&a->iso_lock);
         if (iso_exists(a->iso, group) && iso_main_pid(a->iso, group, &pid, &e) == 0 && pid > 0) {
-            pthread_mutex_unlock(&a->iso_lock);
             m->pid = pid;
             m->starttime = proc_starttime(pid);
             m->our_child = false;
@@ -139,7 +135,6 @@ static void adopt(struct agent *a)
                      m->instance, (int)pid);
             continue;
         }
-        pthread_mutex_unlock(&a->iso_lock);
         if (m->provisioned) {
             m->restart_at_ms = clock_now_ms();
             jobs_set_state(a, m, HB_STARTING, "the engine was not running when the agent started");

@@ -42,14 +42,14 @@ struct member;
 
 /* The agent's context: created by agent_run() and shared with its worker threads.
  * - lock guards members (the list and every member's fields), workers, report_now and
- *   desired_hash; iso_lock guards iso, whose handle is not thread-safe. Lock order: lock,
- *   then iso_lock.
+ *   desired_hash. It is never held across a slow call (an engine's stop, a probe, a walk of
+ *   a directory, an exchange with dbaasd). iso is thread-safe (isolation/isolation.h): calls
+ *   on different groups do not wait for each other.
  * - Everything else is set at startup and only read afterwards. */
 struct agent {
     const struct agent_config *cfg;  /* borrowed from the caller of agent_run() */
     volatile sig_atomic_t *stopping; /* borrowed: set by a signal handler */
     pthread_mutex_t lock;
-    pthread_mutex_t iso_lock;
     pthread_cond_t wake;         /* the main loop: a member changed state (CLOCK_MONOTONIC) */
     struct iso *iso;             /* owned */
     struct member *members;      /* owned list */

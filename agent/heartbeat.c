@@ -42,10 +42,8 @@ static json_t *report_members(struct agent *a)
             char group[40];
             struct err e;
             member_group(m, a->tag, group);
-            pthread_mutex_lock(&a->iso_lock);
             if (iso_usage(a->iso, group, &m->usage, &e) < 0)
                 memset(&m->usage, 0, sizeof(m->usage));
-            pthread_mutex_unlock(&a->iso_lock);
             if (now - m->disk_checked_ms > DISK_CHECK_MS || !m->disk_checked_ms) {
                 char *dir = member_dir(m, a->cfg->data_dir);
                 m->disk_used_mb = hostinfo_disk_used_mb(dir);

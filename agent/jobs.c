@@ -2,10 +2,9 @@
  *
  * NOTES: slow work on a member (init and start, restart, resize, delete) runs on a detached
  * worker thread that owns the member while m->busy is set; it reads what it needs under
- * a->lock into a struct job, works without the lock (taking a->iso_lock around each isolation
- * call), then records the outcome under a->lock. jobs_supervise() runs on the main thread.
- * Every change of a member is persisted (agent/member.c) before it is reported, so that a
- * restarted agent picks up where it was. */
+ * a->lock into a struct job, works without the lock, then records the outcome under a->lock.
+ * jobs_supervise() runs on the main thread. Every change of a member is persisted (agent/member.c)
+ * before it is reported, so that a restarted agent picks up where it was. */
 #include "agent/jobs.h"
 
 #include <errno.h>
@@ -119,20 +118,15 @@ static int stop_group(struct job *j, pid_t child, struct err *e)
     struct agent *a = j->a;
     int rc = 0, status;
 
-    pthread_mutex_lock(&a->iso_lock);
     if (iso_exists(a->iso, j->group)) {
         if (iso_stop(a->iso, j->group, j->stop_signal, STOP_DEADLINE_MS, e) < 0)
             rc = -1;
     }
-    pthread_mutex_unlock(&a->iso_lock);
     if (child > 0)
         while (waitpid(child, &status, 0) < 0 && errno == EINTR)
             ;
-    if (rc == 0) {
-        pthread_mutex_lock(&a->iso_lock);
+    if (rc == 0)
         rc = iso_destroy(a->iso, j->group, e);
-        pthread_mutex_unlock(&a->iso_lock);
-    }
     return rc;
 }
 
@@ -162,9 +156,7 @@ static int start_engine(struct job *j, pid_t *pid, bool *child, struct err *e)
     ex.user = j->ops->cat->default_os_user;
     ex.workdir = j->dir;
     ex.log_path = log_path;
-    pthread_mutex_lock(&a->iso_lock);
     rc = iso_start(a->iso, j->group, &j->limits, &ex, pid, e);
-    pthread_mutex_unlock(&a->iso_lock);
     if (rc < 0)
         goto out;
     rc = -1;
@@ -224,8 +216,8 @@ static void schedule_restart(struct member *m, int64_t now)
     m->restart_at_ms = now + m->backoff_ms;
 }
 
-/* The kinds of jobs. run() works without a->lock (taking a->iso_lock around isolation calls)
- * and returns 0 / -1 with e set; done() records the outcome with a->lock held. */
+/* The kinds of jobs. run() works without a->lock and returns 0 / -1 with e set; done() records the
+ * outcome with a->lock held. */
 struct job_ops {
     int (*run)(struct job *j, struct err *e);
     void (*done)(struct job *j, int rc, const struct err *e);
@@ -282,9 +274,7 @@ static int resize_run(struct job *j, struct err *e)
     struct agent *a = j->a;
     int rc;
 
-    pthread_mutex_lock(&a->iso_lock);
     rc = iso_update(a->iso, j->group, &j->limits, e);
-    pthread_mutex_unlock(&a->iso_lock);
     if (rc == 0)
         rc = engine_apply_live(j->ops, &j->spec, &j->restart_needed, e);
     return rc;
