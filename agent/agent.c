@@ -3,11 +3,15 @@
  *
  * NOTES: agent_run() creates the context (struct agent, agent/agent.h) and hands it to every
  * function of the core. Threads: the main thread ticks every 100 ms: it reaps and checks the
- * engines (agent/jobs.c: a dead engine is restarted with exponential back-off) and reports a
- * change of state at once; the heartbeat thread long-polls dbaasd and reconciles the desired
- * members from each reply (agent/heartbeat.c); worker threads do the slow work on one member
- * (agent/jobs.c). Errors of startup return to main(), which logs them; later errors are
- * logged where they happen and reported to dbaasd in the member's state. */
+ * engines (agent/jobs.c: a dead engine is restarted with exponential back-off); the reporter
+ * thread reports a change of state at once; the heartbeat thread long-polls dbaasd and
+ * reconciles the desired members from each reply (agent/heartbeat.c); worker threads do the
+ * slow work on one member (agent/jobs.c); the prober probes every running engine each second
+ * (agent/probe.c); the seed server streams seeds to replicas (agent/seed.c); the janitor
+ * removes quarantined data once its keep time passed (agent/quarantine.c). No exchange with
+ * dbaasd, stop of an engine or probe runs on the main thread. Errors of startup return to main(),
+ * which logs them; later errors are logged where they happen and reported to dbaasd in the member's
+ * state. */
 #include "agent/agent.h"
 
 #include <errno.h>
@@ -43,7 +47,9 @@ static struct agent *agent_new(const struct agent_config *cfg, volatile sig_atom
     pthread_condattr_init(&attr);
     pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
     pthread_cond_init(&a->wake, &attr);
+    pthread_cond_init(&a->report_wake, &attr);
     pthread_condattr_destroy(&attr);
+    a->heartbeat_ms = cfg->heartbeat_ms;
     return a;
 }
 
@@ -61,6 +67,8 @@ static void agent_free(struct agent *a)
     httpc_free(a->report_http);
     httpc_free(a->poll_http);
     pthread_cond_destroy(&a->wake);
+    pthread_cond_destroy(&a->report_wake);
+    free(a->self_exe);
     pthread_mutex_destroy(&a->lock);
     free(a);
 }
@@ -146,19 +154,35 @@ static void adopt(struct agent *a)
     pthread_mutex_unlock(&a->lock);
 }
 
-/* The main thread's loop until *stop: supervise the engines, report a change at once. */
+/* The main thread's loop until *stop: supervise the engines every tick, and at once when a
+ * member changed state. */
 static void main_loop(struct agent *a)
 {
+    while (!*a->stopping) {
+        struct timespec until;
+        jobs_supervise(a);
+        pthread_mutex_lock(&a->lock);
+        clock_deadline(&until, TICK_MS);
+        pthread_cond_timedwait(&a->wake, &a->lock, &until);
+        pthread_mutex_unlock(&a->lock);
+    }
+}
+
+/* The reporter thread (arg: the struct agent): a report with wait_ms 0 as soon as a member
+ * changed state (a->report_now), so that an exchange with a slow dbaasd never holds up
+ * supervision. */
+static void *reporter_main(void *arg)
+{
+    struct agent *a = arg;
     int failures = 0;
 
     while (!*a->stopping) {
         struct timespec until;
         bool now;
-        jobs_supervise(a);
         pthread_mutex_lock(&a->lock);
         if (!a->report_now) {
             clock_deadline(&until, TICK_MS);
-            pthread_cond_timedwait(&a->wake, &a->lock, &until);
+            pthread_cond_timedwait(&a->report_wake, &a->lock, &until);
         }
         now = a->report_now;
         a->report_now = false;
@@ -166,13 +190,14 @@ static void main_loop(struct agent *a)
         if (now)
             heartbeat_once(a, a->report_http, &failures, 0);
     }
+    return NULL;
 }
 
 int agent_run(const struct agent_config *cfg, volatile sig_atomic_t *stop, struct err *e)
 {
     struct agent *a = agent_new(cfg, stop);
-    pthread_t poller;
-    bool polling = false, idle;
+    pthread_t poller, reporter;
+    bool polling = false, reporting = false, idle;
     int rc = -1;
     struct err de;
 
@@ -205,23 +230,33 @@ int agent_run(const struct agent_config *cfg, volatile sig_atomic_t *stop, struc
         goto out;
     }
     polling = true;
+    if (pthread_create(&reporter, NULL, reporter_main, a) != 0) {
+        err_set(e, AGENT_E_SYSTEM, "could not start the reporter thread");
+        goto out;
+    }
+    reporting = true;
     main_loop(a);
     pthread_join(poller, NULL);
-    polling = false;
+    pthread_join(reporter, NULL);
+    polling = reporting = false;
     /* Engines keep running; wait (briefly) for workers so their state is persisted. */
     jobs_wait_idle(a, WORKERS_WAIT_MS);
     if (cfg->stop_engines)
         jobs_stop_all(a);
     rc = 0;
 out:
+    if (polling || reporting)
+        *stop = 1; /* a thread failed to start: the others end */
     if (polling)
         pthread_join(poller, NULL);
+    if (reporting)
+        pthread_join(reporter, NULL);
     httpc_free(a->report_http);
     httpc_free(a->poll_http);
     a->report_http = a->poll_http = NULL;
     /* Workers still running use the context until the process exits: leave it to them. */
     pthread_mutex_lock(&a->lock);
-    idle = a->workers == 0;
+    idle = a->workers == 0 && a->helpers == 0;
     pthread_mutex_unlock(&a->lock);
     if (idle)
         agent_free(a);

@@ -31,8 +31,10 @@ struct agent_config {
     enum iso_kind isolation;
     int port_min, port_max;
     int64_t cpu_millis, memory_mb, disk_mb; /* capacity reported (0: from the machine) */
-    int heartbeat_ms;
+    int heartbeat_ms;        /* until dbaasd's reply says otherwise (heartbeat_interval_ms) */
     const char *libvirt_uri; /* LXC: NULL = lxc:///system */
+    int seed_port;           /* the seed server's TCP port on advertise; 0: none */
+    int64_t keep_deleted_s;  /* how long a deleted member's data stays in quarantine */
     bool stop_engines;       /* stop the engines when the agent stops (a development setup); they
                                 start again, on their data, with the next agent */
 };
@@ -58,8 +60,14 @@ struct agent {
     int workers;           /* running worker threads (agent/jobs.c) */
     bool report_now;       /* a member changed state: report at once */
     char desired_hash[65]; /* of the desired members last applied ("": none yet) */
-    struct httpc *report_http; /* owned: the main thread's reports */
-    struct httpc *poll_http;   /* owned: the heartbeat thread's long polls */
+    int64_t generation;    /* of the newest reply applied (desired_reply_current()) */
+    int heartbeat_ms;      /* the interval dbaasd asks for (cfg->heartbeat_ms until then) */
+    pthread_cond_t report_wake; /* the reporter thread: report_now was set (CLOCK_MONOTONIC) */
+    int helpers;                /* running detached helper threads: probes, seed streams */
+    int seed_port;              /* the seed server's port, 0 when it does not run */
+    char *self_exe;             /* owned: this program, run as the seed steps' wrapper */
+    struct httpc *report_http;  /* owned: the main thread's reports */
+    struct httpc *poll_http;    /* owned: the heartbeat thread's long polls */
 };
 
 /* Run until *stop is set (by a signal handler). Engines keep running when it returns: a new

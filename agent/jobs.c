@@ -106,6 +106,7 @@ void jobs_set_state(struct agent *a, struct member *m, enum hb_state to, const c
     if (m->state != to) {
         a->report_now = true;
         pthread_cond_signal(&a->wake);
+        pthread_cond_signal(&a->report_wake);
     }
     m->state = to;
     snprintf(m->error, sizeof(m->error), "%s", error ? error : "");
