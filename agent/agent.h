@@ -21,6 +21,9 @@ enum agent_errc {
     AGENT_E_NO_ENGINE,                   /* a member's engine is not offered by this agent */
     AGENT_E_DESIRED,                     /* a malformed desired member in dbaasd's reply */
     AGENT_E_ENCODE,                      /* a member's record could not be encoded */
+    AGENT_E_SEED,   /* the seed protocol: a peer broke it, timed out, or the source failed */
+    AGENT_E_DENIED, /* the seed server refused: unknown member, not a replica of it, wrong proof
+                       of the secret, or a stream for that replica already runs */
 };
 
 struct agent_config {

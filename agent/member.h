@@ -28,6 +28,7 @@ struct member_peer {
 struct member_health {
     bool done;              /* a probe completed at least once */
     bool in_flight;         /* a probe thread runs: the next one is skipped */
+    uint64_t seq;           /* of the probe in flight (a result for another is dropped) */
     int64_t at_ms;          /* when the last one completed (clock_now_ms) */
     int code;               /* 0: answered (h is filled); else its struct err code */
     struct engine_health h; /* when code is 0 */
