@@ -25,6 +25,9 @@
 #include "agent/heartbeat.h"
 #include "agent/jobs.h"
 #include "agent/member.h"
+#include "agent/probe.h"
+#include "agent/quarantine.h"
+#include "agent/seed.h"
 #include "lib/proc.h"
 #include "lib/clock.h"
 #include "lib/crypto.h"
@@ -34,6 +37,7 @@
 
 #define TICK_MS 100
 #define WORKERS_WAIT_MS 10000 /* at shutdown, for workers to persist their outcome */
+#define SWEEP_MAX_MS 60000    /* the janitor's pass, at least this often */
 
 /* A new context for cfg (borrowed until the context is freed). */
 static struct agent *agent_new(const struct agent_config *cfg, volatile sig_atomic_t *stop)
@@ -168,6 +172,31 @@ static void main_loop(struct agent *a)
     }
 }
 
+/* The janitor thread (arg: the struct agent): removes quarantined data once it has been kept
+ * for cfg->keep_deleted_s, at start and then every minute (more often with a short keep). */
+static void *janitor_main(void *arg)
+{
+    struct agent *a = arg;
+    int64_t period = a->cfg->keep_deleted_s * 1000 / 4;
+
+    if (period > SWEEP_MAX_MS)
+        period = SWEEP_MAX_MS;
+    if (period < 1000)
+        period = 1000;
+    while (!*a->stopping) {
+        struct err e = {0, ""};
+        int n = quarantine_sweep(a->cfg->data_dir, time(NULL), a->cfg->keep_deleted_s, &e);
+        if (n > 0)
+            log_info("event=quarantine_removed entries=%d keep_s=%lld", n,
+                     (long long)a->cfg->keep_deleted_s);
+        if (e.code)
+            log_error("event=quarantine_remove_failed error=\"%s\"", e.msg);
+        for (int64_t slept = 0; slept < period && !*a->stopping; slept += TICK_MS)
+            clock_sleep_ms(TICK_MS);
+    }
+    return NULL;
+}
+
 /* The reporter thread (arg: the struct agent): a report with wait_ms 0 as soon as a member
  * changed state (a->report_now), so that an exchange with a slow dbaasd never holds up
  * supervision. */
@@ -196,8 +225,9 @@ static void *reporter_main(void *arg)
 int agent_run(const struct agent_config *cfg, volatile sig_atomic_t *stop, struct err *e)
 {
     struct agent *a = agent_new(cfg, stop);
-    pthread_t poller, reporter;
-    bool polling = false, reporting = false, idle;
+    pthread_t poller, reporter, janitor, prober;
+    bool polling = false, reporting = false, sweeping = false, probing = false, idle;
+    struct seed_server *seeds = NULL;
     int rc = -1;
     struct err de;
 
@@ -221,6 +251,17 @@ int agent_run(const struct agent_config *cfg, volatile sig_atomic_t *stop, struc
         err_set(e, AGENT_E_CLIENT, "could not initialise the HTTP client");
         goto out;
     }
+    a->self_exe = realpath("/proc/self/exe", NULL);
+    if (!a->self_exe) {
+        err_set(e, AGENT_E_SYSTEM, "could not find the agent's own program: %s", strerror(errno));
+        goto out;
+    }
+    if (cfg->seed_port > 0) {
+        seeds = seed_server_start(a, e);
+        if (!seeds)
+            goto out;
+        a->seed_port = cfg->seed_port;
+    }
     adopt(a);
     log_info("event=ready server=%s advertise=%s isolation=%s data_dir=%s ports=%d-%d", cfg->server,
              cfg->advertise, iso_kind_name(iso_kind_of(a->iso)), cfg->data_dir, cfg->port_min,
@@ -235,22 +276,41 @@ int agent_run(const struct agent_config *cfg, volatile sig_atomic_t *stop, struc
         goto out;
     }
     reporting = true;
+    if (pthread_create(&janitor, NULL, janitor_main, a) != 0) {
+        err_set(e, AGENT_E_SYSTEM, "could not start the janitor thread");
+        goto out;
+    }
+    sweeping = true;
+    if (pthread_create(&prober, NULL, probe_main, a) != 0) {
+        err_set(e, AGENT_E_SYSTEM, "could not start the prober thread");
+        goto out;
+    }
+    probing = true;
     main_loop(a);
     pthread_join(poller, NULL);
     pthread_join(reporter, NULL);
-    polling = reporting = false;
+    pthread_join(janitor, NULL);
+    pthread_join(prober, NULL);
+    polling = reporting = sweeping = probing = false;
+    seed_server_stop(seeds);
+    seeds = NULL;
     /* Engines keep running; wait (briefly) for workers so their state is persisted. */
     jobs_wait_idle(a, WORKERS_WAIT_MS);
     if (cfg->stop_engines)
         jobs_stop_all(a);
     rc = 0;
 out:
-    if (polling || reporting)
+    if (polling || reporting || sweeping || probing)
         *stop = 1; /* a thread failed to start: the others end */
     if (polling)
         pthread_join(poller, NULL);
     if (reporting)
         pthread_join(reporter, NULL);
+    if (sweeping)
+        pthread_join(janitor, NULL);
+    if (probing)
+        pthread_join(prober, NULL);
+    seed_server_stop(seeds);
     httpc_free(a->report_http);
     httpc_free(a->poll_http);
     a->report_http = a->poll_http = NULL;

@@ -68,6 +68,7 @@ struct agent {
     pthread_cond_t report_wake; /* the reporter thread: report_now was set (CLOCK_MONOTONIC) */
     int helpers;                /* running detached helper threads: probes, seed streams */
     int seed_port;              /* the seed server's port, 0 when it does not run */
+    bool seed_port_refused;     /* dbaasd refused that field (older than HA part 1): not sent */
     char *self_exe;             /* owned: this program, run as the seed steps' wrapper */
     struct httpc *report_http;  /* owned: the main thread's reports */
     struct httpc *poll_http;    /* owned: the heartbeat thread's long polls */

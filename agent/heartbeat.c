@@ -225,7 +225,9 @@ int heartbeat_once(struct agent *a, struct httpc *c, int *failures, int wait_ms)
     host.disk_mb = cfg->disk_mb ? cfg->disk_mb : hostinfo_disk_mb(cfg->data_dir);
     host.port_min = cfg->port_min;
     host.port_max = cfg->port_max;
-    host.seed_port = a->seed_port;
+    pthread_mutex_lock(&a->lock);
+    host.seed_port = a->seed_port_refused ? 0 : a->seed_port;
+    pthread_mutex_unlock(&a->lock);
     members = report_members(a);
     pthread_mutex_lock(&a->lock);
     memcpy(hash, a->desired_hash, sizeof(hash));
@@ -236,6 +238,16 @@ int heartbeat_once(struct agent *a, struct httpc *c, int *failures, int wait_ms)
     if (httpc_request(c, "POST", HB_PATH, text, 5000 + wait_ms, &status, &resp, &e) < 0) {
         if ((*failures)++ % 10 == 0)
             log_warn("event=heartbeat_failed error=\"%s\"", e.msg);
+        goto out;
+    }
+    if (status == 400 && host.seed_port &&
+        strstr(buf_str(&resp), "\"field\":\"" HB_F_SEED_PORT "\"")) {
+        /* a dbaasd older than HA part 1 (a rolling upgrade): report without it */
+        pthread_mutex_lock(&a->lock);
+        if (!a->seed_port_refused)
+            log_warn("event=seed_port_not_accepted reason=\"dbaasd does not know the field yet\"");
+        a->seed_port_refused = true;
+        pthread_mutex_unlock(&a->lock);
         goto out;
     }
     if (status != 200) {
