@@ -17,6 +17,7 @@
 
 #include "agent/jobs.h"
 #include "agent/member.h"
+#include "agent/seedcmd.h"
 #include "agent/seedsrv.h"
 #include "engines/engine.h"
 #include "engines/engine_util.h"
@@ -234,12 +235,8 @@ static int finish(void *arg, void *h, bool complete, struct err *e)
     if (jobs_stop_group(a, src->group, src->stop_signal, exited || !src->child ? 0 : src->pid,
                         &se) < 0)
         log_error("event=seed_source_stop_failed group=%s error=\"%s\"", src->group, se.msg);
-    if (!src->child) {
-        char *text = fileio_read(src->status, 64, FILEIO_NOFOLLOW, NULL);
-        int n;
-        status = text && sscanf(text, "exit %d", &n) == 1 ? n << 8 : -1;
-        free(text);
-    }
+    if (!src->child)
+        status = seedcmd_status_read(src->status);
     if (status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0) {
         rc = 0;
     } else if (complete) {

@@ -88,6 +88,19 @@ static void write_status(const char *path, int status)
         close(fd);
 }
 
+int seedcmd_status_read(const char *path)
+{
+    char *text = fileio_read(path, 64, FILEIO_NOFOLLOW, NULL);
+    int n = -1, status = -1;
+
+    if (text && sscanf(text, "exit %d", &n) == 1 && n >= 0 && n < 256)
+        status = n << 8;
+    else if (text && sscanf(text, "signal %d", &n) == 1 && n > 0 && n < 128)
+        status = n;
+    free(text);
+    return status;
+}
+
 /* Run program with fd as its stdin (in_fd) or stdout (out_fd) (-1: unchanged), wait for it,
  * record its end. Returns the exit status for this process. */
 static int run(char **program, int in_fd, int out_fd, const char *status_file)

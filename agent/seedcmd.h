@@ -20,4 +20,9 @@
 int seedcmd_fetch_main(int argc, char **argv);
 int seedcmd_source_main(int argc, char **argv);
 
+/* The wait status a command wrote to its status file ("exit N" or "signal N"); -1 when there
+ * is none or it cannot be read (read without following a link: the file is in a directory or
+ * of a user the engine owns). */
+int seedcmd_status_read(const char *path);
+
 #endif

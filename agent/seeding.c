@@ -22,6 +22,7 @@
 #include "agent/hostinfo.h"
 #include "agent/jobs.h"
 #include "agent/progress.h"
+#include "agent/seedcmd.h"
 #include "engines/engine_util.h"
 #include "lib/clock.h"
 #include "lib/fileio.h"
@@ -78,21 +79,6 @@ static char **step_argv(const struct seeding *sd, const struct engine_seed_step 
     for (int i = 0; step->argv[i]; i++)
         engine_util_strv_push(&sv, step->argv[i]);
     return engine_util_strv_steal(&sv);
-}
-
-/* The wait status a wrapper wrote in its status file ("exit N" or "signal N"); -1 when there
- * is none. */
-static int read_status(const char *path)
-{
-    char *text = fileio_read(path, 64, FILEIO_NOFOLLOW, NULL);
-    int n = -1, status = -1;
-
-    if (text && sscanf(text, "exit %d", &n) == 1 && n >= 0 && n < 256)
-        status = n << 8;
-    else if (text && sscanf(text, "signal %d", &n) == 1 && n > 0 && n < 128)
-        status = n;
-    free(text);
-    return status;
 }
 
 /* Run one step (engine_seed()'s run_step). */
@@ -183,7 +169,7 @@ static int run_step(void *ctx, const struct engine_seed_step *step, struct err *
         clock_sleep_ms(POLL_MS);
     }
     if (!child)
-        status = read_status(status_path);
+        status = seedcmd_status_read(status_path);
     if (jobs_stop_group(a, sd->group, SIGKILL, 0, e) < 0)
         goto out;
     publish(sd, hostinfo_disk_used_bytes(dir), false);

@@ -74,6 +74,19 @@ static int wait_fd(int fd, short events, int64_t deadline)
     }
 }
 
+/* wait_fd() with its failures as errors: 0 when ready, -1 with e set. */
+static int wait_ready(int fd, short events, int64_t deadline, int timeout_ms, struct err *e)
+{
+    int r = wait_fd(fd, events, deadline);
+
+    if (r == 0)
+        return err_set(e, AGENT_E_SEED, "timed out after %d ms %s the peer", timeout_ms,
+                       events == POLLIN ? "waiting for" : "writing to");
+    if (r < 0)
+        return err_set(e, AGENT_E_SEED, "could not wait for the peer: %s", strerror(errno));
+    return 0;
+}
+
 int seedproto_read_line(int fd, char *buf, size_t n, int timeout_ms, struct err *e)
 {
     int64_t deadline = clock_now_ms() + timeout_ms;
@@ -82,12 +95,8 @@ int seedproto_read_line(int fd, char *buf, size_t n, int timeout_ms, struct err 
     for (;;) {
         char c;
         ssize_t r;
-        int w = wait_fd(fd, POLLIN, deadline);
-        if (w == 0)
-            return err_set(e, AGENT_E_SEED, "timed out after %d ms waiting for the peer",
-                           timeout_ms);
-        if (w < 0)
-            return err_set(e, AGENT_E_SEED, "could not wait for the peer: %s", strerror(errno));
+        if (wait_ready(fd, POLLIN, deadline, timeout_ms, e) < 0)
+            return -1;
         r = recv(fd, &c, 1, MSG_DONTWAIT);
         if (r < 0 && (errno == EINTR || errno == EAGAIN))
             continue;
@@ -112,12 +121,8 @@ int seedproto_write_all(int fd, const void *buf, size_t n, int timeout_ms, struc
 
     while (n > 0) {
         ssize_t w;
-        int r = wait_fd(fd, POLLOUT, deadline);
-        if (r == 0)
-            return err_set(e, AGENT_E_SEED, "timed out after %d ms writing to the peer",
-                           timeout_ms);
-        if (r < 0)
-            return err_set(e, AGENT_E_SEED, "could not wait for the peer: %s", strerror(errno));
+        if (wait_ready(fd, POLLOUT, deadline, timeout_ms, e) < 0)
+            return -1;
         w = send(fd, p, n, MSG_DONTWAIT | MSG_NOSIGNAL);
         if (w < 0 && (errno == EINTR || errno == EAGAIN))
             continue;

@@ -255,13 +255,13 @@ static virDomainPtr lookup(struct iso *iso, const char *name, struct err *e)
 
     if (c) {
         dom = virDomainLookupByName(c, dn);
-        virConnectClose(c); /* the domain holds its own reference */
-        if (!dom) {
+        if (!dom) { /* before the next call, which resets libvirt's last error */
             if (virGetLastErrorCode() == VIR_ERR_NO_DOMAIN)
                 err_set(e, ISO_ENOENT, "domain \"%s\" does not exist", dn);
             else
                 virt_error(e, "look up", dn);
         }
+        virConnectClose(c); /* the domain holds its own reference */
     }
     free(dn);
     return dom;
