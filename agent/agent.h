@@ -21,6 +21,9 @@ enum agent_errc {
     AGENT_E_NO_ENGINE,                   /* a member's engine is not offered by this agent */
     AGENT_E_DESIRED,                     /* a malformed desired member in dbaasd's reply */
     AGENT_E_ENCODE,                      /* a member's record could not be encoded */
+    AGENT_E_SEED,   /* the seed protocol: a peer broke it, timed out, or the source failed */
+    AGENT_E_DENIED, /* the seed server refused: unknown member, not a replica of it, wrong proof
+                       of the secret, or a stream for that replica already runs */
 };
 
 struct agent_config {
@@ -31,8 +34,10 @@ struct agent_config {
     enum iso_kind isolation;
     int port_min, port_max;
     int64_t cpu_millis, memory_mb, disk_mb; /* capacity reported (0: from the machine) */
-    int heartbeat_ms;
+    int heartbeat_ms;        /* until dbaasd's reply says otherwise (heartbeat_interval_ms) */
     const char *libvirt_uri; /* LXC: NULL = lxc:///system */
+    int seed_port;           /* the seed server's TCP port on advertise; 0: none */
+    int64_t keep_deleted_s;  /* how long a deleted member's data stays in quarantine */
     bool stop_engines;       /* stop the engines when the agent stops (a development setup); they
                                 start again, on their data, with the next agent */
 };
@@ -42,14 +47,14 @@ struct member;
 
 /* The agent's context: created by agent_run() and shared with its worker threads.
  * - lock guards members (the list and every member's fields), workers, report_now and
- *   desired_hash; iso_lock guards iso, whose handle is not thread-safe. Lock order: lock,
- *   then iso_lock.
+ *   desired_hash. It is never held across a slow call (an engine's stop, a probe, a walk of
+ *   a directory, an exchange with dbaasd). iso is thread-safe (isolation/isolation.h): calls
+ *   on different groups do not wait for each other.
  * - Everything else is set at startup and only read afterwards. */
 struct agent {
     const struct agent_config *cfg;  /* borrowed from the caller of agent_run() */
     volatile sig_atomic_t *stopping; /* borrowed: set by a signal handler */
     pthread_mutex_t lock;
-    pthread_mutex_t iso_lock;
     pthread_cond_t wake;         /* the main loop: a member changed state (CLOCK_MONOTONIC) */
     struct iso *iso;             /* owned */
     struct member *members;      /* owned list */
@@ -58,8 +63,15 @@ struct agent {
     int workers;           /* running worker threads (agent/jobs.c) */
     bool report_now;       /* a member changed state: report at once */
     char desired_hash[65]; /* of the desired members last applied ("": none yet) */
-    struct httpc *report_http; /* owned: the main thread's reports */
-    struct httpc *poll_http;   /* owned: the heartbeat thread's long polls */
+    int64_t generation;    /* of the newest reply applied (desired_reply_current()) */
+    int heartbeat_ms;      /* the interval dbaasd asks for (cfg->heartbeat_ms until then) */
+    pthread_cond_t report_wake; /* the reporter thread: report_now was set (CLOCK_MONOTONIC) */
+    int helpers;                /* running detached helper threads: probes, seed streams */
+    int seed_port;              /* the seed server's port, 0 when it does not run */
+    bool seed_port_refused;     /* dbaasd refused that field (older than HA part 1): not sent */
+    char *self_exe;             /* owned: this program, run as the seed steps' wrapper */
+    struct httpc *report_http;  /* owned: the main thread's reports */
+    struct httpc *poll_http;    /* owned: the heartbeat thread's long polls */
 };
 
 /* Run until *stop is set (by a signal handler). Engines keep running when it returns: a new

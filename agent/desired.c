@@ -34,6 +34,10 @@ static struct desired_step decide_known(struct view *v, const json_t *d)
 {
     struct desired_step st = {DESIRED_KEEP, v->id, d, false};
 
+    if (member_desired_check(d, NULL) < 0) {
+        st.action = DESIRED_MALFORMED;
+        return st;
+    }
     st.spec_changed = entry_spec_version(d) != v->spec_version;
     v->spec_version = entry_spec_version(d);
     v->want_running = member_desired_running(d);
@@ -111,16 +115,26 @@ size_t desired_plan(const struct member *members, const json_t *desired,
             ;
         (*steps)[n++] = k < n_views ? decide_known(&views[k], d) : decide_new(views, &n_views, d);
     }
-    /* Members the reply does not list: deleted ones are forgotten; the others are orphans of
-     * an instance that is gone: delete them. One that a worker owns waits for a later reply. */
+    /* Members the reply does not list: deleted ones are forgotten; the others are kept as
+     * they are: a reply that misses a member (a bug, a partial answer) must not delete data;
+     * only an explicit desired "deleted" does. One that a worker owns waits for a later
+     * reply. */
     for (m = members; m; m = m->next) {
         if (m->busy || listed(desired, m->id))
             continue;
         (*steps)[n++] = (struct desired_step){
-            m->state == HB_DELETED ? DESIRED_FORGET : DESIRED_ORPHAN, m->id, NULL, false};
+            m->state == HB_DELETED ? DESIRED_FORGET : DESIRED_UNLISTED, m->id, NULL, false};
     }
     free(views);
     return n;
+}
+
+bool desired_reply_current(const json_t *reply, int64_t applied, int64_t *generation)
+{
+    const json_t *g = json_object_get(reply, HB_F_GENERATION);
+
+    *generation = json_is_integer(g) ? json_integer_value(g) : 0;
+    return *generation >= applied;
 }
 
 const char *desired_action_name(enum desired_action a)
@@ -129,7 +143,7 @@ const char *desired_action_name(enum desired_action a)
         [DESIRED_KEEP] = "keep",           [DESIRED_MALFORMED] = "malformed",
         [DESIRED_CREATE] = "create",       [DESIRED_CLEANUP] = "cleanup",
         [DESIRED_PROVISION] = "provision", [DESIRED_RESIZE] = "resize",
-        [DESIRED_DELETE] = "delete",       [DESIRED_ORPHAN] = "orphan",
+        [DESIRED_DELETE] = "delete",       [DESIRED_UNLISTED] = "unlisted",
         [DESIRED_FORGET] = "forget",
     };
 

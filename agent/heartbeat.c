@@ -3,9 +3,10 @@
  * NOTES: heartbeat_once() runs on two threads: the heartbeat thread's long polls
  * (heartbeat_poll_main) and the main thread's immediate reports after a state change, each
  * with its own HTTP client. Both build the report and apply the reply under a->lock; the
- * slow work a reply asks for is handed to worker threads (agent/jobs.c). Their replies may be
- * applied out of order: the decision (agent/desired.c) does not recognise a stale reply, and
- * the next reply corrects what it did (tests/unit/test_desired.c, test_stale_reply). */
+ * slow work a reply asks for is handed to worker threads (agent/jobs.c). Their replies may
+ * arrive out of order: a reply older than the newest applied (by its generation) is ignored
+ * (desired_reply_current(), tests/unit/test_desired.c). Usage is sampled and the member
+ * directories walked without a->lock. */
 #include "agent/heartbeat.h"
 
 #include <pthread.h>
@@ -26,36 +27,77 @@
 #include "lib/hbproto.h"
 #include "lib/httpc.h"
 #include "lib/log.h"
+#include "lib/xalloc.h"
 
 #define DISK_CHECK_MS 10000
+#define HEARTBEAT_MIN_MS 100 /* heartbeat_interval_ms is held within these bounds */
+#define HEARTBEAT_MAX_MS 60000
+#define HEARTBEAT_WAIT_MAX_MS 5000 /* dbaasd's longest long poll (docs/agent.md) */
 
-/* The request's members: every member we know, with usage sampled for the running ones. */
+/* What report_members() samples of a running member without the lock. */
+struct sample {
+    int64_t id;
+    char group[40];
+    char *dir; /* owned; NULL: no disk walk due */
+    int usage_rc;
+    struct iso_usage usage;
+    int64_t disk_used_mb;
+};
+
+/* The request's members: every member we know, with usage sampled for the running ones. The
+ * samples (cgroup files, a walk of the member directory) are taken without a->lock. */
 static json_t *report_members(struct agent *a)
 {
     json_t *arr = json_array();
     struct member *m;
+    struct sample *samples = NULL;
+    size_t n = 0, cap = 0, i;
     int64_t now = clock_now_ms();
 
     pthread_mutex_lock(&a->lock);
     for (m = a->members; m; m = m->next) {
-        if (m->state == HB_RUNNING) {
-            char group[40];
-            struct err e;
-            member_group(m, a->tag, group);
-            pthread_mutex_lock(&a->iso_lock);
-            if (iso_usage(a->iso, group, &m->usage, &e) < 0)
-                memset(&m->usage, 0, sizeof(m->usage));
-            pthread_mutex_unlock(&a->iso_lock);
-            if (now - m->disk_checked_ms > DISK_CHECK_MS || !m->disk_checked_ms) {
-                char *dir = member_dir(m, a->cfg->data_dir);
-                m->disk_used_mb = hostinfo_disk_used_mb(dir);
-                m->disk_checked_ms = now;
-                free(dir);
-            }
+        struct sample *sp;
+        if (m->state != HB_RUNNING)
+            continue;
+        if (n == cap) {
+            cap = cap ? cap * 2 : 8;
+            samples = xrealloc(samples, cap * sizeof(*samples));
         }
-        json_array_append_new(arr, report_member(m));
+        sp = &samples[n++];
+        memset(sp, 0, sizeof(*sp));
+        sp->id = m->id;
+        member_group(m, a->tag, sp->group);
+        if (now - m->disk_checked_ms > DISK_CHECK_MS || !m->disk_checked_ms) {
+            sp->dir = member_dir(m, a->cfg->data_dir);
+            m->disk_checked_ms = now;
+        }
     }
     pthread_mutex_unlock(&a->lock);
+    for (i = 0; i < n; i++) {
+        struct err e;
+        samples[i].usage_rc = iso_usage(a->iso, samples[i].group, &samples[i].usage, &e);
+        if (samples[i].dir)
+            samples[i].disk_used_mb = hostinfo_disk_used_mb(samples[i].dir);
+    }
+    pthread_mutex_lock(&a->lock);
+    now = clock_now_ms();
+    for (m = a->members; m; m = m->next) {
+        for (i = 0; i < n && samples[i].id != m->id; i++)
+            ;
+        if (i < n && m->state == HB_RUNNING) {
+            if (samples[i].usage_rc == 0)
+                m->usage = samples[i].usage;
+            else
+                memset(&m->usage, 0, sizeof(m->usage));
+            if (samples[i].dir)
+                m->disk_used_mb = samples[i].disk_used_mb;
+        }
+        json_array_append_new(arr, report_member(m, now));
+    }
+    pthread_mutex_unlock(&a->lock);
+    for (i = 0; i < n; i++)
+        free(samples[i].dir);
+    free(samples);
     return arr;
 }
 
@@ -72,6 +114,8 @@ static void apply_step(struct agent *a, const struct desired_step *st)
     case DESIRED_MALFORMED:
         if (member_desired_check(st->entry, &e) < 0)
             log_warn("event=bad_desired_member error=\"%s\"", e.msg);
+        if (m)
+            m->unlisted = false;
         break;
     case DESIRED_CREATE:
     case DESIRED_CLEANUP:
@@ -90,7 +134,12 @@ static void apply_step(struct agent *a, const struct desired_step *st)
     case DESIRED_PROVISION:
     case DESIRED_RESIZE:
     case DESIRED_DELETE:
+        if (m->unlisted)
+            log_info("event=member_listed_again member=%lld", (long long)m->id);
+        m->unlisted = false;
         member_update_desired(m, st->entry);
+        if (m->repl_dirty)
+            jobs_save(a, m);
         if (st->spec_changed)
             jobs_save(a, m);
         if (st->action == DESIRED_PROVISION)
@@ -100,9 +149,12 @@ static void apply_step(struct agent *a, const struct desired_step *st)
         else if (st->action == DESIRED_DELETE)
             jobs_spawn(a, m, JOB_DELETE);
         break;
-    case DESIRED_ORPHAN:
-        m->want_running = false;
-        jobs_spawn(a, m, JOB_DELETE);
+    case DESIRED_UNLISTED:
+        if (!m->unlisted)
+            log_warn("event=member_unlisted member=%lld instance=%s state=%s action=kept "
+                     "reason=\"missing from dbaasd's reply; only desired deleted deletes\"",
+                     (long long)m->id, m->instance, hb_state_name(m->state));
+        m->unlisted = true;
         break;
     case DESIRED_FORGET:
         *pp = m->next;
@@ -112,16 +164,43 @@ static void apply_step(struct agent *a, const struct desired_step *st)
     }
 }
 
-/* Reconcile: apply the desired members of a heartbeat reply (desired_plan() decides). */
-static void reconcile(struct agent *a, const json_t *desired)
+/* Reconcile: apply the desired members of a heartbeat reply (desired_plan() decides), unless
+ * the reply is older than one already applied (desired_reply_current()); then take its hash
+ * and heartbeat interval. The check and the changes are made under one hold of a->lock, so
+ * that the two threads that exchange with dbaasd cannot interleave them. */
+static void reconcile(struct agent *a, const json_t *reply)
 {
-    struct desired_step *steps;
+    const json_t *desired = json_object_get(reply, HB_F_MEMBERS);
+    const json_t *interval = json_object_get(reply, HB_F_HEARTBEAT_INTERVAL_MS);
+    struct desired_step *steps = NULL;
+    int64_t generation;
     size_t n, i;
 
     pthread_mutex_lock(&a->lock);
+    if (!desired_reply_current(reply, a->generation, &generation)) {
+        log_info("event=stale_reply_ignored generation=%lld applied=%lld", (long long)generation,
+                 (long long)a->generation);
+        goto out;
+    }
+    a->generation = generation;
     n = desired_plan(a->members, desired, &steps);
     for (i = 0; i < n; i++)
         apply_step(a, &steps[i]);
+    snprintf(a->desired_hash, sizeof(a->desired_hash), "%s",
+             json_string_value(json_object_get(reply, HB_F_DESIRED_HASH))
+                 ? json_string_value(json_object_get(reply, HB_F_DESIRED_HASH))
+                 : "");
+    if (json_is_integer(interval)) {
+        int64_t ms = json_integer_value(interval);
+        ms = ms < HEARTBEAT_MIN_MS   ? HEARTBEAT_MIN_MS
+             : ms > HEARTBEAT_MAX_MS ? HEARTBEAT_MAX_MS
+                                     : ms;
+        if (ms != a->heartbeat_ms)
+            log_info("event=heartbeat_interval from_ms=%d to_ms=%lld", a->heartbeat_ms,
+                     (long long)ms);
+        a->heartbeat_ms = (int)ms;
+    }
+out:
     pthread_mutex_unlock(&a->lock);
     free(steps);
 }
@@ -146,6 +225,9 @@ int heartbeat_once(struct agent *a, struct httpc *c, int *failures, int wait_ms)
     host.disk_mb = cfg->disk_mb ? cfg->disk_mb : hostinfo_disk_mb(cfg->data_dir);
     host.port_min = cfg->port_min;
     host.port_max = cfg->port_max;
+    pthread_mutex_lock(&a->lock);
+    host.seed_port = a->seed_port_refused ? 0 : a->seed_port;
+    pthread_mutex_unlock(&a->lock);
     members = report_members(a);
     pthread_mutex_lock(&a->lock);
     memcpy(hash, a->desired_hash, sizeof(hash));
@@ -158,6 +240,16 @@ int heartbeat_once(struct agent *a, struct httpc *c, int *failures, int wait_ms)
             log_warn("event=heartbeat_failed error=\"%s\"", e.msg);
         goto out;
     }
+    if (status == 400 && host.seed_port &&
+        strstr(buf_str(&resp), "\"field\":\"" HB_F_SEED_PORT "\"")) {
+        /* a dbaasd older than HA part 1 (a rolling upgrade): report without it */
+        pthread_mutex_lock(&a->lock);
+        if (!a->seed_port_refused)
+            log_warn("event=seed_port_not_accepted reason=\"dbaasd does not know the field yet\"");
+        a->seed_port_refused = true;
+        pthread_mutex_unlock(&a->lock);
+        goto out;
+    }
     if (status != 200) {
         if ((*failures)++ % 10 == 0)
             log_warn("event=heartbeat_refused status=%ld body=\"%.200s\"", status, buf_str(&resp));
@@ -168,13 +260,7 @@ int heartbeat_once(struct agent *a, struct httpc *c, int *failures, int wait_ms)
     *failures = 0;
     reply = json_loadb(buf_str(&resp), resp.len, 0, NULL);
     if (reply && json_is_array(json_object_get(reply, HB_F_MEMBERS))) {
-        reconcile(a, json_object_get(reply, HB_F_MEMBERS));
-        pthread_mutex_lock(&a->lock);
-        snprintf(a->desired_hash, sizeof(a->desired_hash), "%s",
-                 json_string_value(json_object_get(reply, HB_F_DESIRED_HASH))
-                     ? json_string_value(json_object_get(reply, HB_F_DESIRED_HASH))
-                     : "");
-        pthread_mutex_unlock(&a->lock);
+        reconcile(a, reply);
         rc = 0;
     } else {
         log_warn("event=heartbeat_bad_reply");
@@ -186,6 +272,17 @@ out:
     return rc;
 }
 
+/* The interval dbaasd asked for (heartbeat_interval_ms of its last reply). */
+static int interval_ms(struct agent *a)
+{
+    int ms;
+
+    pthread_mutex_lock(&a->lock);
+    ms = a->heartbeat_ms;
+    pthread_mutex_unlock(&a->lock);
+    return ms;
+}
+
 void *heartbeat_poll_main(void *arg)
 {
     struct agent *a = arg;
@@ -193,11 +290,15 @@ void *heartbeat_poll_main(void *arg)
 
     while (!*a->stopping) {
         int64_t start = clock_now_ms();
-        int rc = heartbeat_once(a, a->poll_http, &failures, a->cfg->heartbeat_ms);
+        int interval = interval_ms(a);
+        /* dbaasd holds a long poll for at most wait_ms: one heartbeat per interval at least */
+        int rc =
+            heartbeat_once(a, a->poll_http, &failures,
+                           interval < HEARTBEAT_WAIT_MAX_MS ? interval : HEARTBEAT_WAIT_MAX_MS);
         int64_t elapsed = clock_now_ms() - start;
         /* Pace: after a failure, or a server that answered without waiting. */
         if (rc < 0 || elapsed < 100) {
-            int64_t pause = rc < 0 ? a->cfg->heartbeat_ms : 100 - elapsed;
+            int64_t pause = rc < 0 ? interval : 100 - elapsed;
             while (pause > 0 && !*a->stopping) {
                 clock_sleep_ms(50);
                 pause -= 50;

@@ -32,6 +32,13 @@ int64_t hostinfo_disk_mb(const char *dir)
 
 int64_t hostinfo_disk_used_mb(const char *dir)
 {
+    int64_t bytes = hostinfo_disk_used_bytes(dir);
+
+    return bytes < 0 ? 0 : (bytes + (1 << 20) - 1) >> 20;
+}
+
+int64_t hostinfo_disk_used_bytes(const char *dir)
+{
     char *paths[] = {(char *)dir, NULL};
     int64_t total = 0;
     FTS *fts;
@@ -41,7 +48,7 @@ int64_t hostinfo_disk_used_mb(const char *dir)
     /* FTS_NOCHDIR: the agent is multi-threaded, the working directory is shared. */
     fts = fts_open(paths, FTS_PHYSICAL | FTS_XDEV | FTS_NOCHDIR, NULL);
     if (!fts)
-        return 0;
+        return -1;
     while ((f = fts_read(fts)) != NULL) {
         if (f->fts_level == FTS_ROOTLEVEL && f->fts_statp)
             dev = f->fts_statp->st_dev;
@@ -51,5 +58,5 @@ int64_t hostinfo_disk_used_mb(const char *dir)
             total += (int64_t)f->fts_statp->st_blocks * 512;
     }
     fts_close(fts);
-    return (total + (1 << 20) - 1) >> 20;
+    return total;
 }

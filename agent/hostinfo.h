@@ -14,5 +14,7 @@ int64_t hostinfo_disk_mb(const char *dir);
 /* The space the files under dir take on its file system, in MiB rounded up (symbolic links
  * not followed, other file systems not entered); 0 when dir cannot be read. */
 int64_t hostinfo_disk_used_mb(const char *dir);
+/* The same in bytes; -1 when dir cannot be read. */
+int64_t hostinfo_disk_used_bytes(const char *dir);
 
 #endif

@@ -1,11 +1,12 @@
 /* Supervision of the members' engines: job workers, restart with back-off, state changes.
  *
- * NOTES: slow work on a member (init and start, restart, resize, delete) runs on a detached
- * worker thread that owns the member while m->busy is set; it reads what it needs under
- * a->lock into a struct job, works without the lock (taking a->iso_lock around each isolation
- * call), then records the outcome under a->lock. jobs_supervise() runs on the main thread.
- * Every change of a member is persisted (agent/member.c) before it is reported, so that a
- * restarted agent picks up where it was. */
+ * NOTES: slow work on a member (init or seed and start, restart, resize, replication, delete)
+ * runs on a detached worker thread that owns the member while m->busy is set; it reads what it
+ * needs under a->lock into a struct job, works without the lock, then records the outcome
+ * under a->lock. An engine that is starting gets the time it needs while it makes progress
+ * (agent/progress.c): crash recovery, a large AOF, a replica catching up.
+ * jobs_supervise() runs on the main thread. Every change of a member is persisted (agent/member.c)
+ * before it is reported, so that a restarted agent picks up where it was. */
 #include "agent/jobs.h"
 
 #include <errno.h>
@@ -16,18 +17,30 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "agent/hostinfo.h"
+#include "agent/progress.h"
+#include "agent/quarantine.h"
+#include "agent/seeding.h"
 #include "engines/engine.h"
 #include "lib/proc.h"
 #include "lib/clock.h"
 #include "lib/log.h"
 #include "lib/xalloc.h"
 
-#define READY_DEADLINE_MS 60000
+#define READY_STALL_MS 60000       /* a start fails after this long without progress */
+#define READY_MAX_MS (6 * 3600000) /* ... and after this long whatever it does */
+#define SAMPLE_MS 1000             /* progress samples of a start */
+#define WALK_MS 5000               /* walks of the member directory during a start */
 #define STOP_DEADLINE_MS 30000
 #define BACKOFF_MIN_MS 250
 #define BACKOFF_MAX_MS 30000
+#define SEED_BACKOFF_MIN_MS 1000 /* a replica whose seeding failed is seeded again after */
+#define SEED_BACKOFF_MAX_MS 60000
+#define REPL_BACKOFF_MIN_MS 1000 /* replication set-up retried after */
+#define REPL_BACKOFF_MAX_MS 30000
 #define STABLE_MS 60000 /* running this long resets the back-off */
 
 /* What a worker needs of a member, copied under the lock so that it can work without it, and
@@ -37,12 +50,17 @@ struct job {
     struct agent *a;  /* borrowed */
     struct member *m; /* borrowed: owned by the worker while m->busy */
     const struct engine_ops *ops;
-    struct engine_spec spec;
-    char *dir;
-    char *verifier;
+    struct member_spec *ms;  /* owned: the spec and its strings */
+    struct engine_spec spec; /* ms->spec */
+    char *dir;               /* ms->dir */
     char group[40];
     struct iso_limits limits;
     int stop_signal;
+    bool replica;                    /* seeded from its primary (JOB_PROVISION) */
+    char seed_host[MEMBER_HOST_MAX]; /* the primary's agent seed server */
+    int seed_port;
+    int64_t primary_id;
+    int64_t old_memory_mb; /* resize: the memory limit it runs with (0: unknown) */
     /* read when the worker starts */
     int version;    /* the spec_version whose limits the job applies */
     pid_t reap_pid; /* the running engine when this agent started it (reaped after a stop) */
@@ -54,11 +72,7 @@ struct job {
 
 static void job_free(struct job *j)
 {
-    free(j->dir);
-    if (j->verifier) {
-        explicit_bzero(j->verifier, strlen(j->verifier));
-        free(j->verifier);
-    }
+    member_spec_free(j->ms);
     free(j);
 }
 
@@ -71,21 +85,18 @@ static struct job *job_new(struct agent *a, struct member *m, enum job_kind kind
     j->a = a;
     j->m = m;
     j->ops = engine_find(m->engine);
-    j->dir = member_dir(m, a->cfg->data_dir);
-    j->verifier = xstrdup(m->verifier ? m->verifier : "");
+    j->ms = member_spec_new(m, a->cfg->data_dir, a->cfg->advertise);
+    j->spec = j->ms->spec;
+    j->dir = j->ms->dir;
     member_group(m, a->tag, j->group);
     j->limits = m->limits;
     snprintf(j->limits.device, sizeof(j->limits.device), "%s", a->device);
-    j->spec.instance = m->instance_id;
-    j->spec.data_dir = j->dir;
-    j->spec.listen_addr = a->cfg->advertise;
-    j->spec.port = m->port;
-    j->spec.cpu_millis = m->limits.cpu_millis;
-    j->spec.memory_mb = m->limits.memory_mb;
-    j->spec.disk_mb = m->disk_mb;
-    j->spec.username = m->username;
-    j->spec.verifier = j->verifier;
     j->stop_signal = j->ops ? j->ops->stop_signal : SIGTERM;
+    j->replica = member_is_replica(m);
+    snprintf(j->seed_host, sizeof(j->seed_host), "%s", m->seed_host);
+    j->seed_port = m->seed_port;
+    j->primary_id = m->primary.id;
+    j->old_memory_mb = m->applied_memory_mb;
     return j;
 }
 
@@ -107,33 +118,50 @@ void jobs_set_state(struct agent *a, struct member *m, enum hb_state to, const c
     if (m->state != to) {
         a->report_now = true;
         pthread_cond_signal(&a->wake);
+        pthread_cond_signal(&a->report_wake);
     }
     m->state = to;
     snprintf(m->error, sizeof(m->error), "%s", error ? error : "");
     jobs_save(a, m);
 }
 
-/* Stop whatever runs in the member's group and remove the group. 0 / -1. */
-static int stop_group(struct job *j, pid_t child, struct err *e)
+int jobs_stop_group(struct agent *a, const char *group, int sig, pid_t child, struct err *e)
 {
-    struct agent *a = j->a;
     int rc = 0, status;
 
-    pthread_mutex_lock(&a->iso_lock);
-    if (iso_exists(a->iso, j->group)) {
-        if (iso_stop(a->iso, j->group, j->stop_signal, STOP_DEADLINE_MS, e) < 0)
+    if (iso_exists(a->iso, group)) {
+        if (iso_stop(a->iso, group, sig, STOP_DEADLINE_MS, e) < 0)
             rc = -1;
     }
-    pthread_mutex_unlock(&a->iso_lock);
     if (child > 0)
         while (waitpid(child, &status, 0) < 0 && errno == EINTR)
             ;
-    if (rc == 0) {
-        pthread_mutex_lock(&a->iso_lock);
-        rc = iso_destroy(a->iso, j->group, e);
-        pthread_mutex_unlock(&a->iso_lock);
-    }
+    if (rc == 0)
+        rc = iso_destroy(a->iso, group, e);
     return rc;
+}
+
+/* Stop whatever runs in the member's group and remove the group. 0 / -1. */
+static int stop_group(struct job *j, pid_t child, struct err *e)
+{
+    return jobs_stop_group(j->a, j->group, j->stop_signal, child, e);
+}
+
+void jobs_sample(struct agent *a, const char *group, const char *log_path, const char *dir,
+                 bool walk, struct progress_sample *s)
+{
+    struct iso_usage u;
+    struct stat st;
+    struct err e;
+
+    s->log_bytes = log_path && lstat(log_path, &st) == 0 ? (int64_t)st.st_size : -1;
+    s->dir_bytes = walk && dir ? hostinfo_disk_used_bytes(dir) : -1;
+    if (iso_usage(a->iso, group, &u, &e) == 0) {
+        s->cpu_usec = (int64_t)u.cpu_usec;
+        s->io_bytes = (int64_t)(u.io_read_bytes + u.io_write_bytes);
+    } else {
+        s->cpu_usec = s->io_bytes = -1;
+    }
 }
 
 /* Start the engine in its group and wait until it answers. On success sets *pid. */
@@ -143,7 +171,9 @@ static int start_engine(struct job *j, pid_t *pid, bool *child, struct err *e)
     struct iso_exec ex;
     char **argv = NULL;
     char *log_path = NULL;
-    int64_t deadline;
+    int64_t started, next_sample, next_walk, next_note;
+    struct progress pr;
+    struct progress_sample ps;
     off_t log_from = 0;
     struct stat st;
     int rc = -1, status = -1;
@@ -155,22 +185,26 @@ static int start_engine(struct job *j, pid_t *pid, bool *child, struct err *e)
     if (engine_configure(j->ops, &j->spec, e) < 0 || engine_argv(j->ops, &j->spec, &argv, e) < 0)
         goto out;
     log_path = engine_log_path(&j->spec);
-    if (stat(log_path, &st) == 0)
+    if (lstat(log_path, &st) == 0)
         log_from = st.st_size; /* the engine's error text of this start comes after */
     memset(&ex, 0, sizeof(ex));
     ex.argv = argv;
     ex.user = j->ops->cat->default_os_user;
     ex.workdir = j->dir;
     ex.log_path = log_path;
-    pthread_mutex_lock(&a->iso_lock);
     rc = iso_start(a->iso, j->group, &j->limits, &ex, pid, e);
-    pthread_mutex_unlock(&a->iso_lock);
     if (rc < 0)
         goto out;
     rc = -1;
-    deadline = clock_now_ms() + READY_DEADLINE_MS;
+    /* No fixed deadline: recovery (a WAL replay, a large AOF) takes what it takes while the
+     * engine makes progress; it fails after READY_STALL_MS without any. */
+    started = next_sample = next_note = clock_now_ms();
+    next_walk = started + WALK_MS;
+    jobs_sample(a, j->group, log_path, j->dir, true, &ps);
+    progress_init(&pr, started, &ps);
     for (;;) {
         struct err pe;
+        int64_t now;
         if (engine_probe(j->ops, &j->spec, 1000, &pe) == 0)
             break;
         if (*child ? waitpid(*pid, &status, WNOHANG) == *pid : !proc_alive(*pid, 0)) {
@@ -179,12 +213,33 @@ static int start_engine(struct job *j, pid_t *pid, bool *child, struct err *e)
             stop_group(j, 0, &pe);
             goto out;
         }
-        if (clock_now_ms() > deadline) {
-            err_set(e, ENGINE_E_START, "%s did not answer within %d s", j->ops->cat->server_name,
-                    READY_DEADLINE_MS / 1000);
+        now = clock_now_ms();
+        if (now >= next_sample) {
+            bool walk = now >= next_walk;
+            jobs_sample(a, j->group, log_path, j->dir, walk, &ps);
+            if (!walk)
+                ps.dir_bytes = pr.last.dir_bytes;
+            else
+                next_walk = now + WALK_MS;
+            progress_note(&pr, now, &ps);
+            next_sample = now + SAMPLE_MS;
+        }
+        if (progress_stalled(&pr, now, READY_STALL_MS) || now - started > READY_MAX_MS ||
+            *a->stopping) {
+            if (*a->stopping)
+                err_set(e, ENGINE_E_START, "%s: the agent is stopping", j->ops->cat->server_name);
+            else
+                err_set(e, ENGINE_E_START,
+                        "%s did not answer, and made no progress (log, data, CPU or IO) for %d s",
+                        j->ops->cat->server_name, READY_STALL_MS / 1000);
             stop_group(j, *child ? *pid : 0, &pe);
             *pid = 0;
             goto out;
+        }
+        if (now - started >= READY_STALL_MS && now >= next_note) {
+            log_info("event=engine_recovering member=%lld waited_s=%lld", (long long)j->m->id,
+                     (long long)((now - started) / 1000));
+            next_note = now + READY_STALL_MS;
         }
         clock_sleep_ms(20);
     }
@@ -201,31 +256,46 @@ out:
     return rc;
 }
 
-/* Record a started engine; caller holds a->lock. */
-static void mark_running(struct agent *a, struct member *m, pid_t pid, bool child, int version)
+/* Record a started engine: it runs with the limits of spec_version `version` (a restart
+ * applied whatever a resize left pending); its replication is (re)applied next. Caller holds
+ * a->lock. */
+static void mark_running(struct job *j)
 {
-    m->pid = pid;
-    m->starttime = proc_starttime(pid);
-    m->our_child = child;
-    m->applied_version = version;
+    struct member *m = j->m;
+
+    m->pid = j->pid;
+    m->starttime = proc_starttime(j->pid);
+    m->our_child = j->pid_is_child;
+    m->applied_version = j->version;
+    m->applied_memory_mb = j->limits.memory_mb;
+    m->pending_restart = false;
     m->provisioned = true;
     m->running_since_ms = clock_now_ms();
     m->restart_at_ms = 0;
-    jobs_set_state(a, m, HB_RUNNING, NULL);
+    m->repl_dirty = m->repl_user[0] != '\0';
+    m->repl_retry_at_ms = 0;
+    m->repl_backoff_ms = 0;
+    jobs_set_state(j->a, m, HB_RUNNING, NULL);
+}
+
+/* The next exponential back-off from *ms, between lo and hi. */
+static int backoff(int *ms, int lo, int hi)
+{
+    *ms = *ms ? *ms * 2 : lo;
+    if (*ms > hi)
+        *ms = hi;
+    return *ms;
 }
 
 /* Schedule the next restart of a member whose engine is down: exponential back-off from
  * BACKOFF_MIN_MS to BACKOFF_MAX_MS. Caller holds a->lock. */
 static void schedule_restart(struct member *m, int64_t now)
 {
-    m->backoff_ms = m->backoff_ms ? m->backoff_ms * 2 : BACKOFF_MIN_MS;
-    if (m->backoff_ms > BACKOFF_MAX_MS)
-        m->backoff_ms = BACKOFF_MAX_MS;
-    m->restart_at_ms = now + m->backoff_ms;
+    m->restart_at_ms = now + backoff(&m->backoff_ms, BACKOFF_MIN_MS, BACKOFF_MAX_MS);
 }
 
-/* The kinds of jobs. run() works without a->lock (taking a->iso_lock around isolation calls)
- * and returns 0 / -1 with e set; done() records the outcome with a->lock held. */
+/* The kinds of jobs. run() works without a->lock and returns 0 / -1 with e set; done() records the
+ * outcome with a->lock held. */
 struct job_ops {
     int (*run)(struct job *j, struct err *e);
     void (*done)(struct job *j, int rc, const struct err *e);
@@ -242,11 +312,19 @@ static void set_error(struct member *m, const char *what, const char *msg)
 static int provision_run(struct job *j, struct err *e)
 {
     struct err ce;
+    int rc;
 
     if (!j->ops)
         return err_set(e, AGENT_E_NO_ENGINE, "engine \"%s\" is not offered by this agent",
                        j->m->engine);
-    if (engine_init(j->ops, &j->spec, e) == 0 && start_engine(j, &j->pid, &j->pid_is_child, e) == 0)
+    if (j->replica) {
+        struct seeding sd = {j->a,      j->m,         j->ops,       j->ms,        j->group,
+                             j->limits, j->seed_host, j->seed_port, j->primary_id};
+        rc = seeding_run(&sd, e);
+    } else {
+        rc = engine_init(j->ops, &j->spec, e);
+    }
+    if (rc == 0 && start_engine(j, &j->pid, &j->pid_is_child, e) == 0)
         return 0;
     /* A failed create leaves nothing behind: no process, group or data directory. */
     if (stop_group(j, 0, &ce) < 0 || engine_remove(j->ops, &j->spec, &ce) < 0)
@@ -254,12 +332,34 @@ static int provision_run(struct job *j, struct err *e)
     return -1;
 }
 
+/* Whether a failed seeding may succeed later (the primary not ready yet, a network cut): all
+ * but a refusal that no retry changes. */
+static bool seed_retryable(const struct err *e)
+{
+    return e->code != ENGINE_E_UNSUPPORTED && e->code != ENGINE_E_INVALID &&
+           e->code != AGENT_E_NO_ENGINE && e->code != AGENT_E_DESIRED;
+}
+
 static void provision_done(struct job *j, int rc, const struct err *e)
 {
-    if (rc == 0)
-        mark_running(j->a, j->m, j->pid, j->pid_is_child, j->version);
-    else
-        jobs_set_state(j->a, j->m, HB_FAILED, e->msg);
+    struct member *m = j->m;
+    char msg[sizeof(m->error)];
+
+    m->seeding = false;
+    if (rc == 0) {
+        mark_running(j);
+    } else if (j->replica && seed_retryable(e)) {
+        /* the primary may not be ready yet: seeded again after a back-off, from scratch */
+        m->restart_at_ms =
+            clock_now_ms() + backoff(&m->backoff_ms, SEED_BACKOFF_MIN_MS, SEED_BACKOFF_MAX_MS);
+        if (snprintf(msg, sizeof(msg), "seeding: %s", e->msg) < 0)
+            msg[0] = '\0';
+        log_warn("event=seed_failed member=%lld retry_in_ms=%d error=\"%s\"", (long long)m->id,
+                 m->backoff_ms, e->msg);
+        jobs_set_state(j->a, m, HB_STARTING, msg);
+    } else {
+        jobs_set_state(j->a, m, HB_FAILED, e->msg);
+    }
 }
 
 static int restart_run(struct job *j, struct err *e)
@@ -270,24 +370,29 @@ static int restart_run(struct job *j, struct err *e)
 static void restart_done(struct job *j, int rc, const struct err *e)
 {
     if (rc == 0) {
-        mark_running(j->a, j->m, j->pid, j->pid_is_child, j->version);
+        mark_running(j);
     } else {
         schedule_restart(j->m, clock_now_ms());
         jobs_set_state(j->a, j->m, HB_STARTING, e->msg);
     }
 }
 
+/* Growing: the group's memory limit first, then the engine's settings; shrinking (or not
+ * knowing what it runs with): the engine's settings first, so that the engine never holds more
+ * than its group allows (which the kernel answers with an OOM kill or EBUSY). */
 static int resize_run(struct job *j, struct err *e)
 {
     struct agent *a = j->a;
-    int rc;
 
-    pthread_mutex_lock(&a->iso_lock);
-    rc = iso_update(a->iso, j->group, &j->limits, e);
-    pthread_mutex_unlock(&a->iso_lock);
-    if (rc == 0)
-        rc = engine_apply_live(j->ops, &j->spec, &j->restart_needed, e);
-    return rc;
+    if (j->old_memory_mb > 0 && j->limits.memory_mb >= j->old_memory_mb)
+        return iso_update(a->iso, j->group, &j->limits, e) < 0 ||
+                       engine_apply_live(j->ops, &j->spec, &j->restart_needed, e) < 0
+                   ? -1
+                   : 0;
+    return engine_apply_live(j->ops, &j->spec, &j->restart_needed, e) < 0 ||
+                   iso_update(a->iso, j->group, &j->limits, e) < 0
+               ? -1
+               : 0;
 }
 
 static void resize_done(struct job *j, int rc, const struct err *e)
@@ -296,6 +401,7 @@ static void resize_done(struct job *j, int rc, const struct err *e)
 
     if (rc == 0) {
         m->applied_version = j->version;
+        m->applied_memory_mb = j->limits.memory_mb;
         m->pending_restart = j->restart_needed;
         log_info("event=member_resized member=%lld cpu_millis=%lld memory_mb=%lld "
                  "pending_restart=%s",
@@ -308,12 +414,18 @@ static void resize_done(struct job *j, int rc, const struct err *e)
     jobs_save(j->a, m);
 }
 
+/* Stop, remove the group, and move the data aside: it stays in the quarantine for the keep
+ * time (agent/quarantine.c), then the janitor removes it. */
 static int delete_run(struct job *j, struct err *e)
 {
+    bool moved = false;
     int rc = stop_group(j, j->reap_pid, e);
 
-    if (rc == 0 && j->ops)
-        rc = engine_remove(j->ops, &j->spec, e);
+    if (rc == 0)
+        rc = quarantine_move(j->a->cfg->data_dir, j->dir, j->m->id, time(NULL), &moved, e);
+    if (rc == 0 && moved)
+        log_info("event=member_quarantined member=%lld keep_s=%lld", (long long)j->m->id,
+                 (long long)j->a->cfg->keep_deleted_s);
     return rc;
 }
 
@@ -330,11 +442,42 @@ static void delete_done(struct job *j, int rc, const struct err *e)
     }
 }
 
+static int repl_run(struct job *j, struct err *e)
+{
+    if (!j->spec.repl)
+        return 0;
+    return j->replica ? engine_follow(j->ops, &j->spec, e) : engine_repl_setup(j->ops, &j->spec, e);
+}
+
+static void repl_done(struct job *j, int rc, const struct err *e)
+{
+    struct member *m = j->m;
+
+    if (rc == 0) {
+        m->repl_dirty = false;
+        m->repl_backoff_ms = 0;
+        if (strncmp(m->error, "replication: ", 13) == 0)
+            m->error[0] = '\0';
+        log_info("event=replication_applied member=%lld role=%s", (long long)m->id,
+                 j->replica ? HB_ROLE_REPLICA : HB_ROLE_PRIMARY);
+    } else {
+        /* the engine keeps running; tried again after a back-off */
+        m->repl_retry_at_ms =
+            clock_now_ms() + backoff(&m->repl_backoff_ms, REPL_BACKOFF_MIN_MS, REPL_BACKOFF_MAX_MS);
+        if (m->repl_backoff_ms <= REPL_BACKOFF_MIN_MS || m->repl_backoff_ms == REPL_BACKOFF_MAX_MS)
+            log_warn("event=replication_failed member=%lld retry_in_ms=%d error=\"%s\"",
+                     (long long)m->id, m->repl_backoff_ms, e->msg);
+        set_error(m, "replication", e->msg);
+    }
+    jobs_save(j->a, m);
+}
+
 static const struct job_ops job_kinds[] = {
     [JOB_PROVISION] = {provision_run, provision_done},
     [JOB_RESTART] = {restart_run, restart_done},
     [JOB_RESIZE] = {resize_run, resize_done},
     [JOB_DELETE] = {delete_run, delete_done},
+    [JOB_REPL] = {repl_run, repl_done},
 };
 
 /* The worker thread of every job: what the member is at the start, the work without the lock,
@@ -409,8 +552,13 @@ void jobs_supervise(struct agent *a)
                 dead = !proc_alive(m->pid, m->starttime);
                 snprintf(why, sizeof(why), "the engine exited");
             }
-            if (!dead)
+            if (!dead) {
+                if (m->repl_dirty && !m->repl_user[0])
+                    m->repl_dirty = false;
+                else if (m->repl_dirty && now >= m->repl_retry_at_ms)
+                    jobs_spawn(a, m, JOB_REPL);
                 continue;
+            }
             if (now - m->running_since_ms > STABLE_MS)
                 m->backoff_ms = 0;
             schedule_restart(m, now);
@@ -421,7 +569,7 @@ void jobs_supervise(struct agent *a)
             jobs_set_state(a, m, HB_STARTING, why);
         } else if (m->state == HB_STARTING && m->restart_at_ms && now >= m->restart_at_ms) {
             m->restart_at_ms = 0;
-            jobs_spawn(a, m, JOB_RESTART);
+            jobs_spawn(a, m, m->provisioned ? JOB_RESTART : JOB_PROVISION);
         }
     }
     pthread_mutex_unlock(&a->lock);
@@ -454,7 +602,7 @@ void jobs_wait_idle(struct agent *a, int timeout_ms)
     for (int waited = 0; waited < timeout_ms; waited += 10) {
         int busy;
         pthread_mutex_lock(&a->lock);
-        busy = a->workers;
+        busy = a->workers + a->helpers;
         pthread_mutex_unlock(&a->lock);
         if (!busy)
             break;

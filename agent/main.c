@@ -1,17 +1,21 @@
 /* dbaas-agent: the node agent. Runs the engines of the members dbaasd places on this host under
  * per-instance isolation, and reports them. Startup: options (and an optional config file) ->
- * data directory -> isolation backend -> re-adopt running engines -> "ready" -> heartbeat loop.
- * SIGTERM/SIGINT stop the agent but not the engines. */
+ * data directory -> isolation backend -> seed server -> re-adopt running engines -> "ready" ->
+ * heartbeat loop. SIGTERM/SIGINT stop the agent but not the engines. `dbaas-agent seed-fetch`
+ * and `dbaas-agent seed-source` are the helper commands that seeding runs under isolation
+ * (agent/seedcmd.h). */
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "agent/agent.h"
+#include "agent/seedcmd.h"
 #include "lib/log.h"
 #include "lib/quantity.h"
 #include "lib/xalloc.h"
@@ -28,7 +32,9 @@ static void usage(FILE *f)
 {
     fprintf(f, "Usage: dbaas-agent --server URL --token TOKEN --data-dir DIR --advertise ADDR\n"
                "                   [--isolation cgroup|cgroup-v1|cgroup-v2|lxc] [--ports MIN-MAX]\n"
-               "                   [--cpu Q] [--memory Q] [--disk Q] [--config FILE]\n"
+               "                   [--cpu Q] [--memory Q] [--disk Q] [--seed-port PORT]\n"
+               "                   [--keep-deleted DURATION] [--config FILE]\n"
+               "       dbaas-agent seed-fetch|seed-source ... (run by the agent itself)\n"
                "\n"
                "  --server URL       dbaasd's URL (e.g. http://127.0.0.1:8080)\n"
                "  --token TOKEN      the host's agent token (from `dbaasctl host add`);\n"
@@ -39,6 +45,10 @@ static void usage(FILE *f)
                "  --ports MIN-MAX    the port range for engines (default 20000-29999)\n"
                "  --cpu/--memory/--disk  capacity to report (default: the machine's)\n"
                "  --libvirt-uri URI  with --isolation lxc (default lxc:///system)\n"
+               "  --seed-port PORT   the seed server's port on ADDR, streams for replicas\n"
+               "                     (default: the port after the --ports range; 0: none)\n"
+               "  --keep-deleted D   how long a deleted member's data is kept aside before\n"
+               "                     it is removed: 90s, 30m, 24h, 7d (default 24h; 0: at once)\n"
                "  --config FILE      key = value lines with the same names\n"
                "  --stop-engines-on-exit  stop the engines when the agent stops (they start\n"
                "                     again with the next agent; for development setups)\n"
@@ -62,7 +72,7 @@ static char *read_token(const char *path)
 
 struct opts {
     char *server, *token, *token_file, *data_dir, *advertise, *isolation, *ports;
-    char *cpu, *memory, *disk, *libvirt_uri;
+    char *cpu, *memory, *disk, *libvirt_uri, *seed_port, *keep_deleted;
 };
 
 /* Set option key (long name) to value; 0, or -1 when unknown. Later settings win. */
@@ -83,6 +93,8 @@ static int set_opt(struct opts *o, const char *key, const char *value)
         {"memory", offsetof(struct opts, memory)},
         {"disk", offsetof(struct opts, disk)},
         {"libvirt-uri", offsetof(struct opts, libvirt_uri)},
+        {"seed-port", offsetof(struct opts, seed_port)},
+        {"keep-deleted", offsetof(struct opts, keep_deleted)},
     };
     size_t i;
 
@@ -142,6 +154,33 @@ static int load_config(struct opts *o, const char *path)
     return 0;
 }
 
+/* A duration: a number of seconds with an optional unit s, m, h or d. 0 / -1. */
+static int parse_duration(const char *s, int64_t *secs)
+{
+    char *end;
+    long long v;
+    int64_t unit = 1;
+
+    errno = 0;
+    v = strtoll(s, &end, 10);
+    if (errno || end == s || v < 0)
+        return -1;
+    if (*end == 'm')
+        unit = 60;
+    else if (*end == 'h')
+        unit = 3600;
+    else if (*end == 'd')
+        unit = 86400;
+    else if (*end != 's' && *end != '\0')
+        return -1;
+    if (*end && end[1])
+        return -1;
+    if (v > INT64_MAX / unit)
+        return -1;
+    *secs = v * unit;
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     static const struct option longopts[] = {{"server", required_argument, NULL, 0},
@@ -158,6 +197,8 @@ int main(int argc, char **argv)
                                              {"help", no_argument, NULL, 'h'},
                                              {"stop-engines-on-exit", no_argument, NULL, 'S'},
                                              {"libvirt-uri", required_argument, NULL, 0},
+                                             {"seed-port", required_argument, NULL, 0},
+                                             {"keep-deleted", required_argument, NULL, 0},
                                              {"version", no_argument, NULL, 'V'},
                                              {NULL, 0, NULL, 0}};
     struct opts o;
@@ -167,6 +208,10 @@ int main(int argc, char **argv)
     int c, idx, status = 2;
     char *token = NULL;
 
+    if (argc > 1 && strcmp(argv[1], "seed-fetch") == 0)
+        return seedcmd_fetch_main(argc - 1, argv + 1);
+    if (argc > 1 && strcmp(argv[1], "seed-source") == 0)
+        return seedcmd_source_main(argc - 1, argv + 1);
     memset(&o, 0, sizeof(o));
     memset(&cfg, 0, sizeof(cfg));
     log_set_program("dbaas-agent");
@@ -224,6 +269,23 @@ int main(int argc, char **argv)
         fprintf(stderr, "dbaas-agent: --ports must be MIN-MAX within 1024-65535\n");
         goto out;
     }
+    cfg.seed_port = cfg.port_max < 65535 ? cfg.port_max + 1 : 0;
+    if (o.seed_port) {
+        char *end;
+        long v = strtol(o.seed_port, &end, 10);
+        if (*end || v < 0 || v > 65535 || (v > 0 && v < 1024) ||
+            (v >= cfg.port_min && v <= cfg.port_max)) {
+            fprintf(stderr, "dbaas-agent: --seed-port must be 0 or a port in 1024-65535 outside "
+                            "--ports\n");
+            goto out;
+        }
+        cfg.seed_port = (int)v;
+    }
+    cfg.keep_deleted_s = 24 * 3600;
+    if (o.keep_deleted && parse_duration(o.keep_deleted, &cfg.keep_deleted_s) < 0) {
+        fprintf(stderr, "dbaas-agent: invalid --keep-deleted duration \"%s\"\n", o.keep_deleted);
+        goto out;
+    }
     if ((o.cpu && quantity_parse_cpu(o.cpu, &cfg.cpu_millis) < 0) ||
         (o.memory && quantity_parse_mb(o.memory, &cfg.memory_mb) < 0) ||
         (o.disk && quantity_parse_mb(o.disk, &cfg.disk_mb) < 0)) {
@@ -259,5 +321,7 @@ out:
     free(o.memory);
     free(o.disk);
     free(o.libvirt_uri);
+    free(o.seed_port);
+    free(o.keep_deleted);
     return status;
 }

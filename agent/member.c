@@ -19,6 +19,132 @@ static void copy_str(char *dst, size_t n, const json_t *v)
     snprintf(dst, n, "%s", json_is_string(v) ? json_string_value(v) : "");
 }
 
+/* ---- replication fields ---- */
+
+/* The replication fields of a desired entry (or of a persisted record: same names). */
+struct repl_fields {
+    struct member_peer primary;
+    const char *user;             /* borrowed from the JSON; "" none */
+    const char *secret;           /* borrowed; "" none */
+    struct member_peer *replicas; /* owned */
+    int n_replicas;
+    struct member_peer seed; /* id unused */
+};
+
+static const char *str_or_empty(const json_t *v)
+{
+    return json_is_string(v) ? json_string_value(v) : "";
+}
+
+/* A peer {id, host, port} (need_id: id must be > 0). */
+static bool peer_valid(const json_t *p, bool need_id)
+{
+    const json_t *host = json_object_get(p, HB_F_HOST), *port = json_object_get(p, HB_F_PORT);
+
+    if (!json_is_object(p) || !json_is_string(host) || json_string_length(host) == 0 ||
+        json_string_length(host) >= MEMBER_HOST_MAX || !json_is_integer(port) ||
+        json_integer_value(port) < 1 || json_integer_value(port) > 65535)
+        return false;
+    return !need_id || (json_is_integer(json_object_get(p, HB_F_ID)) &&
+                        json_integer_value(json_object_get(p, HB_F_ID)) > 0);
+}
+
+static void read_peer(struct member_peer *out, const json_t *p)
+{
+    memset(out, 0, sizeof(*out));
+    if (!json_is_object(p))
+        return;
+    out->id = json_integer_value(json_object_get(p, HB_F_ID));
+    copy_str(out->host, sizeof(out->host), json_object_get(p, HB_F_HOST));
+    out->port = (int)json_integer_value(json_object_get(p, HB_F_PORT));
+}
+
+static void read_repl(struct repl_fields *r, const json_t *d)
+{
+    const json_t *repl = json_object_get(d, HB_F_REPLICATION),
+                 *list = json_object_get(d, HB_F_REPLICAS);
+    size_t i;
+    json_t *p;
+
+    memset(r, 0, sizeof(*r));
+    read_peer(&r->primary, json_object_get(d, HB_F_PRIMARY));
+    r->user = str_or_empty(json_object_get(repl, HB_F_USER));
+    r->secret = str_or_empty(json_object_get(repl, HB_F_SECRET));
+    read_peer(&r->seed, json_object_get(d, HB_F_SEED));
+    if (json_is_array(list) && json_array_size(list) > 0) {
+        r->replicas = xcalloc(json_array_size(list), sizeof(*r->replicas));
+        json_array_foreach(list, i, p)
+        {
+            if (peer_valid(p, true))
+                read_peer(&r->replicas[r->n_replicas++], p);
+        }
+    }
+}
+
+static bool peer_equal(const struct member_peer *a, const struct member_peer *b)
+{
+    return a->id == b->id && a->port == b->port && strcmp(a->host, b->host) == 0;
+}
+
+/* Whether r differs from m's replication fields (the role compared by the caller). */
+static bool repl_differs(const struct member *m, const struct repl_fields *r)
+{
+    if (!peer_equal(&m->primary, &r->primary) || strcmp(m->repl_user, r->user) != 0 ||
+        strcmp(m->repl_secret ? m->repl_secret : "", r->secret) != 0 ||
+        m->n_replicas != r->n_replicas || strcmp(m->seed_host, r->seed.host) != 0 ||
+        m->seed_port != r->seed.port)
+        return true;
+    for (int i = 0; i < r->n_replicas; i++)
+        if (!peer_equal(&m->replicas[i], &r->replicas[i]))
+            return true;
+    return false;
+}
+
+static void free_secret(char *s)
+{
+    if (s) {
+        explicit_bzero(s, strlen(s));
+        free(s);
+    }
+}
+
+/* Take r into m (r->replicas is stolen). */
+static void take_repl(struct member *m, struct repl_fields *r)
+{
+    m->primary = r->primary;
+    snprintf(m->repl_user, sizeof(m->repl_user), "%s", r->user);
+    if (!m->repl_secret || strcmp(m->repl_secret, r->secret) != 0) {
+        free_secret(m->repl_secret);
+        m->repl_secret = xstrdup(r->secret);
+    }
+    free(m->replicas);
+    m->replicas = r->replicas;
+    m->n_replicas = r->n_replicas;
+    r->replicas = NULL;
+    snprintf(m->seed_host, sizeof(m->seed_host), "%s", r->seed.host);
+    m->seed_port = r->seed.port;
+}
+
+bool member_repl_differs(const struct member *m, const json_t *d)
+{
+    struct repl_fields r;
+    char role[16];
+    bool differs;
+
+    copy_str(role, sizeof(role), json_object_get(d, HB_F_ROLE));
+    read_repl(&r, d);
+    differs = strcmp(role, m->role) != 0 || repl_differs(m, &r);
+    free(r.replicas);
+    return differs;
+}
+
+bool member_is_replica(const struct member *m)
+{
+    return strcmp(m->role, HB_ROLE_REPLICA) == 0;
+}
+
+/* ---- limits ---- */
+
 static void read_limits(struct member *m, const json_t *lim)
 {
     m->limits.cpu_millis = json_integer_value(json_object_get(lim, HB_F_CPU_MILLIS));
@@ -43,7 +169,12 @@ bool member_update_desired(struct member *m, const json_t *d)
     const json_t *cred = json_object_get(d, HB_F_CREDENTIALS);
     int version = (int)json_integer_value(json_object_get(d, HB_F_SPEC_VERSION));
     bool changed = version != m->spec_version;
+    struct repl_fields r;
 
+    if (member_repl_differs(m, d))
+        m->repl_dirty = true;
+    read_repl(&r, d);
+    take_repl(m, &r);
     copy_str(m->instance_id, sizeof(m->instance_id), json_object_get(d, HB_F_INSTANCE_ID));
     copy_str(m->instance, sizeof(m->instance), json_object_get(d, HB_F_INSTANCE));
     copy_str(m->engine, sizeof(m->engine), json_object_get(d, HB_F_ENGINE));
@@ -60,13 +191,84 @@ bool member_update_desired(struct member *m, const json_t *d)
     return changed;
 }
 
+/* The limits of a desired running member: every field, none negative, the plan's three
+ * above 0. */
+static int check_limits(const json_t *lim, long long id, struct err *e)
+{
+    static const char *const fields[] = {HB_F_CPU_MILLIS, HB_F_MEMORY_MB,  HB_F_DISK_MB,
+                                         HB_F_READ_IOPS,  HB_F_WRITE_IOPS, HB_F_READ_BPS,
+                                         HB_F_WRITE_BPS};
+
+    if (!json_is_object(lim))
+        return err_set(e, AGENT_E_DESIRED, "malformed desired member %lld: no limits", id);
+    for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+        const json_t *v = json_object_get(lim, fields[i]);
+        if (!json_is_integer(v) || json_integer_value(v) < 0 ||
+            (i < 3 && json_integer_value(v) == 0))
+            return err_set(e, AGENT_E_DESIRED,
+                           "malformed desired member %lld: limit \"%s\" is missing or invalid", id,
+                           fields[i]);
+    }
+    return 0;
+}
+
+/* The role and replication fields (the secret is never quoted). */
+static int check_repl(const json_t *d, long long id, struct err *e)
+{
+    const json_t *role = json_object_get(d, HB_F_ROLE),
+                 *repl = json_object_get(d, HB_F_REPLICATION);
+    const json_t *list = json_object_get(d, HB_F_REPLICAS), *seed = json_object_get(d, HB_F_SEED);
+    bool replica;
+    size_t i;
+    json_t *p;
+
+    if (role && !json_is_null(role) && !json_is_string(role))
+        return err_set(e, AGENT_E_DESIRED, "malformed desired member %lld: invalid role", id);
+    replica = json_is_string(role) && strcmp(json_string_value(role), HB_ROLE_REPLICA) == 0;
+    if (json_is_string(role) && !replica && strcmp(json_string_value(role), HB_ROLE_PRIMARY) != 0)
+        return err_set(e, AGENT_E_DESIRED, "malformed desired member %lld: unknown role \"%.32s\"",
+                       id, json_string_value(role));
+    if (repl && !json_is_null(repl) &&
+        (!json_is_object(repl) || !json_is_string(json_object_get(repl, HB_F_USER)) ||
+         json_string_length(json_object_get(repl, HB_F_USER)) == 0 ||
+         json_string_length(json_object_get(repl, HB_F_USER)) >= 64 ||
+         !json_is_string(json_object_get(repl, HB_F_SECRET)) ||
+         json_string_length(json_object_get(repl, HB_F_SECRET)) == 0))
+        return err_set(e, AGENT_E_DESIRED,
+                       "malformed desired member %lld: replication needs a user and a secret", id);
+    if (replica && (!json_is_object(repl) || !peer_valid(json_object_get(d, HB_F_PRIMARY), true)))
+        return err_set(e, AGENT_E_DESIRED,
+                       "malformed desired member %lld: a replica needs its primary {id, host, "
+                       "port} and replication",
+                       id);
+    if (seed && !json_is_null(seed) && !peer_valid(seed, false))
+        return err_set(e, AGENT_E_DESIRED, "malformed desired member %lld: invalid seed", id);
+    if (list && !json_is_null(list)) {
+        if (!json_is_array(list))
+            return err_set(e, AGENT_E_DESIRED, "malformed desired member %lld: invalid replicas",
+                           id);
+        json_array_foreach(list, i, p)
+        {
+            if (!peer_valid(p, true))
+                return err_set(e, AGENT_E_DESIRED,
+                               "malformed desired member %lld: invalid replica %zu", id, i);
+        }
+    }
+    return 0;
+}
+
 int member_desired_check(const json_t *d, struct err *e)
 {
+    long long id;
+
     if (!json_is_object(d) || !json_is_integer(json_object_get(d, HB_F_ID)) ||
         !json_is_string(json_object_get(d, HB_F_ENGINE)) ||
         !json_is_integer(json_object_get(d, HB_F_PORT)))
         return err_set(e, AGENT_E_DESIRED, "malformed desired member");
-    return 0;
+    id = (long long)json_integer_value(json_object_get(d, HB_F_ID));
+    if (member_desired_running(d) && check_limits(json_object_get(d, HB_F_LIMITS), id, e) < 0)
+        return -1;
+    return check_repl(d, id, e);
 }
 
 struct member *member_from_desired(const json_t *d, struct err *e)
@@ -86,11 +288,70 @@ void member_free(struct member *m)
 {
     if (!m)
         return;
-    if (m->verifier) {
-        explicit_bzero(m->verifier, strlen(m->verifier));
-        free(m->verifier);
-    }
+    free_secret(m->verifier);
+    free_secret(m->repl_secret);
+    free(m->replicas);
     free(m);
+}
+
+struct member_spec *member_spec_new(const struct member *m, const char *data_dir,
+                                    const char *listen_addr)
+{
+    struct member_spec *ms = xcalloc(1, sizeof(*ms));
+
+    ms->dir = member_dir(m, data_dir);
+    ms->instance_id = xstrdup(m->instance_id);
+    ms->username = xstrdup(m->username);
+    ms->verifier = xstrdup(m->verifier ? m->verifier : "");
+    ms->listen_addr = xstrdup(listen_addr);
+    ms->spec.instance = ms->instance_id;
+    ms->spec.data_dir = ms->dir;
+    ms->spec.listen_addr = ms->listen_addr;
+    ms->spec.port = m->port;
+    ms->spec.cpu_millis = m->limits.cpu_millis;
+    ms->spec.memory_mb = m->limits.memory_mb;
+    ms->spec.disk_mb = m->disk_mb;
+    ms->spec.username = ms->username;
+    ms->spec.verifier = ms->verifier;
+    if (!m->repl_user[0])
+        return ms;
+    ms->repl_user = xstrdup(m->repl_user);
+    ms->repl_secret = xstrdup(m->repl_secret ? m->repl_secret : "");
+    ms->upstream_host = xstrdup(m->primary.host);
+    ms->repl.role = member_is_replica(m) ? ENGINE_ROLE_REPLICA : ENGINE_ROLE_PRIMARY;
+    ms->repl.member_id = m->id;
+    ms->repl.user = ms->repl_user;
+    ms->repl.secret = ms->repl_secret;
+    ms->repl.upstream = (struct engine_peer){m->primary.id, ms->upstream_host, m->primary.port};
+    if (m->n_replicas > 0) {
+        ms->replicas = xcalloc((size_t)m->n_replicas, sizeof(*ms->replicas));
+        for (int i = 0; i < m->n_replicas; i++)
+            ms->replicas[i] = (struct engine_peer){m->replicas[i].id, xstrdup(m->replicas[i].host),
+                                                   m->replicas[i].port};
+    }
+    ms->n_replicas = m->n_replicas;
+    ms->repl.replicas = ms->replicas;
+    ms->repl.n_replicas = ms->n_replicas;
+    ms->spec.repl = &ms->repl;
+    return ms;
+}
+
+void member_spec_free(struct member_spec *ms)
+{
+    if (!ms)
+        return;
+    free(ms->dir);
+    free(ms->instance_id);
+    free(ms->username);
+    free_secret(ms->verifier);
+    free(ms->listen_addr);
+    free(ms->repl_user);
+    free_secret(ms->repl_secret);
+    free(ms->upstream_host);
+    for (int i = 0; i < ms->n_replicas; i++)
+        free((char *)ms->replicas[i].host);
+    free(ms->replicas);
+    free(ms);
 }
 
 char *member_dir(const struct member *m, const char *dir)
@@ -124,6 +385,29 @@ int member_save(const struct member *m, const char *dir, struct err *e)
                   (json_int_t)m->starttime, "restarts", m->restarts, "applied_version",
                   m->applied_version, "pending_restart", m->pending_restart, "provisioned",
                   m->provisioned, "error", m->error);
+    if (j) {
+        /* replication, in the desired entry's shape (read back by read_repl()); the secret
+         * only in this root-only 0600 record */
+        json_t *list = json_array();
+        for (int i = 0; i < m->n_replicas; i++)
+            json_array_append_new(
+                list, json_pack("{s:I,s:s,s:i}", HB_F_ID, (json_int_t)m->replicas[i].id, HB_F_HOST,
+                                m->replicas[i].host, HB_F_PORT, m->replicas[i].port));
+        json_object_set_new(j, HB_F_REPLICAS, list);
+        json_object_set_new(j, "applied_memory_mb", json_integer(m->applied_memory_mb));
+        if (m->primary.id > 0)
+            json_object_set_new(j, HB_F_PRIMARY,
+                                json_pack("{s:I,s:s,s:i}", HB_F_ID, (json_int_t)m->primary.id,
+                                          HB_F_HOST, m->primary.host, HB_F_PORT, m->primary.port));
+        if (m->repl_user[0])
+            json_object_set_new(j, HB_F_REPLICATION,
+                                json_pack("{s:s,s:s}", HB_F_USER, m->repl_user, HB_F_SECRET,
+                                          m->repl_secret ? m->repl_secret : ""));
+        if (m->seed_host[0])
+            json_object_set_new(
+                j, HB_F_SEED,
+                json_pack("{s:s,s:i}", HB_F_HOST, m->seed_host, HB_F_PORT, m->seed_port));
+    }
     text = j ? json_dumps(j, JSON_COMPACT) : NULL;
     json_decref(j);
     if (!text) {
@@ -135,7 +419,8 @@ int member_save(const struct member *m, const char *dir, struct err *e)
         goto out;
     rc = 0;
 out:
-    free(text);
+    if (text)
+        free_secret(text);
     free(path);
     return rc;
 }
@@ -198,6 +483,15 @@ struct member *member_load_all(const char *dir)
         m->applied_version = (int)json_integer_value(json_object_get(j, "applied_version"));
         m->pending_restart = json_is_true(json_object_get(j, "pending_restart"));
         m->provisioned = json_is_true(json_object_get(j, "provisioned"));
+        m->applied_memory_mb = json_integer_value(json_object_get(j, "applied_memory_mb"));
+        if (m->applied_memory_mb == 0 && m->applied_version == m->spec_version)
+            m->applied_memory_mb = m->limits.memory_mb; /* a record of an older agent */
+        {
+            struct repl_fields r;
+            read_repl(&r, j);
+            take_repl(m, &r);
+        }
+        m->repl_dirty = m->repl_user[0] != '\0'; /* applied again after the adoption */
         json_decref(j);
         if (m->id <= 0 || !m->engine[0]) {
             member_free(m);

@@ -10,9 +10,30 @@
 
 #include <jansson.h>
 
+#include "engines/engine.h"
 #include "isolation/isolation.h"
 #include "lib/err.h"
 #include "lib/hbproto.h"
+
+#define MEMBER_HOST_MAX 64 /* a numeric address, with its NUL */
+
+/* Another member of the same instance, as a desired member names it. */
+struct member_peer {
+    int64_t id;
+    char host[MEMBER_HOST_MAX];
+    int port;
+};
+
+/* The last health probe of a member (agent/probe.c). */
+struct member_health {
+    bool done;              /* a probe completed at least once */
+    bool in_flight;         /* a probe thread runs: the next one is skipped */
+    uint64_t seq;           /* of the probe in flight (a result for another is dropped) */
+    int64_t at_ms;          /* when the last one completed (clock_now_ms) */
+    int code;               /* 0: answered (h is filled); else its struct err code */
+    struct engine_health h; /* when code is 0 */
+    char error[256];        /* when code is not 0 */
+};
 
 struct member {
     int64_t id;
@@ -28,6 +49,14 @@ struct member {
     int64_t disk_mb;
     char username[64];
     char *verifier; /* owned */
+    /* replication (HA part 1), from dbaasd; see member_repl_differs() */
+    struct member_peer primary;   /* replica: the member it streams from */
+    char repl_user[64];           /* "" without replication */
+    char *repl_secret;            /* owned; never logged or put in a message ("": none) */
+    struct member_peer *replicas; /* owned array: primary: the replicas it serves */
+    int n_replicas;
+    char seed_host[MEMBER_HOST_MAX]; /* replica: the primary's agent seed server ("": none) */
+    int seed_port;
     /* observed */
     enum hb_state state; /* as reported to dbaasd */
     char error[512];
@@ -37,7 +66,8 @@ struct member {
     int restarts;
     int applied_version;
     bool pending_restart;
-    bool provisioned; /* reached running once: a crash is restarted, not a failed create */
+    bool provisioned;          /* reached running once: a crash is restarted, not a failed create */
+    int64_t applied_memory_mb; /* the memory limit the running engine and its group have */
     /* supervision */
     bool busy;             /* a worker thread owns the member */
     int64_t restart_at_ms; /* when a crashed engine is due for a restart; 0 = not due */
@@ -47,20 +77,58 @@ struct member {
     int64_t disk_used_mb;
     int64_t disk_checked_ms;
     bool disk_warned;
+    bool repl_dirty;          /* replication is to be (re)applied to the running engine */
+    int64_t repl_retry_at_ms; /* after a failed attempt: not before then */
+    int repl_backoff_ms;
+    bool unlisted; /* missing from the last reply (kept; logged once) */
+    struct member_health health;
+    /* seeding a replica (reported while it runs) */
+    bool seeding;
+    int64_t seed_bytes;
+    int64_t seed_started_ms;
     struct member *next;
 };
 
-/* Whether a desired entry of the heartbeat reply can make a new member: an object with an
- * integer id and port and a string engine. 0, or -1 with e set. */
+/* Whether a desired entry of the heartbeat reply is well-formed: an object with an integer id
+ * and port and a string engine; when desired running, limits with every field (cpu_millis,
+ * memory_mb and disk_mb above 0; the IO limits 0 or more: 0 is "no IO limit"), since a
+ * missing limit must never mean unlimited; role "primary" (the default) or "replica"; a
+ * replica with primary {id, host, port} and replication {user, secret}; replicas and seed,
+ * when present, well-formed. The message never quotes the secret. 0, or -1 with e set. */
 int member_desired_check(const json_t *d, struct err *e) __attribute__((warn_unused_result));
 /* A new member from a desired entry of the heartbeat reply; NULL with e set when malformed. */
 struct member *member_from_desired(const json_t *d, struct err *e);
 /* Whether a desired entry asks for a running member (desired "running"; anything else, such
  * as "deleted", asks for none). */
 bool member_desired_running(const json_t *d);
-/* Update the desired fields of m from d (same id). Returns whether the limits changed. */
+/* Update the desired fields of m from d (same id, member_desired_check() passed). Returns
+ * whether spec_version changed. Sets m->repl_dirty when the replication fields changed (role,
+ * upstream, user, secret, the replicas list), so that a running engine applies them. */
 bool member_update_desired(struct member *m, const json_t *d);
+/* Whether the replication fields of d differ from m's. */
+bool member_repl_differs(const struct member *m, const json_t *d);
+/* Whether m is a replica (desired role "replica"). */
+bool member_is_replica(const struct member *m);
 void member_free(struct member *m);
+
+/* What the engine drivers get for a member: the spec and its replication, with copies of
+ * every string, so that a worker or probe thread uses it without the agent's lock. */
+struct member_spec {
+    struct engine_spec spec; /* its pointers point into this struct */
+    struct engine_repl repl; /* spec.repl points here when the member replicates */
+    char *dir;               /* the member directory (member_dir()) */
+    char *instance_id, *username, *verifier, *listen_addr, *repl_user, *repl_secret, *upstream_host;
+    struct engine_peer *replicas; /* owned, with their hosts */
+    int n_replicas;
+};
+
+/* A new member_spec for m under data_dir, listening on listen_addr. spec.repl is NULL for a
+ * member without replication (no replication user). Caller holds the lock that guards m;
+ * frees the result with member_spec_free(). */
+struct member_spec *member_spec_new(const struct member *m, const char *data_dir,
+                                    const char *listen_addr);
+/* Free (wiping the secrets); NULL is fine. */
+void member_spec_free(struct member_spec *ms);
 
 /* Persist m under dir/members/<id>.json (atomically, 0600). 0 / -1. */
 int member_save(const struct member *m, const char *dir, struct err *e)

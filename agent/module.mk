@@ -13,3 +13,7 @@ $(BIN)/dbaas-agent: $(BUILD)/agent/main.o $(AGENT_OBJS) $(ENGINE_OBJS) $(ISO_OBJ
 # the heartbeat report.
 TEST_test_desired_OBJS := $(BUILD)/agent/desired.o $(BUILD)/agent/member.o
 TEST_test_report_OBJS  := $(BUILD)/agent/report.o
+# The seed protocol, server and commands; the quarantine; progress checks.
+TEST_test_seed_OBJS := $(BUILD)/agent/seedproto.o $(BUILD)/agent/seedsrv.o $(BUILD)/agent/seedcmd.o
+TEST_test_quarantine_OBJS := $(BUILD)/agent/quarantine.o $(BUILD)/agent/progress.o
+TEST_test_probe_OBJS := $(BUILD)/agent/probe.o $(BUILD)/agent/member.o $(ENGINE_OBJS)

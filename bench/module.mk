@@ -16,3 +16,9 @@ bench-isolation: all
 
 bench-provision: all
 	@PYTHONDONTWRITEBYTECODE=1 DBAAS_BIN_DIR=$(abspath $(BIN)) /usr/bin/python3 bench/bench_provision.py
+
+# HA part 1: seeding a replica beside a plain copy, and replication lag under a steady write load
+# (three agents on 127.0.0.2-4; root). ENGINES, DATA_MB, RUNS, LAG_RATE, LAG_SECONDS tune it.
+.PHONY: bench-replica
+bench-replica: all
+	@PYTHONDONTWRITEBYTECODE=1 DBAAS_BIN_DIR=$(abspath $(BIN)) /usr/bin/python3 bench/bench_replica.py

@@ -5,6 +5,7 @@
 #ifndef ISOLATION_BACKEND_H
 #define ISOLATION_BACKEND_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -12,10 +13,14 @@
 
 #include "isolation/isolation.h"
 #include "lib/err.h"
+#include "lib/osuser.h"
 #include "lib/spawn.h"
 
 /* One backend. Every function gets a validated name; errors fill e. */
 struct iso_ops {
+    /* true: the backend's library keeps global state (libcgroup): isolation.c serialises its
+     * calls with iso->lock; false: its calls may run concurrently on different groups. */
+    bool serial;
     int (*open)(struct iso *iso, const struct iso_options *o, struct err *e);
     void (*close)(struct iso *iso);
     int (*start)(struct iso *iso, const char *name, const struct iso_limits *lim,
@@ -39,8 +44,9 @@ struct iso_ops {
 struct iso {
     enum iso_kind kind;
     const struct iso_ops *ops;
-    char *root; /* owned */
-    void *priv; /* the backend's state, owned by it */
+    char *root;           /* owned */
+    void *priv;           /* the backend's state, owned by it */
+    pthread_mutex_t lock; /* serialises the calls of a serial backend */
 };
 
 extern const struct iso_ops iso_cgroup1_ops;
@@ -96,6 +102,7 @@ struct iso_lxc_spec {
     const char *blk_path;  /* "/dev/vda" for lim->device; NULL without IO limits */
     uint64_t host_mem_kib; /* <memory> (the hard limit comes from memtune) */
     struct iso_lxc_user user;
+    char *const *env; /* "K=V" entries added to the init's environment; NULL = none */
 };
 
 /* The transient domain's XML, in a new string the caller frees, or NULL (ISO_EINVAL) when an
@@ -125,8 +132,16 @@ char *iso_resolve_program(const char *argv0, struct err *e);
 
 /* 0 when dir exists and is a directory (checked before anything is created). */
 int iso_check_workdir(const char *dir, struct err *e);
-/* Open (create 0640) the engine's log for appending, /dev/null for NULL: an fd or -1. */
+/* Open (create 0640) the engine's log for appending, /dev/null for NULL: an fd or -1. The log
+ * lives in a directory the engine's user owns: it is opened without following a symbolic link
+ * (O_NOFOLLOW, O_NONBLOCK against a FIFO) and must be a regular file with one link. */
 int iso_open_log(const char *path, struct err *e);
+/* /dev/null for writing: an fd or -1. */
+int iso_open_null(struct err *e);
+/* The environment of a program run as u (NULL: as the caller): the caller's, with u's HOME,
+ * USER and LOGNAME (spawn_env_new()), then the "K=V" entries of extra (NULL: none). A new array
+ * the caller frees with spawn_env_free(). */
+char **iso_env_new(const struct osuser *u, char *const *extra);
 
 /* Start the engine with spawn_start() (lib/spawn.h): the child starts a new session and waits
  * until attach(arg, pid, e) (the backend's hook, run here between fork and exec) has put it

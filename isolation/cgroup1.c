@@ -491,6 +491,7 @@ static int cg1_remove_root(struct iso *iso, struct err *e)
 }
 
 const struct iso_ops iso_cgroup1_ops = {
+    .serial = true,
     .open = cg1_open,
     .close = cg1_close,
     .start = cg1_start,

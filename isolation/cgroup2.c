@@ -439,6 +439,7 @@ static int cg2_remove_root(struct iso *iso, struct err *e)
 }
 
 const struct iso_ops iso_cgroup2_ops = {
+    .serial = false,
     .open = cg2_open,
     .close = cg2_close,
     .start = cg2_start,

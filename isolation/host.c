@@ -230,14 +230,55 @@ int iso_check_workdir(const char *dir, struct err *e)
 
 int iso_open_log(const char *path, struct err *e)
 {
-    int fd;
+    struct stat st;
+    int fd, flags;
 
     if (!path)
-        path = "/dev/null";
-    fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOCTTY, 0640);
+        return iso_open_null(e);
+    fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW | O_NONBLOCK,
+              0640);
     if (fd < 0)
+        return err_set(e, ISO_ESYS, "could not open log file \"%s\": %s", path,
+                       errno == ELOOP ? "it is a symbolic link" : strerror(errno));
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_nlink != 1) {
+        close(fd);
+        return err_set(e, ISO_ESYS,
+                       "could not open log file \"%s\": not a regular file with one link", path);
+    }
+    flags = fcntl(fd, F_GETFL);
+    if (flags < 0 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) < 0) {
+        close(fd);
         return err_set(e, ISO_ESYS, "could not open log file \"%s\": %s", path, strerror(errno));
+    }
     return fd;
+}
+
+int iso_open_null(struct err *e)
+{
+    int fd = open("/dev/null", O_WRONLY | O_CLOEXEC | O_NOCTTY);
+
+    if (fd < 0)
+        return err_set(e, ISO_ESYS, "could not open \"/dev/null\": %s", strerror(errno));
+    return fd;
+}
+
+char **iso_env_new(const struct osuser *u, char *const *extra)
+{
+    char **base = spawn_env_new(NULL, u), **env;
+    size_t n = 0, k = 0;
+
+    while (base[n])
+        n++;
+    while (extra && extra[k])
+        k++;
+    if (k == 0)
+        return base;
+    env = xcalloc(n + k + 1, sizeof(char *));
+    memcpy(env, base, n * sizeof(char *));
+    for (size_t i = 0; i < k; i++)
+        env[n + i] = xstrdup(extra[i]);
+    free(base);
+    return env;
 }
 
 /* ---- spawning ---- */
@@ -260,8 +301,8 @@ int iso_spawn(const struct iso_exec *ex, spawn_hook_fn attach, void *arg, pid_t 
         goto out;
     if (iso_check_workdir(workdir, e) != 0 || (ex->user && osuser_lookup(ex->user, &user, e) != 0))
         goto out;
-    /* the caller's environment, with HOME, USER and LOGNAME of the user */
-    env = spawn_env_new(NULL, ex->user ? &user : NULL);
+    /* the caller's environment, with HOME, USER and LOGNAME of the user, and ex->env */
+    env = iso_env_new(ex->user ? &user : NULL, ex->env);
     logfd = iso_open_log(ex->log_path, e);
     if (logfd < 0)
         goto out;

@@ -3,12 +3,17 @@
  * for a group to empty, stopping it). The host helpers the backends share are in host.c.
  *
  * NOTES
- * - Runs on the caller's thread; nothing here logs, errors go to struct err. */
+ * - Runs on the caller's thread; nothing here logs, errors go to struct err.
+ * - Threads: a backend whose library keeps global state (ops->serial: libcgroup) has each of
+ *   its calls serialised by iso->lock, held for one backend call only, never across a wait
+ *   (iso_stop() polls and sleeps without it), so that a slow stop of one group does not hold
+ *   up the calls on other groups. */
 #include "isolation/backend.h"
 
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -107,6 +112,20 @@ int iso_limits_check(const struct iso_limits *lim, struct err *e)
     return 0;
 }
 
+/* ---- serialisation of backend calls (see NOTES) ---- */
+
+static void enter(struct iso *iso)
+{
+    if (iso->ops->serial)
+        pthread_mutex_lock(&iso->lock);
+}
+
+static void leave(struct iso *iso)
+{
+    if (iso->ops->serial)
+        pthread_mutex_unlock(&iso->lock);
+}
+
 /* ---- processes of a group ---- */
 
 static bool pid_in(const pid_t *pids, size_t n, pid_t pid)
@@ -161,6 +180,7 @@ struct iso *iso_open(enum iso_kind kind, const char *root, const struct iso_opti
     iso = xcalloc(1, sizeof(*iso));
     iso->kind = kind;
     iso->root = xstrdup(root);
+    pthread_mutex_init(&iso->lock, NULL);
     switch (kind) {
     case ISO_CGROUP_V1:
         iso->ops = &iso_cgroup1_ops;
@@ -179,6 +199,7 @@ struct iso *iso_open(enum iso_kind kind, const char *root, const struct iso_opti
         goto fail;
     return iso;
 fail:
+    pthread_mutex_destroy(&iso->lock);
     free(iso->root);
     free(iso);
     return NULL;
@@ -190,6 +211,7 @@ void iso_close(struct iso *iso)
         return;
     if (iso->ops)
         iso->ops->close(iso);
+    pthread_mutex_destroy(&iso->lock);
     free(iso->root);
     free(iso);
 }
@@ -203,6 +225,7 @@ int iso_start(struct iso *iso, const char *name, const struct iso_limits *lim,
               const struct iso_exec *ex, pid_t *pid, struct err *e)
 {
     struct err local = {0};
+    int rc;
 
     if (!e)
         e = &local;
@@ -210,23 +233,31 @@ int iso_start(struct iso *iso, const char *name, const struct iso_limits *lim,
         return -1;
     if (!ex || !ex->argv || !ex->argv[0])
         return err_set(e, ISO_EINVAL, "invalid command: no program");
-    return iso->ops->start(iso, name, lim, ex, pid, e);
+    enter(iso);
+    rc = iso->ops->start(iso, name, lim, ex, pid, e);
+    leave(iso);
+    return rc;
 }
 
 int iso_update(struct iso *iso, const char *name, const struct iso_limits *lim, struct err *e)
 {
     struct err local = {0};
+    int rc;
 
     if (!e)
         e = &local;
     if (check_name("instance name", name, e) != 0 || iso_limits_check(lim, e) != 0)
         return -1;
-    return iso->ops->update(iso, name, lim, e);
+    enter(iso);
+    rc = iso->ops->update(iso, name, lim, e);
+    leave(iso);
+    return rc;
 }
 
 int iso_usage(struct iso *iso, const char *name, struct iso_usage *u, struct err *e)
 {
     struct err local = {0};
+    int rc;
 
     if (!e)
         e = &local;
@@ -234,14 +265,39 @@ int iso_usage(struct iso *iso, const char *name, struct iso_usage *u, struct err
         return -1;
     memset(u, 0, sizeof(*u));
     u->oom_kills = -1;
-    return iso->ops->usage(iso, name, u, e);
+    enter(iso);
+    rc = iso->ops->usage(iso, name, u, e);
+    leave(iso);
+    return rc;
+}
+
+/* ops->exists under the backend's serialisation. */
+static int exists(struct iso *iso, const char *name, struct err *e)
+{
+    int rc;
+
+    enter(iso);
+    rc = iso->ops->exists(iso, name, e);
+    leave(iso);
+    return rc;
+}
+
+/* ops->procs under the backend's serialisation. */
+static int procs(struct iso *iso, const char *name, pid_t **pids, size_t *n, struct err *e)
+{
+    int rc;
+
+    enter(iso);
+    rc = iso->ops->procs(iso, name, pids, n, e);
+    leave(iso);
+    return rc;
 }
 
 bool iso_exists(struct iso *iso, const char *name)
 {
     struct err e = {0};
 
-    return name_valid(name) && iso->ops->exists(iso, name, &e) == 1;
+    return name_valid(name) && exists(iso, name, &e) == 1;
 }
 
 /* The live processes of the group; *n = 0 when the group does not exist and missing_ok. */
@@ -252,7 +308,7 @@ static int live_pids(struct iso *iso, const char *name, bool missing_ok, pid_t *
 
     *pids = NULL;
     *n = 0;
-    if (iso->ops->procs(iso, name, pids, n, e) != 0) {
+    if (procs(iso, name, pids, n, e) != 0) {
         if (missing_ok && e->code == ISO_ENOENT) {
             err_clear(e);
             return 0;
@@ -282,9 +338,14 @@ int iso_main_pid(struct iso *iso, const char *name, pid_t *pid, struct err *e)
     *pid = 0;
     if (check_name("instance name", name, e) != 0)
         return -1;
-    if (iso->ops->main_pid)
-        return iso->ops->main_pid(iso, name, pid, e);
-    if (iso->ops->procs(iso, name, &pids, &n, e) != 0)
+    if (iso->ops->main_pid) {
+        int rc;
+        enter(iso);
+        rc = iso->ops->main_pid(iso, name, pid, e);
+        leave(iso);
+        return rc;
+    }
+    if (procs(iso, name, &pids, &n, e) != 0)
         return -1;
     *pid = iso_pick_main(pids, n);
     free(pids);
@@ -302,6 +363,17 @@ int iso_pids(struct iso *iso, const char *name, pid_t **pids, size_t *n, struct 
     return live_pids(iso, name, false, pids, n, e);
 }
 
+/* ops->kill_all under the backend's serialisation. */
+static int kill_all(struct iso *iso, const char *name, struct err *e)
+{
+    int rc;
+
+    enter(iso);
+    rc = iso->ops->kill_all(iso, name, e);
+    leave(iso);
+    return rc;
+}
+
 /* Wait until the group holds no live process; 1 = empty, 0 = deadline passed, -1 = error. */
 static int wait_empty(struct iso *iso, const char *name, int64_t deadline, bool kill_rounds,
                       struct err *e)
@@ -317,7 +389,7 @@ static int wait_empty(struct iso *iso, const char *name, int64_t deadline, bool 
             return 1;
         if (clock_now_ms() >= deadline)
             return 0;
-        if (kill_rounds && iso->ops->kill_all(iso, name, e) != 0)
+        if (kill_rounds && kill_all(iso, name, e) != 0)
             return -1;
         clock_sleep_ms(10);
     }
@@ -347,7 +419,7 @@ int iso_stop(struct iso *iso, const char *name, int sig, int deadline_ms, struct
     rc = wait_empty(iso, name, clock_now_ms() + (deadline_ms > 0 ? deadline_ms : 0), false, e);
     if (rc != 0)
         return rc < 0 ? -1 : 0;
-    if (iso->ops->kill_all(iso, name, e) != 0)
+    if (kill_all(iso, name, e) != 0)
         return -1;
     rc = wait_empty(iso, name, clock_now_ms() + KILL_GRACE_MS, true, e);
     if (rc < 0)
@@ -370,7 +442,7 @@ int iso_destroy(struct iso *iso, const char *name, struct err *e)
 
     if (check_name("instance name", name, e) != 0)
         return -1;
-    rc = iso->ops->exists(iso, name, e);
+    rc = exists(iso, name, e);
     if (rc <= 0)
         return rc;
     if (iso->kind != ISO_LXC) {
@@ -382,14 +454,22 @@ int iso_destroy(struct iso *iso, const char *name, struct err *e)
                            "cannot destroy \"%s\": %zu processes still run in it (stop it first)",
                            name, n);
     }
-    return iso->ops->destroy(iso, name, e);
+    enter(iso);
+    rc = iso->ops->destroy(iso, name, e);
+    leave(iso);
+    return rc;
 }
 
 int iso_remove_root(struct iso *iso, struct err *e)
 {
     struct err local = {0};
 
+    int rc;
+
     if (!e)
         e = &local;
-    return iso->ops->remove_root(iso, e);
+    enter(iso);
+    rc = iso->ops->remove_root(iso, e);
+    leave(iso);
+    return rc;
 }

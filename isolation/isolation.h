@@ -7,8 +7,11 @@
  *
  * NOTES
  * - Library style: nothing is logged; every fallible call fills a struct err (codes below).
- * - Not thread-safe: one struct iso is used by one thread at a time (libcgroup keeps global state;
- *   open one struct iso per process).
+ * - Thread-safe: one struct iso per process (libcgroup keeps global state), shared by the
+ *   caller's threads. Calls on different groups run concurrently (a backend whose library is
+ *   not thread-safe has each call serialised for its duration only, never across the waits of
+ *   iso_stop()); the caller keeps calls on one group from overlapping where order matters
+ *   (start, stop, destroy).
  * - Reaping: with the cgroup backends the engine is a child of the caller, who reaps it
  *   (waitpid); iso_stop() never reaps. With LXC the engine is a child of libvirt's controller.
  * - Every action is idempotent where it can be: iso_destroy() of a missing group succeeds,
@@ -70,7 +73,10 @@ struct iso_exec {
     const char *user;     /* run as this OS user (uid, gid, supplementary groups, HOME, USER,
                              LOGNAME); NULL = as the caller */
     const char *workdir;  /* working directory; NULL = "/" */
-    const char *log_path; /* stdout and stderr are appended here (created 0640); NULL = /dev/null */
+    const char *log_path; /* stdout and stderr are appended here (created 0640; a link, a FIFO or
+                             a file with several links is refused); NULL = /dev/null */
+    char *const *env;     /* "K=V" entries added to the program's environment (after HOME, USER,
+                             LOGNAME and PATH); NULL = none */
 };
 
 /* Backend options; NULL or zeroed fields take the defaults. */

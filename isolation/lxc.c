@@ -7,18 +7,23 @@
  *   <interface>, the host's network namespace: engines stay reachable on the host's addresses.
  *   It gets its own PID, mount, IPC and UTS namespaces, a private /dev (libvirt's) with a tmpfs
  *   /dev/shm of our own, and read-only /sys.
- * - The init is "/bin/sh -c 'exec >>"$0" 2>&1 </dev/null; exec "$@"' LOG [setpriv --reuid U
- *   --regid G --init-groups --] argv...": the log path and every argument are passed as
- *   arguments, never interpolated into the script; each exec keeps the pid.
+ * - The init is "[setpriv --reuid U --regid G --init-groups --] /bin/sh -c 'exec >>"$0" 2>&1
+ *   </dev/null; exec "$@"' LOG argv...": the log path and every argument are passed as
+ *   arguments, never interpolated into the script; each exec keeps the pid. The log lives in a
+ *   directory the engine's user owns: the shell opens it only after setpriv dropped root, so a
+ *   link planted there gets no more than the user's rights (the agent creates it first, checked,
+ *   and gives it to the user).
  * - The engine's host pid is the child of libvirt's controller process, whose pid is the domain
  *   ID for LXC; it is checked to be the init of its PID namespace.
  * - libvirt's default error handler prints to stderr; it is replaced by a silent one (a library
  *   does not log), and errors are taken from virGetLastErrorMessage(). */
 #include "isolation/backend.h"
 
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,6 +45,7 @@
 #define INIT_SCRIPT "exec >>\"$0\" 2>&1 </dev/null || exit 127; exec \"$@\""
 
 struct lxc {
+    pthread_mutex_t conn_lock; /* guards conn: calls on different groups run concurrently */
     virConnectPtr conn;
     char *uri;
     uint64_t host_mem_kib;
@@ -92,6 +98,18 @@ char *iso_lxc_render_xml(const struct iso_lxc_spec *spec, const struct iso_limit
     struct buf b = BUF_INIT;
     uint64_t shm_kib;
 
+    for (size_t i = 0; spec->env && spec->env[i]; i++) {
+        const char *eq = strchr(spec->env[i], '=');
+        size_t len = eq ? (size_t)(eq - spec->env[i]) : 0;
+        if (len == 0 ||
+            strspn(spec->env[i], "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                                 "0123456789_") != len ||
+            isdigit((unsigned char)spec->env[i][0])) {
+            err_set(e, ISO_EINVAL,
+                    "cannot pass environment entry %zu to an LXC init: not NAME=VALUE", i);
+            return NULL;
+        }
+    }
     for (size_t i = 1; spec->argv[i]; i++) {
         if (spec->argv[i][0] == '\0') {
             err_set(e, ISO_EINVAL, "cannot pass argument %zu of \"%s\" to an LXC init: it is empty",
@@ -128,20 +146,23 @@ char *iso_lxc_render_xml(const struct iso_lxc_spec *spec, const struct iso_limit
             buf_printf(&b, "      <write_iops_sec>%" PRId64 "</write_iops_sec>\n", lim->write_iops);
         buf_puts(&b, "    </device>\n  </blkiotune>\n");
     }
-    buf_puts(&b, "  <os>\n    <type>exe</type>\n    <init>/bin/sh</init>\n");
-    xml_elem(&b, "    ", "initarg", "-c");
-    xml_elem(&b, "    ", "initarg", INIT_SCRIPT);
-    xml_elem(&b, "    ", "initarg", spec->log_path);
+    buf_puts(&b, "  <os>\n    <type>exe</type>\n");
     if (spec->user.set) {
         char arg[48];
-        xml_elem(&b, "    ", "initarg", "/usr/bin/setpriv");
+        xml_elem(&b, "    ", "init", "/usr/bin/setpriv");
         snprintf(arg, sizeof(arg), "--reuid=%u", (unsigned int)spec->user.uid);
         xml_elem(&b, "    ", "initarg", arg);
         snprintf(arg, sizeof(arg), "--regid=%u", (unsigned int)spec->user.gid);
         xml_elem(&b, "    ", "initarg", arg);
         xml_elem(&b, "    ", "initarg", "--init-groups");
         xml_elem(&b, "    ", "initarg", "--");
+        xml_elem(&b, "    ", "initarg", "/bin/sh");
+    } else {
+        xml_elem(&b, "    ", "init", "/bin/sh");
     }
+    xml_elem(&b, "    ", "initarg", "-c");
+    xml_elem(&b, "    ", "initarg", INIT_SCRIPT);
+    xml_elem(&b, "    ", "initarg", spec->log_path);
     xml_elem(&b, "    ", "initarg", spec->program);
     for (size_t i = 1; spec->argv[i]; i++)
         xml_elem(&b, "    ", "initarg", spec->argv[i]);
@@ -150,6 +171,12 @@ char *iso_lxc_render_xml(const struct iso_lxc_spec *spec, const struct iso_limit
         xml_env(&b, "HOME", spec->user.home);
         xml_env(&b, "USER", spec->user.name);
         xml_env(&b, "LOGNAME", spec->user.name);
+    }
+    for (size_t i = 0; spec->env && spec->env[i]; i++) {
+        const char *eq = strchr(spec->env[i], '=');
+        char name[128];
+        snprintf(name, sizeof(name), "%.*s", (int)(eq - spec->env[i]), spec->env[i]);
+        xml_env(&b, name, eq + 1);
     }
     xml_elem(&b, "    ", "initdir", spec->workdir);
     buf_puts(&b, "  </os>\n");
@@ -188,7 +215,7 @@ static char *dom_name(const struct iso *iso, const char *name)
     return xasprintf("%s-%s", iso->root, name);
 }
 
-/* (Re)connect when needed, e.g. after libvirtd restarted. */
+/* (Re)connect when needed, e.g. after libvirtd restarted. Caller holds p->conn_lock. */
 static int ensure_conn(struct lxc *p, struct err *e)
 {
     if (p->conn && virConnectIsAlive(p->conn) == 1)
@@ -204,21 +231,37 @@ static int ensure_conn(struct lxc *p, struct err *e)
     return 0;
 }
 
+/* A reference to the connection (reconnected when needed) that the caller drops with
+ * virConnectClose(), or NULL. libvirt connections are thread-safe; the reference keeps this
+ * one valid while another thread reconnects. */
+static virConnectPtr conn_get(struct lxc *p, struct err *e)
+{
+    virConnectPtr c = NULL;
+
+    pthread_mutex_lock(&p->conn_lock);
+    if (ensure_conn(p, e) == 0 && virConnectRef(p->conn) == 0)
+        c = p->conn;
+    pthread_mutex_unlock(&p->conn_lock);
+    return c;
+}
+
 /* The domain, or NULL: with ISO_ENOENT when it does not exist. */
 static virDomainPtr lookup(struct iso *iso, const char *name, struct err *e)
 {
     struct lxc *p = iso->priv;
     char *dn = dom_name(iso, name);
     virDomainPtr dom = NULL;
+    virConnectPtr c = conn_get(p, e);
 
-    if (ensure_conn(p, e) == 0) {
-        dom = virDomainLookupByName(p->conn, dn);
-        if (!dom) {
+    if (c) {
+        dom = virDomainLookupByName(c, dn);
+        if (!dom) { /* before the next call, which resets libvirt's last error */
             if (virGetLastErrorCode() == VIR_ERR_NO_DOMAIN)
                 err_set(e, ISO_ENOENT, "domain \"%s\" does not exist", dn);
             else
                 virt_error(e, "look up", dn);
         }
+        virConnectClose(c); /* the domain holds its own reference */
     }
     free(dn);
     return dom;
@@ -246,7 +289,9 @@ static int lxc_open(struct iso *iso, const struct iso_options *o, struct err *e)
     virSetErrorFunc(NULL, quiet_errors);
     p->uri = xstrdup(o->libvirt_uri ? o->libvirt_uri : DEFAULT_URI);
     p->host_mem_kib = host_mem_kib();
+    pthread_mutex_init(&p->conn_lock, NULL);
     if (ensure_conn(p, e) != 0) {
+        pthread_mutex_destroy(&p->conn_lock);
         free(p->uri);
         free(p);
         return -1;
@@ -263,6 +308,7 @@ static void lxc_close(struct iso *iso)
         return;
     if (p->conn)
         virConnectClose(p->conn);
+    pthread_mutex_destroy(&p->conn_lock);
     free(p->uri);
     free(p);
     iso->priv = NULL;
@@ -422,6 +468,7 @@ static int lxc_start(struct iso *iso, const char *name, const struct iso_limits 
     const char *path_env = getenv("PATH");
     const char *workdir = ex->workdir ? ex->workdir : "/";
     virDomainPtr dom = NULL;
+    virConnectPtr conn = NULL;
     int64_t deadline;
     int logfd = -1, rc, ret = -1;
 
@@ -436,9 +483,15 @@ static int lxc_start(struct iso *iso, const char *name, const struct iso_limits 
     if (!program || iso_check_workdir(workdir, e) != 0 ||
         (ex->user && osuser_lookup(ex->user, &user, e) != 0))
         goto out;
+    /* Created and checked here; the init opens it again, as the user (see NOTES). */
     logfd = iso_open_log(ex->log_path, e);
     if (logfd < 0)
         goto out;
+    if (ex->user && ex->log_path && fchown(logfd, user.uid, user.gid) != 0) {
+        err_set(e, ISO_ESYS, "could not give log file \"%s\" to user \"%s\": %s", ex->log_path,
+                ex->user, strerror(errno));
+        goto out;
+    }
     if (lim->device[0] != '\0') {
         blk = iso_device_path("/sys", lim->device, e);
         if (!blk)
@@ -452,12 +505,16 @@ static int lxc_start(struct iso *iso, const char *name, const struct iso_limits 
     spec.path_env = path_env && path_env[0] ? path_env : "/usr/local/bin:/usr/bin:/bin";
     spec.blk_path = blk;
     spec.host_mem_kib = p->host_mem_kib;
+    spec.env = ex->env;
     if (ex->user)
         spec.user = (struct iso_lxc_user){true, user.uid, user.gid, user.name, user.home};
     xml = iso_lxc_render_xml(&spec, lim, e);
     if (!xml)
         goto out;
-    dom = virDomainCreateXML(p->conn, xml, 0);
+    conn = conn_get(p, e);
+    if (!conn)
+        goto out;
+    dom = virDomainCreateXML(conn, xml, 0);
     if (!dom) {
         virt_error(e, "start", dn);
         goto out;
@@ -479,6 +536,8 @@ out:
         }
         virDomainFree(dom);
     }
+    if (conn)
+        virConnectClose(conn);
     if (logfd >= 0)
         close(logfd);
     free(program);
@@ -649,6 +708,7 @@ static int lxc_remove_root(struct iso *iso, struct err *e)
 }
 
 const struct iso_ops iso_lxc_ops = {
+    .serial = false,
     .open = lxc_open,
     .close = lxc_close,
     .start = lxc_start,

@@ -397,3 +397,11 @@ bool crypto_equal(const char *a, const char *b)
         return false;
     return CRYPTO_memcmp(a, b, n) == 0;
 }
+
+void crypto_hmac_sha256(const void *key, size_t klen, const void *msg, size_t n,
+                        unsigned char out[32])
+{
+    unsigned int len = 0;
+
+    HMAC(EVP_sha256(), key, (int)klen, msg, n, out, &len);
+}

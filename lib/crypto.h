@@ -54,6 +54,10 @@ char *crypto_base64url_encode(const void *data, size_t n);
  * is accepted). "" decodes to an empty buffer. The caller frees it. */
 unsigned char *crypto_base64url_decode(const char *s, size_t *out_len);
 
+/* HMAC-SHA256 of the n bytes of msg with key (klen bytes) into out. */
+void crypto_hmac_sha256(const void *key, size_t klen, const void *msg, size_t n,
+                        unsigned char out[32]);
+
 /* Constant-time comparison of two equal-length strings. Strings of different lengths (the
  * length is not secret) and NULL compare unequal. */
 bool crypto_equal(const char *a, const char *b);

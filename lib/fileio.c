@@ -146,6 +146,12 @@ char *fileio_read(const char *path, size_t max, int flags, struct err *e)
             err_set(e, LIB_E_INVALID, "could not read \"%s\": not a regular file", path);
             goto out;
         }
+        if (st.st_nlink != 1) {
+            saved = EMLINK;
+            err_set(e, LIB_E_INVALID, "could not read \"%s\": it has %ju links", path,
+                    (uintmax_t)st.st_nlink);
+            goto out;
+        }
     }
     for (;;) {
         ssize_t n = read(fd, chunk, sizeof(chunk));
@@ -185,7 +191,7 @@ char *fileio_read_tail(const char *path, off_t from, size_t max)
 
     if (fd < 0)
         return xstrdup("");
-    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_nlink != 1) {
         close(fd);
         return xstrdup("");
     }

@@ -17,7 +17,8 @@
 
 enum fileio_flags {
     FILEIO_SYNC_DIR = 1 << 0, /* write: fsync the directory after the rename */
-    FILEIO_NOFOLLOW = 1 << 1, /* read: refuse a symbolic link, a FIFO, anything not regular */
+    FILEIO_NOFOLLOW = 1 << 1, /* read: refuse a symbolic link, a FIFO, anything not regular,
+                                 a file with more than one link */
 };
 
 /* No owner change in fileio_write_atomic(). */
@@ -41,7 +42,8 @@ char *fileio_read(const char *path, size_t max, int flags, struct err *e);
 
 /* The tail of a log from offset from (0: the whole log; an offset past its end counts as 0),
  * at most its last max bytes, from the start of a line when it was cut. The file must be a
- * regular file, not a link. A new string the caller frees; "" when the log cannot be read. */
+ * regular file with one link, not a symbolic link. A new string the caller frees; "" when the log
+ * cannot be read. */
 char *fileio_read_tail(const char *path, off_t from, size_t max);
 
 #endif

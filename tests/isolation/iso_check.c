@@ -322,7 +322,7 @@ static void test_failed_start(struct iso *iso, const char *user)
 
     {
         char *argv[] = {"/nonexistent/engine", NULL};
-        struct iso_exec ex = {argv, user, workdir, log};
+        struct iso_exec ex = {argv, user, workdir, log, NULL};
         int rc = iso_start(iso, "bad1", &lim, &ex, &pid, &e);
         check(rc != 0 && !iso_exists(iso, "bad1"), "failed start (no such program) leaves nothing",
               "%s", e.msg);
@@ -330,7 +330,7 @@ static void test_failed_start(struct iso *iso, const char *user)
     snprintf(tag, sizeof(tag), "tag-%s-bad2", root);
     {
         char *argv[] = {self, "spin", tag, NULL};
-        struct iso_exec ex = {argv, user, "/nonexistent-dir", log};
+        struct iso_exec ex = {argv, user, "/nonexistent-dir", log, NULL};
         int rc;
         err_clear(&e);
         rc = iso_start(iso, "bad2", &lim, &ex, &pid, &e);
@@ -342,7 +342,7 @@ static void test_failed_start(struct iso *iso, const char *user)
     if (kind != ISO_LXC && user) {
         char *closed = path_in("closed");
         char *argv[] = {self, "spin", tag, NULL};
-        struct iso_exec ex = {argv, user, closed, log};
+        struct iso_exec ex = {argv, user, closed, log, NULL};
         int rc;
         snprintf(tag, sizeof(tag), "tag-%s-bad3", root);
         mkdir(closed, 0700);
@@ -368,7 +368,7 @@ static void test_cpu(struct iso *iso, const char *user, const char *device,
     char tag[96];
     char *log = path_in("cpu.log");
     char *argv[] = {self, "spin", tag, NULL};
-    struct iso_exec ex = {argv, user, workdir, log};
+    struct iso_exec ex = {argv, user, workdir, log, NULL};
     double secs = 0, share;
     unsigned long long st0;
     int status = 0;
@@ -411,7 +411,7 @@ static void test_cpu(struct iso *iso, const char *user, const char *device,
     }
     {
         char *argv2[] = {self, "spin", tag, NULL};
-        struct iso_exec ex2 = {argv2, user, workdir, log};
+        struct iso_exec ex2 = {argv2, user, workdir, log, NULL};
         err_clear(&e);
         int rc = iso_start(iso, "cpu", &lim, &ex2, &other, &e);
         check(rc != 0 && e.code == ISO_EEXIST && proc_alive(pid, 0),
@@ -511,7 +511,7 @@ static void test_stubborn(struct iso *iso, const char *user)
     char tag[96];
     char *log = path_in("stubborn.log");
     char *argv[] = {self, "spin", "--ignore-term", tag, NULL};
-    struct iso_exec ex = {argv, user, workdir, log};
+    struct iso_exec ex = {argv, user, workdir, log, NULL};
     int64_t t0, took;
     int rc;
 
@@ -543,7 +543,7 @@ static void test_memory(struct iso *iso, const char *user)
     char tag[96];
     char *log = path_in("hog.log");
     char *argv[] = {self, "hog", "200", tag, NULL};
-    struct iso_exec ex = {argv, user, workdir, log};
+    struct iso_exec ex = {argv, user, workdir, log, NULL};
     int64_t deadline;
     int status = 0;
     char *text;
@@ -607,7 +607,7 @@ static void test_io(struct iso *iso, const char *user, const char *device)
     char *log = path_in("io.log");
     char *data = path_in("io.data");
     char *argv[] = {self, "write", data, "12", tag, NULL};
-    struct iso_exec ex = {argv, user, workdir, log};
+    struct iso_exec ex = {argv, user, workdir, log, NULL};
     int64_t deadline;
     char *text = NULL;
     double secs = 0;

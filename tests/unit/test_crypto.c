@@ -385,22 +385,37 @@ static void test_equal(void **state)
     assert_false(crypto_equal(NULL, NULL));
 }
 
+/* RFC 4231, test cases 1 and 2. */
+static void test_hmac_sha256(void **state)
+{
+    static const unsigned char want1[32] = {0xb0, 0x34, 0x4c, 0x61, 0xd8, 0xdb, 0x38, 0x53,
+                                            0x5c, 0xa8, 0xaf, 0xce, 0xaf, 0x0b, 0xf1, 0x2b,
+                                            0x88, 0x1d, 0xc2, 0x00, 0xc9, 0x83, 0x3d, 0xa7,
+                                            0x26, 0xe9, 0x37, 0x6c, 0x2e, 0x32, 0xcf, 0xf7};
+    static const unsigned char want2[32] = {0x5b, 0xdc, 0xc1, 0x46, 0xbf, 0x60, 0x75, 0x4e,
+                                            0x6a, 0x04, 0x24, 0x26, 0x08, 0x95, 0x75, 0xc7,
+                                            0x5a, 0x00, 0x3f, 0x08, 0x9d, 0x27, 0x39, 0x83,
+                                            0x9d, 0xec, 0x58, 0xb9, 0x64, 0xec, 0x38, 0x43};
+    unsigned char key[20], out[32];
+
+    (void)state;
+    memset(key, 0x0b, sizeof(key));
+    crypto_hmac_sha256(key, sizeof(key), "Hi There", 8, out);
+    assert_memory_equal(out, want1, 32);
+    crypto_hmac_sha256("Jefe", 4, "what do ya want for nothing?", 28, out);
+    assert_memory_equal(out, want2, 32);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_scram_known_vectors),
-        cmocka_unit_test(test_scram_random_salt),
-        cmocka_unit_test(test_scram_bad_input),
-        cmocka_unit_test(test_mysql_native_hash),
-        cmocka_unit_test(test_redis_acl_hash),
-        cmocka_unit_test(test_sha256_hex),
-        cmocka_unit_test(test_token_new),
-        cmocka_unit_test(test_password_new),
-        cmocka_unit_test(test_random),
-        cmocka_unit_test(test_base64url_vectors),
-        cmocka_unit_test(test_base64url_round_trip),
-        cmocka_unit_test(test_base64url_rejects),
-        cmocka_unit_test(test_equal),
+        cmocka_unit_test(test_scram_known_vectors), cmocka_unit_test(test_hmac_sha256),
+        cmocka_unit_test(test_scram_random_salt),   cmocka_unit_test(test_scram_bad_input),
+        cmocka_unit_test(test_mysql_native_hash),   cmocka_unit_test(test_redis_acl_hash),
+        cmocka_unit_test(test_sha256_hex),          cmocka_unit_test(test_token_new),
+        cmocka_unit_test(test_password_new),        cmocka_unit_test(test_random),
+        cmocka_unit_test(test_base64url_vectors),   cmocka_unit_test(test_base64url_round_trip),
+        cmocka_unit_test(test_base64url_rejects),   cmocka_unit_test(test_equal),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,20 +1,28 @@
 /* Unit tests for agent/desired: the reconcile decision of dbaas-agent. Each case gives the
  * members the agent knows and a heartbeat reply's desired members, and checks the steps.
- * Where the decision does something one might not expect (a member missing from the reply,
- * a stale reply), the case pins today's behaviour and says so. test_matches_reference checks
- * the decision against the reconcile loop it replaced, on random inputs. */
+ * A member missing from a reply is kept (only desired "deleted" deletes), a reply older than
+ * the newest applied is ignored (by its generation), and a malformed entry changes nothing.
+ * test_matches_reference checks the decision against a plain reconcile loop with the same
+ * rules, on random inputs. The desired members' replication fields (agent/member.c) are
+ * parsed here too, and their secret never reaches a log line. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <fcntl.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
 #include "agent/desired.h"
 #include "agent/member.h"
+#include "lib/fileio.h"
 #include "lib/hbproto.h"
+#include "lib/log.h"
 
 /* ---- cases as tables; every table ends with END ---- */
 
@@ -25,7 +33,13 @@ struct m_in { /* a member the agent knows */
     bool busy;
 };
 
-enum e_shape { E_ENTRY, E_MALFORMED /* without engine */, E_NOT_OBJECT };
+enum e_shape {
+    E_ENTRY,
+    E_MALFORMED /* without engine */,
+    E_NOT_OBJECT,
+    E_NO_LIMIT /* without limits.write_bps */,
+    E_ZERO_MEMORY /* limits.memory_mb 0 */
+};
 
 struct e_in { /* a desired entry of the reply */
     int64_t id;
@@ -70,6 +84,10 @@ static json_t *make_reply(const struct e_in *es)
         json_t *d = entry(es->id, es->desired, es->spec_version);
         if (es->shape == E_MALFORMED)
             json_object_del(d, HB_F_ENGINE);
+        if (es->shape == E_NO_LIMIT)
+            json_object_del(json_object_get(d, HB_F_LIMITS), HB_F_WRITE_BPS);
+        if (es->shape == E_ZERO_MEMORY)
+            json_object_set_new(json_object_get(d, HB_F_LIMITS), HB_F_MEMORY_MB, json_integer(0));
         if (es->shape == E_NOT_OBJECT) {
             json_decref(d);
             d = json_string("not a member");
@@ -139,7 +157,7 @@ static void expect_plan(const struct member *list, const json_t *reply, const st
             assert_int_equal(json_integer_value(json_object_get(steps[i].entry, HB_F_ID)),
                              steps[i].id);
         else
-            assert_true(steps[i].action == DESIRED_ORPHAN || steps[i].action == DESIRED_FORGET);
+            assert_true(steps[i].action == DESIRED_UNLISTED || steps[i].action == DESIRED_FORGET);
     }
     assert_int_equal(n, i);
     free(steps);
@@ -185,7 +203,7 @@ static void apply_steps(struct member **list, const struct desired_step *steps, 
     static const enum effect_kind work[] = {
         [DESIRED_CREATE] = FX_PROVISION,    [DESIRED_CLEANUP] = FX_DELETE,
         [DESIRED_PROVISION] = FX_PROVISION, [DESIRED_RESIZE] = FX_RESIZE,
-        [DESIRED_DELETE] = FX_DELETE,       [DESIRED_ORPHAN] = FX_DELETE,
+        [DESIRED_DELETE] = FX_DELETE,
     };
 
     for (size_t i = 0; i < n; i++) {
@@ -198,6 +216,7 @@ static void apply_steps(struct member **list, const struct desired_step *steps, 
         m = *pp;
         switch (st->action) {
         case DESIRED_MALFORMED:
+        case DESIRED_UNLISTED:
             continue;
         case DESIRED_CREATE:
         case DESIRED_CLEANUP:
@@ -212,9 +231,6 @@ static void apply_steps(struct member **list, const struct desired_step *steps, 
             record(out, FX_FORGET, m);
             member_free(m);
             continue;
-        case DESIRED_ORPHAN:
-            m->want_running = false;
-            break;
         default:
             assert_non_null(m);
             member_update_desired(m, st->entry);
@@ -311,32 +327,28 @@ static const struct scenario scenarios[] = {
       {4, DESIRED_KEEP, false},
       {5, DESIRED_DELETE, false},
       END}},
-    /* A member the reply does not list (today's behaviour, kept): a deleted one is forgotten
-     * (its record removed); any other is an orphan of an instance that is gone and is
-     * deleted, even a running one; one that a worker owns is left for a later reply. These
-     * steps come after the listed entries', in list order. An entry that names the member,
-     * even a malformed one, counts as listing it. */
+    /* A member the reply does not list: a deleted one is forgotten (its record removed); any
+     * other is kept as it is, even a running one (a reply that misses a member must not
+     * delete data: only an explicit desired "deleted" does); one that a worker owns is left
+     * for a later reply. These steps come after the listed entries', in list order. An entry
+     * that names the member, even a malformed one, counts as listing it; a malformed entry
+     * changes nothing (a missing limit must never become "unlimited"). */
     {"missing_from_reply",
      {M(1, HB_RUNNING, 1, 1), M(2, HB_DELETED, 1, 1), M_BUSY(3, HB_RUNNING, 1, 1),
       M(4, HB_FAILED, 1, 0), M(5, HB_RUNNING, 1, 1), END},
      {E(9, HB_DESIRED_RUNNING, 1), {5, HB_DESIRED_RUNNING, 1, E_MALFORMED}, END},
      {{9, DESIRED_CREATE, false},
-      {5, DESIRED_KEEP, false},
-      {1, DESIRED_ORPHAN, false},
+      {5, DESIRED_MALFORMED, false},
+      {1, DESIRED_UNLISTED, false},
       {2, DESIRED_FORGET, false},
-      {4, DESIRED_ORPHAN, false},
+      {4, DESIRED_UNLISTED, false},
       END}},
-    /* A stale reply (computed before a newer one the agent already applied: the heartbeat
-     * thread and the main thread each exchange with dbaasd, and their replies may be applied
-     * out of order). Today's decision does not recognise it: it compares spec_version for
-     * inequality, not order, and the reply's desired_hash plays no part. So an older
-     * spec_version is applied (back to the older limits) and a member placed after the stale
-     * reply was computed (2) is deleted as an orphan once no worker owns it. The next reply
-     * puts things right again. Pinned here so that a change of this behaviour is deliberate. */
-    {"stale_reply",
-     {M(1, HB_RUNNING, 4, 4), M(2, HB_RUNNING, 1, 1), END},
-     {E(1, HB_DESIRED_RUNNING, 3), END},
-     {{1, DESIRED_RESIZE, true}, {2, DESIRED_ORPHAN, false}, END}},
+    /* An entry without a limit, or with a zero memory limit: malformed, whether the member is
+     * known or new (never started or resized to "unlimited"). */
+    {"missing_limit",
+     {M(1, HB_RUNNING, 1, 1), END},
+     {{1, HB_DESIRED_RUNNING, 2, E_NO_LIMIT}, {2, HB_DESIRED_RUNNING, 1, E_ZERO_MEMORY}, END},
+     {{1, DESIRED_MALFORMED, false}, {2, DESIRED_MALFORMED, false}, END}},
     /* Two entries with one id (dbaasd does not send them: members.id is a key): the second
      * sees the member as the first left it, owned by the worker the first started. */
     {"duplicate_entries",
@@ -367,6 +379,11 @@ static void test_changed_other_fields(void **state)
     (void)state;
     json_object_set_new(d, HB_F_PORT, json_integer(21000));
     json_object_set_new(d, HB_F_ROLE, json_string("replica"));
+    json_object_set_new(d, HB_F_PRIMARY,
+                        json_pack("{s:I,s:s,s:i}", HB_F_ID, (json_int_t)7, HB_F_HOST, "10.0.0.7",
+                                  HB_F_PORT, 20007));
+    json_object_set_new(d, HB_F_REPLICATION,
+                        json_pack("{s:s,s:s}", HB_F_USER, "dbaas_repl", HB_F_SECRET, "s"));
     json_object_set_new(json_object_get(d, HB_F_LIMITS), HB_F_CPU_MILLIS, json_integer(2000));
     json_object_set_new(json_object_get(d, HB_F_CREDENTIALS), HB_F_VERIFIER, json_string("new"));
     json_array_append_new(reply, d);
@@ -375,6 +392,8 @@ static void test_changed_other_fields(void **state)
     assert_int_equal(fx.n, 0);
     assert_int_equal(list->port, 21000);
     assert_string_equal(list->role, "replica");
+    assert_true(list->repl_dirty); /* a running engine applies the new upstream */
+    assert_int_equal(list->primary.id, 7);
     assert_int_equal(list->limits.cpu_millis, 2000);
     assert_string_equal(list->verifier, "new");
     json_decref(reply);
@@ -440,8 +459,285 @@ static void test_pure(void **state)
     free_members(list);
 }
 
+/* ---- replies out of order: the generation ---- */
+
+/* A reply older than the newest applied is ignored as a whole: here one computed before a
+ * resize (spec 3) and before member 2 was placed arrives after the newer one (generation 7).
+ * Applied, it would set member 1 back to its older limits. A reply of the same generation is
+ * applied (a replay changes nothing); one without a generation (a dbaasd older than HA part
+ * 1) is applied only until a generation was seen. */
+static void test_stale_reply_ignored(void **state)
+{
+    static const struct e_in newer_entries[] = {E(1, HB_DESIRED_RUNNING, 4),
+                                                E(2, HB_DESIRED_RUNNING, 1), END};
+    static const struct e_in older_entries[] = {E(1, HB_DESIRED_RUNNING, 3), END};
+    json_t *newer = json_object(), *older = json_object();
+    int64_t applied = 0, g;
+
+    (void)state;
+    json_object_set_new(newer, HB_F_GENERATION, json_integer(7));
+    json_object_set_new(newer, HB_F_MEMBERS, make_reply(newer_entries));
+    json_object_set_new(older, HB_F_GENERATION, json_integer(6));
+    json_object_set_new(older, HB_F_MEMBERS, make_reply(older_entries));
+
+    assert_true(desired_reply_current(newer, applied, &g));
+    assert_int_equal(g, 7);
+    applied = g;
+    assert_false(desired_reply_current(older, applied, &g)); /* stale: not planned at all */
+    assert_int_equal(g, 6);
+    assert_true(desired_reply_current(newer, applied, &g)); /* the same generation again */
+
+    /* without a generation */
+    json_object_del(older, HB_F_GENERATION);
+    assert_true(desired_reply_current(older, 0, &g));
+    assert_int_equal(g, 0);
+    assert_false(desired_reply_current(older, applied, &g));
+    json_decref(newer);
+    json_decref(older);
+}
+
+/* Members missing from replies stay, reply after reply, and are deleted only when a reply
+ * says desired "deleted"; once reported deleted and unlisted, their record goes. */
+static void test_unlisted_kept(void **state)
+{
+    static const struct m_in members[] = {M(1, HB_RUNNING, 1, 1), M(2, HB_RUNNING, 1, 1), END};
+    static const struct e_in only_1[] = {E(1, HB_DESIRED_RUNNING, 1), END};
+    static const struct e_in delete_2[] = {E(1, HB_DESIRED_RUNNING, 1), E(2, HB_DESIRED_DELETED, 1),
+                                           END};
+    static const struct step_out kept[] = {
+        {1, DESIRED_KEEP, false}, {2, DESIRED_UNLISTED, false}, END};
+    static const struct step_out forgotten[] = {
+        {1, DESIRED_KEEP, false}, {2, DESIRED_FORGET, false}, END};
+    struct member *list = make_members(members);
+    json_t *r1 = make_reply(only_1), *r2 = make_reply(delete_2), *empty = json_array();
+    struct effects fx = {.n = 0};
+
+    (void)state;
+    for (int i = 0; i < 3; i++) {
+        expect_plan(list, r1, kept);
+        plan_and_apply(&list, r1, &fx, true);
+    }
+    assert_int_equal(fx.n, 0); /* no work, no delete */
+    assert_int_equal(list->next->state, HB_RUNNING);
+    assert_true(list->next->want_running);
+    /* an empty reply keeps everyone */
+    plan_and_apply(&list, empty, &fx, true);
+    assert_int_equal(fx.n, 0);
+    /* an explicit delete */
+    plan_and_apply(&list, r2, &fx, true);
+    assert_int_equal(fx.n, 1);
+    assert_int_equal(fx.fx[0].kind, FX_DELETE);
+    assert_int_equal(fx.fx[0].id, 2);
+    expect_plan(list, r1, forgotten);
+    json_decref(r1);
+    json_decref(r2);
+    json_decref(empty);
+    free_members(list);
+}
+
+/* ---- the replication fields of a desired member ---- */
+
+#define SECRET "Xq7-very-secret-replication-password"
+
+/* A replica entry of member 12 streaming from member 11. */
+static json_t *replica_entry(void)
+{
+    json_t *d = entry(12, HB_DESIRED_RUNNING, 1);
+
+    json_object_set_new(d, HB_F_ENGINE, json_string("mysql"));
+    json_object_set_new(d, HB_F_ROLE, json_string(HB_ROLE_REPLICA));
+    json_object_set_new(d, HB_F_PRIMARY,
+                        json_pack("{s:I,s:s,s:i}", HB_F_ID, (json_int_t)11, HB_F_HOST, "10.0.0.11",
+                                  HB_F_PORT, 20011));
+    json_object_set_new(d, HB_F_REPLICATION,
+                        json_pack("{s:s,s:s}", HB_F_USER, "dbaas_repl", HB_F_SECRET, SECRET));
+    json_object_set_new(d, HB_F_SEED,
+                        json_pack("{s:s,s:i}", HB_F_HOST, "10.0.0.11", HB_F_PORT, 30000));
+    return d;
+}
+
+/* A primary entry of member 11 serving replicas 12 and 13. */
+static json_t *primary_entry(void)
+{
+    json_t *d = entry(11, HB_DESIRED_RUNNING, 1);
+
+    json_object_set_new(d, HB_F_REPLICATION,
+                        json_pack("{s:s,s:s}", HB_F_USER, "dbaas_repl", HB_F_SECRET, SECRET));
+    json_object_set_new(d, HB_F_REPLICAS,
+                        json_pack("[{s:I,s:s,s:i},{s:I,s:s,s:i}]", HB_F_ID, (json_int_t)12,
+                                  HB_F_HOST, "10.0.0.12", HB_F_PORT, 20012, HB_F_ID, (json_int_t)13,
+                                  HB_F_HOST, "10.0.0.13", HB_F_PORT, 20013));
+    return d;
+}
+
+static void test_repl_fields(void **state)
+{
+    json_t *d = replica_entry(), *p = primary_entry();
+    struct err e;
+    struct member *m = member_from_desired(d, &e), *pm;
+    struct member_spec *ms;
+
+    (void)state;
+    assert_non_null(m);
+    assert_true(member_is_replica(m));
+    assert_int_equal(m->primary.id, 11);
+    assert_string_equal(m->primary.host, "10.0.0.11");
+    assert_int_equal(m->primary.port, 20011);
+    assert_string_equal(m->repl_user, "dbaas_repl");
+    assert_string_equal(m->repl_secret, SECRET);
+    assert_string_equal(m->seed_host, "10.0.0.11");
+    assert_int_equal(m->seed_port, 30000);
+    ms = member_spec_new(m, "/var/lib/dbaas", "10.0.0.12");
+    assert_non_null(ms->spec.repl);
+    assert_int_equal(ms->spec.repl->role, ENGINE_ROLE_REPLICA);
+    assert_int_equal(ms->spec.repl->member_id, 12);
+    assert_string_equal(ms->spec.repl->upstream.host, "10.0.0.11");
+    assert_int_equal(ms->spec.repl->upstream.port, 20011);
+    assert_string_equal(ms->spec.repl->secret, SECRET);
+    assert_string_equal(ms->spec.data_dir, "/var/lib/dbaas/members/12");
+    member_spec_free(ms);
+
+    /* the same entry again: nothing to apply; another upstream: to apply, without a new
+     * spec_version (no restart, no resize) */
+    m->repl_dirty = false;
+    assert_false(member_repl_differs(m, d));
+    assert_false(member_update_desired(m, d));
+    assert_false(m->repl_dirty);
+    json_object_set_new(json_object_get(d, HB_F_PRIMARY), HB_F_HOST, json_string("10.0.0.21"));
+    assert_true(member_repl_differs(m, d));
+    assert_false(member_update_desired(m, d));
+    assert_true(m->repl_dirty);
+    assert_string_equal(m->primary.host, "10.0.0.21");
+
+    /* a primary: its replicas; a change of the list is a change to apply */
+    pm = member_from_desired(p, &e);
+    assert_non_null(pm);
+    assert_false(member_is_replica(pm));
+    assert_int_equal(pm->n_replicas, 2);
+    assert_int_equal(pm->replicas[1].id, 13);
+    ms = member_spec_new(pm, "/var/lib/dbaas", "10.0.0.11");
+    assert_int_equal(ms->spec.repl->role, ENGINE_ROLE_PRIMARY);
+    assert_int_equal(ms->spec.repl->n_replicas, 2);
+    assert_string_equal(ms->spec.repl->replicas[0].host, "10.0.0.12");
+    member_spec_free(ms);
+    pm->repl_dirty = false;
+    json_array_remove(json_object_get(p, HB_F_REPLICAS), 1);
+    member_update_desired(pm, p);
+    assert_true(pm->repl_dirty);
+    assert_int_equal(pm->n_replicas, 1);
+
+    /* a member without replication: no repl for the drivers (a standalone member) */
+    {
+        json_t *plain = entry(5, HB_DESIRED_RUNNING, 1);
+        struct member *sm = member_from_desired(plain, &e);
+        ms = member_spec_new(sm, "/d", "127.0.0.1");
+        assert_null(ms->spec.repl);
+        member_spec_free(ms);
+        member_free(sm);
+        json_decref(plain);
+    }
+
+    /* malformed: a replica without its primary, an unknown role, a bad replica */
+    json_object_del(d, HB_F_PRIMARY);
+    assert_int_equal(member_desired_check(d, &e), -1);
+    assert_non_null(strstr(e.msg, "primary"));
+    json_decref(d);
+    d = replica_entry();
+    json_object_set_new(d, HB_F_ROLE, json_string("leader"));
+    assert_int_equal(member_desired_check(d, &e), -1);
+    json_decref(d);
+    json_array_append_new(json_object_get(p, HB_F_REPLICAS), json_pack("{s:s}", HB_F_HOST, "x"));
+    assert_int_equal(member_desired_check(p, &e), -1);
+    member_free(m);
+    member_free(pm);
+    json_decref(p);
+}
+
+/* The replication secret reaches no log line and no error message: the agent logs the error
+ * of every malformed entry (heartbeat.c) and the members' state changes. The log module
+ * writes to stderr: the test points stderr at a file. The secret is kept in the member's
+ * record, which is root's, mode 0600. */
+static void test_secret_not_logged(void **state)
+{
+    char dir[] = "/tmp/test-desired-XXXXXX", *path, *text;
+    json_t *d = replica_entry();
+    struct member *m;
+    struct err e;
+    struct stat st;
+    int saved, fd;
+
+    (void)state;
+    assert_non_null(mkdtemp(dir));
+    path = NULL;
+    assert_true(asprintf(&path, "%s/log", dir) > 0);
+    fflush(stderr);
+    saved = dup(STDERR_FILENO);
+    fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    assert_true(fd >= 0 && saved >= 0);
+    dup2(fd, STDERR_FILENO);
+    close(fd);
+
+    /* every way an entry can be refused, logged as apply_step() logs it */
+    json_object_del(d, HB_F_PRIMARY);
+    assert_int_equal(member_desired_check(d, &e), -1);
+    log_warn("event=bad_desired_member error=\"%s\"", e.msg);
+    json_object_set_new(json_object_get(d, HB_F_REPLICATION), HB_F_USER, json_string(""));
+    assert_int_equal(member_desired_check(d, &e), -1);
+    log_warn("event=bad_desired_member error=\"%s\"", e.msg);
+    json_decref(d);
+    d = replica_entry();
+    json_object_set_new(d, HB_F_SEED, json_string(SECRET));
+    assert_int_equal(member_desired_check(d, &e), -1);
+    log_warn("event=bad_desired_member error=\"%s\"", e.msg);
+    json_decref(d);
+
+    dup2(saved, STDERR_FILENO);
+    close(saved);
+    text = fileio_read(path, 1 << 20, 0, NULL);
+    assert_non_null(text);
+    assert_non_null(strstr(text, "bad_desired_member")); /* the capture works */
+    assert_null(strstr(text, SECRET));
+    assert_null(strstr(text, "very-secret"));
+    free(text);
+
+    /* the record: 0600, holds the secret (re-adoption needs it), read back as it was */
+    d = replica_entry();
+    m = member_from_desired(d, &e);
+    assert_non_null(m);
+    {
+        char *mdir = NULL;
+        struct member *back;
+        assert_true(asprintf(&mdir, "%s/members", dir) > 0);
+        assert_int_equal(mkdir(mdir, 0700), 0);
+        assert_int_equal(member_save(m, dir, &e), 0);
+        free(path);
+        assert_true(asprintf(&path, "%s/12.json", mdir) > 0);
+        assert_int_equal(stat(path, &st), 0);
+        assert_int_equal(st.st_mode & 0777, 0600);
+        assert_int_equal(st.st_uid, geteuid());
+        back = member_load_all(dir);
+        assert_non_null(back);
+        assert_string_equal(back->repl_secret, SECRET);
+        assert_int_equal(back->primary.id, 11);
+        assert_string_equal(back->seed_host, "10.0.0.11");
+        assert_true(back->repl_dirty);
+        member_free(back);
+        unlink(path);
+        rmdir(mdir);
+        free(mdir);
+    }
+    member_free(m);
+    json_decref(d);
+    free(path);
+    assert_true(asprintf(&path, "%s/log", dir) > 0);
+    unlink(path);
+    free(path);
+    rmdir(dir);
+}
+
 /* ---- the reference: the reconcile loop as agent/agent.c had it before the decision became
- * a pure function, with its effects recorded instead of carried out ---- */
+ * a pure function, with its effects recorded instead of carried out, and with today's rules:
+ * a malformed entry changes nothing, a member missing from the reply is kept ---- */
 
 static void reference(struct member **members, const json_t *desired, struct effects *out)
 {
@@ -455,6 +751,8 @@ static void reference(struct member **members, const json_t *desired, struct eff
         int64_t id = json_integer_value(json_object_get(d, HB_F_ID));
         for (m = *members; m && m->id != id; m = m->next)
             ;
+        if (m && member_desired_check(d, NULL) < 0)
+            continue;
         if (!m) {
             m = member_from_desired(d, &e);
             if (!m)
@@ -485,15 +783,11 @@ static void reference(struct member **members, const json_t *desired, struct eff
             if (json_integer_value(json_object_get(d, HB_F_ID)) == m->id)
                 listed = true;
         }
-        if (!listed && !m->busy) {
-            if (m->state == HB_DELETED) {
-                *pp = m->next;
-                record(out, FX_FORGET, m);
-                member_free(m);
-                continue;
-            }
-            m->want_running = false;
-            record(out, FX_DELETE, m);
+        if (!listed && !m->busy && m->state == HB_DELETED) {
+            *pp = m->next;
+            record(out, FX_FORGET, m);
+            member_free(m);
+            continue;
         }
         pp = &m->next;
     }
@@ -572,6 +866,10 @@ int main(void)
         cmocka_unit_test(test_changed_other_fields),
         cmocka_unit_test(test_replayed_reply),
         cmocka_unit_test(test_pure),
+        cmocka_unit_test(test_stale_reply_ignored),
+        cmocka_unit_test(test_unlisted_kept),
+        cmocka_unit_test(test_repl_fields),
+        cmocka_unit_test(test_secret_not_logged),
         cmocka_unit_test(test_matches_reference),
         cmocka_unit_test(test_action_names),
     };

@@ -272,6 +272,23 @@ static void test_read(void **state)
     assert_null(fileio_read(f, 9, FILEIO_NOFOLLOW, &e));
     assert_int_equal(errno, EFBIG);
     assert_int_equal(e.code, LIB_E_INVALID);
+    /* a second link (planted in a directory another user owns) is refused */
+    {
+        char *hard = in(&d, "hard");
+        assert_int_equal(link(f, hard), 0);
+        errno = 0;
+        assert_null(fileio_read(f, 10, FILEIO_NOFOLLOW, &e));
+        assert_int_equal(errno, EMLINK);
+        assert_non_null(strstr(e.msg, "2 links"));
+        data = fileio_read_tail(f, 0, 100);
+        assert_string_equal(data, "");
+        free(data);
+        data = fileio_read(f, 10, 0, &e); /* without FILEIO_NOFOLLOW: read */
+        assert_string_equal(data, "0123456789");
+        free(data);
+        unlink(hard);
+        free(hard);
+    }
     put(f, "");
     data = fileio_read(f, 0, 0, &e);
     assert_string_equal(data, "");

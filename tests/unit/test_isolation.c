@@ -226,6 +226,7 @@ static void test_cg2_render(void **state)
 static void test_lxc_xml(void **state)
 {
     char *argv[] = {"postgres", "-D", "/data/a&b", "-c", "x='<y>'", NULL};
+    char *env[] = {"LANG=C", NULL};
     struct iso_lxc_spec spec = {
         .domain = "dbaas-pg1",
         .program = "/usr/lib/postgresql/15/bin/postgres",
@@ -236,6 +237,7 @@ static void test_lxc_xml(void **state)
         .blk_path = "/dev/vda",
         .host_mem_kib = 24 * 1024 * 1024,
         .user = {true, 108, 114, "postgres", "/var/lib/postgresql"},
+        .env = env,
     };
     struct iso_limits l = limits(500, 256, "254:0");
     struct err e = {0};
@@ -255,20 +257,23 @@ static void test_lxc_xml(void **state)
                                 "      <write_bytes_sec>2097152</write_bytes_sec>\n"
                                 "      <read_iops_sec>1000</read_iops_sec>\n    </device>"));
     assert_null(strstr(xml, "read_bytes_sec"));
-    assert_non_null(strstr(xml, "<init>/bin/sh</init>\n    <initarg>-c</initarg>\n"));
-    assert_non_null(strstr(xml, "<initarg>exec &gt;&gt;&quot;$0&quot; 2&gt;&amp;1 &lt;/dev/null "
-                                "|| exit 127; exec &quot;$@&quot;</initarg>\n"
-                                "    <initarg>/var/log/dbaas/pg1.log</initarg>\n"
-                                "    <initarg>/usr/bin/setpriv</initarg>\n"
+    /* root is dropped first: the shell opens the log as the engine's user */
+    assert_non_null(strstr(xml, "<init>/usr/bin/setpriv</init>\n"
                                 "    <initarg>--reuid=108</initarg>\n"
                                 "    <initarg>--regid=114</initarg>\n"
                                 "    <initarg>--init-groups</initarg>\n"
                                 "    <initarg>--</initarg>\n"
+                                "    <initarg>/bin/sh</initarg>\n"
+                                "    <initarg>-c</initarg>\n"));
+    assert_non_null(strstr(xml, "<initarg>exec &gt;&gt;&quot;$0&quot; 2&gt;&amp;1 &lt;/dev/null "
+                                "|| exit 127; exec &quot;$@&quot;</initarg>\n"
+                                "    <initarg>/var/log/dbaas/pg1.log</initarg>\n"
                                 "    <initarg>/usr/lib/postgresql/15/bin/postgres</initarg>\n"
                                 "    <initarg>-D</initarg>\n"
                                 "    <initarg>/data/a&amp;b</initarg>\n"
                                 "    <initarg>-c</initarg>\n"
                                 "    <initarg>x=&apos;&lt;y&gt;&apos;</initarg>\n"));
+    assert_non_null(strstr(xml, "<initenv name='LANG'>C</initenv>"));
     assert_non_null(strstr(xml, "<initenv name='PATH'>/usr/bin:/bin</initenv>"));
     assert_non_null(strstr(xml, "<initenv name='HOME'>/var/lib/postgresql</initenv>"));
     assert_non_null(strstr(xml, "<initenv name='USER'>postgres</initenv>"));
@@ -290,6 +295,7 @@ static void test_lxc_xml(void **state)
     assert_null(strstr(xml, "<cputune>"));
     assert_null(strstr(xml, "<blkiotune>"));
     assert_null(strstr(xml, "setpriv"));
+    assert_non_null(strstr(xml, "<init>/bin/sh</init>\n    <initarg>-c</initarg>\n"));
     assert_null(strstr(xml, "HOME"));
     assert_non_null(strstr(xml, "<initarg>/var/log/dbaas/pg1.log</initarg>\n"
                                 "    <initarg>/usr/lib/postgresql/15/bin/postgres</initarg>"));
@@ -581,7 +587,7 @@ static void test_v2_fake_lifecycle(void **state)
 {
     struct fake *f = *state;
     char *argv[] = {"sleep", "30", NULL};
-    struct iso_exec ex = {argv, NULL, "/", f->log};
+    struct iso_exec ex = {argv, NULL, "/", f->log, NULL};
     struct iso_limits l = limits(250, 512, "254:0");
     struct iso_usage u;
     struct err e = {0};
@@ -677,7 +683,7 @@ static void test_v2_fake_stop_escalates(void **state)
 {
     struct fake *f = *state;
     char *argv[] = {"/bin/sh", "-c", "trap '' TERM; while :; do sleep 0.01; done", NULL};
-    struct iso_exec ex = {argv, NULL, NULL, NULL};
+    struct iso_exec ex = {argv, NULL, NULL, NULL, NULL};
     struct iso_limits l = limits(0, 0, "");
     struct err e = {0};
     pid_t pid = 0;
@@ -709,28 +715,28 @@ static void test_v2_fake_failed_start(void **state)
 
     {
         char *argv[] = {"/nonexistent/engine", NULL};
-        struct iso_exec ex = {argv, NULL, NULL, f->log};
+        struct iso_exec ex = {argv, NULL, NULL, f->log, NULL};
         assert_int_equal(iso_start(f->iso, "bad", &l, &ex, &pid, &e), -1);
         assert_int_equal(e.code, ISO_EINVAL);
         assert_false(iso_exists(f->iso, "bad"));
     }
     {
         char *argv[] = {"no-such-program-anywhere", NULL};
-        struct iso_exec ex = {argv, NULL, NULL, f->log};
+        struct iso_exec ex = {argv, NULL, NULL, f->log, NULL};
         assert_int_equal(iso_start(f->iso, "bad", &l, &ex, &pid, &e), -1);
         assert_non_null(strstr(e.msg, "cannot find program \"no-such-program-anywhere\""));
         assert_false(iso_exists(f->iso, "bad"));
     }
     {
         char *argv[] = {"true", NULL};
-        struct iso_exec ex = {argv, NULL, "/nonexistent-dir", f->log};
+        struct iso_exec ex = {argv, NULL, "/nonexistent-dir", f->log, NULL};
         assert_int_equal(iso_start(f->iso, "bad", &l, &ex, &pid, &e), -1);
         assert_non_null(strstr(e.msg, "/nonexistent-dir"));
         assert_false(iso_exists(f->iso, "bad"));
     }
     {
         char *argv[] = {"true", NULL};
-        struct iso_exec ex = {argv, "no-such-user-here", NULL, f->log};
+        struct iso_exec ex = {argv, "no-such-user-here", NULL, f->log, NULL};
         assert_int_equal(iso_start(f->iso, "bad", &l, &ex, &pid, &e), -1);
         assert_non_null(strstr(e.msg, "no-such-user-here"));
         assert_false(iso_exists(f->iso, "bad"));
@@ -738,7 +744,7 @@ static void test_v2_fake_failed_start(void **state)
     {
         /* a failure in the child after it joined the group: exec of a non-executable file */
         char *argv[] = {f->log, NULL};
-        struct iso_exec ex = {argv, NULL, NULL, f->log};
+        struct iso_exec ex = {argv, NULL, NULL, f->log, NULL};
         put(f->root, "engine.log", "#!/bin/sh\n");
         chmod(f->log, 0755);
         if (geteuid() == 0) {
@@ -751,7 +757,7 @@ static void test_v2_fake_failed_start(void **state)
     /* bad names never touch the file system */
     {
         char *argv[] = {"true", NULL};
-        struct iso_exec ex = {argv, NULL, NULL, NULL};
+        struct iso_exec ex = {argv, NULL, NULL, NULL, NULL};
         assert_int_equal(iso_start(f->iso, "../escape", &l, &ex, &pid, &e), -1);
         assert_int_equal(e.code, ISO_EINVAL);
         assert_int_equal(iso_start(f->iso, "", &l, &ex, &pid, &e), -1);
@@ -761,7 +767,7 @@ static void test_v2_fake_failed_start(void **state)
     /* nor do bad limits */
     {
         char *argv[] = {"true", NULL};
-        struct iso_exec ex = {argv, NULL, NULL, NULL};
+        struct iso_exec ex = {argv, NULL, NULL, NULL, NULL};
         struct iso_limits bad = limits(0, -5, "");
         assert_int_equal(iso_start(f->iso, "bad", &bad, &ex, &pid, &e), -1);
         assert_int_equal(e.code, ISO_EINVAL);

@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include "agent/report.h"
+#include "engines/engine.h"
 #include "lib/hbproto.h"
 
 static json_int_t int_at(const json_t *obj, const char *key)
@@ -47,9 +48,11 @@ static void test_member_running(void **state)
     m.usage.io_write_bytes = 8192;
     m.usage.oom_kills = 1;
     m.disk_used_mb = 40;
-    r = report_member(&m);
+    r = report_member(&m, 10000);
     assert_non_null(r);
-    assert_int_equal(json_object_size(r), 7);
+    assert_int_equal(json_object_size(r), 8);
+    assert_true(json_is_null(json_object_get(r, "health"))); /* not probed yet */
+    assert_null(json_object_get(r, "seeding"));
     assert_int_equal(int_at(r, "id"), 12);
     assert_string_equal(str_at(r, "state"), "running");
     assert_int_equal(int_at(r, "pid"), 4242);
@@ -81,22 +84,92 @@ static void test_member_states_and_error(void **state)
     m.id = 7;
     for (int s = 0; s < HB__COUNT; s++) {
         m.state = (enum hb_state)s;
-        r = report_member(&m);
+        r = report_member(&m, 10000);
         assert_int_equal(hb_state_parse(str_at(r, "state"), &parsed), 0);
         assert_int_equal(parsed, s);
         json_decref(r);
     }
     m.state = HB_FAILED;
     snprintf(m.error, sizeof(m.error), "%s", "could not bind to port 20000");
-    r = report_member(&m);
+    r = report_member(&m, 10000);
     assert_string_equal(str_at(r, "state"), "failed");
     assert_string_equal(str_at(r, "error"), "could not bind to port 20000");
     json_decref(r);
 }
 
+/* The last probe, as dbaasd's HA controller reads it: every field, null where the engine did
+ * not tell; an engine that did not answer is alive false; a probe that could not run (no
+ * probe for this engine) leaves alive null. A replica being seeded reports its progress. */
+static void test_member_health_and_seeding(void **state)
+{
+    struct member m;
+    json_t *r, *h, *sd;
+
+    (void)state;
+    memset(&m, 0, sizeof(m));
+    m.id = 3;
+    m.state = HB_RUNNING;
+    m.health.done = true;
+    m.health.at_ms = 9600;
+    m.health.h =
+        (struct engine_health){true, ENGINE_ROLE_REPLICA, false, "0-1-42", 4242, 1, -1, 0.5};
+    r = report_member(&m, 10000);
+    h = json_object_get(r, "health");
+    assert_int_equal(json_object_size(h), 10);
+    assert_true(json_is_true(json_object_get(h, "alive")));
+    assert_string_equal(str_at(h, "role"), "replica");
+    assert_true(json_is_false(json_object_get(h, "writable")));
+    assert_string_equal(str_at(h, "position"), "0-1-42");
+    assert_int_equal(int_at(h, "position_bytes"), 4242);
+    assert_true(json_is_true(json_object_get(h, "upstream_up")));
+    assert_true(json_is_null(json_object_get(h, "lag_bytes")));
+    assert_true(json_real_value(json_object_get(h, "lag_seconds")) == 0.5);
+    assert_int_equal(int_at(h, "age_ms"), 400);
+    assert_true(json_is_null(json_object_get(h, "error")));
+    json_decref(r);
+
+    /* a primary: no upstream, no lag; position unknown */
+    m.health.h = (struct engine_health){true, ENGINE_ROLE_PRIMARY, true, "", -1, -1, -1, -1};
+    r = report_member(&m, 10000);
+    h = json_object_get(r, "health");
+    assert_string_equal(str_at(h, "role"), "primary");
+    assert_true(json_is_true(json_object_get(h, "writable")));
+    assert_true(json_is_null(json_object_get(h, "position")));
+    assert_true(json_is_null(json_object_get(h, "position_bytes")));
+    assert_true(json_is_null(json_object_get(h, "upstream_up")));
+    assert_true(json_is_null(json_object_get(h, "lag_seconds")));
+    json_decref(r);
+
+    /* no answer within the deadline */
+    m.health.code = ENGINE_E_UNAVAILABLE;
+    snprintf(m.health.error, sizeof(m.health.error), "%s", "timeout");
+    r = report_member(&m, 10000);
+    h = json_object_get(r, "health");
+    assert_true(json_is_false(json_object_get(h, "alive")));
+    assert_true(json_is_null(json_object_get(h, "writable")));
+    assert_true(json_is_null(json_object_get(h, "role")));
+    assert_string_equal(str_at(h, "error"), "timeout");
+    json_decref(r);
+
+    /* the probe could not run */
+    m.health.code = ENGINE_E_UNSUPPORTED;
+    r = report_member(&m, 10000);
+    assert_true(json_is_null(json_object_get(json_object_get(r, "health"), "alive")));
+    json_decref(r);
+
+    m.seeding = true;
+    m.seed_bytes = 1 << 20;
+    m.seed_started_ms = 4000;
+    r = report_member(&m, 10000);
+    sd = json_object_get(r, "seeding");
+    assert_int_equal(int_at(sd, "bytes"), 1 << 20);
+    assert_int_equal(int_at(sd, "elapsed_ms"), 6000);
+    json_decref(r);
+}
+
 static void test_request(void **state)
 {
-    struct report_host h = {"cgroup-v1", 2000, 24000, 80000, 20000, 29999};
+    struct report_host h = {"cgroup-v1", 2000, 24000, 80000, 20000, 29999, 30000};
     json_t *engines = json_pack("[s,s]", "postgres", "redis"), *members = json_array(), *b;
 
     (void)state;
@@ -113,18 +186,20 @@ static void test_request(void **state)
     assert_int_equal(int_at(json_object_get(b, "ports"), "max"), 29999);
     assert_int_equal(int_at(b, "wait_ms"), 1000);
     assert_null(json_object_get(b, "desired_hash")); /* no reply applied yet */
-    assert_int_equal(json_object_size(b), 7);
+    assert_int_equal(int_at(b, "seed_port"), 30000);
+    assert_int_equal(json_object_size(b), 8);
     json_decref(b);
 }
 
 static void test_request_desired_hash(void **state)
 {
-    struct report_host h = {"lxc", 1000, 1000, 1000, 1024, 2048};
+    struct report_host h = {"lxc", 1000, 1000, 1000, 1024, 2048, 0};
     json_t *b;
 
     (void)state;
     b = report_request(&h, json_array(), json_array(), "9f86d0", 0);
     assert_string_equal(str_at(b, "desired_hash"), "9f86d0");
+    assert_null(json_object_get(b, "seed_port")); /* no seed server */
     assert_int_equal(int_at(b, "wait_ms"), 0);
     json_decref(b);
 }
@@ -134,6 +209,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_member_running),
         cmocka_unit_test(test_member_states_and_error),
+        cmocka_unit_test(test_member_health_and_seeding),
         cmocka_unit_test(test_request),
         cmocka_unit_test(test_request_desired_hash),
     };
