@@ -100,8 +100,8 @@ enum hb_desired { HB_WANT_RUNNING, HB_WANT_DELETED, HB_WANT__COUNT };
 #define HB_F_VERIFIER "verifier"
 #define HB_F_PRIMARY "primary" /* {id, host, port} */
 /* HA part 1, a desired member: */
-#define HB_F_REPLICATION "replication" /* {user, secret}: to agents of this instance's hosts only  \
-                                        */
+/* {user, secret}: to agents of this instance's hosts only */
+#define HB_F_REPLICATION "replication"
 #define HB_F_USER "user"
 #define HB_F_SECRET "secret"
 #define HB_F_REPLICAS "replicas" /* primary: [{id, host, port}] of the replicas it serves */
