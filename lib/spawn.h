@@ -4,10 +4,10 @@
  * NOTES
  * - The child, in this order: default signal dispositions and an empty signal mask; a new
  *   session (it leads its own process group); when there is a hook, a wait until the parent's
- *   hook returned; stdin from in_fd or /dev/null, stdout and stderr on out_fd (stderr on err_fd
- *   when set); every other descriptor
- *   closed at exec; the umask; the user's groups, gid and uid, then a check that root is gone
- *   for good; the parent-death signal; the working directory; exec.
+ *   hook returned; stdin from in_fd or /dev/null, stdout and stderr on out_fd (stderr on
+ *   err_fd when set); every other descriptor closed at exec; the umask; the user's groups, gid
+ *   and uid, then a check that root is gone for good; the parent-death signal; the working
+ *   directory; exec.
  * - Between fork and exec the child makes only async-signal-safe calls (the parent prepares
  *   everything: the user's groups, the environment), so spawning is safe from a threaded
  *   program.
