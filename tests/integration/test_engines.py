@@ -377,11 +377,12 @@ class ReplPair:
                     with contextlib.suppress(ProcessLookupError):
                         os.kill(self.pids[member], signal.SIGCONT)  # a test may have stopped it
                     engine_check("stop", self.engine, self.dir(member), self.pids.pop(member), check=False)
-                if os.path.exists(self.dir(member)):
-                    engine_check("remove", self.engine, self.dir(member), check=False)
-            leftover = procs_under(self.top)
+            leftover = procs_under(self.top)  # e.g. the servers of an engine_check that crashed
             for pid, _, _ in leftover:
                 os.kill(pid, signal.SIGKILL)
+            for member in ("m2", "m1"):
+                if os.path.exists(self.dir(member)):
+                    engine_check("remove", self.engine, self.dir(member), check=False)
             assert not leftover, "processes left in %s: %r" % (self.top, leftover)
         finally:
             shutil.rmtree(self.top, ignore_errors=True)
