@@ -16,7 +16,8 @@
  *   configuration carries the password and no command line does. A replica renders replicaof
  *   and replica-read-only and syncs by itself at start: no seed steps, no seed source; follow
  *   only acts when the running server follows another upstream (REPLICAOF over the admin
- *   path). ACLs do not replicate: create_user runs on replicas too. */
+ *   path; it also sets the link's credentials live). ACLs do not replicate: create_user runs on
+ *   replicas too. */
 #include "engines/engine.h"
 
 #include <hiredis.h>
@@ -386,8 +387,9 @@ static redisReply *rd_info_replication(redisContext *c, int64_t deadline, struct
     return r;
 }
 
-/* The configuration makes a replica follow at start; a running server that follows another
- * upstream (or none) is pointed at this one, with the link's credentials set first. */
+/* The configuration makes a replica follow at start. The link's credentials are set live every
+ * time (a new secret takes effect at the next reconnection; no resync), and a running server
+ * that follows another upstream, or none, is pointed at this one. */
 static int rd_follow(const struct engine_spec *s, struct err *e)
 {
     const struct engine_repl *rp = s->repl;
@@ -399,27 +401,24 @@ static int rd_follow(const struct engine_spec *s, struct err *e)
 
     if (!c)
         return -1;
-    if (!(r = rd_info_replication(c, deadline, e)))
-        goto out;
-    rd_info(r->str, "role", role, sizeof(role));
-    rd_info(r->str, "master_host", host, sizeof(host));
-    rd_info(r->str, "master_port", port, sizeof(port));
-    freeReplyObject(r);
-    if (strcmp(role, "slave") == 0 && strcmp(host, rp->upstream.host) == 0 &&
-        atoi(port) == rp->upstream.port) {
-        rc = 0;
-        goto out;
-    }
     snprintf(what, sizeof(what), "follow %s:%d", rp->upstream.host, rp->upstream.port);
-    snprintf(port, sizeof(port), "%d", rp->upstream.port);
     {
         const char *argv[] = {"CONFIG", "SET", "masteruser", rp->user, "masterauth", rp->secret};
         if (!(r = rd_cmd_by(c, deadline, what, 6, argv, e)))
             goto out;
         freeReplyObject(r);
     }
-    {
+    if (!(r = rd_info_replication(c, deadline, e)))
+        goto out;
+    rd_info(r->str, "role", role, sizeof(role));
+    rd_info(r->str, "master_host", host, sizeof(host));
+    rd_info(r->str, "master_port", port, sizeof(port));
+    freeReplyObject(r);
+    if (strcmp(role, "slave") != 0 || strcmp(host, rp->upstream.host) != 0 ||
+        atoi(port) != rp->upstream.port) {
         const char *argv[] = {"REPLICAOF", rp->upstream.host, port};
+
+        snprintf(port, sizeof(port), "%d", rp->upstream.port); /* what argv[2] points to */
         if (!(r = rd_cmd_by(c, deadline, what, 3, argv, e)))
             goto out;
         freeReplyObject(r);
