@@ -30,6 +30,11 @@
 #define REMOVE_TIMEOUT_MS 300000
 #define SECRET_LEN 40
 #define LOG_TAIL 16384
+#define REPL_SECRET_CHARS ALNUM "._~+/=-"
+#define REPL_SECRET_MIN 16
+#define REPL_SECRET_MAX 256
+#define MAX_REPLICAS 8 /* PostgreSQL: max_wal_senders 10 leaves room for one seed's two */
+#define MAX_MEMBER_ID INT64_C(4294967295) /* MariaDB server_id is 32 bits, never 0 */
 
 static const struct engine_ops *const all_engines[] = {
     &engine_postgres_ops,
@@ -123,9 +128,74 @@ static int validate_paths(const struct engine_ops *ops, const struct engine_spec
     return 0;
 }
 
-int engine_validate(const struct engine_ops *ops, const struct engine_spec *spec, struct err *e)
+static bool addr_ok(const char *a)
 {
     unsigned char addr[sizeof(struct in6_addr)];
+
+    return a && (inet_pton(AF_INET, a, addr) == 1 || inet_pton(AF_INET6, a, addr) == 1);
+}
+
+static int validate_peer(const struct engine_peer *p, const char *what, struct err *e)
+{
+    if (p->id < 1 || p->id > MAX_MEMBER_ID)
+        return err_set(e, ENGINE_E_INVALID, "invalid member id %lld of the %s", (long long)p->id,
+                       what);
+    if (!addr_ok(p->host))
+        return err_set(e, ENGINE_E_INVALID,
+                       "invalid address \"%s\" of the %s (member %lld): a numeric IP address is "
+                       "needed",
+                       p->host ? p->host : "", what, (long long)p->id);
+    if (p->port < 1 || p->port > 65535)
+        return err_set(e, ENGINE_E_INVALID, "invalid port %d of the %s (member %lld)", p->port,
+                       what, (long long)p->id);
+    return 0;
+}
+
+/* The replication part of a spec. The secret is never quoted. */
+static int validate_repl(const struct engine_repl *r, struct err *e)
+{
+    if (r->role != ENGINE_ROLE_PRIMARY && r->role != ENGINE_ROLE_REPLICA)
+        return err_set(e, ENGINE_E_INVALID, "invalid replication role %d", (int)r->role);
+    if (r->member_id < 1 || r->member_id > MAX_MEMBER_ID)
+        return err_set(e, ENGINE_E_INVALID, "invalid member id %lld: 1 to %lld is needed",
+                       (long long)r->member_id, (long long)MAX_MEMBER_ID);
+    if (!r->user || strcmp(r->user, CATALOG_REPL_USER) != 0)
+        return err_set(e, ENGINE_E_INVALID, "invalid replication user \"%s\": \"%s\" is needed",
+                       r->user ? r->user : "", CATALOG_REPL_USER);
+    if (!engine_util_charset(r->secret, REPL_SECRET_MAX, REPL_SECRET_CHARS) ||
+        strlen(r->secret) < REPL_SECRET_MIN)
+        return err_set(e, ENGINE_E_INVALID,
+                       "invalid replication secret: %d to %d characters [A-Za-z0-9._~+/=-] are "
+                       "needed",
+                       REPL_SECRET_MIN, REPL_SECRET_MAX);
+    if (r->role == ENGINE_ROLE_REPLICA) {
+        if (validate_peer(&r->upstream, "primary", e) < 0)
+            return -1;
+        if (r->upstream.id == r->member_id)
+            return err_set(e, ENGINE_E_INVALID, "member %lld cannot replicate from itself",
+                           (long long)r->member_id);
+        return 0;
+    }
+    /* A primary: the replicas it serves (a replica's list is not used). */
+    if (r->n_replicas < 0 || r->n_replicas > MAX_REPLICAS || (r->n_replicas > 0 && !r->replicas))
+        return err_set(e, ENGINE_E_INVALID, "invalid list of replicas: 0 to %d are supported",
+                       MAX_REPLICAS);
+    for (int i = 0; i < r->n_replicas; i++) {
+        if (validate_peer(&r->replicas[i], "replica", e) < 0)
+            return -1;
+        if (r->replicas[i].id == r->member_id)
+            return err_set(e, ENGINE_E_INVALID, "member %lld cannot be a replica of itself",
+                           (long long)r->member_id);
+        for (int j = 0; j < i; j++)
+            if (r->replicas[j].id == r->replicas[i].id)
+                return err_set(e, ENGINE_E_INVALID, "replica %lld is listed twice",
+                               (long long)r->replicas[i].id);
+    }
+    return 0;
+}
+
+int engine_validate(const struct engine_ops *ops, const struct engine_spec *spec, struct err *e)
+{
     const char *os_user;
 
     if (validate_paths(ops, spec, e) < 0)
@@ -136,8 +206,7 @@ int engine_validate(const struct engine_ops *ops, const struct engine_spec *spec
                        "invalid instance id \"%s\": 1 to 64 characters [A-Za-z0-9._-] starting "
                        "with a letter or digit are needed",
                        spec->instance ? spec->instance : "");
-    if (!spec->listen_addr || (inet_pton(AF_INET, spec->listen_addr, addr) != 1 &&
-                               inet_pton(AF_INET6, spec->listen_addr, addr) != 1))
+    if (!addr_ok(spec->listen_addr))
         return err_set(e, ENGINE_E_INVALID,
                        "invalid listen address \"%s\": a numeric IP address is needed",
                        spec->listen_addr ? spec->listen_addr : "");
@@ -163,6 +232,8 @@ int engine_validate(const struct engine_ops *ops, const struct engine_spec *spec
         return err_set(e, ENGINE_E_INVALID,
                        "invalid verifier for user \"%s\": not in the %s format", spec->username,
                        ops->cat->server_name);
+    if (spec->repl && validate_repl(spec->repl, e) < 0)
+        return -1;
     return 0;
 }
 
@@ -228,36 +299,45 @@ out:
     return rc;
 }
 
-int engine_init(const struct engine_ops *ops, const struct engine_spec *spec, struct err *e)
+/* The member directory and the socket directory, 0700 for the OS user. */
+static int member_dirs(const struct engine_spec *rs, const struct engine_user *u, struct err *e)
 {
-    struct engine_spec rs;
-    struct engine_user u;
-    char *data = NULL, *tmp = NULL;
+    if (engine_util_mkdir(rs->data_dir, u, e) < 0)
+        return -1;
+    if (strcmp(rs->run_dir, rs->data_dir) != 0 && engine_util_mkdir(rs->run_dir, u, e) < 0)
+        return -1;
+    return 0;
+}
+
+/* What fills DIR/data.tmp (an empty directory owned by the OS user): the engine's init tool
+ * or a replica's seed steps. */
+typedef int (*fill_fn)(const struct engine_ops *ops, const struct engine_spec *rs, const char *tmp,
+                       void *arg, struct err *e);
+
+/* Unless DIR/data exists: remove leftovers of an interrupted attempt, fill DIR/data.tmp,
+ * sync it (tools run without fsync: one syncfs() is much cheaper) when sync, and rename it to
+ * DIR/data. */
+static int build_data(const struct engine_ops *ops, const struct engine_spec *rs,
+                      const struct engine_user *u, fill_fn fill, void *arg, bool sync,
+                      struct err *e)
+{
+    char *data = engine_util_path(rs->data_dir, "data");
+    char *tmp = engine_util_path(rs->data_dir, "data.tmp");
     struct stat st;
     int fd = -1, rc = -1;
 
-    if (prepare(ops, spec, &rs, &u, e) < 0)
-        return -1;
-    if (engine_util_mkdir(rs.data_dir, &u, e) < 0)
-        goto out;
-    if (strcmp(rs.run_dir, rs.data_dir) != 0 && engine_util_mkdir(rs.run_dir, &u, e) < 0)
-        goto out;
-    data = engine_util_path(rs.data_dir, "data");
-    tmp = engine_util_path(rs.data_dir, "data.tmp");
     if (engine_util_is_dir(data)) {
-        rc = 0; /* already initialised */
+        rc = 0; /* already there */
         goto out;
     }
-    if (lstat(tmp, &st) == 0 && remove_as_user(&u, &tmp, 1, e) < 0)
+    if (lstat(tmp, &st) == 0 && remove_as_user(u, &tmp, 1, e) < 0)
         goto out;
-    if (engine_util_mkdir(tmp, &u, e) < 0)
+    if (engine_util_mkdir(tmp, u, e) < 0)
         goto out;
-    if (ops->init && ops->init(&rs, tmp, e) < 0)
+    if (fill(ops, rs, tmp, arg, e) < 0)
         goto out;
-    /* The tools ran without fsync (initdb --no-sync): one syncfs() is much cheaper. An engine
-     * with nothing to initialise has nothing to sync. */
     fd = open(tmp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0 || (ops->init && syncfs(fd) < 0)) {
+    if (fd < 0 || (sync && syncfs(fd) < 0)) {
         err_set(e, ENGINE_E_SYSTEM, "could not sync \"%s\": %s", tmp, strerror(errno));
         goto out;
     }
@@ -271,9 +351,9 @@ int engine_init(const struct engine_ops *ops, const struct engine_spec *spec, st
         goto out;
     }
     close(fd);
-    fd = open(rs.data_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    fd = open(rs->data_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0 || fsync(fd) < 0) {
-        err_set(e, ENGINE_E_SYSTEM, "could not fsync \"%s\": %s", rs.data_dir, strerror(errno));
+        err_set(e, ENGINE_E_SYSTEM, "could not fsync \"%s\": %s", rs->data_dir, strerror(errno));
         goto out;
     }
     rc = 0;
@@ -283,6 +363,24 @@ out:
     free(data);
     free(tmp);
     return rc;
+}
+
+static int fill_init(const struct engine_ops *ops, const struct engine_spec *rs, const char *tmp,
+                     void *arg, struct err *e)
+{
+    (void)arg;
+    return ops->init ? ops->init(rs, tmp, e) : 0;
+}
+
+int engine_init(const struct engine_ops *ops, const struct engine_spec *spec, struct err *e)
+{
+    struct engine_spec rs;
+    struct engine_user u;
+
+    if (prepare(ops, spec, &rs, &u, e) < 0 || member_dirs(&rs, &u, e) < 0)
+        return -1;
+    /* An engine with nothing to initialise has nothing to sync. */
+    return build_data(ops, &rs, &u, fill_init, NULL, ops->init != NULL, e);
 }
 
 /* ---- configure ---- */
@@ -321,35 +419,21 @@ static char *admin_secret(const struct engine_spec *rs, struct err *e)
     return secret;
 }
 
-static void free_secret(char *s)
+/* Render and write the configuration files into the existing member directory. */
+static int write_config(const struct engine_ops *ops, const struct engine_spec *rs,
+                        const struct engine_user *u, struct err *e)
 {
-    if (s) {
-        explicit_bzero(s, strlen(s));
-        free(s);
-    }
-}
-
-int engine_configure(const struct engine_ops *ops, const struct engine_spec *spec, struct err *e)
-{
-    struct engine_spec rs;
-    struct engine_user u;
     struct engine_files files = {0};
     char *secret = NULL;
     int rc = -1;
 
-    if (prepare(ops, spec, &rs, &u, e) < 0)
-        return -1;
-    if (engine_util_mkdir(rs.data_dir, &u, e) < 0)
+    if (ops->admin_secret && !(secret = admin_secret(rs, e)))
         goto out;
-    if (ops->admin_secret && !(secret = admin_secret(&rs, e)))
-        goto out;
-    if (ops->render(&rs, secret, &files, e) < 0)
+    if (ops->render(rs, secret, &files, e) < 0)
         goto out;
     for (int i = 0; i < files.n; i++) {
-        char *path = engine_util_path(rs.data_dir, files.f[i].name);
-        int r = fileio_write_atomic(path, files.f[i].content, strlen(files.f[i].content), 0600,
-                                    u.switch_user ? u.os.uid : FILEIO_KEEP_UID,
-                                    u.switch_user ? u.os.gid : FILEIO_KEEP_GID, FILEIO_SYNC_DIR, e);
+        char *path = engine_util_path(rs->data_dir, files.f[i].name);
+        int r = engine_util_write_file(path, files.f[i].content, u, e);
         free(path);
         if (r < 0)
             goto out;
@@ -359,8 +443,38 @@ out:
     for (int i = 0; i < files.n; i++)
         explicit_bzero(files.f[i].content, strlen(files.f[i].content));
     engine_files_free(&files);
-    free_secret(secret);
+    engine_util_secret_free(secret);
     return rc;
+}
+
+/* A message never carries the replication secret, whatever a driver or a tool put in it. */
+static int redact(const struct engine_spec *spec, int rc, struct err *e)
+{
+    const char *secret = spec->repl ? spec->repl->secret : NULL;
+    size_t n = secret ? strlen(secret) : 0;
+    char *p;
+
+    if (rc == 0 || !e || n == 0)
+        return rc;
+    /* Validated secrets are longer than the mark: the message only shrinks. */
+    while ((p = strstr(e->msg, secret)) != NULL) {
+        static const char mark[] = "(secret)";
+        memmove(p + sizeof(mark) - 1, p + n, strlen(p + n) + 1);
+        memcpy(p, mark, sizeof(mark) - 1);
+    }
+    return rc;
+}
+
+int engine_configure(const struct engine_ops *ops, const struct engine_spec *spec, struct err *e)
+{
+    struct engine_spec rs;
+    struct engine_user u;
+
+    if (prepare(ops, spec, &rs, &u, e) < 0)
+        return -1;
+    if (engine_util_mkdir(rs.data_dir, &u, e) < 0)
+        return -1;
+    return redact(spec, write_config(ops, &rs, &u, e), e);
 }
 
 /* ---- the rest of the interface ---- */
@@ -508,30 +622,80 @@ int engine_promote(const struct engine_ops *ops, const struct engine_spec *spec,
     return ops->promote(&rs, e);
 }
 
-/* ---- replication: placeholders until the drivers implement them (HA part 1) ---- */
+/* ---- replication ---- */
 
-static int unsupported(const struct engine_ops *ops, const char *what, struct err *e)
+/* Whether spec takes part in replication with this role. */
+static bool has_role(const struct engine_spec *spec, enum engine_role role)
 {
-    return err_set(e, ENGINE_E_UNSUPPORTED, "%s is not supported yet for engine \"%s\"", what,
-                   ops->cat->name);
+    return spec->repl && spec->repl->role == role;
+}
+
+struct seed_run {
+    int (*run_step)(void *ctx, const struct engine_seed_step *step, struct err *e);
+    void *ctx;
+};
+
+static int fill_seed(const struct engine_ops *ops, const struct engine_spec *rs, const char *tmp,
+                     void *arg, struct err *e)
+{
+    struct seed_run *run = arg;
+    struct engine_seed_plan plan = {0};
+    int rc = -1;
+
+    if (ops->seed_plan(rs, tmp, &plan, e) < 0)
+        goto out;
+    for (int i = 0; i < plan.n; i++)
+        if (run->run_step(run->ctx, &plan.step[i], e) < 0) {
+            if (ops->seed_error)
+                ops->seed_error(rs, &plan.step[i], e);
+            goto out;
+        }
+    if (ops->seed_finish && ops->seed_finish(rs, tmp, e) < 0)
+        goto out;
+    rc = 0;
+out:
+    engine_seed_plan_free(&plan);
+    return rc;
 }
 
 int engine_seed(const struct engine_ops *ops, const struct engine_spec *spec,
                 int (*run_step)(void *ctx, const struct engine_seed_step *step, struct err *e),
                 void *ctx, struct err *e)
 {
-    (void)spec;
-    (void)run_step;
-    (void)ctx;
-    return unsupported(ops, "seeding a replica", e);
+    struct seed_run run = {run_step, ctx};
+    struct engine_spec rs;
+    struct engine_user u;
+    int rc;
+
+    if (prepare(ops, spec, &rs, &u, e) < 0)
+        return -1;
+    if (!has_role(spec, ENGINE_ROLE_REPLICA) || !ops->seed_plan || !run_step)
+        return err_set(e, ENGINE_E_INVALID,
+                       "cannot seed member \"%s\": only a replica (with replication settings) "
+                       "is seeded",
+                       rs.data_dir);
+    rc = member_dirs(&rs, &u, e);
+    if (rc == 0)
+        rc = write_config(ops, &rs, &u, e);
+    if (rc == 0)
+        rc = build_data(ops, &rs, &u, fill_seed, &run, true, e);
+    return redact(spec, rc, e);
 }
 
 int engine_seed_source(const struct engine_ops *ops, const struct engine_spec *spec,
                        char ***argv_out, struct err *e)
 {
-    (void)spec;
+    struct engine_spec rs;
+
     *argv_out = NULL;
-    return unsupported(ops, "a seed source", e);
+    if (prepare(ops, spec, &rs, NULL, e) < 0)
+        return -1;
+    if (!ops->seed_source)
+        return err_set(e, ENGINE_E_UNSUPPORTED,
+                       "engine \"%s\" has no seed source: its replicas copy the primary's data "
+                       "themselves",
+                       ops->cat->name);
+    return redact(spec, ops->seed_source(&rs, argv_out, e), e);
 }
 
 void engine_seed_plan_free(struct engine_seed_plan *plan)
@@ -541,27 +705,50 @@ void engine_seed_plan_free(struct engine_seed_plan *plan)
     for (int i = 0; i < plan->n; i++) {
         engine_argv_free(plan->step[i].argv);
         engine_argv_free(plan->step[i].env);
+        plan->step[i].argv = plan->step[i].env = NULL;
     }
     plan->n = 0;
 }
 
 int engine_repl_setup(const struct engine_ops *ops, const struct engine_spec *spec, struct err *e)
 {
-    (void)spec;
-    return unsupported(ops, "replication", e);
+    struct engine_spec rs;
+
+    if (prepare(ops, spec, &rs, NULL, e) < 0)
+        return -1;
+    if (!has_role(spec, ENGINE_ROLE_PRIMARY) || !ops->repl_setup)
+        return 0;
+    return redact(spec, ops->repl_setup(&rs, e), e);
 }
 
 int engine_follow(const struct engine_ops *ops, const struct engine_spec *spec, struct err *e)
 {
-    (void)spec;
-    return unsupported(ops, "follow", e);
+    struct engine_spec rs;
+
+    if (prepare(ops, spec, &rs, NULL, e) < 0)
+        return -1;
+    if (!has_role(spec, ENGINE_ROLE_REPLICA) || !ops->follow)
+        return 0;
+    return redact(spec, ops->follow(&rs, e), e);
 }
 
 int engine_health(const struct engine_ops *ops, const struct engine_spec *spec, int timeout_ms,
                   struct engine_health *out, struct err *e)
 {
-    (void)spec;
-    (void)timeout_ms;
+    struct engine_spec rs;
+
     memset(out, 0, sizeof(*out));
-    return unsupported(ops, "a health probe", e);
+    out->role = ENGINE_ROLE_PRIMARY;
+    out->position_bytes = -1;
+    out->upstream_up = -1;
+    out->lag_bytes = -1;
+    out->lag_seconds = -1;
+    if (prepare(ops, spec, &rs, NULL, e) < 0)
+        return -1;
+    if (!ops->health)
+        return err_set(e, ENGINE_E_UNSUPPORTED, "engine \"%s\" has no health probe",
+                       ops->cat->name);
+    if (timeout_ms < 1)
+        timeout_ms = 1;
+    return redact(spec, ops->health(&rs, timeout_ms, out, e), e);
 }

@@ -16,12 +16,19 @@
  *     config files   rewritten by every engine_configure(), never inside data/ (pg_rewind and
  *                    pg_basebackup copy data/ between members)
  *     admin.secret   engines whose admin path takes a password (Redis): root-owned, 0600
+ *     repl secret    with spec->repl, the replication secret in the engine's own format,
+ *                    rendered with the configuration (0600, the OS user's): repl.pgpass
+ *                    (PostgreSQL passfile), repl.secret (MariaDB), repl-auth.conf (Redis)
  *     server.log     where the caller sends the server's stdout and stderr (engine_log_path())
  *   and, unless spec->run_dir says otherwise, the server's Unix sockets (the admin path).
  * - Life of a member: engine_init -> engine_configure -> exec engine_argv() as the OS user ->
  *   engine_probe() until it answers (deadline; on early exit engine_start_error()) ->
  *   engine_create_user(). After a plan change: engine_apply_live(). Stop: ops->stop_signal to
- *   the server's pid, wait with a deadline, then SIGKILL. Delete: engine_remove(). */
+ *   the server's pid, wait with a deadline, then SIGKILL. Delete: engine_remove().
+ * - With replication (spec->repl): a primary as above, then engine_repl_setup() after every
+ *   start; a replica engine_seed() instead of engine_init() (retry while it answers
+ *   ENGINE_E_UNAVAILABLE), then configure, exec, probe, create_user and engine_follow() after
+ *   every start. engine_health() at any time. */
 #ifndef ENGINES_ENGINE_H
 #define ENGINES_ENGINE_H
 
@@ -131,8 +138,9 @@ struct engine_seed_plan {
 /* What one health probe saw (engine_health). Fields the engine did not tell are -1 / "". */
 struct engine_health {
     bool alive;             /* it answered on the admin path within the deadline */
-    enum engine_role role;  /* as the engine itself reports it (pg_is_in_recovery(), a running
-                              slave connection, INFO replication role) */
+    enum engine_role role;  /* as the engine itself reports it: PostgreSQL pg_is_in_recovery();
+                               MariaDB a configured slave connection or read_only on; Redis
+                               INFO replication role */
     bool writable;          /* it would accept a write now (not read-only, not in recovery) */
     char position[64];      /* its replication position in the engine's notation: LSN
                                "0/3000060", GTID "0-1-42", Redis offset "12345"; "" unknown */
@@ -149,7 +157,9 @@ struct engine_health {
 struct engine_ops {
     const struct catalog_engine *cat; /* the engine's facts: name, versions, minimum memory,
                                          verifiers (lib/catalog.h) */
-    int stop_signal;   /* fast, clean shutdown: SIGINT for postgres, SIGTERM otherwise */
+    int stop_signal;   /* fast, clean shutdown: SIGINT for postgres, SIGTERM otherwise. Send
+                          it again every second while waiting: Redis drops a SIGTERM that
+                          arrives while it writes its first AOF (a replica's first sync) */
     bool admin_secret; /* the admin path needs DIR/admin.secret (made by configure) */
 
     /* Create the engine's data in data_path, an empty directory owned by the OS user
@@ -189,6 +199,11 @@ struct engine_ops {
     /* After the steps succeeded: file work in data_path only (the position to start from, the
      * standby marker). NULL: nothing to do. */
     int (*seed_finish)(const struct engine_spec *, const char *data_path, struct err *);
+    /* After a step failed with e (whose message ends with the step's last lines of output):
+     * turn a failure the engine recognises into a clearer error (PostgreSQL: the replication
+     * slot the primary's agent has not created yet becomes ENGINE_E_UNAVAILABLE, "retry
+     * later"). NULL: e stays as it is. */
+    void (*seed_error)(const struct engine_spec *, const struct engine_seed_step *, struct err *);
     /* On the primary, after every start and whenever repl changes: the replication user with
      * repl->secret and what each replica needs (PostgreSQL: a physical slot per replica, and
      * none of ours for members that are gone). Idempotent. */
@@ -241,6 +256,8 @@ char *engine_log_path(const struct engine_spec *spec);
 /* One probe on the admin path within timeout_ms (see struct engine_ops). */
 int engine_probe(const struct engine_ops *ops, const struct engine_spec *spec, int timeout_ms,
                  struct err *e) ENGINE_WUR;
+/* On a replica (spec->repl, ENGINE_ROLE_REPLICA) the engines whose users replicate
+ * (PostgreSQL, MariaDB) do nothing: the tenant comes from the primary. Redis sets its ACL. */
 int engine_create_user(const struct engine_ops *ops, const struct engine_spec *spec,
                        struct err *e) ENGINE_WUR;
 /* After a plan change: rewrite the configuration, then change live what the engine can.
@@ -258,11 +275,21 @@ int engine_start_error(const struct engine_ops *ops, const struct engine_spec *s
  * delete anything else. Succeeds when the directory does not exist. */
 int engine_remove(const struct engine_ops *ops, const struct engine_spec *spec,
                   struct err *e) ENGINE_WUR;
-/* ---- replication: wrappers of the ops above (validate, fill defaults, then call) ---- */
-/* A replica's data: create the member directory as engine_init() does, then, unless DIR/data
- * exists, run the seed plan's steps through run_step (the caller's: it runs a step as the OS
- * user in the member's isolation group and returns 0 / -1 with e set) into DIR/data.tmp,
- * seed_finish, and rename to DIR/data. Leftovers of an interrupted seed are removed first. */
+/* ---- replication: wrappers of the ops above (validate, fill defaults, then call) ----
+ * engine_validate() checks spec->repl when it is set: role, member ids (1 .. 2^32-1, peers
+ * distinct), user CATALOG_REPL_USER, the secret (16 to 256 characters [A-Za-z0-9._~+/=-],
+ * never quoted in a message), numeric peer addresses and ports, at most 8 replicas. A message
+ * that would contain the secret has it replaced by "(secret)". */
+/* A replica's data (spec->repl with role ENGINE_ROLE_REPLICA, else ENGINE_E_INVALID): create
+ * the member directory as engine_init() does and write the configuration as engine_configure()
+ * does (the steps read the replication secret's file), then, unless DIR/data exists, run the
+ * seed plan's steps through run_step into DIR/data.tmp, seed_finish, sync, and rename to
+ * DIR/data. run_step is the caller's: it runs a step as the OS user in the member directory and
+ * the member's isolation group, with the step's env added to the minimal environment
+ * (engine_util_env_with()), stdin from the seed source's stream when step->stdin_stream, and
+ * returns 0 / -1 with e set, e's message ending with the step's last lines of output (as
+ * spawn_run_tool() does). A failed step goes through ops->seed_error. Leftovers of an
+ * interrupted seed are removed first. */
 int engine_seed(const struct engine_ops *ops, const struct engine_spec *spec,
                 int (*run_step)(void *ctx, const struct engine_seed_step *step, struct err *e),
                 void *ctx, struct err *e) ENGINE_WUR;
@@ -271,13 +298,18 @@ int engine_seed(const struct engine_ops *ops, const struct engine_spec *spec,
 int engine_seed_source(const struct engine_ops *ops, const struct engine_spec *spec,
                        char ***argv_out, struct err *e) ENGINE_WUR;
 void engine_seed_plan_free(struct engine_seed_plan *plan);
-/* Primary: ops->repl_setup; a no-op without spec->repl. */
+/* Primary: ops->repl_setup, after engine_configure() (it also makes the rendered access rules
+ * take effect). A no-op without spec->repl or on a replica, so callers may call it after
+ * every start. */
 int engine_repl_setup(const struct engine_ops *ops, const struct engine_spec *spec,
                       struct err *e) ENGINE_WUR;
-/* Replica: ops->follow (a no-op where the configuration does it). */
+/* Replica: ops->follow (a no-op where the configuration does it). A no-op without spec->repl
+ * or on a primary, so callers may call it after every start. */
 int engine_follow(const struct engine_ops *ops, const struct engine_spec *spec,
                   struct err *e) ENGINE_WUR;
-/* One health probe (see ops->health). */
+/* One health probe (see ops->health). out is reset first (alive false, role primary, numbers
+ * -1, position ""), so on failure it says what was seen before the failure. Works without
+ * spec->repl (a standalone member reports itself as a primary). */
 int engine_health(const struct engine_ops *ops, const struct engine_spec *spec, int timeout_ms,
                   struct engine_health *out, struct err *e) ENGINE_WUR;
 /* HA part 2: ENGINE_E_UNSUPPORTED until the drivers implement it. */

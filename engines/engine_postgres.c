@@ -12,7 +12,15 @@
  *   and the socket itself is 0700. Tenants get scram-sha-256 over TCP; the superuser is
  *   rejected over TCP.
  * - Every admin session sets log_min_error_statement=panic so that a failing CREATE ROLE does
- *   not write its verifier to the server log. */
+ *   not write its verifier to the server log.
+ * - Replication (spec->repl): both roles render the settings failover and pg_rewind need and
+ *   let CATALOG_REPL_USER in for replication only (scram-sha-256, from anywhere), and write
+ *   its password to repl.pgpass (the libpq passfile, 0600). A primary keeps the role (from a
+ *   SCRAM verifier computed here) and one physical slot "dbaas_m<id>" per replica
+ *   (repl_setup); a replica is seeded with pg_basebackup through its slot, starts with
+ *   standby.signal and streams with primary_conninfo/primary_slot_name (no -R: this file
+ *   writes all of it). The tenant is NOREPLICATION and pg_hba.conf rejects its replication
+ *   connections. */
 #include "engines/engine.h"
 
 #include <errno.h>
@@ -35,6 +43,9 @@
 #define PG_ADMIN_TIMEOUT_MS 30000
 #define PG_INIT_TIMEOUT_MS 300000
 #define PG_PENDING_RESTART "setting could not be applied"
+#define PG_PASSFILE "repl.pgpass"
+#define PG_SLOT_PREFIX "dbaas_m" /* + member id: slots, application_name */
+#define PG_SEED_CONNECT_TIMEOUT "10"
 
 /* ---- sizing (see docs/engines.md) ---- */
 
@@ -74,10 +85,35 @@ static int pg_init(const struct engine_spec *s, const char *data_path, struct er
                                 "initdb", e);
 }
 
+/* The replication settings of both roles, and a replica's upstream. */
+static void pg_render_repl(const struct engine_spec *s, struct buf *conf)
+{
+    const struct engine_repl *r = s->repl;
+
+    buf_printf(conf,
+               "\n# Replication (HA), member %lld, %s. Both roles keep what failover and\n"
+               "# pg_rewind need (wal_log_hints, retained WAL, standby feedback).\n"
+               "hot_standby_feedback = on\n"
+               "wal_receiver_timeout = 10s\n"
+               "max_slot_wal_keep_size = %lldMB\n",
+               (long long)r->member_id, r->role == ENGINE_ROLE_PRIMARY ? "a primary" : "a replica",
+               (long long)engine_util_clamp(s->disk_mb / 4, 64, INT64_C(1) << 30));
+    if (r->role != ENGINE_ROLE_REPLICA)
+        return;
+    /* Addresses are numeric and paths [A-Za-z0-9._/+-]: nothing to quote. The password is in
+     * the passfile. */
+    buf_printf(conf,
+               "primary_conninfo = 'host=%s port=%d user=%s passfile=%s/" PG_PASSFILE
+               " application_name=" PG_SLOT_PREFIX "%lld connect_timeout=5'\n"
+               "primary_slot_name = '" PG_SLOT_PREFIX "%lld'\n",
+               r->upstream.host, r->upstream.port, r->user, s->data_dir, (long long)r->member_id,
+               (long long)r->member_id);
+}
+
 static int pg_render(const struct engine_spec *s, const char *admin_secret,
                      struct engine_files *out, struct err *e)
 {
-    struct buf conf = BUF_INIT, hba = BUF_INIT, ident = BUF_INIT;
+    struct buf conf = BUF_INIT, hba = BUF_INIT, ident = BUF_INIT, pass = BUF_INIT;
     int64_t mem = s->memory_mb;
     int64_t max_wal = engine_util_clamp(s->disk_mb / 4, 64, 4096);
 
@@ -140,6 +176,8 @@ static int pg_render(const struct engine_spec *s, const char *admin_secret,
                     "lc_time = 'C.UTF-8'\n"
                     "default_text_search_config = 'pg_catalog.english'\n"
                     "dynamic_shared_memory_type = posix\n");
+    if (s->repl)
+        pg_render_repl(s, &conf);
 
     buf_printf(&hba,
                "# Written by the dbaas agent. The superuser \"%s\" only over the Unix socket,\n"
@@ -147,9 +185,20 @@ static int pg_render(const struct engine_spec *s, const char *admin_secret,
                "# TYPE  DATABASE  USER  ADDRESS  METHOD\n"
                "local   all       %s             peer map=dbaas_admin\n"
                "local   all       all            reject\n"
-               "host    all       %s    all      reject\n"
-               "host    all       all   all      scram-sha-256\n",
+               "host    all       %s    all      reject\n",
                s->os_user, s->os_user, s->os_user, s->os_user);
+    if (s->repl) {
+        /* "all" never matches replication connections: only the replication user gets them,
+         * and it gets nothing else. */
+        buf_printf(&hba,
+                   "local   replication  %s  peer map=dbaas_admin\n"
+                   "host    replication  %s  all  scram-sha-256\n"
+                   "host    replication  all         all  reject\n"
+                   "host    all          %s  all  reject\n",
+                   s->os_user, s->repl->user, s->repl->user);
+        buf_printf(&pass, "*:*:*:%s:%s\n", s->repl->user, s->repl->secret);
+    }
+    buf_puts(&hba, "host    all       all   all      scram-sha-256\n");
     buf_printf(&ident,
                "# Written by the dbaas agent: who may be the superuser over the socket.\n"
                "# MAP          SYSTEM-USER  PG-USER\n"
@@ -164,6 +213,11 @@ static int pg_render(const struct engine_spec *s, const char *admin_secret,
     out->f[1].content = buf_steal(&hba);
     out->f[2].name = "pg_ident.conf";
     out->f[2].content = buf_steal(&ident);
+    if (s->repl) {
+        out->n = 4;
+        out->f[3].name = PG_PASSFILE;
+        out->f[3].content = buf_steal(&pass);
+    }
     return 0;
 }
 
@@ -219,20 +273,23 @@ static int pg_wait(PGconn *c, short events, int64_t deadline)
     }
 }
 
-/* A superuser session over the Unix socket, established before the deadline. The caller
- * closes it with PQfinish(). */
-static PGconn *pg_connect(const struct engine_spec *s, int64_t deadline, struct err *e)
+/* A superuser session over the Unix socket (a physical replication session when replication),
+ * established before the deadline. The caller closes it with PQfinish(). */
+static PGconn *pg_connect(const struct engine_spec *s, int64_t deadline, bool replication,
+                          struct err *e)
 {
     char port[16], msg[400];
-    const char *kw[] = {"host",    "port",       "user",    "dbname", "application_name",
-                        "sslmode", "gssencmode", "options", NULL};
+    const char *kw[] = {"host",    "port",       "user",    "dbname",      "application_name",
+                        "sslmode", "gssencmode", "options", "replication", NULL};
     const char *val[] = {s->run_dir,    port,      s->os_user, PG_ADMIN_DB,
                          "dbaas-agent", "disable", "disable",  "-c log_min_error_statement=panic",
-                         NULL};
+                         "true",        NULL};
     PostgresPollingStatusType st = PGRES_POLLING_WRITING;
     PGconn *c;
 
     snprintf(port, sizeof(port), "%d", s->port);
+    if (!replication)
+        kw[8] = NULL;
     c = PQconnectStartParams(kw, val, 0);
     if (!c) {
         err_set(e, ENGINE_E_SYSTEM, "could not connect to PostgreSQL: out of memory");
@@ -259,27 +316,24 @@ fail:
     return NULL;
 }
 
-/* Run one statement with parameters before the deadline. Returns the result (the caller
- * PQclear()s it) or NULL with e set. `what` names the action for messages. */
-static PGresult *pg_query(PGconn *c, int64_t deadline, const char *what, const char *sql,
-                          int nparams, const char *const *params, struct err *e)
+/* The result of the statement sent on c, before the deadline: the caller PQclear()s it; NULL
+ * with e set. `what` names the action for messages. At the deadline the statement is
+ * cancelled when `cancel` (PQcancel() itself waits for the server: health probes, which must
+ * return in time even from a stopped server, do not cancel). */
+static PGresult *pg_result(PGconn *c, int64_t deadline, const char *what, bool cancel,
+                           struct err *e)
 {
     PGresult *res = NULL, *extra;
     char msg[400];
     ExecStatusType st;
 
-    if (!PQsendQueryParams(c, sql, nparams, NULL, params, NULL, NULL, 0)) {
-        err_set(e, ENGINE_E_UNAVAILABLE, "could not %s: %s", what,
-                pg_msg(PQerrorMessage(c), msg, sizeof(msg)));
-        return NULL;
-    }
     while (PQisBusy(c)) {
         if (pg_wait(c, POLLIN, deadline) < 0) {
-            PGcancel *cancel = PQgetCancel(c);
+            PGcancel *cc = cancel ? PQgetCancel(c) : NULL;
             char ebuf[256];
-            if (cancel) {
-                PQcancel(cancel, ebuf, sizeof(ebuf));
-                PQfreeCancel(cancel);
+            if (cc) {
+                PQcancel(cc, ebuf, sizeof(ebuf));
+                PQfreeCancel(cc);
             }
             err_set(e, ENGINE_E_UNAVAILABLE, "could not %s: timed out", what);
             return NULL;
@@ -303,10 +357,30 @@ static PGresult *pg_query(PGconn *c, int64_t deadline, const char *what, const c
     return res;
 }
 
+/* Run one statement with parameters before the deadline (see pg_result()). */
+static PGresult *pg_query_x(PGconn *c, int64_t deadline, const char *what, const char *sql,
+                            int nparams, const char *const *params, bool cancel, struct err *e)
+{
+    char msg[400];
+
+    if (!PQsendQueryParams(c, sql, nparams, NULL, params, NULL, NULL, 0)) {
+        err_set(e, ENGINE_E_UNAVAILABLE, "could not %s: %s", what,
+                pg_msg(PQerrorMessage(c), msg, sizeof(msg)));
+        return NULL;
+    }
+    return pg_result(c, deadline, what, cancel, e);
+}
+
+static PGresult *pg_query(PGconn *c, int64_t deadline, const char *what, const char *sql,
+                          int nparams, const char *const *params, struct err *e)
+{
+    return pg_query_x(c, deadline, what, sql, nparams, params, true, e);
+}
+
 static int pg_probe(const struct engine_spec *s, int timeout_ms, struct err *e)
 {
     int64_t deadline = clock_now_ms() + timeout_ms;
-    PGconn *c = pg_connect(s, deadline, e);
+    PGconn *c = pg_connect(s, deadline, false, e);
     PGresult *res;
 
     if (!c)
@@ -331,60 +405,85 @@ static int pg_exists(PGconn *c, int64_t deadline, const char *what, const char *
     return n > 0;
 }
 
-static int pg_create_user(const struct engine_spec *s, struct err *e)
+/* A statement whose result is not needed: 0 / -1. */
+static int pg_run(PGconn *c, int64_t deadline, const char *what, const char *sql, int nparams,
+                  const char *const *params, struct err *e)
 {
-    int64_t deadline = clock_now_ms() + PG_ADMIN_TIMEOUT_MS;
-    PGconn *c = NULL;
-    PGresult *res = NULL;
+    PGresult *res = pg_query(c, deadline, what, sql, nparams, params, e);
+
+    PQclear(res);
+    return res ? 0 : -1;
+}
+
+/* Create or alter role `name` WITH `attributes` (a fixed text) and the SCRAM verifier as its
+ * password. CREATE ROLE takes no parameters: both values were validated strictly, and are
+ * quoted; the statement is wiped. */
+static int pg_set_role(PGconn *c, int64_t deadline, const char *name, const char *verifier,
+                       const char *attributes, struct err *e)
+{
     char *ident = NULL, *lit = NULL, what[128];
     struct buf sql = BUF_INIT;
     int exists, rc = -1;
 
-    if (!(c = pg_connect(s, deadline, e)))
-        goto out;
-    snprintf(what, sizeof(what), "look up role \"%s\"", s->username);
+    snprintf(what, sizeof(what), "look up role \"%s\"", name);
     exists = pg_exists(c, deadline, what, "SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = $1",
-                       s->username, e);
+                       name, e);
     if (exists < 0)
         goto out;
-    /* CREATE ROLE takes no parameters: both values were validated strictly, and are quoted. */
-    ident = PQescapeIdentifier(c, s->username, strlen(s->username));
-    lit = PQescapeLiteral(c, s->verifier, strlen(s->verifier));
+    ident = PQescapeIdentifier(c, name, strlen(name));
+    lit = PQescapeLiteral(c, verifier, strlen(verifier));
     if (!ident || !lit) {
-        err_set(e, ENGINE_E_SYSTEM, "could not quote the role of user \"%s\"", s->username);
+        err_set(e, ENGINE_E_SYSTEM, "could not quote the role of user \"%s\"", name);
         goto out;
     }
-    buf_printf(&sql,
-               "%s ROLE %s WITH LOGIN NOSUPERUSER CREATEDB NOCREATEROLE NOREPLICATION "
-               "NOBYPASSRLS PASSWORD %s",
-               exists ? "ALTER" : "CREATE", ident, lit);
-    snprintf(what, sizeof(what), "%s role \"%s\"", exists ? "alter" : "create", s->username);
-    res = pg_query(c, deadline, what, buf_str(&sql), 0, NULL, e);
+    buf_printf(&sql, "%s ROLE %s WITH %s PASSWORD %s", exists ? "ALTER" : "CREATE", ident,
+               attributes, lit);
+    snprintf(what, sizeof(what), "%s role \"%s\"", exists ? "alter" : "create", name);
+    rc = pg_run(c, deadline, what, buf_str(&sql), 0, NULL, e);
     explicit_bzero(sql.data, sql.len);
-    if (!res)
-        goto out;
-    PQclear(res);
-    res = NULL;
+out:
+    if (lit) {
+        explicit_bzero(lit, strlen(lit));
+        PQfreemem(lit);
+    }
+    PQfreemem(ident);
+    buf_free(&sql);
+    return rc;
+}
 
+static int pg_create_user(const struct engine_spec *s, struct err *e)
+{
+    int64_t deadline = clock_now_ms() + PG_ADMIN_TIMEOUT_MS;
+    PGconn *c = NULL;
+    char *ident = NULL, what[128];
+    struct buf sql = BUF_INIT;
+    int exists, rc = -1;
+
+    /* A standby is read-only: its tenant role and database come from the primary. */
+    if (s->repl && s->repl->role == ENGINE_ROLE_REPLICA)
+        return 0;
+    if (!(c = pg_connect(s, deadline, false, e)))
+        goto out;
+    if (pg_set_role(c, deadline, s->username, s->verifier,
+                    "LOGIN NOSUPERUSER CREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS", e) < 0)
+        goto out;
     snprintf(what, sizeof(what), "look up database \"%s\"", s->username);
     exists = pg_exists(c, deadline, what, "SELECT 1 FROM pg_catalog.pg_database WHERE datname = $1",
                        s->username, e);
     if (exists < 0)
         goto out;
     if (!exists) {
-        buf_reset(&sql);
+        if (!(ident = PQescapeIdentifier(c, s->username, strlen(s->username)))) {
+            err_set(e, ENGINE_E_SYSTEM, "could not quote database \"%s\"", s->username);
+            goto out;
+        }
         buf_printf(&sql, "CREATE DATABASE %s OWNER %s", ident, ident);
         snprintf(what, sizeof(what), "create database \"%s\"", s->username);
-        if (!(res = pg_query(c, deadline, what, buf_str(&sql), 0, NULL, e)))
+        if (pg_run(c, deadline, what, buf_str(&sql), 0, NULL, e) < 0)
             goto out;
     }
     rc = 0;
 out:
-    PQclear(res);
-    if (lit) {
-        explicit_bzero(lit, strlen(lit));
-        PQfreemem(lit);
-    }
     PQfreemem(ident);
     buf_free(&sql);
     PQfinish(c);
@@ -401,7 +500,7 @@ static int pg_apply_live(const struct engine_spec *s, bool *restart_needed, stru
     int rc = -1;
 
     *restart_needed = false;
-    if (!(c = pg_connect(s, deadline, e)))
+    if (!(c = pg_connect(s, deadline, false, e)))
         goto out;
     if (!(res = pg_query(c, deadline, "reload the configuration", "SELECT pg_reload_conf()", 0,
                          NULL, e)))
@@ -423,6 +522,274 @@ static int pg_apply_live(const struct engine_spec *s, bool *restart_needed, stru
         err_set(e, ENGINE_E_ENGINE, "configuration file \"%s\" line %s: %s", PQgetvalue(res, i, 1),
                 PQgetvalue(res, i, 2), error);
         goto out;
+    }
+    rc = 0;
+out:
+    PQclear(res);
+    PQfinish(c);
+    return rc;
+}
+
+/* ---- replication ---- */
+
+/* pg_basebackup from the primary through this replica's slot, with the password from the
+ * passfile and HOME in the member directory (libpq looks for its files there). */
+static int pg_seed_plan(const struct engine_spec *s, const char *data_path,
+                        struct engine_seed_plan *out, struct err *e)
+{
+    const struct engine_repl *r = s->repl;
+    struct engine_strv argv = {0}, env = {0};
+    char *prog = engine_util_program(s->bin_dir, PG_DEFAULT_BIN, "pg_basebackup");
+
+    (void)e;
+    engine_util_strv_push(&argv, prog);
+    free(prog);
+    engine_util_strv_pushf(&argv, "--pgdata=%s", data_path);
+    engine_util_strv_pushf(&argv, "--host=%s", r->upstream.host);
+    engine_util_strv_pushf(&argv, "--port=%d", r->upstream.port);
+    engine_util_strv_pushf(&argv, "--username=%s", r->user);
+    engine_util_strv_push(&argv, "--no-password");
+    engine_util_strv_push(&argv, "--wal-method=stream");
+    engine_util_strv_pushf(&argv, "--slot=" PG_SLOT_PREFIX "%lld", (long long)r->member_id);
+    engine_util_strv_push(&argv, "--checkpoint=fast");
+    engine_util_strv_push(&argv, "--no-sync"); /* engine_seed() syncs once */
+    engine_util_strv_pushf(&env, "PGPASSFILE=%s/" PG_PASSFILE, s->data_dir);
+    engine_util_strv_pushf(&env, "HOME=%s", s->data_dir);
+    engine_util_strv_push(&env, "PGCONNECT_TIMEOUT=" PG_SEED_CONNECT_TIMEOUT);
+    engine_util_strv_pushf(&env, "PGAPPNAME=" PG_SLOT_PREFIX "%lld", (long long)r->member_id);
+    out->n = 1;
+    out->step[0].argv = engine_util_strv_steal(&argv);
+    out->step[0].env = engine_util_strv_steal(&env);
+    out->step[0].stdin_stream = false;
+    out->step[0].what = "pg_basebackup";
+    return 0;
+}
+
+/* standby.signal: the copy starts as a standby of primary_conninfo. */
+static int pg_seed_finish(const struct engine_spec *s, const char *data_path, struct err *e)
+{
+    struct engine_user u;
+    char *path;
+    int rc;
+
+    if (engine_util_user(s->os_user, &u, e) < 0)
+        return -1;
+    path = engine_util_path(data_path, "standby.signal");
+    rc = engine_util_write_file(path, "", &u, e);
+    free(path);
+    return rc;
+}
+
+/* pg_basebackup -S fails when the primary's agent has not created the slot yet. */
+static void pg_seed_error(const struct engine_spec *s, const struct engine_seed_step *step,
+                          struct err *e)
+{
+    const struct engine_repl *r = s->repl;
+    char slot[64];
+
+    (void)step;
+    snprintf(slot, sizeof(slot), "replication slot \"" PG_SLOT_PREFIX "%lld\" does not exist",
+             (long long)r->member_id);
+    if (e && strstr(e->msg, slot))
+        err_set(e, ENGINE_E_UNAVAILABLE,
+                "could not seed from the primary at %s:%d yet: %s there (the primary's agent "
+                "creates it); retry later",
+                r->upstream.host, r->upstream.port, slot);
+}
+
+/* Drop a slot of ours, ending the walsender that holds it. A replica that still runs would take
+ * the slot again within milliseconds: DROP_REPLICATION_SLOT ... WAIT on a replication session
+ * waits first and takes the slot the moment the walsender releases it. */
+static int pg_drop_slot(const struct engine_spec *s, PGconn *c, int64_t deadline, const char *slot,
+                        struct err *e)
+{
+    PGconn *rc = pg_connect(s, deadline, true, e);
+    PGresult *res = NULL;
+    char sql[128], what[128], msg[400];
+    int ok = -1;
+
+    snprintf(what, sizeof(what), "drop replication slot \"%s\"", slot);
+    /* The name is ours, "dbaas_m<digits>": an identifier as it is. */
+    snprintf(sql, sizeof(sql), "DROP_REPLICATION_SLOT %s WAIT", slot);
+    if (!rc)
+        goto out;
+    if (!PQsendQuery(rc, sql)) {
+        err_set(e, ENGINE_E_UNAVAILABLE, "could not %s: %s", what,
+                pg_msg(PQerrorMessage(rc), msg, sizeof(msg)));
+        goto out;
+    }
+    if (pg_run(c, deadline, what,
+               "SELECT pg_catalog.pg_terminate_backend(active_pid)"
+               " FROM pg_catalog.pg_replication_slots"
+               " WHERE slot_name = $1 AND active_pid <> pg_catalog.pg_backend_pid()",
+               1, &slot, e) < 0)
+        goto out;
+    if ((res = pg_result(rc, deadline, what, false, e)) != NULL)
+        ok = 0;
+out:
+    PQclear(res);
+    PQfinish(rc);
+    return ok;
+}
+
+/* The replication role from a SCRAM verifier of the secret (so the clear password is in no
+ * statement), then exactly one slot per replica, then a reload for pg_hba.conf. */
+static int pg_repl_setup(const struct engine_spec *s, struct err *e)
+{
+    const struct engine_repl *r = s->repl;
+    int64_t deadline = clock_now_ms() + PG_ADMIN_TIMEOUT_MS;
+    PGconn *c = NULL;
+    PGresult *res = NULL;
+    char *verifier = NULL, what[128], name[64];
+    int exists, rc = -1;
+
+    if (!(c = pg_connect(s, deadline, false, e)))
+        goto out;
+    verifier = crypto_scram_verifier(r->secret, CRYPTO_SCRAM_ITERATIONS);
+    if (!verifier) {
+        err_set(e, ENGINE_E_SYSTEM, "could not compute the verifier of role \"%s\"", r->user);
+        goto out;
+    }
+    if (pg_set_role(c, deadline, r->user, verifier,
+                    "LOGIN REPLICATION NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT NOBYPASSRLS",
+                    e) < 0)
+        goto out;
+
+    /* Drop our slots of members that are gone (ending a walsender that still uses one). */
+    res = pg_query(c, deadline, "list replication slots",
+                   "SELECT slot_name FROM pg_catalog.pg_replication_slots"
+                   " WHERE slot_type = 'physical' AND slot_name LIKE '" PG_SLOT_PREFIX "%'",
+                   0, NULL, e);
+    if (!res)
+        goto out;
+    for (int i = 0; i < PQntuples(res); i++) {
+        const char *slot = PQgetvalue(res, i, 0);
+        bool wanted = false;
+
+        for (int j = 0; j < r->n_replicas && !wanted; j++) {
+            snprintf(name, sizeof(name), PG_SLOT_PREFIX "%lld", (long long)r->replicas[j].id);
+            wanted = strcmp(name, slot) == 0;
+        }
+        if (wanted)
+            continue;
+        if (pg_drop_slot(s, c, deadline, slot, e) < 0)
+            goto out;
+    }
+    for (int j = 0; j < r->n_replicas; j++) {
+        const char *params[] = {name};
+
+        snprintf(name, sizeof(name), PG_SLOT_PREFIX "%lld", (long long)r->replicas[j].id);
+        snprintf(what, sizeof(what), "create replication slot \"%s\"", name);
+        exists = pg_exists(c, deadline, what,
+                           "SELECT 1 FROM pg_catalog.pg_replication_slots WHERE slot_name = $1",
+                           name, e);
+        if (exists < 0)
+            goto out;
+        /* Reserve WAL now: the replica's pg_basebackup streams through this slot. */
+        if (!exists && pg_run(c, deadline, what,
+                              "SELECT pg_catalog.pg_create_physical_replication_slot($1, true)", 1,
+                              params, e) < 0)
+            goto out;
+    }
+    if (pg_run(c, deadline, "reload the configuration", "SELECT pg_catalog.pg_reload_conf()", 0,
+               NULL, e) < 0)
+        goto out;
+    rc = 0;
+out:
+    PQclear(res);
+    engine_util_secret_free(verifier);
+    PQfinish(c);
+    return rc;
+}
+
+/* The configuration (standby.signal, primary_conninfo) makes a standby follow; a reload applies
+ * a changed upstream (PostgreSQL 13+ reloads primary_conninfo) and leaves an unchanged one
+ * alone. A server that is not a standby cannot follow without a rewind or a new seed. */
+static int pg_follow(const struct engine_spec *s, struct err *e)
+{
+    int64_t deadline = clock_now_ms() + PG_ADMIN_TIMEOUT_MS;
+    PGconn *c = pg_connect(s, deadline, false, e);
+    PGresult *res = NULL;
+    int rc = -1;
+
+    if (!c)
+        goto out;
+    if (!(res = pg_query(c, deadline, "check recovery", "SELECT pg_catalog.pg_is_in_recovery()", 0,
+                         NULL, e)))
+        goto out;
+    if (strcmp(PQgetvalue(res, 0, 0), "t") != 0) {
+        err_set(e, ENGINE_E_ENGINE,
+                "cannot follow %s:%d: PostgreSQL 15 in \"%s\" is not a standby (promoted, or "
+                "not seeded as a replica); it needs a rewind or a new seed",
+                s->repl->upstream.host, s->repl->upstream.port, s->data_dir);
+        goto out;
+    }
+    rc = pg_run(c, deadline, "reload the configuration", "SELECT pg_catalog.pg_reload_conf()", 0,
+                NULL, e);
+out:
+    PQclear(res);
+    PQfinish(c);
+    return rc;
+}
+
+static int64_t pg_int(const PGresult *res, int col)
+{
+    return PQgetisnull(res, 0, col) ? -1 : strtoll(PQgetvalue(res, 0, col), NULL, 10);
+}
+
+/* Role and writability, then the position (and a standby's link and lag), each statement
+ * within the deadline and never cancelled (see pg_query_x()). */
+static int pg_health(const struct engine_spec *s, int timeout_ms, struct engine_health *out,
+                     struct err *e)
+{
+    int64_t deadline = clock_now_ms() + timeout_ms;
+    PGconn *c = pg_connect(s, deadline, false, e);
+    PGresult *res = NULL;
+    bool standby;
+    int rc = -1;
+
+    if (!c)
+        goto out;
+    res = pg_query_x(c, deadline, "probe PostgreSQL",
+                     "SELECT pg_catalog.pg_is_in_recovery(),"
+                     " current_setting('default_transaction_read_only') = 'on'",
+                     0, NULL, false, e);
+    if (!res)
+        goto out;
+    out->alive = true;
+    standby = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+    out->role = standby ? ENGINE_ROLE_REPLICA : ENGINE_ROLE_PRIMARY;
+    out->writable = !standby && strcmp(PQgetvalue(res, 0, 1), "f") == 0;
+    PQclear(res);
+    if (!standby)
+        res = pg_query_x(c, deadline, "read the WAL position",
+                         "SELECT pg_catalog.pg_current_wal_lsn()::text,"
+                         " (pg_catalog.pg_current_wal_lsn() - '0/0'::pg_lsn)::bigint",
+                         0, NULL, false, e);
+    else
+        res = pg_query_x(
+            c, deadline, "read the replay position",
+            "WITH w AS (SELECT pg_catalog.pg_last_wal_replay_lsn() AS replay,"
+            "  pg_catalog.pg_last_wal_receive_lsn() AS received,"
+            "  (SELECT latest_end_lsn FROM pg_catalog.pg_stat_wal_receiver) AS sender_end,"
+            "  coalesce((SELECT status = 'streaming' FROM pg_catalog.pg_stat_wal_receiver),"
+            "   false) AS streaming)"
+            " SELECT coalesce(replay::text, ''), (replay - '0/0'::pg_lsn)::bigint,"
+            "  streaming::int,"
+            "  CASE WHEN replay IS NOT NULL THEN"
+            "   greatest(0, greatest(received, sender_end) - replay)::bigint END,"
+            "  CASE WHEN received = replay THEN 0 ELSE extract(epoch FROM"
+            "   now() - pg_catalog.pg_last_xact_replay_timestamp())::float8 END"
+            " FROM w",
+            0, NULL, false, e);
+    if (!res)
+        goto out;
+    snprintf(out->position, sizeof(out->position), "%s", PQgetvalue(res, 0, 0));
+    out->position_bytes = pg_int(res, 1);
+    if (standby) {
+        out->upstream_up = (int)pg_int(res, 2);
+        out->lag_bytes = pg_int(res, 3);
+        out->lag_seconds = PQgetisnull(res, 0, 4) ? -1 : strtod(PQgetvalue(res, 0, 4), NULL);
     }
     rc = 0;
 out:
@@ -482,6 +849,12 @@ const struct engine_ops engine_postgres_ops = {
     .create_user = pg_create_user,
     .apply_live = pg_apply_live,
     .start_error = pg_start_error,
-    .promote = NULL, /* HA issue */
-    .follow = NULL,  /* HA issue */
+    .seed_plan = pg_seed_plan,
+    .seed_source = NULL, /* pg_basebackup copies over the replication protocol */
+    .seed_finish = pg_seed_finish,
+    .seed_error = pg_seed_error,
+    .repl_setup = pg_repl_setup,
+    .follow = pg_follow,
+    .health = pg_health,
+    .promote = NULL, /* HA part 2 */
 };

@@ -9,17 +9,27 @@
  * - The tenant gets every command except the @admin category (CONFIG, ACL SETUSER, SHUTDOWN,
  *   DEBUG, MODULE, REPLICAOF, SAVE, ...): it cannot lock the agent out, write files as the
  *   engine user or change replication. maxmemory-policy is noeviction: a database, not a
- *   cache. */
+ *   cache.
+ * - Replication (spec->repl): every member has the ACL user CATALOG_REPL_USER with the
+ *   secret's SHA-256 and exactly what a replica sends (+psync +replconf +ping); redis.conf
+ *   includes repl-auth.conf (0600: masteruser, masterauth), so that the server's own
+ *   configuration carries the password and no command line does. A replica renders replicaof
+ *   and replica-read-only and syncs by itself at start: no seed steps, no seed source; follow
+ *   only acts when the running server follows another upstream (REPLICAOF over the admin
+ *   path; it also sets the link's credentials live). ACLs do not replicate: create_user runs on
+ *   replicas too. */
 #include "engines/engine.h"
 
 #include <hiredis.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
 
 #include "engines/engine_util.h"
+#include "lib/clock.h"
 #include "lib/crypto.h"
 #include "lib/fileio.h"
 #include "lib/lines.h"
@@ -29,6 +39,8 @@
 #define RD_ADMIN_USER "dbaas-admin"
 #define RD_ADMIN_TIMEOUT_MS 30000
 #define RD_TENANT_RULES "~* &* +@all -@admin"
+#define RD_REPL_RULES "resetchannels -@all +psync +replconf +ping"
+#define RD_REPL_AUTH_FILE "repl-auth.conf"
 
 /* ---- sizing (see docs/engines.md) ---- */
 
@@ -43,6 +55,34 @@ static char *rd_socket(const struct engine_spec *s)
 }
 
 /* ---- render, argv ---- */
+
+/* The replication user on every member, the password for a replica's link in its own file, and
+ * a replica's upstream. */
+static void rd_render_repl(const struct engine_spec *s, struct buf *conf, struct buf *acl,
+                           struct engine_file *auth)
+{
+    const struct engine_repl *r = s->repl;
+    char hash[65];
+
+    crypto_sha256_hex(r->secret, strlen(r->secret), hash);
+    buf_printf(acl, "user %s on #%s " RD_REPL_RULES "\n", r->user, hash);
+    explicit_bzero(hash, sizeof(hash));
+    buf_printf(conf,
+               "\n# Replication (HA), member %lld, %s; the link's credentials are in\n"
+               "# " RD_REPL_AUTH_FILE ". A dead link is noticed within repl-timeout.\n"
+               "repl-timeout 10\n"
+               "repl-ping-replica-period 2\n",
+               (long long)r->member_id, r->role == ENGINE_ROLE_PRIMARY ? "a primary" : "a replica");
+    if (r->role == ENGINE_ROLE_REPLICA)
+        buf_printf(conf,
+                   "replicaof %s %d\n"
+                   "replica-read-only yes\n"
+                   "replica-serve-stale-data yes\n",
+                   r->upstream.host, r->upstream.port);
+    buf_printf(conf, "include %s/" RD_REPL_AUTH_FILE "\n", s->data_dir);
+    auth->name = RD_REPL_AUTH_FILE;
+    auth->content = xasprintf("masteruser %s\nmasterauth %s\n", r->user, r->secret);
+}
 
 static int rd_render(const struct engine_spec *s, const char *admin_secret,
                      struct engine_files *out, struct err *e)
@@ -96,6 +136,8 @@ static int rd_render(const struct engine_spec *s, const char *admin_secret,
     explicit_bzero(admin_hash, sizeof(admin_hash));
     free(sock);
     out->n = 2;
+    if (s->repl)
+        rd_render_repl(s, &conf, &acl, &out->f[out->n++]);
     out->f[0].name = "redis.conf";
     out->f[0].content = buf_steal(&conf);
     out->f[1].name = "users.acl";
@@ -139,32 +181,54 @@ static redisReply *rd_cmd(redisContext *c, const char *what, int argc, const cha
     return r;
 }
 
-/* An authenticated admin session over the Unix socket. The caller frees it. */
+/* The time left before deadline as a timeout (at least 1 ms); false when it passed. */
+static bool rd_left(int64_t deadline, struct timeval *tv)
+{
+    int64_t left = deadline - clock_now_ms();
+
+    if (left <= 0)
+        return false;
+    tv->tv_sec = left / 1000;
+    tv->tv_usec = (left % 1000) * 1000;
+    return true;
+}
+
+/* rd_cmd() that returns before deadline: ENGINE_E_UNAVAILABLE when it passed. */
+static redisReply *rd_cmd_by(redisContext *c, int64_t deadline, const char *what, int argc,
+                             const char **argv, struct err *e)
+{
+    struct timeval tv;
+
+    if (!rd_left(deadline, &tv) || redisSetTimeout(c, tv) != REDIS_OK) {
+        err_set(e, ENGINE_E_UNAVAILABLE, "could not %s: timed out", what);
+        return NULL;
+    }
+    return rd_cmd(c, what, argc, argv, e);
+}
+
+/* An authenticated admin session over the Unix socket, before timeout_ms. The caller frees
+ * it. */
 static redisContext *rd_connect(const struct engine_spec *s, int timeout_ms, struct err *e)
 {
+    int64_t deadline = clock_now_ms() + timeout_ms;
     struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
     char *sock = rd_socket(s), *path = engine_util_path(s->data_dir, "admin.secret");
     char *secret = NULL;
     redisContext *c = NULL;
     redisReply *r;
 
-    secret = fileio_read(path, 256, FILEIO_NOFOLLOW, e);
+    secret = engine_util_read_secret(path, e);
     if (!secret)
         goto out;
-    secret[strcspn(secret, "\r\n")] = '\0';
     c = redisConnectUnixWithTimeout(sock, tv);
     if (!c || c->err) {
         err_set(e, ENGINE_E_UNAVAILABLE, "could not connect to Redis 7 on \"%s\": %s", sock,
                 c ? c->errstr : "out of memory");
         goto fail;
     }
-    if (redisSetTimeout(c, tv) != REDIS_OK) {
-        err_set(e, ENGINE_E_SYSTEM, "could not set the Redis timeout: %s", c->errstr);
-        goto fail;
-    }
     {
         const char *argv[] = {"AUTH", RD_ADMIN_USER, secret};
-        r = rd_cmd(c, "authenticate as \"" RD_ADMIN_USER "\"", 3, argv, e);
+        r = rd_cmd_by(c, deadline, "authenticate as \"" RD_ADMIN_USER "\"", 3, argv, e);
     }
     if (!r)
         goto fail;
@@ -175,10 +239,7 @@ fail:
         redisFree(c);
     c = NULL;
 out:
-    if (secret) {
-        explicit_bzero(secret, strlen(secret));
-        free(secret);
-    }
+    engine_util_secret_free(secret);
     free(path);
     free(sock);
     return c;
@@ -201,36 +262,42 @@ static int rd_probe(const struct engine_spec *s, int timeout_ms, struct err *e)
     return r ? 0 : -1;
 }
 
-/* ACL SETUSER with "reset" replaces the user's rules and passwords, so a repeat with the same
- * verifier is a no-op and a new verifier replaces the old one; ACL SAVE writes users.acl. */
+/* ACL SETUSER user reset on #<hash> <rules...>, then ACL SAVE (which writes users.acl).
+ * Because of "reset", a repeat is a no-op and a new hash replaces the old one. */
+static int rd_set_acl_user(redisContext *c, const char *user, const char *sha256,
+                           const char *const *rules, int n, struct err *e)
+{
+    const char *argv[16] = {"ACL", "SETUSER", user, "reset", "on"};
+    char *hash = xasprintf("#%s", sha256), what[128];
+    redisReply *r = NULL;
+    int argc = 5, rc = -1;
+
+    argv[argc++] = hash;
+    for (int i = 0; i < n && argc < 16; i++)
+        argv[argc++] = rules[i];
+    snprintf(what, sizeof(what), "set ACL user \"%s\"", user);
+    if (!(r = rd_cmd(c, what, argc, argv, e)))
+        goto out;
+    freeReplyObject(r);
+    argv[1] = "SAVE";
+    if (!(r = rd_cmd(c, "save the ACL file", 2, argv, e)))
+        goto out;
+    freeReplyObject(r);
+    rc = 0;
+out:
+    engine_util_secret_free(hash);
+    return rc;
+}
+
 static int rd_create_user(const struct engine_spec *s, struct err *e)
 {
+    static const char *const rules[] = {"~*", "&*", "+@all", "-@admin"};
     redisContext *c = rd_connect(s, RD_ADMIN_TIMEOUT_MS, e);
-    char *hash = NULL, what[128];
-    redisReply *r = NULL;
-    int rc = -1;
+    int rc;
 
     if (!c)
         return -1;
-    hash = xasprintf("#%s", s->verifier);
-    {
-        const char *argv[] = {"ACL", "SETUSER", s->username, "reset", "on",
-                              hash,  "~*",      "&*",        "+@all", "-@admin"};
-        snprintf(what, sizeof(what), "set ACL user \"%s\"", s->username);
-        if (!(r = rd_cmd(c, what, (int)(sizeof(argv) / sizeof(argv[0])), argv, e)))
-            goto out;
-        freeReplyObject(r);
-    }
-    {
-        const char *argv[] = {"ACL", "SAVE"};
-        if (!(r = rd_cmd(c, "save the ACL file", 2, argv, e)))
-            goto out;
-        freeReplyObject(r);
-    }
-    rc = 0;
-out:
-    explicit_bzero(hash, strlen(hash));
-    free(hash);
+    rc = rd_set_acl_user(c, s->username, s->verifier, rules, 4, e);
     redisFree(c);
     return rc;
 }
@@ -252,6 +319,156 @@ static int rd_apply_live(const struct engine_spec *s, bool *restart_needed, stru
     freeReplyObject(r);
     redisFree(c);
     return r ? 0 : -1;
+}
+
+/* ---- replication ---- */
+
+/* Redis replicas need no copy: a replica loads the primary's data at its first sync. */
+static int rd_seed_plan(const struct engine_spec *s, const char *data_path,
+                        struct engine_seed_plan *out, struct err *e)
+{
+    (void)s;
+    (void)data_path;
+    (void)e;
+    out->n = 0;
+    return 0;
+}
+
+/* The replication user, for a primary that runs already (a new secret, HA turned on). */
+static int rd_repl_setup(const struct engine_spec *s, struct err *e)
+{
+    static const char *const rules[] = {"-@all", "+psync", "+replconf", "+ping"};
+    redisContext *c = rd_connect(s, RD_ADMIN_TIMEOUT_MS, e);
+    char digest[65];
+    int rc;
+
+    if (!c)
+        return -1;
+    crypto_sha256_hex(s->repl->secret, strlen(s->repl->secret), digest);
+    rc = rd_set_acl_user(c, s->repl->user, digest, rules, 4, e);
+    explicit_bzero(digest, sizeof(digest));
+    redisFree(c);
+    return rc;
+}
+
+/* The value of "key:" in INFO output into out ("" when absent); whether it was there. */
+static bool rd_info(const char *info, const char *key, char *out, size_t n)
+{
+    size_t klen = strlen(key);
+    const char *p = info;
+
+    out[0] = '\0';
+    for (; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
+        if (strncmp(p, key, klen) == 0 && p[klen] == ':') {
+            snprintf(out, n, "%.*s", (int)strcspn(p + klen + 1, "\r\n"), p + klen + 1);
+            return true;
+        }
+    return false;
+}
+
+static int64_t rd_info_int(const char *info, const char *key)
+{
+    char v[32];
+
+    return rd_info(info, key, v, sizeof(v)) && *v ? strtoll(v, NULL, 10) : -1;
+}
+
+/* INFO replication over a session, before deadline: the reply (the caller frees it). */
+static redisReply *rd_info_replication(redisContext *c, int64_t deadline, struct err *e)
+{
+    const char *argv[] = {"INFO", "replication"};
+    redisReply *r = rd_cmd_by(c, deadline, "read the replication status", 2, argv, e);
+
+    if (r && r->type != REDIS_REPLY_STRING) {
+        err_set(e, ENGINE_E_ENGINE, "could not read the replication status: unexpected reply");
+        freeReplyObject(r);
+        r = NULL;
+    }
+    return r;
+}
+
+/* The configuration makes a replica follow at start. The link's credentials are set live every
+ * time (a new secret takes effect at the next reconnection; no resync), and a running server
+ * that follows another upstream, or none, is pointed at this one. */
+static int rd_follow(const struct engine_spec *s, struct err *e)
+{
+    const struct engine_repl *rp = s->repl;
+    int64_t deadline = clock_now_ms() + RD_ADMIN_TIMEOUT_MS;
+    redisContext *c = rd_connect(s, RD_ADMIN_TIMEOUT_MS, e);
+    redisReply *r = NULL;
+    char role[16], host[64], port[16], what[128];
+    int rc = -1;
+
+    if (!c)
+        return -1;
+    snprintf(what, sizeof(what), "follow %s:%d", rp->upstream.host, rp->upstream.port);
+    {
+        const char *argv[] = {"CONFIG", "SET", "masteruser", rp->user, "masterauth", rp->secret};
+        if (!(r = rd_cmd_by(c, deadline, what, 6, argv, e)))
+            goto out;
+        freeReplyObject(r);
+    }
+    if (!(r = rd_info_replication(c, deadline, e)))
+        goto out;
+    rd_info(r->str, "role", role, sizeof(role));
+    rd_info(r->str, "master_host", host, sizeof(host));
+    rd_info(r->str, "master_port", port, sizeof(port));
+    freeReplyObject(r);
+    if (strcmp(role, "slave") != 0 || strcmp(host, rp->upstream.host) != 0 ||
+        atoi(port) != rp->upstream.port) {
+        const char *argv[] = {"REPLICAOF", rp->upstream.host, port};
+
+        snprintf(port, sizeof(port), "%d", rp->upstream.port); /* what argv[2] points to */
+        if (!(r = rd_cmd_by(c, deadline, what, 3, argv, e)))
+            goto out;
+        freeReplyObject(r);
+    }
+    rc = 0;
+out:
+    redisFree(c);
+    return rc;
+}
+
+static int rd_health(const struct engine_spec *s, int timeout_ms, struct engine_health *out,
+                     struct err *e)
+{
+    int64_t deadline = clock_now_ms() + timeout_ms, done, got;
+    redisContext *c = rd_connect(s, timeout_ms, e);
+    redisReply *r = NULL;
+    char v[32];
+    int rc = -1;
+
+    if (!c) {
+        if (e && e->code == LIB_E_NOENT) /* no admin secret: never configured, not up */
+            e->code = ENGINE_E_UNAVAILABLE;
+        return -1;
+    }
+    if (!(r = rd_info_replication(c, deadline, e)))
+        goto out;
+    out->alive = true;
+    rd_info(r->str, "role", v, sizeof(v));
+    if (strcmp(v, "slave") != 0) {
+        out->role = ENGINE_ROLE_PRIMARY;
+        out->writable = true;
+        out->position_bytes = rd_info_int(r->str, "master_repl_offset");
+    } else {
+        out->role = ENGINE_ROLE_REPLICA;
+        out->writable = rd_info_int(r->str, "slave_read_only") == 0;
+        done = rd_info_int(r->str, "slave_repl_offset");
+        got = rd_info_int(r->str, "slave_read_repl_offset");
+        out->position_bytes = done;
+        rd_info(r->str, "master_link_status", v, sizeof(v));
+        out->upstream_up = strcmp(v, "up") == 0;
+        if (done >= 0 && got >= done)
+            out->lag_bytes = got - done;
+    }
+    if (out->position_bytes >= 0)
+        snprintf(out->position, sizeof(out->position), "%lld", (long long)out->position_bytes);
+    rc = 0;
+out:
+    freeReplyObject(r);
+    redisFree(c);
+    return rc;
 }
 
 /* ---- start errors ---- */
@@ -299,6 +516,12 @@ const struct engine_ops engine_redis_ops = {
     .create_user = rd_create_user,
     .apply_live = rd_apply_live,
     .start_error = rd_start_error,
-    .promote = NULL, /* HA issue */
-    .follow = NULL,  /* HA issue */
+    .seed_plan = rd_seed_plan,
+    .seed_source = NULL, /* replicas load the primary's data at their first sync */
+    .seed_finish = NULL,
+    .seed_error = NULL,
+    .repl_setup = rd_repl_setup,
+    .follow = rd_follow,
+    .health = rd_health,
+    .promote = NULL, /* HA part 2 */
 };

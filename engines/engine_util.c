@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "engines/engine.h"
+#include "lib/fileio.h"
 #include "lib/spawn.h"
 #include "lib/xalloc.h"
 
@@ -121,6 +122,26 @@ char **engine_util_env_new(const struct engine_user *u)
     return spawn_env_new(base, &u->os);
 }
 
+char **engine_util_env_with(const struct engine_user *u, char *const *extra)
+{
+    char **env = engine_util_env_new(u);
+    struct engine_strv sv = {0};
+
+    for (char **p = env; *p; p++) {
+        size_t n = strcspn(*p, "=");
+        bool replaced = false;
+
+        for (char *const *x = extra; x && *x && !replaced; x++)
+            replaced = strncmp(*x, *p, n) == 0 && (*x)[n] == '=';
+        if (!replaced)
+            engine_util_strv_push(&sv, *p);
+    }
+    for (char *const *x = extra; x && *x; x++)
+        engine_util_strv_push(&sv, *x);
+    spawn_env_free(env);
+    return engine_util_strv_steal(&sv);
+}
+
 /* ---- running programs ---- */
 
 /* How every engine program runs: as u when we are root, umask 077, in cwd ("/" when NULL). */
@@ -211,6 +232,31 @@ out:
     if (fd >= 0)
         close(fd);
     return rc;
+}
+
+int engine_util_write_file(const char *path, const char *content, const struct engine_user *u,
+                           struct err *e)
+{
+    return fileio_write_atomic(path, content, strlen(content), 0600,
+                               u->switch_user ? u->os.uid : FILEIO_KEEP_UID,
+                               u->switch_user ? u->os.gid : FILEIO_KEEP_GID, FILEIO_SYNC_DIR, e);
+}
+
+char *engine_util_read_secret(const char *path, struct err *e)
+{
+    char *s = fileio_read(path, 1024, FILEIO_NOFOLLOW, e);
+
+    if (s)
+        s[strcspn(s, "\r\n")] = '\0';
+    return s;
+}
+
+void engine_util_secret_free(char *secret)
+{
+    if (secret) {
+        explicit_bzero(secret, strlen(secret));
+        free(secret);
+    }
 }
 
 bool engine_util_is_dir(const char *path)

@@ -32,6 +32,10 @@ int engine_util_user(const char *name, struct engine_user *u, struct err *e)
  * Free with engine_util_strv_free(). */
 char **engine_util_env_new(const struct engine_user *u);
 
+/* engine_util_env_new() with the "K=V" entries of extra (NULL: none) added, each replacing an
+ * entry of the same name (a seed step's PGPASSFILE, HOME). Free with engine_util_strv_free(). */
+char **engine_util_env_with(const struct engine_user *u, char *const *extra);
+
 /* spawn_start() (lib/spawn.h) of argv[0] (an absolute path) as u (when we are root) in a new
  * session, with default signal dispositions and an empty signal mask, umask 077, stdin from
  * /dev/null, stdout and stderr on out_fd (unchanged when -1), no other descriptors, cwd as
@@ -60,6 +64,18 @@ int engine_util_run_tool(const struct engine_user *u, char **argv, const char *c
  * link; then set mode 0700 and, when we are root, owner u. */
 int engine_util_mkdir(const char *path, const struct engine_user *u, struct err *e)
     __attribute__((warn_unused_result));
+
+/* Write content to path atomically (lib/fileio.h), mode 0600, owned by u when we are root:
+ * a file of the member directory that the engine reads. */
+int engine_util_write_file(const char *path, const char *content, const struct engine_user *u,
+                           struct err *e) __attribute__((warn_unused_result));
+
+/* The first line of a small secret file (not a link, at most 1 KiB) in a new string; the caller
+ * wipes and frees it with engine_util_secret_free(). NULL with e set (LIB_E_NOENT when missing,
+ * errno ENOENT). */
+char *engine_util_read_secret(const char *path, struct err *e);
+/* explicit_bzero() then free(); NULL is fine. */
+void engine_util_secret_free(char *secret);
 
 /* Whether path exists as a directory (not a link). */
 bool engine_util_is_dir(const char *path);

@@ -9,7 +9,8 @@ PROGRAMS    += $(BIN)/engine_check
 # The drivers' admin clients.
 ENGINE_PKGS := libpq libmariadb hiredis libcrypto
 
-$(BIN)/engine_check: $(BUILD)/tests/engine/engine_check.o $(ENGINE_OBJS) $(BUILD)/libdbaas.a
+$(BIN)/engine_check: $(BUILD)/tests/engine/engine_check.o $(BUILD)/tests/engine/tenant.o \
+                    $(ENGINE_OBJS) $(BUILD)/libdbaas.a
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(call pkg_libs,$(ENGINE_PKGS)) $(LDLIBS)
 

@@ -89,9 +89,10 @@ static void child_run(const struct child *c)
     setsid();
     if (c->go >= 0 && read(c->go, &byte, 1) != 1)
         child_fail(c->rep, STEP_HOOK);
-    if (dup2(c->nullfd, STDIN_FILENO) < 0 ||
+    if (dup2(o->in_fd >= 0 ? o->in_fd : c->nullfd, STDIN_FILENO) < 0 ||
         (o->out_fd >= 0 &&
-         (dup2(o->out_fd, STDOUT_FILENO) < 0 || dup2(o->out_fd, STDERR_FILENO) < 0)))
+         (dup2(o->out_fd, STDOUT_FILENO) < 0 || dup2(o->out_fd, STDERR_FILENO) < 0)) ||
+        (o->err_fd >= 0 && dup2(o->err_fd, STDERR_FILENO) < 0))
         child_fail(c->rep, STEP_STDIO);
     /* Nothing else of the caller's leaks into the program; the report pipe stays until exec. */
     close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);

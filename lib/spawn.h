@@ -4,9 +4,10 @@
  * NOTES
  * - The child, in this order: default signal dispositions and an empty signal mask; a new
  *   session (it leads its own process group); when there is a hook, a wait until the parent's
- *   hook returned; stdin from /dev/null, stdout and stderr on out_fd; every other descriptor
- *   closed at exec; the umask; the user's groups, gid and uid, then a check that root is gone
- *   for good; the parent-death signal; the working directory; exec.
+ *   hook returned; stdin from in_fd or /dev/null, stdout and stderr on out_fd (stderr on
+ *   err_fd when set); every other descriptor closed at exec; the umask; the user's groups, gid
+ *   and uid, then a check that root is gone for good; the parent-death signal; the working
+ *   directory; exec.
  * - Between fork and exec the child makes only async-signal-safe calls (the parent prepares
  *   everything: the user's groups, the environment), so spawning is safe from a threaded
  *   program.
@@ -28,7 +29,8 @@
 typedef int (*spawn_hook_fn)(void *arg, pid_t pid, struct err *e);
 
 /* What to start and how. Start from SPAWN_OPTS_INIT: out_fd and umask keep the caller's when
- * -1. Everything pointed to is borrowed for the duration of the call. */
+ * -1, in_fd and err_fd are unused when -1; descriptors given here must be above 2. Everything
+ * pointed to is borrowed for the duration of the call. */
 struct spawn_opts {
     const char *program;       /* the file to execute; NULL: argv[0] (no PATH search) */
     char *const *argv;         /* NULL-terminated; argv[0] is set */
@@ -36,6 +38,9 @@ struct spawn_opts {
     const struct osuser *user; /* run as this user; NULL: keep the caller's credentials */
     const char *workdir;       /* working directory; NULL: keep the caller's */
     int out_fd;                /* stdout and stderr; -1: keep the caller's */
+    int in_fd;                 /* stdin; -1: /dev/null */
+    int err_fd;                /* stderr apart from stdout (a stream on stdout, a log on
+                                  stderr); -1: out_fd's choice */
     int umask;                 /* the child's umask; -1: keep the caller's */
     int pdeath_signal;         /* sent to the child when the calling thread dies; 0: none */
     spawn_hook_fn hook;        /* NULL: none */
@@ -44,7 +49,7 @@ struct spawn_opts {
 
 #define SPAWN_OPTS_INIT                                                                            \
     {                                                                                              \
-        .out_fd = -1, .umask = -1                                                                  \
+        .out_fd = -1, .in_fd = -1, .err_fd = -1, .umask = -1                                       \
     }
 
 /* Start a program. Returns once it has executed (*pid set: the caller reaps it) or failed

@@ -10,13 +10,23 @@
  *   engine_check user ENGINE DIR PORT             password on stdin: create or update "app"
  *   engine_check stop ENGINE DIR PID              stop signal, wait (deadline), then SIGKILL
  *   engine_check remove ENGINE DIR                engine_remove(): delete the member directory
+ *   engine_check repl ENGINE TOP PORT1 PORT2 [MEMORY]
+ *                       a primary (member 1, TOP/m1, PORT1) and a replica (member 2, TOP/m2,
+ *                       PORT2), both left running; tenant password then replication secret
+ *                       on stdin (two lines); prints key=value lines (see cmd_repl())
+ *   engine_check health ENGINE DIR PORT TIMEOUT_MS
+ *                       one engine_health() probe: "alive=1 role=... elapsed_ms=N"
+ *   engine_check repl-setup ENGINE DIR PORT MEMBER_ID [REPLICA_ID:PORT ...]
+ *                       engine_repl_setup() on a running primary (secret on stdin)
  *
  * The tenant is "app" on 127.0.0.1:PORT; DIR is the member directory (its parent must exist
  * and be traversable by the engine's OS user). Exit status: 0 ok, 1 failure, 2 usage,
  * 3 plan too small (the message names the minimum). Errors go to stderr as
- * "engine_check: <message>"; the password is never printed. */
+ * "engine_check: <message>"; the password and the replication secret are never printed. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -28,14 +38,20 @@
 
 #include "engines/engine.h"
 #include "engines/engine_util.h"
-#include "lib/xalloc.h"
 #include "lib/clock.h"
+#include "lib/crypto.h"
 #include "lib/proc.h"
+#include "lib/spawn.h"
+#include "lib/xalloc.h"
+#include "tests/engine/tenant.h"
 
 #define START_DEADLINE_MS 60000
 #define STOP_DEADLINE_MS 60000
 #define PROBE_TIMEOUT_MS 1000
 #define DEFAULT_MEMORY_MB 256
+#define SEED_TIMEOUT_MS 600000
+#define REPLICATE_DEADLINE_MS 30000
+#define HEALTH_TIMEOUT_MS 2000
 
 static int usage(void)
 {
@@ -44,7 +60,12 @@ static int usage(void)
                     "       engine_check resize ENGINE DIR PORT MEMORY_MB    (password on stdin)\n"
                     "       engine_check user ENGINE DIR PORT                (password on stdin)\n"
                     "       engine_check stop ENGINE DIR PID\n"
-                    "       engine_check remove ENGINE DIR\n");
+                    "       engine_check remove ENGINE DIR\n"
+                    "       engine_check repl ENGINE TOP PORT1 PORT2 [MEMORY_MB]\n"
+                    "                                  (password, then secret, on stdin)\n"
+                    "       engine_check health ENGINE DIR PORT TIMEOUT_MS\n"
+                    "       engine_check repl-setup ENGINE DIR PORT MEMBER_ID [ID:PORT ...]\n"
+                    "                                  (secret on stdin)\n");
     return 2;
 }
 
@@ -78,14 +99,19 @@ static char *read_password(void)
     return line;
 }
 
-/* Stop a server: its stop signal, then SIGKILL at the deadline; reap it if it is our child. */
+/* Stop a server: its stop signal, again every second (Redis drops a SIGTERM that arrives while
+ * it writes its first AOF, right after a replica's first sync), then SIGKILL at the deadline;
+ * reap it if it is our child. */
 static void stop_pid(const struct engine_ops *ops, pid_t pid, bool child)
 {
-    int64_t deadline = clock_now_ms() + STOP_DEADLINE_MS;
+    int64_t deadline = clock_now_ms() + STOP_DEADLINE_MS, resend = 0;
     int status;
 
-    kill(pid, ops->stop_signal);
     while (clock_now_ms() < deadline) {
+        if (clock_now_ms() >= resend) {
+            kill(pid, ops->stop_signal);
+            resend = clock_now_ms() + 1000;
+        }
         if (child ? waitpid(pid, &status, WNOHANG) == pid : !proc_alive(pid, 0))
             return;
         clock_sleep_ms(10);
@@ -112,15 +138,103 @@ static void make_spec(struct engine_spec *s, const char *dir, int port, int64_t 
     s->verifier = verifier;
 }
 
+/* The member's server.log opened for appending (st: its state before). The directory is the
+ * engine user's: a link, a FIFO or a hard link planted there is refused. */
+static int open_log(const struct engine_spec *spec, struct stat *st, struct err *e)
+{
+    char *path = engine_log_path(spec);
+    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0600);
+
+    if (fd < 0 || fstat(fd, st) < 0)
+        err_set(e, ENGINE_E_SYSTEM, "could not open \"%s\": %s", path, strerror(errno));
+    else if (!S_ISREG(st->st_mode) || st->st_nlink != 1 || fcntl(fd, F_SETFL, O_APPEND) < 0)
+        err_set(e, ENGINE_E_SYSTEM, "\"%s\" is not a plain file", path);
+    else {
+        free(path);
+        return fd;
+    }
+    if (fd >= 0)
+        close(fd);
+    free(path);
+    return -1;
+}
+
+/* Timings of one start, in ms. */
+struct start_times {
+    int64_t configure, start;
+};
+
+/* Configure, exec the server as the OS user with its output appended to server.log, and wait
+ * for the probe; *pid is the running server (the caller stops it). On failure nothing runs. */
+static int launch(const struct engine_ops *ops, const struct engine_spec *spec, pid_t *pid,
+                  struct start_times *t, struct err *e)
+{
+    struct engine_user u;
+    char **argv = NULL;
+    int64_t t0 = clock_now_ms(), t1;
+    struct stat st;
+    int rc = -1, logfd = -1, status;
+
+    *pid = -1;
+    if (engine_configure(ops, spec, e) < 0 || engine_argv(ops, spec, &argv, e) < 0 ||
+        engine_util_user(ops->cat->default_os_user, &u, e) < 0)
+        goto out;
+    t1 = clock_now_ms();
+    if ((logfd = open_log(spec, &st, e)) < 0)
+        goto out;
+    /* A server of this member that already answers would make the probe lie. */
+    if (engine_probe(ops, spec, PROBE_TIMEOUT_MS, e) == 0) {
+        err_set(e, ENGINE_E_SYSTEM, "a server already runs in \"%s\"", spec->data_dir);
+        goto out;
+    }
+    if (engine_util_spawn(&u, argv, NULL, spec->data_dir, logfd, pid, e) < 0)
+        goto out;
+    for (;;) {
+        if (engine_probe(ops, spec, PROBE_TIMEOUT_MS, e) == 0)
+            break;
+        if (waitpid(*pid, &status, WNOHANG) == *pid) {
+            *pid = -1;
+            engine_start_error(ops, spec, status, st.st_size, e);
+            goto out;
+        }
+        if (e->code != ENGINE_E_UNAVAILABLE || clock_now_ms() - t1 > START_DEADLINE_MS) {
+            struct err probe = *e;
+            engine_start_error(ops, spec, -1, st.st_size, e);
+            fprintf(stderr, "engine_check: last probe: %s\n", probe.msg);
+            goto out;
+        }
+        clock_sleep_ms(10);
+    }
+    t->configure = t1 - t0;
+    t->start = clock_now_ms() - t1;
+    rc = 0;
+out:
+    if (rc < 0 && *pid > 0) {
+        stop_pid(ops, *pid, true);
+        *pid = -1;
+    }
+    if (logfd >= 0)
+        close(logfd);
+    engine_argv_free(argv);
+    return rc;
+}
+
+static void free_password(char *password)
+{
+    if (password) {
+        explicit_bzero(password, strlen(password));
+        free(password);
+    }
+}
+
 static int cmd_start(const struct engine_ops *ops, const char *dir, int port, int64_t memory_mb)
 {
     struct engine_spec spec;
-    struct engine_user u;
+    struct start_times t = {0};
     struct err e = {0};
-    char instance[32], **argv = NULL, *password = NULL, *verifier = NULL, *log_path = NULL;
-    int64_t t0, t1, t2, t3, t4;
-    struct stat st;
-    int rc = 1, logfd = -1, status;
+    char instance[32], *password = NULL, *verifier = NULL;
+    int64_t t0, t1, t3, t4;
+    int rc = 1;
     pid_t pid = -1;
 
     password = read_password();
@@ -139,50 +253,9 @@ static int cmd_start(const struct engine_ops *ops, const char *dir, int port, in
         goto out;
     }
     t1 = clock_now_ms();
-    if (engine_configure(ops, &spec, &e) < 0 || engine_argv(ops, &spec, &argv, &e) < 0 ||
-        engine_util_user(ops->cat->default_os_user, &u, &e) < 0) {
+    if (launch(ops, &spec, &pid, &t, &e) < 0) {
         rc = fail(&e);
         goto out;
-    }
-    t2 = clock_now_ms();
-    log_path = engine_log_path(&spec);
-    /* The directory is the engine user's: refuse a link, a FIFO or a hard link planted there. */
-    logfd =
-        open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0600);
-    if (logfd < 0 || fstat(logfd, &st) < 0) {
-        fprintf(stderr, "engine_check: could not open \"%s\": %s\n", log_path, strerror(errno));
-        goto out;
-    }
-    if (!S_ISREG(st.st_mode) || st.st_nlink != 1 || fcntl(logfd, F_SETFL, O_APPEND) < 0) {
-        fprintf(stderr, "engine_check: \"%s\" is not a plain file\n", log_path);
-        goto out;
-    }
-    /* A server of this member that already answers would make the probe lie. */
-    if (engine_probe(ops, &spec, PROBE_TIMEOUT_MS, &e) == 0) {
-        fprintf(stderr, "engine_check: a server already runs in \"%s\"\n", dir);
-        goto out;
-    }
-    if (engine_util_spawn(&u, argv, NULL, dir, logfd, &pid, &e) < 0) {
-        rc = fail(&e);
-        goto out;
-    }
-    for (;;) {
-        if (engine_probe(ops, &spec, PROBE_TIMEOUT_MS, &e) == 0)
-            break;
-        if (waitpid(pid, &status, WNOHANG) == pid) {
-            pid = -1;
-            engine_start_error(ops, &spec, status, st.st_size, &e);
-            rc = fail(&e);
-            goto out;
-        }
-        if (e.code != ENGINE_E_UNAVAILABLE || clock_now_ms() - t2 > START_DEADLINE_MS) {
-            struct err probe = e;
-            engine_start_error(ops, &spec, -1, st.st_size, &e);
-            fprintf(stderr, "engine_check: last probe: %s\n", probe.msg);
-            rc = fail(&e);
-            goto out;
-        }
-        clock_sleep_ms(10);
     }
     t3 = clock_now_ms();
     if (engine_create_user(ops, &spec, &e) < 0) {
@@ -191,7 +264,7 @@ static int cmd_start(const struct engine_ops *ops, const char *dir, int port, in
     }
     t4 = clock_now_ms();
     printf("pid=%d init_ms=%lld configure_ms=%lld start_ms=%lld user_ms=%lld total_ms=%lld\n",
-           (int)pid, (long long)(t1 - t0), (long long)(t2 - t1), (long long)(t3 - t2),
+           (int)pid, (long long)(t1 - t0), (long long)t.configure, (long long)t.start,
            (long long)(t4 - t3), (long long)(t4 - t0));
     fflush(stdout);
     pid = -1; /* leave it running */
@@ -199,15 +272,8 @@ static int cmd_start(const struct engine_ops *ops, const char *dir, int port, in
 out:
     if (pid > 0)
         stop_pid(ops, pid, true);
-    if (logfd >= 0)
-        close(logfd);
-    if (password) {
-        explicit_bzero(password, strlen(password));
-        free(password);
-    }
+    free_password(password);
     free(verifier);
-    free(log_path);
-    engine_argv_free(argv);
     return rc;
 }
 
@@ -231,10 +297,7 @@ static int cmd_resize(const struct engine_ops *ops, const char *dir, int port, i
     printf("restart_needed=%d\n", restart ? 1 : 0);
     rc = 0;
 out:
-    if (password) {
-        explicit_bzero(password, strlen(password));
-        free(password);
-    }
+    free_password(password);
     free(verifier);
     return rc;
 }
@@ -257,10 +320,7 @@ static int cmd_user(const struct engine_ops *ops, const char *dir, int port)
     }
     rc = 0;
 out:
-    if (password) {
-        explicit_bzero(password, strlen(password));
-        free(password);
-    }
+    free_password(password);
     free(verifier);
     return rc;
 }
@@ -306,6 +366,432 @@ static int cmd_stop(const struct engine_ops *ops, const char *dir, pid_t pid)
     return 0;
 }
 
+/* ---- replication ---- */
+
+/* How engine_check plays the agent's part in a seed: the replica's member, the primary whose
+ * seed source feeds a stdin_stream step, and the OS user both run as. */
+struct seed_ctx {
+    const struct engine_ops *ops;
+    const struct engine_spec *primary;
+    const struct engine_spec *replica;
+    struct engine_user u;
+};
+
+/* Wait for a child until the deadline, then kill its session; its wait status. */
+static int reap(pid_t pid, int64_t deadline)
+{
+    int status = 0;
+
+    while (waitpid(pid, &status, WNOHANG) != pid) {
+        if (clock_now_ms() > deadline) {
+            kill(-pid, SIGKILL);
+            while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+                ;
+            break;
+        }
+        clock_sleep_ms(10);
+    }
+    return status;
+}
+
+/* A seed step as the OS user in the replica's directory. A stdin_stream step reads the
+ * primary's seed source through a pipe; the source's log (its stderr) goes to the primary's
+ * server.log. */
+static int run_step(void *arg, const struct engine_seed_step *step, struct err *e)
+{
+    struct seed_ctx *c = arg;
+    struct spawn_opts o = SPAWN_OPTS_INIT, so = SPAWN_OPTS_INIT;
+    char **env = engine_util_env_with(&c->u, step->env), **src = NULL, **src_env = NULL, how[128];
+    int p[2] = {-1, -1}, logfd = -1, rc = -1, status;
+    struct stat st;
+    pid_t src_pid = -1;
+
+    o.argv = step->argv;
+    o.envp = env;
+    o.user = c->u.switch_user ? &c->u.os : NULL;
+    o.workdir = c->replica->data_dir;
+    o.umask = 077;
+    if (step->stdin_stream) {
+        if (engine_seed_source(c->ops, c->primary, &src, e) < 0 ||
+            (logfd = open_log(c->primary, &st, e)) < 0)
+            goto out;
+        if (pipe2(p, O_CLOEXEC) < 0) {
+            err_set(e, ENGINE_E_SYSTEM, "could not create a pipe: %s", strerror(errno));
+            goto out;
+        }
+        src_env = engine_util_env_new(&c->u);
+        so = o;
+        so.argv = src;
+        so.envp = src_env;
+        so.workdir = c->primary->data_dir;
+        so.out_fd = p[1];
+        so.err_fd = logfd;
+        if (spawn_start(&so, &src_pid, e) < 0)
+            goto out;
+        close(p[1]);
+        p[1] = -1;
+        o.in_fd = p[0];
+    }
+    rc = spawn_run_tool(&o, SEED_TIMEOUT_MS, step->what, e);
+    if (src_pid > 0) {
+        close(p[0]); /* a step that stopped reading ends the source too */
+        p[0] = -1;
+        status = reap(src_pid, clock_now_ms() + STOP_DEADLINE_MS);
+        if (rc == 0 && (!WIFEXITED(status) || WEXITSTATUS(status) != 0)) {
+            spawn_status_text(status, how, sizeof(how));
+            rc = err_set(e, LIB_E_TOOL, "the seed source \"%s\" %s (its log is in \"%s\")", src[0],
+                         how, c->primary->data_dir);
+        }
+    }
+out:
+    for (int i = 0; i < 2; i++)
+        if (p[i] >= 0)
+            close(p[i]);
+    if (logfd >= 0)
+        close(logfd);
+    engine_util_strv_free(env);
+    engine_util_strv_free(src_env);
+    engine_argv_free(src);
+    return rc;
+}
+
+static const char *role_name(enum engine_role r)
+{
+    return r == ENGINE_ROLE_REPLICA ? "replica" : "primary";
+}
+
+/* One key=value line per field, keys prefixed with `who` ("" for none). */
+static void print_health(const char *who, const struct engine_health *h)
+{
+    printf("%salive=%d\n%srole=%s\n%swritable=%d\n%sposition=%s\n%sposition_bytes=%lld\n"
+           "%supstream_up=%d\n%slag_bytes=%lld\n%slag_seconds=%.3f\n",
+           who, h->alive, who, role_name(h->role), who, h->writable, who, h->position, who,
+           (long long)h->position_bytes, who, h->upstream_up, who, (long long)h->lag_bytes, who,
+           h->lag_seconds);
+}
+
+/* A file's bytes (a /proc file, whose size says 0, or a regular file) into b. */
+static int slurp(const char *path, struct buf *b)
+{
+    char chunk[65536];
+    ssize_t n;
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+
+    buf_reset(b);
+    if (fd < 0)
+        return -1;
+    while ((n = read(fd, chunk, sizeof(chunk))) > 0)
+        buf_append(b, chunk, (size_t)n);
+    close(fd);
+    return n < 0 ? -1 : 0;
+}
+
+/* Every process whose command line or environment holds the secret, as "pid/file" words. */
+static void scan_proc(const char *secret, struct buf *hits)
+{
+    static const char *const files[] = {"cmdline", "environ"};
+    struct buf b = BUF_INIT;
+    DIR *d = opendir("/proc");
+    struct dirent *de;
+    char path[300];
+
+    while (d && (de = readdir(d)) != NULL) {
+        if (de->d_name[0] < '0' || de->d_name[0] > '9')
+            continue;
+        for (int i = 0; i < 2; i++) {
+            snprintf(path, sizeof(path), "/proc/%s/%s", de->d_name, files[i]);
+            if (slurp(path, &b) == 0 && b.len && memmem(b.data, b.len, secret, strlen(secret)))
+                buf_printf(hits, "%s%s/%s", hits->len ? "," : "", de->d_name, files[i]);
+        }
+    }
+    if (d)
+        closedir(d);
+    buf_free(&b);
+}
+
+/* Every regular file under dir (relative to top) that holds the secret, comma-separated. */
+static void scan_tree(const char *top, const char *dir, const char *secret, struct buf *hits)
+{
+    struct buf b = BUF_INIT;
+    DIR *d = opendir(dir);
+    struct dirent *de;
+    struct stat st;
+
+    while (d && (de = readdir(d)) != NULL) {
+        char *path;
+
+        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+            continue;
+        path = engine_util_path(dir, de->d_name);
+        if (lstat(path, &st) == 0 && S_ISDIR(st.st_mode))
+            scan_tree(top, path, secret, hits);
+        else if (S_ISREG(st.st_mode) && slurp(path, &b) == 0 && b.len &&
+                 memmem(b.data, b.len, secret, strlen(secret)))
+            buf_printf(hits, "%s%s", hits->len ? "," : "", path + strlen(top) + 1);
+        free(path);
+    }
+    if (d)
+        closedir(d);
+    buf_free(&b);
+}
+
+/* Wait until the replica reports a live link and a position at least `target` (deadline). */
+static int wait_caught_up(const struct engine_ops *ops, const struct engine_spec *replica,
+                          int64_t target, struct engine_health *h, struct err *e)
+{
+    int64_t deadline = clock_now_ms() + REPLICATE_DEADLINE_MS;
+
+    for (;;) {
+        int rc = engine_health(ops, replica, HEALTH_TIMEOUT_MS, h, e);
+        if (rc == 0 && h->upstream_up == 1 && h->position_bytes >= target)
+            return 0;
+        if (clock_now_ms() > deadline)
+            return rc < 0
+                       ? -1
+                       : err_set(e, ENGINE_E_UNAVAILABLE,
+                                 "the replica did not catch up with position %lld (it is at "
+                                 "%lld, link %d)",
+                                 (long long)target, (long long)h->position_bytes, h->upstream_up);
+        clock_sleep_ms(20);
+    }
+}
+
+/* The tenant writes key = value on the primary; wait until the replica has it (deadline). */
+static int replicate(const struct engine_ops *ops, int port1, int port2, const char *password,
+                     const char *key, const char *value, int64_t *ms, struct err *e)
+{
+    struct buf msg = BUF_INIT;
+    int64_t t0 = clock_now_ms(), deadline = t0 + REPLICATE_DEADLINE_MS;
+    char got[256] = "";
+    int r, rc = -1;
+
+    if (tenant_write(ops->cat->name, port1, password, key, value, &msg) < 0) {
+        err_set(e, ENGINE_E_ENGINE, "the tenant could not write on the primary: %s", buf_str(&msg));
+        goto out;
+    }
+    for (;; clock_sleep_ms(10)) {
+        r = tenant_read(ops->cat->name, port2, password, key, got, sizeof(got), &msg);
+        if (r == 1 && strcmp(got, value) == 0)
+            break;
+        if (r < 0 || clock_now_ms() > deadline) {
+            err_set(e, ENGINE_E_ENGINE, "the write did not reach the replica: %s",
+                    r < 0 ? buf_str(&msg) : "timed out");
+            goto out;
+        }
+    }
+    *ms = clock_now_ms() - t0;
+    rc = 0;
+out:
+    buf_free(&msg);
+    return rc;
+}
+
+/* The whole replication check of one engine (see the file's comment). Prints one key=value
+ * per line: the pids, timings, what an early seed (before the primary made the replica's
+ * slot) answered, how the replica refused a tenant's write, both health probes, whether the
+ * tenant and the replication user may replicate and read, and where the secret was found. */
+static int cmd_repl(const struct engine_ops *ops, const char *top, int port1, int port2,
+                    int64_t memory_mb)
+{
+    char *password = read_password(), *secret = read_password(), *verifier = NULL;
+    char *value = NULL, *dir1 = engine_util_path(top, "m1"), *dir2 = engine_util_path(top, "m2");
+    char instance[32], unused[32], key[32];
+    struct engine_peer replica = {2, "127.0.0.1", port2};
+    struct engine_repl r1 = {ENGINE_ROLE_PRIMARY, 1, CATALOG_REPL_USER, secret, {0}, NULL, 0};
+    struct engine_repl r2 = {
+        ENGINE_ROLE_REPLICA, 2, CATALOG_REPL_USER, secret, {1, "127.0.0.1", port1}, NULL, 0};
+    struct engine_spec s1, s2;
+    struct engine_health h1, h2;
+    struct start_times t;
+    struct seed_ctx ctx;
+    struct buf msg = BUF_INIT, hits = BUF_INIT;
+    struct err e = {0};
+    int64_t t0, ms;
+    pid_t pid1 = -1, pid2 = -1;
+    int rc = 1, r;
+
+    if (!password || !secret || !(verifier = ops->cat->verifier_new(password))) {
+        fprintf(stderr, "engine_check: no password and secret on standard input\n");
+        goto out;
+    }
+    make_spec(&s1, dir1, port1, memory_mb, verifier, unused, sizeof(unused));
+    make_spec(&s2, dir2, port2, memory_mb, verifier, unused, sizeof(unused));
+    snprintf(instance, sizeof(instance), "repl-%d", port1);
+    s1.instance = s2.instance = instance;
+    s1.repl = &r1;
+    s2.repl = &r2;
+    memset(&ctx, 0, sizeof(ctx));
+    ctx.ops = ops;
+    ctx.primary = &s1;
+    ctx.replica = &s2;
+    if (engine_validate(ops, &s1, &e) < 0 || engine_validate(ops, &s2, &e) < 0 ||
+        engine_util_user(ops->cat->default_os_user, &ctx.u, &e) < 0)
+        goto fail;
+
+    /* The primary, with no replica yet. */
+    if (engine_init(ops, &s1, &e) < 0 || launch(ops, &s1, &pid1, &t, &e) < 0 ||
+        engine_create_user(ops, &s1, &e) < 0 || engine_repl_setup(ops, &s1, &e) < 0)
+        goto fail;
+    printf("primary_pid=%d\n", (int)pid1);
+    fflush(stdout);
+    /* A seed before the primary knows the replica (PostgreSQL: no slot yet). */
+    t0 = clock_now_ms();
+    if (engine_seed(ops, &s2, run_step, &ctx, &e) < 0)
+        printf("early_seed=error\nearly_seed_code=%d\nearly_seed_error=%s\n", e.code, e.msg);
+    else
+        printf("early_seed=ok\nearly_seed_ms=%lld\n", (long long)(clock_now_ms() - t0));
+    r1.replicas = &replica;
+    r1.n_replicas = 1;
+    if (engine_repl_setup(ops, &s1, &e) < 0)
+        goto fail;
+    t0 = clock_now_ms();
+    if (engine_seed(ops, &s2, run_step, &ctx, &e) < 0)
+        goto fail;
+    printf("seed_ms=%lld\n", (long long)(clock_now_ms() - t0));
+    if (launch(ops, &s2, &pid2, &t, &e) < 0)
+        goto fail;
+    printf("replica_pid=%d\nreplica_start_ms=%lld\n", (int)pid2, (long long)t.start);
+    fflush(stdout);
+    /* What the agent does after every start, twice: idempotent. */
+    for (int i = 0; i < 2; i++)
+        if (engine_create_user(ops, &s2, &e) < 0 || engine_follow(ops, &s2, &e) < 0 ||
+            engine_repl_setup(ops, &s1, &e) < 0)
+            goto fail;
+
+    /* A tenant's write reaches the replica, also after the replica restarted. */
+    snprintf(key, sizeof(key), "k%d", port1);
+    value = crypto_password_new(24);
+    if (!value || replicate(ops, port1, port2, password, "first", value, &ms, &e) < 0)
+        goto fail;
+    printf("replicate_ms=%lld\n", (long long)ms);
+    stop_pid(ops, pid2, true);
+    pid2 = -1;
+    if (launch(ops, &s2, &pid2, &t, &e) < 0 || engine_follow(ops, &s2, &e) < 0)
+        goto fail;
+    if (replicate(ops, port1, port2, password, key, value, &ms, &e) < 0)
+        goto fail;
+    printf("replica_pid=%d\nrestart_replicate_ms=%lld\nkey=%s\nvalue=%s\n", (int)pid2,
+           (long long)ms, key, value);
+    /* The replica refuses the tenant's writes. */
+    if (tenant_write(ops->cat->name, port2, password, key, "x", &msg) == 0) {
+        err_set(&e, ENGINE_E_ENGINE, "the replica accepted a tenant's write");
+        goto fail;
+    }
+    printf("replica_write_error=%s\n", buf_str(&msg));
+
+    /* Health: the primary, then the replica once it has caught up with it. */
+    if (engine_health(ops, &s1, HEALTH_TIMEOUT_MS, &h1, &e) < 0 ||
+        wait_caught_up(ops, &s2, h1.position_bytes, &h2, &e) < 0)
+        goto fail;
+    print_health("primary_", &h1);
+    print_health("replica_", &h2);
+
+    /* Who may replicate and read: the tenant must not replicate, the replication user must
+     * not read data (and may replicate: the control). */
+    r = tenant_replicate(ops->cat->name, port1, "app", password, &msg);
+    printf("tenant_replication=%s\ntenant_replication_msg=%s\n",
+           r == 0   ? "refused"
+           : r == 1 ? "allowed"
+                    : "error",
+           buf_str(&msg));
+    r = tenant_replicate(ops->cat->name, port1, CATALOG_REPL_USER, secret, &msg);
+    printf("repl_user_replication=%s\nrepl_user_replication_msg=%s\n",
+           r == 0   ? "refused"
+           : r == 1 ? "allowed"
+                    : "error",
+           buf_str(&msg));
+    r = tenant_read_as(ops->cat->name, port1, CATALOG_REPL_USER, secret, &msg);
+    printf("repl_user_reads=%s\nrepl_user_reads_msg=%s\n",
+           r == 0   ? "refused"
+           : r == 1 ? "allowed"
+                    : "error",
+           buf_str(&msg));
+
+    /* The secret in no command line, no environment, no log; the files that hold it. */
+    scan_proc(secret, &hits);
+    printf("secret_in_proc=%s\n", buf_str(&hits));
+    buf_reset(&hits);
+    scan_tree(top, top, secret, &hits);
+    printf("secret_files=%s\n", buf_str(&hits));
+    fflush(stdout);
+    pid1 = pid2 = -1; /* leave both running */
+    rc = 0;
+    goto out;
+fail:
+    rc = fail(&e);
+out:
+    if (pid2 > 0)
+        stop_pid(ops, pid2, true);
+    if (pid1 > 0)
+        stop_pid(ops, pid1, true);
+    buf_free(&msg);
+    buf_free(&hits);
+    free_password(password);
+    free_password(secret);
+    free(verifier);
+    free(value);
+    free(dir1);
+    free(dir2);
+    return rc;
+}
+
+/* A spec for the subcommands that reach a running member: the tenant's verifier is never
+ * used by them, but a spec needs a valid one. */
+static char *dummy_verifier(const struct engine_ops *ops)
+{
+    return ops->cat->verifier_new("engine-check-unused-password");
+}
+
+static int cmd_health(const struct engine_ops *ops, const char *dir, int port, int timeout_ms)
+{
+    struct engine_spec spec;
+    struct engine_health h;
+    struct err e = {0};
+    char instance[32], *verifier = dummy_verifier(ops);
+    int64_t t0 = clock_now_ms();
+    int rc;
+
+    make_spec(&spec, dir, port, DEFAULT_MEMORY_MB, verifier, instance, sizeof(instance));
+    rc = engine_health(ops, &spec, timeout_ms, &h, &e);
+    print_health("", &h);
+    printf("elapsed_ms=%lld\n", (long long)(clock_now_ms() - t0));
+    free(verifier);
+    return rc < 0 ? fail(&e) : 0;
+}
+
+static int cmd_repl_setup(const struct engine_ops *ops, const char *dir, int port,
+                          int64_t member_id, char **peers, int n)
+{
+    struct engine_peer replicas[8];
+    struct engine_repl repl = {
+        ENGINE_ROLE_PRIMARY, member_id, CATALOG_REPL_USER, NULL, {0}, replicas, n};
+    struct engine_spec spec;
+    struct err e = {0};
+    char instance[32], *verifier = dummy_verifier(ops), *secret = read_password();
+    long long id, p;
+    int rc = 2;
+
+    for (int i = 0; i < n; i++) {
+        char *colon = strchr(peers[i], ':');
+        if (n > 8 || !colon)
+            goto out;
+        *colon = '\0';
+        if (!parse_int(peers[i], 1, INT_MAX, &id) || !parse_int(colon + 1, 1, 65535, &p))
+            goto out;
+        replicas[i] = (struct engine_peer){id, "127.0.0.1", (int)p};
+    }
+    repl.secret = secret;
+    make_spec(&spec, dir, port, DEFAULT_MEMORY_MB, verifier, instance, sizeof(instance));
+    spec.repl = &repl;
+    rc = engine_repl_setup(ops, &spec, &e) < 0 ? fail(&e) : 0;
+out:
+    if (rc == 2)
+        usage();
+    free_password(secret);
+    free(verifier);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     const struct engine_ops *ops;
@@ -345,6 +831,25 @@ int main(int argc, char **argv)
         if (!parse_int(argv[4], 2, INT_MAX, &pid))
             return usage();
         return cmd_stop(ops, argv[3], (pid_t)pid);
+    }
+    if (strcmp(argv[1], "repl") == 0 && (argc == 6 || argc == 7)) {
+        long long port2;
+        if (!parse_int(argv[4], 1, 65535, &port) || !parse_int(argv[5], 1, 65535, &port2) ||
+            (argc == 7 && !parse_int(argv[6], 0, INT_MAX, &mem)))
+            return usage();
+        return cmd_repl(ops, argv[3], (int)port, (int)port2, mem);
+    }
+    if (strcmp(argv[1], "health") == 0 && argc == 6) {
+        long long timeout;
+        if (!parse_int(argv[4], 1, 65535, &port) || !parse_int(argv[5], 1, INT_MAX, &timeout))
+            return usage();
+        return cmd_health(ops, argv[3], (int)port, (int)timeout);
+    }
+    if (strcmp(argv[1], "repl-setup") == 0 && argc >= 6) {
+        long long id;
+        if (!parse_int(argv[4], 1, 65535, &port) || !parse_int(argv[5], 1, INT_MAX, &id))
+            return usage();
+        return cmd_repl_setup(ops, argv[3], (int)port, id, argv + 6, argc - 6);
     }
     if (strcmp(argv[1], "remove") == 0 && argc == 4) {
         make_spec(&spec, argv[3], 1, ops->cat->min_memory_mb, NULL, instance, sizeof(instance));

@@ -7,6 +7,14 @@ pymysql, redis-py) over TCP 127.0.0.1 with that password, resize live, restart, 
 refusals: a plan below the engine's minimum memory, and a start that fails (port taken) with
 the engine's own error text.
 
+Replication (HA part 1): `engine_check repl` builds a primary and a replica of one instance on
+this machine (two members, two ports), seeds the replica with the driver's seed plan, and checks
+from C what the drivers promise (see engine_check.c); the tests here assert on what it printed,
+then check again from Python with the real clients: the replica has the data and refuses
+writes, the replication secret is in no command line, environment or log, a health probe of a
+stopped (SIGSTOP) server returns within its deadline, and the replica reports its link down
+when the primary stops.
+
 NOTES
 - Needs root (servers run as the Debian package users postgres, mysql and redis): skipped
   otherwise. Passwords go to engine_check on stdin, never on a command line.
@@ -15,10 +23,13 @@ NOTES
   also when a test fails. Waits are deadlines, never bare sleeps.
 """
 
+import contextlib
 import os
 import pwd
+import re
 import secrets
 import shutil
+import signal
 import socket
 import stat
 import subprocess
@@ -92,18 +103,22 @@ class Member:
             shutil.rmtree(self.top, ignore_errors=True)
 
 
-@pytest.fixture
-def member_factory():
-    members = []
+def _factory(cls):
+    """A fixture's body: make(engine) builds cls(engine); all are cleaned up at the end."""
+    made = []
 
     def make(engine):
-        m = Member(engine)
-        members.append(m)
-        return m
+        made.append(cls(engine))
+        return made[-1]
 
     yield make
-    for m in members:
-        m.cleanup()
+    for x in made:
+        x.cleanup()
+
+
+@pytest.fixture
+def member_factory():
+    yield from _factory(Member)
 
 
 # ---- the engines' real clients ----
@@ -289,4 +304,239 @@ def test_failed_start_reports_engine_error(engine, member_factory):
     m.start()
     conn = connect(engine, m.port, m.password)
     assert write_and_read(engine, conn, "after") == "after"
+    conn.close()
+
+
+# ---- replication (HA part 1) ----
+
+ENGINE_E_UNAVAILABLE = 304  # engines/engine.h: ERR_BASE_ENGINE + 4
+READ_ONLY_ERROR = {"postgres": "read-only transaction", "mysql": "--read-only option",
+                   "redis": "read only replica"}
+TENANT_REPLICATION_REFUSED = {"postgres": "pg_hba.conf rejects replication connection",
+                              "mysql": "REPLICATION SLAVE", "redis": "NOPERM"}
+REPL_USER_READ_REFUSED = {"postgres": "pg_hba.conf rejects connection", "mysql": "command denied",
+                          "redis": "NOPERM"}
+# Where the replication secret may be: the files the drivers render for it, and MariaDB's own
+# master.info (the server keeps its source's password there; see docs/engines.md).
+SECRET_FILES = {"postgres": {"m1/repl.pgpass", "m2/repl.pgpass"},
+                "mysql": {"m1/repl.secret", "m2/repl.secret", "m2/data/master.info"},
+                "redis": {"m1/repl-auth.conf", "m2/repl-auth.conf"}}
+POSITION = {"postgres": r"^[0-9A-F]+/[0-9A-F]+$", "mysql": r"^\d+-\d+-\d+(,\d+-\d+-\d+)*$", "redis": r"^\d+$"}
+
+
+def parse_lines(text):
+    """engine_check's key=value lines (a value may hold spaces)."""
+    return dict(line.split("=", 1) for line in text.splitlines() if "=" in line)
+
+
+class ReplPair:
+    """A primary (member 1, TOP/m1) and its replica (member 2, TOP/m2), made by engine_check."""
+
+    def __init__(self, engine):
+        self.engine = engine
+        self.top = tempfile.mkdtemp(prefix="engine-repl-%s-" % engine)
+        os.chmod(self.top, 0o755)
+        self.ports = {"m1": free_port()}
+        self.ports["m2"] = free_port()
+        while self.ports["m2"] == self.ports["m1"]:
+            self.ports["m2"] = free_port()
+        self.password = secrets.token_urlsafe(18)
+        self.secret = secrets.token_urlsafe(24)
+        self.pids = {}
+        self.out = {}
+
+    def dir(self, member):
+        return os.path.join(self.top, member)
+
+    def create(self):
+        p = subprocess.run([ENGINE_CHECK, "repl", self.engine, self.top, str(self.ports["m1"]), str(self.ports["m2"])],
+                           input=self.password + "\n" + self.secret + "\n", capture_output=True, text=True,
+                           timeout=RUN_TIMEOUT)
+        assert self.secret not in p.stdout + p.stderr
+        assert p.returncode == 0, "engine_check repl: status %d: %s%s" % (p.returncode, p.stdout, p.stderr)
+        self.out = parse_lines(p.stdout)
+        self.pids = {"m1": int(self.out["primary_pid"]), "m2": int(self.out["replica_pid"])}
+        return self.out
+
+    def health(self, member, timeout_ms=2000, check=True):
+        p = engine_check("health", self.engine, self.dir(member), self.ports[member], timeout_ms, check=check)
+        return p, parse_lines(p.stdout)
+
+    def repl_setup(self, *replicas):
+        engine_check("repl-setup", self.engine, self.dir("m1"), self.ports["m1"], 1,
+                     *["%d:%d" % r for r in replicas], password=self.secret)
+
+    def stop(self, member):
+        if self.pids.get(member):
+            engine_check("stop", self.engine, self.dir(member), self.pids.pop(member))
+
+    def cleanup(self):
+        try:
+            for member in ("m2", "m1"):
+                if self.pids.get(member):
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(self.pids[member], signal.SIGCONT)  # a test may have stopped it
+                    engine_check("stop", self.engine, self.dir(member), self.pids.pop(member), check=False)
+            leftover = procs_under(self.top)  # e.g. the servers of an engine_check that crashed
+            for pid, _, _ in leftover:
+                os.kill(pid, signal.SIGKILL)
+            for member in ("m2", "m1"):
+                if os.path.exists(self.dir(member)):
+                    engine_check("remove", self.engine, self.dir(member), check=False)
+            assert not leftover, "processes left in %s: %r" % (self.top, leftover)
+        finally:
+            shutil.rmtree(self.top, ignore_errors=True)
+
+
+@pytest.fixture
+def repl_factory():
+    yield from _factory(ReplPair)
+
+
+def secret_in_processes(secret):
+    """pid/file of every process whose command line or environment holds secret."""
+    found = []
+    needle = secret.encode()
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        for name in ("cmdline", "environ"):
+            try:
+                with open("/proc/%s/%s" % (d, name), "rb") as f:
+                    if needle in f.read():
+                        found.append("%s/%s" % (d, name))
+            except OSError:
+                continue
+    return found
+
+
+def read_key(engine, conn, key):
+    if engine == "redis":
+        v = conn.get(key)
+        return v.decode() if v is not None else None
+    rows = sql(conn, "SELECT v FROM repl_check WHERE k = %s", key)
+    return rows[0][0] if rows else None
+
+
+def write_key(engine, conn, key, value):
+    if engine == "redis":
+        conn.set(key, value)
+    else:
+        sql(conn, "INSERT INTO repl_check VALUES (%s, %s)", key, value)
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_replication(engine, repl_factory):
+    pair = repl_factory(engine)
+    out = pair.create()
+    print("%s: seed %s ms, first replicated write %s ms, after a replica restart %s ms" % (
+        engine, out.get("early_seed_ms", out["seed_ms"]), out["replicate_ms"], out["restart_replicate_ms"]))
+
+    # Seeding before the primary knew the replica: PostgreSQL's slot is missing, a clear
+    # retryable error; the others need nothing from the primary but the user.
+    if engine == "postgres":
+        assert out["early_seed"] == "error"
+        assert int(out["early_seed_code"]) == ENGINE_E_UNAVAILABLE
+        assert 'replication slot "dbaas_m2" does not exist' in out["early_seed_error"]
+        assert "retry later" in out["early_seed_error"]
+    else:
+        assert out["early_seed"] == "ok"
+
+    # The replica has the tenant's rows and refuses the tenant's writes with the engine's words.
+    assert READ_ONLY_ERROR[engine] in out["replica_write_error"]
+
+    # Health, as each engine sees itself.
+    p, r = {k[8:]: v for k, v in out.items() if k.startswith("primary_")}, \
+        {k[8:]: v for k, v in out.items() if k.startswith("replica_")}
+    assert (p["alive"], p["role"], p["writable"], p["upstream_up"]) == ("1", "primary", "1", "-1")
+    assert (r["alive"], r["role"], r["writable"], r["upstream_up"]) == ("1", "replica", "0", "1")
+    for h in (p, r):
+        assert re.match(POSITION[engine], h["position"]), h["position"]
+        assert int(h["position_bytes"]) > 0
+    assert int(r["position_bytes"]) >= int(p["position_bytes"])
+    assert (p["lag_bytes"], p["lag_seconds"]) == ("-1", "-1.000")
+    assert int(r["lag_bytes"]) >= 0
+    assert float(r["lag_seconds"]) >= 0 or engine == "redis"  # Redis has no lag in seconds
+
+    # Who may replicate and read: never the tenant; the replication user replicates only.
+    assert out["tenant_replication"] == "refused", out["tenant_replication_msg"]
+    assert TENANT_REPLICATION_REFUSED[engine] in out["tenant_replication_msg"]
+    assert out["repl_user_replication"] == "allowed", out["repl_user_replication_msg"]
+    assert out["repl_user_reads"] == "refused", out["repl_user_reads_msg"]
+    assert REPL_USER_READ_REFUSED[engine] in out["repl_user_reads_msg"]
+
+    # The secret: in no command line or environment, no log; only in its own files (0600, the
+    # engine's user).
+    assert out["secret_in_proc"] == ""
+    assert set(out["secret_files"].split(",")) == SECRET_FILES[engine]
+    assert secret_in_processes(pair.secret) == []
+    user = pwd.getpwnam(OS_USERS[engine])
+    for rel in SECRET_FILES[engine]:
+        st = os.lstat(os.path.join(pair.top, rel))
+        assert st.st_uid == user.pw_uid and stat.S_IMODE(st.st_mode) & 0o077 in (0, 0o060), rel
+        if "/data/" not in rel:
+            assert stat.S_IMODE(st.st_mode) == 0o600, rel
+    for member in ("m1", "m2"):
+        with open(os.path.join(pair.dir(member), "server.log"), "rb") as f:
+            assert pair.secret.encode() not in f.read()
+
+    # The real client: the replica has the row and refuses a write.
+    conn = connect(engine, pair.ports["m2"], pair.password)
+    assert read_key(engine, conn, out["key"]) == out["value"]
+    with pytest.raises(Exception, match=re.escape(READ_ONLY_ERROR[engine])):
+        write_key(engine, conn, "py", "x")
+    conn.close()
+    primary = connect(engine, pair.ports["m1"], pair.password)
+    write_key(engine, primary, "py", "from-python")
+    primary.close()
+    conn = connect(engine, pair.ports["m2"], pair.password)
+    wait_until(lambda: read_key(engine, conn, "py") == "from-python", what="%s write replicated" % engine)
+    conn.close()
+
+    # A stopped server: the probe returns within its deadline, saying it is not alive.
+    os.kill(pair.pids["m2"], signal.SIGSTOP)
+    try:
+        t0 = time.monotonic()
+        proc, h = pair.health("m2", timeout_ms=500, check=False)
+        elapsed = time.monotonic() - t0
+    finally:
+        os.kill(pair.pids["m2"], signal.SIGCONT)
+    assert proc.returncode == 1 and h["alive"] == "0", proc.stdout + proc.stderr
+    assert 450 <= int(h["elapsed_ms"]) < 1000 and elapsed < 3.0, (h, elapsed)
+    assert pair.health("m2")[1]["alive"] == "1"
+
+    # The primary stops: the replica still answers and says its link is down.
+    pair.stop("m1")
+    wait_until(lambda: pair.health("m2")[1].get("upstream_up") == "0", what="%s replica link down" % engine)
+    _, h = pair.health("m2")
+    assert (h["alive"], h["role"], h["writable"]) == ("1", "replica", "0")
+
+
+def test_postgres_slots_follow_the_replicas(repl_factory):
+    """repl_setup keeps exactly one slot per replica: it adds missing ones and drops ours that
+    are no longer wanted, even one a running replica holds; the replica resumes once its slot
+    is back."""
+    pair = repl_factory("postgres")
+    pair.create()
+    p1, p2 = pair.ports["m1"], pair.ports["m2"]
+    conn = connect("postgres", p1, pair.password)
+
+    def slots():
+        return sorted(r[0] for r in sql(conn, "SELECT slot_name FROM pg_replication_slots"))
+
+    assert slots() == ["dbaas_m2"]
+    pair.repl_setup((2, p2), (3, p2 + 1))
+    assert slots() == ["dbaas_m2", "dbaas_m3"]
+    pair.repl_setup((2, p2), (3, p2 + 1))  # idempotent
+    assert slots() == ["dbaas_m2", "dbaas_m3"]
+    pair.repl_setup((3, p2 + 1))  # drops the slot the running replica streams through
+    assert slots() == ["dbaas_m3"]
+    wait_until(lambda: pair.health("m2")[1].get("upstream_up") == "0", what="replica link down")
+    pair.repl_setup((2, p2))
+    assert slots() == ["dbaas_m2"]
+    wait_until(lambda: pair.health("m2")[1].get("upstream_up") == "1", what="replica streaming again")
+    write_key("postgres", conn, "after-slot", "back")
+    replica = connect("postgres", p2, pair.password)
+    wait_until(lambda: read_key("postgres", replica, "after-slot") == "back", what="write replicated")
+    replica.close()
     conn.close()

@@ -1,7 +1,11 @@
 /* Unit tests for the engine drivers' pure parts: the registry and minimum memory, spec and
  * verifier validation, configuration rendering from a plan (sizes, addresses, ports, sockets,
  * users), server command lines, and the extraction of an engine's own error text from its
- * log. The end-to-end check with real servers is tests/integration/test_engines.py. */
+ * log; for replication, the validation of spec->repl, rendering per role, where the secret
+ * may appear, seed plans and seed_finish/seed_error, and the wrappers without a server. The
+ * end-to-end check with real servers is tests/integration/test_engines.py. */
+#include <errno.h>
+#include <pwd.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -19,6 +23,7 @@
 #include "engines/engine_util.h"
 #include "lib/buf.h"
 #include "lib/crypto.h"
+#include "lib/fileio.h"
 
 /* ---- helpers ---- */
 
@@ -132,6 +137,11 @@ static void test_registry(void **state)
         assert_non_null(all[n]->create_user);
         assert_non_null(all[n]->apply_live);
         assert_non_null(all[n]->start_error);
+        assert_non_null(all[n]->seed_plan);
+        assert_non_null(all[n]->repl_setup);
+        assert_non_null(all[n]->follow);
+        assert_non_null(all[n]->health);
+        assert_null(all[n]->promote); /* HA part 2 */
         assert_true(all[n]->stop_signal > 0);
     }
     assert_int_equal(n, 3);
@@ -586,19 +596,644 @@ static void test_stop_signals(void **state)
     assert_true(engine_find("redis")->admin_secret);
 }
 
-static void test_ha_not_yet(void **state)
+/* ---- replication ---- */
+
+#define SECRET "Repl-Secret_0123456789abcdefXYZ"
+
+/* Make f's spec a member of a replicated instance: member 1 the primary serving the given
+ * replicas, member 2 a replica of member 1 at 10.1.2.4:5432. */
+static void set_repl(struct fixture *f, struct engine_repl *r, enum engine_role role,
+                     const struct engine_peer *replicas, int n)
 {
+    memset(r, 0, sizeof(*r));
+    r->role = role;
+    r->member_id = role == ENGINE_ROLE_PRIMARY ? 1 : 2;
+    r->user = CATALOG_REPL_USER;
+    r->secret = SECRET;
+    r->upstream = (struct engine_peer){1, "10.1.2.4", 5432};
+    r->replicas = replicas;
+    r->n_replicas = n;
+    f->spec.repl = r;
+}
+
+static const struct engine_peer two_replicas[] = {{2, "10.1.2.5", 5433}, {3, "::1", 5434}};
+
+static void assert_invalid_quiet(const struct fixture *f, const char *msg_part)
+{
+    struct err e = {0};
+
+    assert_int_equal(engine_validate(f->ops, &f->spec, &e), -1);
+    assert_int_equal(e.code, ENGINE_E_INVALID);
+    assert_contains(e.msg, msg_part);
+    assert_not_contains(e.msg, SECRET);
+    assert_not_contains(e.msg, "Repl-Secret");
+}
+
+static void test_validate_repl(void **state)
+{
+    struct engine_peer bad[9];
+    struct engine_repl r;
+    struct fixture f;
+
+    (void)state;
+    for (const struct engine_ops *const *p = engine_list(); *p; p++) {
+        fixture_init(&f, (*p)->cat->name, 512);
+        set_repl(&f, &r, ENGINE_ROLE_PRIMARY, two_replicas, 2);
+        assert_valid(&f);
+        r.n_replicas = 0;
+        r.replicas = NULL;
+        assert_valid(&f);
+        set_repl(&f, &r, ENGINE_ROLE_REPLICA, NULL, 0);
+        assert_valid(&f);
+        r.member_id = INT64_C(4294967295); /* MariaDB's largest server_id */
+        assert_valid(&f);
+
+        r.role = (enum engine_role)7;
+        assert_invalid_quiet(&f, "replication role");
+        set_repl(&f, &r, ENGINE_ROLE_REPLICA, NULL, 0);
+        r.member_id = 0;
+        assert_invalid_quiet(&f, "member id");
+        r.member_id = INT64_C(4294967296);
+        assert_invalid_quiet(&f, "member id");
+        r.member_id = 1; /* its own upstream */
+        assert_invalid_quiet(&f, "itself");
+        r.member_id = 2;
+        r.user = "dbaas_admin";
+        assert_invalid_quiet(&f, "replication user");
+        r.user = NULL;
+        assert_invalid_quiet(&f, "replication user");
+        r.user = CATALOG_REPL_USER;
+        {
+            const char *bad_secrets[] = {NULL,
+                                         "",
+                                         "short",
+                                         "Repl-Secret with space",
+                                         "Repl-Secret'quote0123",
+                                         "Repl-Secret:colon0123",
+                                         "Repl-Secret#hash012345",
+                                         "Repl-Secret\nnewline12"};
+            for (size_t i = 0; i < sizeof(bad_secrets) / sizeof(bad_secrets[0]); i++) {
+                r.secret = bad_secrets[i];
+                assert_invalid_quiet(&f, "replication secret");
+            }
+        }
+        r.secret = SECRET;
+        r.upstream.host = "localhost";
+        assert_invalid_quiet(&f, "address \"localhost\" of the primary");
+        r.upstream.host = "10.1.2.4";
+        r.upstream.port = 0;
+        assert_invalid_quiet(&f, "port 0 of the primary");
+        r.upstream.port = 5432;
+        r.upstream.id = 0;
+        assert_invalid_quiet(&f, "member id 0 of the primary");
+
+        set_repl(&f, &r, ENGINE_ROLE_PRIMARY, two_replicas, 2);
+        r.n_replicas = 9;
+        for (int i = 0; i < 9; i++)
+            bad[i] = (struct engine_peer){10 + i, "10.0.0.1", 1000 + i};
+        r.replicas = bad;
+        assert_invalid_quiet(&f, "0 to 8 are supported");
+        r.n_replicas = 8;
+        assert_valid(&f);
+        r.n_replicas = 1;
+        r.replicas = NULL;
+        assert_invalid_quiet(&f, "list of replicas");
+        r.replicas = bad;
+        r.n_replicas = 2;
+        bad[1].id = bad[0].id;
+        assert_invalid_quiet(&f, "listed twice");
+        bad[1].id = 1;
+        assert_invalid_quiet(&f, "replica of itself");
+        bad[1].id = 11;
+        bad[1].host = "10.0.0";
+        assert_invalid_quiet(&f, "of the replica (member 11)");
+        bad[1].host = "10.0.0.1";
+        bad[1].port = 70000;
+        assert_invalid_quiet(&f, "port 70000 of the replica");
+
+        /* The tenant can never be the replication user. */
+        set_repl(&f, &r, ENGINE_ROLE_PRIMARY, NULL, 0);
+        f.spec.username = CATALOG_REPL_USER;
+        assert_invalid_quiet(&f, "reserved");
+        fixture_free(&f);
+    }
+}
+
+/* Which rendered file may hold the secret, per engine. */
+static const char *secret_file(const char *engine)
+{
+    if (strcmp(engine, "postgres") == 0)
+        return "repl.pgpass";
+    if (strcmp(engine, "mysql") == 0)
+        return "repl.secret";
+    return "repl-auth.conf";
+}
+
+/* The secret is in exactly one rendered file, and nowhere in a seed step's argv or env or in
+ * the seed source's argv. */
+static void test_secret_only_in_its_file(void **state)
+{
+    struct engine_repl r;
+    struct fixture f;
+
+    (void)state;
+    for (const struct engine_ops *const *p = engine_list(); *p; p++) {
+        for (int role = 0; role < 2; role++) {
+            struct engine_files files = {0};
+            struct engine_seed_plan plan = {0};
+            struct engine_spec s;
+            struct err e = {0};
+            char **argv = NULL;
+            int found = 0;
+
+            fixture_init(&f, (*p)->cat->name, 512);
+            set_repl(&f, &r, (enum engine_role)role, two_replicas, role == 0 ? 2 : 0);
+            s = resolved(&f);
+            assert_int_equal((*p)->render(&s, "x-admin-secret-of-some-length", &files, &e), 0);
+            for (int i = 0; i < files.n; i++) {
+                bool has = strstr(files.f[i].content, SECRET) != NULL;
+                if (has != (strcmp(files.f[i].name, secret_file((*p)->cat->name)) == 0))
+                    fail_msg("%s: secret %s in \"%s\"", (*p)->cat->name, has ? "found" : "missing",
+                             files.f[i].name);
+                found += has;
+            }
+            assert_int_equal(found, 1);
+            engine_files_free(&files);
+            assert_int_equal((*p)->seed_plan(&s, "/var/lib/dbaas/m1/data.tmp", &plan, &e), 0);
+            for (int i = 0; i < plan.n; i++) {
+                for (char **a = plan.step[i].argv; *a; a++)
+                    assert_not_contains(*a, SECRET);
+                for (char **a = plan.step[i].env; a && *a; a++)
+                    assert_not_contains(*a, SECRET);
+            }
+            engine_seed_plan_free(&plan);
+            if ((*p)->seed_source) {
+                assert_int_equal((*p)->seed_source(&s, &argv, &e), 0);
+                for (char **a = argv; *a; a++)
+                    assert_not_contains(*a, SECRET);
+                engine_argv_free(argv);
+            }
+            fixture_free(&f);
+        }
+    }
+}
+
+static void test_render_repl_postgres(void **state)
+{
+    struct engine_repl r;
+    struct fixture f;
+    const char *conf, *hba;
+
+    (void)state;
+    fixture_init(&f, "postgres", 1024);
+    /* Without replication: none of it. */
+    hba = render_file(&f, NULL, "pg_hba.conf");
+    assert_not_contains(hba, "replication");
+    conf = render_file(&f, NULL, "postgresql.conf");
+    assert_not_contains(conf, "primary_conninfo");
+    assert_not_contains(conf, "hot_standby_feedback");
+
+    set_repl(&f, &r, ENGINE_ROLE_PRIMARY, two_replicas, 2);
+    hba = render_file(&f, NULL, "pg_hba.conf");
+    assert_contains(hba, "local   replication  postgres  peer map=dbaas_admin\n");
+    assert_contains(hba, "host    replication  dbaas_repl  all  scram-sha-256\n");
+    assert_contains(hba, "host    replication  all         all  reject\n");
+    assert_contains(hba, "host    all          dbaas_repl  all  reject\n");
+    assert_true(strstr(hba, "dbaas_repl  all  reject") <
+                strstr(hba, "host    all       all   all      scram-sha-256\n"));
+    conf = render_file(&f, NULL, "postgresql.conf");
+    assert_contains(conf, "wal_level = replica\n");
+    assert_contains(conf, "wal_log_hints = on\n");
+    assert_contains(conf, "max_wal_senders = 10\n");
+    assert_contains(conf, "max_replication_slots = 10\n");
+    assert_contains(conf, "wal_keep_size = 640MB\n"); /* a sixteenth of the 10 GiB disk */
+    assert_contains(conf, "hot_standby_feedback = on\n");
+    assert_contains(conf, "max_slot_wal_keep_size = 2560MB\n");
+    assert_not_contains(conf, "primary_conninfo");
+    assert_not_contains(conf, "primary_slot_name");
+    assert_string_equal(render_file(&f, NULL, "repl.pgpass"), "*:*:*:dbaas_repl:" SECRET "\n");
+
+    set_repl(&f, &r, ENGINE_ROLE_REPLICA, NULL, 0);
+    conf = render_file(&f, NULL, "postgresql.conf");
+    assert_contains(conf, "primary_conninfo = 'host=10.1.2.4 port=5432 user=dbaas_repl "
+                          "passfile=/var/lib/dbaas/m1/repl.pgpass application_name=dbaas_m2 "
+                          "connect_timeout=5'\n");
+    assert_contains(conf, "primary_slot_name = 'dbaas_m2'\n");
+    assert_contains(conf, "hot_standby = on\n");
+    assert_contains(conf, "hot_standby_feedback = on\n");
+    assert_contains(conf, "wal_retrieve_retry_interval = 100ms\n");
+    assert_contains(conf, "port = 15432\n"); /* its own, never the primary's */
+    assert_not_contains(conf, SECRET);
+    fixture_free(&f);
+}
+
+static void test_render_repl_mariadb(void **state)
+{
+    struct engine_repl r;
+    struct fixture f;
+    struct engine_files files = {0};
+    struct engine_spec s;
+    struct err e = {0};
+    const char *cnf;
+
+    (void)state;
+    fixture_init(&f, "mysql", 512);
+    s = resolved(&f);
+    assert_int_equal(f.ops->render(&s, NULL, &files, &e), 0);
+    assert_int_equal(files.n, 1); /* no secret file without replication */
+    engine_files_free(&files);
+    cnf = render_file(&f, NULL, "my.cnf");
+    assert_not_contains(cnf, "read-only");
+    assert_not_contains(cnf, "server-id = 1\n");
+
+    set_repl(&f, &r, ENGINE_ROLE_PRIMARY, two_replicas, 2);
+    cnf = render_file(&f, NULL, "my.cnf");
+    assert_contains(cnf, "server-id = 1\n");
+    assert_contains(cnf, "log-bin = binlog\n");
+    assert_contains(cnf, "binlog-format = ROW\n");
+    assert_contains(cnf, "log-slave-updates = ON\n");
+    assert_contains(cnf, "gtid-strict-mode = ON\n");
+    assert_not_contains(cnf, "read-only");
+    assert_string_equal(render_file(&f, NULL, "repl.secret"), SECRET "\n");
+
+    set_repl(&f, &r, ENGINE_ROLE_REPLICA, NULL, 0);
+    cnf = render_file(&f, NULL, "my.cnf");
+    assert_contains(cnf, "server-id = 2\n");
+    assert_contains(cnf, "read-only = ON\n");
+    assert_contains(cnf, "log-slave-updates = ON\n");
+    assert_contains(cnf, "port = 15432\n");
+    assert_not_contains(cnf, SECRET);
+    fixture_free(&f);
+}
+
+static void test_render_repl_redis(void **state)
+{
+    static const char admin[] = "s3cr3t-admin-secret-0123456789";
+    struct engine_repl r;
+    struct fixture f;
+    const char *conf, *acl;
+    char hash[65], line[200];
+
+    (void)state;
+    fixture_init(&f, "redis", 512);
+    conf = render_file(&f, admin, "redis.conf");
+    assert_not_contains(conf, "replicaof");
+    assert_not_contains(conf, "include");
+    assert_not_contains(render_file(&f, admin, "users.acl"), CATALOG_REPL_USER);
+
+    crypto_sha256_hex(SECRET, strlen(SECRET), hash);
+    snprintf(line, sizeof(line),
+             "user dbaas_repl on #%s resetchannels -@all +psync +replconf +ping\n", hash);
+    set_repl(&f, &r, ENGINE_ROLE_PRIMARY, two_replicas, 2);
+    acl = render_file(&f, admin, "users.acl");
+    assert_contains(acl, line);
+    assert_not_contains(acl, SECRET);
+    conf = render_file(&f, admin, "redis.conf");
+    assert_not_contains(conf, "replicaof");
+    assert_contains(conf, "include /var/lib/dbaas/m1/repl-auth.conf\n");
+    assert_contains(conf, "repl-diskless-sync-delay 0\n");
+    assert_contains(conf, "repl-timeout 10\n");
+    assert_string_equal(render_file(&f, admin, "repl-auth.conf"),
+                        "masteruser dbaas_repl\nmasterauth " SECRET "\n");
+
+    set_repl(&f, &r, ENGINE_ROLE_REPLICA, NULL, 0);
+    conf = render_file(&f, admin, "redis.conf");
+    assert_contains(conf, "replicaof 10.1.2.4 5432\n");
+    assert_contains(conf, "replica-read-only yes\n");
+    assert_contains(conf, "repl-timeout 10\n");
+    assert_contains(conf, "repl-ping-replica-period 2\n");
+    /* The include comes last: nothing after it overrides the credentials. */
+    assert_contains(conf, "include /var/lib/dbaas/m1/repl-auth.conf\n");
+    assert_true(strstr(conf, "include ")[strlen("include /var/lib/dbaas/m1/repl-auth.conf\n")] ==
+                '\0');
+    assert_not_contains(conf, SECRET);
+    assert_contains(render_file(&f, admin, "users.acl"), line);
+    fixture_free(&f);
+}
+
+static void assert_argv(char **argv, const char *const *want)
+{
+    int i = 0;
+
+    for (; want[i]; i++) {
+        assert_non_null(argv[i]);
+        assert_string_equal(argv[i], want[i]);
+    }
+    assert_null(argv[i]);
+}
+
+static void test_seed_plans(void **state)
+{
+    struct engine_seed_plan plan = {0};
+    struct engine_repl r;
+    struct engine_spec s;
+    struct fixture f;
+    struct err e = {0};
+    char **argv = NULL;
+
+    (void)state;
+    fixture_init(&f, "postgres", 512);
+    set_repl(&f, &r, ENGINE_ROLE_REPLICA, NULL, 0);
+    s = resolved(&f);
+    assert_int_equal(f.ops->seed_plan(&s, "/var/lib/dbaas/m1/data.tmp", &plan, &e), 0);
+    assert_int_equal(plan.n, 1);
+    assert_false(plan.step[0].stdin_stream);
+    assert_string_equal(plan.step[0].what, "pg_basebackup");
+    assert_argv(plan.step[0].argv,
+                (const char *const[]){"/usr/lib/postgresql/15/bin/pg_basebackup",
+                                      "--pgdata=/var/lib/dbaas/m1/data.tmp", "--host=10.1.2.4",
+                                      "--port=5432", "--username=dbaas_repl", "--no-password",
+                                      "--wal-method=stream", "--slot=dbaas_m2", "--checkpoint=fast",
+                                      "--no-sync", NULL});
+    assert_argv(plan.step[0].env,
+                (const char *const[]){"PGPASSFILE=/var/lib/dbaas/m1/repl.pgpass",
+                                      "HOME=/var/lib/dbaas/m1", "PGCONNECT_TIMEOUT=10",
+                                      "PGAPPNAME=dbaas_m2", NULL});
+    engine_seed_plan_free(&plan);
+    assert_int_equal(plan.n, 0);
+    assert_int_equal(engine_seed_source(f.ops, &f.spec, &argv, &e), -1);
+    assert_int_equal(e.code, ENGINE_E_UNSUPPORTED);
+    assert_null(argv);
+    fixture_free(&f);
+
+    fixture_init(&f, "mysql", 512);
+    set_repl(&f, &r, ENGINE_ROLE_REPLICA, NULL, 0);
+    s = resolved(&f);
+    assert_int_equal(f.ops->seed_plan(&s, "/var/lib/dbaas/m1/data.tmp", &plan, &e), 0);
+    assert_int_equal(plan.n, 2);
+    assert_true(plan.step[0].stdin_stream);
+    assert_string_equal(plan.step[0].what, "mbstream");
+    assert_argv(plan.step[0].argv, (const char *const[]){"/usr/bin/mbstream", "-x", "-C",
+                                                         "/var/lib/dbaas/m1/data.tmp", NULL});
+    assert_false(plan.step[1].stdin_stream);
+    assert_argv(plan.step[1].argv,
+                (const char *const[]){"/usr/bin/mariadb-backup", "--no-defaults", "--prepare",
+                                      "--target-dir=/var/lib/dbaas/m1/data.tmp",
+                                      "--use-memory=256M", NULL});
+    engine_seed_plan_free(&plan);
+    set_repl(&f, &r, ENGINE_ROLE_PRIMARY, two_replicas, 2);
+    f.spec.run_dir = "/run/dbaas/m1";
+    assert_int_equal(engine_seed_source(f.ops, &f.spec, &argv, &e), 0);
+    assert_argv(argv, (const char *const[]){
+                          "/usr/bin/mariadb-backup", "--defaults-file=/var/lib/dbaas/m1/my.cnf",
+                          "--backup", "--stream=xbstream",
+                          "--target-dir=/var/lib/dbaas/m1/seed.tmp", "--tmpdir=/var/lib/dbaas/m1",
+                          "--user=mysql", "--socket=/run/dbaas/m1/mysqld.15432.sock", NULL});
+    engine_argv_free(argv);
+    fixture_free(&f);
+
+    fixture_init(&f, "redis", 512);
+    set_repl(&f, &r, ENGINE_ROLE_REPLICA, NULL, 0);
+    s = resolved(&f);
+    assert_int_equal(f.ops->seed_plan(&s, "/var/lib/dbaas/m1/data.tmp", &plan, &e), 0);
+    assert_int_equal(plan.n, 0);
+    assert_int_equal(engine_seed_source(f.ops, &f.spec, &argv, &e), -1);
+    assert_int_equal(e.code, ENGINE_E_UNSUPPORTED);
+    fixture_free(&f);
+}
+
+/* An OS user the tests may give files to: nobody as root, else ourselves. */
+static const char *test_os_user(void)
+{
+    static char name[64];
+    struct passwd *pw = geteuid() == 0 ? NULL : getpwuid(geteuid());
+
+    snprintf(name, sizeof(name), "%s", pw ? pw->pw_name : "nobody");
+    return name;
+}
+
+/* A fresh directory that the test OS user can traverse; the caller removes it. */
+static char *test_dir(void)
+{
+    char tmpl[] = "/tmp/test_engine.XXXXXX";
+
+    assert_non_null(mkdtemp(tmpl));
+    assert_int_equal(chmod(tmpl, 0755), 0);
+    return strdup(tmpl);
+}
+
+static char *read_text(const char *dir, const char *name)
+{
+    char path[256];
+
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    return fileio_read(path, 1 << 20, 0, NULL);
+}
+
+static void write_text(const char *dir, const char *name, const char *text)
+{
+    char path[256];
+    FILE *fp;
+
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    fp = fopen(path, "w");
+    assert_non_null(fp);
+    fputs(text, fp);
+    fclose(fp);
+}
+
+static void test_seed_finish_and_error(void **state)
+{
+    struct engine_repl r;
+    struct engine_spec s;
+    struct fixture f;
+    struct err e = {0};
+    char *dir = test_dir(), *text;
+
+    (void)state;
+    fixture_init(&f, "postgres", 512);
+    set_repl(&f, &r, ENGINE_ROLE_REPLICA, NULL, 0);
+    f.spec.os_user = test_os_user();
+    s = resolved(&f);
+    assert_int_equal(f.ops->seed_finish(&s, dir, &e), 0);
+    text = read_text(dir, "standby.signal");
+    assert_non_null(text);
+    assert_string_equal(text, "");
+    free(text);
+    /* pg_basebackup before the primary's agent made the slot: clear, and worth a retry. */
+    err_set(&e, LIB_E_TOOL,
+            "pg_basebackup exited with status 1: pg_basebackup: error: could not send "
+            "replication command \"START_REPLICATION\": ERROR:  replication slot \"dbaas_m2\" "
+            "does not exist; pg_basebackup: removing contents of data directory");
+    f.ops->seed_error(&s, NULL, &e);
+    assert_int_equal(e.code, ENGINE_E_UNAVAILABLE);
+    assert_string_equal(e.msg, "could not seed from the primary at 10.1.2.4:5432 yet: "
+                               "replication slot \"dbaas_m2\" does not exist there (the "
+                               "primary's agent creates it); retry later");
+    err_set(&e, LIB_E_TOOL, "pg_basebackup exited with status 1: connection refused");
+    f.ops->seed_error(&s, NULL, &e);
+    assert_int_equal(e.code, LIB_E_TOOL);
+    fixture_free(&f);
+
+    fixture_init(&f, "mysql", 512);
+    set_repl(&f, &r, ENGINE_ROLE_REPLICA, NULL, 0);
+    f.spec.os_user = test_os_user();
+    s = resolved(&f);
+    assert_int_equal(f.ops->seed_finish(&s, dir, &e), -1); /* no position in the backup */
+    assert_int_equal(e.code, ENGINE_E_ENGINE);
+    write_text(dir, "xtrabackup_binlog_info", "binlog.000003\t1274\t0-1-42,1-7-3\n");
+    assert_int_equal(f.ops->seed_finish(&s, dir, &e), 0);
+    text = read_text(dir, "dbaas_seed.gtid");
+    assert_string_equal(text, "0-1-42,1-7-3");
+    free(text);
+    write_text(dir, "mariadb_backup_binlog_info", "binlog.000004\t4\t0-1-43\n"); /* preferred */
+    assert_int_equal(f.ops->seed_finish(&s, dir, &e), 0);
+    text = read_text(dir, "dbaas_seed.gtid");
+    assert_string_equal(text, "0-1-43");
+    free(text);
+    write_text(dir, "mariadb_backup_binlog_info", "binlog.000004\t4\t0-1-43'; DROP\n");
+    assert_int_equal(f.ops->seed_finish(&s, dir, &e), -1);
+    assert_contains(e.msg, "invalid GTID position");
+    write_text(dir, "mariadb_backup_binlog_info", "binlog.000001\t4\n"); /* no GTID yet */
+    assert_int_equal(f.ops->seed_finish(&s, dir, &e), 0);
+    text = read_text(dir, "dbaas_seed.gtid");
+    assert_string_equal(text, "");
+    free(text);
+    fixture_free(&f);
+    {
+        const char *names[] = {"standby.signal", "xtrabackup_binlog_info",
+                               "mariadb_backup_binlog_info", "dbaas_seed.gtid"};
+        char path[256];
+        for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+            snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
+            unlink(path);
+        }
+    }
+    assert_int_equal(rmdir(dir), 0);
+    free(dir);
+}
+
+/* engine_seed()'s run_step for the tests: counts the steps; fails with msg when set. */
+struct fake_run {
+    int steps;
+    const char *fail_msg;
+};
+
+static int fake_run_step(void *ctx, const struct engine_seed_step *step, struct err *e)
+{
+    struct fake_run *run = ctx;
+
+    assert_non_null(step->argv[0]);
+    run->steps++;
+    if (run->fail_msg)
+        return err_set(e, LIB_E_TOOL, "%s exited with status 1: %s", step->what, run->fail_msg);
+    return 0;
+}
+
+static void test_engine_seed(void **state)
+{
+    struct engine_repl r;
+    struct fixture f;
+    struct fake_run run = {0};
+    struct err e = {0};
+    char *top = test_dir(), member[128], *text;
+
+    (void)state;
+    snprintf(member, sizeof(member), "%s/member", top);
+    fixture_init(&f, "postgres", 512);
+    f.spec.data_dir = member;
+    f.spec.os_user = test_os_user();
+
+    /* Only a replica is seeded. */
+    assert_int_equal(engine_seed(f.ops, &f.spec, fake_run_step, &run, &e), -1);
+    assert_int_equal(e.code, ENGINE_E_INVALID);
+    set_repl(&f, &r, ENGINE_ROLE_PRIMARY, NULL, 0);
+    assert_int_equal(engine_seed(f.ops, &f.spec, fake_run_step, &run, &e), -1);
+    assert_int_equal(e.code, ENGINE_E_INVALID);
+    assert_int_equal(run.steps, 0);
+
+    /* A failed step: the driver's clearer error, no data; a message never shows the secret. */
+    set_repl(&f, &r, ENGINE_ROLE_REPLICA, NULL, 0);
+    run.fail_msg = "ERROR:  replication slot \"dbaas_m2\" does not exist";
+    assert_int_equal(engine_seed(f.ops, &f.spec, fake_run_step, &run, &e), -1);
+    assert_int_equal(e.code, ENGINE_E_UNAVAILABLE);
+    assert_int_equal(run.steps, 1);
+    run.fail_msg = "password " SECRET " refused";
+    assert_int_equal(engine_seed(f.ops, &f.spec, fake_run_step, &run, &e), -1);
+    assert_not_contains(e.msg, SECRET);
+    assert_contains(e.msg, "password (secret) refused");
+    text = read_text(member, "data/PG_VERSION");
+    assert_null(text);
+
+    /* The configuration first (the steps read the passfile), then the data with its marker. */
+    run.fail_msg = NULL;
+    run.steps = 0;
+    assert_int_equal(engine_seed(f.ops, &f.spec, fake_run_step, &run, &e), 0);
+    assert_int_equal(run.steps, 1);
+    text = read_text(member, "repl.pgpass");
+    assert_non_null(text);
+    free(text);
+    text = read_text(member, "data/standby.signal");
+    assert_non_null(text);
+    free(text);
+    {
+        char tmp[160];
+        snprintf(tmp, sizeof(tmp), "%s/data.tmp", member);
+        assert_false(engine_util_is_dir(tmp));
+    }
+    /* Seeded already: nothing runs again. */
+    assert_int_equal(engine_seed(f.ops, &f.spec, fake_run_step, &run, &e), 0);
+    assert_int_equal(run.steps, 1);
+    assert_int_equal(engine_remove(f.ops, &f.spec, &e), 0);
+    fixture_free(&f);
+
+    /* Redis: no steps, an empty data directory and the configuration. */
+    fixture_init(&f, "redis", 512);
+    f.spec.data_dir = member;
+    f.spec.os_user = test_os_user();
+    set_repl(&f, &r, ENGINE_ROLE_REPLICA, NULL, 0);
+    run.steps = 0;
+    assert_int_equal(engine_seed(f.ops, &f.spec, fake_run_step, &run, &e), 0);
+    assert_int_equal(run.steps, 0);
+    {
+        char data[160];
+        snprintf(data, sizeof(data), "%s/data", member);
+        assert_true(engine_util_is_dir(data));
+    }
+    text = read_text(member, "repl-auth.conf");
+    assert_non_null(text);
+    free(text);
+    assert_int_equal(engine_remove(f.ops, &f.spec, &e), 0);
+    fixture_free(&f);
+    assert_int_equal(rmdir(top), 0);
+    free(top);
+}
+
+/* The wrappers without a server: promote stays unsupported, repl_setup and follow are no-ops
+ * where they do not apply, health of a member that does not run says so at once. */
+static void test_ha_wrappers(void **state)
+{
+    struct engine_health h;
+    struct engine_repl r;
     struct fixture f;
     struct err e = {0};
 
     (void)state;
     for (const struct engine_ops *const *p = engine_list(); *p; p++) {
         fixture_init(&f, (*p)->cat->name, 512);
+        f.spec.data_dir = "/nonexistent/dbaas/m1";
         assert_int_equal(engine_promote(f.ops, &f.spec, &e), -1);
         assert_int_equal(e.code, ENGINE_E_UNSUPPORTED);
         assert_contains(e.msg, "HA part 2");
+        assert_int_equal(engine_follow(f.ops, &f.spec, &e), 0);
+        assert_int_equal(engine_repl_setup(f.ops, &f.spec, &e), 0);
+        set_repl(&f, &r, ENGINE_ROLE_PRIMARY, two_replicas, 2);
+        assert_int_equal(engine_follow(f.ops, &f.spec, &e), 0);
+        set_repl(&f, &r, ENGINE_ROLE_REPLICA, NULL, 0);
+        assert_int_equal(engine_repl_setup(f.ops, &f.spec, &e), 0);
+        assert_int_equal(engine_health(f.ops, &f.spec, 200, &h, &e), -1);
+        assert_int_equal(e.code, ENGINE_E_UNAVAILABLE);
+        assert_false(h.alive);
+        assert_false(h.writable);
+        assert_string_equal(h.position, "");
+        assert_int_equal(h.position_bytes, -1);
+        assert_int_equal(h.upstream_up, -1);
+        assert_int_equal(h.lag_bytes, -1);
+        assert_true(h.lag_seconds < 0);
+        /* An invalid spec: nothing is tried. */
+        r.secret = "short";
         assert_int_equal(engine_follow(f.ops, &f.spec, &e), -1);
-        assert_int_equal(e.code, ENGINE_E_UNSUPPORTED);
+        assert_int_equal(e.code, ENGINE_E_INVALID);
         fixture_free(&f);
     }
 }
@@ -744,7 +1379,15 @@ int main(void)
         cmocka_unit_test(test_render_files),
         cmocka_unit_test(test_argv),
         cmocka_unit_test(test_stop_signals),
-        cmocka_unit_test(test_ha_not_yet),
+        cmocka_unit_test(test_validate_repl),
+        cmocka_unit_test(test_secret_only_in_its_file),
+        cmocka_unit_test(test_render_repl_postgres),
+        cmocka_unit_test(test_render_repl_mariadb),
+        cmocka_unit_test(test_render_repl_redis),
+        cmocka_unit_test(test_seed_plans),
+        cmocka_unit_test(test_seed_finish_and_error),
+        cmocka_unit_test(test_engine_seed),
+        cmocka_unit_test(test_ha_wrappers),
         cmocka_unit_test(test_start_error_text),
         cmocka_unit_test(test_start_error_log),
     };

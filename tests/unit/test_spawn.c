@@ -81,6 +81,45 @@ static void test_start_failures(void **state)
     assert_int_equal(e.code, LIB_E_INVALID);
 }
 
+/* stdin from in_fd, stdout on out_fd and stderr apart on err_fd: a stream and a log. */
+static void test_start_stdio_fds(void **state)
+{
+    char *argv[] = {"/bin/sh", "-c", "cat; echo log >&2", NULL};
+    struct spawn_opts o = SPAWN_OPTS_INIT;
+    struct err e = {0};
+    int in[2], out[2], errp[2];
+    char buf[64];
+    ssize_t n;
+    pid_t pid = 0;
+
+    (void)state;
+    assert_int_equal(pipe2(in, O_CLOEXEC), 0);
+    assert_int_equal(pipe2(out, O_CLOEXEC), 0);
+    assert_int_equal(pipe2(errp, O_CLOEXEC), 0);
+    o.argv = argv;
+    o.in_fd = in[0];
+    o.out_fd = out[1];
+    o.err_fd = errp[1];
+    assert_int_equal(spawn_start(&o, &pid, &e), 0);
+    close(in[0]);
+    close(out[1]);
+    close(errp[1]);
+    assert_int_equal(write(in[1], "stream", 6), 6);
+    close(in[1]);
+    assert_int_equal(waitpid(pid, NULL, 0), pid);
+    n = read(out[0], buf, sizeof(buf) - 1);
+    assert_int_equal(n, 6);
+    buf[n] = '\0';
+    assert_string_equal(buf, "stream");
+    n = read(errp[0], buf, sizeof(buf) - 1);
+    assert_int_equal(n, 4);
+    buf[n] = '\0';
+    assert_string_equal(buf, "log\n");
+    close(out[0]);
+    close(errp[0]);
+    assert_no_children();
+}
+
 /* program, environment, working directory, umask and output fd reach the program. */
 static void test_start_settings(void **state)
 {
@@ -390,7 +429,7 @@ int main(void)
         cmocka_unit_test(test_start_settings),   cmocka_unit_test(test_env),
         cmocka_unit_test(test_run_tool_failure), cmocka_unit_test(test_run_output),
         cmocka_unit_test(test_run_deadline),     cmocka_unit_test(test_as_user_with_hook),
-        cmocka_unit_test(test_pdeath_signal),
+        cmocka_unit_test(test_pdeath_signal),    cmocka_unit_test(test_start_stdio_fds),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
