@@ -213,7 +213,9 @@ static int check_limits(const json_t *lim, long long id, struct err *e)
 }
 
 /* The role and replication fields (the secret is never quoted). */
-static int check_repl(const json_t *d, long long id, struct err *e)
+/* running: the member is desired running (a member on its way out needs no replication: dbaasd
+ * sends none, and its primary may be gone already). */
+static int check_repl(const json_t *d, long long id, bool running, struct err *e)
 {
     const json_t *role = json_object_get(d, HB_F_ROLE),
                  *repl = json_object_get(d, HB_F_REPLICATION);
@@ -236,7 +238,8 @@ static int check_repl(const json_t *d, long long id, struct err *e)
          json_string_length(json_object_get(repl, HB_F_SECRET)) == 0))
         return err_set(e, AGENT_E_DESIRED,
                        "malformed desired member %lld: replication needs a user and a secret", id);
-    if (replica && (!json_is_object(repl) || !peer_valid(json_object_get(d, HB_F_PRIMARY), true)))
+    if (replica && running &&
+        (!json_is_object(repl) || !peer_valid(json_object_get(d, HB_F_PRIMARY), true)))
         return err_set(e, AGENT_E_DESIRED,
                        "malformed desired member %lld: a replica needs its primary {id, host, "
                        "port} and replication",
@@ -268,7 +271,7 @@ int member_desired_check(const json_t *d, struct err *e)
     id = (long long)json_integer_value(json_object_get(d, HB_F_ID));
     if (member_desired_running(d) && check_limits(json_object_get(d, HB_F_LIMITS), id, e) < 0)
         return -1;
-    return check_repl(d, id, e);
+    return check_repl(d, id, member_desired_running(d), e);
 }
 
 struct member *member_from_desired(const json_t *d, struct err *e)

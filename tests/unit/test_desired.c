@@ -641,6 +641,12 @@ static void test_repl_fields(void **state)
     json_object_del(d, HB_F_PRIMARY);
     assert_int_equal(member_desired_check(d, &e), -1);
     assert_non_null(strstr(e.msg, "primary"));
+    /* ... but a replica on its way out needs neither: dbaasd sends no replication for it, and
+     * its primary may be gone already (deleting an instance) */
+    json_object_set_new(d, HB_F_DESIRED, json_string(HB_DESIRED_DELETED));
+    json_object_set_new(d, HB_F_PRIMARY, json_null());
+    json_object_set_new(d, HB_F_REPLICATION, json_null());
+    assert_int_equal(member_desired_check(d, &e), 0);
     json_decref(d);
     d = replica_entry();
     json_object_set_new(d, HB_F_ROLE, json_string("leader"));
