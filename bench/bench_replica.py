@@ -112,6 +112,15 @@ def measure_lag(engine, creds, prim, rep):
     r = Client(engine, *ep(rep), creds)
     if engine != "redis":
         w.sql("CREATE TABLE IF NOT EXISTS lagprobe (seq bigint PRIMARY KEY)")
+        deadline = time.monotonic() + 60
+        while True:  # the table reaches the replica before the clock starts
+            try:
+                r.sql("SELECT count(*) FROM lagprobe")
+                break
+            except Exception:  # noqa: BLE001 - not there yet (each client's own error)
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
     acked = {}
     seen = {}
     done = threading.Event()
