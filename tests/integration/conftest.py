@@ -119,6 +119,16 @@ def assert_error(resp, status, code, field=ANY):
     return err
 
 
+def fake_probe(role):
+    """A health probe as a real agent reports it, for fake agents: the engine answers in its
+    role, a replica streams and is caught up (dbaasd counts an unprobed replica unhealthy)."""
+    replica = role == "replica"
+    return {"alive": True, "role": role, "writable": not replica, "position": "0/3000060",
+            "position_bytes": 50331744, "upstream_up": True if replica else None,
+            "lag_bytes": 0 if replica else None, "lag_seconds": 0.0 if replica else None,
+            "age_ms": 100, "error": None}
+
+
 def free_port():
     """A port below 32768 (outside the ephemeral range) that is free on 127.0.0.1 right now."""
     rng = random.Random(os.getpid() ^ time.monotonic_ns())

@@ -9,7 +9,7 @@ import os
 import subprocess
 import tempfile
 
-from conftest import REPO, Api, expect, uniq, wait_until
+from conftest import REPO, Api, expect, fake_probe, uniq, wait_until
 
 JSON = {"Content-Type": "application/json"}
 
@@ -148,7 +148,7 @@ class Agent:
                 continue
             r = {"id": m["id"], "state": "running", "pid": 4242, "restarts": 0,
                  "applied_version": m["spec_version"], "pending_restart": False, "error": None,
-                 "usage": usage()}
+                 "usage": usage(), "health": fake_probe(m["role"])}
             r.update((states or {}).get(m["id"], {}))
             report.append(r)
         body = {"agent_version": "conformance", "isolation": "none",

@@ -8,7 +8,7 @@ leaks. Each test has a dbaasd of its own: hosts make the scheduler place every p
 
 import re
 
-from conftest import Api, assert_error, expect, run_ctl, uniq, wait_until
+from conftest import Api, assert_error, expect, fake_probe, run_ctl, uniq, wait_until
 
 REPL_USER = "dbaas_repl"
 MiB = 1024 * 1024
@@ -42,6 +42,8 @@ class Agent:
                  "applied_version": m["spec_version"]}
             if m["id"] in self.health:
                 r["health"] = self.health[m["id"]]
+            elif m.get("role") == "replica":
+                r["health"] = dict(fake_probe("replica"), position_bytes=None)
             r.update(self.states.get(m["id"], {}))
             report.append(r)
         body = {"agent_version": "ha-test", "isolation": "none", "ports": {"min": 20000, "max": 20099},
@@ -274,9 +276,11 @@ def test_health_role_writable_lag_degraded_and_back(own_env):
     p = Pair(env)
     tok, inst, iid = p.tok, p.inst, p.inst["id"]
     prim, rep, pa, ra = p.prim, p.rep, p.pa, p.ra
-    # no probe yet: the desired roles, nothing known of writability or lag
+    # no probe of the primary yet: its desired role, nothing known of writability; the replica
+    # reports the fake agent's default probe (streaming, caught up): an unprobed replica would
+    # keep the instance degraded
     assert (prim["role"], prim["writable"], prim["lag_bytes"], prim["lag_seconds"]) == ("primary", None, None, None)
-    assert (rep["role"], rep["writable"], rep["lag_bytes"], rep["lag_seconds"]) == ("replica", None, None, None)
+    assert (rep["role"], rep["writable"], rep["lag_bytes"], rep["lag_seconds"]) == ("replica", False, 0, 0)
 
     def report(p_pos, r_health):
         pa.health[prim["id"]] = {"alive": True, "role": "primary", "writable": True,
@@ -379,7 +383,8 @@ def test_bad_health_never_breaks_a_heartbeat(own_env):
     m = {x["id"]: x for x in i["members"]}
     assert m[prim["id"]]["role"] == "primary" and m[prim["id"]]["writable"] is None
     assert m[rep["id"]]["lag_bytes"] is None
-    assert i["status"] == "running", i
+    # a replica whose health was dropped counts as not probed: degraded, saying which
+    assert i["status"] == "degraded" and "has not been probed yet" in i["status_reason"], i
     assert env.op.get("/metrics").status_code == 200
 
 

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from conftest import Api, Env, assert_error, expect, is_timestamp, start_server, uniq, wait_until
+from conftest import Api, Env, assert_error, expect, fake_probe, is_timestamp, start_server, uniq, wait_until
 
 HOST_KEYS = {"name", "address", "zone", "cpu_millis", "memory_mb", "disk_mb", "engines", "state",
              "draining", "status", "last_heartbeat", "allocated", "instances", "created_at"}
@@ -167,7 +167,8 @@ class Agent:
                 report.append({"id": m["id"], "state": "deleted"})
             else:
                 report.append({"id": m["id"], "state": "running", "pid": 4242,
-                               "applied_version": m["spec_version"]})
+                               "applied_version": m["spec_version"],
+                               "health": fake_probe(m["role"])})
         r = self.api.post("/v1/agent/heartbeat", {"agent_version": "test", "isolation": "none",
                                                   "ports": {"min": 20000, "max": 20099},
                                                   "members": report})

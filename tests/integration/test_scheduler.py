@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
-from conftest import Env, expect, start_server, uniq, wait_until
+from conftest import Env, expect, fake_probe, start_server, uniq, wait_until
 
 
 class FakeAgent:
@@ -40,7 +40,8 @@ class FakeAgent:
             else:
                 report.append({"id": m["id"], "state": "running", "pid": 4242,
                                "applied_version": m["spec_version"],
-                               "usage": {"cpu_usec": 1, "memory_bytes": 2}})
+                               "usage": {"cpu_usec": 1, "memory_bytes": 2},
+                               "health": fake_probe(m["role"])})
         r = self.session.post(self.server.url + "/v1/agent/heartbeat",
                               json={"agent_version": "fake", "isolation": "none",
                                     "ports": {"min": 20000, "max": 20099}, "members": report},
