@@ -14,6 +14,7 @@ struct view {
     enum hb_state state;
     int spec_version;
     int applied_version;
+    int resize_failed_version;
     bool want_running;
     bool busy; /* a worker owns it (or will, by an earlier step) */
 };
@@ -46,7 +47,8 @@ static struct desired_step decide_known(struct view *v, const json_t *d)
     if (!v->want_running) {
         if (v->state != HB_DELETED)
             st.action = DESIRED_DELETE;
-    } else if (v->state == HB_RUNNING && v->applied_version != v->spec_version) {
+    } else if (v->state == HB_RUNNING && v->applied_version != v->spec_version &&
+               v->resize_failed_version != v->spec_version) {
         st.action = DESIRED_RESIZE;
     } else if (v->state == HB_PENDING) {
         st.action = DESIRED_PROVISION;
@@ -105,6 +107,7 @@ size_t desired_plan(const struct member *members, const json_t *desired,
         v->state = m->state;
         v->spec_version = m->spec_version;
         v->applied_version = m->applied_version;
+        v->resize_failed_version = m->resize_failed_version;
         v->want_running = m->want_running;
         v->busy = m->busy;
     }

@@ -22,8 +22,10 @@ enum desired_action {
     DESIRED_CLEANUP,   /* unknown, desired deleted: record it and remove what a crash may have
                           left of it */
     DESIRED_PROVISION, /* known, desired running and still pending: provision it */
-    DESIRED_RESIZE,    /* known, desired running, running with another spec_version's limits:
-                          take the entry's fields and apply its limits */
+    DESIRED_RESIZE,    /* known, desired running, running with another spec_version's limits
+                          whose resize has not failed already: take the entry's fields and
+                          apply its limits (a failed one is tried again only for a newer
+                          spec_version) */
     DESIRED_DELETE,    /* known, desired deleted and not gone yet: take the fields, delete it */
     DESIRED_UNLISTED,  /* known, not listed, not deleted: keep it as it is (only an explicit
                           desired "deleted" deletes); logged once, still reported */
@@ -45,10 +47,10 @@ struct desired_step {
  * in the order to apply them: one per entry of desired, in its order (a later entry with the id
  * of an earlier one sees the member as the earlier step left it), then one per member the reply
  * does not list and no worker owns (m->busy), in list order. The decision looks only at the
- * member's id, state, busy, spec_version and applied_version and the entry's id, desired,
- * spec_version and well-formedness (member_desired_check()); the reply's desired_hash plays no
- * part. Sets *steps to a new array (caller frees; allocated even for 0
- * steps) and returns its length. */
+ * member's id, state, busy, spec_version, applied_version and resize_failed_version and the entry's
+ * id, desired, spec_version and well-formedness (member_desired_check()); the reply's desired_hash
+ * plays no part. Sets *steps to a new array (caller frees; allocated even for 0 steps) and returns
+ * its length. */
 size_t desired_plan(const struct member *members, const json_t *desired,
                     struct desired_step **steps);
 

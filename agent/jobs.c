@@ -108,6 +108,13 @@ void jobs_save(struct agent *a, const struct member *m)
         log_error("event=member_save_failed member=%lld error=\"%s\"", (long long)m->id, e.msg);
 }
 
+/* Report at once rather than at the next interval. Caller holds a->lock. */
+static void report_soon(struct agent *a)
+{
+    a->report_now = true;
+    pthread_cond_signal(&a->report_wake);
+}
+
 void jobs_set_state(struct agent *a, struct member *m, enum hb_state to, const char *error)
 {
     if (m->state != to)
@@ -269,6 +276,8 @@ static void mark_running(struct job *j)
     m->applied_version = j->version;
     m->applied_memory_mb = j->limits.memory_mb;
     m->pending_restart = false;
+    m->resize_failed_version = 0;
+    m->resize_error[0] = '\0';
     m->provisioned = true;
     m->running_since_ms = clock_now_ms();
     m->restart_at_ms = 0;
@@ -379,20 +388,33 @@ static void restart_done(struct job *j, int rc, const struct err *e)
 
 /* Growing: the group's memory limit first, then the engine's settings; shrinking (or not
  * knowing what it runs with): the engine's settings first, so that the engine never holds more
- * than its group allows (which the kernel answers with an OOM kill or EBUSY). */
+ * than its group allows (which the kernel answers with an OOM kill or EBUSY). When the group
+ * refuses a shrink (the engine holds more than the new limit: cgroup v1 answers EBUSY), the
+ * engine's settings go back to the memory it runs with, so that it keeps its old limits. */
 static int resize_run(struct job *j, struct err *e)
 {
     struct agent *a = j->a;
+    struct engine_spec old;
+    struct err re;
+    bool ignored;
 
     if (j->old_memory_mb > 0 && j->limits.memory_mb >= j->old_memory_mb)
         return iso_update(a->iso, j->group, &j->limits, e) < 0 ||
                        engine_apply_live(j->ops, &j->spec, &j->restart_needed, e) < 0
                    ? -1
                    : 0;
-    return engine_apply_live(j->ops, &j->spec, &j->restart_needed, e) < 0 ||
-                   iso_update(a->iso, j->group, &j->limits, e) < 0
-               ? -1
-               : 0;
+    if (engine_apply_live(j->ops, &j->spec, &j->restart_needed, e) < 0)
+        return -1;
+    if (iso_update(a->iso, j->group, &j->limits, e) == 0)
+        return 0;
+    if (j->old_memory_mb > 0) {
+        old = j->spec;
+        old.memory_mb = j->old_memory_mb;
+        if (engine_apply_live(j->ops, &old, &ignored, &re) < 0)
+            log_error("event=resize_rollback_failed member=%lld error=\"%s\"", (long long)j->m->id,
+                      re.msg);
+    }
+    return -1;
 }
 
 static void resize_done(struct job *j, int rc, const struct err *e)
@@ -403,14 +425,24 @@ static void resize_done(struct job *j, int rc, const struct err *e)
         m->applied_version = j->version;
         m->applied_memory_mb = j->limits.memory_mb;
         m->pending_restart = j->restart_needed;
+        m->resize_failed_version = 0;
+        m->resize_error[0] = '\0';
+        if (strncmp(m->error, "resize: ", 8) == 0)
+            m->error[0] = '\0';
         log_info("event=member_resized member=%lld cpu_millis=%lld memory_mb=%lld "
                  "pending_restart=%s",
                  (long long)m->id, (long long)j->limits.cpu_millis, (long long)j->limits.memory_mb,
                  j->restart_needed ? "yes" : "no");
     } else {
-        log_error("event=resize_failed member=%lld error=\"%s\"", (long long)m->id, e->msg);
+        /* not tried again for this spec_version: dbaasd shows the failure and a new plan
+         * (a new spec_version) is the way out */
+        log_error("event=resize_failed member=%lld spec_version=%d error=\"%s\"", (long long)m->id,
+                  j->version, e->msg);
         set_error(m, "resize", e->msg);
+        m->resize_failed_version = j->version;
+        snprintf(m->resize_error, sizeof(m->resize_error), "%s", e->msg);
     }
+    report_soon(j->a);
     jobs_save(j->a, m);
 }
 

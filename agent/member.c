@@ -398,6 +398,8 @@ int member_save(const struct member *m, const char *dir, struct err *e)
                                 m->replicas[i].host, HB_F_PORT, m->replicas[i].port));
         json_object_set_new(j, HB_F_REPLICAS, list);
         json_object_set_new(j, "applied_memory_mb", json_integer(m->applied_memory_mb));
+        json_object_set_new(j, "resize_failed_version", json_integer(m->resize_failed_version));
+        json_object_set_new(j, "resize_error", json_string(m->resize_error));
         if (m->primary.id > 0)
             json_object_set_new(j, HB_F_PRIMARY,
                                 json_pack("{s:I,s:s,s:i}", HB_F_ID, (json_int_t)m->primary.id,
@@ -487,6 +489,9 @@ struct member *member_load_all(const char *dir)
         m->pending_restart = json_is_true(json_object_get(j, "pending_restart"));
         m->provisioned = json_is_true(json_object_get(j, "provisioned"));
         m->applied_memory_mb = json_integer_value(json_object_get(j, "applied_memory_mb"));
+        m->resize_failed_version =
+            (int)json_integer_value(json_object_get(j, "resize_failed_version"));
+        copy_str(m->resize_error, sizeof(m->resize_error), json_object_get(j, "resize_error"));
         if (m->applied_memory_mb == 0 && m->applied_version == m->spec_version)
             m->applied_memory_mb = m->limits.memory_mb; /* a record of an older agent */
         {

@@ -68,6 +68,9 @@ struct member {
     bool pending_restart;
     bool provisioned;          /* reached running once: a crash is restarted, not a failed create */
     int64_t applied_memory_mb; /* the memory limit the running engine and its group have */
+    int resize_failed_version; /* the spec_version whose resize failed (0: none); it is not
+                                  tried again: only a newer spec_version is */
+    char resize_error[256];    /* why it failed (reported with resize_failed_version) */
     /* supervision */
     bool busy;             /* a worker thread owns the member */
     int64_t restart_at_ms; /* when a crashed engine is due for a restart; 0 = not due */

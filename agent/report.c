@@ -59,6 +59,10 @@ json_t *report_member(const struct member *m, int64_t now_ms)
         (json_int_t)m->disk_used_mb, HB_F_OOM_KILLS, (json_int_t)m->usage.oom_kills);
     if (m->error[0])
         json_object_set_new(r, HB_F_ERROR, json_string(m->error));
+    if (m->resize_failed_version > 0) {
+        json_object_set_new(r, HB_F_RESIZE_VERSION, json_integer(m->resize_failed_version));
+        json_object_set_new(r, HB_F_RESIZE_ERROR, json_string(m->resize_error));
+    }
     json_object_set_new(r, HB_F_HEALTH, report_health(&m->health, now_ms));
     if (m->seeding)
         json_object_set_new(

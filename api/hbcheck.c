@@ -127,6 +127,17 @@ static void replace_clean(json_t *member, const char *key, json_t *(*clean)(cons
         json_object_del(member, key);
 }
 
+/* Replace member[key] by its value as kind, or remove it when it does not fit. */
+static void replace_scalar(json_t *member, const char *key, enum kind kind)
+{
+    json_t *v = clean_value(json_object_get(member, key), kind);
+
+    if (v)
+        json_object_set_new(member, key, v);
+    else
+        json_object_del(member, key);
+}
+
 int hbcheck_members(json_t *members, struct err *e)
 {
     size_t i;
@@ -145,6 +156,8 @@ int hbcheck_members(json_t *members, struct err *e)
                            "member " HB_F_STATE " must be one of " HB_STATE_PENDING
                            ", " HB_STATE_STARTING ", " HB_STATE_RUNNING ", " HB_STATE_FAILED
                            ", " HB_STATE_STOPPED ", " HB_STATE_DELETED);
+        replace_scalar(m, HB_F_RESIZE_VERSION, K_COUNT);
+        replace_scalar(m, HB_F_RESIZE_ERROR, K_TEXT);
         replace_clean(m, HB_F_HEALTH, hbcheck_health);
         replace_clean(m, HB_F_SEEDING, hbcheck_seeding);
     }

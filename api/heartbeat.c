@@ -47,7 +47,8 @@ static const char sql_observed[] =
     " AS r(" HB_F_ID " bigint, " HB_F_STATE " text,"
     "  " HB_F_ERROR " text, " HB_F_PID " int, " HB_F_RESTARTS " int,"
     " " HB_F_APPLIED_VERSION " int, " HB_F_PENDING_RESTART " boolean,"
-    "  " HB_F_USAGE " jsonb, " HB_F_HEALTH " jsonb, " HB_F_SEEDING " jsonb)),"
+    "  " HB_F_USAGE " jsonb, " HB_F_HEALTH " jsonb, " HB_F_SEEDING " jsonb,"
+    "  " HB_F_RESIZE_VERSION " int, " HB_F_RESIZE_ERROR " text)),"
     " o AS (SELECT m.id, m.restarts FROM members m JOIN r ON r." HB_F_ID " = m.id"
     "  WHERE m.host_id = $1::bigint),"
     " u AS (UPDATE members m SET observed = r." HB_F_STATE ","
@@ -56,6 +57,8 @@ static const char sql_observed[] =
     "  observed_version = coalesce(r." HB_F_APPLIED_VERSION ", 0),"
     "  pending_restart = coalesce(r." HB_F_PENDING_RESTART ", false), usage = r." HB_F_USAGE ","
     "  health = r." HB_F_HEALTH ", seeding = r." HB_F_SEEDING ","
+    "  resize_version = r." HB_F_RESIZE_VERSION ","
+    "  resize_error = left(r." HB_F_RESIZE_ERROR ", 2000),"
     "  health_at = CASE WHEN r." HB_F_HEALTH " IS NOT NULL THEN now() - make_interval(secs =>"
     "   coalesce((r." HB_F_HEALTH "->>'" HB_F_AGE_MS "')::bigint, 0) / 1000.0) END,"
     "  observed_at = now() FROM r WHERE m.id = r." HB_F_ID " AND m.host_id = $1::bigint"
@@ -112,7 +115,8 @@ static const char sql_release[] =
 /* Each instance with a member on this host, as its members show it: 2 every member meant to
  * run is current, 3 the primary runs, 4 the primary failed, 5 the failed members' errors,
  * 6 a restart is pending, 7 the status_reason now, 8 what is wrong with the replicas (the first
- * problem of each replica meant to run, then the replicas asked for and not placed yet). */
+ * problem of each replica meant to run, then the replicas asked for and not placed yet), 9 the
+ * members whose agent could not apply their current spec_version's limits, and why. */
 static const char sql_instance_health[] =
     "SELECT i.id, i.status,"
     " coalesce(bool_and(m.observed = '" HB_STATE_RUNNING "'"
@@ -145,7 +149,10 @@ static const char sql_instance_health[] =
     "   AND m.desired = '" HB_DESIRED_RUNNING "') < i.replicas"
     "  THEN format('%s of %s replicas not placed yet%s', i.replicas - count(*) FILTER (WHERE"
     "   m.role = '" HB_ROLE_REPLICA "' AND m.desired = '" HB_DESIRED_RUNNING "'), i.replicas,"
-    "   coalesce(': ' || i.place_refusal, '')) END)"
+    "   coalesce(': ' || i.place_refusal, '')) END),"
+    " string_agg(format('the %s (member %s) on host \"%s\": %s', m.role, m.id, h.name,"
+    "  m.resize_error), '; ' ORDER BY m.id) FILTER (WHERE m.desired = '" HB_DESIRED_RUNNING "'"
+    "  AND m.resize_version = m.spec_version AND m.observed_version < m.spec_version)"
     " FROM instances i JOIN members m ON m.instance_id = i.id JOIN hosts h ON h.id = m.host_id"
     " JOIN member_health v ON v.id = m.id"
     " WHERE i.id IN (SELECT instance_id FROM members WHERE host_id = $1::bigint)"
@@ -224,6 +231,7 @@ static int update_instances(struct req *r)
     for (i = 0; i < PQntuples(res); i++) {
         struct istatus_facts f;
         struct istatus_verdict v;
+        char resize_reason[2048];
         enum istate from;
         PGresult *u;
 
@@ -235,6 +243,14 @@ static int update_instances(struct req *r)
         f.failed_errors = PQgetisnull(res, i, 5) ? NULL : PQgetvalue(res, i, 5);
         f.pending_restart = PQgetvalue(res, i, 6)[0] == 't';
         f.replica_problem = PQgetvalue(res, i, 8);
+        f.resize_failed = NULL;
+        if (!PQgetisnull(res, i, 9)) {
+            /* a longer text is cut: its start says what failed */
+            if (snprintf(resize_reason, sizeof(resize_reason), "resize failed: %s",
+                         PQgetvalue(res, i, 9)) < 0)
+                resize_reason[0] = '\0';
+            f.resize_failed = resize_reason;
+        }
         v = istatus_decide(from, &f);
         if (v.to == from &&
             (v.keep_reason || strcmp(PQgetvalue(res, i, 7), v.reason ? v.reason : "") == 0))

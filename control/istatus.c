@@ -23,6 +23,7 @@ static struct istatus_verdict healthy(enum istate to, const struct istatus_facts
 struct istatus_verdict istatus_decide(enum istate from, const struct istatus_facts *f)
 {
     const char *problem = f->replica_problem && f->replica_problem[0] ? f->replica_problem : NULL;
+    const char *failed = f->resize_failed && f->resize_failed[0] ? f->resize_failed : NULL;
     struct istatus_verdict keep = {from, true, NULL};
 
     switch (from) {
@@ -39,10 +40,14 @@ struct istatus_verdict istatus_decide(enum istate from, const struct istatus_fac
             return verdict(IST_DEGRADED, problem);
         return healthy(from, f);
     case IST_RESIZING:
+        if (failed)
+            return verdict(IST_DEGRADED, failed);
         if (!f->all_current)
             return verdict(from, NULL);
         return problem ? verdict(IST_DEGRADED, problem) : healthy(IST_RUNNING, f);
     case IST_DEGRADED:
+        if (failed)
+            return verdict(from, failed);
         if (f->all_current && !problem)
             return healthy(IST_RUNNING, f);
         if (problem)

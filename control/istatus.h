@@ -18,6 +18,9 @@ struct istatus_facts {
     const char *replica_problem; /* why the replicas are not all healthy ("replica 13 on host
                                     \"h2\" is not connected to the primary; 1 of 2 replicas not
                                     placed yet"), or NULL when they are */
+    const char *resize_failed;   /* an agent could not apply a member's current limits and the
+                                    member runs on its old ones: the reason ("resize failed:
+                                    ..."), or NULL */
 };
 
 /* The decision: the status to be in (from itself when it stays) and its status_reason. */
@@ -33,9 +36,10 @@ struct istatus_verdict {
  *                    failed to be created
  *   running       -> degraded while the primary runs and a replica is unhealthy
  *   resizing      -> running (healthy) or degraded (a replica unhealthy) once every member
- *                    applied the new limits
+ *                    applied the new limits; -> degraded, saying so, when a member's resize
+ *                    failed (it serves on its old limits; a new PATCH is the way out)
  *   degraded      -> running once every member is current and healthy; otherwise stays,
- *                    saying why
+ *                    saying why (a failed resize first)
  *   failed        -> provisioning (a retry) once every member runs at its spec version
  * Any other status stays with its reason. The failover states are the HA controller's. */
 struct istatus_verdict istatus_decide(enum istate from, const struct istatus_facts *f);

@@ -138,9 +138,10 @@ int iso_check_workdir(const char *dir, struct err *e);
 int iso_open_log(const char *path, struct err *e);
 /* /dev/null for writing: an fd or -1. */
 int iso_open_null(struct err *e);
-/* The environment of a program run as u (NULL: as the caller): the caller's, with u's HOME,
- * USER and LOGNAME (spawn_env_new()), then the "K=V" entries of extra (NULL: none). A new array
- * the caller frees with spawn_env_free(). */
+/* The environment of a program run as u (NULL: as the caller), clean of the caller's
+ * (docs/engines.md): PATH (the caller's, or a default), LANG=C, u's HOME, USER and LOGNAME
+ * (spawn_env_new()), then the "K=V" entries of extra (NULL: none), which is what the engine
+ * needs. A new array the caller frees with spawn_env_free(). */
 char **iso_env_new(const struct osuser *u, char *const *extra);
 
 /* Start the engine with spawn_start() (lib/spawn.h): the child starts a new session and waits

@@ -23,6 +23,8 @@
 #include "lib/spawn.h"
 #include "lib/xalloc.h"
 
+#define ISO_DEFAULT_PATH "/usr/local/bin:/usr/bin:/bin" /* when the agent has no PATH */
+
 /* ---- detection ---- */
 
 int iso_detect_at(const char *mounts_path, enum iso_kind *kind, struct err *e)
@@ -264,8 +266,13 @@ int iso_open_null(struct err *e)
 
 char **iso_env_new(const struct osuser *u, char *const *extra)
 {
-    char **base = spawn_env_new(NULL, u), **env;
+    const char *path = getenv("PATH");
+    char *path_var = xasprintf("PATH=%s", path && path[0] ? path : ISO_DEFAULT_PATH);
+    char *minimal[] = {path_var, "LANG=C", NULL};
+    char **base = spawn_env_new(minimal, u), **env;
     size_t n = 0, k = 0;
+
+    free(path_var);
 
     while (base[n])
         n++;
@@ -301,8 +308,10 @@ int iso_spawn(const struct iso_exec *ex, spawn_hook_fn attach, void *arg, pid_t 
         goto out;
     if (iso_check_workdir(workdir, e) != 0 || (ex->user && osuser_lookup(ex->user, &user, e) != 0))
         goto out;
-    /* the caller's environment, with HOME, USER and LOGNAME of the user, and ex->env */
+    /* a clean environment (PATH, LANG, the user's HOME, USER and LOGNAME, and ex->env) and
+     * umask 077: the engine's files are its own (docs/engines.md) */
     env = iso_env_new(ex->user ? &user : NULL, ex->env);
+    o.umask = 077;
     logfd = iso_open_log(ex->log_path, e);
     if (logfd < 0)
         goto out;

@@ -45,6 +45,10 @@ enum hb_desired { HB_WANT_RUNNING, HB_WANT_DELETED, HB_WANT__COUNT };
 #define HB_F_APPLIED_VERSION "applied_version"
 #define HB_F_PENDING_RESTART "pending_restart"
 #define HB_F_ERROR "error"
+/* The last resize that failed: the spec_version it was to apply and why. The member keeps
+ * running with the limits of applied_version; the agent does not try that spec_version again. */
+#define HB_F_RESIZE_VERSION "resize_version"
+#define HB_F_RESIZE_ERROR "resize_error"
 #define HB_F_USAGE "usage" /* {cpu_usec, memory_bytes, io_*_bytes, disk_mb, oom_kills} */
 #define HB_F_CPU_USEC "cpu_usec"
 #define HB_F_MEMORY_BYTES "memory_bytes"

@@ -209,6 +209,12 @@ const struct migration migrations[] = {
      "  FROM members m LEFT JOIN LATERAL (SELECT pm.id, pm.health FROM members pm"
      "   WHERE pm.instance_id = m.instance_id AND pm.role = 'primary'"
      "   AND pm.desired = 'running' ORDER BY pm.id LIMIT 1) p ON true) x;"},
+
+    {7, "resize failures",
+     /* The last resize a member's agent could not apply: the spec_version it was for and why
+      * (docs/states.md); it counts while that is still the member's spec_version. */
+     "ALTER TABLE members ADD COLUMN resize_version int;"
+     "ALTER TABLE members ADD COLUMN resize_error text;"},
 };
 
 const int migrations_count = (int)(sizeof(migrations) / sizeof(migrations[0]));

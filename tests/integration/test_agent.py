@@ -356,6 +356,81 @@ def test_live_resize_keeps_pid(stack):
     stack.delete(inst["id"])
 
 
+def test_failed_resize_degrades_and_recovers(stack):
+    # a shrink below what Redis holds: cgroup v1 refuses the memory limit (EBUSY, no swap)
+    if stack.backend != "cgroup":
+        pytest.skip("the refusal is cgroup v1's")
+    big = stack.plan(cpu_millis=500, memory_mb=256)
+    tiny = stack.plan(cpu_millis=500, memory_mb=64)
+    bigger = stack.plan(cpu_millis=500, memory_mb=384)
+    inst, pw = stack.create("redis", big)
+    pid, mid = member(inst)["pid"], member(inst)["id"]
+    ep = inst["endpoints"]["primary"]
+    r = redis.Redis(host=ep["host"], port=ep["port"], username="app", password=pw, socket_timeout=10)
+    blob = b"x" * MiB
+    for i in range(150):
+        r.set("k%d" % i, blob)
+    mem = cgroup_dir(pid, "memory")
+    assert read_int(mem + "/memory.usage_in_bytes") > 100 * MiB
+    expect(stack.client.patch("/v1/instances/" + inst["id"], {"plan": tiny}), 202)
+    inst = stack.wait_status(inst["id"], ("degraded",))
+    assert inst["status_reason"].startswith("resize failed: "), inst["status_reason"]
+    assert "member %d" % mid in inst["status_reason"]
+    # the engine runs on, on its old limits, with its data
+    assert member(inst)["pid"] == pid
+    assert read_int(mem + "/memory.limit_in_bytes") == 256 * MiB
+    assert r.get("k149") == blob
+    # the agent does not try the same failing resize again at every heartbeat
+    pattern = "event=resize_failed member=%d " % mid
+    wait_until(lambda: pattern in stack.agent.logs(), what="the failure logged")
+    deadline = time.monotonic() + 6
+    while time.monotonic() < deadline:
+        assert stack.get(inst["id"])["status"] == "degraded"
+        time.sleep(1)
+    assert stack.agent.logs().count(pattern) == 1
+    # the tenant resizes again to a plan that fits: accepted from degraded, and it succeeds
+    r2 = expect(stack.client.patch("/v1/instances/" + inst["id"], {"plan": bigger}), 202)
+    assert r2["status"] == "resizing"
+    inst = stack.wait_status(inst["id"], ("running",))
+    assert not inst["status_reason"]
+    assert member(inst)["pid"] == pid
+    assert read_int(mem + "/memory.limit_in_bytes") == 384 * MiB
+    assert r.get("k0") == blob
+    r.close()
+    stack.delete(inst["id"])
+
+
+@pytest.mark.parametrize("engine", ["postgres", "mysql", "redis"])
+def test_engine_started_clean(stack, engine):
+    # docs/engines.md, security model: a clean environment, umask 077, the engine user's ids
+    if stack.backend != "cgroup":
+        pytest.skip("the LXC init is checked in test_isolation")
+    import pwd
+    inst, _ = stack.create(engine, stack.plan())
+    pid = member(inst)["pid"]
+    user = {"postgres": "postgres", "mysql": "mysql", "redis": "redis"}[engine]
+    pw = pwd.getpwnam(user)
+    # Redis writes its process title over the environment block: /proc/PID/environ shows that
+    if engine != "redis":
+        with open("/proc/%d/environ" % pid, "rb") as f:
+            env = dict(e.split(b"=", 1) for e in f.read().split(b"\0") if e)
+        assert env[b"USER"] == env[b"LOGNAME"] == user.encode()
+        assert env[b"HOME"] == pw.pw_dir.encode()
+        assert env[b"LANG"] == b"C" and b"PATH" in env
+        # nothing of the agent's own environment (the test runner's, here) leaks in
+        leaked = set(env) - {b"PATH", b"HOME", b"USER", b"LOGNAME", b"LANG"}
+        assert not (leaked & {k.encode() for k in os.environ}), leaked
+    with open("/proc/%d/status" % pid) as f:
+        status = dict(line.rstrip("\n").split(":\t", 1) for line in f if ":\t" in line)
+    # mysqld sets its own umask from UMASK/UMASK_DIR (0006 by default): not covered yet
+    if engine != "mysql":
+        assert status["Umask"] == "0077"
+    assert status["Uid"].split() == [str(pw.pw_uid)] * 4
+    assert status["Gid"].split() == [str(pw.pw_gid)] * 4
+    assert status["CapEff"] == "0000000000000000"
+    stack.delete(inst["id"])
+
+
 def test_agent_kill9_keeps_engines(stack):
     plan = stack.plan()
     insts = [stack.create(e, plan) for e in ("postgres", "redis")]

@@ -299,8 +299,8 @@ static const struct scenario scenarios[] = {
       {3, DESIRED_KEEP, false},
       {4, DESIRED_KEEP, false},
       END}},
-    /* New limits come with a higher spec_version: a running member is resized; a failed
-     * resize (applied_version stays behind) is tried again with every reply. A member that a
+    /* New limits come with a higher spec_version: a running member is resized; a resize
+     * still to do (applied_version behind, no failure recorded) is done. A member that a
      * worker owns or that is down takes the new spec without work of its own (spec_changed:
      * its record is saved); its restart starts it with the new limits. */
     {"changed_limits",
@@ -397,6 +397,29 @@ static void test_changed_other_fields(void **state)
     assert_int_equal(list->limits.cpu_millis, 2000);
     assert_string_equal(list->verifier, "new");
     json_decref(reply);
+    free_members(list);
+}
+
+/* A resize that failed (resize_failed_version is the spec_version) is not tried again by the
+ * replies that follow, whatever their number; a newer spec_version (a new PATCH) is resized. */
+static void test_failed_resize_not_retried(void **state)
+{
+    static const struct m_in members[] = {M(1, HB_RUNNING, 4, 3), END};
+    static const struct step_out keep[] = {{1, DESIRED_KEEP, false}, END};
+    static const struct step_out resize[] = {{1, DESIRED_RESIZE, true}, END};
+    struct member *list = make_members(members);
+    json_t *same = json_array(), *newer = json_array();
+    int i;
+
+    (void)state;
+    list->resize_failed_version = 4;
+    json_array_append_new(same, entry(1, HB_DESIRED_RUNNING, 4));
+    json_array_append_new(newer, entry(1, HB_DESIRED_RUNNING, 5));
+    for (i = 0; i < 3; i++)
+        expect_plan(list, same, keep);
+    expect_plan(list, newer, resize);
+    json_decref(same);
+    json_decref(newer);
     free_members(list);
 }
 
@@ -871,6 +894,7 @@ int main(void)
     static const struct CMUnitTest others[] = {
         cmocka_unit_test(test_changed_other_fields),
         cmocka_unit_test(test_replayed_reply),
+        cmocka_unit_test(test_failed_resize_not_retried),
         cmocka_unit_test(test_pure),
         cmocka_unit_test(test_stale_reply_ignored),
         cmocka_unit_test(test_unlisted_kept),
