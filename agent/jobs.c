@@ -440,7 +440,10 @@ static void resize_done(struct job *j, int rc, const struct err *e)
                   j->version, e->msg);
         set_error(m, "resize", e->msg);
         m->resize_failed_version = j->version;
-        snprintf(m->resize_error, sizeof(m->resize_error), "%s", e->msg);
+        /* a message longer than the report's field is cut; its start says what failed */
+        if (snprintf(m->resize_error, sizeof(m->resize_error), "%s", e->msg) >=
+            (int)sizeof(m->resize_error))
+            m->resize_error[sizeof(m->resize_error) - 1] = '\0';
     }
     report_soon(j->a);
     jobs_save(j->a, m);
