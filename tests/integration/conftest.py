@@ -534,6 +534,9 @@ print(json.dumps({"rows": rows}, default=str))
 
 _NOBODY = object()
 
+# Response headers a recording Api keeps (test_conformance.py checks them against the document).
+RECORDED_HEADERS = ("Content-Type", "Location", "Idempotent-Replayed", "Allow")
+
 
 class Api:
     """A requests.Session bound to a server (its current URL) and a bearer token."""
@@ -567,8 +570,11 @@ class Api:
                     body = resp.json()
                 except ValueError:
                     body = "<invalid JSON: %s>" % resp.text[:200]
+            # the headers docs/openapi.yaml may declare (absent ones are left out)
+            hdrs = {k: resp.headers[k] for k in RECORDED_HEADERS if k in resp.headers}
             self.record.append({"method": method, "path": path.split("?")[0], "status": resp.status_code,
-                                "contentType": ctype, "body": body})
+                                "contentType": ctype, "hasBody": bool(resp.content), "body": body,
+                                "headers": hdrs})
         return resp
 
     def get(self, path, **kw):

@@ -9,7 +9,7 @@ import os
 import subprocess
 import tempfile
 
-from conftest import REPO, Api, expect, fake_probe, uniq, wait_until
+from conftest import REPO, Api, assert_error, expect, fake_probe, uniq, wait_until
 
 JSON = {"Content-Type": "application/json"}
 
@@ -22,82 +22,93 @@ def test_answers_match_openapi(own_server, own_env, openapi_dir):
 
     expect(anon.get("/healthz"), 200)
     assert op.get("/metrics").status_code == 200
-    anon.get("/v1/tenants")  # 401
-    op.get("/v1/nope")  # 404 unknown route
+    assert_error(anon.get("/v1/tenants"), 401, "unauthenticated")
+    assert_error(op.get("/v1/nope"), 404, "not_found")  # unknown route
 
     # tenants, tokens, quota
     t = uniq("t")
     expect(op.post("/v1/tenants", {"name": t}), 201)
-    op.post("/v1/tenants", {"name": t})  # 409
-    op.post("/v1/tenants", {"name": "Bad_Name"})  # 400 invalid_field
-    op.post("/v1/tenants", data=b"[]", headers=JSON)  # 400 invalid_json
-    op.post("/v1/tenants", data=b"{}", headers={"Content-Type": "text/plain"})  # 415
-    op.post("/v1/tenants", data=b" " * 70000, headers=JSON)  # 413
+    assert_error(op.post("/v1/tenants", {"name": t}), 409, "conflict", "name")
+    assert_error(op.post("/v1/tenants", {"name": "Bad_Name"}), 400, "invalid_field", "name")
+    assert_error(op.post("/v1/tenants", data=b"[]", headers=JSON), 400, "invalid_json")
+    assert_error(op.post("/v1/tenants", data=b"{}", headers={"Content-Type": "text/plain"}), 415,
+                 "unsupported_media_type")
+    assert_error(op.post("/v1/tenants", data=b" " * 70000, headers=JSON), 413, "payload_too_large")
     expect(op.get("/v1/tenants"), 200)
     expect(op.get("/v1/tenants", params={"limit": 1}), 200)
-    op.get("/v1/tenants", params={"limit": 0})  # 400
+    assert_error(op.get("/v1/tenants", params={"limit": 0}), 400, "invalid_field", "limit")
     expect(op.get("/v1/tenants/" + t), 200)
-    op.get("/v1/tenants/" + uniq("none"))  # 404
+    assert_error(op.get("/v1/tenants/" + uniq("none")), 404, "not_found")
     tok = expect(op.post("/v1/tenants/%s/tokens" % t), 201)
     tok2 = expect(op.post("/v1/tenants/%s/tokens" % t, {}), 201)
     expect(op.get("/v1/tenants/%s/tokens" % t), 200)
     assert op.delete("/v1/tenants/%s/tokens/%s" % (t, tok2["id"])).status_code == 204
-    op.delete("/v1/tenants/%s/tokens/%s" % (t, tok2["id"]))  # 404
+    assert_error(op.delete("/v1/tenants/%s/tokens/%s" % (t, tok2["id"])), 404, "not_found")
     expect(op.put("/v1/tenants/%s/quota" % t, {"max_instances": 2, "cpu_millis": None}), 200)
-    op.put("/v1/tenants/%s/quota" % t, {"max_instances": -1})  # 400
+    assert_error(op.put("/v1/tenants/%s/quota" % t, {"max_instances": -1}), 400, "invalid_field", "max_instances")
     tn = Api(srv, tok["token"], record=rec)
-    tn.get("/v1/tenants")  # 403
+    assert_error(tn.get("/v1/tenants"), 403, "forbidden")
 
     # plans
     p = uniq("p")
     expect(op.post("/v1/plans", {"name": p, "cpu_millis": 500, "memory_mb": 512, "disk_mb": 1024}), 201)
-    op.post("/v1/plans", {"name": p, "cpu_millis": 500, "memory_mb": 512, "disk_mb": 1024})  # 409
+    assert_error(op.post("/v1/plans", {"name": p, "cpu_millis": 500, "memory_mb": 512, "disk_mb": 1024}), 409,
+                 "conflict", "name")
     p2 = uniq("p")
     expect(op.post("/v1/plans", {"name": p2, "cpu_millis": 1, "memory_mb": 64, "disk_mb": 1, "read_iops": 5}), 201)
     tiny = uniq("p")
     expect(op.post("/v1/plans", {"name": tiny, "cpu_millis": 1, "memory_mb": 1, "disk_mb": 1}), 201)
     expect(tn.get("/v1/plans"), 200)
     expect(tn.get("/v1/plans/" + p), 200)
-    tn.get("/v1/plans/" + uniq("none"))  # 404
+    assert_error(tn.get("/v1/plans/" + uniq("none")), 404, "not_found")
 
     # instances
     body = {"name": uniq("db"), "engine": "postgres", "plan": p}
-    i = expect(tn.post("/v1/instances", body, headers={"Idempotency-Key": "k"}), 202)
-    expect(tn.post("/v1/instances", body, headers={"Idempotency-Key": "k"}), 202)  # replay
-    tn.post("/v1/instances", dict(body, replicas=1), headers={"Idempotency-Key": "k"})  # 422
-    tn.post("/v1/instances", body)  # 409 conflict
-    tn.post("/v1/instances", dict(body, replicas=6))  # 400
-    tn.post("/v1/instances", dict(body, name=uniq("db"), plan=tiny))  # 422 plan_too_small
+    r = tn.post("/v1/instances", body, headers={"Idempotency-Key": "k"})
+    i = expect(r, 202)
+    assert "Idempotent-Replayed" not in r.headers, r.headers
+    r = tn.post("/v1/instances", body, headers={"Idempotency-Key": "k"})  # replay
+    assert expect(r, 202)["id"] == i["id"]
+    assert r.headers.get("Idempotent-Replayed") == "true", r.headers
+    assert_error(tn.post("/v1/instances", dict(body, replicas=1), headers={"Idempotency-Key": "k"}), 422,
+                 "idempotency_mismatch")
+    assert_error(tn.post("/v1/instances", body), 409, "conflict", "name")
+    assert_error(tn.post("/v1/instances", dict(body, replicas=6)), 400, "invalid_field", "replicas")
+    assert_error(tn.post("/v1/instances", dict(body, name=uniq("db"), plan=tiny)), 422, "plan_too_small", "plan")
     j = expect(op.post("/v1/instances", {"name": uniq("db"), "engine": "redis", "plan": p2, "tenant": t}), 202)
-    tn.post("/v1/instances", {"name": uniq("db"), "engine": "redis", "plan": p})  # 409 quota
+    assert_error(tn.post("/v1/instances", {"name": uniq("db"), "engine": "redis", "plan": p}), 409,
+                 "quota_exceeded")
     expect(tn.get("/v1/instances"), 200)
     expect(op.get("/v1/instances", params={"tenant": t}), 200)
     expect(tn.get("/v1/instances/" + i["id"]), 200)
-    tn.get("/v1/instances/00000000-0000-4000-8000-000000000000")  # 404
+    assert_error(tn.get("/v1/instances/00000000-0000-4000-8000-000000000000"), 404, "not_found")
     expect(tn.patch("/v1/instances/" + i["id"], {"plan": p2}), 202)
-    tn.patch("/v1/instances/" + i["id"], {"plan": p2, "x": 1})  # 400
-    tn.patch("/v1/instances/" + i["id"], {"plan": tiny})  # 422 plan_too_small
-    op.delete("/v1/plans/" + p2)  # 409 in use
-    op.delete("/v1/tenants/" + t)  # 409 owns instances
+    assert_error(tn.patch("/v1/instances/" + i["id"], {"plan": p2, "x": 1}), 400, "invalid_field", "x")
+    assert_error(tn.patch("/v1/instances/" + i["id"], {"plan": tiny}), 422, "plan_too_small", "plan")
+    assert_error(op.delete("/v1/plans/" + p2), 409, "conflict")  # in use
+    assert_error(op.delete("/v1/tenants/" + t), 409, "conflict")  # owns instances
     expect(tn.delete("/v1/instances/" + j["id"]), 202)
-    tn.delete("/v1/instances/" + j["id"])  # 409 (or 404 once finalized)
+    # deleting or already deleted: the row stays (api/instances.c), so 409 either way, never 404
+    assert_error(tn.delete("/v1/instances/" + j["id"]), 409, "conflict")
     expect(tn.get("/v1/events"), 200)
     expect(op.get("/v1/events", params={"tenant": t, "instance": i["id"]}), 200)
-    tn.request("PUT", "/v1/events")  # 405
+    r = tn.request("PUT", "/v1/events")
+    assert_error(r, 405, "method_not_allowed")
+    assert r.headers.get("Allow") == "GET", r.headers
 
     # hosts
     h = uniq("h")
     hb = {"name": h, "address": "127.0.0.2", "zone": "z1", "cpu_millis": 4000, "memory_mb": 8192,
           "disk_mb": 102400, "engines": ["redis"]}
     expect(op.post("/v1/hosts", hb), 201)
-    op.post("/v1/hosts", hb)  # 409
-    op.post("/v1/hosts", dict(hb, engines=[]))  # 400
+    assert_error(op.post("/v1/hosts", hb), 409, "conflict", "name")
+    assert_error(op.post("/v1/hosts", dict(hb, engines=[])), 400, "invalid_field", "engines")
     expect(op.get("/v1/hosts"), 200)
     expect(op.get("/v1/hosts/" + h), 200)
     expect(op.post("/v1/hosts/%s/drain" % h), 200)
     expect(op.post("/v1/hosts/%s/undrain" % h), 200)
     assert op.delete("/v1/hosts/" + h).status_code == 204
-    op.get("/v1/hosts/" + h)  # 404
+    assert_error(op.get("/v1/hosts/" + h), 404, "not_found")
 
     # deletes that succeed
     wait_until(lambda: j["id"] not in [x["id"] for x in tn.list_all("/v1/instances")],
@@ -175,15 +186,15 @@ def test_placed_instance_scheduler_and_agent_match_openapi(own_server, own_env, 
     assert s == {"policy": "spread", "cpu_ratio": 1.5, "memory_ratio": 2, "disk_ratio": 1,
                  "heartbeat_timeout_ms": 60000, "unreachable_grace_s": 0}, s
     assert expect(op.put("/v1/scheduler", {}), 200) == s
-    op.put("/v1/scheduler", {"policy": "worst"})  # 400
-    op.put("/v1/scheduler", {"disk_ratio": 0})  # 400
-    op.put("/v1/scheduler", {"heartbeat_timeout_ms": 999})  # 400
+    assert_error(op.put("/v1/scheduler", {"policy": "worst"}), 400, "invalid_field", "policy")
+    assert_error(op.put("/v1/scheduler", {"disk_ratio": 0}), 400, "invalid_field", "disk_ratio")
+    assert_error(op.put("/v1/scheduler", {"heartbeat_timeout_ms": 999}), 400, "invalid_field", "heartbeat_timeout_ms")
 
     t = uniq("t")
     expect(op.post("/v1/tenants", {"name": t}), 201)
     tn = Api(srv, expect(op.post("/v1/tenants/%s/tokens" % t), 201)["token"], record=rec)
     watch = own_env.client(tn.token)  # not recorded: for waits
-    tn.get("/v1/scheduler")  # 403
+    assert_error(tn.get("/v1/scheduler"), 403, "forbidden")
     p = uniq("p")
     expect(op.post("/v1/plans", {"name": p, "cpu_millis": 500, "memory_mb": 512, "disk_mb": 1024}), 201)
     p2 = uniq("p")
@@ -202,13 +213,13 @@ def test_placed_instance_scheduler_and_agent_match_openapi(own_server, own_env, 
         hosts.append(h["name"])
         agents.append(Agent(Api(srv, h["token"], record=rec)))
     ag = agents[0].api
-    ag.post("/v1/agent/heartbeat", {"wait_ms": 5001})  # 400
-    ag.post("/v1/agent/heartbeat", {"members": [{"id": 1, "state": "sleeping"}]})  # 400
-    ag.post("/v1/agent/heartbeat", {"nope": 1})  # 400
-    op.post("/v1/agent/heartbeat", {})  # 403: operator token
-    tn.post("/v1/agent/heartbeat", {})  # 403: tenant token
-    ag.get("/v1/instances")  # 403: host token on a tenant route
-    ag.get("/v1/hosts")  # 403: host token on an operator route
+    assert_error(ag.post("/v1/agent/heartbeat", {"wait_ms": 5001}), 400, "invalid_field", "wait_ms")
+    assert_error(ag.post("/v1/agent/heartbeat", {"members": [{"id": 1, "state": "sleeping"}]}), 400, "invalid_field")
+    assert_error(ag.post("/v1/agent/heartbeat", {"nope": 1}), 400, "invalid_field", "nope")
+    assert_error(op.post("/v1/agent/heartbeat", {}), 403, "forbidden")  # operator token
+    assert_error(tn.post("/v1/agent/heartbeat", {}), 403, "forbidden")  # tenant token
+    assert_error(ag.get("/v1/instances"), 403, "forbidden")  # host token on a tenant route
+    assert_error(ag.get("/v1/hosts"), 403, "forbidden")  # host token on an operator route
     expect(ag.get("/v1/plans"), 200)
     expect(ag.get("/v1/plans/" + p), 200)
     for a in agents:

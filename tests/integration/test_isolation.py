@@ -19,6 +19,7 @@ NOTES
 import fcntl
 import glob
 import os
+import re
 import shutil
 import signal
 import socket
@@ -52,7 +53,8 @@ def run_iso_check(*args):
                           text=True, timeout=CHECK_TIMEOUT)
     print(proc.stdout)
     assert proc.returncode == 0, f"iso_check {' '.join(args)} failed:\n{proc.stdout}"
-    assert "0 failed" in proc.stdout.splitlines()[-1]
+    # the summary line is exactly "N passed, 0 failed" ("10 failed" must not match)
+    assert re.fullmatch(r"\d+ passed, 0 failed", proc.stdout.splitlines()[-1]), proc.stdout
     return proc.stdout
 
 

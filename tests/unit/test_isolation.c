@@ -17,7 +17,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <limits.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -545,6 +547,128 @@ static void test_shared_dirs(void **state)
 
 /* ---- cgroup v2 against a fake root ---- */
 
+/* A fake io.max that behaves like the kernel's (block/blk-throttle.c): a write of
+ * "MAJ:MIN key=value ..." changes only the keys it names for that device, the file shows one
+ * line per device with all four keys, and a device whose four limits are all "max" has no
+ * line. An ordinary file would keep only the last line written, so the code that clears an old
+ * device's rule could be deleted without a failure. This write() interposes the C library's for
+ * the backend linked into this binary; it handles files named io.max under fake_iomax_root and
+ * passes every other write through. */
+#define FAKE_FILES 8
+#define FAKE_DEVS 8
+
+static const char *const fake_iomax_keys[4] = {"rbps", "wbps", "riops", "wiops"};
+
+struct fake_iomax {
+    char path[PATH_MAX];
+    size_t ndev;
+    struct {
+        char dev[ISO_DEVICE_MAX];
+        char val[4][24];
+    } devs[FAKE_DEVS];
+};
+
+static const char *fake_iomax_root; /* borrowed from the fixture; NULL = no fake */
+static struct fake_iomax fake_iomax[FAKE_FILES];
+
+static struct fake_iomax *fake_iomax_file(const char *path)
+{
+    for (size_t i = 0; i < FAKE_FILES; i++) {
+        if (strcmp(fake_iomax[i].path, path) == 0)
+            return &fake_iomax[i];
+        if (fake_iomax[i].path[0] == '\0') {
+            snprintf(fake_iomax[i].path, sizeof(fake_iomax[i].path), "%s", path);
+            return &fake_iomax[i];
+        }
+    }
+    abort();
+}
+
+/* Apply one written line to the kernel's table; -1 (EINVAL) for a malformed one. */
+static int fake_iomax_apply(struct fake_iomax *f, const char *line)
+{
+    char buf[256], *save = NULL, *tok;
+    size_t d;
+
+    snprintf(buf, sizeof(buf), "%s", line);
+    tok = strtok_r(buf, " \n", &save);
+    if (!tok || !strchr(tok, ':'))
+        return -1;
+    for (d = 0; d < f->ndev && strcmp(f->devs[d].dev, tok) != 0; d++)
+        ;
+    if (d == f->ndev) {
+        if (d == FAKE_DEVS)
+            abort();
+        snprintf(f->devs[d].dev, sizeof(f->devs[d].dev), "%s", tok);
+        for (int k = 0; k < 4; k++)
+            snprintf(f->devs[d].val[k], sizeof(f->devs[d].val[k]), "max");
+        f->ndev++;
+    }
+    while ((tok = strtok_r(NULL, " \n", &save))) {
+        char *eq = strchr(tok, '=');
+        int k;
+        if (!eq)
+            return -1;
+        *eq = '\0';
+        for (k = 0; k < 4 && strcmp(fake_iomax_keys[k], tok) != 0; k++)
+            ;
+        if (k == 4)
+            return -1;
+        snprintf(f->devs[d].val[k], sizeof(f->devs[d].val[k]), "%s", eq + 1);
+    }
+    /* all four unlimited: the device has no rule left, no line */
+    if (strcmp(f->devs[d].val[0], "max") == 0 && strcmp(f->devs[d].val[1], "max") == 0 &&
+        strcmp(f->devs[d].val[2], "max") == 0 && strcmp(f->devs[d].val[3], "max") == 0) {
+        memmove(&f->devs[d], &f->devs[d + 1], (f->ndev - d - 1) * sizeof(f->devs[0]));
+        f->ndev--;
+    }
+    return 0;
+}
+
+ssize_t write(int fd, const void *data, size_t len)
+{
+    char link[64], path[PATH_MAX], line[256], text[FAKE_DEVS * 128];
+    size_t rootlen = fake_iomax_root ? strlen(fake_iomax_root) : 0, used = 0;
+    struct fake_iomax *f;
+    ssize_t n;
+
+    snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+    if (!fake_iomax_root || (n = readlink(link, path, sizeof(path) - 1)) < 0)
+        return syscall(SYS_write, fd, data, len);
+    path[n] = '\0';
+    if (strncmp(path, fake_iomax_root, rootlen) != 0 || path[rootlen] != '/' || n < 7 ||
+        strcmp(path + n - 7, "/io.max") != 0 || len >= sizeof(line))
+        return syscall(SYS_write, fd, data, len);
+    memcpy(line, data, len);
+    line[len] = '\0';
+    f = fake_iomax_file(path);
+    if (fake_iomax_apply(f, line) != 0) {
+        errno = EINVAL;
+        return -1;
+    }
+    for (size_t d = 0; d < f->ndev; d++)
+        used += (size_t)snprintf(text + used, sizeof(text) - used,
+                                 "%s rbps=%s wbps=%s riops=%s wiops=%s\n", f->devs[d].dev,
+                                 f->devs[d].val[0], f->devs[d].val[1], f->devs[d].val[2],
+                                 f->devs[d].val[3]);
+    if (ftruncate(fd, 0) != 0 || lseek(fd, 0, SEEK_SET) != 0 ||
+        syscall(SYS_write, fd, text, used) != (long)used)
+        return -1;
+    return (ssize_t)len;
+}
+
+/* Write one line to dir/io.max as an earlier writer (an operator, an older agent) would. */
+static void iomax_write(const char *dir, const char *line)
+{
+    char *path = xasprintf("%s/io.max", dir);
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, line, strlen(line)), (ssize_t)strlen(line));
+    close(fd);
+    free(path);
+}
+
 struct fake {
     char *root; /* the fake unified hierarchy */
     char *group;
@@ -567,6 +691,8 @@ static int fake_setup(void **state)
     if (!f->iso)
         fail_msg("iso_open: %s", e.msg);
     assert_int_equal(iso_kind_of(f->iso), ISO_CGROUP_V2);
+    memset(fake_iomax, 0, sizeof(fake_iomax));
+    fake_iomax_root = f->root;
     *state = f;
     return 0;
 }
@@ -575,6 +701,7 @@ static int fake_teardown(void **state)
 {
     struct fake *f = *state;
 
+    fake_iomax_root = NULL;
     iso_close(f->iso);
     rm_rf(f->root);
     free(f->group);
@@ -609,7 +736,7 @@ static void test_v2_fake_lifecycle(void **state)
     assert_file(f->root, "dbaas/cgroup.subtree_control", "+cpu +memory +io");
     assert_file(f->group, "cpu.max", "25000 100000");
     assert_file(f->group, "memory.max", "536870912");
-    assert_file(f->group, "io.max", "254:0 rbps=1048576 wbps=max riops=max wiops=200");
+    assert_file(f->group, "io.max", "254:0 rbps=1048576 wbps=max riops=max wiops=200\n");
     snprintf(want, sizeof(want), "%d", (int)pid);
     assert_file(f->group, "cgroup.procs", want);
     assert_true(exists(f->root, "engine.log"));
@@ -627,9 +754,27 @@ static void test_v2_fake_lifecycle(void **state)
     assert_int_equal(iso_update(f->iso, "i1", &l, &e), 0);
     assert_file(f->group, "cpu.max", "max 100000");
     assert_file(f->group, "memory.max", "1073741824");
-    assert_file(f->group, "io.max", "8:0 rbps=max wbps=2097152 riops=max wiops=max");
+    /* the data directory moved to another disk: the old disk's rule is cleared */
+    assert_file(f->group, "io.max", "8:0 rbps=max wbps=2097152 riops=max wiops=max\n");
     assert_file(f->group, "cgroup.procs", want);
     assert_int_equal(kill(pid, 0), 0);
+
+    /* rules for two other disks, and one for ours: both others are cleared, ours is rewritten */
+    iomax_write(f->group, "254:0 rbps=1048576");
+    iomax_write(f->group, "253:0 wiops=100");
+    assert_file(f->group, "io.max",
+                "8:0 rbps=max wbps=2097152 riops=max wiops=max\n"
+                "254:0 rbps=1048576 wbps=max riops=max wiops=max\n"
+                "253:0 rbps=max wbps=max riops=max wiops=100\n");
+    l.write_bps = 3145728;
+    assert_int_equal(iso_update(f->iso, "i1", &l, &e), 0);
+    assert_file(f->group, "io.max", "8:0 rbps=max wbps=3145728 riops=max wiops=max\n");
+    /* no disk any more (tmpfs): every rule is cleared */
+    iomax_write(f->group, "254:0 riops=7");
+    l.device[0] = '\0';
+    l.write_bps = 0;
+    assert_int_equal(iso_update(f->iso, "i1", &l, &e), 0);
+    assert_file(f->group, "io.max", "");
 
     /* usage from the group's own files */
     put(f->group, "cpu.stat", "usage_usec 1500000\nuser_usec 1000000\nsystem_usec 500000\n");
