@@ -352,47 +352,48 @@ out:
     return rc;
 }
 
+/* SET GLOBAL name = value. With restart_needed, a refusal by the server (ENGINE_E_ENGINE) is
+ * left to the next start, which applies my.cnf: *restart_needed is set instead of failing;
+ * without it, a refusal is an error. */
+static int mdb_set_live(MYSQL *m, const char *what, const char *name, long long value,
+                        bool *restart_needed, struct err *e)
+{
+    struct buf sql = BUF_INIT;
+    struct err refused;
+    int rc = 0;
+
+    buf_printf(&sql, "SET GLOBAL %s = %lld", name, value);
+    if (mdb_exec(m, what, buf_str(&sql), &refused) < 0) {
+        if (restart_needed && refused.code == ENGINE_E_ENGINE)
+            *restart_needed = true;
+        else
+            rc = (*e = refused, -1);
+    }
+    buf_free(&sql);
+    return rc;
+}
+
 /* max_connections, the buffer pool and (since 10.11) the redo log size all change live. A
  * resize the server refuses is left to the next start, which applies my.cnf: it is reported
  * as pending rather than as an error. */
 static int mdb_apply_live(const struct engine_spec *s, bool *restart_needed, struct err *e)
 {
-    MYSQL *m = NULL;
-    struct buf sql = BUF_INIT;
-    struct err refused;
+    MYSQL *m;
     int rc = -1;
 
     *restart_needed = false;
     if (!(m = mdb_connect(s, MY_ADMIN_TIMEOUT_MS, e)))
+        return -1;
+    if (mdb_set_live(m, "set max_connections", "max_connections", mdb_max_connections(s), NULL, e) <
+            0 ||
+        mdb_set_live(m, "resize the InnoDB buffer pool", "innodb_buffer_pool_size",
+                     (long long)mdb_buffer_pool_mb(s) * 1024 * 1024, restart_needed, e) < 0 ||
+        mdb_set_live(m, "resize the InnoDB redo log", "innodb_log_file_size",
+                     (long long)mdb_log_file_mb(s) * 1024 * 1024, restart_needed, e) < 0)
         goto out;
-    buf_printf(&sql, "SET GLOBAL max_connections = %lld", (long long)mdb_max_connections(s));
-    if (mdb_exec(m, "set max_connections", buf_str(&sql), e) < 0)
-        goto out;
-    buf_reset(&sql);
-    buf_printf(&sql, "SET GLOBAL innodb_buffer_pool_size = %lld",
-               (long long)mdb_buffer_pool_mb(s) * 1024 * 1024);
-    if (mdb_exec(m, "resize the InnoDB buffer pool", buf_str(&sql), &refused) < 0) {
-        if (refused.code != ENGINE_E_ENGINE) {
-            *e = refused;
-            goto out;
-        }
-        *restart_needed = true;
-    }
-    buf_reset(&sql);
-    buf_printf(&sql, "SET GLOBAL innodb_log_file_size = %lld",
-               (long long)mdb_log_file_mb(s) * 1024 * 1024);
-    if (mdb_exec(m, "resize the InnoDB redo log", buf_str(&sql), &refused) < 0) {
-        if (refused.code != ENGINE_E_ENGINE) {
-            *e = refused;
-            goto out;
-        }
-        *restart_needed = true;
-    }
     rc = 0;
 out:
-    buf_free(&sql);
-    if (m)
-        mysql_close(m);
+    mysql_close(m);
     return rc;
 }
 
