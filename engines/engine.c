@@ -609,19 +609,6 @@ out:
     return rc;
 }
 
-int engine_promote(const struct engine_ops *ops, const struct engine_spec *spec, struct err *e)
-{
-    struct engine_spec rs;
-
-    if (prepare(ops, spec, &rs, NULL, e) < 0)
-        return -1;
-    if (!ops->promote)
-        return err_set(e, ENGINE_E_UNSUPPORTED,
-                       "promote is not supported yet for engine \"%s\" (HA part 2)",
-                       ops->cat->name);
-    return ops->promote(&rs, e);
-}
-
 /* ---- replication ---- */
 
 /* Whether spec takes part in replication with this role. */
@@ -751,4 +738,71 @@ int engine_health(const struct engine_ops *ops, const struct engine_spec *spec, 
     if (timeout_ms < 1)
         timeout_ms = 1;
     return redact(spec, ops->health(&rs, timeout_ms, out, e), e);
+}
+
+/* ---- failover ---- */
+
+int engine_promote(const struct engine_ops *ops, const struct engine_spec *spec, struct err *e)
+{
+    struct engine_spec rs;
+
+    if (prepare(ops, spec, &rs, NULL, e) < 0)
+        return -1;
+    if (!has_role(spec, ENGINE_ROLE_PRIMARY))
+        return err_set(e, ENGINE_E_INVALID,
+                       "cannot promote member \"%s\": its replication settings must name it "
+                       "the primary",
+                       rs.data_dir);
+    if (!ops->promote)
+        return err_set(e, ENGINE_E_UNSUPPORTED, "engine \"%s\" cannot promote a replica",
+                       ops->cat->name);
+    return redact(spec, ops->promote(&rs, e), e);
+}
+
+int engine_stop_writes(const struct engine_ops *ops, const struct engine_spec *spec, struct err *e)
+{
+    struct engine_spec rs;
+
+    if (prepare(ops, spec, &rs, NULL, e) < 0)
+        return -1;
+    if (!ops->stop_writes)
+        return err_set(e, ENGINE_E_UNSUPPORTED,
+                       "engine \"%s\" cannot refuse writes while running: stop it instead",
+                       ops->cat->name);
+    return redact(spec, ops->stop_writes(&rs, e), e);
+}
+
+int engine_rejoin(const struct engine_ops *ops, const struct engine_spec *spec,
+                  int (*run_step)(void *ctx, const struct engine_seed_step *step, struct err *e),
+                  void *ctx, struct err *e)
+{
+    struct engine_seed_plan plan = {0};
+    struct engine_spec rs;
+    struct engine_user u;
+    char *data = NULL;
+    int rc = -1;
+
+    if (prepare(ops, spec, &rs, &u, e) < 0)
+        return -1;
+    if (!has_role(spec, ENGINE_ROLE_REPLICA) || !run_step)
+        return err_set(e, ENGINE_E_INVALID,
+                       "cannot rejoin member \"%s\": only a replica (with replication settings) "
+                       "rejoins",
+                       rs.data_dir);
+    if (!ops->rejoin_plan)
+        return 0;
+    /* the steps read the replication secret's file: the configuration first */
+    if (write_config(ops, &rs, &u, e) < 0)
+        return redact(spec, -1, e);
+    data = xasprintf("%s/data", rs.data_dir);
+    if (ops->rejoin_plan(&rs, data, &plan, e) < 0)
+        goto out;
+    for (int i = 0; i < plan.n; i++)
+        if (run_step(ctx, &plan.step[i], e) < 0)
+            goto out;
+    rc = 0;
+out:
+    engine_seed_plan_free(&plan);
+    free(data);
+    return redact(spec, rc, e);
 }

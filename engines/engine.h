@@ -53,6 +53,8 @@ enum engine_errc {
     ENGINE_E_UNAVAILABLE, /* the engine does not answer on the admin path (not up yet, or hung) */
     ENGINE_E_ENGINE,      /* the engine answered but refused a command on the admin path */
     ENGINE_E_UNSUPPORTED, /* not implemented for this engine yet */
+    ENGINE_E_DIVERGED,    /* rejoin: this member's data has writes its new primary lacks and
+                             could not be rewound: the caller rebuilds it with a fresh seed */
 };
 
 /* One member of an instance on this host, as the agent knows it from the desired state.
@@ -115,6 +117,10 @@ struct engine_repl {
     const struct engine_peer *replicas; /* primary: the replicas it serves (slots kept for
                                            exactly these) */
     int n_replicas;
+    bool sync; /* synchronous replication: a primary acknowledges a commit only once a replica
+                  has it (PostgreSQL synchronous_standby_names = 'ANY 1 (...)', MariaDB
+                  semi-synchronous without fallback, Redis min-replicas-to-write 1); docs/ha.md
+                  says what each engine guarantees */
 };
 
 /* One step of seeding a replica: a program run to completion by the caller as the OS user,
@@ -217,9 +223,27 @@ struct engine_ops {
      * -1 with ENGINE_E_UNAVAILABLE when it did not. */
     int (*health)(const struct engine_spec *, int timeout_ms, struct engine_health *out,
                   struct err *);
-    /* HA part 2 (failover): NULL in every driver; engine_promote() answers
-     * ENGINE_E_UNSUPPORTED until then. */
+    /* ---- failover (HA part 2) ---- */
+    /* A running replica becomes the primary (spec->repl->role is ENGINE_ROLE_PRIMARY now, with
+     * its replicas): it stops replicating and takes writes when this returns 0 (PostgreSQL
+     * pg_promote(wait => true); MariaDB STOP SLAVE, RESET SLAVE ALL, read_only OFF; Redis
+     * REPLICAOF NO ONE). Idempotent: a member already primary succeeds. */
     int (*promote)(const struct engine_spec *, struct err *);
+    /* Switchover: a running primary refuses every new write from now on and waits until its
+     * replicas have what it acknowledged (MariaDB read_only ON and tenant sessions killed; Redis
+     * CLIENT PAUSE WRITE). NULL: the caller stops the engine cleanly instead (PostgreSQL: a
+     * clean shutdown sends every WAL record to the connected standbys first). */
+    int (*stop_writes)(const struct engine_spec *, struct err *);
+    /* Rejoin: a former primary's data in data_path (DIR/data, engine stopped) is to become a
+     * replica of spec->repl->upstream. Fill *out with the steps that make it one (PostgreSQL
+     * pg_rewind --source-server); the caller runs them as for seeding, then configures and
+     * starts the member as a replica and calls follow(). A step's failure, or follow()
+     * answering ENGINE_E_DIVERGED, makes the caller rebuild the member with a fresh seed. NULL,
+     * or out->n == 0: nothing to run before the start (MariaDB re-points by GTID in follow(),
+     * which answers ENGINE_E_DIVERGED when this member has transactions the primary lacks;
+     * Redis resyncs by itself). Free *out with engine_seed_plan_free(), also on failure. */
+    int (*rejoin_plan)(const struct engine_spec *, const char *data_path,
+                       struct engine_seed_plan *out, struct err *);
 };
 
 /* The drivers. Callers use engine_find() or engine_list(). */
@@ -312,9 +336,18 @@ int engine_follow(const struct engine_ops *ops, const struct engine_spec *spec,
  * spec->repl (a standalone member reports itself as a primary). */
 int engine_health(const struct engine_ops *ops, const struct engine_spec *spec, int timeout_ms,
                   struct engine_health *out, struct err *e) ENGINE_WUR;
-/* HA part 2: ENGINE_E_UNSUPPORTED until the drivers implement it. */
+/* Failover (see struct engine_ops): validate, fill defaults, then call. engine_promote()
+ * needs spec->repl with role ENGINE_ROLE_PRIMARY; ENGINE_E_UNSUPPORTED without the op. */
 int engine_promote(const struct engine_ops *ops, const struct engine_spec *spec,
                    struct err *e) ENGINE_WUR;
+/* ENGINE_E_UNSUPPORTED when the driver has no stop_writes: stop the engine instead. */
+int engine_stop_writes(const struct engine_ops *ops, const struct engine_spec *spec,
+                       struct err *e) ENGINE_WUR;
+/* The rejoin steps for DIR/data (spec->repl with role ENGINE_ROLE_REPLICA); out->n == 0 when
+ * there is nothing to run. Run them with engine_rejoin(). */
+int engine_rejoin(const struct engine_ops *ops, const struct engine_spec *spec,
+                  int (*run_step)(void *ctx, const struct engine_seed_step *step, struct err *e),
+                  void *ctx, struct err *e) ENGINE_WUR;
 
 void engine_files_free(struct engine_files *files);
 

@@ -885,5 +885,5 @@ const struct engine_ops engine_mariadb_ops = {
     .repl_setup = mdb_repl_setup,
     .follow = mdb_follow,
     .health = mdb_health,
-    .promote = NULL, /* HA part 2 */
+    .promote = NULL, /* failover: engines/ helper implements */
 };

@@ -856,5 +856,5 @@ const struct engine_ops engine_postgres_ops = {
     .repl_setup = pg_repl_setup,
     .follow = pg_follow,
     .health = pg_health,
-    .promote = NULL, /* HA part 2 */
+    .promote = NULL, /* failover: engines/ helper implements */
 };

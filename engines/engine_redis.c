@@ -523,5 +523,5 @@ const struct engine_ops engine_redis_ops = {
     .repl_setup = rd_repl_setup,
     .follow = rd_follow,
     .health = rd_health,
-    .promote = NULL, /* HA part 2 */
+    .promote = NULL, /* failover: engines/ helper implements */
 };

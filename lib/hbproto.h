@@ -111,6 +111,26 @@ enum hb_desired { HB_WANT_RUNNING, HB_WANT_DELETED, HB_WANT__COUNT };
 #define HB_F_REPLICAS "replicas" /* primary: [{id, host, port}] of the replicas it serves */
 #define HB_F_SEED "seed"         /* replica: {host, port} of the primary's agent seed server */
 
+/* HA part 2 (docs/ha.md, "Failover"). Reply: the host's lease, how to renew it (lib/lease.h):
+ * {port, key (base64url of LEASE_KEY_LEN bytes), ttl_ms, renew_ms}. The agent renews over UDP
+ * at dbaasd's address and that port; key is a secret (never logged). */
+#define HB_F_LEASE "lease"
+#define HB_F_KEY "key"
+#define HB_F_TTL_MS "ttl_ms"
+#define HB_F_RENEW_MS "renew_ms"
+/* A desired member: */
+#define HB_F_SYNC "sync" /* bool: synchronous replication (primary waits for one replica) */
+#define HB_F_FENCE                                                                                 \
+    "fence" /* bool: this primary must stop taking writes now (switchover, or a                    \
+               failover whose agent still answers); the agent stops the engine or                  \
+               makes it refuse writes and reports fenced */
+/* A reported member (request: members[]), besides health: */
+#define HB_F_FENCED                                                                                \
+    "fenced" /* bool: the member does not take writes because it was fenced                        \
+                (desired fence, or the lease guard fired) */
+/* Request (agent -> dbaasd), host: whether the agent holds a valid lease now. */
+#define HB_F_LEASE_VALID "lease_valid"
+
 /* Member roles (desired members[].role, health.role). */
 #define HB_ROLE_PRIMARY "primary"
 #define HB_ROLE_REPLICA "replica"
