@@ -597,9 +597,10 @@ static int cmd_repl(const struct engine_ops *ops, const char *top, int port1, in
     char *value = NULL, *dir1 = engine_util_path(top, "m1"), *dir2 = engine_util_path(top, "m2");
     char instance[32], unused[32], key[32];
     struct engine_peer replica = {2, "127.0.0.1", port2};
-    struct engine_repl r1 = {ENGINE_ROLE_PRIMARY, 1, CATALOG_REPL_USER, secret, {0}, NULL, 0};
+    struct engine_repl r1 = {
+        ENGINE_ROLE_PRIMARY, 1, CATALOG_REPL_USER, secret, {0}, NULL, 0, false};
     struct engine_repl r2 = {
-        ENGINE_ROLE_REPLICA, 2, CATALOG_REPL_USER, secret, {1, "127.0.0.1", port1}, NULL, 0};
+        ENGINE_ROLE_REPLICA, 2, CATALOG_REPL_USER, secret, {1, "127.0.0.1", port1}, NULL, 0, false};
     struct engine_spec s1, s2;
     struct engine_health h1, h2;
     struct start_times t;
@@ -764,7 +765,7 @@ static int cmd_repl_setup(const struct engine_ops *ops, const char *dir, int por
 {
     struct engine_peer replicas[8];
     struct engine_repl repl = {
-        ENGINE_ROLE_PRIMARY, member_id, CATALOG_REPL_USER, NULL, {0}, replicas, n};
+        ENGINE_ROLE_PRIMARY, member_id, CATALOG_REPL_USER, NULL, {0}, replicas, n, false};
     struct engine_spec spec;
     struct err e = {0};
     char instance[32], *verifier = dummy_verifier(ops), *secret = read_password();
