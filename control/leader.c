@@ -1,16 +1,37 @@
 /* Leader election: pg_try_advisory_lock on a session of its own (not the per-thread store
- * connections, whose sessions come and go). Used by the controller thread only. */
+ * connections, whose sessions come and go). Called by the controller threads; one mutex orders
+ * them.
+ *
+ * NOTES
+ * - A leader whose host or network dies: its session has keepalives on both ends (the client's
+ *   from store_connect(), the server's set per session below), so the store drops the session,
+ *   and the lock with it, within about STALE_S seconds.
+ * - A leader that hangs (SIGSTOP, a stuck thread) keeps its session open and its lock held, and
+ *   the kernel still answers keepalives. The leader runs its check query at least every second,
+ *   so the session's query_start says when it last did; a candidate that finds it older than
+ *   STALE_S terminates that session (pg_terminate_backend: every dbaasd uses the same role) and
+ *   takes the lock at its next check.
+ * - A leader that wakes up after such a takeover must not act on its old belief: leader_valid()
+ *   says whether the last successful check is recent (monotonic clock), and leader_check() runs
+ *   its query before answering true. */
 #include "control/leader.h"
 
 #include <libpq-fe.h>
+#include <pthread.h>
 #include <string.h>
 
+#include "lib/clock.h"
 #include "lib/log.h"
+#include "store/store.h"
 
 #define LEADER_LOCK_KEY "7212487"
+#define STALE_S "5"   /* a lock holder silent this long is hung: its session is ended */
+#define VALID_MS 2000 /* leader_valid(): a check at most this old */
 
+static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static PGconn *session;
 static bool leading;
+static int64_t checked_ms; /* monotonic time of the last check that confirmed the lock */
 
 static void lose(const char *why)
 {
@@ -22,17 +43,58 @@ static void lose(const char *why)
     session = NULL;
 }
 
-bool leader_check(const char *conninfo)
+static bool query_ok(PGresult *res, int rows)
+{
+    bool ok = PQresultStatus(res) == PGRES_TUPLES_OK && (rows < 0 || PQntuples(res) == rows);
+
+    PQclear(res);
+    return ok;
+}
+
+/* A new session whose server side also gives up on a dead peer within seconds. */
+static bool open_session(const char *conninfo)
+{
+    PGresult *res;
+
+    session = store_connect(conninfo);
+    if (PQstatus(session) != CONNECTION_OK)
+        return false;
+    res = PQexec(session, "SELECT set_config('tcp_keepalives_idle', '2', false),"
+                          " set_config('tcp_keepalives_interval', '1', false),"
+                          " set_config('tcp_keepalives_count', '2', false),"
+                          " set_config('tcp_user_timeout', '5000', false)");
+    return query_ok(res, 1);
+}
+
+/* The lock is held by someone else: end the holder's session if it has been silent for longer
+ * than STALE_S (a hung leader). */
+static void end_hung_holder(void)
+{
+    const char *params[1] = {LEADER_LOCK_KEY};
+    PGresult *res =
+        PQexecParams(session,
+                     "SELECT a.pid, pg_terminate_backend(a.pid) FROM pg_locks l"
+                     " JOIN pg_stat_activity a ON a.pid = l.pid"
+                     " WHERE l.locktype = 'advisory' AND l.objid = $1::bigint AND l.granted"
+                     " AND a.pid <> pg_backend_pid()"
+                     " AND a.query_start < now() - interval '" STALE_S " seconds'",
+                     1, NULL, params, NULL, NULL, 0);
+
+    if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) > 0)
+        log_warn("event=leader_session_ended pid=%s reason=\"the leader has not checked its lock"
+                 " for " STALE_S " s\"",
+                 PQgetvalue(res, 0, 0));
+    PQclear(res);
+}
+
+static bool check_locked(const char *conninfo)
 {
     const char *params[1] = {LEADER_LOCK_KEY};
     PGresult *res;
 
-    if (!session) {
-        session = PQconnectdb(conninfo);
-        if (PQstatus(session) != CONNECTION_OK) {
-            lose("could not connect to the store");
-            return false;
-        }
+    if (!session && !open_session(conninfo)) {
+        lose("could not connect to the store");
+        return false;
     }
     if (leading) {
         /* Still ours only while the session lives. */
@@ -40,12 +102,11 @@ bool leader_check(const char *conninfo)
                            "SELECT 1 FROM pg_locks WHERE locktype = 'advisory'"
                            " AND objid = $1::bigint AND pid = pg_backend_pid() AND granted",
                            1, NULL, params, NULL, NULL, 0);
-        if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
-            PQclear(res);
+        if (!query_ok(res, 1)) {
             lose("the session holding the lock is gone");
             return false;
         }
-        PQclear(res);
+        checked_ms = clock_now_ms();
         return true;
     }
     res = PQexecParams(session, "SELECT pg_try_advisory_lock($1::bigint)", 1, NULL, params, NULL,
@@ -57,15 +118,41 @@ bool leader_check(const char *conninfo)
     }
     leading = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
     PQclear(res);
-    if (leading)
+    if (leading) {
+        checked_ms = clock_now_ms();
         log_info("event=leadership_acquired");
+    } else {
+        end_hung_holder();
+    }
     return leading;
+}
+
+bool leader_check(const char *conninfo)
+{
+    bool r;
+
+    pthread_mutex_lock(&mu);
+    r = check_locked(conninfo);
+    pthread_mutex_unlock(&mu);
+    return r;
+}
+
+bool leader_valid(void)
+{
+    bool r;
+
+    pthread_mutex_lock(&mu);
+    r = leading && clock_now_ms() - checked_ms < VALID_MS;
+    pthread_mutex_unlock(&mu);
+    return r;
 }
 
 void leader_release(void)
 {
+    pthread_mutex_lock(&mu);
     if (session)
         PQfinish(session);
     session = NULL;
     leading = false;
+    pthread_mutex_unlock(&mu);
 }

@@ -7,8 +7,15 @@
 
 /* Whether this process leads now: takes the lock if free, and checks that the session holding
  * it is still alive (losing the session loses the lock: then stop acting). Called by the
- * controller thread before every pass; logs changes of leadership. */
+ * controller threads before every pass (thread-safe); logs changes of leadership. A candidate
+ * that finds the lock held by a session silent for 5 s (a hung leader) ends that session. */
 bool leader_check(const char *conninfo);
+
+/* Whether this process led at its last check and that check is recent (under 2 s on the
+ * monotonic clock): a thread about to act as the leader between two leader_check() calls asks
+ * this first, so that a leader that was frozen and has been replaced does nothing before it
+ * notices. */
+bool leader_valid(void);
 
 /* Release the lock and close the session. */
 void leader_release(void);

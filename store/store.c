@@ -21,7 +21,10 @@ struct conn {
     PGconn *pg;
     const char *prepared[MAX_PREPARED]; /* statement "s<i>" is prepared[i] */
     int nprepared;
-    bool in_tx; /* between BEGIN and COMMIT/ROLLBACK: never retry on a new connection */
+    bool in_tx;     /* between BEGIN and COMMIT/ROLLBACK: never retry on a new connection */
+    bool tx_broken; /* the connection broke inside a transaction: every statement fails until
+                       the caller ends it (ROLLBACK, or a COMMIT that fails), so that no later
+                       statement of that transaction runs in autocommit on a new connection */
     struct conn *next;
 };
 
@@ -54,6 +57,28 @@ void store_shutdown(void)
     conninfo = NULL;
 }
 
+/* The connection settings every store session gets in front of the operator's conninfo (which
+ * may override them): a dead or unreachable store is noticed within seconds, not when the
+ * kernel's two-hour keepalive fires, and no statement runs for more than STORE_STATEMENT_MS. */
+static const char *const conn_keys[] = {"connect_timeout",
+                                        "keepalives",
+                                        "keepalives_idle",
+                                        "keepalives_interval",
+                                        "keepalives_count",
+                                        "tcp_user_timeout",
+                                        "options",
+                                        "dbname",
+                                        NULL};
+
+PGconn *store_connect(const char *info)
+{
+    const char *values[] = {
+        "5",  "1", "5", "2", "3", "10000", "-c statement_timeout=" STORE_STATEMENT_MS_STR,
+        info, NULL};
+
+    return PQconnectdbParams(conn_keys, values, 1);
+}
+
 /* This thread's connection, connected; NULL with e set when the store cannot be reached. */
 static struct conn *conn_get(struct err *e)
 {
@@ -73,7 +98,7 @@ static struct conn *conn_get(struct err *e)
         PQfinish(c->pg);
     c->nprepared = 0;
     c->in_tx = false;
-    c->pg = PQconnectdb(conninfo);
+    c->pg = store_connect(conninfo);
     if (PQstatus(c->pg) != CONNECTION_OK) {
         err_set(e, STORE_E_UNAVAILABLE, "could not connect to the metadata store: %s",
                 PQerrorMessage(c->pg));
@@ -122,6 +147,11 @@ PGresult *store_exec(struct err *e, const char *sql, int nparams, const char *co
     char name[16];
     int attempt, i;
 
+    if (tl_conn && tl_conn->tx_broken) {
+        err_set(e, STORE_E_UNAVAILABLE,
+                "lost the connection to the metadata store during a transaction");
+        return NULL;
+    }
     for (attempt = 0; attempt < 2; attempt++) {
         c = conn_get(e);
         if (!c)
@@ -139,8 +169,10 @@ PGresult *store_exec(struct err *e, const char *sql, int nparams, const char *co
         PQclear(res);
         /* The connection broke (the store restarted): retry once on a fresh connection, but
          * never inside a transaction, whose earlier statements died with the old one. */
-        if (c->in_tx)
+        if (c->in_tx) {
+            c->tx_broken = true;
             break;
+        }
     }
     err_set(e, STORE_E_UNAVAILABLE, "lost the connection to the metadata store");
     return NULL;
@@ -148,15 +180,28 @@ PGresult *store_exec(struct err *e, const char *sql, int nparams, const char *co
 
 PGresult *store_exec_simple(struct err *e, const char *sql)
 {
-    struct conn *c = conn_get(e);
+    struct conn *c;
     PGresult *res;
 
+    if (tl_conn && tl_conn->tx_broken) {
+        /* The transaction died with its connection: ending it is all that is left to do. A
+         * ROLLBACK succeeds (there is nothing to undo), anything else fails. */
+        tl_conn->tx_broken = false;
+        tl_conn->in_tx = false;
+        if (strcmp(sql, "ROLLBACK") == 0)
+            return PQmakeEmptyPGresult(NULL, PGRES_COMMAND_OK);
+        err_set(e, STORE_E_UNAVAILABLE,
+                "lost the connection to the metadata store during a transaction");
+        return NULL;
+    }
+    c = conn_get(e);
     if (!c)
         return NULL;
     res = PQexec(c->pg, sql);
     if (res && PQresultStatus(res) == PGRES_COMMAND_OK)
         c->in_tx = PQtransactionStatus(c->pg) == PQTRANS_INTRANS;
     if (!res || conn_broken(c)) {
+        c->tx_broken = c->in_tx && strcmp(sql, "ROLLBACK") != 0 && strcmp(sql, "COMMIT") != 0;
         c->in_tx = false;
         PQclear(res);
         err_set(e, STORE_E_UNAVAILABLE, "lost the connection to the metadata store");

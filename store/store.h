@@ -17,6 +17,14 @@ enum store_errc {
     STORE_E_START,         /* the embedded store failed to start or stop; carries its log */
 };
 
+/* Every statement on a store session is cancelled after this long (statement_timeout). */
+#define STORE_STATEMENT_MS_STR "30000"
+
+/* A new session to the store with the timeouts every dbaasd session has (connect 5 s,
+ * keepalives after 5 s idle, unacknowledged data gives up after 10 s, statement_timeout) in
+ * front of info, which may override them. The caller checks PQstatus and PQfinishes it. */
+PGconn *store_connect(const char *info);
+
 /* Set the connection string (libpq keyword/value or URL) every thread connects with. Copied.
  * Call once before any other store_* call. */
 void store_init(const char *conninfo);
@@ -28,7 +36,10 @@ void store_shutdown(void);
  * several dbaasd starting at once apply each exactly once. 0 / -1 with e set. */
 int store_migrate(struct err *e) __attribute__((warn_unused_result));
 
-/* Run a statement on this thread's connection (connecting or reconnecting as needed).
+/* Run a statement on this thread's connection (connecting or reconnecting as needed; a statement
+ * outside a transaction is tried once more on a new connection when the old one broke, one inside
+ * a transaction never: the whole transaction fails, and until the caller ends it with ROLLBACK
+ * every further statement answers STORE_E_UNAVAILABLE).
  * sql must be a string constant: it is prepared once per connection, keyed by its address.
  * params are text values (NULL = SQL NULL). Returns the result, which the caller frees with
  * PQclear; its status may be an error (see store_sqlstate). Returns NULL when the store cannot be

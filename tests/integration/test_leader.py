@@ -1,0 +1,100 @@
+"""Leader election among several dbaasd sharing one store (docs/operations.md, "Several dbaasd").
+
+The first dbaasd runs its embedded store; a second one uses that store with --db. Only the leader
+runs the controller passes (scheduler, deletes, HA). These tests take the leader away in the two
+ways issue 10 names and check that the other dbaasd leads within the stated time:
+- its store session dies (ended by the store) while the process cannot come back: within 5 s;
+- the leader process freezes (SIGSTOP) while its session stays open: within 10 s;
+and that the old leader, when it runs again, notices it lost the lock (logs leadership_lost)."""
+
+import os
+import signal
+import subprocess
+import time
+
+import pytest
+
+from conftest import Dbaasd, wait_until
+
+LOCK_KEY = 7212487
+
+
+def leader_lines(srv, what):
+    with srv._lock:
+        return [l for l in srv.lines if "event=%s" % what in l]
+
+
+@pytest.fixture
+def pair():
+    a = Dbaasd()
+    a.start()
+    wait_until(lambda: leader_lines(a, "leadership_acquired"), timeout=10, what="A leads")
+    conninfo = "host=%s port=5432 user=dbaas dbname=postgres" % os.path.join(a.data_dir, "run")
+    b = Dbaasd(extra_args=["--db", conninfo])
+    try:
+        b.start()
+    except BaseException:
+        a.close()
+        raise
+    yield a, b, conninfo
+    for s in (a, b):
+        if s.proc is not None:
+            try:
+                s.proc.send_signal(signal.SIGCONT)
+            except ProcessLookupError:
+                pass
+    b.close()
+    a.close()
+
+
+def sql(conninfo, query):
+    out = subprocess.run(["psql", "-XAtq", "-d", conninfo, "-c", query], capture_output=True,
+                         text=True, timeout=30)
+    assert out.returncode == 0, out.stderr
+    return out.stdout.strip()
+
+
+def holder_pid(conninfo):
+    return sql(conninfo, "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND objid = %d"
+                         " AND granted" % LOCK_KEY)
+
+
+def test_second_leads_when_the_leaders_session_dies(pair):
+    a, b, conninfo = pair
+    assert not leader_lines(b, "leadership_acquired"), "only one dbaasd leads"
+    # A cannot come back (frozen), and the store ends its session, as when A's network fails
+    a.proc.send_signal(signal.SIGSTOP)
+    pid = holder_pid(conninfo)
+    assert pid
+    t0 = time.monotonic()
+    sql(conninfo, "SELECT pg_terminate_backend(%s)" % pid)
+    wait_until(lambda: leader_lines(b, "leadership_acquired"), timeout=5,
+               what="B leads within 5 s of the leader's session dying")
+    took = time.monotonic() - t0
+    assert took < 5, took
+    a.proc.send_signal(signal.SIGCONT)
+    wait_until(lambda: leader_lines(a, "leadership_lost"), timeout=10,
+               what="A notices it lost the lock")
+    assert holder_pid(conninfo) != pid
+
+
+def test_second_leads_when_the_leader_freezes(pair):
+    a, b, conninfo = pair
+    pid = holder_pid(conninfo)
+    t0 = time.monotonic()
+    a.proc.send_signal(signal.SIGSTOP)
+    wait_until(lambda: leader_lines(b, "leadership_acquired"), timeout=10,
+               what="B leads within 10 s of the leader freezing")
+    assert time.monotonic() - t0 < 10
+    assert leader_lines(b, "leader_session_ended"), b.log_tail()
+    new = holder_pid(conninfo)
+    assert new and new != pid
+    a.proc.send_signal(signal.SIGCONT)
+    wait_until(lambda: leader_lines(a, "leadership_lost"), timeout=10,
+               what="A notices it lost the lock when it runs again")
+    # A does not take the lock back while B lives: watched for 3 s
+    until = time.monotonic() + 3
+    while time.monotonic() < until:
+        assert holder_pid(conninfo) == new
+        time.sleep(0.2)
+    assert len(leader_lines(a, "leadership_acquired")) == 1
