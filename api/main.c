@@ -17,6 +17,7 @@
 #include "api/auth.h"
 #include "api/http.h"
 #include "control/errc.h"
+#include "control/notify.h"
 #include "control/reconcile.h"
 #include "lib/crypto.h"
 #include "lib/fileio.h"
@@ -196,6 +197,10 @@ int main(int argc, char **argv)
         log_error("event=start_failed error=\"%s\"", e.msg);
         goto out;
     }
+    if (notify_start(conninfo, &e) < 0) {
+        log_error("event=start_failed error=\"%s\"", e.msg);
+        goto out;
+    }
     if (operator_token(data_dir, &e) < 0) {
         log_error("event=start_failed error=\"%s\"", e.msg);
         goto out;
@@ -226,6 +231,7 @@ int main(int argc, char **argv)
 out:
     http_stop(10000);
     reconcile_stop();
+    notify_stop();
     store_shutdown();
     embedded_stop(embedded);
     if (status == 0)

@@ -5,16 +5,19 @@ runs the controller passes (scheduler, deletes, HA). These tests take the leader
 ways issue 10 names and check that the other dbaasd leads within the stated time:
 - its store session dies (ended by the store) while the process cannot come back: within 5 s;
 - the leader process freezes (SIGSTOP) while its session stays open: within 10 s;
-and that the old leader, when it runs again, notices it lost the lock (logs leadership_lost)."""
+and that the old leader, when it runs again, notices it lost the lock (logs leadership_lost).
+Also: a change made through one dbaasd wakes an agent long-polling another (LISTEN/NOTIFY)."""
 
 import os
 import signal
 import subprocess
+import threading
 import time
 
 import pytest
+import requests
 
-from conftest import Dbaasd, wait_until
+from conftest import Dbaasd, Env, expect, uniq, wait_until
 
 LOCK_KEY = 7212487
 
@@ -98,3 +101,38 @@ def test_second_leads_when_the_leader_freezes(pair):
         assert holder_pid(conninfo) == new
         time.sleep(0.2)
     assert len(leader_lines(a, "leadership_acquired")) == 1
+
+
+def test_a_change_made_through_one_dbaasd_wakes_agents_parked_on_another(pair):
+    a, b, _ = pair
+    env_a = Env(a)
+    try:
+        host = expect(env_a.op.post("/v1/hosts", {
+            "name": uniq("h"), "address": "127.0.0.2", "zone": "z1", "cpu_millis": 1000,
+            "memory_mb": 1024, "disk_mb": 10000, "engines": ["redis"]}), 201)
+        url = b.url + "/v1/agent/heartbeat"
+        auth = {"Authorization": "Bearer " + host["token"]}
+        first = requests.post(url, json={"members": []}, headers=auth, timeout=30)
+        assert first.status_code == 200, first.text
+        seen = first.json()["desired_hash"]
+        answer = {}
+
+        def poll():
+            t0 = time.monotonic()
+            r = requests.post(url, json={"members": [], "desired_hash": seen, "wait_ms": 5000},
+                              headers=auth, timeout=30)
+            answer["r"], answer["s"] = r, time.monotonic() - t0
+
+        t = threading.Thread(target=poll)
+        t.start()
+        # the create goes to A (the leader places it); the agent waits on B
+        _, tok = env_a.mk_tenant()
+        plan = env_a.mk_plan(cpu_millis=100, memory_mb=64, disk_mb=64)
+        env_a.mk_instance(tok, plan, engine="redis")
+        t.join(30)
+        r = answer["r"]
+        assert r.status_code == 200, r.text
+        assert r.json()["members"], "the parked answer carries the new member"
+        assert answer["s"] < 2.5, "the change reached B's parked agent only after %.2f s" % answer["s"]
+    finally:
+        env_a.close()
