@@ -36,6 +36,7 @@ static volatile int in_flight;
 /* Parked long polls, resumed by the parker thread. */
 static pthread_mutex_t park_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct req *parked;
+static int nparked; /* the length of the parked list */
 static pthread_t parker_thread;
 static bool parker_running;
 static volatile bool stopping;
@@ -98,6 +99,16 @@ const char *http_header(struct req *r, const char *name)
     return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
 }
 
+int http_parked_count(void)
+{
+    int n;
+
+    pthread_mutex_lock(&park_lock);
+    n = nparked;
+    pthread_mutex_unlock(&park_lock);
+    return n;
+}
+
 void http_park(struct req *r, uint64_t gen, int64_t deadline_ms)
 {
     r->park = true;
@@ -128,6 +139,7 @@ static void *parker(void *arg)
         pthread_mutex_lock(&park_lock);
         for (pp = &parked; (r = *pp) != NULL;) {
             if (done || r->park_gen != g || now >= r->park_deadline_ms) {
+                nparked--;
                 *pp = r->park_next;
                 r->park_next = NULL;
                 r->resume = true;
@@ -260,6 +272,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         pthread_mutex_lock(&park_lock);
         r->park_next = parked;
         parked = r;
+        nparked++;
         pthread_mutex_unlock(&park_lock);
         return MHD_YES;
     }

@@ -66,6 +66,8 @@ const char *http_header(struct req *r, const char *name);
 void http_park(struct req *r, uint64_t gen, int64_t deadline_ms);
 /* Whether the server is stopping (parked requests must answer now). */
 bool http_stopping(void);
+/* How many requests are parked now (a gauge for /metrics). */
+int http_parked_count(void);
 
 /* Start serving addr ("127.0.0.1:8080") with nthreads workers. 0 / -1 with e set. */
 int http_start(const char *addr, int nthreads, struct err *e) __attribute__((warn_unused_result));

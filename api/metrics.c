@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "api/http.h"
 #include "api/routes.h"
 
 #define SLOTS 512
@@ -83,4 +84,9 @@ void metrics_render(struct buf *out)
     buf_printf(out, "dbaas_http_request_duration_seconds_sum %.6f\n", sum);
     buf_printf(out, "dbaas_http_request_duration_seconds_count %llu\n", total);
     pthread_mutex_unlock(&lock);
+    buf_printf(out,
+               "# HELP dbaas_parked_requests Long polls (agents' heartbeats) parked now.\n"
+               "# TYPE dbaas_parked_requests gauge\n"
+               "dbaas_parked_requests %d\n",
+               http_parked_count());
 }

@@ -69,3 +69,54 @@ def test_long_polls_hold_no_thread_and_wake_on_change():
     finally:
         env.close()
         srv.close()
+
+
+def test_sigterm_answers_parked_long_polls_and_exits_cleanly():
+    srv = start_server(extra_args=["--threads", "2"])
+    env = Env(srv)
+    try:
+        hosts = [expect(env.op.post("/v1/hosts", {
+            "name": uniq("h"), "address": "127.0.0.%d" % (i + 2), "zone": "z1",
+            "cpu_millis": 1000, "memory_mb": 1024, "disk_mb": 10000,
+            "engines": ["redis"]}), 201) for i in range(5)]
+        url = srv.url + "/v1/agent/heartbeat"
+        answers = {}
+
+        def poll(h):
+            auth = {"Authorization": "Bearer " + h["token"]}
+            first = requests.post(url, json={"members": []}, headers=auth, timeout=30).json()
+            t0 = time.monotonic()
+            try:
+                r = requests.post(url, json={"members": [], "wait_ms": 5000,
+                                             "desired_hash": first["desired_hash"]},
+                                  headers=auth, timeout=30)
+                answers[h["name"]] = (r.status_code, time.monotonic() - t0)
+            except requests.RequestException as e:
+                answers[h["name"]] = (repr(e), time.monotonic() - t0)
+
+        threads = [threading.Thread(target=poll, args=(h,)) for h in hosts]
+        for t in threads:
+            t.start()
+        # every poll is parked: the server's gauge of parked requests says so
+        wait_until(lambda: _parked(env) >= len(hosts), timeout=10,
+                   what="five parked heartbeats")
+        t0 = time.monotonic()
+        srv.stop()  # SIGTERM: asserts exit code 0 and no process left
+        stopped_in = time.monotonic() - t0
+        for t in threads:
+            t.join(30)
+        assert stopped_in < 4, "dbaasd took %.1f s to stop with parked polls" % stopped_in
+        for name, (status, elapsed) in answers.items():
+            assert status == 200, (name, status)
+            assert elapsed < 4, "a parked poll was answered only after %.1f s" % elapsed
+    finally:
+        env.close()
+        srv.close()
+
+
+def _parked(env):
+    text = env.op.get("/metrics").text
+    for line in text.splitlines():
+        if line.startswith("dbaas_parked_requests "):
+            return float(line.split()[1])
+    return 0
