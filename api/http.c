@@ -172,6 +172,16 @@ static void req_free(struct req *r)
     free(r);
 }
 
+/* Whether the decoded path has a control character (%0a and the like): no route has one, and
+ * it must never reach a log line. */
+static bool path_has_control(const char *p)
+{
+    for (; *p; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f)
+            return true;
+    return false;
+}
+
 /* Route, authenticate and run the handler; leaves a reply in r. */
 static void dispatch(struct req *r)
 {
@@ -179,6 +189,10 @@ static void dispatch(struct req *r)
     size_t index;
     const struct route *route;
 
+    if (path_has_control(r->path)) {
+        http_error(r, 400, "invalid_path", NULL, "the path has a control character");
+        return;
+    }
     switch (router_match(routes, routes_count, sizeof(routes[0]), r->method, r->path, &index,
                          r->params, allow, sizeof(allow))) {
     case ROUTER_NOT_FOUND:
@@ -228,7 +242,9 @@ static enum MHD_Result queue_reply(struct MHD_Connection *conn, struct req *r)
         MHD_add_response_header(resp, r->headers[i][0], r->headers[i][1]);
     ret = MHD_queue_response(conn, r->status, resp);
     MHD_destroy_response(resp);
-    metrics_observe(r->route, r->method, r->status, (double)(clock_now_ns() - r->start_ns) / 1e9);
+    /* a long poll's time is its wait, not the server's latency: counted, not timed */
+    metrics_observe(r->route, r->method, r->status,
+                    r->resumed ? -1 : (double)(clock_now_ns() - r->start_ns) / 1e9);
     return ret;
 }
 

@@ -28,10 +28,26 @@ static unsigned long long buckets[NBOUNDS + 1];
 static unsigned long long total;
 static double sum;
 
+/* The method as a label: one of HTTP's, or "other" (a client must not be able to fill the
+ * table, or a label, with names of its own). */
+static const char *method_label(const char *m)
+{
+    static const char *const known[] = {"GET",    "HEAD",    "POST",  "PUT",    "PATCH",
+                                        "DELETE", "OPTIONS", "TRACE", "CONNECT"};
+
+    for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+        if (strcmp(m, known[i]) == 0)
+            return known[i];
+    return "other";
+}
+
 void metrics_observe(int route, const char *method, unsigned status, double seconds)
 {
-    unsigned h = (unsigned)(route + 1) * 31u + status * 7u + (unsigned)method[0];
+    unsigned h;
     size_t i, b;
+
+    method = method_label(method);
+    h = (unsigned)(route + 1) * 31u + status * 7u + (unsigned)method[0];
 
     pthread_mutex_lock(&lock);
     for (i = 0; i < SLOTS; i++) {
@@ -48,11 +64,13 @@ void metrics_observe(int route, const char *method, unsigned status, double seco
             break;
         }
     }
-    for (b = 0; b < NBOUNDS && seconds > bounds[b]; b++)
-        ;
-    buckets[b]++;
-    total++;
-    sum += seconds;
+    if (seconds >= 0) {
+        for (b = 0; b < NBOUNDS && seconds > bounds[b]; b++)
+            ;
+        buckets[b]++;
+        total++;
+        sum += seconds;
+    }
     pthread_mutex_unlock(&lock);
 }
 

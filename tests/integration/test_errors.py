@@ -1,6 +1,7 @@
 """Every error class of docs/api.md, each with the exact body {"error":{"code","message","field"}}."""
 
 import json
+import socket
 
 import requests
 
@@ -178,3 +179,25 @@ def test_error_bodies_are_exact(api, mk_tenant):
     assert_error(api.get("/v1/tenants", token=tok), 403, "forbidden", None)
     assert_error(api.get("/v1/nope"), 404, "not_found", None)
     assert_error(api.request("PATCH", "/v1/plans"), 405, "method_not_allowed", None)
+
+
+def test_control_characters_in_paths_and_made_up_methods(env):
+    """A decoded path with a control character is refused before any handler (nothing can forge
+    a log line with %0a), and a made-up method is counted as "other" in /metrics, never as a
+    label of the client's choosing. Raw requests: these paths are in no route of the spec."""
+    url = env.server.url
+    tok = {"Authorization": "Bearer " + env.server.operator_token()}
+    for path in ("/v1/instances/x%0aevent=forged", "/v1/tenants%0d", "/v1/plans/%7f"):
+        r = requests.get(url + path, headers=tok, timeout=10)
+        assert r.status_code == 400, (path, r.status_code, r.text)
+        assert r.json()["error"]["code"] == "invalid_path"
+    # raw socket: client libraries refuse odd method names
+    for m in (b"FORGED", b"X}Y{"):
+        with socket.create_connection(("127.0.0.1", env.server.port), timeout=10) as sk:
+            sk.sendall(m + b" /v1/plans HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            while sk.recv(4096):
+                pass
+    text = requests.get(url + "/metrics", headers=tok, timeout=10).text
+    assert "FORGED" not in text and "X}Y{" not in text
+    assert 'method="other"' in text
+    assert "event=forged" not in env.server.log_tail(10000)
