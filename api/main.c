@@ -34,7 +34,8 @@ static void usage(FILE *f)
                "\n"
                "  --data-dir DIR      state directory: operator.token, and the embedded store\n"
                "  --listen ADDR:PORT  HTTP listen address (default 127.0.0.1:8080)\n"
-               "  --db URL            use this PostgreSQL (libpq URL or key=value string)\n"
+               "  --db URL            use this PostgreSQL (libpq URL or key=value string;\n"
+               "                      blanked in ps; or set DBAAS_DB instead)\n"
                "                      instead of running an embedded one under DIR\n"
                "  --threads N         HTTP worker threads (default 8)\n"
                "  --debug             log debug lines\n"
@@ -113,7 +114,7 @@ int main(int argc, char **argv)
         {"version", no_argument, NULL, 'V'},        {NULL, 0, NULL, 0}};
     const char *data_dir = NULL, *listen_addr = "127.0.0.1:8080", *db = NULL;
     struct embedded *embedded = NULL;
-    char *conninfo = NULL, *lock_path = NULL;
+    char *conninfo = NULL, *lock_path = NULL, *db_copy = NULL;
     int threads = 8, c, lock_fd = -1, sig, status = 1;
     sigset_t sigs;
     struct err e;
@@ -128,7 +129,11 @@ int main(int argc, char **argv)
             listen_addr = optarg;
             break;
         case 'b':
-            db = optarg;
+            /* Keep a copy and blank the argument: a password in the URL must not show in ps
+             * (for longer than the start takes; DBAAS_DB avoids even that). */
+            free(db_copy);
+            db = db_copy = xstrdup(optarg);
+            memset(optarg, 'x', strlen(optarg));
             break;
         case 't':
             threads = atoi(optarg);
@@ -151,6 +156,8 @@ int main(int argc, char **argv)
             return 2;
         }
     }
+    if (!db && getenv("DBAAS_DB") && *getenv("DBAAS_DB"))
+        db = db_copy = xstrdup(getenv("DBAAS_DB"));
     if (optind < argc || !data_dir) {
         fprintf(stderr, "dbaasd: %s\n",
                 optind < argc ? "unexpected argument" : "--data-dir is required");
@@ -237,6 +244,7 @@ out:
     if (status == 0)
         log_info("event=stopped");
     free(conninfo);
+    free(db_copy);
     if (lock_fd >= 0)
         close(lock_fd);
     free(lock_path);

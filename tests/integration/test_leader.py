@@ -62,6 +62,13 @@ def holder_pid(conninfo):
                          " AND granted" % LOCK_KEY)
 
 
+def test_db_url_is_not_shown_in_ps(pair):
+    _, b, conninfo = pair
+    with open("/proc/%d/cmdline" % b.proc.pid, "rb") as f:
+        cmdline = f.read()
+    assert b"--db" in cmdline and conninfo.encode() not in cmdline, cmdline
+
+
 def test_second_leads_when_the_leaders_session_dies(pair):
     a, b, conninfo = pair
     assert not leader_lines(b, "leadership_acquired"), "only one dbaasd leads"
