@@ -36,6 +36,16 @@ static const struct field health_fields[] = {
     {NULL, K_BOOL},
 };
 
+static const struct field usage_fields[] = {
+    {HB_F_CPU_USEC, K_COUNT},
+    {HB_F_MEMORY_BYTES, K_COUNT},
+    {HB_F_IO_READ_BYTES, K_COUNT},
+    {HB_F_IO_WRITE_BYTES, K_COUNT},
+    {HB_F_DISK_MB, K_COUNT},
+    {HB_F_OOM_KILLS, K_COUNT},
+    {NULL, K_BOOL},
+};
+
 static const struct field seeding_fields[] = {
     {HB_F_BYTES, K_COUNT},
     {HB_F_ELAPSED_MS, K_COUNT},
@@ -116,6 +126,11 @@ json_t *hbcheck_seeding(const json_t *in)
     return clean_object(in, seeding_fields);
 }
 
+json_t *hbcheck_usage(const json_t *in)
+{
+    return clean_object(in, usage_fields);
+}
+
 /* Replace member[key] by clean(member[key]), or remove it. */
 static void replace_clean(json_t *member, const char *key, json_t *(*clean)(const json_t *))
 {
@@ -156,10 +171,15 @@ int hbcheck_members(json_t *members, struct err *e)
                            "member " HB_F_STATE " must be one of " HB_STATE_PENDING
                            ", " HB_STATE_STARTING ", " HB_STATE_RUNNING ", " HB_STATE_FAILED
                            ", " HB_STATE_STOPPED ", " HB_STATE_DELETED);
+        replace_scalar(m, HB_F_PID, K_COUNT);
+        replace_scalar(m, HB_F_RESTARTS, K_COUNT);
+        replace_scalar(m, HB_F_APPLIED_VERSION, K_COUNT);
+        replace_scalar(m, HB_F_PENDING_RESTART, K_BOOL);
         replace_scalar(m, HB_F_RESIZE_VERSION, K_COUNT);
         replace_scalar(m, HB_F_RESIZE_ERROR, K_TEXT);
         replace_clean(m, HB_F_HEALTH, hbcheck_health);
         replace_clean(m, HB_F_SEEDING, hbcheck_seeding);
+        replace_clean(m, HB_F_USAGE, hbcheck_usage);
     }
     return 0;
 }

@@ -15,10 +15,12 @@
 #define HBCHECK_POSITION_MAX 64
 
 /* Check the request's members (an array of objects, each with an integer id and a known
- * state) and replace in place each member's health and seeding by their clean forms
- * (hbcheck_health(), hbcheck_seeding(); removed when null). Bad values inside health or seeding
- * never fail the check: they are dropped. 0, or -1 with e set (API_E_INVALID, the message names
- * what is wrong; the caller answers 400 naming "members"). */
+ * state) and replace in place each member's health, seeding and usage by their clean forms
+ * (hbcheck_health(), hbcheck_seeding(), hbcheck_usage(); removed when null), and its pid,
+ * restarts, applied_version, resize_version (integers >= 0), pending_restart (boolean) and
+ * resize_error (text, cut) by themselves, or nothing when of another type. Bad values inside health
+ * or seeding never fail the check: they are dropped. 0, or -1 with e set (API_E_INVALID, the
+ * message names what is wrong; the caller answers 400 naming "members"). */
 int hbcheck_members(json_t *members, struct err *e) __attribute__((warn_unused_result));
 
 /* A clean copy of a reported health object: only alive, writable, upstream_up (booleans), role
@@ -30,5 +32,10 @@ json_t *hbcheck_health(const json_t *in);
 
 /* The same for seeding: bytes and elapsed_ms (integers >= 0). NULL when in is not an object. */
 json_t *hbcheck_seeding(const json_t *in);
+
+/* The same for usage: cpu_usec, memory_bytes, io_read_bytes, io_write_bytes, disk_mb and
+ * oom_kills (integers >= 0): a malformed value from one agent must not break the statements
+ * that read other hosts' members (disk warnings, storage_full). */
+json_t *hbcheck_usage(const json_t *in);
 
 #endif

@@ -113,6 +113,38 @@ static void test_seeding(void **state)
     expect_clean(hbcheck_seeding, "7", "null");
 }
 
+static void test_usage(void **state)
+{
+    (void)state;
+    expect_clean(hbcheck_usage,
+                 "{\"cpu_usec\":5,\"memory_bytes\":6,\"io_read_bytes\":7,\"io_write_bytes\":8,"
+                 "\"disk_mb\":9,\"oom_kills\":0,\"gpu\":1}",
+                 "{\"cpu_usec\":5,\"disk_mb\":9,\"io_read_bytes\":7,\"io_write_bytes\":8,"
+                 "\"memory_bytes\":6,\"oom_kills\":0}");
+    /* a disk_mb that would break the store's ::bigint cast for every host of the instance */
+    expect_clean(hbcheck_usage, "{\"disk_mb\":\"12abc\",\"cpu_usec\":-1,\"oom_kills\":1.5}", "{}");
+    expect_clean(hbcheck_usage, "[]", "null");
+}
+
+static void test_member_scalars(void **state)
+{
+    struct err e;
+    json_t *members;
+    char *s;
+
+    (void)state;
+    members = json_loads("[{\"id\":1,\"state\":\"running\",\"pid\":\"x\",\"restarts\":-2,"
+                         "\"applied_version\":3,\"pending_restart\":1,\"resize_version\":null,"
+                         "\"usage\":{\"disk_mb\":\"NaN\"}}]",
+                         0, NULL);
+    assert_int_equal(hbcheck_members(members, &e), 0);
+    s = json_dumps(members, JSON_COMPACT | JSON_SORT_KEYS);
+    assert_string_equal(s, "[{\"applied_version\":3,\"id\":1,\"state\":\"running\","
+                           "\"usage\":{}}]");
+    free(s);
+    json_decref(members);
+}
+
 static void test_members(void **state)
 {
     struct err e;
@@ -153,6 +185,8 @@ int main(void)
         cmocka_unit_test(test_health_strings),
         cmocka_unit_test(test_seeding),
         cmocka_unit_test(test_members),
+        cmocka_unit_test(test_usage),
+        cmocka_unit_test(test_member_scalars),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
