@@ -34,9 +34,9 @@ static void usage(FILE *f)
                "\n"
                "  --data-dir DIR      state directory: operator.token, and the embedded store\n"
                "  --listen ADDR:PORT  HTTP listen address (default 127.0.0.1:8080)\n"
-               "  --db URL            use this PostgreSQL (libpq URL or key=value string;\n"
-               "                      blanked in ps; or set DBAAS_DB instead)\n"
-               "                      instead of running an embedded one under DIR\n"
+               "  --db URL            use this PostgreSQL (libpq URL or key=value string)\n"
+               "                      instead of running an embedded one under DIR; blanked\n"
+               "                      in ps once read (or set DBAAS_DB instead)\n"
                "  --threads N         HTTP worker threads (default 8)\n"
                "  --debug             log debug lines\n"
                "  --help, --version\n");
@@ -59,6 +59,11 @@ static int operator_token(const char *dir, struct err *e)
     size_t n;
 
     f = fopen(path, "r");
+    if (!f && errno != ENOENT) {
+        /* never replaced silently: the operator's scripts hold the old one */
+        err_set(e, API_E_SYSTEM, "could not read \"%s\": %s", path, strerror(errno));
+        goto out;
+    }
     if (f) {
         n = fread(token, 1, sizeof(token) - 1, f);
         token[n] = '\0';

@@ -143,6 +143,26 @@ def test_second_instance_on_same_data_dir_is_refused(own_server):
     api.close()
 
 
+def test_unreadable_operator_token_is_never_replaced(own_server):
+    """An operator token file that exists but cannot be read stops dbaasd with a message; it is
+    not replaced by a new token behind the operator's back."""
+    own_server.stop()
+    path = own_server.token_path
+    os.rename(path, path + ".kept")
+    os.symlink("operator.token", path)  # a loop: open() fails with ELOOP, even for root
+    try:
+        p = subprocess.run([DBAASD, "--data-dir", own_server.data_dir, "--listen",
+                            "127.0.0.1:%d" % free_port()], capture_output=True, text=True,
+                           timeout=60, stdin=subprocess.DEVNULL)
+        assert p.returncode != 0, p.stdout + p.stderr
+        assert "could not read" in p.stdout + p.stderr, p.stdout + p.stderr
+        assert os.path.islink(path), "the token file was replaced"
+    finally:
+        os.unlink(path)
+        os.rename(path + ".kept", path)
+    own_server.start()
+
+
 def store_pids(srv):
     return [pid for pid, _cmd, _cwd in procs_under(srv.data_dir) if pid != srv.proc.pid]
 
