@@ -244,6 +244,9 @@ struct engine_ops {
      * Redis resyncs by itself). Free *out with engine_seed_plan_free(), also on failure. */
     int (*rejoin_plan)(const struct engine_spec *, const char *data_path,
                        struct engine_seed_plan *out, struct err *);
+    /* Rejoin, after the steps succeeded: file work in data_path only (PostgreSQL: the standby
+     * marker, which pg_rewind removes as a file the source lacks). NULL: nothing to do. */
+    int (*rejoin_finish)(const struct engine_spec *, const char *data_path, struct err *);
 };
 
 /* The drivers. Callers use engine_find() or engine_list(). */
@@ -327,8 +330,10 @@ void engine_seed_plan_free(struct engine_seed_plan *plan);
  * every start. */
 int engine_repl_setup(const struct engine_ops *ops, const struct engine_spec *spec,
                       struct err *e) ENGINE_WUR;
-/* Replica: ops->follow (a no-op where the configuration does it). A no-op without spec->repl
- * or on a primary, so callers may call it after every start. */
+/* Replica: rewrite the configuration files whose content changed (a new upstream reaches the
+ * rendered files: PostgreSQL primary_conninfo, Redis replicaof), then ops->follow (a no-op
+ * where the configuration does it). A no-op without spec->repl or on a primary, so callers may
+ * call it after every start. Cheap when nothing changed: no file is written. */
 int engine_follow(const struct engine_ops *ops, const struct engine_spec *spec,
                   struct err *e) ENGINE_WUR;
 /* One health probe (see ops->health). out is reset first (alive false, role primary, numbers
@@ -337,14 +342,20 @@ int engine_follow(const struct engine_ops *ops, const struct engine_spec *spec,
 int engine_health(const struct engine_ops *ops, const struct engine_spec *spec, int timeout_ms,
                   struct engine_health *out, struct err *e) ENGINE_WUR;
 /* Failover (see struct engine_ops): validate, fill defaults, then call. engine_promote()
- * needs spec->repl with role ENGINE_ROLE_PRIMARY; ENGINE_E_UNSUPPORTED without the op. */
+ * needs spec->repl with role ENGINE_ROLE_PRIMARY; ENGINE_E_UNSUPPORTED without the op. It
+ * first rewrites the configuration for the primary role (as engine_configure() does: no
+ * upstream, no read-only, the primary's synchronous settings), so that the member never starts
+ * as a replica again, then runs ops->promote, which also applies them live. */
 int engine_promote(const struct engine_ops *ops, const struct engine_spec *spec,
                    struct err *e) ENGINE_WUR;
 /* ENGINE_E_UNSUPPORTED when the driver has no stop_writes: stop the engine instead. */
 int engine_stop_writes(const struct engine_ops *ops, const struct engine_spec *spec,
                        struct err *e) ENGINE_WUR;
-/* The rejoin steps for DIR/data (spec->repl with role ENGINE_ROLE_REPLICA); out->n == 0 when
- * there is nothing to run. Run them with engine_rejoin(). */
+/* Rejoin a former primary (engine stopped; spec->repl with role ENGINE_ROLE_REPLICA): write
+ * the configuration, run ops->rejoin_plan's steps for DIR/data through run_step (as
+ * engine_seed() does), then ops->rejoin_finish. The caller then starts the member as a replica
+ * and calls engine_follow(); a failed step or ENGINE_E_DIVERGED from follow means: move the
+ * data aside and seed a fresh copy. 0 at once when the driver has nothing to run. */
 int engine_rejoin(const struct engine_ops *ops, const struct engine_spec *spec,
                   int (*run_step)(void *ctx, const struct engine_seed_step *step, struct err *e),
                   void *ctx, struct err *e) ENGINE_WUR;
