@@ -229,10 +229,13 @@ struct engine_ops {
      * pg_promote(wait => true); MariaDB STOP SLAVE, RESET SLAVE ALL, read_only OFF; Redis
      * REPLICAOF NO ONE). Idempotent: a member already primary succeeds. */
     int (*promote)(const struct engine_spec *, struct err *);
-    /* Switchover: a running primary refuses every new write from now on and waits until its
-     * replicas have what it acknowledged (MariaDB read_only ON and tenant sessions killed; Redis
-     * CLIENT PAUSE WRITE). NULL: the caller stops the engine cleanly instead (PostgreSQL: a
-     * clean shutdown sends every WAL record to the connected standbys first). */
+    /* Switchover: a running primary acknowledges no write from now on (MariaDB read_only ON
+     * and tenant sessions killed; Redis CLIENT PAUSE WRITE: writes wait unanswered). It does not
+     * wait for the replicas: the caller waits until the target's position reaches this one's.
+     * NULL, or ENGINE_E_UNSUPPORTED (MariaDB: an account could bypass read_only): the caller
+     * stops the engine cleanly instead (PostgreSQL: a clean shutdown sends every WAL record to
+     * the connected standbys first). promote() ends the fence (the same member stays primary);
+     * a restart ends it too. */
     int (*stop_writes)(const struct engine_spec *, struct err *);
     /* Rejoin: a former primary's data in data_path (DIR/data, engine stopped) is to become a
      * replica of spec->repl->upstream. Fill *out with the steps that make it one (PostgreSQL

@@ -109,8 +109,8 @@ int mdb_seed_source(const struct engine_spec *s, char ***argv_out, struct err *e
 
 /* Unpack the primary's stream into data_path, then prepare it (crash recovery of the copy)
  * within the plan's buffer pool. */
-int mdb_seed_plan(const struct engine_spec *s, const char *data_path,
-                         struct engine_seed_plan *out, struct err *e)
+int mdb_seed_plan(const struct engine_spec *s, const char *data_path, struct engine_seed_plan *out,
+                  struct err *e)
 {
     struct engine_strv sv = {0};
     char *prog;
@@ -424,8 +424,8 @@ static int mdb_upstream_pos(const struct engine_repl *r, const char *secret, cha
     mysql_options(m, MYSQL_OPT_WRITE_TIMEOUT, &secs);
     if (mysql_real_connect(m, r->upstream.host, r->user, secret, NULL,
                            (unsigned int)r->upstream.port, NULL, 0) &&
-        mdb_gtid_query(m, "read the primary's position", "SELECT @@global.gtid_binlog_pos", out,
-                       n, &ignored) == 0)
+        mdb_gtid_query(m, "read the primary's position", "SELECT @@global.gtid_binlog_pos", out, n,
+                       &ignored) == 0)
         rc = 1;
     mysql_close(m);
     return rc;
@@ -433,10 +433,11 @@ static int mdb_upstream_pos(const struct engine_repl *r, const char *secret, cha
 
 static int mdb_diverged(const struct engine_spec *s, const char *why, struct err *e)
 {
-    return err_set(e, ENGINE_E_DIVERGED,
-                   "cannot follow %s:%d: MariaDB in \"%s\" has transactions the primary lacks (%s); "
-                   "it needs a new seed",
-                   s->repl->upstream.host, s->repl->upstream.port, s->data_dir, why);
+    return err_set(
+        e, ENGINE_E_DIVERGED,
+        "cannot follow %s:%d: MariaDB in \"%s\" has transactions the primary lacks (%s); "
+        "it needs a new seed",
+        s->repl->upstream.host, s->repl->upstream.port, s->data_dir, why);
 }
 
 /* After START SLAVE: wait (deadline) until the primary accepted our position (the I/O thread
@@ -483,8 +484,8 @@ int mdb_follow(const struct engine_spec *s, struct err *e)
     if (!(m = mdb_connect(s, MY_ADMIN_TIMEOUT_MS, e)) || mdb_slave_status(m, &st, e) < 0)
         goto out;
     snprintf(what, sizeof(what), "follow %s:%d", r->upstream.host, r->upstream.port);
-    same = st.configured && strcmp(st.host, r->upstream.host) == 0 &&
-           st.port == r->upstream.port && strcmp(st.user, r->user) == 0;
+    same = st.configured && strcmp(st.host, r->upstream.host) == 0 && st.port == r->upstream.port &&
+           strcmp(st.user, r->user) == 0;
     if (same && st.io_errno == MY_ER_MASTER_FATAL) {
         rc = mdb_diverged(s, st.io_error, e);
         goto out;
@@ -505,8 +506,8 @@ int mdb_follow(const struct engine_spec *s, struct err *e)
         }
         if (gtid)
             buf_printf(&sql, "SET GLOBAL gtid_slave_pos = '%s'", gtid);
-        else if (mdb_gtid_query(m, what, "SELECT @@global.gtid_binlog_pos", own, sizeof(own),
-                                e) < 0)
+        else if (mdb_gtid_query(m, what, "SELECT @@global.gtid_binlog_pos", own, sizeof(own), e) <
+                 0)
             goto out;
         else if (*own) /* what this member wrote itself, or applied and logged */
             buf_puts(&sql, "SET GLOBAL gtid_slave_pos = @@global.gtid_binlog_pos");
@@ -668,7 +669,8 @@ int mdb_stop_writes(const struct engine_spec *s, struct err *e)
         snprintf(kill, sizeof(kill), "KILL CONNECTION %s", row[0]);
         snprintf(what, sizeof(what), "end session %s", row[0]);
         /* A session that ended meanwhile: ER_NO_SUCH_THREAD */
-        if (mysql_real_query(m, kill, strlen(kill)) != 0 && mysql_errno(m) != MY_ER_NO_SUCH_THREAD) {
+        if (mysql_real_query(m, kill, strlen(kill)) != 0 &&
+            mysql_errno(m) != MY_ER_NO_SUCH_THREAD) {
             err_set(e, ENGINE_E_ENGINE, "could not %s: %s", what, mysql_error(m));
             goto out;
         }
@@ -803,7 +805,7 @@ static int64_t mdb_coord(const char *file, int64_t pos)
 
 /* read_only, GTID positions, the source if any, else this server's own binary log. */
 int mdb_health(const struct engine_spec *s, int timeout_ms, struct engine_health *out,
-                      struct err *e)
+               struct err *e)
 {
     int64_t deadline = clock_now_ms() + timeout_ms, binlog_size, done, got;
     MYSQL *m = mdb_nb_connect(s, deadline, e);

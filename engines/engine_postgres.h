@@ -26,8 +26,7 @@
 const char *pg_msg(const char *m, char *buf, size_t n);
 /* A superuser session over the Unix socket (a physical replication session when replication),
  * established before the deadline. The caller closes it with PQfinish(). */
-PGconn *pg_connect(const struct engine_spec *s, int64_t deadline, bool replication,
-                   struct err *e);
+PGconn *pg_connect(const struct engine_spec *s, int64_t deadline, bool replication, struct err *e);
 /* The result of the statement sent on c, before the deadline: the caller PQclear()s it; NULL
  * with e set. At the deadline the statement is cancelled when `cancel`. */
 PGresult *pg_result(PGconn *c, int64_t deadline, const char *what, bool cancel, struct err *e);
@@ -56,14 +55,13 @@ void pg_render_repl_hba(const struct engine_spec *s, struct buf *hba);
 int pg_seed_plan(const struct engine_spec *s, const char *data_path, struct engine_seed_plan *out,
                  struct err *e);
 int pg_seed_finish(const struct engine_spec *s, const char *data_path, struct err *e);
-void pg_seed_error(const struct engine_spec *s, const struct engine_seed_step *step,
-                   struct err *e);
+void pg_seed_error(const struct engine_spec *s, const struct engine_seed_step *step, struct err *e);
 int pg_repl_setup(const struct engine_spec *s, struct err *e);
 int pg_follow(const struct engine_spec *s, struct err *e);
 int pg_health(const struct engine_spec *s, int timeout_ms, struct engine_health *out,
               struct err *e);
 int pg_promote(const struct engine_spec *s, struct err *e);
-int pg_rejoin_plan(const struct engine_spec *s, const char *data_path,
-                   struct engine_seed_plan *out, struct err *e);
+int pg_rejoin_plan(const struct engine_spec *s, const char *data_path, struct engine_seed_plan *out,
+                   struct err *e);
 
 #endif

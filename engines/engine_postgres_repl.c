@@ -36,7 +36,7 @@
 #include "lib/crypto.h"
 #include "lib/xalloc.h"
 
-#define PG_PROMOTE_WAIT_S "20" /* pg_promote(wait_seconds); below PG_ADMIN_TIMEOUT_MS */
+#define PG_PROMOTE_WAIT_S "20"  /* pg_promote(wait_seconds); below PG_ADMIN_TIMEOUT_MS */
 #define PG_REWIND_APP "_rewind" /* application_name of the rewind's sessions: member id + this */
 
 /* The functions pg_rewind runs on its source (PostgreSQL 15 documentation of pg_rewind). */
@@ -89,7 +89,7 @@ void pg_render_repl(const struct engine_spec *s, struct buf *conf)
         /* A standby ignores it; promotion renders the primary's list first. */
         buf_printf(conf, "synchronous_standby_names = ''%s\n",
                    r->sync ? (r->role == ENGINE_ROLE_PRIMARY ? "  # no replica to wait for"
-                                                              : "  # a standby: see promotion")
+                                                             : "  # a standby: see promotion")
                            : "");
     }
     if (r->role != ENGINE_ROLE_REPLICA)
@@ -119,8 +119,8 @@ void pg_render_repl_hba(const struct engine_spec *s, struct buf *hba)
 
 /* pg_basebackup from the primary through this replica's slot, with the password from the
  * passfile and HOME in the member directory (libpq looks for its files there). */
-int pg_seed_plan(const struct engine_spec *s, const char *data_path,
-                        struct engine_seed_plan *out, struct err *e)
+int pg_seed_plan(const struct engine_spec *s, const char *data_path, struct engine_seed_plan *out,
+                 struct err *e)
 {
     const struct engine_repl *r = s->repl;
     struct engine_strv argv = {0}, env = {0};
@@ -168,8 +168,7 @@ int pg_seed_finish(const struct engine_spec *s, const char *data_path, struct er
 }
 
 /* pg_basebackup -S fails when the primary's agent has not created the slot yet. */
-void pg_seed_error(const struct engine_spec *s, const struct engine_seed_step *step,
-                          struct err *e)
+void pg_seed_error(const struct engine_spec *s, const struct engine_seed_step *step, struct err *e)
 {
     const struct engine_repl *r = s->repl;
     char slot[64];
@@ -424,8 +423,8 @@ static void pg_step(struct engine_seed_step *step, struct engine_strv *argv,
  * nothing is rewound), then pg_rewind from it over a plain session (crash recovery of an
  * unclean stop first, in single-user mode with our configuration file). rejoin_finish then
  * writes standby.signal. */
-int pg_rejoin_plan(const struct engine_spec *s, const char *data_path,
-                   struct engine_seed_plan *out, struct err *e)
+int pg_rejoin_plan(const struct engine_spec *s, const char *data_path, struct engine_seed_plan *out,
+                   struct err *e)
 {
     struct engine_strv argv = {0};
     struct buf conninfo = BUF_INIT;
@@ -465,8 +464,7 @@ static int64_t pg_int(const PGresult *res, int col)
 
 /* Role and writability, then the position (and a standby's link and lag), each statement
  * within the deadline and never cancelled (see pg_query_x()). */
-int pg_health(const struct engine_spec *s, int timeout_ms, struct engine_health *out,
-                     struct err *e)
+int pg_health(const struct engine_spec *s, int timeout_ms, struct engine_health *out, struct err *e)
 {
     int64_t deadline = clock_now_ms() + timeout_ms;
     PGconn *c = pg_connect(s, deadline, false, e);
