@@ -419,9 +419,23 @@ static char *admin_secret(const struct engine_spec *rs, struct err *e)
     return secret;
 }
 
-/* Render and write the configuration files into the existing member directory. */
-static int write_config(const struct engine_ops *ops, const struct engine_spec *rs,
-                        const struct engine_user *u, struct err *e)
+/* Whether path holds exactly content (a regular file, not followed if a link). */
+static bool same_content(const char *path, const char *content)
+{
+    char *old = fileio_read(path, strlen(content) + 1, FILEIO_NOFOLLOW, NULL);
+    bool same = old && strcmp(old, content) == 0;
+
+    if (old) {
+        explicit_bzero(old, strlen(old));
+        free(old);
+    }
+    return same;
+}
+
+/* Render and write the configuration files into the existing member directory; with
+ * only_changed, files whose content is already right are left alone. */
+static int write_config_x(const struct engine_ops *ops, const struct engine_spec *rs,
+                          const struct engine_user *u, bool only_changed, struct err *e)
 {
     struct engine_files files = {0};
     char *secret = NULL;
@@ -433,7 +447,9 @@ static int write_config(const struct engine_ops *ops, const struct engine_spec *
         goto out;
     for (int i = 0; i < files.n; i++) {
         char *path = engine_util_path(rs->data_dir, files.f[i].name);
-        int r = engine_util_write_file(path, files.f[i].content, u, e);
+        int r = only_changed && same_content(path, files.f[i].content)
+                    ? 0
+                    : engine_util_write_file(path, files.f[i].content, u, e);
         free(path);
         if (r < 0)
             goto out;
@@ -445,6 +461,12 @@ out:
     engine_files_free(&files);
     engine_util_secret_free(secret);
     return rc;
+}
+
+static int write_config(const struct engine_ops *ops, const struct engine_spec *rs,
+                        const struct engine_user *u, struct err *e)
+{
+    return write_config_x(ops, rs, u, false, e);
 }
 
 /* A message never carries the replication secret, whatever a driver or a tool put in it. */
@@ -711,10 +733,16 @@ int engine_repl_setup(const struct engine_ops *ops, const struct engine_spec *sp
 int engine_follow(const struct engine_ops *ops, const struct engine_spec *spec, struct err *e)
 {
     struct engine_spec rs;
+    struct engine_user u;
 
-    if (prepare(ops, spec, &rs, NULL, e) < 0)
+    if (prepare(ops, spec, &rs, &u, e) < 0)
         return -1;
-    if (!has_role(spec, ENGINE_ROLE_REPLICA) || !ops->follow)
+    if (!has_role(spec, ENGINE_ROLE_REPLICA))
+        return 0;
+    /* A new upstream reaches the rendered files first: the engine may read them (a reload). */
+    if (write_config_x(ops, &rs, &u, true, e) < 0)
+        return redact(spec, -1, e);
+    if (!ops->follow)
         return 0;
     return redact(spec, ops->follow(&rs, e), e);
 }
@@ -745,8 +773,9 @@ int engine_health(const struct engine_ops *ops, const struct engine_spec *spec, 
 int engine_promote(const struct engine_ops *ops, const struct engine_spec *spec, struct err *e)
 {
     struct engine_spec rs;
+    struct engine_user u;
 
-    if (prepare(ops, spec, &rs, NULL, e) < 0)
+    if (prepare(ops, spec, &rs, &u, e) < 0)
         return -1;
     if (!has_role(spec, ENGINE_ROLE_PRIMARY))
         return err_set(e, ENGINE_E_INVALID,
@@ -756,6 +785,10 @@ int engine_promote(const struct engine_ops *ops, const struct engine_spec *spec,
     if (!ops->promote)
         return err_set(e, ENGINE_E_UNSUPPORTED, "engine \"%s\" cannot promote a replica",
                        ops->cat->name);
+    /* The primary's configuration first: whatever happens next, the member never starts as a
+     * replica of its old upstream again (the running engine does not read it before the op). */
+    if (write_config(ops, &rs, &u, e) < 0)
+        return redact(spec, -1, e);
     return redact(spec, ops->promote(&rs, e), e);
 }
 
@@ -800,6 +833,8 @@ int engine_rejoin(const struct engine_ops *ops, const struct engine_spec *spec,
     for (int i = 0; i < plan.n; i++)
         if (run_step(ctx, &plan.step[i], e) < 0)
             goto out;
+    if (ops->rejoin_finish && ops->rejoin_finish(&rs, data, e) < 0)
+        goto out;
     rc = 0;
 out:
     engine_seed_plan_free(&plan);

@@ -229,10 +229,13 @@ struct engine_ops {
      * pg_promote(wait => true); MariaDB STOP SLAVE, RESET SLAVE ALL, read_only OFF; Redis
      * REPLICAOF NO ONE). Idempotent: a member already primary succeeds. */
     int (*promote)(const struct engine_spec *, struct err *);
-    /* Switchover: a running primary refuses every new write from now on and waits until its
-     * replicas have what it acknowledged (MariaDB read_only ON and tenant sessions killed; Redis
-     * CLIENT PAUSE WRITE). NULL: the caller stops the engine cleanly instead (PostgreSQL: a
-     * clean shutdown sends every WAL record to the connected standbys first). */
+    /* Switchover: a running primary acknowledges no write from now on (MariaDB read_only ON
+     * and tenant sessions killed; Redis CLIENT PAUSE WRITE: writes wait unanswered). It does not
+     * wait for the replicas: the caller waits until the target's position reaches this one's.
+     * NULL, or ENGINE_E_UNSUPPORTED (MariaDB: an account could bypass read_only): the caller
+     * stops the engine cleanly instead (PostgreSQL: a clean shutdown sends every WAL record to
+     * the connected standbys first). promote() ends the fence (the same member stays primary);
+     * a restart ends it too. */
     int (*stop_writes)(const struct engine_spec *, struct err *);
     /* Rejoin: a former primary's data in data_path (DIR/data, engine stopped) is to become a
      * replica of spec->repl->upstream. Fill *out with the steps that make it one (PostgreSQL
@@ -244,6 +247,9 @@ struct engine_ops {
      * Redis resyncs by itself). Free *out with engine_seed_plan_free(), also on failure. */
     int (*rejoin_plan)(const struct engine_spec *, const char *data_path,
                        struct engine_seed_plan *out, struct err *);
+    /* Rejoin, after the steps succeeded: file work in data_path only (PostgreSQL: the standby
+     * marker, which pg_rewind removes as a file the source lacks). NULL: nothing to do. */
+    int (*rejoin_finish)(const struct engine_spec *, const char *data_path, struct err *);
 };
 
 /* The drivers. Callers use engine_find() or engine_list(). */
@@ -327,8 +333,10 @@ void engine_seed_plan_free(struct engine_seed_plan *plan);
  * every start. */
 int engine_repl_setup(const struct engine_ops *ops, const struct engine_spec *spec,
                       struct err *e) ENGINE_WUR;
-/* Replica: ops->follow (a no-op where the configuration does it). A no-op without spec->repl
- * or on a primary, so callers may call it after every start. */
+/* Replica: rewrite the configuration files whose content changed (a new upstream reaches the
+ * rendered files: PostgreSQL primary_conninfo, Redis replicaof), then ops->follow (a no-op
+ * where the configuration does it). A no-op without spec->repl or on a primary, so callers may
+ * call it after every start. Cheap when nothing changed: no file is written. */
 int engine_follow(const struct engine_ops *ops, const struct engine_spec *spec,
                   struct err *e) ENGINE_WUR;
 /* One health probe (see ops->health). out is reset first (alive false, role primary, numbers
@@ -337,14 +345,20 @@ int engine_follow(const struct engine_ops *ops, const struct engine_spec *spec,
 int engine_health(const struct engine_ops *ops, const struct engine_spec *spec, int timeout_ms,
                   struct engine_health *out, struct err *e) ENGINE_WUR;
 /* Failover (see struct engine_ops): validate, fill defaults, then call. engine_promote()
- * needs spec->repl with role ENGINE_ROLE_PRIMARY; ENGINE_E_UNSUPPORTED without the op. */
+ * needs spec->repl with role ENGINE_ROLE_PRIMARY; ENGINE_E_UNSUPPORTED without the op. It
+ * first rewrites the configuration for the primary role (as engine_configure() does: no
+ * upstream, no read-only, the primary's synchronous settings), so that the member never starts
+ * as a replica again, then runs ops->promote, which also applies them live. */
 int engine_promote(const struct engine_ops *ops, const struct engine_spec *spec,
                    struct err *e) ENGINE_WUR;
 /* ENGINE_E_UNSUPPORTED when the driver has no stop_writes: stop the engine instead. */
 int engine_stop_writes(const struct engine_ops *ops, const struct engine_spec *spec,
                        struct err *e) ENGINE_WUR;
-/* The rejoin steps for DIR/data (spec->repl with role ENGINE_ROLE_REPLICA); out->n == 0 when
- * there is nothing to run. Run them with engine_rejoin(). */
+/* Rejoin a former primary (engine stopped; spec->repl with role ENGINE_ROLE_REPLICA): write
+ * the configuration, run ops->rejoin_plan's steps for DIR/data through run_step (as
+ * engine_seed() does), then ops->rejoin_finish. The caller then starts the member as a replica
+ * and calls engine_follow(); a failed step or ENGINE_E_DIVERGED from follow means: move the
+ * data aside and seed a fresh copy. 0 at once when the driver has nothing to run. */
 int engine_rejoin(const struct engine_ops *ops, const struct engine_spec *spec,
                   int (*run_step)(void *ctx, const struct engine_seed_step *step, struct err *e),
                   void *ctx, struct err *e) ENGINE_WUR;

@@ -12,15 +12,10 @@
  *   and the socket itself is 0700. Tenants get scram-sha-256 over TCP; the superuser is
  *   rejected over TCP.
  * - Every admin session sets log_min_error_statement=panic so that a failing CREATE ROLE does
- *   not write its verifier to the server log.
- * - Replication (spec->repl): both roles render the settings failover and pg_rewind need and
- *   let CATALOG_REPL_USER in for replication only (scram-sha-256, from anywhere), and write
- *   its password to repl.pgpass (the libpq passfile, 0600). A primary keeps the role (from a
- *   SCRAM verifier computed here) and one physical slot "dbaas_m<id>" per replica
- *   (repl_setup); a replica is seeded with pg_basebackup through its slot, starts with
- *   standby.signal and streams with primary_conninfo/primary_slot_name (no -R: this file
- *   writes all of it). The tenant is NOREPLICATION and pg_hba.conf rejects its replication
- *   connections. */
+ *   not write its verifier to the server log, and synchronous_commit=local so that the agent's
+ *   own writes never wait for a synchronous standby.
+ * - Replication and failover (spec->repl) live in engine_postgres_repl.c (its NOTES); the two
+ *   files share engines/engine_postgres.h. */
 #include "engines/engine.h"
 
 #include <errno.h>
@@ -32,20 +27,19 @@
 #include <string.h>
 #include <sys/wait.h>
 
+#include "engines/engine_postgres.h"
 #include "engines/engine_util.h"
 #include "lib/crypto.h"
 #include "lib/lines.h"
 #include "lib/xalloc.h"
 #include "lib/clock.h"
 
-#define PG_DEFAULT_BIN "/usr/lib/postgresql/15/bin"
-#define PG_ADMIN_DB "postgres"
-#define PG_ADMIN_TIMEOUT_MS 30000
 #define PG_INIT_TIMEOUT_MS 300000
 #define PG_PENDING_RESTART "setting could not be applied"
-#define PG_PASSFILE "repl.pgpass"
-#define PG_SLOT_PREFIX "dbaas_m" /* + member id: slots, application_name */
-#define PG_SEED_CONNECT_TIMEOUT "10"
+/* Every admin session: a failing CREATE ROLE must not log its verifier, and the agent's own
+ * writes (roles, grants) never wait for a synchronous standby: after a promotion in sync mode
+ * the standbys can only connect once repl_setup made their slots. */
+#define PG_ADMIN_OPTIONS "-c log_min_error_statement=panic -c synchronous_commit=local"
 
 /* ---- sizing (see docs/engines.md) ---- */
 
@@ -83,31 +77,6 @@ static int pg_init(const struct engine_spec *s, const char *data_path, struct er
     engine_util_strv_push(&sv, "--no-instructions");
     return engine_util_run_tool(&u, engine_util_strv_steal(&sv), data_path, PG_INIT_TIMEOUT_MS,
                                 "initdb", e);
-}
-
-/* The replication settings of both roles, and a replica's upstream. */
-static void pg_render_repl(const struct engine_spec *s, struct buf *conf)
-{
-    const struct engine_repl *r = s->repl;
-
-    buf_printf(conf,
-               "\n# Replication (HA), member %lld, %s. Both roles keep what failover and\n"
-               "# pg_rewind need (wal_log_hints, retained WAL, standby feedback).\n"
-               "hot_standby_feedback = on\n"
-               "wal_receiver_timeout = 10s\n"
-               "max_slot_wal_keep_size = %lldMB\n",
-               (long long)r->member_id, r->role == ENGINE_ROLE_PRIMARY ? "a primary" : "a replica",
-               (long long)engine_util_clamp(s->disk_mb / 4, 64, INT64_C(1) << 30));
-    if (r->role != ENGINE_ROLE_REPLICA)
-        return;
-    /* Addresses are numeric and paths [A-Za-z0-9._/+-]: nothing to quote. The password is in
-     * the passfile. */
-    buf_printf(conf,
-               "primary_conninfo = 'host=%s port=%d user=%s passfile=%s/" PG_PASSFILE
-               " application_name=" PG_SLOT_PREFIX "%lld connect_timeout=5'\n"
-               "primary_slot_name = '" PG_SLOT_PREFIX "%lld'\n",
-               r->upstream.host, r->upstream.port, r->user, s->data_dir, (long long)r->member_id,
-               (long long)r->member_id);
 }
 
 static int pg_render(const struct engine_spec *s, const char *admin_secret,
@@ -188,14 +157,7 @@ static int pg_render(const struct engine_spec *s, const char *admin_secret,
                "host    all       %s    all      reject\n",
                s->os_user, s->os_user, s->os_user, s->os_user);
     if (s->repl) {
-        /* "all" never matches replication connections: only the replication user gets them,
-         * and it gets nothing else. */
-        buf_printf(&hba,
-                   "local   replication  %s  peer map=dbaas_admin\n"
-                   "host    replication  %s  all  scram-sha-256\n"
-                   "host    replication  all         all  reject\n"
-                   "host    all          %s  all  reject\n",
-                   s->os_user, s->repl->user, s->repl->user);
+        pg_render_repl_hba(s, &hba);
         buf_printf(&pass, "*:*:*:%s:%s\n", s->repl->user, s->repl->secret);
     }
     buf_puts(&hba, "host    all       all   all      scram-sha-256\n");
@@ -240,7 +202,7 @@ static int pg_argv(const struct engine_spec *s, char ***argv_out, struct err *e)
 /* ---- admin sessions ---- */
 
 /* libpq's message without its trailing newline, on one line. */
-static const char *pg_msg(const char *m, char *buf, size_t n)
+const char *pg_msg(const char *m, char *buf, size_t n)
 {
     size_t len;
 
@@ -273,17 +235,22 @@ static int pg_wait(PGconn *c, short events, int64_t deadline)
     }
 }
 
+/* Notices (a repeated GRANT, IF NOT EXISTS) are not errors; a driver never logs them. */
+static void pg_notice_ignore(void *arg, const char *message)
+{
+    (void)arg;
+    (void)message;
+}
+
 /* A superuser session over the Unix socket (a physical replication session when replication),
  * established before the deadline. The caller closes it with PQfinish(). */
-static PGconn *pg_connect(const struct engine_spec *s, int64_t deadline, bool replication,
-                          struct err *e)
+PGconn *pg_connect(const struct engine_spec *s, int64_t deadline, bool replication, struct err *e)
 {
     char port[16], msg[400];
     const char *kw[] = {"host",    "port",       "user",    "dbname",      "application_name",
                         "sslmode", "gssencmode", "options", "replication", NULL};
-    const char *val[] = {s->run_dir,    port,      s->os_user, PG_ADMIN_DB,
-                         "dbaas-agent", "disable", "disable",  "-c log_min_error_statement=panic",
-                         "true",        NULL};
+    const char *val[] = {s->run_dir, port,      s->os_user,       PG_ADMIN_DB, "dbaas-agent",
+                         "disable",  "disable", PG_ADMIN_OPTIONS, "true",      NULL};
     PostgresPollingStatusType st = PGRES_POLLING_WRITING;
     PGconn *c;
 
@@ -295,6 +262,7 @@ static PGconn *pg_connect(const struct engine_spec *s, int64_t deadline, bool re
         err_set(e, ENGINE_E_SYSTEM, "could not connect to PostgreSQL: out of memory");
         return NULL;
     }
+    PQsetNoticeProcessor(c, pg_notice_ignore, NULL);
     if (PQstatus(c) == CONNECTION_BAD)
         st = PGRES_POLLING_FAILED;
     while (st != PGRES_POLLING_OK) {
@@ -320,8 +288,7 @@ fail:
  * with e set. `what` names the action for messages. At the deadline the statement is
  * cancelled when `cancel` (PQcancel() itself waits for the server: health probes, which must
  * return in time even from a stopped server, do not cancel). */
-static PGresult *pg_result(PGconn *c, int64_t deadline, const char *what, bool cancel,
-                           struct err *e)
+PGresult *pg_result(PGconn *c, int64_t deadline, const char *what, bool cancel, struct err *e)
 {
     PGresult *res = NULL, *extra;
     char msg[400];
@@ -358,8 +325,8 @@ static PGresult *pg_result(PGconn *c, int64_t deadline, const char *what, bool c
 }
 
 /* Run one statement with parameters before the deadline (see pg_result()). */
-static PGresult *pg_query_x(PGconn *c, int64_t deadline, const char *what, const char *sql,
-                            int nparams, const char *const *params, bool cancel, struct err *e)
+PGresult *pg_query_x(PGconn *c, int64_t deadline, const char *what, const char *sql, int nparams,
+                     const char *const *params, bool cancel, struct err *e)
 {
     char msg[400];
 
@@ -371,8 +338,8 @@ static PGresult *pg_query_x(PGconn *c, int64_t deadline, const char *what, const
     return pg_result(c, deadline, what, cancel, e);
 }
 
-static PGresult *pg_query(PGconn *c, int64_t deadline, const char *what, const char *sql,
-                          int nparams, const char *const *params, struct err *e)
+PGresult *pg_query(PGconn *c, int64_t deadline, const char *what, const char *sql, int nparams,
+                   const char *const *params, struct err *e)
 {
     return pg_query_x(c, deadline, what, sql, nparams, params, true, e);
 }
@@ -392,8 +359,8 @@ static int pg_probe(const struct engine_spec *s, int timeout_ms, struct err *e)
 }
 
 /* Whether a row exists for `sql` with one parameter: 1, 0, or -1 on error. */
-static int pg_exists(PGconn *c, int64_t deadline, const char *what, const char *sql,
-                     const char *param, struct err *e)
+int pg_exists(PGconn *c, int64_t deadline, const char *what, const char *sql, const char *param,
+              struct err *e)
 {
     PGresult *res = pg_query(c, deadline, what, sql, 1, &param, e);
     int n;
@@ -406,8 +373,8 @@ static int pg_exists(PGconn *c, int64_t deadline, const char *what, const char *
 }
 
 /* A statement whose result is not needed: 0 / -1. */
-static int pg_run(PGconn *c, int64_t deadline, const char *what, const char *sql, int nparams,
-                  const char *const *params, struct err *e)
+int pg_run(PGconn *c, int64_t deadline, const char *what, const char *sql, int nparams,
+           const char *const *params, struct err *e)
 {
     PGresult *res = pg_query(c, deadline, what, sql, nparams, params, e);
 
@@ -418,8 +385,8 @@ static int pg_run(PGconn *c, int64_t deadline, const char *what, const char *sql
 /* Create or alter role `name` WITH `attributes` (a fixed text) and the SCRAM verifier as its
  * password. CREATE ROLE takes no parameters: both values were validated strictly, and are
  * quoted; the statement is wiped. */
-static int pg_set_role(PGconn *c, int64_t deadline, const char *name, const char *verifier,
-                       const char *attributes, struct err *e)
+int pg_set_role(PGconn *c, int64_t deadline, const char *name, const char *verifier,
+                const char *attributes, struct err *e)
 {
     char *ident = NULL, *lit = NULL, what[128];
     struct buf sql = BUF_INIT;
@@ -530,274 +497,6 @@ out:
     return rc;
 }
 
-/* ---- replication ---- */
-
-/* pg_basebackup from the primary through this replica's slot, with the password from the
- * passfile and HOME in the member directory (libpq looks for its files there). */
-static int pg_seed_plan(const struct engine_spec *s, const char *data_path,
-                        struct engine_seed_plan *out, struct err *e)
-{
-    const struct engine_repl *r = s->repl;
-    struct engine_strv argv = {0}, env = {0};
-    char *prog = engine_util_program(s->bin_dir, PG_DEFAULT_BIN, "pg_basebackup");
-
-    (void)e;
-    engine_util_strv_push(&argv, prog);
-    free(prog);
-    engine_util_strv_pushf(&argv, "--pgdata=%s", data_path);
-    engine_util_strv_pushf(&argv, "--host=%s", r->upstream.host);
-    engine_util_strv_pushf(&argv, "--port=%d", r->upstream.port);
-    engine_util_strv_pushf(&argv, "--username=%s", r->user);
-    engine_util_strv_push(&argv, "--no-password");
-    engine_util_strv_push(&argv, "--wal-method=stream");
-    engine_util_strv_pushf(&argv, "--slot=" PG_SLOT_PREFIX "%lld", (long long)r->member_id);
-    engine_util_strv_push(&argv, "--checkpoint=fast");
-    engine_util_strv_push(&argv, "--no-sync"); /* engine_seed() syncs once */
-    engine_util_strv_pushf(&env, "PGPASSFILE=%s/" PG_PASSFILE, s->data_dir);
-    engine_util_strv_pushf(&env, "HOME=%s", s->data_dir);
-    engine_util_strv_push(&env, "PGCONNECT_TIMEOUT=" PG_SEED_CONNECT_TIMEOUT);
-    engine_util_strv_pushf(&env, "PGAPPNAME=" PG_SLOT_PREFIX "%lld", (long long)r->member_id);
-    out->n = 1;
-    out->step[0].argv = engine_util_strv_steal(&argv);
-    out->step[0].env = engine_util_strv_steal(&env);
-    out->step[0].stdin_stream = false;
-    out->step[0].what = "pg_basebackup";
-    return 0;
-}
-
-/* standby.signal: the copy starts as a standby of primary_conninfo. */
-static int pg_seed_finish(const struct engine_spec *s, const char *data_path, struct err *e)
-{
-    struct engine_user u;
-    char *path;
-    int rc;
-
-    if (engine_util_user(s->os_user, &u, e) < 0)
-        return -1;
-    path = engine_util_path(data_path, "standby.signal");
-    rc = engine_util_write_file(path, "", &u, e);
-    free(path);
-    return rc;
-}
-
-/* pg_basebackup -S fails when the primary's agent has not created the slot yet. */
-static void pg_seed_error(const struct engine_spec *s, const struct engine_seed_step *step,
-                          struct err *e)
-{
-    const struct engine_repl *r = s->repl;
-    char slot[64];
-
-    (void)step;
-    snprintf(slot, sizeof(slot), "replication slot \"" PG_SLOT_PREFIX "%lld\" does not exist",
-             (long long)r->member_id);
-    if (e && strstr(e->msg, slot))
-        err_set(e, ENGINE_E_UNAVAILABLE,
-                "could not seed from the primary at %s:%d yet: %s there (the primary's agent "
-                "creates it); retry later",
-                r->upstream.host, r->upstream.port, slot);
-}
-
-/* Drop a slot of ours, ending the walsender that holds it. A replica that still runs would take
- * the slot again within milliseconds: DROP_REPLICATION_SLOT ... WAIT on a replication session
- * waits first and takes the slot the moment the walsender releases it. */
-static int pg_drop_slot(const struct engine_spec *s, PGconn *c, int64_t deadline, const char *slot,
-                        struct err *e)
-{
-    PGconn *rc = pg_connect(s, deadline, true, e);
-    PGresult *res = NULL;
-    char sql[128], what[128], msg[400];
-    int ok = -1;
-
-    snprintf(what, sizeof(what), "drop replication slot \"%s\"", slot);
-    /* The name is ours, "dbaas_m<digits>": an identifier as it is. */
-    snprintf(sql, sizeof(sql), "DROP_REPLICATION_SLOT %s WAIT", slot);
-    if (!rc)
-        goto out;
-    if (!PQsendQuery(rc, sql)) {
-        err_set(e, ENGINE_E_UNAVAILABLE, "could not %s: %s", what,
-                pg_msg(PQerrorMessage(rc), msg, sizeof(msg)));
-        goto out;
-    }
-    if (pg_run(c, deadline, what,
-               "SELECT pg_catalog.pg_terminate_backend(active_pid)"
-               " FROM pg_catalog.pg_replication_slots"
-               " WHERE slot_name = $1 AND active_pid <> pg_catalog.pg_backend_pid()",
-               1, &slot, e) < 0)
-        goto out;
-    if ((res = pg_result(rc, deadline, what, false, e)) != NULL)
-        ok = 0;
-out:
-    PQclear(res);
-    PQfinish(rc);
-    return ok;
-}
-
-/* The replication role from a SCRAM verifier of the secret (so the clear password is in no
- * statement), then exactly one slot per replica, then a reload for pg_hba.conf. */
-static int pg_repl_setup(const struct engine_spec *s, struct err *e)
-{
-    const struct engine_repl *r = s->repl;
-    int64_t deadline = clock_now_ms() + PG_ADMIN_TIMEOUT_MS;
-    PGconn *c = NULL;
-    PGresult *res = NULL;
-    char *verifier = NULL, what[128], name[64];
-    int exists, rc = -1;
-
-    if (!(c = pg_connect(s, deadline, false, e)))
-        goto out;
-    verifier = crypto_scram_verifier(r->secret, CRYPTO_SCRAM_ITERATIONS);
-    if (!verifier) {
-        err_set(e, ENGINE_E_SYSTEM, "could not compute the verifier of role \"%s\"", r->user);
-        goto out;
-    }
-    if (pg_set_role(c, deadline, r->user, verifier,
-                    "LOGIN REPLICATION NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT NOBYPASSRLS",
-                    e) < 0)
-        goto out;
-
-    /* Drop our slots of members that are gone (ending a walsender that still uses one). */
-    res = pg_query(c, deadline, "list replication slots",
-                   "SELECT slot_name FROM pg_catalog.pg_replication_slots"
-                   " WHERE slot_type = 'physical' AND slot_name LIKE '" PG_SLOT_PREFIX "%'",
-                   0, NULL, e);
-    if (!res)
-        goto out;
-    for (int i = 0; i < PQntuples(res); i++) {
-        const char *slot = PQgetvalue(res, i, 0);
-        bool wanted = false;
-
-        for (int j = 0; j < r->n_replicas && !wanted; j++) {
-            snprintf(name, sizeof(name), PG_SLOT_PREFIX "%lld", (long long)r->replicas[j].id);
-            wanted = strcmp(name, slot) == 0;
-        }
-        if (wanted)
-            continue;
-        if (pg_drop_slot(s, c, deadline, slot, e) < 0)
-            goto out;
-    }
-    for (int j = 0; j < r->n_replicas; j++) {
-        const char *params[] = {name};
-
-        snprintf(name, sizeof(name), PG_SLOT_PREFIX "%lld", (long long)r->replicas[j].id);
-        snprintf(what, sizeof(what), "create replication slot \"%s\"", name);
-        exists = pg_exists(c, deadline, what,
-                           "SELECT 1 FROM pg_catalog.pg_replication_slots WHERE slot_name = $1",
-                           name, e);
-        if (exists < 0)
-            goto out;
-        /* Reserve WAL now: the replica's pg_basebackup streams through this slot. */
-        if (!exists && pg_run(c, deadline, what,
-                              "SELECT pg_catalog.pg_create_physical_replication_slot($1, true)", 1,
-                              params, e) < 0)
-            goto out;
-    }
-    if (pg_run(c, deadline, "reload the configuration", "SELECT pg_catalog.pg_reload_conf()", 0,
-               NULL, e) < 0)
-        goto out;
-    rc = 0;
-out:
-    PQclear(res);
-    engine_util_secret_free(verifier);
-    PQfinish(c);
-    return rc;
-}
-
-/* The configuration (standby.signal, primary_conninfo) makes a standby follow; a reload applies
- * a changed upstream (PostgreSQL 13+ reloads primary_conninfo) and leaves an unchanged one
- * alone. A server that is not a standby cannot follow without a rewind or a new seed. */
-static int pg_follow(const struct engine_spec *s, struct err *e)
-{
-    int64_t deadline = clock_now_ms() + PG_ADMIN_TIMEOUT_MS;
-    PGconn *c = pg_connect(s, deadline, false, e);
-    PGresult *res = NULL;
-    int rc = -1;
-
-    if (!c)
-        goto out;
-    if (!(res = pg_query(c, deadline, "check recovery", "SELECT pg_catalog.pg_is_in_recovery()", 0,
-                         NULL, e)))
-        goto out;
-    if (strcmp(PQgetvalue(res, 0, 0), "t") != 0) {
-        err_set(e, ENGINE_E_ENGINE,
-                "cannot follow %s:%d: PostgreSQL 15 in \"%s\" is not a standby (promoted, or "
-                "not seeded as a replica); it needs a rewind or a new seed",
-                s->repl->upstream.host, s->repl->upstream.port, s->data_dir);
-        goto out;
-    }
-    rc = pg_run(c, deadline, "reload the configuration", "SELECT pg_catalog.pg_reload_conf()", 0,
-                NULL, e);
-out:
-    PQclear(res);
-    PQfinish(c);
-    return rc;
-}
-
-static int64_t pg_int(const PGresult *res, int col)
-{
-    return PQgetisnull(res, 0, col) ? -1 : strtoll(PQgetvalue(res, 0, col), NULL, 10);
-}
-
-/* Role and writability, then the position (and a standby's link and lag), each statement
- * within the deadline and never cancelled (see pg_query_x()). */
-static int pg_health(const struct engine_spec *s, int timeout_ms, struct engine_health *out,
-                     struct err *e)
-{
-    int64_t deadline = clock_now_ms() + timeout_ms;
-    PGconn *c = pg_connect(s, deadline, false, e);
-    PGresult *res = NULL;
-    bool standby;
-    int rc = -1;
-
-    if (!c)
-        goto out;
-    res = pg_query_x(c, deadline, "probe PostgreSQL",
-                     "SELECT pg_catalog.pg_is_in_recovery(),"
-                     " current_setting('default_transaction_read_only') = 'on'",
-                     0, NULL, false, e);
-    if (!res)
-        goto out;
-    out->alive = true;
-    standby = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
-    out->role = standby ? ENGINE_ROLE_REPLICA : ENGINE_ROLE_PRIMARY;
-    out->writable = !standby && strcmp(PQgetvalue(res, 0, 1), "f") == 0;
-    PQclear(res);
-    if (!standby)
-        res = pg_query_x(c, deadline, "read the WAL position",
-                         "SELECT pg_catalog.pg_current_wal_lsn()::text,"
-                         " (pg_catalog.pg_current_wal_lsn() - '0/0'::pg_lsn)::bigint",
-                         0, NULL, false, e);
-    else
-        res = pg_query_x(
-            c, deadline, "read the replay position",
-            "WITH w AS (SELECT pg_catalog.pg_last_wal_replay_lsn() AS replay,"
-            "  pg_catalog.pg_last_wal_receive_lsn() AS received,"
-            "  (SELECT latest_end_lsn FROM pg_catalog.pg_stat_wal_receiver) AS sender_end,"
-            "  coalesce((SELECT status = 'streaming' FROM pg_catalog.pg_stat_wal_receiver),"
-            "   false) AS streaming)"
-            " SELECT coalesce(replay::text, ''), (replay - '0/0'::pg_lsn)::bigint,"
-            "  streaming::int,"
-            "  CASE WHEN replay IS NOT NULL THEN"
-            "   greatest(0, greatest(received, sender_end) - replay)::bigint END,"
-            "  CASE WHEN received = replay THEN 0 ELSE extract(epoch FROM"
-            "   now() - pg_catalog.pg_last_xact_replay_timestamp())::float8 END"
-            " FROM w",
-            0, NULL, false, e);
-    if (!res)
-        goto out;
-    snprintf(out->position, sizeof(out->position), "%s", PQgetvalue(res, 0, 0));
-    out->position_bytes = pg_int(res, 1);
-    if (standby) {
-        out->upstream_up = (int)pg_int(res, 2);
-        out->lag_bytes = pg_int(res, 3);
-        out->lag_seconds = PQgetisnull(res, 0, 4) ? -1 : strtod(PQgetvalue(res, 0, 4), NULL);
-    }
-    rc = 0;
-out:
-    PQclear(res);
-    PQfinish(c);
-    return rc;
-}
-
 /* ---- start errors ---- */
 
 static const char *const pg_levels[] = {"PANIC:", "FATAL:", "ERROR:", "WARNING:", "LOG:", NULL};
@@ -856,5 +555,8 @@ const struct engine_ops engine_postgres_ops = {
     .repl_setup = pg_repl_setup,
     .follow = pg_follow,
     .health = pg_health,
-    .promote = NULL, /* failover: engines/ helper implements */
+    .promote = pg_promote,
+    .stop_writes = NULL, /* a clean stop sends every WAL record to the standbys first */
+    .rejoin_plan = pg_rejoin_plan,
+    .rejoin_finish = pg_seed_finish, /* standby.signal, as after a seed */
 };

@@ -41,6 +41,9 @@
 #define RD_TENANT_RULES "~* &* +@all -@admin"
 #define RD_REPL_RULES "resetchannels -@all +psync +replconf +ping"
 #define RD_REPL_AUTH_FILE "repl-auth.conf"
+#define RD_SYNC_MAX_LAG "1" /* seconds: min-replicas-max-lag in sync mode */
+/* CLIENT PAUSE WRITE of stop_writes, in ms: a year; promote and follow end it */
+#define RD_PAUSE_MS "31536000000"
 
 /* ---- sizing (see docs/engines.md) ---- */
 
@@ -79,6 +82,13 @@ static void rd_render_repl(const struct engine_spec *s, struct buf *conf, struct
                    "replica-read-only yes\n"
                    "replica-serve-stale-data yes\n",
                    r->upstream.host, r->upstream.port);
+    /* Every role: a replica ignores it, a promoted one has it already. */
+    buf_printf(conf,
+               "# Sync: a primary refuses writes (NOREPLICAS) unless a replica acknowledged\n"
+               "# the stream within the last second; clients use WAIT for their own writes\n"
+               "min-replicas-to-write %d\n"
+               "min-replicas-max-lag " RD_SYNC_MAX_LAG "\n",
+               r->sync ? 1 : 0);
     buf_printf(conf, "include %s/" RD_REPL_AUTH_FILE "\n", s->data_dir);
     auth->name = RD_REPL_AUTH_FILE;
     auth->content = xasprintf("masteruser %s\nmasterauth %s\n", r->user, r->secret);
@@ -302,6 +312,29 @@ static int rd_create_user(const struct engine_spec *s, struct err *e)
     return rc;
 }
 
+/* Run one admin command whose reply is not needed: 0 / -1. */
+static int rd_run(redisContext *c, int64_t deadline, const char *what, int argc, const char **argv,
+                  struct err *e)
+{
+    redisReply *r = rd_cmd_by(c, deadline, what, argc, argv, e);
+
+    freeReplyObject(r);
+    return r ? 0 : -1;
+}
+
+/* The sync settings of spec->repl, live (what redis.conf says at the next start). */
+static int rd_sync_live(redisContext *c, const struct engine_spec *s, struct err *e)
+{
+    const char *argv[] = {"CONFIG",
+                          "SET",
+                          "min-replicas-to-write",
+                          s->repl->sync ? "1" : "0",
+                          "min-replicas-max-lag",
+                          RD_SYNC_MAX_LAG};
+
+    return rd_run(c, clock_now_ms() + RD_ADMIN_TIMEOUT_MS, "set the sync settings", 6, argv, e);
+}
+
 static int rd_apply_live(const struct engine_spec *s, bool *restart_needed, struct err *e)
 {
     redisContext *c = rd_connect(s, RD_ADMIN_TIMEOUT_MS, e);
@@ -317,6 +350,8 @@ static int rd_apply_live(const struct engine_spec *s, bool *restart_needed, stru
         r = rd_cmd(c, "set maxmemory", 4, argv, e);
     }
     freeReplyObject(r);
+    if (r && s->repl && rd_sync_live(c, s, e) < 0)
+        r = NULL;
     redisFree(c);
     return r ? 0 : -1;
 }
@@ -347,6 +382,8 @@ static int rd_repl_setup(const struct engine_spec *s, struct err *e)
     crypto_sha256_hex(s->repl->secret, strlen(s->repl->secret), digest);
     rc = rd_set_acl_user(c, s->repl->user, digest, rules, 4, e);
     explicit_bzero(digest, sizeof(digest));
+    if (rc == 0)
+        rc = rd_sync_live(c, s, e);
     redisFree(c);
     return rc;
 }
@@ -423,6 +460,12 @@ static int rd_follow(const struct engine_spec *s, struct err *e)
             goto out;
         freeReplyObject(r);
     }
+    {
+        /* A former primary fenced by stop_writes: a replica refuses the tenant anyway. */
+        const char *argv[] = {"CLIENT", "UNPAUSE"};
+        if (rd_run(c, deadline, what, 2, argv, e) < 0 || rd_sync_live(c, s, e) < 0)
+            goto out;
+    }
     rc = 0;
 out:
     redisFree(c);
@@ -467,6 +510,46 @@ static int rd_health(const struct engine_spec *s, int timeout_ms, struct engine_
     rc = 0;
 out:
     freeReplyObject(r);
+    redisFree(c);
+    return rc;
+}
+
+/* ---- failover ---- */
+
+/* Stop replicating and take writes (REPLICAOF NO ONE keeps the data and the replication
+ * history, so the other replicas continue partially), with the primary's sync settings and
+ * any stop_writes pause ended. Idempotent. */
+static int rd_promote(const struct engine_spec *s, struct err *e)
+{
+    int64_t deadline = clock_now_ms() + RD_ADMIN_TIMEOUT_MS;
+    redisContext *c = rd_connect(s, RD_ADMIN_TIMEOUT_MS, e);
+    const char *noone[] = {"REPLICAOF", "NO", "ONE"}, *unpause[] = {"CLIENT", "UNPAUSE"};
+    int rc = -1;
+
+    if (!c)
+        return -1;
+    if (rd_sync_live(c, s, e) < 0 || rd_run(c, deadline, "promote the replica", 3, noone, e) < 0 ||
+        rd_run(c, deadline, "promote the replica", 2, unpause, e) < 0)
+        goto out;
+    rc = 0;
+out:
+    redisFree(c);
+    return rc;
+}
+
+/* Switchover: every client's write commands wait (CLIENT PAUSE WRITE, for a year) and are
+ * never answered while the pause lasts: nothing new is acknowledged, expiry and eviction stop
+ * too, so the replication offset stands still and the replicas catch up with it. Reads go on.
+ * The pause ends with the process, a promotion (CLIENT UNPAUSE) or follow. */
+static int rd_stop_writes(const struct engine_spec *s, struct err *e)
+{
+    redisContext *c = rd_connect(s, RD_ADMIN_TIMEOUT_MS, e);
+    const char *argv[] = {"CLIENT", "PAUSE", RD_PAUSE_MS, "WRITE"};
+    int rc;
+
+    if (!c)
+        return -1;
+    rc = rd_run(c, clock_now_ms() + RD_ADMIN_TIMEOUT_MS, "pause the writes", 4, argv, e);
     redisFree(c);
     return rc;
 }
@@ -523,5 +606,8 @@ const struct engine_ops engine_redis_ops = {
     .repl_setup = rd_repl_setup,
     .follow = rd_follow,
     .health = rd_health,
-    .promote = NULL, /* failover: engines/ helper implements */
+    .promote = rd_promote,
+    .stop_writes = rd_stop_writes,
+    .rejoin_plan = NULL, /* a former primary's REPLICAOF resyncs (fully when it diverged) */
+    .rejoin_finish = NULL,
 };

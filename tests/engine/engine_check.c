@@ -18,6 +18,15 @@
  *                       one engine_health() probe: "alive=1 role=... elapsed_ms=N"
  *   engine_check repl-setup ENGINE DIR PORT MEMBER_ID [REPLICA_ID:PORT ...]
  *                       engine_repl_setup() on a running primary (secret on stdin)
+ *   engine_check failover ENGINE TOP PORT1 PORT2 clean|diverge|diverge-far
+ *                       a pair as for repl, then a switchover (clean) or a crash of the
+ *                       primary after a write the replica missed (diverge): the replica is
+ *                       promoted and the old primary rejoins as its replica; diverge-far:
+ *                       the new primary also moves past the old one's position (see
+ *                       cmd_failover()); password and secret on stdin; stops both servers
+ *   engine_check sync ENGINE TOP PORT1 PORT2
+ *                       a pair switched to synchronous replication live: writes with and
+ *                       without the replica (see cmd_sync()); stops both servers
  *
  * The tenant is "app" on 127.0.0.1:PORT; DIR is the member directory (its parent must exist
  * and be traversable by the engine's OS user). Exit status: 0 ok, 1 failure, 2 usage,
@@ -55,17 +64,21 @@
 
 static int usage(void)
 {
-    fprintf(stderr, "usage: engine_check min ENGINE\n"
-                    "       engine_check start ENGINE DIR PORT [MEMORY_MB]   (password on stdin)\n"
-                    "       engine_check resize ENGINE DIR PORT MEMORY_MB    (password on stdin)\n"
-                    "       engine_check user ENGINE DIR PORT                (password on stdin)\n"
-                    "       engine_check stop ENGINE DIR PID\n"
-                    "       engine_check remove ENGINE DIR\n"
-                    "       engine_check repl ENGINE TOP PORT1 PORT2 [MEMORY_MB]\n"
-                    "                                  (password, then secret, on stdin)\n"
-                    "       engine_check health ENGINE DIR PORT TIMEOUT_MS\n"
-                    "       engine_check repl-setup ENGINE DIR PORT MEMBER_ID [ID:PORT ...]\n"
-                    "                                  (secret on stdin)\n");
+    fprintf(stderr,
+            "usage: engine_check min ENGINE\n"
+            "       engine_check start ENGINE DIR PORT [MEMORY_MB]   (password on stdin)\n"
+            "       engine_check resize ENGINE DIR PORT MEMORY_MB    (password on stdin)\n"
+            "       engine_check user ENGINE DIR PORT                (password on stdin)\n"
+            "       engine_check stop ENGINE DIR PID\n"
+            "       engine_check remove ENGINE DIR\n"
+            "       engine_check repl ENGINE TOP PORT1 PORT2 [MEMORY_MB]\n"
+            "                                  (password, then secret, on stdin)\n"
+            "       engine_check health ENGINE DIR PORT TIMEOUT_MS\n"
+            "       engine_check repl-setup ENGINE DIR PORT MEMBER_ID [ID:PORT ...]\n"
+            "                                  (secret on stdin)\n"
+            "       engine_check failover ENGINE TOP PORT1 PORT2 clean|diverge|diverge-far\n"
+            "       engine_check sync ENGINE TOP PORT1 PORT2\n"
+            "                                  (password, then secret, on stdin)\n");
     return 2;
 }
 
@@ -736,6 +749,344 @@ out:
     return rc;
 }
 
+/* ---- failover (HA part 2) ---- */
+
+#define FENCE_WRITE_TIMEOUT_MS 1500
+#define SYNC_WRITE_TIMEOUT_MS 3000
+
+/* A primary (member 1, TOP/m1) and a replica streaming from it (member 2, TOP/m2), running,
+ * and what the failover checks change on them: each member's role and peers. */
+struct pair {
+    const struct engine_ops *ops;
+    const char *password, *secret;
+    char *dir1, *dir2, *verifier;
+    char instance[32], unused[32];
+    struct engine_peer peer1, peer2; /* m1, m2 as the other sees them */
+    struct engine_repl r1, r2;
+    struct engine_spec s1, s2;
+    struct seed_ctx ctx;
+    pid_t pid1, pid2;
+};
+
+static void pair_primary(struct engine_repl *r, const struct engine_peer *replica)
+{
+    r->role = ENGINE_ROLE_PRIMARY;
+    r->replicas = replica;
+    r->n_replicas = 1;
+}
+
+static void pair_replica(struct engine_repl *r, const struct engine_peer *upstream)
+{
+    r->role = ENGINE_ROLE_REPLICA;
+    r->upstream = *upstream;
+    r->replicas = NULL;
+    r->n_replicas = 0;
+}
+
+/* m1 the primary, m2 seeded from it, both running, m2 following. */
+static int pair_up(struct pair *p, const struct engine_ops *ops, const char *top, int port1,
+                   int port2, const char *password, const char *secret, struct err *e)
+{
+    struct start_times t;
+
+    memset(p, 0, sizeof(*p));
+    p->ops = ops;
+    p->password = password;
+    p->secret = secret;
+    p->pid1 = p->pid2 = -1;
+    p->dir1 = engine_util_path(top, "m1");
+    p->dir2 = engine_util_path(top, "m2");
+    if (!(p->verifier = ops->cat->verifier_new(password)))
+        return err_set(e, ENGINE_E_INVALID, "no verifier for the password");
+    p->peer1 = (struct engine_peer){1, "127.0.0.1", port1};
+    p->peer2 = (struct engine_peer){2, "127.0.0.1", port2};
+    p->r1 = (struct engine_repl){
+        ENGINE_ROLE_PRIMARY, 1, CATALOG_REPL_USER, secret, {0}, NULL, 0, false};
+    p->r2 = p->r1;
+    p->r2.member_id = 2;
+    pair_primary(&p->r1, &p->peer2);
+    pair_replica(&p->r2, &p->peer1);
+    make_spec(&p->s1, p->dir1, port1, DEFAULT_MEMORY_MB, p->verifier, p->unused, sizeof(p->unused));
+    make_spec(&p->s2, p->dir2, port2, DEFAULT_MEMORY_MB, p->verifier, p->unused, sizeof(p->unused));
+    snprintf(p->instance, sizeof(p->instance), "fo-%d", port1);
+    p->s1.instance = p->s2.instance = p->instance;
+    p->s1.repl = &p->r1;
+    p->s2.repl = &p->r2;
+    p->ctx.ops = ops;
+    p->ctx.primary = &p->s1;
+    p->ctx.replica = &p->s2;
+    if (engine_util_user(ops->cat->default_os_user, &p->ctx.u, e) < 0 ||
+        engine_init(ops, &p->s1, e) < 0 || launch(ops, &p->s1, &p->pid1, &t, e) < 0 ||
+        engine_create_user(ops, &p->s1, e) < 0 || engine_repl_setup(ops, &p->s1, e) < 0 ||
+        engine_seed(ops, &p->s2, run_step, &p->ctx, e) < 0 ||
+        launch(ops, &p->s2, &p->pid2, &t, e) < 0 || engine_create_user(ops, &p->s2, e) < 0 ||
+        engine_follow(ops, &p->s2, e) < 0)
+        return -1;
+    printf("pid1=%d\npid2=%d\n", (int)p->pid1, (int)p->pid2);
+    fflush(stdout);
+    return 0;
+}
+
+static void pair_down(struct pair *p)
+{
+    if (p->pid2 > 0)
+        stop_pid(p->ops, p->pid2, true);
+    if (p->pid1 > 0)
+        stop_pid(p->ops, p->pid1, true);
+    free(p->dir1);
+    free(p->dir2);
+    free(p->verifier);
+}
+
+/* Wait (deadline) until the tenant reads key = value on port. */
+static int wait_value(const struct engine_ops *ops, int port, const char *password, const char *key,
+                      const char *value, struct err *e)
+{
+    int64_t deadline = clock_now_ms() + REPLICATE_DEADLINE_MS;
+    struct buf msg = BUF_INIT;
+    char got[256];
+    int r;
+
+    for (;; clock_sleep_ms(20)) {
+        r = tenant_read(ops->cat->name, port, password, key, got, sizeof(got), &msg);
+        if (r == 1 && strcmp(got, value) == 0)
+            break;
+        if (clock_now_ms() > deadline) {
+            err_set(e, ENGINE_E_ENGINE, "\"%s\" did not reach port %d: %s", key, port,
+                    r < 0 ? buf_str(&msg) : "timed out");
+            buf_free(&msg);
+            return -1;
+        }
+    }
+    buf_free(&msg);
+    return 0;
+}
+
+static const char *write_outcome(int r)
+{
+    return r == 0 ? "accepted" : r == -2 ? "timeout" : "refused";
+}
+
+/* The SIGKILL of a child server, reaped. */
+static void kill_child(pid_t *pid)
+{
+    int status;
+
+    kill(*pid, SIGKILL);
+    while (waitpid(*pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    *pid = -1;
+}
+
+/* A failover and the old primary's rejoin. clean: a switchover (stop_writes or a clean stop,
+ * the replica catches up, the primary stops). diverge: the replica stops, the primary takes a
+ * write the replica never sees and is killed. Then the replica is promoted, takes a write,
+ * and the old primary rejoins as its replica (rejoin steps, start, follow; on
+ * ENGINE_E_DIVERGED a new seed, as the agent does). far: the new primary takes more writes
+ * than the old one missed. Prints key=value lines. */
+static int cmd_failover(const struct engine_ops *ops, const char *top, int port1, int port2,
+                        bool diverge, bool far)
+{
+    char *password = read_password(), *secret = read_password();
+    const char *name = ops->cat->name;
+    struct engine_health h1, h2;
+    struct start_times t;
+    struct buf msg = BUF_INIT;
+    struct err e = {0};
+    struct pair p;
+    int64_t t0;
+    char got[256];
+    int rc = 1, r;
+
+    memset(&p, 0, sizeof(p));
+    p.pid1 = p.pid2 = -1;
+    if (!password || !secret) {
+        fprintf(stderr, "engine_check: no password and secret on standard input\n");
+        goto out;
+    }
+    if (pair_up(&p, ops, top, port1, port2, password, secret, &e) < 0 ||
+        tenant_write(name, port1, password, "k1", "before", &msg) < 0 ||
+        wait_value(ops, port2, password, "k1", "before", &e) < 0)
+        goto fail;
+    if (!diverge) {
+        /* Switchover: the fence, then the replica catches up with the final position. */
+        if (engine_stop_writes(ops, &p.s1, &e) == 0) {
+            r = tenant_write_by(name, port1, password, "fenced", "x", FENCE_WRITE_TIMEOUT_MS, &msg);
+            printf("stop_writes=ok\nfenced_write=%s\nfenced_write_msg=%s\n", write_outcome(r),
+                   buf_str(&msg));
+        } else if (e.code == ENGINE_E_UNSUPPORTED) {
+            printf("stop_writes=unsupported\n");
+        } else
+            goto fail;
+        if (engine_health(ops, &p.s1, HEALTH_TIMEOUT_MS, &h1, &e) < 0 ||
+            wait_caught_up(ops, &p.s2, h1.position_bytes, &h2, &e) < 0)
+            goto fail;
+        stop_pid(ops, p.pid1, true);
+        p.pid1 = -1;
+    } else {
+        stop_pid(ops, p.pid2, true);
+        p.pid2 = -1;
+        if (tenant_write(name, port1, password, "kd", "divergent", &msg) < 0) {
+            err_set(&e, ENGINE_E_ENGINE, "the divergent write failed: %s", buf_str(&msg));
+            goto fail;
+        }
+        kill_child(&p.pid1);
+        if (launch(ops, &p.s2, &p.pid2, &t, &e) < 0)
+            goto fail;
+    }
+    fflush(stdout);
+
+    /* m2 becomes the primary of m1. */
+    pair_primary(&p.r2, &p.peer1);
+    t0 = clock_now_ms();
+    if (engine_promote(ops, &p.s2, &e) < 0)
+        goto fail;
+    printf("pid2=%d\npromote_ms=%lld\n", (int)p.pid2, (long long)(clock_now_ms() - t0));
+    if (engine_promote(ops, &p.s2, &e) < 0 || engine_repl_setup(ops, &p.s2, &e) < 0 ||
+        engine_health(ops, &p.s2, HEALTH_TIMEOUT_MS, &h2, &e) < 0)
+        goto fail;
+    print_health("promoted_", &h2);
+    /* far: the new primary moves past the old one's position (MariaDB: only the primary's
+     * refusal of the position, error 1236, tells the divergence then). */
+    for (int i = far ? 5 : 0; i >= 0; i--)
+        if (tenant_write(name, port2, password, i ? "kfar" : "k2", i ? "far" : "after", &msg) < 0) {
+            err_set(&e, ENGINE_E_ENGINE, "the promoted replica refused a write: %s", buf_str(&msg));
+            goto fail;
+        }
+
+    /* m1 rejoins as a replica of m2. */
+    pair_replica(&p.r1, &p.peer2);
+    p.ctx.primary = &p.s2;
+    p.ctx.replica = &p.s1;
+    t0 = clock_now_ms();
+    if (engine_rejoin(ops, &p.s1, run_step, &p.ctx, &e) < 0) {
+        printf("rejoin=error\nrejoin_error=%s\n", e.msg);
+        goto fail;
+    }
+    printf("rejoin=ok\nrejoin_ms=%lld\n", (long long)(clock_now_ms() - t0));
+    if (launch(ops, &p.s1, &p.pid1, &t, &e) < 0)
+        goto fail;
+    printf("pid1=%d\n", (int)p.pid1);
+    fflush(stdout);
+    if (engine_follow(ops, &p.s1, &e) < 0) {
+        if (e.code != ENGINE_E_DIVERGED)
+            goto fail;
+        printf("follow=diverged\nfollow_error=%s\n", e.msg);
+        /* What the agent does: a fresh copy. */
+        stop_pid(ops, p.pid1, true);
+        p.pid1 = -1;
+        if (engine_remove(ops, &p.s1, &e) < 0 ||
+            engine_seed(ops, &p.s1, run_step, &p.ctx, &e) < 0 ||
+            launch(ops, &p.s1, &p.pid1, &t, &e) < 0 || engine_follow(ops, &p.s1, &e) < 0)
+            goto fail;
+        printf("reseed=ok\npid1=%d\n", (int)p.pid1);
+    } else
+        printf("follow=ok\n");
+    if (wait_value(ops, port1, password, "k2", "after", &e) < 0)
+        goto fail;
+    r = tenant_read(name, port1, password, "kd", got, sizeof(got), &msg);
+    printf("rejoined_has_divergent=%d\n", r == 1);
+    r = tenant_write(name, port1, password, "k3", "x", &msg);
+    printf("rejoined_write=%s\nrejoined_write_msg=%s\n", r == 0 ? "accepted" : "refused",
+           buf_str(&msg));
+    t0 = clock_now_ms();
+    if (engine_follow(ops, &p.s1, &e) < 0)
+        goto fail;
+    printf("follow_again_ms=%lld\n", (long long)(clock_now_ms() - t0));
+    if (engine_health(ops, &p.s2, HEALTH_TIMEOUT_MS, &h2, &e) < 0 ||
+        wait_caught_up(ops, &p.s1, h2.position_bytes, &h1, &e) < 0)
+        goto fail;
+    print_health("rejoined_", &h1);
+    rc = 0;
+    goto out;
+fail:
+    rc = fail(&e);
+out:
+    fflush(stdout);
+    pair_down(&p);
+    buf_free(&msg);
+    free_password(password);
+    free_password(secret);
+    return rc;
+}
+
+/* Synchronous mode: a pair switched to sync live; a write with the replica up is acknowledged;
+ * with the replica stopped it is not (PostgreSQL, MariaDB: no answer; Redis: NOREPLICAS);
+ * with the replica back, writes are acknowledged again. */
+static int cmd_sync(const struct engine_ops *ops, const char *top, int port1, int port2)
+{
+    char *password = read_password(), *secret = read_password();
+    const char *name = ops->cat->name;
+    struct engine_health h;
+    struct start_times t;
+    struct buf msg = BUF_INIT;
+    struct err e = {0};
+    struct pair p;
+    bool restart = false;
+    int64_t deadline;
+    int rc = 1, r, accepted = 0;
+
+    memset(&p, 0, sizeof(p));
+    p.pid1 = p.pid2 = -1;
+    if (!password || !secret) {
+        fprintf(stderr, "engine_check: no password and secret on standard input\n");
+        goto out;
+    }
+    if (pair_up(&p, ops, top, port1, port2, password, secret, &e) < 0 ||
+        tenant_write(name, port1, password, "k1", "before", &msg) < 0 ||
+        wait_value(ops, port2, password, "k1", "before", &e) < 0)
+        goto fail;
+    p.r1.sync = p.r2.sync = true;
+    if (engine_apply_live(ops, &p.s1, &restart, &e) < 0 || engine_repl_setup(ops, &p.s1, &e) < 0 ||
+        engine_apply_live(ops, &p.s2, &restart, &e) < 0 || engine_follow(ops, &p.s2, &e) < 0)
+        goto fail;
+    printf("sync_restart_needed=%d\n", restart);
+    r = tenant_write_by(name, port1, password, "k2", "sync", 10000, &msg);
+    printf("sync_write=%s\nsync_write_msg=%s\n", write_outcome(r), buf_str(&msg));
+    if (r < 0)
+        goto fail_msg;
+
+    stop_pid(ops, p.pid2, true);
+    p.pid2 = -1;
+    /* Redis notices a replica gone when its link closes or its acks stop (max lag 1 s). */
+    deadline = clock_now_ms() + REPLICATE_DEADLINE_MS;
+    do {
+        r = tenant_write_by(name, port1, password, "k3", "alone", SYNC_WRITE_TIMEOUT_MS, &msg);
+        accepted += r == 0;
+    } while (r == 0 && clock_now_ms() < deadline && (clock_sleep_ms(100), true));
+    printf("alone_write=%s\nalone_write_msg=%s\nalone_accepted_first=%d\n", write_outcome(r),
+           buf_str(&msg), accepted);
+
+    if (launch(ops, &p.s2, &p.pid2, &t, &e) < 0 || engine_follow(ops, &p.s2, &e) < 0)
+        goto fail;
+    printf("pid2=%d\n", (int)p.pid2);
+    /* Redis counts a replica once it acknowledged the stream: until then NOREPLICAS. */
+    if (wait_caught_up(ops, &p.s2, 0, &h, &e) < 0)
+        goto fail;
+    deadline = clock_now_ms() + REPLICATE_DEADLINE_MS;
+    while ((r = tenant_write_by(name, port1, password, "k4", "back", 20000, &msg)) == -1 &&
+           strstr(buf_str(&msg), "NOREPLICAS") && clock_now_ms() < deadline)
+        clock_sleep_ms(50);
+    printf("back_write=%s\nback_write_msg=%s\n", write_outcome(r), buf_str(&msg));
+    if (r < 0)
+        goto fail_msg;
+    if (wait_value(ops, port2, password, "k4", "back", &e) < 0)
+        goto fail;
+    rc = 0;
+    goto out;
+fail_msg:
+    err_set(&e, ENGINE_E_ENGINE, "a write on the sync primary: %s", buf_str(&msg));
+fail:
+    rc = fail(&e);
+out:
+    fflush(stdout);
+    pair_down(&p);
+    buf_free(&msg);
+    free_password(password);
+    free_password(secret);
+    return rc;
+}
+
 /* A spec for the subcommands that reach a running member: the tenant's verifier is never
  * used by them, but a spec needs a valid one. */
 static char *dummy_verifier(const struct engine_ops *ops)
@@ -851,6 +1202,19 @@ int main(int argc, char **argv)
         if (!parse_int(argv[4], 1, 65535, &port) || !parse_int(argv[5], 1, INT_MAX, &id))
             return usage();
         return cmd_repl_setup(ops, argv[3], (int)port, id, argv + 6, argc - 6);
+    }
+    if ((strcmp(argv[1], "failover") == 0 && argc == 7) ||
+        (strcmp(argv[1], "sync") == 0 && argc == 6)) {
+        long long port2;
+        if (!parse_int(argv[4], 1, 65535, &port) || !parse_int(argv[5], 1, 65535, &port2))
+            return usage();
+        if (argv[1][0] == 's')
+            return cmd_sync(ops, argv[3], (int)port, (int)port2);
+        if (strcmp(argv[6], "clean") != 0 && strcmp(argv[6], "diverge") != 0 &&
+            strcmp(argv[6], "diverge-far") != 0)
+            return usage();
+        return cmd_failover(ops, argv[3], (int)port, (int)port2, argv[6][0] == 'd',
+                            strcmp(argv[6], "diverge-far") == 0);
     }
     if (strcmp(argv[1], "remove") == 0 && argc == 4) {
         make_spec(&spec, argv[3], 1, ops->cat->min_memory_mb, NULL, instance, sizeof(instance));

@@ -7,10 +7,15 @@
 #include <mysql.h>
 /* after mysql.h, which it needs */
 #include <mariadb_rpl.h>
+#include <errno.h>
+#include <poll.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/time.h>
+
+#include "lib/clock.h"
 
 #define CONNECT_TIMEOUT_S 10
 #define TENANT_DB "app"
@@ -399,5 +404,104 @@ int tenant_read_as(const char *engine, int port, const char *user, const char *p
         freeReplyObject(r);
         redisFree(c);
         return r != NULL;
+    }
+}
+
+/* ---- a write with a deadline (sync mode, fences) ---- */
+
+/* One statement on c, answered before deadline: 0, -1 refused (msg), -2 no answer in time. */
+static int pg_do_by(PGconn *c, const char *sql, int n, const char *const *params, int64_t deadline,
+                    struct buf *msg)
+{
+    PGresult *r, *last = NULL;
+    int rc = 0;
+
+    if (!PQsendQueryParams(c, sql, n, NULL, params, NULL, NULL, 0)) {
+        say(msg, PQerrorMessage(c));
+        return -1;
+    }
+    while (PQisBusy(c)) {
+        struct pollfd pfd = {PQsocket(c), POLLIN, 0};
+        int64_t left = deadline - clock_now_ms();
+        if (left <= 0 || poll(&pfd, 1, (int)left) == 0) {
+            say(msg, "no answer before the deadline");
+            return -2;
+        }
+        if (!PQconsumeInput(c)) {
+            say(msg, PQerrorMessage(c));
+            return -1;
+        }
+    }
+    while ((r = PQgetResult(c)) != NULL) {
+        PQclear(last);
+        last = r;
+    }
+    if (!last ||
+        (PQresultStatus(last) != PGRES_COMMAND_OK && PQresultStatus(last) != PGRES_TUPLES_OK)) {
+        say(msg, last ? PQresultErrorMessage(last) : PQerrorMessage(c));
+        rc = -1;
+    }
+    PQclear(last);
+    return rc;
+}
+
+int tenant_write_by(const char *engine, int port, const char *password, const char *key,
+                    const char *value, int timeout_ms, struct buf *msg)
+{
+    int64_t deadline = clock_now_ms() + timeout_ms;
+    int rc = -1;
+
+    buf_reset(msg);
+    if (strcmp(engine, "postgres") == 0) {
+        PGconn *c = pg_open(port, TENANT_DB, password, TENANT_DB, false, msg);
+        const char *params[] = {key, value};
+
+        if (!c)
+            return -1;
+        rc = pg_do_by(c, "CREATE TABLE IF NOT EXISTS repl_check (k text PRIMARY KEY, v text)", 0,
+                      NULL, deadline, msg);
+        if (rc == 0)
+            rc = pg_do_by(c,
+                          "INSERT INTO repl_check VALUES ($1, $2)"
+                          " ON CONFLICT (k) DO UPDATE SET v = EXCLUDED.v",
+                          2, params, deadline, msg);
+        PQfinish(c); /* unanswered: the server never tells this client it committed */
+        return rc;
+    }
+    if (strcmp(engine, "mysql") == 0) {
+        MYSQL *m = my_open(port, TENANT_DB, password, TENANT_DB, msg);
+        unsigned int secs = (unsigned int)((timeout_ms + 999) / 1000);
+        char sql[512];
+
+        if (!m)
+            return -1;
+        mysql_options(m, MYSQL_OPT_READ_TIMEOUT, &secs);
+        snprintf(sql, sizeof(sql), "REPLACE INTO repl_check VALUES ('%s', '%s')", key, value);
+        rc = my_do(m, sql, msg);
+        if (rc < 0 && mysql_errno(m) == 2013 /* CR_SERVER_LOST: the read timed out */)
+            rc = -2;
+        mysql_close(m);
+        return rc;
+    }
+    {
+        redisContext *c = rd_open(port, TENANT_DB, password, msg);
+        struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
+        redisReply *r;
+
+        if (!c)
+            return -1;
+        redisSetTimeout(c, tv);
+        r = redisCommandArgv(c, 3, (const char *[]){"SET", key, value}, NULL);
+        if (!r && c->err == REDIS_ERR_IO && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            say(msg, "no answer before the deadline");
+            rc = -2;
+        } else if (!r || r->type == REDIS_REPLY_ERROR) {
+            say(msg, r ? r->str : c->errstr);
+            rc = -1;
+        } else
+            rc = 0;
+        freeReplyObject(r);
+        redisFree(c);
+        return rc;
     }
 }

@@ -17,6 +17,11 @@
 /* Store key = value (a row of table repl_check, or a Redis key): 0, or -1 with msg. */
 int tenant_write(const char *engine, int port, const char *password, const char *key,
                  const char *value, struct buf *msg);
+/* tenant_write() that waits for the answers at most timeout_ms (the table is created on the
+ * first write already): 0 acknowledged, -1 refused or failed (msg: the engine's words), -2 no
+ * answer in time (the connection is then closed: the write was never acknowledged). */
+int tenant_write_by(const char *engine, int port, const char *password, const char *key,
+                    const char *value, int timeout_ms, struct buf *msg);
 /* 1 with value filled when key is there, 0 when it is not (yet: the table may not exist on a
  * replica yet), -1 with msg on any other error. */
 int tenant_read(const char *engine, int port, const char *password, const char *key, char *value,

@@ -141,7 +141,12 @@ static void test_registry(void **state)
         assert_non_null(all[n]->repl_setup);
         assert_non_null(all[n]->follow);
         assert_non_null(all[n]->health);
-        assert_null(all[n]->promote); /* HA part 2 */
+        assert_non_null(all[n]->promote);
+        /* PostgreSQL is stopped cleanly instead; the others fence while running. */
+        assert_true((all[n]->stop_writes == NULL) == (strcmp(all[n]->cat->name, "postgres") == 0));
+        /* Only PostgreSQL runs steps to rejoin (pg_rewind); then writes standby.signal. */
+        assert_true((all[n]->rejoin_plan == NULL) == (strcmp(all[n]->cat->name, "postgres") != 0));
+        assert_true((all[n]->rejoin_finish == NULL) == (all[n]->rejoin_plan == NULL));
         assert_true(all[n]->stop_signal > 0);
     }
     assert_int_equal(n, 3);
@@ -799,6 +804,9 @@ static void test_render_repl_postgres(void **state)
     assert_contains(hba, "host    replication  dbaas_repl  all  scram-sha-256\n");
     assert_contains(hba, "host    replication  all         all  reject\n");
     assert_contains(hba, "host    all          dbaas_repl  all  reject\n");
+    /* pg_rewind's source session: database "postgres" only, before the reject */
+    assert_contains(hba, "host    postgres     dbaas_repl  all  scram-sha-256\n");
+    assert_true(strstr(hba, "postgres     dbaas_repl") < strstr(hba, "all          dbaas_repl"));
     assert_true(strstr(hba, "dbaas_repl  all  reject") <
                 strstr(hba, "host    all       all   all      scram-sha-256\n"));
     conf = render_file(&f, NULL, "postgresql.conf");
@@ -811,7 +819,20 @@ static void test_render_repl_postgres(void **state)
     assert_contains(conf, "max_slot_wal_keep_size = 2560MB\n");
     assert_not_contains(conf, "primary_conninfo");
     assert_not_contains(conf, "primary_slot_name");
+    assert_contains(conf, "synchronous_standby_names = ''\n");
+    assert_contains(conf, "recovery_target_timeline = 'latest'\n");
     assert_string_equal(render_file(&f, NULL, "repl.pgpass"), "*:*:*:dbaas_repl:" SECRET "\n");
+    /* Sync: any one of the replicas, by the application_name they stream with. */
+    r.sync = true;
+    conf = render_file(&f, NULL, "postgresql.conf");
+    assert_contains(conf, "synchronous_standby_names = 'ANY 1 (dbaas_m2, dbaas_m3)'\n");
+    assert_contains(conf, "synchronous_commit = on\n");
+    r.n_replicas = 0; /* nobody to wait for */
+    r.replicas = NULL;
+    conf = render_file(&f, NULL, "postgresql.conf");
+    assert_not_contains(conf, "ANY 1");
+    assert_contains(conf, "synchronous_standby_names = ''");
+    r.sync = false;
 
     set_repl(&f, &r, ENGINE_ROLE_REPLICA, NULL, 0);
     conf = render_file(&f, NULL, "postgresql.conf");
@@ -824,6 +845,10 @@ static void test_render_repl_postgres(void **state)
     assert_contains(conf, "wal_retrieve_retry_interval = 100ms\n");
     assert_contains(conf, "port = 15432\n"); /* its own, never the primary's */
     assert_not_contains(conf, SECRET);
+    r.sync = true; /* a standby waits for nobody; promotion renders the primary's list */
+    conf = render_file(&f, NULL, "postgresql.conf");
+    assert_contains(conf, "synchronous_standby_names = ''");
+    assert_not_contains(conf, "ANY 1");
     fixture_free(&f);
 }
 
@@ -854,7 +879,18 @@ static void test_render_repl_mariadb(void **state)
     assert_contains(cnf, "log-slave-updates = ON\n");
     assert_contains(cnf, "gtid-strict-mode = ON\n");
     assert_not_contains(cnf, "read-only");
+    assert_contains(cnf, "rpl-semi-sync-master-enabled = OFF\n");
+    assert_contains(cnf, "rpl-semi-sync-slave-enabled = OFF\n");
     assert_string_equal(render_file(&f, NULL, "repl.secret"), SECRET "\n");
+    r.sync = true;
+    cnf = render_file(&f, NULL, "my.cnf");
+    assert_contains(cnf, "rpl-semi-sync-master-enabled = ON\n");
+    assert_contains(cnf, "rpl-semi-sync-slave-enabled = ON\n");
+    assert_contains(cnf, "rpl-semi-sync-master-wait-point = AFTER_SYNC\n");
+    assert_contains(cnf, "rpl-semi-sync-master-wait-no-slave = ON\n");
+    assert_contains(cnf, "rpl-semi-sync-master-timeout = 18446744073709551615\n");
+    assert_not_contains(cnf, "read-only");
+    r.sync = false;
 
     set_repl(&f, &r, ENGINE_ROLE_REPLICA, NULL, 0);
     cnf = render_file(&f, NULL, "my.cnf");
@@ -863,6 +899,50 @@ static void test_render_repl_mariadb(void **state)
     assert_contains(cnf, "log-slave-updates = ON\n");
     assert_contains(cnf, "port = 15432\n");
     assert_not_contains(cnf, SECRET);
+    r.sync = true; /* a replica acknowledges; its master side stays off until promoted */
+    cnf = render_file(&f, NULL, "my.cnf");
+    assert_contains(cnf, "rpl-semi-sync-slave-enabled = ON\n");
+    assert_contains(cnf, "rpl-semi-sync-master-enabled = OFF\n");
+    fixture_free(&f);
+}
+
+/* PostgreSQL's rejoin: CHECKPOINT on the new primary, then pg_rewind from it, both with the
+ * passfile (the secret in no argument or variable) and our own configuration file. */
+static void test_rejoin_plan_postgres(void **state)
+{
+    struct engine_seed_plan plan = {0};
+    struct engine_repl r;
+    struct engine_spec s;
+    struct fixture f;
+    struct err e = {0};
+    char **a;
+
+    (void)state;
+    fixture_init(&f, "postgres", 512);
+    set_repl(&f, &r, ENGINE_ROLE_REPLICA, NULL, 0);
+    s = resolved(&f);
+    assert_int_equal(f.ops->rejoin_plan(&s, "/var/lib/dbaas/m1/data", &plan, &e), 0);
+    assert_int_equal(plan.n, 2);
+    a = plan.step[0].argv;
+    assert_string_equal(a[0], "/usr/lib/postgresql/15/bin/psql");
+    assert_string_equal(a[4], "--dbname=host=10.1.2.4 port=5432 user=dbaas_repl dbname=postgres "
+                              "passfile=/var/lib/dbaas/m1/repl.pgpass "
+                              "application_name=dbaas_m2_rewind connect_timeout=5");
+    assert_string_equal(a[6], "--command=CHECKPOINT");
+    a = plan.step[1].argv;
+    assert_string_equal(a[0], "/usr/lib/postgresql/15/bin/pg_rewind");
+    assert_string_equal(a[1], "--target-pgdata=/var/lib/dbaas/m1/data");
+    assert_contains(a[2], "--source-server=host=10.1.2.4 port=5432 user=dbaas_repl ");
+    assert_string_equal(a[3], "--config-file=/var/lib/dbaas/m1/postgresql.conf");
+    assert_null(a[4]);
+    for (int i = 0; i < plan.n; i++) {
+        assert_false(plan.step[i].stdin_stream);
+        for (char **p = plan.step[i].argv; *p; p++)
+            assert_not_contains(*p, SECRET);
+        for (char **p = plan.step[i].env; *p; p++)
+            assert_not_contains(*p, SECRET);
+    }
+    engine_seed_plan_free(&plan);
     fixture_free(&f);
 }
 
@@ -895,6 +975,13 @@ static void test_render_repl_redis(void **state)
     assert_contains(conf, "repl-timeout 10\n");
     assert_string_equal(render_file(&f, admin, "repl-auth.conf"),
                         "masteruser dbaas_repl\nmasterauth " SECRET "\n");
+    conf = render_file(&f, admin, "redis.conf");
+    assert_contains(conf, "min-replicas-to-write 0\n");
+    r.sync = true;
+    conf = render_file(&f, admin, "redis.conf");
+    assert_contains(conf, "min-replicas-to-write 1\n");
+    assert_contains(conf, "min-replicas-max-lag 1\n");
+    r.sync = false;
 
     set_repl(&f, &r, ENGINE_ROLE_REPLICA, NULL, 0);
     conf = render_file(&f, admin, "redis.conf");
@@ -948,7 +1035,7 @@ static void test_seed_plans(void **state)
     assert_argv(plan.step[0].env,
                 (const char *const[]){"PGPASSFILE=/var/lib/dbaas/m1/repl.pgpass",
                                       "HOME=/var/lib/dbaas/m1", "PGCONNECT_TIMEOUT=10",
-                                      "PGAPPNAME=dbaas_m2", NULL});
+                                      "PGAPPNAME=dbaas_m2_seed", NULL});
     engine_seed_plan_free(&plan);
     assert_int_equal(plan.n, 0);
     assert_int_equal(engine_seed_source(f.ops, &f.spec, &argv, &e), -1);
@@ -1199,8 +1286,8 @@ static void test_engine_seed(void **state)
     free(top);
 }
 
-/* The wrappers without a server: promote stays unsupported, repl_setup and follow are no-ops
- * where they do not apply, health of a member that does not run says so at once. */
+/* The wrappers without a server: promote needs a primary's settings, repl_setup and follow are
+ * no-ops where they do not apply, health of a member that does not run says so at once. */
 static void test_ha_wrappers(void **state)
 {
     struct engine_health h;
@@ -1213,8 +1300,8 @@ static void test_ha_wrappers(void **state)
         fixture_init(&f, (*p)->cat->name, 512);
         f.spec.data_dir = "/nonexistent/dbaas/m1";
         assert_int_equal(engine_promote(f.ops, &f.spec, &e), -1);
-        assert_int_equal(e.code, ENGINE_E_UNSUPPORTED);
-        assert_contains(e.msg, "HA part 2");
+        assert_int_equal(e.code, ENGINE_E_INVALID); /* no replication settings */
+        assert_contains(e.msg, "must name it the primary");
         assert_int_equal(engine_follow(f.ops, &f.spec, &e), 0);
         assert_int_equal(engine_repl_setup(f.ops, &f.spec, &e), 0);
         set_repl(&f, &r, ENGINE_ROLE_PRIMARY, two_replicas, 2);
@@ -1384,6 +1471,7 @@ int main(void)
         cmocka_unit_test(test_render_repl_postgres),
         cmocka_unit_test(test_render_repl_mariadb),
         cmocka_unit_test(test_render_repl_redis),
+        cmocka_unit_test(test_rejoin_plan_postgres),
         cmocka_unit_test(test_seed_plans),
         cmocka_unit_test(test_seed_finish_and_error),
         cmocka_unit_test(test_engine_seed),
