@@ -175,7 +175,10 @@ static const char sql_secret_add[] =
     " ON CONFLICT (instance_id) DO NOTHING";
 /* The host's desired members. A member meant to run gets the instance's replication secret; a
  * primary the replicas it serves, a replica where to seed from (the primary's host and the seed
- * port its agent reported). Every list is in id order: the text is hashed. */
+ * port its agent reported); every member whether the instance replicates synchronously and
+ * whether it must stop taking writes (fence, docs/ha.md). Roles come from the member rows, so a
+ * promotion changes the answer of every host of the instance (the primary's id and address,
+ * the replicas' list). Every list is in id order: the text is hashed. */
 static const char sql_desired[] =
     "SELECT coalesce(json_agg(json_build_object("
     "  '" HB_F_ID "', m.id, '" HB_F_INSTANCE_ID "', m.instance_id,"
@@ -201,6 +204,7 @@ static const char sql_desired[] =
     "  '" HB_F_SEED "', CASE WHEN m.role = '" HB_ROLE_REPLICA "'"
     "   AND pm.agent->>'" HB_F_SEED_PORT "' IS NOT NULL THEN json_build_object('" HB_F_HOST "',"
     "   pm.address, '" HB_F_PORT "', (pm.agent->>'" HB_F_SEED_PORT "')::int) END,"
+    "  '" HB_F_SYNC "', i.sync, '" HB_F_FENCE "', m.fence,"
     "  '" HB_F_REPLICATION "', CASE WHEN m.desired = '" HB_DESIRED_RUNNING "' THEN (SELECT"
     "   json_build_object('" HB_F_USER "', '" CATALOG_REPL_USER "', '" HB_F_SECRET "',"
     "   s.repl_secret) FROM instance_secrets s WHERE s.instance_id = m.instance_id) END)"

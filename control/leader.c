@@ -3,14 +3,18 @@
 #include "control/leader.h"
 
 #include <libpq-fe.h>
+#include <pthread.h>
 #include <string.h>
 
 #include "lib/log.h"
 
 #define LEADER_LOCK_KEY "7212487"
 
+/* The controller thread and the HA thread (control/ha.c) share the session: one at a time. */
+static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static PGconn *session;
 static bool leading;
+static unsigned long epoch;
 
 static void lose(const char *why)
 {
@@ -22,7 +26,7 @@ static void lose(const char *why)
     session = NULL;
 }
 
-bool leader_check(const char *conninfo)
+static bool check(const char *conninfo)
 {
     const char *params[1] = {LEADER_LOCK_KEY};
     PGresult *res;
@@ -57,15 +61,31 @@ bool leader_check(const char *conninfo)
     }
     leading = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
     PQclear(res);
-    if (leading)
+    if (leading) {
+        epoch++;
         log_info("event=leadership_acquired");
+    }
     return leading;
+}
+
+bool leader_check(const char *conninfo, unsigned long *term)
+{
+    bool rc;
+
+    pthread_mutex_lock(&mu);
+    rc = check(conninfo);
+    if (term)
+        *term = epoch;
+    pthread_mutex_unlock(&mu);
+    return rc;
 }
 
 void leader_release(void)
 {
+    pthread_mutex_lock(&mu);
     if (session)
         PQfinish(session);
     session = NULL;
     leading = false;
+    pthread_mutex_unlock(&mu);
 }

@@ -7,8 +7,10 @@
 
 /* Whether this process leads now: takes the lock if free, and checks that the session holding
  * it is still alive (losing the session loses the lock: then stop acting). Called by the
- * controller thread before every pass; logs changes of leadership. */
-bool leader_check(const char *conninfo);
+ * controller and HA threads before every pass (serialized); logs changes of leadership. *term
+ * (may be NULL) gets the number of times this process took the lead: a new value means a new
+ * term (the HA loop then treats every lease as renewed now). */
+bool leader_check(const char *conninfo, unsigned long *term);
 
 /* Release the lock and close the session. */
 void leader_release(void);
