@@ -158,6 +158,7 @@ int hbcheck_members(json_t *members, struct err *e)
                            ", " HB_STATE_STOPPED ", " HB_STATE_DELETED);
         replace_scalar(m, HB_F_RESIZE_VERSION, K_COUNT);
         replace_scalar(m, HB_F_RESIZE_ERROR, K_TEXT);
+        replace_scalar(m, HB_F_FENCED, K_BOOL);
         replace_clean(m, HB_F_HEALTH, hbcheck_health);
         replace_clean(m, HB_F_SEEDING, hbcheck_seeding);
     }

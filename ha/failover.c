@@ -51,6 +51,24 @@ int failover_config_check(const struct failover_config *cfg, struct err *e)
     return 0;
 }
 
+int failover_config_set(struct failover_config *cfg, const char *name, int64_t value, struct err *e)
+{
+    int64_t *const fields[] = {&cfg->renew_ms, &cfg->lease_ttl_ms, &cfg->fence_margin_ms,
+                               &cfg->grace_ms, &cfg->cooldown_ms,  &cfg->step_timeout_ms};
+    size_t i;
+
+    for (i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+        if (strcmp(name, ranges[i].name) != 0)
+            continue;
+        if (value < ranges[i].min || value > ranges[i].max)
+            return err_set(e, FAILOVER_E_INVALID, "%s must be from %" PRId64 " to %" PRId64,
+                           ranges[i].name, ranges[i].min, ranges[i].max);
+        *fields[i] = value;
+        return 0;
+    }
+    return err_set(e, FAILOVER_E_INVALID, "unknown HA setting \"%s\"", name);
+}
+
 const char *failover_state_name(enum failover_state s)
 {
     return (unsigned)s < FAILOVER__STATES ? state_names[s] : NULL;

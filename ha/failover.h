@@ -56,6 +56,12 @@ void failover_config_init(struct failover_config *cfg);
 int failover_config_check(const struct failover_config *cfg, struct err *e)
     __attribute__((warn_unused_result));
 
+/* Set the setting named name ("renew_ms", "lease_ttl_ms", "fence_margin_ms", "grace_ms",
+ * "failover_cooldown_ms", "step_timeout_ms": the API's and the store's names) after checking its
+ * own range. 0, or -1 with e set (an unknown name, or out of range). */
+int failover_config_set(struct failover_config *cfg, const char *name, int64_t value, struct err *e)
+    __attribute__((warn_unused_result));
+
 /* Tri-state for probe fields that may be unknown. */
 enum failover_tri { FAILOVER_NO = 0, FAILOVER_YES = 1, FAILOVER_UNKNOWN = -1 };
 

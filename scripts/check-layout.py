@@ -26,7 +26,7 @@ ALLOWED = {
     "agent": {"lib", "engines", "isolation", "ha"},
     "store": {"lib"},
     "control": {"lib", "store", "scheduler", "ha"},
-    "api": {"lib", "store", "control", "scheduler"},
+    "api": {"lib", "store", "control", "scheduler", "ha"},
     "cli": {"lib"},
     # test tools and benchmarks may reach anything
     "tests": None,
