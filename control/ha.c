@@ -178,6 +178,9 @@ static const char sql_flight_move[] =
     " promoted_position = coalesce($6::bigint, promoted_position),"
     " finished_at = CASE WHEN $3 IN ('done', 'refused', 'aborted') THEN now() END"
     " WHERE id = $1::bigint AND state = $2 RETURNING id";
+/* Every step locks its instance first (as the API's PATCH and switchover do), then its failover
+ * record, then members: one order, no deadlock. */
+static const char sql_lock[] = "SELECT status FROM instances WHERE id = $1::uuid FOR UPDATE";
 static const char sql_fence[] =
     "UPDATE members SET fence = $2::boolean WHERE id = $1::bigint AND fence <> $2::boolean"
     " RETURNING id";
@@ -479,6 +482,11 @@ static int apply(struct inst *in, const struct failover_step *s, struct err *e)
     i64(s->target, to);
     if (tx(e, "BEGIN") < 0)
         return -1;
+    n = QN(e, sql_lock, in->id);
+    if (n != 1) {
+        rollback();
+        return n; /* 0: the instance is gone */
+    }
     switch (s->op) {
     case FAILOVER_OP_START:
         n = flight_new(e, in->id, "failover", "fencing", from, s->reason, in->flight_id);
