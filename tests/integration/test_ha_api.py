@@ -831,3 +831,22 @@ def test_drain_switches_the_primary_over(own_env):
     beat_all(agents)
     assert agent_of(agents, rep).entry(rep["id"])["role"] == "primary"
     assert pa.entry(prim["id"])["role"] == "replica"
+
+
+def test_cli_ha_and_switchover(own_env):
+    env = own_env
+    op = env.op.token
+    out = ctl(env, "ha", "show", token=op).stdout
+    assert re.search(r"^lease_ttl_ms: 1000$", out, re.M), out
+    out = ctl(env, "ha", "set", "--lease-ttl-ms", "1500", "--grace-ms", "2500", token=op).stdout
+    assert re.search(r"^lease_ttl_ms: 1500$", out, re.M) and re.search(r"^grace_ms: 2500$", out, re.M), out
+    assert ctl(env, "ha", "set", token=op, ok=False).returncode == 2
+    assert ctl(env, "ha", "set", "--renew-ms", "1", token=op, ok=False).returncode == 2
+    assert ctl(env, "ha", "set", "--renew-ms", "800", token=op, ok=False).returncode != 0  # ttl < 2 x renew
+    p = Pair(env)
+    p.ra.health[p.rep["id"]] = replica_probe(100)
+    p.ra.beat()
+    out = ctl(env, "instance", "switchover", p.inst["id"], "--to", str(p.rep["id"]), token=p.tok).stdout
+    assert re.search(r"^state: detected$", out, re.M) and re.search(r"^to_member: %d$" % p.rep["id"], out, re.M), out
+    r = ctl(env, "instance", "switchover", p.inst["id"], token=p.tok, ok=False)
+    assert "conflict" in r.stderr, r.stderr
