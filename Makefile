@@ -45,6 +45,7 @@ PROGRAMS   :=
 UNIT_TESTS :=
 include lib/module.mk
 include scheduler/module.mk
+include ha/module.mk
 include isolation/module.mk
 include engines/module.mk
 include agent/module.mk

@@ -104,3 +104,15 @@ int body_int(struct req *r, const char *key, bool required, bool nullable, int64
     *out = n;
     return 0;
 }
+
+int body_bool(struct req *r, const char *key, bool *out)
+{
+    json_t *v = json_object_get(r->json, key);
+
+    if (!v)
+        return 0;
+    if (!json_is_boolean(v))
+        return http_error(r, 400, "invalid_field", key, "field \"%s\" must be true or false", key);
+    *out = json_is_true(v);
+    return 0;
+}

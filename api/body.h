@@ -27,4 +27,7 @@ int body_string(struct req *r, const char *key, bool required, size_t max_len,
 int body_int(struct req *r, const char *key, bool required, bool nullable, int64_t min, int64_t max,
              int64_t *out, bool *is_null) __attribute__((warn_unused_result));
 
+/* An optional boolean field: *out keeps its default when absent. 0 / -1 (replied 400). */
+int body_bool(struct req *r, const char *key, bool *out) __attribute__((warn_unused_result));
+
 #endif

@@ -32,6 +32,10 @@ void h_host_delete(struct req *r);
 /* api/settings.c: the scheduler's settings */
 void h_scheduler_get(struct req *r);
 void h_scheduler_set(struct req *r);
+/* api/ha.c: the HA settings and switchovers */
+void h_ha_get(struct req *r);
+void h_ha_set(struct req *r);
+void h_instance_switchover(struct req *r);
 /* api/instances.c */
 void h_instance_create(struct req *r);
 void h_instance_list(struct req *r);

@@ -177,6 +177,7 @@ int hbcheck_members(json_t *members, struct err *e)
         replace_scalar(m, HB_F_PENDING_RESTART, K_BOOL);
         replace_scalar(m, HB_F_RESIZE_VERSION, K_COUNT);
         replace_scalar(m, HB_F_RESIZE_ERROR, K_TEXT);
+        replace_scalar(m, HB_F_FENCED, K_BOOL);
         replace_clean(m, HB_F_HEALTH, hbcheck_health);
         replace_clean(m, HB_F_SEEDING, hbcheck_seeding);
         replace_clean(m, HB_F_USAGE, hbcheck_usage);

@@ -41,14 +41,15 @@ static const char sql_host_seen[] =
     "  FROM u, o WHERE o.state <> 'ready')"
     " SELECT o.state, o.seed IS DISTINCT FROM $2::jsonb->'" HB_F_SEED_PORT "' FROM o";
 /* What the agent observed; a member whose restart count grew was restarted after a crash. The
- * health and seeding objects were cleaned by hbcheck_members(): only known fields, typed. */
+ * health and seeding objects were cleaned by hbcheck_members(): only known fields, typed.
+ * fenced: the member does not take writes because it was fenced (the HA loop waits for it). */
 static const char sql_observed[] =
     "WITH r AS (SELECT * FROM jsonb_to_recordset($2::jsonb)"
     " AS r(" HB_F_ID " bigint, " HB_F_STATE " text,"
     "  " HB_F_ERROR " text, " HB_F_PID " int, " HB_F_RESTARTS " int,"
     " " HB_F_APPLIED_VERSION " int, " HB_F_PENDING_RESTART " boolean,"
     "  " HB_F_USAGE " jsonb, " HB_F_HEALTH " jsonb, " HB_F_SEEDING " jsonb,"
-    "  " HB_F_RESIZE_VERSION " int, " HB_F_RESIZE_ERROR " text)),"
+    "  " HB_F_RESIZE_VERSION " int, " HB_F_RESIZE_ERROR " text, " HB_F_FENCED " boolean)),"
     " o AS (SELECT m.id, m.restarts FROM members m JOIN r ON r." HB_F_ID " = m.id"
     "  WHERE m.host_id = $1::bigint),"
     " u AS (UPDATE members m SET observed = r." HB_F_STATE ","
@@ -59,6 +60,7 @@ static const char sql_observed[] =
     "  health = r." HB_F_HEALTH ", seeding = r." HB_F_SEEDING ","
     "  resize_version = r." HB_F_RESIZE_VERSION ","
     "  resize_error = left(r." HB_F_RESIZE_ERROR ", 2000),"
+    "  fenced = coalesce(r." HB_F_FENCED ", false),"
     "  health_at = CASE WHEN r." HB_F_HEALTH " IS NOT NULL THEN now() - make_interval(secs =>"
     "   coalesce((r." HB_F_HEALTH "->>'" HB_F_AGE_MS "')::bigint, 0) / 1000.0) END,"
     "  observed_at = now() FROM r WHERE m.id = r." HB_F_ID " AND m.host_id = $1::bigint"
@@ -175,7 +177,10 @@ static const char sql_secret_add[] =
     " ON CONFLICT (instance_id) DO NOTHING";
 /* The host's desired members. A member meant to run gets the instance's replication secret; a
  * primary the replicas it serves, a replica where to seed from (the primary's host and the seed
- * port its agent reported). Every list is in id order: the text is hashed. */
+ * port its agent reported); every member whether the instance replicates synchronously and
+ * whether it must stop taking writes (fence, docs/ha.md). Roles come from the member rows, so a
+ * promotion changes the answer of every host of the instance (the primary's id and address,
+ * the replicas' list). Every list is in id order: the text is hashed. */
 static const char sql_desired[] =
     "SELECT coalesce(json_agg(json_build_object("
     "  '" HB_F_ID "', m.id, '" HB_F_INSTANCE_ID "', m.instance_id,"
@@ -201,6 +206,7 @@ static const char sql_desired[] =
     "  '" HB_F_SEED "', CASE WHEN m.role = '" HB_ROLE_REPLICA "'"
     "   AND pm.agent->>'" HB_F_SEED_PORT "' IS NOT NULL THEN json_build_object('" HB_F_HOST "',"
     "   pm.address, '" HB_F_PORT "', (pm.agent->>'" HB_F_SEED_PORT "')::int) END,"
+    "  '" HB_F_SYNC "', i.sync, '" HB_F_FENCE "', m.fence,"
     "  '" HB_F_REPLICATION "', CASE WHEN m.desired = '" HB_DESIRED_RUNNING "' THEN (SELECT"
     "   json_build_object('" HB_F_USER "', '" CATALOG_REPL_USER "', '" HB_F_SECRET "',"
     "   s.repl_secret) FROM instance_secrets s WHERE s.instance_id = m.instance_id) END)"

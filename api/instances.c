@@ -43,8 +43,9 @@ static const char sql_instance_create[] =
     "   AND (max_disk_mb IS NULL OR used_disk_mb + p.disk_mb * $5::bigint <= max_disk_mb)"
     "  RETURNING tenants.id, tenants.name),"
     " i AS (INSERT INTO instances (tenant_id, name, engine, version, plan_id, plan_name, replicas,"
-    "   username, verifier, max_lag_bytes)"
-    "  SELECT t.id, $2, $4, $6, p.id, p.name, $5::int - 1, $11, $7, $13::bigint FROM t, p"
+    "   username, verifier, max_lag_bytes, sync)"
+    "  SELECT t.id, $2, $4, $6, p.id, p.name, $5::int - 1, $11, $7, $13::bigint, $15::boolean"
+    "  FROM t, p"
     "  RETURNING *),"
     " s AS (INSERT INTO instance_secrets (instance_id, repl_secret) SELECT id, $14 FROM i),"
     " k AS (INSERT INTO idempotency_keys (tenant_id, key, request_hash, instance_id)"
@@ -116,13 +117,14 @@ static void create_answer(struct req *r)
 
 void h_instance_create(struct req *r)
 {
-    static const char *const keys[] = {"name",    "engine", "plan",          "replicas",
-                                       "version", "tenant", "max_lag_bytes", NULL};
+    static const char *const keys[] = {"name",   "engine",        "plan", "replicas", "version",
+                                       "tenant", "max_lag_bytes", "sync", NULL};
     const char *name, *engine, *plan, *version, *tenant, *key, *canon_version;
     const struct catalog_engine *ce;
     char min_mem[24], lag[24];
     struct err pe;
     int64_t replicas = 0, max_lag = 16 * 1024 * 1024, ready = 0, size[3], add[4];
+    bool sync = false;
     char members[24], tenant_id[24], hash[65];
     char *password = NULL, *verifier = NULL, *canon = NULL, *secret = NULL;
     struct buf hashed = BUF_INIT;
@@ -140,7 +142,8 @@ void h_instance_create(struct req *r)
         body_int(r, "replicas", false, false, 0, MAX_REPLICAS, &replicas, NULL) < 0 ||
         body_string(r, "version", false, 16, NULL, "a version string", &version) < 0 ||
         body_name(r, "tenant", false, &tenant) < 0 ||
-        body_int(r, "max_lag_bytes", false, false, 0, MAX_LAG_BYTES_MAX, &max_lag, NULL) < 0)
+        body_int(r, "max_lag_bytes", false, false, 0, MAX_LAG_BYTES_MAX, &max_lag, NULL) < 0 ||
+        body_bool(r, "sync", &sync) < 0)
         goto out;
     ce = catalog_find(engine);
     canon_version = catalog_version(engine, version);
@@ -200,9 +203,9 @@ void h_instance_create(struct req *r)
     dbq_i64(ce->min_memory_mb, min_mem);
     dbq_i64(max_lag, lag);
     for (attempt = 0; attempt < 2; attempt++) {
-        res =
-            dbq_run(r, sql_instance_create, tenant_id, name, plan, engine, members, canon_version,
-                    verifier, key, key ? hash : NULL, r->who.actor, USERNAME, min_mem, lag, secret);
+        res = dbq_run(r, sql_instance_create, tenant_id, name, plan, engine, members, canon_version,
+                      verifier, key, key ? hash : NULL, r->who.actor, USERNAME, min_mem, lag,
+                      secret, sync ? "true" : "false");
         if (!res)
             goto out;
         if (dbq_unique_violation(res)) {

@@ -1,7 +1,7 @@
 /* Handler: PATCH /v1/instances/{id}, the changes a tenant makes to an instance: its plan (a
  * resize of every member), its number of replicas (new ones are placed by the scheduler, the
- * highest are let go) and max_lag_bytes, alone or together, in one transaction under the
- * instance's row lock with the quota re-checked (docs/api.md). */
+ * highest are let go), max_lag_bytes and sync (synchronous replication), alone or together, in one
+ * transaction under the instance's row lock with the quota re-checked (docs/api.md). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,7 +24,7 @@
 static const char sql_patch_lock[] =
     "SELECT i.status, i.replicas, i.tenant_id, p.cpu_millis, p.memory_mb, p.disk_mb, i.plan_name,"
     " i.engine, i.max_lag_bytes, (SELECT count(*) FROM members m WHERE m.instance_id = i.id"
-    "  AND m.role = 'replica' AND m.desired = 'running')"
+    "  AND m.role = 'replica' AND m.desired = 'running'), i.sync"
     " FROM instances i JOIN plans p ON p.id = i.plan_id"
     " WHERE i.id = $1::uuid AND ($2::bigint IS NULL OR i.tenant_id = $2::bigint)"
     " FOR UPDATE OF i";
@@ -64,7 +64,8 @@ static const char sql_patch_members[] =
     " RETURNING id";
 static const char sql_patch_apply[] =
     "WITH u AS (UPDATE instances SET plan_id = p.id, plan_name = p.name, replicas = $3::int,"
-    "  max_lag_bytes = $4::bigint, status = $5, replicas_pending = $6::boolean,"
+    "  max_lag_bytes = $4::bigint, status = $5, replicas_pending = $6::boolean, sync = "
+    "$11::boolean,"
     "  place_refusal = NULL, updated_at = now()"
     "  FROM plans p WHERE instances.id = $1::uuid AND p.name = $2 RETURNING instances.*),"
     " e AS (INSERT INTO events (tenant_id, instance_id, actor, kind, message)"
@@ -76,6 +77,8 @@ static const char sql_patch_apply[] =
     " INSERT INTO events (tenant_id, instance_id, actor, kind, message)"
     " SELECT tenant_id, id, $7, 'instance.max_lag_bytes', format('instance \"%s\": max_lag_bytes"
     " %s -> %s', name, $10::bigint, max_lag_bytes) FROM u WHERE max_lag_bytes <> $10::bigint"
+    " UNION ALL SELECT tenant_id, id, $7, 'instance.sync', format('instance \"%s\": sync %s -> %s',"
+    " name, $12::boolean, sync) FROM u WHERE sync <> $12::boolean"
     " RETURNING id";
 
 /* What the PATCH asks for; a field not given keeps the instance's value. */
@@ -83,6 +86,7 @@ struct patch {
     const char *plan;    /* NULL: not given */
     int64_t replicas;    /* -1: not given */
     int64_t max_lag;     /* -1: not given */
+    int sync;            /* -1: not given, else 0 / 1 */
     const char *field;   /* the first field given, for errors about the whole change */
     int64_t new_size[3]; /* the plan's size (given or current) */
 };
@@ -91,26 +95,35 @@ struct patch {
 struct current {
     enum istate status;
     int64_t replicas, live_replicas, max_lag, size[3];
+    bool sync;
     char tenant_id[24], plan[64], engine[16];
 };
 
 static int parse_patch(struct req *r, struct patch *p)
 {
-    static const char *const keys[] = {"plan", "replicas", "max_lag_bytes", NULL};
-    bool given;
+    static const char *const keys[] = {"plan", "replicas", "max_lag_bytes", "sync", NULL};
+    bool given, sync = false;
 
     memset(p, 0, sizeof(*p));
     p->replicas = p->max_lag = -1;
+    p->sync = -1;
     if (body_parse(r, true) < 0 || body_allow(r, keys) < 0 ||
         body_name(r, "plan", false, &p->plan) < 0 ||
         body_int(r, "replicas", false, false, 0, MAX_REPLICAS, &p->replicas, NULL) < 0 ||
-        body_int(r, "max_lag_bytes", false, false, 0, MAX_LAG_BYTES_MAX, &p->max_lag, NULL) < 0)
+        body_int(r, "max_lag_bytes", false, false, 0, MAX_LAG_BYTES_MAX, &p->max_lag, NULL) < 0 ||
+        body_bool(r, "sync", &sync) < 0)
         return -1;
-    given = p->plan || p->replicas >= 0 || p->max_lag >= 0;
+    if (json_object_get(r->json, "sync"))
+        p->sync = sync;
+    given = p->plan || p->replicas >= 0 || p->max_lag >= 0 || p->sync >= 0;
     if (!given)
         return http_error(r, 400, "invalid_field", "plan",
-                          "give at least one of \"plan\", \"replicas\", \"max_lag_bytes\"");
-    p->field = p->plan ? "plan" : p->replicas >= 0 ? "replicas" : "max_lag_bytes";
+                          "give at least one of \"plan\", \"replicas\", \"max_lag_bytes\","
+                          " \"sync\"");
+    p->field = p->plan            ? "plan"
+               : p->replicas >= 0 ? "replicas"
+               : p->max_lag >= 0  ? "max_lag_bytes"
+                                  : "sync";
     return 0;
 }
 
@@ -140,6 +153,7 @@ static int lock_instance(struct req *r, const char *id, const struct patch *p, s
     snprintf(cur->engine, sizeof(cur->engine), "%s", PQgetvalue(res, 0, 7));
     cur->max_lag = strtoll(PQgetvalue(res, 0, 8), NULL, 10);
     cur->live_replicas = strtoll(PQgetvalue(res, 0, 9), NULL, 10);
+    cur->sync = PQgetvalue(res, 0, 10)[0] == 't';
     PQclear(res);
     return 0;
 }
@@ -211,7 +225,7 @@ void h_instance_resize(struct req *r)
     int64_t replicas, max_lag, drop;
     char reps[24], lag[24], old_reps[24], old_lag[24], drop_n[24];
     const char *plan;
-    bool plan_changed, placed, pending_replicas;
+    bool plan_changed, placed, pending_replicas, sync;
     enum istate next;
     PGresult *res;
 
@@ -241,7 +255,8 @@ void h_instance_resize(struct req *r)
     plan_changed = strcmp(plan, cur.plan) != 0;
     replicas = p.replicas >= 0 ? p.replicas : cur.replicas;
     max_lag = p.max_lag >= 0 ? p.max_lag : cur.max_lag;
-    if (!plan_changed && replicas == cur.replicas && max_lag == cur.max_lag) {
+    sync = p.sync >= 0 ? p.sync == 1 : cur.sync;
+    if (!plan_changed && replicas == cur.replicas && max_lag == cur.max_lag && sync == cur.sync) {
         dbq_rollback();
         instview_reply(r, 202, id);
         return;
@@ -275,7 +290,8 @@ void h_instance_resize(struct req *r)
     dbq_i64(cur.replicas, old_reps);
     dbq_i64(cur.max_lag, old_lag);
     res = dbq_ok(r, sql_patch_apply, id, plan, reps, lag, istate_name(next),
-                 pending_replicas ? "true" : "false", r->who.actor, cur.plan, old_reps, old_lag);
+                 pending_replicas ? "true" : "false", r->who.actor, cur.plan, old_reps, old_lag,
+                 sync ? "true" : "false", cur.sync ? "true" : "false");
     if (!res)
         goto fail;
     PQclear(res);

@@ -79,6 +79,9 @@ json_t *instview_json(const PGresult *res, int i)
                             uri_json(ce, user, NULL, endpoints, CONNURI_PREFER_STANDBY));
     }
     json_object_set_new(inst, "max_lag_bytes", dbq_int(res, i, 16));
+    json_object_set_new(inst, "sync", json_boolean(PQgetvalue(res, i, 18)[0] == 't'));
+    json_object_set_new(inst, "failover",
+                        PQgetisnull(res, i, 19) ? json_null() : dbq_json(res, i, 19));
     json_object_set_new(inst, "members", members);
     json_object_set_new(inst, "endpoints", endpoints);
     json_object_set_new(inst, "storage_full", json_boolean(PQgetvalue(res, i, 14)[0] == 't'));

@@ -10,8 +10,17 @@
 
 #include "api/http.h"
 
+/* A failover record (failovers row f) as the API shows it (docs/api.md, "Failover"): JSON text. */
+#define INSTVIEW_FAILOVER(f)                                                                       \
+    "json_build_object('id', " f ".id, 'kind', " f ".kind, 'state', " f ".state,"                  \
+    " 'from_member', " f ".from_member, 'to_member', " f ".to_member, 'reason', " f ".reason,"     \
+    " 'actor', " f ".actor, 'detected_at', iso(" f ".detected_at), 'fenced_at', iso(" f            \
+    ".fenced_at), 'promoted_at', iso(" f ".promoted_at), 'first_write_at', iso(" f                 \
+    ".first_write_at), 'finished_at', iso(" f ".finished_at))::text"
+
 /* The columns, for SELECT INSTVIEW_COLS INSTVIEW_FROM ... (i: instances, t: tenants, h: the
- * primary's host). Column INSTVIEW_SEQ_COL is the list position. */
+ * primary's host). Column INSTVIEW_SEQ_COL is the list position; the last is the failover in
+ * flight, else the last one (NULL when none). */
 #define INSTVIEW_COLS                                                                              \
     "i.id, i.name, t.name, i.engine, i.version, i.plan_name, i.replicas, i.status,"                \
     " i.status_reason, h.name, iso(i.created_at), iso(i.updated_at), i.seq,"                       \
@@ -28,7 +37,10 @@
     "  ORDER BY e.id LIMIT 1), 'replicas', (SELECT jsonb_agg(jsonb_build_object('host',"           \
     "  eh.address, 'port', e.port) ORDER BY e.id) FROM members e JOIN hosts eh"                    \
     "  ON eh.id = e.host_id WHERE e.instance_id = i.id AND e.role = 'replica'"                     \
-    "  AND e.desired = 'running')))::text, i.max_lag_bytes, i.username"
+    "  AND e.desired = 'running')))::text, i.max_lag_bytes, i.username, i.sync,"                   \
+    " (SELECT " INSTVIEW_FAILOVER(                                                                 \
+        "f") " FROM failovers f WHERE f.instance_id = i.id"                                        \
+             "  ORDER BY f.state IN ('detected', 'fencing', 'promoting') DESC, f.id DESC LIMIT 1)"
 #define INSTVIEW_FROM                                                                              \
     " FROM instances i JOIN tenants t ON t.id = i.tenant_id LEFT JOIN hosts h ON h.id = i.host_id"
 #define INSTVIEW_SEQ_COL 12

@@ -17,6 +17,7 @@
 #include "api/auth.h"
 #include "api/http.h"
 #include "control/errc.h"
+#include "control/ha.h"
 #include "control/notify.h"
 #include "control/reconcile.h"
 #include "lib/crypto.h"
@@ -225,6 +226,10 @@ int main(int argc, char **argv)
         log_error("event=start_failed error=\"%s\"", e.msg);
         goto out;
     }
+    if (ha_start(conninfo, &e) < 0) {
+        log_error("event=start_failed error=\"%s\"", e.msg);
+        goto out;
+    }
     log_info("event=ready listen=%s store=%s data_dir=%s version=%s", listen_addr,
              embedded ? "embedded" : "external", data_dir, DBAAS_VERSION);
 
@@ -242,6 +247,7 @@ int main(int argc, char **argv)
     status = 0;
 out:
     http_stop(10000);
+    ha_stop();
     reconcile_stop();
     notify_stop();
     store_shutdown();

@@ -5,7 +5,7 @@ PROGRAMS += $(BIN)/dbaasd
 DBAASD_PKGS := libmicrohttpd jansson libpq libcrypto
 
 $(BIN)/dbaasd: $(BUILD)/api/main.o $(API_OBJS) $(STORE_OBJS) $(CONTROL_OBJS) \
-              $(SCHED_OBJS) $(BUILD)/libdbaas.a
+              $(SCHED_OBJS) $(HA_OBJS) $(BUILD)/libdbaas.a
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(call pkg_libs,$(DBAASD_PKGS)) $(LDLIBS)
 TEST_test_router_OBJS := $(BUILD)/api/router.o

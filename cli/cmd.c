@@ -9,6 +9,7 @@
 #include "cli/cmd_host.h"
 #include "cli/cmd_instance.h"
 #include "cli/cmd_plan.h"
+#include "cli/cmd_ha.h"
 #include "cli/cmd_scheduler.h"
 #include "cli/cmd_tenant.h"
 #include "cli/table.h"
@@ -36,7 +37,8 @@ static const struct args_spec cmd_list_specs[] = {
 };
 
 static const struct cmd_def *const cmd_tables[] = {
-    cmd_tenant_defs, cmd_plan_defs, cmd_host_defs, cmd_scheduler_defs, cmd_instance_defs, NULL,
+    cmd_tenant_defs,   cmd_plan_defs, cmd_host_defs, cmd_scheduler_defs,
+    cmd_instance_defs, cmd_ha_defs,   NULL,
 };
 
 /* Synopsis of a command: "tenant create NAME". */

@@ -1,6 +1,6 @@
 /* Leader election: pg_try_advisory_lock on a session of its own (not the per-thread store
- * connections, whose sessions come and go). Called by the controller threads; one mutex orders
- * them.
+ * connections, whose sessions come and go). Called by the controller and HA threads; one mutex
+ * orders them.
  *
  * NOTES
  * - A leader whose host or network dies: its session has keepalives on both ends (the client's
@@ -31,7 +31,8 @@
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static PGconn *session;
 static bool leading;
-static int64_t checked_ms; /* monotonic time of the last check that confirmed the lock */
+static int64_t checked_ms;  /* monotonic time of the last check that confirmed the lock */
+static unsigned long epoch; /* how many times this process took the lead */
 
 static void lose(const char *why)
 {
@@ -120,6 +121,7 @@ static bool check_locked(const char *conninfo)
     PQclear(res);
     if (leading) {
         checked_ms = clock_now_ms();
+        epoch++;
         log_info("event=leadership_acquired");
     } else {
         end_hung_holder();
@@ -127,12 +129,14 @@ static bool check_locked(const char *conninfo)
     return leading;
 }
 
-bool leader_check(const char *conninfo)
+bool leader_check(const char *conninfo, unsigned long *term)
 {
     bool r;
 
     pthread_mutex_lock(&mu);
     r = check_locked(conninfo);
+    if (term)
+        *term = epoch;
     pthread_mutex_unlock(&mu);
     return r;
 }

@@ -7,9 +7,11 @@
 
 /* Whether this process leads now: takes the lock if free, and checks that the session holding
  * it is still alive (losing the session loses the lock: then stop acting). Called by the
- * controller threads before every pass (thread-safe); logs changes of leadership. A candidate
+ * controller and HA threads before every pass (thread-safe); logs changes of leadership. *term
+ * (may be NULL) gets the number of times this process took the lead: a new value means a new
+ * term (the HA loop then treats every lease as renewed now). A candidate
  * that finds the lock held by a session silent for 5 s (a hung leader) ends that session. */
-bool leader_check(const char *conninfo);
+bool leader_check(const char *conninfo, unsigned long *term);
 
 /* Whether this process led at its last check and that check is recent (under 2 s on the
  * monotonic clock): a thread about to act as the leader between two leader_check() calls asks

@@ -142,7 +142,7 @@ static void *loop(void *arg)
     while (!stopping) {
         kicked = false;
         pthread_mutex_unlock(&lock);
-        if (leader_check(conninfo)) {
+        if (leader_check(conninfo, NULL)) {
             n = reconcile_once(&e);
             if (n < 0)
                 log_warn("event=reconcile_failed error=\"%s\"", e.msg);

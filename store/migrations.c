@@ -215,6 +215,54 @@ const struct migration migrations[] = {
       * (docs/states.md); it counts while that is still the member's spec_version. */
      "ALTER TABLE members ADD COLUMN resize_version int;"
      "ALTER TABLE members ADD COLUMN resize_error text;"},
+
+    {8, "ha part 2: failover",
+     /* Synchronous replication per instance (docs/ha.md, "Synchronous mode"). */
+     "ALTER TABLE instances ADD COLUMN sync boolean NOT NULL DEFAULT false;"
+     /* The HA settings, one row (GET/PUT /v1/ha): leases, the grace before an engine-level
+      * failure counts, the cooldown against flapping, and how long a failover waits for its
+      * fence or a switchover for its target's catch-up. */
+     "CREATE TABLE ha_settings ("
+     " id boolean PRIMARY KEY DEFAULT true CHECK (id),"
+     " renew_ms int NOT NULL DEFAULT 300 CHECK (renew_ms BETWEEN 50 AND 60000),"
+     " lease_ttl_ms int NOT NULL DEFAULT 1000 CHECK (lease_ttl_ms BETWEEN 100 AND 600000),"
+     " fence_margin_ms int NOT NULL DEFAULT 250 CHECK (fence_margin_ms BETWEEN 0 AND 60000),"
+     " grace_ms int NOT NULL DEFAULT 2000 CHECK (grace_ms BETWEEN 0 AND 600000),"
+     " failover_cooldown_ms int NOT NULL DEFAULT 60000"
+     "  CHECK (failover_cooldown_ms BETWEEN 0 AND 86400000),"
+     " step_timeout_ms int NOT NULL DEFAULT 30000"
+     "  CHECK (step_timeout_ms BETWEEN 1000 AND 3600000),"
+     " CHECK (lease_ttl_ms >= 2 * renew_ms));"
+     "INSERT INTO ha_settings DEFAULT VALUES;"
+     /* Every failover and switchover, step by step, so that a new leader continues one the old
+      * leader started (ha/failover.h); at most one in flight per instance. The members are
+      * named by id without a reference: a member row goes when its agent deleted it. */
+     "CREATE TABLE failovers ("
+     " id bigserial PRIMARY KEY,"
+     " instance_id uuid NOT NULL REFERENCES instances(id) ON DELETE CASCADE,"
+     " kind text NOT NULL CHECK (kind IN ('failover', 'switchover')),"
+     " state text NOT NULL CHECK (state IN ('detected', 'fencing', 'promoting', 'done',"
+     "  'refused', 'aborted')),"
+     " from_member bigint,"
+     " to_member bigint,"
+     " reason text,"
+     " actor text NOT NULL,"
+     " detected_at timestamptz NOT NULL DEFAULT now(),"
+     " fenced_at timestamptz,"
+     " promoted_at timestamptz,"
+     " promoted_position bigint,"
+     " first_write_at timestamptz,"
+     " state_at timestamptz NOT NULL DEFAULT now(),"
+     " created_at timestamptz NOT NULL DEFAULT now(),"
+     " finished_at timestamptz);"
+     "CREATE UNIQUE INDEX failovers_in_flight ON failovers (instance_id)"
+     " WHERE state IN ('detected', 'fencing', 'promoting');"
+     "CREATE INDEX failovers_instance ON failovers (instance_id, id);"
+     /* A member's fence (desired: stop taking writes), what its agent reports of it, and when
+      * it last lost the primary role (the cooldown). */
+     "ALTER TABLE members ADD COLUMN fence boolean NOT NULL DEFAULT false;"
+     "ALTER TABLE members ADD COLUMN fenced boolean NOT NULL DEFAULT false;"
+     "ALTER TABLE members ADD COLUMN demoted_at timestamptz;"},
 };
 
 const int migrations_count = (int)(sizeof(migrations) / sizeof(migrations[0]));

@@ -51,7 +51,7 @@ ERROR_CODES = {
     409: {"conflict", "quota_exceeded"},
     413: {"payload_too_large"},
     415: {"unsupported_media_type"},
-    422: {"idempotency_mismatch", "plan_too_small", "too_few_hosts"},
+    422: {"idempotency_mismatch", "plan_too_small", "too_few_hosts", "invalid_target"},
     500: {"internal"},
     503: {"unavailable"},
 }

@@ -189,12 +189,17 @@ def test_placed_instance_scheduler_and_agent_match_openapi(own_server, own_env, 
     assert_error(op.put("/v1/scheduler", {"policy": "worst"}), 400, "invalid_field", "policy")
     assert_error(op.put("/v1/scheduler", {"disk_ratio": 0}), 400, "invalid_field", "disk_ratio")
     assert_error(op.put("/v1/scheduler", {"heartbeat_timeout_ms": 999}), 400, "invalid_field", "heartbeat_timeout_ms")
+    # HA settings
+    expect(op.get("/v1/ha"), 200)
+    expect(op.put("/v1/ha", {"grace_ms": 2500}), 200)
+    assert_error(op.put("/v1/ha", {"lease_ttl_ms": 10}), 400, "invalid_field", "lease_ttl_ms")
 
     t = uniq("t")
     expect(op.post("/v1/tenants", {"name": t}), 201)
     tn = Api(srv, expect(op.post("/v1/tenants/%s/tokens" % t), 201)["token"], record=rec)
     watch = own_env.client(tn.token)  # not recorded: for waits
     assert_error(tn.get("/v1/scheduler"), 403, "forbidden")
+    assert_error(tn.get("/v1/ha"), 403, "forbidden")
     p = uniq("p")
     expect(op.post("/v1/plans", {"name": p, "cpu_millis": 500, "memory_mb": 512, "disk_mb": 1024}), 201)
     p2 = uniq("p")
@@ -277,6 +282,15 @@ def test_placed_instance_scheduler_and_agent_match_openapi(own_server, own_env, 
     # a resize: the members get the new limits at a new spec version
     assert expect(tn.patch("/v1/instances/" + i["id"], {"plan": p2}), 202)["status"] == "resizing"
     wait_until(running, what="instance resized")
+
+    # a switchover: bad target, then recorded; the instance shows it
+    sw = "/v1/instances/%s/switchover" % i["id"]
+    assert_error(tn.post(sw, {"to": 0}), 400, "invalid_field", "to")
+    assert_error(tn.post(sw, {"to": 99999999}), 422, "invalid_target", "to")
+    assert_error(tn.post("/v1/instances/%s/switchover" % "00000000-0000-0000-0000-000000000000"), 404, "not_found")
+    expect(tn.post(sw, {}), 202)
+    assert_error(tn.post(sw), 409, "conflict")
+    assert expect(tn.get("/v1/instances/" + i["id"]), 200)["failover"]["kind"] == "switchover"
 
     # the delete: the agents report the members deleted, the hosts become empty
     expect(tn.delete("/v1/instances/" + i["id"]), 202)

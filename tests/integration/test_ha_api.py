@@ -574,3 +574,279 @@ def test_cli_replicas_and_show(own_env):
     assert header[:8] == ["ROLE", "HOST", "ZONE", "PORT", "STATUS", "WRITABLE", "LAG", "RESTARTS"], header
     assert rows["primary"][5:7] == ["yes", "-"], out
     assert rows["replica"][5:7] == ["no", "40B/1.5s"], out
+
+
+# ---- HA part 2: settings, sync, switchover, failover with fake agents --------------------------
+
+HA_DEFAULTS = {"renew_ms": 300, "lease_ttl_ms": 1000, "fence_margin_ms": 250, "grace_ms": 2000,
+               "failover_cooldown_ms": 60000, "step_timeout_ms": 30000}
+
+
+def failovers(env, iid):
+    return env.server.store_sql("SELECT kind, state, from_member, to_member, reason FROM failovers"
+                                " WHERE instance_id = %s ORDER BY id", [iid])
+
+
+def kinds_of(env, iid):
+    return [e["kind"] for e in events(env, iid)]
+
+
+def primary_probe(pos, writable=True):
+    return {"alive": True, "role": "primary", "writable": writable, "position_bytes": pos, "age_ms": 10}
+
+
+def replica_probe(pos):
+    return {"alive": True, "role": "replica", "writable": False, "position_bytes": pos,
+            "upstream_up": True, "lag_bytes": 0, "lag_seconds": 0.0, "age_ms": 10}
+
+
+def test_ha_settings_get_put(own_env):
+    env = own_env
+    assert expect(env.op.get("/v1/ha"), 200) == HA_DEFAULTS
+    s = expect(env.op.put("/v1/ha", {"lease_ttl_ms": 2000, "grace_ms": 500}), 200)
+    assert s == dict(HA_DEFAULTS, lease_ttl_ms=2000, grace_ms=500)
+    assert expect(env.op.put("/v1/ha", {}), 200) == s
+    assert expect(env.op.get("/v1/ha"), 200) == s
+    for field, bad in (("renew_ms", 49), ("lease_ttl_ms", 99), ("fence_margin_ms", -1),
+                       ("grace_ms", "2"), ("failover_cooldown_ms", 86400001), ("step_timeout_ms", 999)):
+        err = assert_error(env.op.put("/v1/ha", {field: bad}), 400, "invalid_field", field)
+        assert field in err["message"], err
+    err = assert_error(env.op.put("/v1/ha", {"lease_ttl_ms": 500}), 400, "invalid_field", "lease_ttl_ms")
+    assert "at least twice renew_ms" in err["message"], err
+    assert_error(env.op.put("/v1/ha", {"renew_ms": 1500}), 400, "invalid_field", "renew_ms")
+    assert_error(env.op.put("/v1/ha", {"nope": 1}), 400, "invalid_field", "nope")
+    assert expect(env.op.get("/v1/ha"), 200) == s  # nothing changed by the refusals
+    _, tok = env.mk_tenant()
+    assert_error(env.client(tok).get("/v1/ha"), 403, "forbidden")
+    assert_error(env.client(tok).put("/v1/ha", {"grace_ms": 1}), 403, "forbidden")
+    assert any(e["kind"] == "ha.settings" for e in env.op.list_all("/v1/events"))
+
+
+def test_sync_at_create_and_patch(own_env):
+    env = own_env
+    _, tok = env.mk_tenant()
+    plan = env.mk_plan(cpu_millis=100, memory_mb=256, disk_mb=256)
+    c = env.client(tok)
+    i = expect(c.post("/v1/instances", {"name": uniq("db"), "engine": "postgres", "plan": plan,
+                                        "replicas": 1, "sync": True}), 202)
+    assert i["sync"] is True and i["failover"] is None
+    assert_error(c.post("/v1/instances", {"name": uniq("db"), "engine": "postgres", "plan": plan,
+                                          "sync": "yes"}), 400, "invalid_field", "sync")
+    r = expect(c.patch("/v1/instances/" + i["id"], {"sync": False}), 202)
+    assert r["sync"] is False
+    assert_error(c.patch("/v1/instances/" + i["id"], {"sync": 1}), 400, "invalid_field", "sync")
+    assert "instance.sync" in kinds_of(env, i["id"])
+    j = expect(c.post("/v1/instances", {"name": uniq("db"), "engine": "redis", "plan": plan}), 202)
+    assert j["sync"] is False
+
+
+def test_desired_carries_sync_and_fence(own_env):
+    env = own_env
+    p = Pair(env)
+    beat_all(p.agents)
+    for a, m in ((p.pa, p.prim), (p.ra, p.rep)):
+        assert a.entry(m["id"])["sync"] is False and a.entry(m["id"])["fence"] is False
+    g = p.ra.reply["generation"]
+    expect(env.client(p.tok).patch("/v1/instances/" + p.inst["id"], {"sync": True}), 202)
+    beat_all(p.agents)
+    assert p.ra.entry(p.rep["id"])["sync"] is True and p.ra.reply["generation"] > g
+
+
+def test_switchover_validation(own_env):
+    env = own_env
+    p = Pair(env)
+    iid = p.inst["id"]
+    c = env.client(p.tok)
+    path = "/v1/instances/%s/switchover" % iid
+    # another tenant's instance, an unknown one, a malformed id: not found
+    _, other = env.mk_tenant()
+    assert_error(env.client(other).post(path, {}), 404, "not_found")
+    assert_error(c.post("/v1/instances/%s/switchover" % "00000000-0000-0000-0000-000000000000"), 404, "not_found")
+    assert_error(c.post("/v1/instances/nope/switchover"), 404, "not_found")
+    # bad bodies and targets
+    assert_error(c.post(path, {"to": "x"}), 400, "invalid_field", "to")
+    assert_error(c.post(path, {"to": 1, "nope": 2}), 400, "invalid_field", "nope")
+    assert_error(c.post(path, {"to": p.prim["id"]}), 422, "invalid_target", "to")
+    assert_error(c.post(path, {"to": 99999999}), 422, "invalid_target", "to")
+    # no replica: conflict
+    solo = running_instance(env, p.agents, p.tok, p.plan, replicas=0)
+    assert_error(c.post("/v1/instances/%s/switchover" % solo["id"]), 409, "conflict")
+    p.ra.health[p.rep["id"]] = replica_probe(100)
+    p.ra.beat()
+    # recorded: 202 with the record; a second one while it is in flight: conflict
+    rec = expect(c.post(path, {"to": p.rep["id"]}), 202)
+    assert (rec["kind"], rec["state"], rec["from_member"], rec["to_member"]) == \
+        ("switchover", "detected", p.prim["id"], p.rep["id"]), rec
+    assert rec["actor"].startswith("tenant:") and rec["detected_at"] and rec["finished_at"] is None
+    assert_error(c.post(path), 409, "conflict")
+    inst = get(env, p.tok, iid)
+    assert inst["failover"]["id"] == rec["id"] and inst["failover"]["state"] in ("detected", "fencing")
+    assert "instance.switchover.detected" in kinds_of(env, iid)
+    # the operator may ask too (and sees the same conflict)
+    assert_error(env.op.post(path, {}), 409, "conflict")
+
+
+def test_switchover_carried_out(own_env):
+    """The fake agents play their part: the primary's agent fences when asked and reports its
+    final position; the target catches up; it is promoted, every member's desired state changes,
+    the endpoints move, and its first write is recorded."""
+    env = own_env
+    p = Pair(env)
+    iid, c = p.inst["id"], env.client(p.tok)
+    p.pa.health[p.prim["id"]] = primary_probe(5000)
+    p.ra.health[p.rep["id"]] = replica_probe(4000)
+    beat_all(p.agents)
+    hashes = {a.name: a.reply["desired_hash"] for a in p.agents}
+    rec = expect(c.post("/v1/instances/%s/switchover" % iid), 202)
+    assert rec["to_member"] is None  # the best replica, chosen by the controller
+
+    def fenced_asked():
+        beat_all(p.agents)
+        return p.pa.entry(p.prim["id"])["fence"]
+    wait_until(fenced_asked, what="the primary asked to fence")
+    assert get(env, p.tok, iid)["status"] == "failing_over"
+    # fenced, its final position 5000; the replica still behind: no promotion yet
+    p.pa.states[p.prim["id"]] = {"fenced": True}
+    p.pa.health[p.prim["id"]] = primary_probe(5000, writable=False)
+    beat_all(p.agents)
+    wait_until(lambda: get(env, p.tok, iid)["failover"]["state"] == "promoting", what="promoting")
+    assert p.pa.entry(p.prim["id"])["role"] == "primary"
+    # caught up: promoted
+    p.ra.health[p.rep["id"]] = replica_probe(5000)
+    inst = settle(env, p.tok, iid, p.agents, lambda i: i["failover"]["state"] == "done", "promoted")
+    f = inst["failover"]
+    assert (f["from_member"], f["to_member"]) == (p.prim["id"], p.rep["id"]) and f["promoted_at"] and f["fenced_at"]
+    beat_all(p.agents)
+    new, old = p.ra.entry(p.rep["id"]), p.pa.entry(p.prim["id"])
+    assert new["role"] == "primary" and old["role"] == "replica" and old["fence"] is False
+    assert new["replicas"] == [{"id": p.prim["id"], "host": p.prim["address"], "port": p.prim["port"]}]
+    assert old["primary"] == {"id": p.rep["id"], "host": p.rep["address"], "port": p.rep["port"]}
+    for a in p.agents:
+        assert a.reply["desired_hash"] != hashes[a.name]
+    assert inst["endpoints"]["primary"] == {"host": p.rep["address"], "port": p.rep["port"]}
+    assert inst["host"] == p.rep["host"]
+    # the new primary writes: its first write is recorded
+    p.ra.health[p.rep["id"]] = primary_probe(6000)
+    p.pa.states.clear()
+    p.pa.health[p.prim["id"]] = replica_probe(5000)
+    settle(env, p.tok, iid, p.agents, lambda i: i["failover"]["first_write_at"] is not None, "first write")
+    kinds = kinds_of(env, iid)
+    for k in ("detected", "fenced", "promoted", "first_write"):
+        assert "instance.switchover." + k in kinds, kinds
+    settle(env, p.tok, iid, p.agents, lambda i: i["status"] == "running", "running again")
+    # the former primary lost the role just now: a new switchover back to it is allowed when
+    # asked by name (the cooldown only holds back automatic choices)
+    rec = expect(c.post("/v1/instances/%s/switchover" % iid, {"to": p.prim["id"]}), 202)
+    assert rec["to_member"] == p.prim["id"]
+
+
+def test_switchover_aborted_when_the_fence_never_comes(own_env):
+    env = own_env
+    expect(env.op.put("/v1/ha", {"step_timeout_ms": 1000}), 200)
+    p = Pair(env)
+    iid = p.inst["id"]
+    p.ra.health[p.rep["id"]] = replica_probe(100)
+    p.ra.beat()
+    expect(env.client(p.tok).post("/v1/instances/%s/switchover" % iid, {"to": p.rep["id"]}), 202)
+    inst = settle(env, p.tok, iid, p.agents, lambda i: i["failover"]["state"] == "aborted", "aborted")
+    assert "not fenced within step_timeout_ms (1000)" in inst["failover"]["reason"], inst["failover"]
+    beat_all(p.agents)
+    assert p.pa.entry(p.prim["id"])["fence"] is False and p.pa.entry(p.prim["id"])["role"] == "primary"
+    assert "instance.switchover.aborted" in kinds_of(env, iid)
+    settle(env, p.tok, iid, p.agents, lambda i: i["status"] == "running", "running again")
+
+
+def test_failover_engine_down_on_a_live_host(own_env):
+    """No lease (the fake agents do not take part): the primary's engine down past the grace on a
+    host that still heartbeats is fenced through its agent, then the replica is promoted."""
+    env = own_env
+    expect(env.op.put("/v1/ha", {"grace_ms": 300}), 200)
+    p = Pair(env)
+    iid = p.inst["id"]
+    p.ra.health[p.rep["id"]] = replica_probe(5000)
+    p.pa.health[p.prim["id"]] = primary_probe(5000)
+    beat_all(p.agents)
+    # a blip: down for one heartbeat, then back: nothing
+    p.pa.states[p.prim["id"]] = {"state": "starting", "pid": None}
+    p.pa.beat()
+    p.pa.states.clear()
+    p.pa.beat()
+    assert failovers(env, iid) == []
+    # down for good: detected, fence asked
+    p.pa.states[p.prim["id"]] = {"state": "starting", "pid": None}
+    wait_until(lambda: p.pa.beat() and p.pa.entry(p.prim["id"])["fence"], what="fence asked")
+    assert get(env, p.tok, iid)["status"] == "failing_over"
+    # its agent stops it for good and says so: promoted
+    p.pa.states[p.prim["id"]] = {"state": "stopped", "pid": None, "fenced": True}
+    inst = settle(env, p.tok, iid, p.agents, lambda i: i["failover"]["state"] == "done", "promoted")
+    assert inst["failover"]["kind"] == "failover" and inst["failover"]["to_member"] == p.rep["id"]
+    assert "was down for" in inst["failover"]["reason"]
+    kinds = kinds_of(env, iid)
+    for k in ("detected", "fenced", "promoted"):
+        assert "instance.failover." + k in kinds, kinds
+    beat_all(p.agents)
+    assert p.ra.entry(p.rep["id"])["role"] == "primary"
+
+
+def test_failover_refused_without_a_healthy_replica(own_env):
+    env = own_env
+    expect(env.op.put("/v1/ha", {"grace_ms": 0}), 200)
+    p = Pair(env)
+    iid = p.inst["id"]
+    p.ra.health[p.rep["id"]] = dict(replica_probe(5000), alive=False)
+    p.pa.states[p.prim["id"]] = {"state": "failed", "error": "boom"}
+    inst = settle(env, p.tok, iid, p.agents, lambda i: i["failover"] and i["failover"]["state"] == "refused",
+                  "refused")
+    assert "no replica can be promoted" in inst["failover"]["reason"]
+    assert inst["status"] == "failing_over" and "failover refused" in inst["status_reason"], inst
+    beat_all(p.agents)
+    beat_all(p.agents)
+    assert len(failovers(env, iid)) == 1  # recorded once, not at every tick
+    assert kinds_of(env, iid).count("instance.failover.refused") == 1
+    # the primary comes back: back to the heartbeats' care
+    p.pa.states.clear()
+    p.ra.health[p.rep["id"]] = replica_probe(5000)
+    settle(env, p.tok, iid, p.agents, lambda i: i["status"] == "running", "running again")
+
+
+def test_drain_switches_the_primary_over(own_env):
+    env = own_env
+    agents = add_hosts(env, 3)
+    _, tok = env.mk_tenant()
+    plan = env.mk_plan(cpu_millis=100, memory_mb=256, disk_mb=256)
+    inst = running_instance(env, agents, tok, plan, replicas=1)
+    prim, rep = by_role(inst)["primary"], by_role(inst)["replicas"][0]
+    agent_of(agents, rep).health[rep["id"]] = replica_probe(50331744)
+    beat_all(agents)
+    expect(env.op.post("/v1/hosts/%s/drain" % prim["host"]), 200)
+    i = settle(env, tok, inst["id"], agents, lambda i: i["failover"] is not None, "switchover recorded")
+    f = i["failover"]
+    assert f["kind"] == "switchover" and "draining" in f["reason"] and f["from_member"] == prim["id"]
+    pa = agent_of(agents, prim)
+    wait_until(lambda: pa.beat() and pa.entry(prim["id"])["fence"], what="fence asked")
+    pa.states[prim["id"]] = {"fenced": True}
+    pa.health[prim["id"]] = primary_probe(50331744, writable=False)
+    i = settle(env, tok, inst["id"], agents, lambda i: i["failover"]["state"] == "done", "switched over")
+    assert i["failover"]["to_member"] == rep["id"]
+    beat_all(agents)
+    assert agent_of(agents, rep).entry(rep["id"])["role"] == "primary"
+    assert pa.entry(prim["id"])["role"] == "replica"
+
+
+def test_cli_ha_and_switchover(own_env):
+    env = own_env
+    op = env.op.token
+    out = ctl(env, "ha", "show", token=op).stdout
+    assert re.search(r"^lease_ttl_ms: 1000$", out, re.M), out
+    out = ctl(env, "ha", "set", "--lease-ttl-ms", "1500", "--grace-ms", "2500", token=op).stdout
+    assert re.search(r"^lease_ttl_ms: 1500$", out, re.M) and re.search(r"^grace_ms: 2500$", out, re.M), out
+    assert ctl(env, "ha", "set", token=op, ok=False).returncode == 2
+    assert ctl(env, "ha", "set", "--renew-ms", "1", token=op, ok=False).returncode == 2
+    assert ctl(env, "ha", "set", "--renew-ms", "800", token=op, ok=False).returncode != 0  # ttl < 2 x renew
+    p = Pair(env)
+    p.ra.health[p.rep["id"]] = replica_probe(100)
+    p.ra.beat()
+    out = ctl(env, "instance", "switchover", p.inst["id"], "--to", str(p.rep["id"]), token=p.tok).stdout
+    assert re.search(r"^state: detected$", out, re.M) and re.search(r"^to_member: %d$" % p.rep["id"], out, re.M), out
+    r = ctl(env, "instance", "switchover", p.inst["id"], token=p.tok, ok=False)
+    assert "conflict" in r.stderr, r.stderr
