@@ -24,6 +24,8 @@ enum agent_errc {
     AGENT_E_SEED,   /* the seed protocol: a peer broke it, timed out, or the source failed */
     AGENT_E_DENIED, /* the seed server refused: unknown member, not a replica of it, wrong proof
                        of the secret, or a stream for that replica already runs */
+    AGENT_E_LEASE,  /* a malformed lease in dbaasd's reply */
+    AGENT_E_FENCED, /* a primary may not start: no valid lease, or fenced (docs/agent.md) */
 };
 
 struct agent_config {

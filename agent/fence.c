@@ -77,8 +77,9 @@ long fence_msg_decode(const unsigned char *buf, size_t n, struct fence_msg *m, s
     long rc = -1;
 
     if (n < FRAME_HEAD)
-        return memcmp(buf, frame_magic, n < 4 ? n : 4) == 0 ? 0 : err_set(e, AGENT_E_SYSTEM,
-                                                                          "not a fence frame");
+        return memcmp(buf, frame_magic, n < 4 ? n : 4) == 0
+                   ? 0
+                   : err_set(e, AGENT_E_SYSTEM, "not a fence frame");
     if (memcmp(buf, frame_magic, 4) != 0)
         return err_set(e, AGENT_E_SYSTEM, "not a fence frame");
     len = (size_t)buf[4] << 24 | (size_t)buf[5] << 16 | (size_t)buf[6] << 8 | buf[7];

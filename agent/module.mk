@@ -19,3 +19,5 @@ TEST_test_quarantine_OBJS := $(BUILD)/agent/quarantine.o $(BUILD)/agent/progress
 TEST_test_probe_OBJS := $(BUILD)/agent/probe.o $(BUILD)/agent/member.o $(ENGINE_OBJS)
 # The fence guard: its frames, deadline, group kill and the guard loop itself.
 TEST_test_fence_OBJS := $(BUILD)/agent/fence.o
+# The lease's bookkeeping (settings, renewals, grants).
+TEST_test_lessee_OBJS := $(BUILD)/agent/lessee.o
