@@ -21,11 +21,11 @@
 
 /* What the heartbeat reply's "lease" object says. The key is a secret: never logged. */
 struct lessee_settings {
-    int64_t host_id;                   /* HB_F_HOST_ID */
-    int port;                          /* dbaasd's UDP port for lease datagrams */
-    unsigned char key[LEASE_KEY_LEN];  /* HB_F_KEY, base64url in the reply */
-    int ttl_ms;                        /* HB_F_TTL_MS */
-    int renew_ms;                      /* HB_F_RENEW_MS: send a renewal this often */
+    int64_t host_id;                  /* HB_F_HOST_ID */
+    int port;                         /* dbaasd's UDP port for lease datagrams */
+    unsigned char key[LEASE_KEY_LEN]; /* HB_F_KEY, base64url in the reply */
+    int ttl_ms;                       /* HB_F_TTL_MS */
+    int renew_ms;                     /* HB_F_RENEW_MS: send a renewal this often */
 };
 
 struct lessee {
@@ -35,11 +35,11 @@ struct lessee {
     struct {
         uint64_t seq;
         int64_t sent_ms;
-    } sent[LESSEE_SENT_MAX];    /* ring: the renewals sent, by seq % LESSEE_SENT_MAX */
-    int64_t end_ms;             /* the lease runs until then (0: never granted) */
-    int64_t valid_since_ms;     /* the start of the lease's current unbroken run: the send time
-                                   of the first seq granted after a gap (or ever) */
-    uint64_t grants;            /* grants accepted since start */
+    } sent[LESSEE_SENT_MAX]; /* ring: the renewals sent, by seq % LESSEE_SENT_MAX */
+    int64_t end_ms;          /* the lease runs until then (0: never granted) */
+    int64_t valid_since_ms;  /* the start of the lease's current unbroken run: the send time
+                                of the first seq granted after a gap (or ever) */
+    uint64_t grants;         /* grants accepted since start */
 };
 
 /* Parse the reply's lease object: {host_id, port, key, ttl_ms, renew_ms}, every field present,

@@ -66,12 +66,12 @@ static void test_codec_refused(void **state)
 {
     static struct fence_msg out;
     static const char *const bad[] = {
-        "1000\n0 /x\n",        /* member id 0 */
-        "1000\n7 relative\n",  /* not an absolute path */
-        "1000\n7 /a/../b\n",   /* a ".." component */
-        "-5\n",                /* negative deadline */
-        "1000\n7 /x",          /* no final newline */
-        "soon\n",              /* not a number */
+        "1000\n0 /x\n",       /* member id 0 */
+        "1000\n7 relative\n", /* not an absolute path */
+        "1000\n7 /a/../b\n",  /* a ".." component */
+        "-5\n",               /* negative deadline */
+        "1000\n7 /x",         /* no final newline */
+        "soon\n",             /* not a number */
     };
     struct err e;
 

@@ -19,8 +19,8 @@ static const unsigned char key[LEASE_KEY_LEN] = "0123456789abcdef0123456789abcde
 static json_t *lease_json(int ttl, int renew)
 {
     char *k = crypto_base64url_encode(key, sizeof(key));
-    json_t *j = json_pack("{s:I,s:i,s:s,s:i,s:i}", "host_id", (json_int_t)7, "port", 8080, "key",
-                          k, "ttl_ms", ttl, "renew_ms", renew);
+    json_t *j = json_pack("{s:I,s:i,s:s,s:i,s:i}", "host_id", (json_int_t)7, "port", 8080, "key", k,
+                          "ttl_ms", ttl, "renew_ms", renew);
 
     free(k);
     return j;
