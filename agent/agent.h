@@ -82,6 +82,7 @@ struct agent {
     int64_t lease_arm_ms;     /* the guard's deadline before the first grant (0: none) */
     int lease_saved_ttl_ms;   /* from DATA/lease.json (0: none) */
     bool lease_bad_logged;    /* a malformed lease was logged (once) */
+    bool guard_dirty;         /* a primary started: feed the guard now, not at the next period */
     int guard_fd;             /* the fence guard's pipe (-1: none) */
     pid_t guard_pid;          /* the fence guard, this agent's child */
     pid_t old_guard_pid;      /* the previous agent's guard (0: none), killed once a lease of */

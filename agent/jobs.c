@@ -178,6 +178,11 @@ int jobs_start_engine(struct job *j, pid_t *pid, bool *child, struct err *e)
     if (rc < 0)
         goto out;
     rc = -1;
+    /* a primary the guard must know before it takes writes: the lease thread feeds it now */
+    pthread_mutex_lock(&a->lock);
+    j->m->start_pid = j->spec.repl && j->spec.repl->role == ENGINE_ROLE_REPLICA ? 0 : *pid;
+    a->guard_dirty = j->m->start_pid > 0;
+    pthread_mutex_unlock(&a->lock);
     /* No fixed deadline: recovery (a WAL replay, a large AOF) takes what it takes while the
      * engine makes progress; it fails after READY_STALL_MS without any. */
     started = next_sample = next_note = clock_now_ms();
@@ -233,6 +238,11 @@ int jobs_start_engine(struct job *j, pid_t *pid, bool *child, struct err *e)
     }
     rc = 0;
 out:
+    if (rc < 0) {
+        pthread_mutex_lock(&a->lock);
+        j->m->start_pid = 0; /* on success jobs_mark_running() hands over to m->pid */
+        pthread_mutex_unlock(&a->lock);
+    }
     engine_argv_free(argv);
     free(log_path);
     return rc;
@@ -243,6 +253,7 @@ void jobs_mark_running(struct job *j)
     struct member *m = j->m;
 
     m->pid = j->pid;
+    m->start_pid = 0;
     m->starttime = proc_starttime(j->pid);
     m->our_child = j->pid_is_child;
     m->applied_version = j->version;
@@ -637,12 +648,13 @@ void jobs_supervise(struct agent *a)
             supervise_fence_down(a, m, now);
             act = m->provisioned ? desired_role_decide(m, lease_ok) : DESIRED_ROLE_NONE;
             if (act == DESIRED_ROLE_HOLD) {
-                if (!m->held && m->restart_at_ms && now >= m->restart_at_ms)
+                if (!m->held && m->restart_at_ms && now >= m->restart_at_ms) {
                     log_warn("event=member_held member=%lld reason=\"%s\"", (long long)m->id,
                              m->guard_fenced   ? "fenced by the guard: waiting for a fresh reply"
                              : m->fence_wanted ? "fenced: dbaasd asks it to take no writes"
                                                : "a primary with replicas needs a valid lease");
-                m->held = true;
+                    m->held = true;
+                }
                 continue;
             }
             m->held = false;

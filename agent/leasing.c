@@ -279,13 +279,14 @@ static bool feed(struct agent *a, struct fed *last)
     msg.deadline_ms = a->lease_mode == LEASING_OFF ? 0
                       : granted                    ? a->lessee.end_ms - FENCE_MARGIN_MS
                                                    : a->lease_arm_ms;
+    a->guard_dirty = false;
     for (m = a->members; m && n < FENCE_MAX_TARGETS; m = m->next) {
-        if (m->state != HB_RUNNING || m->pid <= 0 || !member_fenceable(m) ||
-            !member_runs_primary(m))
+        bool run = m->state == HB_RUNNING && m->pid > 0 && member_runs_primary(m);
+        if (!member_fenceable(m) || (!run && m->start_pid <= 0))
             continue;
         t[n].id = m->id;
-        t[n].pid = m->pid;
-        t[n].known = m->fence_pid == m->pid && m->fence_dir[0];
+        t[n].pid = run ? m->pid : m->start_pid;
+        t[n].known = m->fence_pid == t[n].pid && m->fence_dir[0];
         if (t[n].known) {
             msg.t[msg.n].id = m->id;
             snprintf(msg.t[msg.n].dir, sizeof(msg.t[msg.n].dir), "%s", m->fence_dir);
@@ -306,7 +307,7 @@ static bool feed(struct agent *a, struct fed *last)
         pthread_mutex_lock(&a->lock);
         for (m = a->members; m && m->id != t[i].id; m = m->next)
             ;
-        if (m && m->pid == t[i].pid) {
+        if (m && (m->pid == t[i].pid || m->start_pid == t[i].pid)) {
             m->fence_pid = t[i].pid;
             snprintf(m->fence_dir, sizeof(m->fence_dir), "%s", dir);
         }
@@ -315,7 +316,8 @@ static bool feed(struct agent *a, struct fed *last)
         snprintf(msg.t[msg.n].dir, sizeof(msg.t[msg.n].dir), "%s", dir);
         msg.n++;
     }
-    if ((last->any && same_msg(&last->msg, &msg)) || (msg.deadline_ms > 0 && msg.deadline_ms <= now))
+    if ((last->any && same_msg(&last->msg, &msg)) ||
+        (msg.deadline_ms > 0 && msg.deadline_ms <= now))
         return false;
     if (a->guard_fd < 0 || fence_guard_feed(a->guard_fd, &msg, &e) < 0) {
         if (a->guard_fd >= 0)
@@ -404,14 +406,19 @@ void *leasing_main(void *arg)
         if (sock >= 0 && now >= next_send) {
             clock_gettime(CLOCK_REALTIME, &wall);
             pthread_mutex_lock(&a->lock);
-            send_now = lessee_renewal(&a->lessee, clock_now_ms(),
-                                      (uint64_t)wall.tv_sec * 1000000u + (uint64_t)wall.tv_nsec / 1000,
-                                      buf) == 0;
+            send_now =
+                lessee_renewal(&a->lessee, clock_now_ms(),
+                               (uint64_t)wall.tv_sec * 1000000u + (uint64_t)wall.tv_nsec / 1000,
+                               buf) == 0;
             pthread_mutex_unlock(&a->lock);
             if (send_now && send(sock, buf, sizeof(buf), 0) < 0 && send_failures++ % 50 == 0)
                 log_warn("event=lease_send_failed error=\"%s\"", strerror(errno));
             next_send = now + renew;
         }
+        pthread_mutex_lock(&a->lock);
+        if (a->guard_dirty)
+            next_feed = now;
+        pthread_mutex_unlock(&a->lock);
         if (now >= next_feed) {
             if (feed(a, &last))
                 retire_old_guard(a);
@@ -420,8 +427,8 @@ void *leasing_main(void *arg)
         }
         wake = next_feed < next_send || sock < 0 ? next_feed : next_send;
         p = (struct pollfd){sock, POLLIN, 0};
-        if (poll(&p, sock >= 0 ? 1 : 0, (int)(wake > now ? (wake - now > 50 ? 50 : wake - now) : 0)) >
-            0) {
+        if (poll(&p, sock >= 0 ? 1 : 0,
+                 (int)(wake > now ? (wake - now > 20 ? 20 : wake - now) : 0)) > 0) {
             ssize_t r;
             while ((r = recv(sock, buf, sizeof(buf), 0)) >= 0) {
                 int64_t t = clock_now_ms();

@@ -87,17 +87,19 @@ struct member {
     bool unlisted; /* missing from the last reply (kept; logged once) */
     struct member_health health;
     /* HA part 2: role changes and fencing (agent/roles.c, agent/leasing.c) */
-    bool sync;                     /* desired: synchronous replication (engine_repl.sync) */
-    bool sync_applied;             /* the sync its configuration was rendered with */
-    bool fence_wanted;             /* desired fence: this primary must take no write now */
-    bool fenced;                   /* the desired fence was carried out: the engine refuses writes
-                                      (engine_stop_writes()) or was stopped */
-    bool fenced_stopped;           /* ... by stopping it: it is held down while fence_wanted */
-    bool guard_fenced;             /* the fence guard killed it (a marker in DATA/fenced/): held
-                                      down until a fresh reply with a valid lease */
-    int64_t guard_fenced_at_ms;    /* the guard's deadline then (CLOCK_MONOTONIC; 0: unknown) */
-    char run_role[16];             /* the role its engine was started or promoted as */
-    pid_t fence_pid;               /* the pid fence_dir was read for */
+    bool sync;                  /* desired: synchronous replication (engine_repl.sync) */
+    bool sync_applied;          /* the sync its configuration was rendered with */
+    bool fence_wanted;          /* desired fence: this primary must take no write now */
+    bool fenced;                /* the desired fence was carried out: the engine refuses writes
+                                   (engine_stop_writes()) or was stopped */
+    bool fenced_stopped;        /* ... by stopping it: it is held down while fence_wanted */
+    bool guard_fenced;          /* the fence guard killed it (a marker in DATA/fenced/): held
+                                   down until a fresh reply with a valid lease */
+    int64_t guard_fenced_at_ms; /* the guard's deadline then (CLOCK_MONOTONIC; 0: unknown) */
+    char run_role[16];          /* the role its engine was started or promoted as */
+    pid_t start_pid; /* an engine a job started as a primary, not running yet: the guard learns
+                        of it before it takes writes */
+    pid_t fence_pid; /* the pid fence_dir was read for */
     char fence_dir[FENCE_DIR_MAX]; /* its group's directory, for the guard ("" unknown) */
     int64_t role_retry_at_ms;      /* a failed role job is retried after a back-off */
     int role_backoff_ms;

@@ -25,8 +25,8 @@ static void failed(struct job *j, const char *what, const struct err *e)
 {
     struct member *m = j->m;
 
-    m->role_retry_at_ms =
-        clock_now_ms() + jobs_backoff(&m->role_backoff_ms, ROLE_BACKOFF_MIN_MS, ROLE_BACKOFF_MAX_MS);
+    m->role_retry_at_ms = clock_now_ms() + jobs_backoff(&m->role_backoff_ms, ROLE_BACKOFF_MIN_MS,
+                                                        ROLE_BACKOFF_MAX_MS);
     log_error("event=%s_failed member=%lld retry_in_ms=%d error=\"%s\"", what, (long long)m->id,
               m->role_backoff_ms, e->msg);
     jobs_set_error(m, what, e->msg);

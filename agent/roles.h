@@ -11,10 +11,7 @@
 #include "agent/jobs.h"
 #include "agent/member.h"
 
-
-
 /* The job kinds (agent/jobs.c's table). */
-extern const struct job_ops roles_promote_job, roles_rejoin_job, roles_fence_job,
-    roles_unfence_job;
+extern const struct job_ops roles_promote_job, roles_rejoin_job, roles_fence_job, roles_unfence_job;
 
 #endif
