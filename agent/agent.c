@@ -24,6 +24,7 @@
 
 #include "agent/heartbeat.h"
 #include "agent/jobs.h"
+#include "agent/leasing.h"
 #include "agent/member.h"
 #include "agent/probe.h"
 #include "agent/quarantine.h"
@@ -54,6 +55,7 @@ static struct agent *agent_new(const struct agent_config *cfg, volatile sig_atom
     pthread_cond_init(&a->report_wake, &attr);
     pthread_condattr_destroy(&attr);
     a->heartbeat_ms = cfg->heartbeat_ms;
+    a->guard_fd = -1;
     return a;
 }
 
@@ -225,8 +227,9 @@ static void *reporter_main(void *arg)
 int agent_run(const struct agent_config *cfg, volatile sig_atomic_t *stop, struct err *e)
 {
     struct agent *a = agent_new(cfg, stop);
-    pthread_t poller, reporter, janitor, prober;
-    bool polling = false, reporting = false, sweeping = false, probing = false, idle;
+    pthread_t poller, reporter, janitor, prober, leaser;
+    bool polling = false, reporting = false, sweeping = false, probing = false, leasing = false,
+         idle;
     struct seed_server *seeds = NULL;
     int rc = -1;
     struct err de;
@@ -256,6 +259,9 @@ int agent_run(const struct agent_config *cfg, volatile sig_atomic_t *stop, struc
         err_set(e, AGENT_E_SYSTEM, "could not find the agent's own program: %s", strerror(errno));
         goto out;
     }
+    /* the fence guard before any member is adopted or started (agent/leasing.h) */
+    if (leasing_init(a, e) < 0)
+        goto out;
     if (cfg->seed_port > 0) {
         seeds = seed_server_start(a, e);
         if (!seeds)
@@ -263,6 +269,7 @@ int agent_run(const struct agent_config *cfg, volatile sig_atomic_t *stop, struc
         a->seed_port = cfg->seed_port;
     }
     adopt(a);
+    leasing_arm_adopted(a);
     log_info("event=ready server=%s advertise=%s isolation=%s data_dir=%s ports=%d-%d", cfg->server,
              cfg->advertise, iso_kind_name(iso_kind_of(a->iso)), cfg->data_dir, cfg->port_min,
              cfg->port_max);
@@ -286,12 +293,18 @@ int agent_run(const struct agent_config *cfg, volatile sig_atomic_t *stop, struc
         goto out;
     }
     probing = true;
+    if (pthread_create(&leaser, NULL, leasing_main, a) != 0) {
+        err_set(e, AGENT_E_SYSTEM, "could not start the lease thread");
+        goto out;
+    }
+    leasing = true;
     main_loop(a);
     pthread_join(poller, NULL);
     pthread_join(reporter, NULL);
     pthread_join(janitor, NULL);
     pthread_join(prober, NULL);
-    polling = reporting = sweeping = probing = false;
+    pthread_join(leaser, NULL);
+    polling = reporting = sweeping = probing = leasing = false;
     seed_server_stop(seeds);
     seeds = NULL;
     /* Engines keep running; wait (briefly) for workers so their state is persisted. */
@@ -300,7 +313,7 @@ int agent_run(const struct agent_config *cfg, volatile sig_atomic_t *stop, struc
         jobs_stop_all(a);
     rc = 0;
 out:
-    if (polling || reporting || sweeping || probing)
+    if (polling || reporting || sweeping || probing || leasing)
         *stop = 1; /* a thread failed to start: the others end */
     if (polling)
         pthread_join(poller, NULL);
@@ -310,6 +323,10 @@ out:
         pthread_join(janitor, NULL);
     if (probing)
         pthread_join(prober, NULL);
+    if (leasing)
+        pthread_join(leaser, NULL);
+    /* the guard lives on: it fires at a pending deadline (no lease is renewed any more) */
+    leasing_close(a);
     seed_server_stop(seeds);
     httpc_free(a->report_http);
     httpc_free(a->poll_http);

@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "agent/lessee.h"
 #include "isolation/isolation.h"
 #include "lib/err.h"
 
@@ -24,6 +25,8 @@ enum agent_errc {
     AGENT_E_SEED,   /* the seed protocol: a peer broke it, timed out, or the source failed */
     AGENT_E_DENIED, /* the seed server refused: unknown member, not a replica of it, wrong proof
                        of the secret, or a stream for that replica already runs */
+    AGENT_E_LEASE,  /* a malformed lease in dbaasd's reply */
+    AGENT_E_FENCED, /* a primary may not start: no valid lease, or fenced (docs/agent.md) */
 };
 
 struct agent_config {
@@ -72,6 +75,18 @@ struct agent {
     char *self_exe;             /* owned: this program, run as the seed steps' wrapper */
     struct httpc *report_http;  /* owned: the main thread's reports */
     struct httpc *poll_http;    /* owned: the heartbeat thread's long polls */
+    /* the lease and the fence guard (agent/leasing.c): under lock, but guard_fd, guard_pid and
+       old_guard_* which only startup and then the lease thread use */
+    int lease_mode;           /* enum leasing_mode */
+    struct lessee lessee;     /* its key is a secret: never logged */
+    int64_t lease_arm_ms;     /* the guard's deadline before the first grant (0: none) */
+    int lease_saved_ttl_ms;   /* from DATA/lease.json (0: none) */
+    bool lease_bad_logged;    /* a malformed lease was logged (once) */
+    bool guard_dirty;         /* a primary started: feed the guard now, not at the next period */
+    int guard_fd;             /* the fence guard's pipe (-1: none) */
+    pid_t guard_pid;          /* the fence guard, this agent's child */
+    pid_t old_guard_pid;      /* the previous agent's guard (0: none), killed once a lease of */
+    uint64_t old_guard_start; /* ... this agent's own is fed to the new one */
 };
 
 /* Run until *stop is set (by a signal handler). Engines keep running when it returns: a new

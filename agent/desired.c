@@ -152,3 +152,42 @@ const char *desired_action_name(enum desired_action a)
 
     return (unsigned)a < sizeof(names) / sizeof(names[0]) ? names[a] : NULL;
 }
+
+enum desired_role desired_role_decide(const struct member *m, bool lease_ok)
+{
+    bool running = m->state == HB_RUNNING;
+    bool to_replica = member_is_replica(m) && member_runs_primary(m);
+    bool to_primary = !member_is_replica(m) && !member_runs_primary(m);
+    bool need_lease = member_fenceable(m) && !lease_ok;
+
+    /* the guard killed it: down until a fresh reply with a valid lease says what it is */
+    if (m->guard_fenced)
+        return running ? DESIRED_ROLE_NONE : DESIRED_ROLE_HOLD;
+    /* a former primary that must follow the new one: no lease needed to become a replica */
+    if (to_replica)
+        return DESIRED_ROLE_REJOIN;
+    if (m->fence_wanted && member_runs_primary(m)) {
+        if (running && !m->fenced)
+            return DESIRED_ROLE_FENCE;
+        return running ? DESIRED_ROLE_NONE : DESIRED_ROLE_HOLD;
+    }
+    if (running && m->fenced)
+        return need_lease ? DESIRED_ROLE_NONE : DESIRED_ROLE_UNFENCE;
+    if (to_primary)
+        return need_lease ? (running ? DESIRED_ROLE_NONE : DESIRED_ROLE_HOLD)
+                          : DESIRED_ROLE_PROMOTE;
+    if (!running && need_lease)
+        return DESIRED_ROLE_HOLD;
+    return DESIRED_ROLE_NONE;
+}
+
+const char *desired_role_name(enum desired_role a)
+{
+    static const char *const names[] = {
+        [DESIRED_ROLE_NONE] = "none",       [DESIRED_ROLE_HOLD] = "hold",
+        [DESIRED_ROLE_PROMOTE] = "promote", [DESIRED_ROLE_REJOIN] = "rejoin",
+        [DESIRED_ROLE_FENCE] = "fence",     [DESIRED_ROLE_UNFENCE] = "unfence",
+    };
+
+    return (unsigned)a < sizeof(names) / sizeof(names[0]) ? names[a] : NULL;
+}

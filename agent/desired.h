@@ -64,4 +64,24 @@ bool desired_reply_current(const json_t *reply, int64_t applied, int64_t *genera
 /* "keep", "create", ... (static strings, for logs and tests); NULL outside the enum. */
 const char *desired_action_name(enum desired_action a);
 
+/* ---- role changes and fencing (agent/roles.c runs the jobs) ---- */
+
+enum desired_role {
+    DESIRED_ROLE_NONE,    /* nothing for the roles: supervise as usual (restart a dead engine) */
+    DESIRED_ROLE_HOLD,    /* down and to stay down: fenced by the guard (until a fresh reply), a
+                     desired fence on a primary, or a primary that needs a lease it does not
+                     hold */
+    DESIRED_ROLE_PROMOTE, /* desired primary, runs as a replica: JOB_PROMOTE (needs the lease) */
+    DESIRED_ROLE_REJOIN,  /* desired replica, runs (or ran) as a primary: JOB_REJOIN */
+    DESIRED_ROLE_FENCE,   /* desired fence on a running primary not fenced yet: JOB_FENCE */
+    DESIRED_ROLE_UNFENCE, /* fence lifted on a running primary that refuses writes: JOB_UNFENCE */
+};
+
+/* The decision for m (not busy, desired running, state running or starting), given whether a
+ * member that needs a lease (member_fenceable()) may start now (leasing_may_start()). Reads
+ * only m's fields. */
+enum desired_role desired_role_decide(const struct member *m, bool lease_ok);
+/* "none", "hold", ... (static); NULL outside the enum. */
+const char *desired_role_name(enum desired_role a);
+
 #endif

@@ -20,6 +20,7 @@
 #include "engines/engine.h"
 #include "agent/hostinfo.h"
 #include "agent/jobs.h"
+#include "agent/leasing.h"
 #include "agent/member.h"
 #include "agent/report.h"
 #include "lib/buf.h"
@@ -165,10 +166,11 @@ static void apply_step(struct agent *a, const struct desired_step *st)
 }
 
 /* Reconcile: apply the desired members of a heartbeat reply (desired_plan() decides), unless
- * the reply is older than one already applied (desired_reply_current()); then take its hash
- * and heartbeat interval. The check and the changes are made under one hold of a->lock, so
- * that the two threads that exchange with dbaasd cannot interleave them. */
-static void reconcile(struct agent *a, const json_t *reply)
+ * the reply is older than one already applied (desired_reply_current()); then take its lease
+ * (agent/leasing.h; req_ms: when its request was sent), its hash and heartbeat interval. The check
+ * and the changes are made under one hold of a->lock, so that the two threads that exchange with
+ * dbaasd cannot interleave them. */
+static void reconcile(struct agent *a, const json_t *reply, int64_t req_ms)
 {
     const json_t *desired = json_object_get(reply, HB_F_MEMBERS);
     const json_t *interval = json_object_get(reply, HB_F_HEARTBEAT_INTERVAL_MS);
@@ -186,6 +188,8 @@ static void reconcile(struct agent *a, const json_t *reply)
     n = desired_plan(a->members, desired, &steps);
     for (i = 0; i < n; i++)
         apply_step(a, &steps[i]);
+    leasing_reply(a, json_object_get(reply, HB_F_LEASE), desired, req_ms);
+    pthread_cond_signal(&a->wake); /* role changes, fences: supervision acts at once */
     snprintf(a->desired_hash, sizeof(a->desired_hash), "%s",
              json_string_value(json_object_get(reply, HB_F_DESIRED_HASH))
                  ? json_string_value(json_object_get(reply, HB_F_DESIRED_HASH))
@@ -214,6 +218,7 @@ int heartbeat_once(struct agent *a, struct httpc *c, int *failures, int wait_ms)
     struct buf resp = BUF_INIT;
     char *text, hash[sizeof(a->desired_hash)];
     long status = 0;
+    int64_t req_ms;
     struct err e;
     int rc = -1;
 
@@ -227,6 +232,7 @@ int heartbeat_once(struct agent *a, struct httpc *c, int *failures, int wait_ms)
     host.port_max = cfg->port_max;
     pthread_mutex_lock(&a->lock);
     host.seed_port = a->seed_port_refused ? 0 : a->seed_port;
+    host.lease_valid = leasing_report(a, clock_now_ms());
     pthread_mutex_unlock(&a->lock);
     members = report_members(a);
     pthread_mutex_lock(&a->lock);
@@ -235,6 +241,7 @@ int heartbeat_once(struct agent *a, struct httpc *c, int *failures, int wait_ms)
     body = report_request(&host, engines, members, hash, wait_ms);
     text = json_dumps(body, JSON_COMPACT);
     json_decref(body);
+    req_ms = clock_now_ms();
     if (httpc_request(c, "POST", HB_PATH, text, 5000 + wait_ms, &status, &resp, &e) < 0) {
         if ((*failures)++ % 10 == 0)
             log_warn("event=heartbeat_failed error=\"%s\"", e.msg);
@@ -260,7 +267,7 @@ int heartbeat_once(struct agent *a, struct httpc *c, int *failures, int wait_ms)
     *failures = 0;
     reply = json_loadb(buf_str(&resp), resp.len, 0, NULL);
     if (reply && json_is_array(json_object_get(reply, HB_F_MEMBERS))) {
-        reconcile(a, reply);
+        reconcile(a, reply, req_ms);
         rc = 0;
     } else {
         log_warn("event=heartbeat_bad_reply");

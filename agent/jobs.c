@@ -20,9 +20,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "agent/desired.h"
 #include "agent/hostinfo.h"
 #include "agent/progress.h"
+#include "agent/leasing.h"
 #include "agent/quarantine.h"
+#include "agent/roles.h"
 #include "agent/seeding.h"
 #include "engines/engine.h"
 #include "lib/proc.h"
@@ -42,33 +45,6 @@
 #define REPL_BACKOFF_MIN_MS 1000 /* replication set-up retried after */
 #define REPL_BACKOFF_MAX_MS 30000
 #define STABLE_MS 60000 /* running this long resets the back-off */
-
-/* What a worker needs of a member, copied under the lock so that it can work without it, and
- * what the work found. */
-struct job {
-    enum job_kind kind;
-    struct agent *a;  /* borrowed */
-    struct member *m; /* borrowed: owned by the worker while m->busy */
-    const struct engine_ops *ops;
-    struct member_spec *ms;  /* owned: the spec and its strings */
-    struct engine_spec spec; /* ms->spec */
-    char *dir;               /* ms->dir */
-    char group[40];
-    struct iso_limits limits;
-    int stop_signal;
-    bool replica;                    /* seeded from its primary (JOB_PROVISION) */
-    char seed_host[MEMBER_HOST_MAX]; /* the primary's agent seed server */
-    int seed_port;
-    int64_t primary_id;
-    int64_t old_memory_mb; /* resize: the memory limit it runs with (0: unknown) */
-    /* read when the worker starts */
-    int version;    /* the spec_version whose limits the job applies */
-    pid_t reap_pid; /* the running engine when this agent started it (reaped after a stop) */
-    /* outcome */
-    pid_t pid;           /* a started engine */
-    bool pid_is_child;   /* ... that is this agent's child (reap it with waitpid) */
-    bool restart_needed; /* a resize that applies fully only at the next restart */
-};
 
 static void job_free(struct job *j)
 {
@@ -97,6 +73,8 @@ static struct job *job_new(struct agent *a, struct member *m, enum job_kind kind
     j->seed_port = m->seed_port;
     j->primary_id = m->primary.id;
     j->old_memory_mb = m->applied_memory_mb;
+    j->was_running = m->state == HB_RUNNING;
+    j->apply_sync = m->repl_user[0] && m->sync != m->sync_applied;
     return j;
 }
 
@@ -108,8 +86,7 @@ void jobs_save(struct agent *a, const struct member *m)
         log_error("event=member_save_failed member=%lld error=\"%s\"", (long long)m->id, e.msg);
 }
 
-/* Report at once rather than at the next interval. Caller holds a->lock. */
-static void report_soon(struct agent *a)
+void jobs_report_soon(struct agent *a)
 {
     a->report_now = true;
     pthread_cond_signal(&a->report_wake);
@@ -148,8 +125,7 @@ int jobs_stop_group(struct agent *a, const char *group, int sig, pid_t child, st
     return rc;
 }
 
-/* Stop whatever runs in the member's group and remove the group. 0 / -1. */
-static int stop_group(struct job *j, pid_t child, struct err *e)
+int jobs_stop_member(struct job *j, pid_t child, struct err *e)
 {
     return jobs_stop_group(j->a, j->group, j->stop_signal, child, e);
 }
@@ -171,8 +147,7 @@ void jobs_sample(struct agent *a, const char *group, const char *log_path, const
     }
 }
 
-/* Start the engine in its group and wait until it answers. On success sets *pid. */
-static int start_engine(struct job *j, pid_t *pid, bool *child, struct err *e)
+int jobs_start_engine(struct job *j, pid_t *pid, bool *child, struct err *e)
 {
     struct agent *a = j->a;
     struct iso_exec ex;
@@ -187,7 +162,7 @@ static int start_engine(struct job *j, pid_t *pid, bool *child, struct err *e)
 
     *pid = 0;
     *child = iso_kind_of(a->iso) != ISO_LXC;
-    if (stop_group(j, 0, e) < 0) /* leftovers of an earlier run */
+    if (jobs_stop_member(j, 0, e) < 0) /* leftovers of an earlier run */
         goto out;
     if (engine_configure(j->ops, &j->spec, e) < 0 || engine_argv(j->ops, &j->spec, &argv, e) < 0)
         goto out;
@@ -203,6 +178,11 @@ static int start_engine(struct job *j, pid_t *pid, bool *child, struct err *e)
     if (rc < 0)
         goto out;
     rc = -1;
+    /* a primary the guard must know before it takes writes: the lease thread feeds it now */
+    pthread_mutex_lock(&a->lock);
+    j->m->start_pid = j->spec.repl && j->spec.repl->role == ENGINE_ROLE_REPLICA ? 0 : *pid;
+    a->guard_dirty = j->m->start_pid > 0;
+    pthread_mutex_unlock(&a->lock);
     /* No fixed deadline: recovery (a WAL replay, a large AOF) takes what it takes while the
      * engine makes progress; it fails after READY_STALL_MS without any. */
     started = next_sample = next_note = clock_now_ms();
@@ -217,7 +197,7 @@ static int start_engine(struct job *j, pid_t *pid, bool *child, struct err *e)
         if (*child ? waitpid(*pid, &status, WNOHANG) == *pid : !proc_alive(*pid, 0)) {
             engine_start_error(j->ops, &j->spec, status, log_from, e);
             *pid = 0;
-            stop_group(j, 0, &pe);
+            jobs_stop_member(j, 0, &pe);
             goto out;
         }
         now = clock_now_ms();
@@ -239,7 +219,7 @@ static int start_engine(struct job *j, pid_t *pid, bool *child, struct err *e)
                 err_set(e, ENGINE_E_START,
                         "%s did not answer, and made no progress (log, data, CPU or IO) for %d s",
                         j->ops->cat->server_name, READY_STALL_MS / 1000);
-            stop_group(j, *child ? *pid : 0, &pe);
+            jobs_stop_member(j, *child ? *pid : 0, &pe);
             *pid = 0;
             goto out;
         }
@@ -252,25 +232,28 @@ static int start_engine(struct job *j, pid_t *pid, bool *child, struct err *e)
     }
     if (engine_create_user(j->ops, &j->spec, e) < 0) {
         struct err se;
-        stop_group(j, *child ? *pid : 0, &se);
+        jobs_stop_member(j, *child ? *pid : 0, &se);
         *pid = 0;
         goto out;
     }
     rc = 0;
 out:
+    if (rc < 0) {
+        pthread_mutex_lock(&a->lock);
+        j->m->start_pid = 0; /* on success jobs_mark_running() hands over to m->pid */
+        pthread_mutex_unlock(&a->lock);
+    }
     engine_argv_free(argv);
     free(log_path);
     return rc;
 }
 
-/* Record a started engine: it runs with the limits of spec_version `version` (a restart
- * applied whatever a resize left pending); its replication is (re)applied next. Caller holds
- * a->lock. */
-static void mark_running(struct job *j)
+void jobs_mark_running(struct job *j)
 {
     struct member *m = j->m;
 
     m->pid = j->pid;
+    m->start_pid = 0;
     m->starttime = proc_starttime(j->pid);
     m->our_child = j->pid_is_child;
     m->applied_version = j->version;
@@ -284,11 +267,14 @@ static void mark_running(struct job *j)
     m->repl_dirty = m->repl_user[0] != '\0';
     m->repl_retry_at_ms = 0;
     m->repl_backoff_ms = 0;
+    snprintf(m->run_role, sizeof(m->run_role), "%s",
+             j->replica ? HB_ROLE_REPLICA : HB_ROLE_PRIMARY);
+    m->sync_applied = j->ms->repl.sync; /* the configuration it started with */
+    m->held = false;
     jobs_set_state(j->a, m, HB_RUNNING, NULL);
 }
 
-/* The next exponential back-off from *ms, between lo and hi. */
-static int backoff(int *ms, int lo, int hi)
+int jobs_backoff(int *ms, int lo, int hi)
 {
     *ms = *ms ? *ms * 2 : lo;
     if (*ms > hi)
@@ -300,18 +286,10 @@ static int backoff(int *ms, int lo, int hi)
  * BACKOFF_MIN_MS to BACKOFF_MAX_MS. Caller holds a->lock. */
 static void schedule_restart(struct member *m, int64_t now)
 {
-    m->restart_at_ms = now + backoff(&m->backoff_ms, BACKOFF_MIN_MS, BACKOFF_MAX_MS);
+    m->restart_at_ms = now + jobs_backoff(&m->backoff_ms, BACKOFF_MIN_MS, BACKOFF_MAX_MS);
 }
 
-/* The kinds of jobs. run() works without a->lock and returns 0 / -1 with e set; done() records the
- * outcome with a->lock held. */
-struct job_ops {
-    int (*run)(struct job *j, struct err *e);
-    void (*done)(struct job *j, int rc, const struct err *e);
-};
-
-/* Record what failed on a member that keeps its state ("resize: ..."). Caller holds a->lock. */
-static void set_error(struct member *m, const char *what, const char *msg)
+void jobs_set_error(struct member *m, const char *what, const char *msg)
 {
     /* A message longer than the report's field is cut; its start says what failed. */
     if (snprintf(m->error, sizeof(m->error), "%s: %s", what, msg) < 0)
@@ -333,10 +311,10 @@ static int provision_run(struct job *j, struct err *e)
     } else {
         rc = engine_init(j->ops, &j->spec, e);
     }
-    if (rc == 0 && start_engine(j, &j->pid, &j->pid_is_child, e) == 0)
+    if (rc == 0 && jobs_start_engine(j, &j->pid, &j->pid_is_child, e) == 0)
         return 0;
     /* A failed create leaves nothing behind: no process, group or data directory. */
-    if (stop_group(j, 0, &ce) < 0 || engine_remove(j->ops, &j->spec, &ce) < 0)
+    if (jobs_stop_member(j, 0, &ce) < 0 || engine_remove(j->ops, &j->spec, &ce) < 0)
         log_error("event=cleanup_failed member=%lld error=\"%s\"", (long long)j->m->id, ce.msg);
     return -1;
 }
@@ -356,11 +334,11 @@ static void provision_done(struct job *j, int rc, const struct err *e)
 
     m->seeding = false;
     if (rc == 0) {
-        mark_running(j);
+        jobs_mark_running(j);
     } else if (j->replica && seed_retryable(e)) {
         /* the primary may not be ready yet: seeded again after a back-off, from scratch */
         m->restart_at_ms =
-            clock_now_ms() + backoff(&m->backoff_ms, SEED_BACKOFF_MIN_MS, SEED_BACKOFF_MAX_MS);
+            clock_now_ms() + jobs_backoff(&m->backoff_ms, SEED_BACKOFF_MIN_MS, SEED_BACKOFF_MAX_MS);
         if (snprintf(msg, sizeof(msg), "seeding: %s", e->msg) < 0)
             msg[0] = '\0';
         log_warn("event=seed_failed member=%lld retry_in_ms=%d error=\"%s\"", (long long)m->id,
@@ -373,13 +351,13 @@ static void provision_done(struct job *j, int rc, const struct err *e)
 
 static int restart_run(struct job *j, struct err *e)
 {
-    return start_engine(j, &j->pid, &j->pid_is_child, e);
+    return jobs_start_engine(j, &j->pid, &j->pid_is_child, e);
 }
 
 static void restart_done(struct job *j, int rc, const struct err *e)
 {
     if (rc == 0) {
-        mark_running(j);
+        jobs_mark_running(j);
     } else {
         schedule_restart(j->m, clock_now_ms());
         jobs_set_state(j->a, j->m, HB_STARTING, e->msg);
@@ -438,14 +416,14 @@ static void resize_done(struct job *j, int rc, const struct err *e)
          * (a new spec_version) is the way out */
         log_error("event=resize_failed member=%lld spec_version=%d error=\"%s\"", (long long)m->id,
                   j->version, e->msg);
-        set_error(m, "resize", e->msg);
+        jobs_set_error(m, "resize", e->msg);
         m->resize_failed_version = j->version;
         /* a message longer than the report's field is cut; its start says what failed */
         if (snprintf(m->resize_error, sizeof(m->resize_error), "%s", e->msg) >=
             (int)sizeof(m->resize_error))
             m->resize_error[sizeof(m->resize_error) - 1] = '\0';
     }
-    report_soon(j->a);
+    jobs_report_soon(j->a);
     jobs_save(j->a, m);
 }
 
@@ -454,7 +432,7 @@ static void resize_done(struct job *j, int rc, const struct err *e)
 static int delete_run(struct job *j, struct err *e)
 {
     bool moved = false;
-    int rc = stop_group(j, j->reap_pid, e);
+    int rc = jobs_stop_member(j, j->reap_pid, e);
 
     if (rc == 0)
         rc = quarantine_move(j->a->cfg->data_dir, j->dir, j->m->id, time(NULL), &moved, e);
@@ -473,7 +451,7 @@ static void delete_done(struct job *j, int rc, const struct err *e)
         jobs_set_state(j->a, m, HB_DELETED, NULL);
     } else {
         log_error("event=delete_failed member=%lld error=\"%s\"", (long long)m->id, e->msg);
-        set_error(m, "delete", e->msg);
+        jobs_set_error(m, "delete", e->msg);
     }
 }
 
@@ -481,6 +459,9 @@ static int repl_run(struct job *j, struct err *e)
 {
     if (!j->spec.repl)
         return 0;
+    /* a change of sync: the configuration rendered again and applied live */
+    if (j->apply_sync && engine_apply_live(j->ops, &j->spec, &j->restart_needed, e) < 0)
+        return -1;
     return j->replica ? engine_follow(j->ops, &j->spec, e) : engine_repl_setup(j->ops, &j->spec, e);
 }
 
@@ -491,6 +472,12 @@ static void repl_done(struct job *j, int rc, const struct err *e)
     if (rc == 0) {
         m->repl_dirty = false;
         m->repl_backoff_ms = 0;
+        if (j->apply_sync) {
+            m->sync_applied = j->ms->repl.sync;
+            m->pending_restart = m->pending_restart || j->restart_needed;
+            log_info("event=sync_applied member=%lld sync=%s pending_restart=%s", (long long)m->id,
+                     m->sync_applied ? "on" : "off", j->restart_needed ? "yes" : "no");
+        }
         if (strncmp(m->error, "replication: ", 13) == 0)
             m->error[0] = '\0';
         log_info("event=replication_applied member=%lld role=%s", (long long)m->id,
@@ -498,11 +485,12 @@ static void repl_done(struct job *j, int rc, const struct err *e)
     } else {
         /* the engine keeps running; tried again after a back-off */
         m->repl_retry_at_ms =
-            clock_now_ms() + backoff(&m->repl_backoff_ms, REPL_BACKOFF_MIN_MS, REPL_BACKOFF_MAX_MS);
+            clock_now_ms() +
+            jobs_backoff(&m->repl_backoff_ms, REPL_BACKOFF_MIN_MS, REPL_BACKOFF_MAX_MS);
         if (m->repl_backoff_ms <= REPL_BACKOFF_MIN_MS || m->repl_backoff_ms == REPL_BACKOFF_MAX_MS)
             log_warn("event=replication_failed member=%lld retry_in_ms=%d error=\"%s\"",
                      (long long)m->id, m->repl_backoff_ms, e->msg);
-        set_error(m, "replication", e->msg);
+        jobs_set_error(m, "replication", e->msg);
     }
     jobs_save(j->a, m);
 }
@@ -515,13 +503,30 @@ static const struct job_ops job_kinds[] = {
     [JOB_REPL] = {repl_run, repl_done},
 };
 
+/* The job kinds of agent/roles.c. */
+static const struct job_ops *job_ops_of(enum job_kind kind)
+{
+    switch (kind) {
+    case JOB_PROMOTE:
+        return &roles_promote_job;
+    case JOB_REJOIN:
+        return &roles_rejoin_job;
+    case JOB_FENCE:
+        return &roles_fence_job;
+    case JOB_UNFENCE:
+        return &roles_unfence_job;
+    default:
+        return &job_kinds[kind];
+    }
+}
+
 /* The worker thread of every job: what the member is at the start, the work without the lock,
  * the outcome with it, then the member goes back to the main loop and heartbeat. */
 static void *job_main(void *arg)
 {
     struct job *j = arg;
     struct agent *a = j->a;
-    const struct job_ops *kind = &job_kinds[j->kind];
+    const struct job_ops *kind = job_ops_of(j->kind);
     struct err e = {0, ""};
     int rc;
 
@@ -558,13 +563,43 @@ void jobs_spawn(struct agent *a, struct member *m, enum job_kind kind)
     pthread_attr_destroy(&attr);
 }
 
+/* The job of a role action. */
+static enum job_kind role_job(enum desired_role act)
+{
+    return act == DESIRED_ROLE_PROMOTE  ? JOB_PROMOTE
+           : act == DESIRED_ROLE_REJOIN ? JOB_REJOIN
+           : act == DESIRED_ROLE_FENCE  ? JOB_FENCE
+                                        : JOB_UNFENCE;
+}
+
+/* A down member and the desired fence: a primary asked to fence while down is fenced as it is
+ * (held down); a fence lifted on one that was stopped for it lets it start again. Caller holds
+ * a->lock. */
+static void supervise_fence_down(struct agent *a, struct member *m, int64_t now)
+{
+    if (m->fence_wanted && member_runs_primary(m) && !m->fenced) {
+        m->fenced = m->fenced_stopped = true;
+        log_warn("event=member_fenced member=%lld by=down", (long long)m->id);
+        jobs_report_soon(a);
+        jobs_save(a, m);
+    } else if (!m->fence_wanted && m->fenced_stopped) {
+        m->fenced = m->fenced_stopped = false;
+        m->restart_at_ms = now;
+        log_info("event=member_unfenced member=%lld", (long long)m->id);
+        jobs_report_soon(a);
+        jobs_save(a, m);
+    }
+}
+
 void jobs_supervise(struct agent *a)
 {
     struct member *m;
     int64_t now = clock_now_ms();
     int status;
+    bool lease_ok;
 
     pthread_mutex_lock(&a->lock);
+    lease_ok = leasing_may_start(a, now);
     for (m = a->members; m; m = m->next) {
         if (m->busy || !m->want_running)
             continue;
@@ -588,6 +623,12 @@ void jobs_supervise(struct agent *a)
                 snprintf(why, sizeof(why), "the engine exited");
             }
             if (!dead) {
+                enum desired_role act = desired_role_decide(m, lease_ok);
+                if (act != DESIRED_ROLE_NONE && act != DESIRED_ROLE_HOLD) {
+                    if (now >= m->role_retry_at_ms)
+                        jobs_spawn(a, m, role_job(act));
+                    continue;
+                }
                 if (m->repl_dirty && !m->repl_user[0])
                     m->repl_dirty = false;
                 else if (m->repl_dirty && now >= m->repl_retry_at_ms)
@@ -602,9 +643,30 @@ void jobs_supervise(struct agent *a)
             log_warn("event=engine_died member=%lld instance=%s reason=\"%s\" restart_in_ms=%d",
                      (long long)m->id, m->instance, why, m->backoff_ms);
             jobs_set_state(a, m, HB_STARTING, why);
-        } else if (m->state == HB_STARTING && m->restart_at_ms && now >= m->restart_at_ms) {
-            m->restart_at_ms = 0;
-            jobs_spawn(a, m, m->provisioned ? JOB_RESTART : JOB_PROVISION);
+        } else if (m->state == HB_STARTING) {
+            enum desired_role act;
+            supervise_fence_down(a, m, now);
+            act = m->provisioned ? desired_role_decide(m, lease_ok) : DESIRED_ROLE_NONE;
+            if (act == DESIRED_ROLE_HOLD) {
+                if (!m->held && m->restart_at_ms && now >= m->restart_at_ms) {
+                    log_warn("event=member_held member=%lld reason=\"%s\"", (long long)m->id,
+                             m->guard_fenced   ? "fenced by the guard: waiting for a fresh reply"
+                             : m->fence_wanted ? "fenced: dbaasd asks it to take no writes"
+                                               : "a primary with replicas needs a valid lease");
+                    m->held = true;
+                }
+                continue;
+            }
+            m->held = false;
+            if (act == DESIRED_ROLE_PROMOTE || act == DESIRED_ROLE_REJOIN) {
+                if (now >= m->role_retry_at_ms)
+                    jobs_spawn(a, m, role_job(act));
+                continue;
+            }
+            if (m->restart_at_ms && now >= m->restart_at_ms) {
+                m->restart_at_ms = 0;
+                jobs_spawn(a, m, m->provisioned ? JOB_RESTART : JOB_PROVISION);
+            }
         }
     }
     pthread_mutex_unlock(&a->lock);
@@ -622,7 +684,7 @@ void jobs_stop_all(struct agent *a)
             continue;
         j = job_new(a, m, JOB_DELETE); /* for its group and stop signal only */
         pthread_mutex_unlock(&a->lock);
-        if (stop_group(j, m->our_child ? m->pid : 0, &e) < 0)
+        if (jobs_stop_member(j, m->our_child ? m->pid : 0, &e) < 0)
             log_error("event=stop_failed member=%lld error=\"%s\"", (long long)m->id, e.msg);
         pthread_mutex_lock(&a->lock);
         m->pid = 0;

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "agent/agent.h"
+#include "agent/fence.h"
 #include "agent/seedcmd.h"
 #include "lib/log.h"
 #include "lib/quantity.h"
@@ -28,31 +29,54 @@ static void on_signal(int sig)
     stop = 1;
 }
 
+/* `dbaas-agent fence-guard --data-dir DIR`: the fence guard (agent/fence.h), started by the
+ * agent with a pipe as its stdin. It ignores the signals that stop the agent: when the agent
+ * stops, its lease is no longer renewed and the guard must still fire. */
+static int fence_guard_cmd(int argc, char **argv)
+{
+    struct sigaction sa;
+
+    if (argc != 3 || strcmp(argv[1], "--data-dir") != 0) {
+        fprintf(stderr, "dbaas-agent: usage: dbaas-agent fence-guard --data-dir DIR (run by the "
+                        "agent itself)\n");
+        return 2;
+    }
+    log_set_program("dbaas-fence-guard");
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = SIG_IGN;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+    sigaction(SIGPIPE, &sa, NULL);
+    return fence_guard_main(0, argv[2]);
+}
+
 static void usage(FILE *f)
 {
-    fprintf(f, "Usage: dbaas-agent --server URL --token TOKEN --data-dir DIR --advertise ADDR\n"
-               "                   [--isolation cgroup|cgroup-v1|cgroup-v2|lxc] [--ports MIN-MAX]\n"
-               "                   [--cpu Q] [--memory Q] [--disk Q] [--seed-port PORT]\n"
-               "                   [--keep-deleted DURATION] [--config FILE]\n"
-               "       dbaas-agent seed-fetch|seed-source ... (run by the agent itself)\n"
-               "\n"
-               "  --server URL       dbaasd's URL (e.g. http://127.0.0.1:8080)\n"
-               "  --token TOKEN      the host's agent token (from `dbaasctl host add`);\n"
-               "  --token-file FILE  or read it from a file\n"
-               "  --data-dir DIR     where members' data and the agent's records live\n"
-               "  --advertise ADDR   the address engines listen on (an IP of this host)\n"
-               "  --isolation KIND   cgroup (v1 or v2, detected; default) or lxc\n"
-               "  --ports MIN-MAX    the port range for engines (default 20000-29999)\n"
-               "  --cpu/--memory/--disk  capacity to report (default: the machine's)\n"
-               "  --libvirt-uri URI  with --isolation lxc (default lxc:///system)\n"
-               "  --seed-port PORT   the seed server's port on ADDR, streams for replicas\n"
-               "                     (default: the port after the --ports range; 0: none)\n"
-               "  --keep-deleted D   how long a deleted member's data is kept aside before\n"
-               "                     it is removed: 90s, 30m, 24h, 7d (default 24h; 0: at once)\n"
-               "  --config FILE      key = value lines with the same names\n"
-               "  --stop-engines-on-exit  stop the engines when the agent stops (they start\n"
-               "                     again with the next agent; for development setups)\n"
-               "  --help, --version\n");
+    fprintf(f,
+            "Usage: dbaas-agent --server URL --token TOKEN --data-dir DIR --advertise ADDR\n"
+            "                   [--isolation cgroup|cgroup-v1|cgroup-v2|lxc] [--ports MIN-MAX]\n"
+            "                   [--cpu Q] [--memory Q] [--disk Q] [--seed-port PORT]\n"
+            "                   [--keep-deleted DURATION] [--config FILE]\n"
+            "       dbaas-agent seed-fetch|seed-source|fence-guard ... (run by the agent itself)\n"
+            "\n"
+            "  --server URL       dbaasd's URL (e.g. http://127.0.0.1:8080)\n"
+            "  --token TOKEN      the host's agent token (from `dbaasctl host add`);\n"
+            "  --token-file FILE  or read it from a file\n"
+            "  --data-dir DIR     where members' data and the agent's records live\n"
+            "  --advertise ADDR   the address engines listen on (an IP of this host)\n"
+            "  --isolation KIND   cgroup (v1 or v2, detected; default) or lxc\n"
+            "  --ports MIN-MAX    the port range for engines (default 20000-29999)\n"
+            "  --cpu/--memory/--disk  capacity to report (default: the machine's)\n"
+            "  --libvirt-uri URI  with --isolation lxc (default lxc:///system)\n"
+            "  --seed-port PORT   the seed server's port on ADDR, streams for replicas\n"
+            "                     (default: the port after the --ports range; 0: none)\n"
+            "  --keep-deleted D   how long a deleted member's data is kept aside before\n"
+            "                     it is removed: 90s, 30m, 24h, 7d (default 24h; 0: at once)\n"
+            "  --config FILE      key = value lines with the same names\n"
+            "  --stop-engines-on-exit  stop the engines when the agent stops (they start\n"
+            "                     again with the next agent; for development setups)\n"
+            "  --help, --version\n");
 }
 
 static char *read_token(const char *path)
@@ -212,6 +236,8 @@ int main(int argc, char **argv)
         return seedcmd_fetch_main(argc - 1, argv + 1);
     if (argc > 1 && strcmp(argv[1], "seed-source") == 0)
         return seedcmd_source_main(argc - 1, argv + 1);
+    if (argc > 1 && strcmp(argv[1], "fence-guard") == 0)
+        return fence_guard_cmd(argc - 1, argv + 1);
     memset(&o, 0, sizeof(o));
     memset(&cfg, 0, sizeof(cfg));
     log_set_program("dbaas-agent");

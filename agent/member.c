@@ -143,6 +143,16 @@ bool member_is_replica(const struct member *m)
     return strcmp(m->role, HB_ROLE_REPLICA) == 0;
 }
 
+bool member_fenceable(const struct member *m)
+{
+    return !member_is_replica(m) && m->n_replicas > 0;
+}
+
+bool member_runs_primary(const struct member *m)
+{
+    return strcmp(m->run_role[0] ? m->run_role : m->role, HB_ROLE_REPLICA) != 0;
+}
+
 /* ---- limits ---- */
 
 static void read_limits(struct member *m, const json_t *lim)
@@ -171,8 +181,10 @@ bool member_update_desired(struct member *m, const json_t *d)
     bool changed = version != m->spec_version;
     struct repl_fields r;
 
-    if (member_repl_differs(m, d))
+    if (member_repl_differs(m, d) || json_is_true(json_object_get(d, HB_F_SYNC)) != m->sync)
         m->repl_dirty = true;
+    m->sync = json_is_true(json_object_get(d, HB_F_SYNC));
+    m->fence_wanted = json_is_true(json_object_get(d, HB_F_FENCE));
     read_repl(&r, d);
     take_repl(m, &r);
     copy_str(m->instance_id, sizeof(m->instance_id), json_object_get(d, HB_F_INSTANCE_ID));
@@ -334,6 +346,7 @@ struct member_spec *member_spec_new(const struct member *m, const char *data_dir
     }
     ms->n_replicas = m->n_replicas;
     ms->repl.replicas = ms->replicas;
+    ms->repl.sync = m->sync;
     ms->repl.n_replicas = ms->n_replicas;
     ms->spec.repl = &ms->repl;
     return ms;
@@ -400,6 +413,11 @@ int member_save(const struct member *m, const char *dir, struct err *e)
         json_object_set_new(j, "applied_memory_mb", json_integer(m->applied_memory_mb));
         json_object_set_new(j, "resize_failed_version", json_integer(m->resize_failed_version));
         json_object_set_new(j, "resize_error", json_string(m->resize_error));
+        json_object_set_new(j, HB_F_SYNC, json_boolean(m->sync));
+        json_object_set_new(j, HB_F_FENCE, json_boolean(m->fence_wanted));
+        json_object_set_new(j, HB_F_FENCED, json_boolean(m->fenced));
+        json_object_set_new(j, "fenced_stopped", json_boolean(m->fenced_stopped));
+        json_object_set_new(j, "run_role", json_string(m->run_role));
         if (m->primary.id > 0)
             json_object_set_new(j, HB_F_PRIMARY,
                                 json_pack("{s:I,s:s,s:i}", HB_F_ID, (json_int_t)m->primary.id,
@@ -492,6 +510,11 @@ struct member *member_load_all(const char *dir)
         m->resize_failed_version =
             (int)json_integer_value(json_object_get(j, "resize_failed_version"));
         copy_str(m->resize_error, sizeof(m->resize_error), json_object_get(j, "resize_error"));
+        m->sync = json_is_true(json_object_get(j, HB_F_SYNC));
+        m->fence_wanted = json_is_true(json_object_get(j, HB_F_FENCE));
+        m->fenced = json_is_true(json_object_get(j, HB_F_FENCED));
+        m->fenced_stopped = json_is_true(json_object_get(j, "fenced_stopped"));
+        copy_str(m->run_role, sizeof(m->run_role), json_object_get(j, "run_role"));
         if (m->applied_memory_mb == 0 && m->applied_version == m->spec_version)
             m->applied_memory_mb = m->limits.memory_mb; /* a record of an older agent */
         {

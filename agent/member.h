@@ -10,6 +10,7 @@
 
 #include <jansson.h>
 
+#include "agent/fence.h"
 #include "engines/engine.h"
 #include "isolation/isolation.h"
 #include "lib/err.h"
@@ -85,6 +86,24 @@ struct member {
     int repl_backoff_ms;
     bool unlisted; /* missing from the last reply (kept; logged once) */
     struct member_health health;
+    /* HA part 2: role changes and fencing (agent/roles.c, agent/leasing.c) */
+    bool sync;                  /* desired: synchronous replication (engine_repl.sync) */
+    bool sync_applied;          /* the sync its configuration was rendered with */
+    bool fence_wanted;          /* desired fence: this primary must take no write now */
+    bool fenced;                /* the desired fence was carried out: the engine refuses writes
+                                   (engine_stop_writes()) or was stopped */
+    bool fenced_stopped;        /* ... by stopping it: it is held down while fence_wanted */
+    bool guard_fenced;          /* the fence guard killed it (a marker in DATA/fenced/): held
+                                   down until a fresh reply with a valid lease */
+    int64_t guard_fenced_at_ms; /* the guard's deadline then (CLOCK_MONOTONIC; 0: unknown) */
+    char run_role[16];          /* the role its engine was started or promoted as */
+    pid_t start_pid; /* an engine a job started as a primary, not running yet: the guard learns
+                        of it before it takes writes */
+    pid_t fence_pid; /* the pid fence_dir was read for */
+    char fence_dir[FENCE_DIR_MAX]; /* its group's directory, for the guard ("" unknown) */
+    int64_t role_retry_at_ms;      /* a failed role job is retried after a back-off */
+    int role_backoff_ms;
+    bool held; /* held down (role_decide()): logged once */
     /* seeding a replica (reported while it runs) */
     bool seeding;
     int64_t seed_bytes;
@@ -112,6 +131,12 @@ bool member_update_desired(struct member *m, const json_t *d);
 bool member_repl_differs(const struct member *m, const json_t *d);
 /* Whether m is a replica (desired role "replica"). */
 bool member_is_replica(const struct member *m);
+/* Whether m is fenced when the lease runs out, and may start only with a valid lease: desired
+ * primary of an instance with replicas (its replicas list is not empty). An instance without
+ * a replica is never fenced: nobody would take over. */
+bool member_fenceable(const struct member *m);
+/* Whether m's engine runs (or last ran) as a primary: m->run_role, else its desired role. */
+bool member_runs_primary(const struct member *m);
 void member_free(struct member *m);
 
 /* What the engine drivers get for a member: the spec and its replication, with copies of

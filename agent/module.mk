@@ -17,3 +17,7 @@ TEST_test_report_OBJS  := $(BUILD)/agent/report.o
 TEST_test_seed_OBJS := $(BUILD)/agent/seedproto.o $(BUILD)/agent/seedsrv.o $(BUILD)/agent/seedcmd.o
 TEST_test_quarantine_OBJS := $(BUILD)/agent/quarantine.o $(BUILD)/agent/progress.o
 TEST_test_probe_OBJS := $(BUILD)/agent/probe.o $(BUILD)/agent/member.o $(ENGINE_OBJS)
+# The fence guard: its frames, deadline, group kill and the guard loop itself.
+TEST_test_fence_OBJS := $(BUILD)/agent/fence.o
+# The lease's bookkeeping (settings, renewals, grants).
+TEST_test_lessee_OBJS := $(BUILD)/agent/lessee.o

@@ -64,6 +64,7 @@ json_t *report_member(const struct member *m, int64_t now_ms)
         json_object_set_new(r, HB_F_RESIZE_ERROR, json_string(m->resize_error));
     }
     json_object_set_new(r, HB_F_HEALTH, report_health(&m->health, now_ms));
+    json_object_set_new(r, HB_F_FENCED, json_boolean(m->fenced || m->guard_fenced));
     if (m->seeding)
         json_object_set_new(
             r, HB_F_SEEDING,
@@ -84,6 +85,8 @@ json_t *report_request(const struct report_host *h, json_t *engines, json_t *mem
                      HB_F_MIN, h->port_min, HB_F_MAX, h->port_max, HB_F_MEMBERS, members);
     if (h->seed_port > 0)
         json_object_set_new(body, HB_F_SEED_PORT, json_integer(h->seed_port));
+    if (h->lease_valid >= 0)
+        json_object_set_new(body, HB_F_LEASE_VALID, json_boolean(h->lease_valid == 1));
     if (desired_hash[0])
         json_object_set_new(body, HB_F_DESIRED_HASH, json_string(desired_hash));
     json_object_set_new(body, HB_F_WAIT_MS, json_integer(wait_ms));

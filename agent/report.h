@@ -16,13 +16,16 @@ struct report_host {
     const char *isolation; /* iso_kind_name() of the backend in use (borrowed) */
     int64_t cpu_millis, memory_mb, disk_mb;
     int port_min, port_max;
-    int seed_port; /* the seed server's port (HB_F_SEED_PORT); 0: none */
+    int seed_port;   /* the seed server's port (HB_F_SEED_PORT); 0: none */
+    int lease_valid; /* HB_F_LEASE_VALID: 1 or 0; -1: not sent (dbaasd hands out no lease, and
+                        one older than HA part 2 refuses the field) */
 };
 
 /* One member's entry of the request's "members": id, state, pid, restarts, applied_version,
- * pending_restart, usage (as last sampled: m->usage, m->disk_used_mb), health (null before the
- * first probe), seeding {bytes, elapsed_ms} while a replica is seeded and, when set, error.
- * now_ms (clock_now_ms()) ages the probe. Returns a new reference. */
+ * pending_restart, fenced (a desired fence carried out, or the fence guard fired), usage (as last
+ * sampled: m->usage, m->disk_used_mb), health (null before the first probe), seeding {bytes,
+ * elapsed_ms} while a replica is seeded and, when set, error. now_ms (clock_now_ms()) ages the
+ * probe. Returns a new reference. */
 json_t *report_member(const struct member *m, int64_t now_ms);
 /* A member's last probe as the request's "health" object (null before the first probe):
  * alive, role, writable, position, position_bytes, upstream_up, lag_bytes, lag_seconds (each

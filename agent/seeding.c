@@ -81,8 +81,7 @@ static char **step_argv(const struct seeding *sd, const struct engine_seed_step 
     return engine_util_strv_steal(&sv);
 }
 
-/* Run one step (engine_seed()'s run_step). */
-static int run_step(void *ctx, const struct engine_seed_step *step, struct err *e)
+int seeding_step(void *ctx, const struct engine_seed_step *step, struct err *e)
 {
     const struct seeding *sd = ctx;
     struct agent *a = sd->a;
@@ -206,7 +205,7 @@ int seeding_run(const struct seeding *sd, struct err *e)
     publish(sd, 0, true);
     log_info("event=seed_started member=%lld primary=%" PRId64 " from=%s:%d", (long long)sd->m->id,
              sd->primary_id, sd->seed_host[0] ? sd->seed_host : "-", sd->seed_port);
-    rc = engine_seed(sd->ops, &sd->ms->spec, run_step, (void *)sd, e);
+    rc = engine_seed(sd->ops, &sd->ms->spec, seeding_step, (void *)sd, e);
     if (rc == 0)
         log_info("event=seed_done member=%lld bytes=%lld", (long long)sd->m->id,
                  (long long)sd->m->seed_bytes);

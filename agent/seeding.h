@@ -34,4 +34,9 @@ struct seeding {
  * failed seeding left (the member directory, the group). */
 int seeding_run(const struct seeding *sd, struct err *e) __attribute__((warn_unused_result));
 
+/* Run one step as seeding does (the run_step of engine_seed() and engine_rejoin()); ctx is a
+ * struct seeding. 0, or -1 with e set, its message ending with the step's last output lines. */
+int seeding_step(void *ctx, const struct engine_seed_step *step, struct err *e)
+    __attribute__((warn_unused_result));
+
 #endif

@@ -112,9 +112,10 @@ enum hb_desired { HB_WANT_RUNNING, HB_WANT_DELETED, HB_WANT__COUNT };
 #define HB_F_SEED "seed"         /* replica: {host, port} of the primary's agent seed server */
 
 /* HA part 2 (docs/ha.md, "Failover"). Reply: the host's lease, how to renew it (lib/lease.h):
- * {port, key (base64url of LEASE_KEY_LEN bytes), ttl_ms, renew_ms}. The agent renews over UDP
- * at dbaasd's address and that port; key is a secret (never logged). */
+ * {host_id, port, key (base64url of LEASE_KEY_LEN bytes), ttl_ms, renew_ms}. The agent renews over
+ * UDP at dbaasd's address and that port; key is a secret (never logged). */
 #define HB_F_LEASE "lease"
+#define HB_F_HOST_ID "host_id" /* the host's id, which the lease datagrams carry (lib/lease.h) */
 #define HB_F_KEY "key"
 #define HB_F_TTL_MS "ttl_ms"
 #define HB_F_RENEW_MS "renew_ms"

@@ -889,6 +889,72 @@ static void test_action_names(void **state)
     assert_null(desired_action_name((enum desired_action)99));
 }
 
+/* The role decision (desired_role_decide()): what a member's desired role, fence and the
+ * lease ask of it, running or down. */
+static void test_role_decide(void **state)
+{
+    static struct member_peer one_replica = {2, "10.0.0.2", 20001};
+    struct member m;
+
+    (void)state;
+    memset(&m, 0, sizeof(m));
+    m.id = 1;
+    m.want_running = true;
+    snprintf(m.role, sizeof(m.role), "primary");
+    m.state = HB_RUNNING;
+    /* a primary without replicas needs no lease: never held, never fenced */
+    assert_false(member_fenceable(&m));
+    assert_int_equal(desired_role_decide(&m, false), DESIRED_ROLE_NONE);
+    m.state = HB_STARTING;
+    assert_int_equal(desired_role_decide(&m, false), DESIRED_ROLE_NONE);
+    /* with replicas: down, it starts only with the lease */
+    m.replicas = &one_replica;
+    m.n_replicas = 1;
+    assert_true(member_fenceable(&m));
+    assert_int_equal(desired_role_decide(&m, false), DESIRED_ROLE_HOLD);
+    assert_int_equal(desired_role_decide(&m, true), DESIRED_ROLE_NONE);
+    /* fenced by the guard: held even with a lease, until a fresh reply clears it */
+    m.guard_fenced = true;
+    assert_int_equal(desired_role_decide(&m, true), DESIRED_ROLE_HOLD);
+    m.guard_fenced = false;
+    /* a desired fence: running -> fence; fenced -> nothing more; down -> held */
+    m.fence_wanted = true;
+    m.state = HB_RUNNING;
+    assert_int_equal(desired_role_decide(&m, true), DESIRED_ROLE_FENCE);
+    m.fenced = true;
+    assert_int_equal(desired_role_decide(&m, true), DESIRED_ROLE_NONE);
+    m.state = HB_STARTING;
+    assert_int_equal(desired_role_decide(&m, true), DESIRED_ROLE_HOLD);
+    /* fence lifted on a running fenced primary: restart it, with the lease only */
+    m.fence_wanted = false;
+    m.state = HB_RUNNING;
+    assert_int_equal(desired_role_decide(&m, true), DESIRED_ROLE_UNFENCE);
+    assert_int_equal(desired_role_decide(&m, false), DESIRED_ROLE_NONE);
+    m.fenced = false;
+    /* replica -> primary: promote with the lease; without, it stays a running replica */
+    snprintf(m.run_role, sizeof(m.run_role), "replica");
+    assert_int_equal(desired_role_decide(&m, true), DESIRED_ROLE_PROMOTE);
+    assert_int_equal(desired_role_decide(&m, false), DESIRED_ROLE_NONE);
+    m.state = HB_STARTING;
+    assert_int_equal(desired_role_decide(&m, false), DESIRED_ROLE_HOLD);
+    assert_int_equal(desired_role_decide(&m, true), DESIRED_ROLE_PROMOTE);
+    /* primary -> replica: rejoin, running or down, with or without a lease, fenced or not */
+    snprintf(m.role, sizeof(m.role), "replica");
+    snprintf(m.run_role, sizeof(m.run_role), "primary");
+    m.replicas = NULL;
+    m.n_replicas = 0;
+    m.fence_wanted = m.fenced = true;
+    assert_int_equal(desired_role_decide(&m, false), DESIRED_ROLE_REJOIN);
+    m.state = HB_RUNNING;
+    assert_int_equal(desired_role_decide(&m, false), DESIRED_ROLE_REJOIN);
+    /* a replica that runs as one: nothing, and a fence asked of a replica means nothing */
+    snprintf(m.run_role, sizeof(m.run_role), "replica");
+    m.fenced = false;
+    assert_int_equal(desired_role_decide(&m, false), DESIRED_ROLE_NONE);
+    assert_string_equal(desired_role_name(DESIRED_ROLE_REJOIN), "rejoin");
+    assert_null(desired_role_name((enum desired_role)99));
+}
+
 int main(void)
 {
     static const struct CMUnitTest others[] = {
@@ -902,6 +968,7 @@ int main(void)
         cmocka_unit_test(test_secret_not_logged),
         cmocka_unit_test(test_matches_reference),
         cmocka_unit_test(test_action_names),
+        cmocka_unit_test(test_role_decide),
     };
     enum { N_SCENARIOS = sizeof(scenarios) / sizeof(scenarios[0]) };
     struct CMUnitTest tests[N_SCENARIOS + sizeof(others) / sizeof(others[0])];

@@ -50,7 +50,8 @@ static void test_member_running(void **state)
     m.disk_used_mb = 40;
     r = report_member(&m, 10000);
     assert_non_null(r);
-    assert_int_equal(json_object_size(r), 8);
+    assert_int_equal(json_object_size(r), 9);
+    assert_true(json_is_false(json_object_get(r, "fenced")));
     assert_true(json_is_null(json_object_get(r, "health"))); /* not probed yet */
     assert_null(json_object_get(r, "seeding"));
     assert_int_equal(int_at(r, "id"), 12);
@@ -169,7 +170,7 @@ static void test_member_health_and_seeding(void **state)
 
 static void test_request(void **state)
 {
-    struct report_host h = {"cgroup-v1", 2000, 24000, 80000, 20000, 29999, 30000};
+    struct report_host h = {"cgroup-v1", 2000, 24000, 80000, 20000, 29999, 30000, -1};
     json_t *engines = json_pack("[s,s]", "postgres", "redis"), *members = json_array(), *b;
 
     (void)state;
@@ -187,19 +188,21 @@ static void test_request(void **state)
     assert_int_equal(int_at(b, "wait_ms"), 1000);
     assert_null(json_object_get(b, "desired_hash")); /* no reply applied yet */
     assert_int_equal(int_at(b, "seed_port"), 30000);
+    assert_null(json_object_get(b, "lease_valid")); /* no lease handed out: not sent */
     assert_int_equal(json_object_size(b), 8);
     json_decref(b);
 }
 
 static void test_request_desired_hash(void **state)
 {
-    struct report_host h = {"lxc", 1000, 1000, 1000, 1024, 2048, 0};
+    struct report_host h = {"lxc", 1000, 1000, 1000, 1024, 2048, 0, 1};
     json_t *b;
 
     (void)state;
     b = report_request(&h, json_array(), json_array(), "9f86d0", 0);
     assert_string_equal(str_at(b, "desired_hash"), "9f86d0");
     assert_null(json_object_get(b, "seed_port")); /* no seed server */
+    assert_true(json_is_true(json_object_get(b, "lease_valid")));
     assert_int_equal(int_at(b, "wait_ms"), 0);
     json_decref(b);
 }
