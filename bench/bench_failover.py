@@ -20,6 +20,8 @@ Systems (ONLY=patroni,sentinel,ours; default all three):
   (cgroup backend); per engine (OURS_ENGINES, default "postgres mysql redis") and mode
   (OURS_MODES, default "sync async") an instance with "replicas": 2 (and "sync": true). Needs the
   failover (issue 9) merged: without it every run ends in the DURATION timeout, as a failure.
+  OURS_HA (a JSON object) is PUT to /v1/ha first, e.g. '{"lease_ttl_ms": 1000}'; by default the
+  HA settings are dbaasd's defaults.
 
 Per run: a fresh cluster (or instance), a writer that finds the primary as a client would
 (Patroni: the libpq multi-host URI with target_session_attrs=read-write; Sentinel: asks the
@@ -696,9 +698,12 @@ def bench_ours(rig, tmp, rows):
                     finally:
                         if writer is not None:
                             writer.stop()
-                        stack.restore_hosts()
-                        if inst is not None:
-                            stack.delete(inst["id"])
+                        try:
+                            stack.restore_hosts()
+                            if inst is not None:
+                                stack.delete(inst["id"])
+                        except Exception as e:  # noqa: BLE001 - close() tries again at the end
+                            say("  cleanup after run %d: %r" % (n, e))
     finally:
         stack.close()
 

@@ -17,6 +17,7 @@ NOTES
   cgroups and data), then stops the agents and dbaasd; the caller closes the rig.
 """
 
+import json
 import os
 import random
 import shutil
@@ -148,6 +149,11 @@ class RigStack:
         self.srv.start()
         self._move_member_ids()
         self.env = Env(self.srv)
+        ha = os.environ.get("OURS_HA")  # e.g. '{"lease_ttl_ms": 1000}': PUT /v1/ha before the agents start
+        if ha:
+            r = self.env.op.put("/v1/ha", json.loads(ha))
+            if r.status_code != 200:
+                raise RuntimeError("PUT /v1/ha %s: %d %s" % (ha, r.status_code, r.text[:300]))
         for i, h in enumerate(self.rig.hosts):
             host = expect(self.env.op.post("/v1/hosts", {
                 "name": h.name, "address": h.addr, "zone": "z%d" % (i + 1), "cpu_millis": 2000,
