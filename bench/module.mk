@@ -22,3 +22,10 @@ bench-provision: all
 .PHONY: bench-replica
 bench-replica: all
 	@PYTHONDONTWRITEBYTECODE=1 DBAAS_BIN_DIR=$(abspath $(BIN)) /usr/bin/python3 bench/bench_replica.py
+
+# HA part 2: time from a primary host's crash to the first write on the new primary, ours beside
+# Patroni + etcd and Redis Sentinel, on a rig of three network-namespace hosts (root).
+# RUNS (default 20), ONLY=patroni,sentinel,ours, DURATION (per-run bound, s); see the file.
+.PHONY: bench-failover
+bench-failover: all
+	@PYTHONDONTWRITEBYTECODE=1 DBAAS_BIN_DIR=$(abspath $(BIN)) /usr/bin/python3 bench/bench_failover.py

@@ -12,6 +12,8 @@ PKGS=(
     postgresql mariadb-server mariadb-backup redis-server
     python3-pytest python3-psycopg2 python3-pymysql python3-redis python3-requests
     wrk nodejs npm
+    iproute2 nftables
+    patroni etcd-server etcd-client redis-sentinel
 )
 
 missing=()
