@@ -1,0 +1,273 @@
+"""Failover end to end (issue 9, docs/ha.md): dbaasd in the root namespace on the rig's control
+address, one real dbaas-agent per host in a network namespace (tests/integration/netns.py), real
+engines under cgroups, clients in the root namespace reaching the engines on the hosts' addresses.
+
+Per engine (PostgreSQL and MariaDB in sync mode, Redis asynchronous: it cannot promise zero loss,
+docs/ha.md), one instance with two replicas goes through, in order:
+- kill -9 of the primary's engine: its agent restarts it; no failover within the grace;
+- the primary's host crashes (SIGKILL of its agent, fence guard and engines): a replica is
+  promoted, the endpoints move, the other replica follows; in sync mode every acknowledged write
+  is on the new primary; the host comes back and the old primary rejoins as a replica;
+- the primary's host is cut off from dbaasd while clients still reach it, and then the
+  primary's agent is frozen (SIGSTOP): each time, a writer bound to the old primary's address
+  gets no acknowledgement after the new primary's first one;
+- a switchover under load loses nothing; a drain switches the primary over.
+A writer counts acknowledged writes throughout (bench/bench_failover.py's Writer: one write every
+10 ms, reconnecting through the API after any error)."""
+
+import os
+import signal
+import sys
+import tempfile
+import threading
+import time
+
+import pytest
+
+import netns
+from conftest import expect, wait_until
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__)))), "bench"))
+import ours  # noqa: E402
+from bench_failover import Writer  # noqa: E402
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="network namespaces need root (CI runs as root)")
+
+ENGINES = [("postgres", True), ("mysql", True), ("redis", False)]
+FAILOVER_TIMEOUT = 30.0
+REJOIN_TIMEOUT = 240.0
+
+
+@pytest.fixture(scope="module")
+def stack():
+    rig = netns.Rig(3)
+    st = None
+    try:
+        rig.start()
+        st = ours.RigStack(rig, tempfile.mkdtemp(prefix="dbaas-fo-", dir="/tmp"))
+        st.start()
+        yield st
+    finally:
+        try:
+            if st is not None:
+                st.close()
+        finally:
+            rig.close()
+
+
+@pytest.fixture(scope="module", params=ENGINES, ids=[e for e, _ in ENGINES])
+def inst(request, stack):
+    engine, sync = request.param
+    i, creds = stack.create(engine, sync)
+    stack.setup_table(engine, i, creds)
+    box = {"engine": engine, "sync": sync, "id": i["id"], "creds": creds}
+    yield box
+    stack.restore_hosts()
+    stack.delete(i["id"])
+
+
+def now_inst(stack, box):
+    return stack.get(box["id"])
+
+
+def primary(stack, box):
+    return ours.primary_of(now_inst(stack, box))
+
+
+def wait_healthy(stack, box, timeout=REJOIN_TIMEOUT):
+    return stack.wait(box["id"], lambda i: ours.healthy(i, 2) and i["status"] == "running",
+                      "running with two streaming replicas", timeout)
+
+
+def wait_new_primary(stack, box, old_id, timeout=FAILOVER_TIMEOUT):
+    def moved(i):
+        ps = [m for m in ours.running(i) if m["role"] == "primary"]
+        return len(ps) == 1 and ps[0]["id"] != old_id and ps[0]["writable"] is True
+    i = stack.wait(box["id"], moved, "promoted a new primary", timeout)
+    return ours.primary_of(i), i
+
+
+def api_writer(stack, box):
+    w = Writer(*stack.writer_fns(box["engine"], box["id"], box["creds"]))
+    w.start()
+    wait_until(lambda: len(w.acks) >= 20, timeout=60, what="the writer's first writes (%s)" % w.last_error)
+    return w
+
+
+def bound_writer(stack, box, host, port):
+    """A writer that stays on one address: it reconnects to host:port only (a client that did
+    not look the primary up again), so that we see whether the old primary still acknowledges."""
+    engine, creds = box["engine"], box["creds"]
+    offset = 10 ** 9  # its ids never meet the API writer's
+
+    def connect():
+        return stack._connect_at(engine, host, port, creds, timeout=1), "%s:%s" % (host, port)
+
+    _, write, close = stack.writer_fns(engine, box["id"], creds)
+    w = Writer(connect, lambda c, i: write(c, offset + i), close)
+    w.start()
+    wait_until(lambda: len(w.acks) >= 20, timeout=60, what="the bound writer's first writes (%s)" % w.last_error)
+    return w
+
+
+def engine_pids(stack, host_addr, port):
+    """Pids of processes of the host's namespace listening on port (the engine's main process)."""
+    host = stack.rig.host(host_addr)
+    out = stack.rig.run(host, ["ss", "-Hltnp", "sport = :%d" % port]).stdout
+    pids = set()
+    for part in out.split("pid=")[1:]:
+        pids.add(int(part.split(",")[0]))
+    return pids
+
+
+def failover_events(stack, box):
+    evs = stack.env.op.list_all("/v1/events", params={"instance": box["id"]})
+    return [e for e in evs if e["kind"].startswith("instance.failover.") or
+            e["kind"].startswith("instance.switchover.")]
+
+
+def check_acked_writes_kept(stack, box, writer, p):
+    """Every write the writer saw acknowledged is on the primary p (sync mode's promise)."""
+    acked = {i for i, _, _ in writer.acks}
+    present = stack.ids_on(box["engine"], p["address"], p["port"], box["creds"], acked)
+    lost = acked - present
+    assert not lost, "%d acknowledged writes lost (e.g. %s)" % (len(lost), sorted(lost)[:5])
+
+
+# ---- the scenarios, in order, on one instance per engine
+
+def test_engine_kill_is_a_restart_not_a_failover(stack, inst):
+    wait_healthy(stack, inst)
+    p = primary(stack, inst)
+    grace = expect(stack.env.op.get("/v1/ha"), 200)["grace_ms"] / 1000.0
+    pids = engine_pids(stack, p["address"], p["port"])
+    assert pids, "no engine listens on %s:%s" % (p["address"], p["port"])
+    before = len(failover_events(stack, inst))
+    for pid in pids:
+        os.kill(pid, signal.SIGKILL)
+    # the agent brings it back; the same member stays the primary through the grace and after
+    wait_until(lambda: engine_pids(stack, p["address"], p["port"]) - pids, timeout=30,
+               what="the engine restarted by its agent")
+    until = time.monotonic() + grace + 2
+    while time.monotonic() < until:
+        assert primary(stack, inst)["id"] == p["id"], "a failover after an engine restart"
+        time.sleep(0.2)
+    assert len(failover_events(stack, inst)) == before
+    wait_healthy(stack, inst)
+
+
+def test_host_crash_promotes_a_replica_and_the_old_primary_rejoins(stack, inst):
+    wait_healthy(stack, inst)
+    p = primary(stack, inst)
+    w = api_writer(stack, inst)
+    try:
+        stack.crash(p["address"])
+        newp, i = wait_new_primary(stack, inst, p["id"])
+        assert newp["address"] != p["address"]
+        ep = i["endpoints"]
+        assert ep["primary"]["host"] == newp["address"] and ep["primary"]["port"] == newp["port"]
+        # the writer carries on on the new primary
+        n = len(w.acks)
+        wait_until(lambda: len(w.acks) > n + 20 and w.acks[-1][2] == "%s:%s" % (
+            newp["address"], newp["port"]) or (inst["engine"] == "postgres" and len(w.acks) > n + 20),
+            timeout=30, what="writes acknowledged by the new primary (%s)" % w.last_error)
+        # the third member follows the new primary
+        other = [m for m in ours.running(i) if m["id"] not in (p["id"], newp["id"])][0]
+        stack.wait(inst["id"], lambda j: any(m["id"] == other["id"] and m["role"] == "replica" and
+                                             m["lag_bytes"] == 0 and m["writable"] is False
+                                             for m in ours.running(j)),
+                   "the other replica streaming from the new primary", 60)
+    finally:
+        w.stop()
+    if inst["sync"]:
+        check_acked_writes_kept(stack, inst, w, newp)
+    kinds = [e["kind"] for e in failover_events(stack, inst)]
+    for k in ("instance.failover.detected", "instance.failover.fenced", "instance.failover.promoted"):
+        assert k in kinds, kinds
+    # the host returns: the old primary becomes a replica of the new one, never a primary
+    stack.restore_hosts()
+    seen_two = threading.Event()
+
+    def watch():
+        while not seen_two.is_set():
+            j = stack.get(inst["id"])
+            if sum(1 for m in ours.running(j) if m["writable"] is True) > 1:
+                seen_two.set()
+                return
+            time.sleep(0.1)
+    t = threading.Thread(target=watch, daemon=True)
+    t.start()
+    j = wait_healthy(stack, inst)
+    ok = not seen_two.is_set()
+    seen_two.set()
+    t.join(5)
+    assert ok, "two writable members at once after the old primary came back"
+    old = [m for m in ours.running(j) if m["id"] == p["id"]][0]
+    assert old["role"] == "replica" and old["writable"] is False
+
+
+@pytest.mark.parametrize("how", ["cut_off", "agent_frozen"])
+def test_an_isolated_primary_stops_acknowledging_before_the_new_one_starts(stack, inst, how):
+    wait_healthy(stack, inst)
+    p = primary(stack, inst)
+    host = stack.rig.host(p["address"])
+    agent = [a for a in stack.agents if a.host.addr == p["address"]][0]
+    old = bound_writer(stack, inst, p["address"], p["port"])
+    w = api_writer(stack, inst)
+    try:
+        if how == "cut_off":
+            stack.rig.cut(host)
+        else:
+            stack.rig.freeze(agent.proc.pid)
+        t0 = time.monotonic()
+        newp, _ = wait_new_primary(stack, inst, p["id"])
+        label = "%s:%s" % (newp["address"], newp["port"])
+        first = wait_until(lambda: w.first_ack_after(t0, "%s:%s" % (p["address"], p["port"])),
+                           timeout=30, what="the new primary's first acknowledged write")
+        # keep the bound writer trying for a while after the new primary's first write
+        wait_until(lambda: time.monotonic() > first[1] + 2, timeout=5, what="2 s of the old writer trying")
+    finally:
+        old.stop()
+        w.stop()
+        if how == "cut_off":
+            stack.rig.restore(host)
+        else:
+            stack.rig.thaw(agent.proc.pid)
+    last_old = max((at for _, at, _ in old.acks), default=0)
+    assert last_old < first[1], (
+        "the old primary acknowledged a write %.3f s after the new primary's first" % (last_old - first[1]))
+    assert first[2] == label or inst["engine"] == "postgres"
+    if inst["sync"]:
+        check_acked_writes_kept(stack, inst, w, newp)
+    # the isolated host is back: its member rejoins as a replica
+    wait_healthy(stack, inst)
+
+
+def test_switchover_under_load_loses_nothing(stack, inst):
+    wait_healthy(stack, inst)
+    p = primary(stack, inst)
+    w = api_writer(stack, inst)
+    try:
+        r = expect(stack.client.post("/v1/instances/%s/switchover" % inst["id"], {}), 202)
+        assert r["kind"] == "switchover"
+        newp, _ = wait_new_primary(stack, inst, p["id"])
+        n = len(w.acks)
+        wait_until(lambda: len(w.acks) > n + 20, timeout=30, what="writes after the switchover (%s)" % w.last_error)
+    finally:
+        w.stop()
+    check_acked_writes_kept(stack, inst, w, newp)
+    j = wait_healthy(stack, inst)
+    assert [m for m in ours.running(j) if m["id"] == p["id"]][0]["role"] == "replica"
+
+
+def test_drain_switches_the_primary_over(stack, inst):
+    wait_healthy(stack, inst)
+    p = primary(stack, inst)
+    host = [h for h in stack.env.op.list_all("/v1/hosts") if h["address"] == p["address"]][0]
+    expect(stack.env.op.post("/v1/hosts/%s/drain" % host["name"], {}), 200)
+    try:
+        newp, _ = wait_new_primary(stack, inst, p["id"], timeout=60)
+        assert newp["address"] != p["address"]
+    finally:
+        expect(stack.env.op.post("/v1/hosts/%s/undrain" % host["name"], {}), 200)
