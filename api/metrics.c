@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "api/routes.h"
+#include "control/lease.h"
 
 #define SLOTS 512
 
@@ -83,4 +84,5 @@ void metrics_render(struct buf *out)
     buf_printf(out, "dbaas_http_request_duration_seconds_sum %.6f\n", sum);
     buf_printf(out, "dbaas_http_request_duration_seconds_count %llu\n", total);
     pthread_mutex_unlock(&lock);
+    lease_metrics(out);
 }

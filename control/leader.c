@@ -5,18 +5,32 @@
 #include <libpq-fe.h>
 #include <string.h>
 
+#include "control/lease.h"
 #include "lib/log.h"
 
 #define LEADER_LOCK_KEY "7212487"
 
 static PGconn *session;
 static bool leading;
+/* leading, for other threads (leader_leading) */
+static bool leading_shared;
+
+static void set_leading(bool on)
+{
+    leading = on;
+    __atomic_store_n(&leading_shared, on, __ATOMIC_SEQ_CST);
+}
+
+bool leader_leading(void)
+{
+    return __atomic_load_n(&leading_shared, __ATOMIC_SEQ_CST);
+}
 
 static void lose(const char *why)
 {
     if (leading)
         log_warn("event=leadership_lost reason=\"%s\"", why);
-    leading = false;
+    set_leading(false);
     if (session)
         PQfinish(session);
     session = NULL;
@@ -57,8 +71,12 @@ bool leader_check(const char *conninfo)
     }
     leading = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
     PQclear(res);
-    if (leading)
+    if (leading) {
         log_info("event=leadership_acquired");
+        /* Leases expire only after a TTL on this process's own clock, never by a stale view. */
+        lease_note_takeover();
+    }
+    set_leading(leading);
     return leading;
 }
 
@@ -67,5 +85,5 @@ void leader_release(void)
     if (session)
         PQfinish(session);
     session = NULL;
-    leading = false;
+    set_leading(false);
 }

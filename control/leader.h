@@ -10,6 +10,9 @@
  * controller thread before every pass; logs changes of leadership. */
 bool leader_check(const char *conninfo);
 
+/* Whether this process leads, as the controller thread last found it (any thread). */
+bool leader_leading(void);
+
 /* Release the lock and close the session. */
 void leader_release(void);
 
