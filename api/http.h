@@ -39,8 +39,9 @@ struct req {
     uint64_t park_gen;
     int64_t park_deadline_ms;
     char park_hash[65]; /* handler state kept across resumptions */
-    char *park_secret;  /* owned: a secret kept across resumptions (a create's one-time
-                           password); wiped and freed with the request */
+    long long park_value;
+    char *park_secret; /* owned: a secret kept across resumptions (a create's one-time
+                          password); wiped and freed with the request */
     struct req *park_next;
 };
 
