@@ -133,13 +133,12 @@ void hbmemo_plan(int64_t host_id, const char *agent_text, json_t *members, bool 
                  now_ms - mo->host_ms >= HBMEMO_HOST_MS;
     for (i = 0; i < plan->n; i++) {
         const struct memo_member *mm = member_of(mo, plan->m[i].id);
-        plan->m[i].write =
-            !mm || memcmp(mm->key, plan->m[i].key, 16) != 0 ||
-            (memcmp(mm->usage, plan->m[i].usage, 16) != 0 && now_ms - mm->usage_ms >= HBMEMO_USAGE_MS);
+        plan->m[i].write = !mm || memcmp(mm->key, plan->m[i].key, 16) != 0 ||
+                           (memcmp(mm->usage, plan->m[i].usage, 16) != 0 &&
+                            now_ms - mm->usage_ms >= HBMEMO_USAGE_MS);
     }
     pthread_mutex_unlock(&lock);
-    json_array_foreach(members, i, v) if (plan->m[i].write)
-        json_array_append(plan->members, v);
+    json_array_foreach(members, i, v) if (plan->m[i].write) json_array_append(plan->members, v);
 }
 
 void hbmemo_done(int64_t host_id, const struct hbmemo_plan *plan, int64_t now_ms)

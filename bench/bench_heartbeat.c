@@ -8,7 +8,7 @@
  * one epoll loop (each a keep-alive HTTP connection sending what an idle dbaas-agent sends, and
  * renewals on a few shared UDP sockets) and, on a second thread, a tenant's GET /v1/instances
  * 50 times a second. Environment: HOSTS (one N, no search), DURATION (s, default 60),
- * WARMUP (s, default 15), DBAASD (default bin/dbaasd). */
+ * WARMUP (s, default 30), DBAASD (default bin/dbaasd). */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -577,7 +577,7 @@ int main(void)
 {
     const char *env_hosts = getenv("HOSTS"), *env_dur = getenv("DURATION");
     int duration = env_dur ? atoi(env_dur) : 60;
-    int warmup = getenv("WARMUP") ? atoi(getenv("WARMUP")) : 15;
+    int warmup = getenv("WARMUP") ? atoi(getenv("WARMUP")) : 30;
     int lo = 0, hi = MAX_HOSTS, n, i;
     struct result best = {0}, last = {0};
     struct rlimit nofile;

@@ -26,7 +26,7 @@ bench-replica: all
 # HA part 2: N idle simulated agents (HTTP long polls and UDP lease renewals at the defaults)
 # against one dbaasd with its embedded store, while a tenant's GETs are timed; finds the largest
 # N up to 10,000 (root: the embedded store). HOSTS=N tries one N; DURATION (s, default 60) and
-# WARMUP (s, default 15) per step.
+# WARMUP (s, default 30) per step.
 .PHONY: bench-heartbeat
 $(BIN)/bench_heartbeat: $(BUILD)/bench/bench_heartbeat.o $(BUILD)/libdbaas.a
 	@mkdir -p $(dir $@)

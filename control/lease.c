@@ -38,7 +38,8 @@
 
 static const char sql_key_get[] =
     "WITH i AS (INSERT INTO host_lease_keys (host_id, key)"
-    "  SELECT $1::bigint, decode($2, 'hex') WHERE EXISTS (SELECT 1 FROM hosts WHERE id = $1::bigint)"
+    "  SELECT $1::bigint, decode($2, 'hex') WHERE EXISTS (SELECT 1 FROM hosts WHERE id = "
+    "$1::bigint)"
     "  ON CONFLICT (host_id) DO NOTHING RETURNING key)"
     " SELECT encode(key, 'hex') FROM i"
     " UNION ALL SELECT encode(key, 'hex') FROM host_lease_keys WHERE host_id = $1::bigint";

@@ -168,8 +168,10 @@ static void test_grow_and_sweep(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_seq_order_and_replay), cmocka_unit_test(test_forgeries),
-        cmocka_unit_test(test_keys),                 cmocka_unit_test(test_counters_and_takeover),
+        cmocka_unit_test(test_seq_order_and_replay),
+        cmocka_unit_test(test_forgeries),
+        cmocka_unit_test(test_keys),
+        cmocka_unit_test(test_counters_and_takeover),
         cmocka_unit_test(test_grow_and_sweep),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
