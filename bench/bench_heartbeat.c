@@ -277,6 +277,8 @@ static void on_reply(struct host *h, int status, const char *body, size_t len, i
 {
     json_t *j, *lease;
 
+    int64_t sent = h->sent_ms;
+
     h->sent_ms = 0;
     if (status != 200) {
         c_hb_err += measuring;
@@ -285,7 +287,7 @@ static void on_reply(struct host *h, int status, const char *body, size_t len, i
     }
     c_hb += measuring;
     /* the agent polls again at once, but at most once per 100 ms */
-    h->next_hb_ms = now + AGENT_MIN_GAP_MS;
+    h->next_hb_ms = sent + AGENT_MIN_GAP_MS > now ? sent + AGENT_MIN_GAP_MS : now;
     if (h->has_lease && h->hash[0] && memmem(body, len, h->hash, 64))
         return; /* nothing new */
     j = json_loadb(body, len, 0, NULL);
