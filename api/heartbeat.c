@@ -30,8 +30,9 @@
 /* The replication user's password: as long as the tenants' (api/instances.c). */
 #define REPL_SECRET_LEN 32
 
-/* The host is seen; also whether its seed port changed (the answers to the hosts of its primaries'
- * replicas change with it). */
+/* The host is seen; also whether its seed port changed while it holds a primary (the answers to
+ * the hosts of that primary's replicas change with it; a host with no primary wakes nobody: a
+ * fleet of agents starting would otherwise wake every parked poll at each first heartbeat). */
 static const char sql_host_seen[] =
     "WITH o AS (SELECT state, agent->'" HB_F_SEED_PORT "' AS seed FROM hosts"
     "  WHERE id = $1::bigint),"
@@ -41,7 +42,9 @@ static const char sql_host_seen[] =
     " e AS (INSERT INTO events (actor, kind, message)"
     "  SELECT $5, 'host.ready', format('host \"%s\" is ready (was %s)', u.name, o.state)"
     "  FROM u, o WHERE o.state <> 'ready')"
-    " SELECT o.state, o.seed IS DISTINCT FROM $2::jsonb->'" HB_F_SEED_PORT "' FROM o";
+    " SELECT o.state, o.seed IS DISTINCT FROM $2::jsonb->'" HB_F_SEED_PORT "'"
+    "  AND EXISTS (SELECT 1 FROM members m WHERE m.host_id = $1::bigint"
+    "  AND m.role = '" HB_ROLE_PRIMARY "') FROM o";
 /* What the agent observed; a member whose restart count grew was restarted after a crash. The
  * health and seeding objects were cleaned by hbcheck_members(): only known fields, typed. */
 static const char sql_observed[] =
@@ -423,15 +426,21 @@ static int answer_unchanged(struct req *r, uint64_t seen, bool may_park)
     char *text = NULL, hash[65];
     PGresult *res;
 
-    if (r->resumed && r->park_secret && seen == r->park_gen) {
-        /* The wait is over and nothing changed in this process since the members were read:
-         * the answer read then (another dbaasd's change shows at the next heartbeat). */
-        reply_desired(r, r->park_secret, r->park_hash, r->park_value);
+    if (r->resumed && r->park_secret) {
+        if (seen == r->park_gen) {
+            /* The wait is over and nothing changed in this process since the members were
+             * read: the answer read then (another dbaasd's change shows at the next
+             * heartbeat). */
+            reply_desired(r, r->park_secret, r->park_hash, r->park_value);
+            free_secret_text(&r->park_secret);
+            return 1;
+        }
+        /* Woken by a change (of any host): read the members again; if they still hash to what
+         * was parked, that hash's generation stands and the poll parks again. */
+        snprintf(r->who.host_desired_hash, sizeof(r->who.host_desired_hash), "%s", r->park_hash);
+        r->who.host_desired_gen = r->park_value;
         free_secret_text(&r->park_secret);
-        return 1;
-    }
-    free_secret_text(&r->park_secret);
-    if (r->resumed) {
+    } else if (r->resumed) {
         res = dbq_ok(r, sql_host_gen, r->who.host_id);
         if (!res)
             return -1;

@@ -66,6 +66,13 @@ static int api_port, lease_port_no, renew_ms = 300, ttl_ms = 1000;
 static char op_token[128], tenant_token[128];
 static int udp[UDP_SOCKS];
 static volatile bool measuring, get_stop;
+static volatile sig_atomic_t interrupted; /* SIGINT/SIGTERM: stop dbaasd and clean up */
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    interrupted = 1;
+}
 
 /* Counters of one step (reset at the measurement's start). */
 static uint64_t c_hb, c_hb_err, c_sent, c_granted, c_missed;
@@ -295,7 +302,8 @@ static void on_reply(struct host *h, int status, const char *body, size_t len, i
     lease = json_object_get(j, "lease");
     if (json_is_object(lease) && !h->has_lease) {
         size_t klen = 0;
-        unsigned char *k = crypto_base64url_decode(str_or_empty(json_object_get(lease, "key")), &klen);
+        unsigned char *k =
+            crypto_base64url_decode(str_or_empty(json_object_get(lease, "key")), &klen);
         if (k && klen == LEASE_KEY_LEN) {
             memcpy(h->key, k, LEASE_KEY_LEN);
             h->has_lease = true;
@@ -416,8 +424,8 @@ static void cpu_jiffies(unsigned long long *busy, unsigned long long *total)
     *busy = *total = 0;
     if (!f)
         return;
-    if (fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3],
-               &v[4], &v[5], &v[6], &v[7]) == 8) {
+    if (fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3], &v[4],
+               &v[5], &v[6], &v[7]) == 8) {
         *total = v[0] + v[1] + v[2] + v[3] + v[4] + v[5] + v[6] + v[7];
         *busy = *total - v[3] - v[4];
     }
@@ -471,7 +479,7 @@ static struct result run(int n, int warmup_s, int duration_s)
             measuring = true;
             cpu_jiffies(&b0, &t0);
         }
-        if (now >= end)
+        if (now >= end || interrupted)
             break;
         /* heartbeats due, and renewals: host i renews at phase (i * renew_ms / n) */
         for (i = 0; i < n; i++) {
@@ -588,6 +596,8 @@ int main(void)
     int status;
 
     signal(SIGPIPE, SIG_IGN);
+    signal(SIGINT, on_signal);
+    signal(SIGTERM, on_signal);
     if (getrlimit(RLIMIT_NOFILE, &nofile) == 0) {
         nofile.rlim_cur = nofile.rlim_max;
         setrlimit(RLIMIT_NOFILE, &nofile);
@@ -633,7 +643,7 @@ int main(void)
             hi = n;
         }
         /* one N asked for, or the largest N found within 5% (at least 100 hosts) */
-        if (env_hosts || hi - lo <= (hi / 20 > 100 ? hi / 20 : 100))
+        if (env_hosts || interrupted || hi - lo <= (hi / 20 > 100 ? hi / 20 : 100))
             break;
         n = lo + (hi - lo) / 2;
         if (lo == 0 && hi == MAX_HOSTS)

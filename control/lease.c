@@ -81,7 +81,7 @@ static bool rx_running, keeper_running;
 static volatile bool stopping;
 
 /* Counters (atomic adds). */
-static uint64_t n_received, n_granted, n_malformed, n_unknown, n_bad_mac, n_replay, n_send_failed;
+static uint64_t n_granted, n_malformed, n_unknown, n_bad_mac, n_replay, n_send_failed;
 
 static void count(uint64_t *c, uint64_t n)
 {
@@ -138,9 +138,16 @@ int lease_host_key(int64_t host_id, unsigned char key[LEASE_KEY_LEN], struct err
         return err_set(e, API_E_SYSTEM, "could not generate a lease key");
     key_to_hex(fresh, hex);
     snprintf(id, sizeof(id), "%lld", (long long)host_id);
-    res = store_exec(e, sql_key_get, 2, (const char *const[]){id, hex});
-    if (!res)
-        goto out;
+    /* Twice: when another request made the key meanwhile, the insert waits for it and does
+     * nothing, and the statement's snapshot may not show it yet; the next one does. */
+    for (int attempt = 0; attempt < 2; attempt++) {
+        PQclear(res);
+        res = store_exec(e, sql_key_get, 2, (const char *const[]){id, hex});
+        if (!res)
+            goto out;
+        if (!store_ok(res) || PQntuples(res) > 0)
+            break;
+    }
     if (!store_ok(res) || PQntuples(res) < 1 || key_from_hex(PQgetvalue(res, 0, 0), key) < 0) {
         /* Never the store's message: it may quote the key. */
         err_set(e, API_E_STORE, "could not read the lease key of host %lld (sqlstate %s)",
@@ -281,7 +288,6 @@ static void *rx_main(void *arg)
         }
         pthread_mutex_unlock(&lock);
         explicit_bzero(key, sizeof(key));
-        count(&n_received, (uint64_t)n);
         count(&n_granted, granted);
         count(&n_malformed, malformed);
         count(&n_unknown, unknown);
