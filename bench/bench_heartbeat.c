@@ -55,6 +55,7 @@ struct host {
     size_t inlen;
     int64_t sent_ms;    /* the HTTP heartbeat in flight since; 0: none */
     int64_t next_hb_ms; /* when to send the next one */
+    int wheel_next;     /* the next host in its wheel slot, -1: none */
     uint64_t seq;
     int64_t ring_ms[RING]; /* send time of seq % RING; 0: answered or not sent */
     uint64_t ring_seq[RING];
@@ -65,6 +66,10 @@ static int nhosts_registered;
 static int api_port, lease_port_no, renew_ms = 300, ttl_ms = 1000;
 static char op_token[128], tenant_token[128];
 static int udp[UDP_SOCKS];
+/* Heartbeats due, by millisecond (WHEEL > the longest wait between two heartbeats of a host). */
+#define WHEEL 4096
+static int wheel[WHEEL];
+static int64_t wheel_done; /* every slot up to this ms was run */
 static volatile bool measuring, get_stop;
 static volatile sig_atomic_t interrupted; /* SIGINT/SIGTERM: stop dbaasd and clean up */
 
@@ -275,6 +280,11 @@ static void send_heartbeat(struct host *h, int64_t now)
     h->sent_ms = now;
 }
 
+static bool lease_ready(struct host *h)
+{
+    return __atomic_load_n(&h->has_lease, __ATOMIC_ACQUIRE);
+}
+
 static const char *str_or_empty(const json_t *v)
 {
     return json_is_string(v) ? json_string_value(v) : "";
@@ -295,21 +305,22 @@ static void on_reply(struct host *h, int status, const char *body, size_t len, i
     c_hb += measuring;
     /* the agent polls again at once, but at most once per 100 ms */
     h->next_hb_ms = sent + AGENT_MIN_GAP_MS > now ? sent + AGENT_MIN_GAP_MS : now;
-    if (h->has_lease && h->hash[0] && memmem(body, len, h->hash, 64))
+    if (lease_ready(h) && h->hash[0] && memmem(body, len, h->hash, 64))
         return; /* nothing new */
     j = json_loadb(body, len, 0, NULL);
     snprintf(h->hash, sizeof(h->hash), "%s", str_or_empty(json_object_get(j, "desired_hash")));
     lease = json_object_get(j, "lease");
-    if (json_is_object(lease) && !h->has_lease) {
+    if (json_is_object(lease) && !lease_ready(h)) {
         size_t klen = 0;
         unsigned char *k =
             crypto_base64url_decode(str_or_empty(json_object_get(lease, "key")), &klen);
         if (k && klen == LEASE_KEY_LEN) {
             memcpy(h->key, k, LEASE_KEY_LEN);
-            h->has_lease = true;
             lease_port_no = (int)json_integer_value(json_object_get(lease, "port"));
             renew_ms = (int)json_integer_value(json_object_get(lease, "renew_ms"));
             ttl_ms = (int)json_integer_value(json_object_get(lease, "ttl_ms"));
+            /* the renewal thread starts using the key (and the settings) after this */
+            __atomic_store_n(&h->has_lease, true, __ATOMIC_RELEASE);
         }
         free(k);
     }
@@ -440,56 +451,117 @@ struct result {
     bool ok;
 };
 
+static void schedule(int i, int64_t at)
+{
+    int slot;
+
+    if (at <= wheel_done)
+        at = wheel_done + 1;
+    hosts[i].next_hb_ms = at;
+    slot = (int)(at % WHEEL);
+    hosts[i].wheel_next = wheel[slot];
+    wheel[slot] = i;
+}
+
+/* The renewal thread: every host with a lease renews at its phase of renew_ms; grants are read
+ * from the shared UDP sockets; unanswered renewals expire after ttl_ms. */
+static volatile bool udp_stop;
+static int udp_n;
+
+static void *udp_main(void *arg)
+{
+    struct epoll_event ev, evs[UDP_SOCKS];
+    int64_t mark = clock_now_ms(), last_expire = 0;
+    int ep = epoll_create1(EPOLL_CLOEXEC), i, n = udp_n;
+
+    (void)arg;
+    for (i = 0; i < UDP_SOCKS; i++) {
+        ev.events = EPOLLIN;
+        ev.data.u32 = (uint32_t)i;
+        epoll_ctl(ep, EPOLL_CTL_ADD, udp[i], &ev);
+    }
+    while (!udp_stop) {
+        int64_t now = clock_now_ms();
+        int k, ne;
+        for (; mark < now; mark++) {
+            int64_t phase = mark % renew_ms;
+            /* hosts whose phase is this millisecond: i with i * renew_ms / n == phase */
+            int lo = (int)((phase * n + renew_ms - 1) / renew_ms);
+            int hi = (int)(((phase + 1) * n + renew_ms - 1) / renew_ms);
+            for (i = lo; i < hi && i < n; i++)
+                if (lease_ready(&hosts[i]))
+                    renew(&hosts[i], mark);
+        }
+        if (now - last_expire >= 50) {
+            for (i = 0; i < n; i++)
+                expire_renewals(&hosts[i], now);
+            last_expire = now;
+        }
+        ne = epoll_wait(ep, evs, UDP_SOCKS, 1);
+        now = clock_now_ms();
+        for (k = 0; k < ne; k++)
+            on_grant(udp[evs[k].data.u32], n, now);
+    }
+    close(ep);
+    return NULL;
+}
+
 /* Run n agents: WARMUP s to connect and get their leases, then DURATION s measured. */
 static struct result run(int n, int warmup_s, int duration_s)
 {
     struct epoll_event ev, evs[512];
     struct result res = {.n = n};
-    unsigned long long b0, t0, b1, t1;
-    pthread_t getter;
-    int64_t start = clock_now_ms(), measure_at = start + warmup_s * 1000LL, end, last_expire = 0;
-    int64_t renew_mark = start;
+    unsigned long long b0 = 0, t0 = 0, b1, t1;
+    pthread_t getter, renewer;
+    int64_t start = clock_now_ms(), measure_at = start + warmup_s * 1000LL, end;
     int ep = epoll_create1(EPOLL_CLOEXEC), i;
 
-    for (i = 0; i < UDP_SOCKS; i++) {
-        ev.events = EPOLLIN;
-        ev.data.u64 = (uint64_t)MAX_HOSTS + (uint64_t)i;
-        epoll_ctl(ep, EPOLL_CTL_ADD, udp[i], &ev);
-    }
+    for (i = 0; i < WHEEL; i++)
+        wheel[i] = -1;
+    wheel_done = start - 1;
     for (i = 0; i < n; i++) {
         struct host *h = &hosts[i];
         h->fd = -1;
         h->inlen = 0;
         h->sent_ms = 0;
+        h->has_lease = false;
         memset(h->ring_ms, 0, sizeof(h->ring_ms));
         /* agents start spread over the warm-up's first half */
-        h->next_hb_ms = start + (int64_t)i * (warmup_s * 500LL) / n;
+        schedule(i, start + (int64_t)i * (warmup_s * 500LL) / n);
     }
     c_hb = c_hb_err = c_sent = c_granted = c_missed = 0;
     get_n = 0;
     get_err = 0;
     measuring = false;
-    get_stop = false;
+    get_stop = udp_stop = false;
+    udp_n = n;
     pthread_create(&getter, NULL, get_main, NULL);
+    pthread_create(&renewer, NULL, udp_main, NULL);
     end = measure_at + duration_s * 1000LL;
     for (;;) {
         int64_t now = clock_now_ms();
         int k, ne;
         if (!measuring && now >= measure_at) {
-            measuring = true;
             cpu_jiffies(&b0, &t0);
+            measuring = true;
         }
         if (now >= end || interrupted)
             break;
-        /* heartbeats due, and renewals: host i renews at phase (i * renew_ms / n) */
-        for (i = 0; i < n; i++) {
-            struct host *h = &hosts[i];
-            if (h->sent_ms == 0 && now >= h->next_hb_ms) {
+        /* the heartbeats due */
+        for (; wheel_done < now; wheel_done++) {
+            int slot = (int)((wheel_done + 1) % WHEEL), next;
+            for (i = wheel[slot], wheel[slot] = -1; i >= 0; i = next) {
+                struct host *h = &hosts[i];
+                next = h->wheel_next;
+                if (h->next_hb_ms > wheel_done + 1) {
+                    schedule(i, h->next_hb_ms); /* a later turn of the wheel */
+                    continue;
+                }
                 if (h->fd < 0) {
                     h->fd = connect_api();
                     if (h->fd < 0) {
-                        h->next_hb_ms = now + AGENT_WAIT_MS;
                         c_hb_err += measuring;
+                        schedule(i, now + AGENT_WAIT_MS);
                         continue;
                     }
                     fcntl(h->fd, F_SETFL, O_NONBLOCK);
@@ -498,34 +570,16 @@ static struct result run(int n, int warmup_s, int duration_s)
                     epoll_ctl(ep, EPOLL_CTL_ADD, h->fd, &ev);
                 }
                 send_heartbeat(h, now);
+                if (!h->sent_ms)
+                    schedule(i, h->next_hb_ms);
             }
-        }
-        for (; renew_mark < now; renew_mark++) {
-            int64_t phase = renew_mark % renew_ms;
-            /* hosts whose phase is this millisecond: i with i * renew_ms / n == phase */
-            int lo = (int)((phase * n + renew_ms - 1) / renew_ms);
-            int hi = (int)(((phase + 1) * n + renew_ms - 1) / renew_ms);
-            for (i = lo; i < hi && i < n; i++)
-                if (hosts[i].has_lease)
-                    renew(&hosts[i], renew_mark);
-        }
-        if (now - last_expire >= 50) {
-            for (i = 0; i < n; i++)
-                expire_renewals(&hosts[i], now);
-            last_expire = now;
         }
         ne = epoll_wait(ep, evs, 512, 1);
         now = clock_now_ms();
         for (k = 0; k < ne; k++) {
-            uint64_t u = evs[k].data.u64;
-            struct host *h;
-            ssize_t r;
-            if (u >= MAX_HOSTS) {
-                on_grant(udp[u - MAX_HOSTS], n, now);
-                continue;
-            }
-            h = &hosts[u];
-            r = read(h->fd, h->in + h->inlen, sizeof(h->in) - 1 - h->inlen);
+            struct host *h = &hosts[evs[k].data.u64];
+            int hi = (int)evs[k].data.u64;
+            ssize_t r = read(h->fd, h->in + h->inlen, sizeof(h->in) - 1 - h->inlen);
             if (r <= 0) {
                 if (r < 0 && errno == EAGAIN)
                     continue;
@@ -533,8 +587,10 @@ static struct result run(int n, int warmup_s, int duration_s)
                 close(h->fd);
                 h->fd = -1;
                 h->inlen = 0;
-                h->sent_ms = 0;
-                h->next_hb_ms = now + AGENT_WAIT_MS;
+                if (h->sent_ms) {
+                    h->sent_ms = 0;
+                    schedule(hi, now + AGENT_WAIT_MS);
+                }
                 c_hb_err += measuring;
                 continue;
             }
@@ -546,6 +602,7 @@ static struct result run(int n, int warmup_s, int duration_s)
                 if (!len)
                     break;
                 on_reply(h, status, body, len - (size_t)(body - h->in), now);
+                schedule(hi, h->next_hb_ms);
                 memmove(h->in, h->in + len, h->inlen - len);
                 h->inlen -= len;
             }
@@ -553,8 +610,9 @@ static struct result run(int n, int warmup_s, int duration_s)
     }
     cpu_jiffies(&b1, &t1);
     measuring = false;
-    get_stop = true;
+    get_stop = udp_stop = true;
     pthread_join(getter, NULL);
+    pthread_join(renewer, NULL);
     for (i = 0; i < n; i++) {
         if (hosts[i].fd >= 0)
             close(hosts[i].fd);
@@ -609,9 +667,13 @@ int main(void)
     hosts = calloc(MAX_HOSTS, sizeof(*hosts));
     pid = start_dbaasd(dir);
     for (i = 0; i < UDP_SOCKS; i++) {
+        int size = 4 << 20;
         udp[i] = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
         if (udp[i] < 0)
             die("socket");
+        /* beyond net.core.rmem_max when root: grants must not be lost in our own buffers */
+        if (setsockopt(udp[i], SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size)) < 0)
+            (void)setsockopt(udp[i], SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
     }
     tenant_setup();
     n = env_hosts ? atoi(env_hosts) : MAX_HOSTS;

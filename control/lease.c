@@ -549,9 +549,12 @@ static int open_socket(const char *addr, int port, struct err *e)
     sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     if (sock < 0)
         return err_set(e, API_E_SYSTEM, "could not create the lease socket: %s", strerror(errno));
-    /* Bursts of 10,000 hosts renewing: room for a few hundred ms of them. */
-    (void)setsockopt(sock, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
-    (void)setsockopt(sock, SOL_SOCKET, SO_SNDBUF, &size, sizeof(size));
+    /* Bursts of 10,000 hosts renewing: room for a few hundred ms of them, beyond
+     * net.core.rmem_max/wmem_max when we may (CAP_NET_ADMIN). */
+    if (setsockopt(sock, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size)) < 0)
+        (void)setsockopt(sock, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
+    if (setsockopt(sock, SOL_SOCKET, SO_SNDBUFFORCE, &size, sizeof(size)) < 0)
+        (void)setsockopt(sock, SOL_SOCKET, SO_SNDBUF, &size, sizeof(size));
     (void)setsockopt(sock, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
     if (bind(sock, (struct sockaddr *)&sin, sizeof(sin)) < 0 ||
         getsockname(sock, (struct sockaddr *)&sin, &len) < 0) {

@@ -46,7 +46,8 @@ int lease_host_key(int64_t host_id, unsigned char key[LEASE_KEY_LEN], struct err
 
 /* host_id's HTTP heartbeat arrived now: kept in memory, written to the store's UNLOGGED
  * host_seen table within a second (the host view's last_heartbeat and the liveness check read
- * the later of it and hosts.last_heartbeat). */
+ * the later of it and hosts.last_heartbeat). A granted lease renewal counts the same: a host
+ * whose agent renews is alive even while its HTTP heartbeats queue behind a busy dbaasd. */
 void lease_note_heartbeat(int64_t host_id);
 
 /* Monotonic ms of the last renewal this dbaasd's leader view saw for host_id, or -1 if none

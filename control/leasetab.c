@@ -174,6 +174,9 @@ enum leasetab_verdict leasetab_renew(struct leasetab *t, const unsigned char *bu
     e->last_seq = msg->seq;
     e->renewed_ms = now_ms;
     e->renewals++;
+    /* the agent is alive: as good as a heartbeat for the host's liveness */
+    e->hb_ms = now_ms;
+    e->hb_pending = true;
     memcpy(key, e->key, LEASE_KEY_LEN);
     return LEASETAB_GRANTED;
 }

@@ -38,8 +38,9 @@ bool leasetab_get_key(const struct leasetab *t, int64_t host_id, unsigned char k
 void leasetab_sweep(struct leasetab *t, unsigned mark);
 
 /* Check a datagram of n bytes received at now_ms: on LEASETAB_GRANTED the host's last seq and
- * renewal time move, its renewal counter grows, *msg holds the renewal and key the host's key
- * (to sign the grant). Other verdicts change nothing. */
+ * renewal time move, its renewal counter grows, it counts as seen (leasetab_take_heartbeats),
+ * *msg holds the renewal and key the host's key (to sign the grant). Other verdicts change
+ * nothing. */
 enum leasetab_verdict leasetab_renew(struct leasetab *t, const unsigned char *buf, size_t n,
                                      int64_t now_ms, struct lease_msg *msg,
                                      unsigned char key[LEASE_KEY_LEN]);
@@ -57,7 +58,8 @@ void leasetab_note_remote(struct leasetab *t, int64_t host_id, int64_t count, in
  * the last call) pairs into ids/counts; those are then counted as handed out. Returns how many. */
 size_t leasetab_take_renewals(struct leasetab *t, int64_t *ids, int64_t *counts, size_t max);
 
-/* host_id's HTTP heartbeat arrived at now_ms (creates the entry, without a key, if needed). */
+/* host_id's HTTP heartbeat arrived at now_ms (creates the entry, without a key, if needed). A
+ * granted renewal counts the same. */
 void leasetab_note_heartbeat(struct leasetab *t, int64_t host_id, int64_t now_ms);
 /* The heartbeats not handed out yet: up to max (host id, age in ms at now_ms) pairs. */
 size_t leasetab_take_heartbeats(struct leasetab *t, int64_t now_ms, int64_t *ids, int64_t *ages,

@@ -134,10 +134,16 @@ static void test_counters_and_takeover(void **state)
     assert_int_equal(leasetab_last_renewal(t, 7), 2000);
     assert_int_equal(leasetab_last_renewal(t, 8), 2000);
     assert_int_equal(leasetab_last_renewal(t, 10), -1);
-    /* heartbeats: handed out once, with their age */
+    /* heartbeats (host 7 also renewed: seen), handed out once, with their age */
+    assert_int_equal(leasetab_take_heartbeats(t, 1950, ids, counts, 8), 2);
     leasetab_note_heartbeat(t, 7, 1900);
-    assert_int_equal(leasetab_take_heartbeats(t, 2000, ids, counts, 8), 2);
+    assert_int_equal(leasetab_take_heartbeats(t, 2000, ids, counts, 8), 1);
+    assert_int_equal(ids[0], 7);
+    assert_int_equal(counts[0], 100);
     assert_int_equal(leasetab_take_heartbeats(t, 2000, ids, counts, 8), 0);
+    assert_int_equal(renew(t, 7, 3, key_a, 2100), LEASETAB_GRANTED);
+    assert_int_equal(leasetab_take_heartbeats(t, 2150, ids, counts, 8), 1);
+    assert_int_equal(counts[0], 50);
     leasetab_free(t);
 }
 
