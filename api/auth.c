@@ -3,6 +3,7 @@
 #include "api/auth.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -14,7 +15,10 @@ static const char sql_operator[] = "SELECT 1 FROM api_tokens WHERE hash = $1 AND
 static const char sql_tenant[] =
     "SELECT t.id, t.name FROM api_tokens a JOIN tenants t ON t.id = a.tenant_id"
     " WHERE a.hash = $1 AND a.kind = 'tenant'";
-static const char sql_host[] = "SELECT id, name FROM hosts WHERE token_hash = $1";
+/* A host also gets its state and the generation of its desired members (the heartbeat
+ * handler's fast path, api/heartbeat.c), read in the same statement. */
+static const char sql_host[] = "SELECT id, name, state = 'ready', coalesce(desired_hash, ''),"
+                               " desired_gen FROM hosts WHERE token_hash = $1";
 
 static int unauthenticated(struct req *r, const char *why)
 {
@@ -73,6 +77,10 @@ int auth_authenticate(struct req *r)
         snprintf(r->who.host_id, sizeof(r->who.host_id), "%s", PQgetvalue(res, 0, 0));
         snprintf(r->who.host, sizeof(r->who.host), "%s", PQgetvalue(res, 0, 1));
         snprintf(r->who.actor, sizeof(r->who.actor), "host:%s", r->who.host);
+        r->who.host_ready = PQgetvalue(res, 0, 2)[0] == 't';
+        snprintf(r->who.host_desired_hash, sizeof(r->who.host_desired_hash), "%s",
+                 PQgetvalue(res, 0, 3));
+        r->who.host_desired_gen = strtoll(PQgetvalue(res, 0, 4), NULL, 10);
         break;
     case ROLE_NONE:
         break;

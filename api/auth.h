@@ -3,6 +3,8 @@
 #ifndef API_AUTH_H
 #define API_AUTH_H
 
+#include <stdbool.h>
+
 /* Token prefixes by kind. */
 #define TOKEN_PREFIX_OPERATOR "dbaas_op_"
 #define TOKEN_PREFIX_TENANT "dbaas_tn_"
@@ -18,6 +20,11 @@ struct principal {
     char host_id[24]; /* ROLE_HOST */
     char host[64];
     char actor[80]; /* for events: "operator", "tenant:acme", "host:h1" */
+    /* ROLE_HOST, as the store showed them when the token was checked: whether the host is
+     * ready, the hash and generation of the last desired members answered */
+    bool host_ready;
+    char host_desired_hash[65];
+    long long host_desired_gen;
 };
 
 struct req; /* api/http.h */

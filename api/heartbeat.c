@@ -9,7 +9,9 @@
 #include "api/body.h"
 #include "api/dbq.h"
 #include "api/hbcheck.h"
+#include "api/hbmemo.h"
 #include "control/istatus.h"
+#include "control/lease.h"
 #include "control/notify.h"
 #include "control/reconcile.h"
 #include "api/handlers.h"
@@ -28,8 +30,9 @@
 /* The replication user's password: as long as the tenants' (api/instances.c). */
 #define REPL_SECRET_LEN 32
 
-/* The host is seen; also whether its seed port changed (the answers to the hosts of its primaries'
- * replicas change with it). */
+/* The host is seen; also whether its seed port changed while it holds a primary (the answers to
+ * the hosts of that primary's replicas change with it; a host with no primary wakes nobody: a
+ * fleet of agents starting would otherwise wake every parked poll at each first heartbeat). */
 static const char sql_host_seen[] =
     "WITH o AS (SELECT state, agent->'" HB_F_SEED_PORT "' AS seed FROM hosts"
     "  WHERE id = $1::bigint),"
@@ -39,7 +42,9 @@ static const char sql_host_seen[] =
     " e AS (INSERT INTO events (actor, kind, message)"
     "  SELECT $5, 'host.ready', format('host \"%s\" is ready (was %s)', u.name, o.state)"
     "  FROM u, o WHERE o.state <> 'ready')"
-    " SELECT o.state, o.seed IS DISTINCT FROM $2::jsonb->'" HB_F_SEED_PORT "' FROM o";
+    " SELECT o.state, o.seed IS DISTINCT FROM $2::jsonb->'" HB_F_SEED_PORT "'"
+    "  AND EXISTS (SELECT 1 FROM members m WHERE m.host_id = $1::bigint"
+    "  AND m.role = '" HB_ROLE_PRIMARY "') FROM o";
 /* What the agent observed; a member whose restart count grew was restarted after a crash. The
  * health and seeding objects were cleaned by hbcheck_members(): only known fields, typed.
  * fenced: the member does not take writes because it was fenced (the HA loop waits for it). */
@@ -221,6 +226,9 @@ static const char sql_desired[] =
 /* The generation of the host's desired members: a new value from the sequence whenever the
  * answer differs from the last one (hash), under the host row's lock (docs/agent.md). */
 static const char sql_host_lock[] = "SELECT 1 FROM hosts WHERE id = $1::bigint FOR UPDATE";
+/* The hash and generation of the last answer (fast path: a resumed long poll). */
+static const char sql_host_gen[] =
+    "SELECT coalesce(desired_hash, ''), desired_gen FROM hosts WHERE id = $1::bigint";
 static const char sql_generation[] =
     "UPDATE hosts SET desired_gen = CASE WHEN desired_hash IS DISTINCT FROM $2"
     "  THEN nextval('desired_gen_seq') ELSE desired_gen END, desired_hash = $2"
@@ -364,33 +372,135 @@ fail_replied:
     return -1;
 }
 
+/* The host's lease: {port, key, ttl_ms, renew_ms}, or NULL when leases are off or the key could
+ * not be read (logged; the agent renews with the lease it has). The key is a secret: it goes
+ * only into this reply, never into a log. */
+static json_t *lease_json(struct req *r)
+{
+    unsigned char key[LEASE_KEY_LEN];
+    struct ha_settings hs;
+    struct err e;
+    json_t *o = NULL;
+    char *b64;
+
+    if (lease_port() == 0)
+        return NULL;
+    if (lease_host_key(strtoll(r->who.host_id, NULL, 10), key, &e) < 0) {
+        log_warn("event=lease_key_failed host=%s error=\"%s\"", r->who.host, e.msg);
+        return NULL;
+    }
+    b64 = crypto_base64url_encode(key, sizeof(key));
+    explicit_bzero(key, sizeof(key));
+    lease_settings(&hs);
+    o = json_pack("{s:I,s:i,s:s,s:i,s:i}", HB_F_HOST_ID,
+                  (json_int_t)strtoll(r->who.host_id, NULL, 10), HB_F_PORT, lease_port(), HB_F_KEY,
+                  b64, HB_F_TTL_MS, hs.lease_ttl_ms, HB_F_RENEW_MS, hs.renew_ms);
+    explicit_bzero(b64, strlen(b64));
+    free(b64);
+    return o;
+}
+
+/* Reply with the desired members (text, borrowed), their hash and generation, and the lease. */
+static void reply_desired(struct req *r, const char *text, const char *hash, long long gen)
+{
+    json_t *desired = json_loads(text, 0, NULL);
+    json_t *body =
+        json_pack("{s:s,s:i,s:s,s:I,s:o}", HB_F_HOST, r->who.host, HB_F_HEARTBEAT_INTERVAL_MS,
+                  HEARTBEAT_INTERVAL_MS, HB_F_DESIRED_HASH, hash, HB_F_GENERATION, (json_int_t)gen,
+                  HB_F_MEMBERS, desired ? desired : json_array());
+    json_t *lease = lease_json(r);
+
+    if (lease)
+        json_object_set_new(body, HB_F_LEASE, lease);
+    http_reply_json(r, 200, body);
+}
+
+static void free_secret_text(char **text)
+{
+    if (*text) {
+        explicit_bzero(*text, strlen(*text));
+        free(*text);
+        *text = NULL;
+    }
+}
+
+/* The fast path: when the desired members hash to what the store says was answered last (the
+ * host row as the token check read it, or read again after a wake-up), answer or park without a
+ * transaction, a lock or a write. 1 when answered or parked, 0 when the locked path must run,
+ * -1 after replying an error. */
+static int answer_unchanged(struct req *r, uint64_t seen, bool may_park)
+{
+    char *text = NULL, hash[65];
+    PGresult *res;
+
+    if (r->resumed && r->park_secret) {
+        if (seen == r->park_gen) {
+            /* The wait is over and nothing changed in this process since the members were
+             * read: the answer read then (another dbaasd's change shows at the next
+             * heartbeat). */
+            reply_desired(r, r->park_secret, r->park_hash, r->park_value);
+            free_secret_text(&r->park_secret);
+            return 1;
+        }
+        /* Woken by a change (of any host): read the members again; if they still hash to what
+         * was parked, that hash's generation stands and the poll parks again. */
+        snprintf(r->who.host_desired_hash, sizeof(r->who.host_desired_hash), "%s", r->park_hash);
+        r->who.host_desired_gen = r->park_value;
+        free_secret_text(&r->park_secret);
+    } else if (r->resumed) {
+        res = dbq_ok(r, sql_host_gen, r->who.host_id);
+        if (!res)
+            return -1;
+        snprintf(r->who.host_desired_hash, sizeof(r->who.host_desired_hash), "%s",
+                 PQgetvalue(res, 0, 0));
+        r->who.host_desired_gen = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
+        PQclear(res);
+    }
+    if (!r->who.host_desired_hash[0])
+        return 0;
+    res = dbq_ok(r, sql_desired, r->who.host_id);
+    if (!res)
+        return -1;
+    crypto_sha256_hex(PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0), hash);
+    if (strcmp(hash, r->who.host_desired_hash) != 0) {
+        PQclear(res);
+        return 0;
+    }
+    text = xstrdup(PQgetvalue(res, 0, 0));
+    PQclear(res);
+    if (may_park && strcmp(r->park_hash, hash) == 0) {
+        r->park_secret = text; /* wiped and freed with the request */
+        r->park_value = r->who.host_desired_gen;
+        http_park(r, seen, r->park_deadline_ms);
+        return 1;
+    }
+    reply_desired(r, text, hash, r->who.host_desired_gen);
+    free_secret_text(&text);
+    return 1;
+}
+
 /* Answer the host's desired members; when the agent already has them (same hash) and its
  * wait is not over, park the request until they change (a long poll holding no thread). */
 static void answer_desired(struct req *r)
 {
     uint64_t seen = notify_generation();
     bool may_park = r->park_hash[0] && clock_now_ms() < r->park_deadline_ms && !http_stopping();
-    json_t *desired;
     char *text = NULL, hash[65];
     long long gen;
+    int fast = answer_unchanged(r, seen, may_park);
 
+    if (fast != 0)
+        return;
     if (ensure_secrets(r) < 0 ||
         read_desired(r, may_park ? r->park_hash : NULL, &text, hash, &gen) < 0)
         return;
     if (gen == 0) {
-        explicit_bzero(text, strlen(text));
-        free(text);
+        free_secret_text(&text);
         http_park(r, seen, r->park_deadline_ms);
         return;
     }
-    desired = json_loads(text, 0, NULL);
-    explicit_bzero(text, strlen(text));
-    free(text);
-    http_reply_json(r, 200,
-                    json_pack("{s:s,s:i,s:s,s:I,s:o}", HB_F_HOST, r->who.host,
-                              HB_F_HEARTBEAT_INTERVAL_MS, HEARTBEAT_INTERVAL_MS, HB_F_DESIRED_HASH,
-                              hash, HB_F_GENERATION, (json_int_t)gen, HB_F_MEMBERS,
-                              desired ? desired : json_array()));
+    reply_desired(r, text, hash, gen);
+    free_secret_text(&text);
 }
 
 /* The host's own fields: ports {min, max} into pmin/pmax (left "" when absent), seed_port an
@@ -415,21 +525,92 @@ static int check_host_fields(struct req *r, char pmin[24], char pmax[24])
          json_integer_value(seed) > 65535))
         return http_error(r, 400, "invalid_field", HB_F_SEED_PORT,
                           HB_F_SEED_PORT " must be a port number (1..65535) or null");
+    if (json_object_get(r->json, HB_F_LEASE_VALID) &&
+        !json_is_boolean(json_object_get(r->json, HB_F_LEASE_VALID)))
+        return http_error(r, 400, "invalid_field", HB_F_LEASE_VALID,
+                          HB_F_LEASE_VALID " must be a boolean");
     return 0;
+}
+
+/* Write what the heartbeat reported and changed since this process last wrote it (plan, from
+ * hbmemo_plan()), and move the instances of the host to the status their members show. 0, or
+ * -1 after replying. */
+static int write_report(struct req *r, const struct hbmemo_plan *plan, const char *agent_text,
+                        const char *members_text, const char *pmin, const char *pmax,
+                        bool has_members)
+{
+    size_t changed = json_array_size(plan->members);
+    PGresult *res = NULL;
+    bool kick = false;
+    char *changed_text = NULL;
+    int rc = -1;
+
+    if (plan->host) {
+        res = dbq_ok(r, sql_host_seen, r->who.host_id, agent_text, pmin[0] ? pmin : NULL,
+                     pmax[0] ? pmax : NULL, r->who.actor);
+        if (!res)
+            goto out;
+        if (PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "ready") != 0)
+            kick = true; /* a host came up: try to place */
+        if (PQntuples(res) == 1 && PQgetvalue(res, 0, 1)[0] == 't')
+            notify_bump(); /* other hosts' parked answers may change */
+        PQclear(res);
+        res = NULL;
+    }
+    if (changed > 0) {
+        changed_text = json_dumps(plan->members, JSON_COMPACT);
+        res = dbq_ok(r, sql_observed, r->who.host_id, changed_text, r->who.actor);
+        if (!res)
+            goto out;
+        PQclear(res);
+        res = dbq_ok(r, sql_caught_up, r->who.host_id);
+        if (!res)
+            goto out;
+        PQclear(res);
+        res = dbq_ok(r, sql_disk_warn, r->who.host_id, r->who.actor);
+        if (!res)
+            goto out;
+        PQclear(res);
+        res = dbq_ok(r, sql_storage_full, r->who.host_id, r->who.actor);
+        if (!res)
+            goto out;
+        PQclear(res);
+        res = NULL;
+    }
+    if (plan->any_deleted) {
+        res = dbq_ok(r, sql_release, r->who.host_id, members_text);
+        if (!res)
+            goto out;
+        if (PQntuples(res) > 0)
+            kick = true; /* capacity was freed */
+        PQclear(res);
+        res = NULL;
+    }
+    if (kick)
+        reconcile_kick();
+    /* Also when this host's report did not change: another host's state may move the status of
+     * an instance with a member here (a replica's host became unreachable). A read. */
+    if ((has_members || plan->host || changed > 0) && update_instances(r) < 0)
+        goto out;
+    rc = 0;
+out:
+    PQclear(res);
+    free(changed_text);
+    return rc;
 }
 
 void h_agent_heartbeat(struct req *r)
 {
     static const char *const keys[] = {
-        HB_F_AGENT_VERSION, HB_F_ISOLATION, HB_F_CAPACITY,     HB_F_ENGINES, HB_F_PORTS,
-        HB_F_SEED_PORT,     HB_F_MEMBERS,   HB_F_DESIRED_HASH, HB_F_WAIT_MS, NULL};
+        HB_F_AGENT_VERSION, HB_F_ISOLATION,   HB_F_CAPACITY, HB_F_ENGINES,
+        HB_F_PORTS,         HB_F_SEED_PORT,   HB_F_MEMBERS,  HB_F_DESIRED_HASH,
+        HB_F_WAIT_MS,       HB_F_LEASE_VALID, NULL};
     json_t *members, *agent;
     char *members_text = NULL, *agent_text = NULL, pmin[24], pmax[24];
-    PGresult *res = NULL;
     const char *seen_hash = NULL;
-    int64_t wait_ms = 0;
+    int64_t wait_ms = 0, host_id, now;
+    struct hbmemo_plan plan = {0};
     struct err e;
-    bool was_ready;
 
     if (r->resumed) {
         answer_desired(r);
@@ -451,52 +632,31 @@ void h_agent_heartbeat(struct req *r)
         body_int(r, HB_F_WAIT_MS, false, false, 0, MAX_WAIT_MS, &wait_ms, NULL) < 0 ||
         check_host_fields(r, pmin, pmax) < 0)
         goto out;
+    host_id = strtoll(r->who.host_id, NULL, 10);
+    lease_note_heartbeat(host_id);
     agent = json_deep_copy(r->json);
     json_object_del(agent, HB_F_MEMBERS);
     json_object_del(agent, HB_F_DESIRED_HASH);
     json_object_del(agent, HB_F_WAIT_MS);
-    agent_text = json_dumps(agent, JSON_COMPACT);
+    agent_text = json_dumps(agent, JSON_COMPACT | JSON_SORT_KEYS);
     json_decref(agent);
     members_text = json_dumps(members, JSON_COMPACT);
 
-    res = dbq_ok(r, sql_host_seen, r->who.host_id, agent_text, pmin[0] ? pmin : NULL,
-                 pmax[0] ? pmax : NULL, r->who.actor);
-    if (!res)
+    /* Only what changed is written: an idle host's heartbeat writes nothing durable
+     * (api/hbmemo.h); its arrival goes to host_seen within a second (control/lease.c). */
+    now = clock_now_ms();
+    hbmemo_plan(host_id, agent_text, members, r->who.host_ready, now, &plan);
+    if (write_report(r, &plan, agent_text, members_text, pmin, pmax, json_array_size(members) > 0) <
+        0) {
+        hbmemo_forget(host_id);
         goto out;
-    was_ready = PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "ready") == 0;
-    if (PQntuples(res) == 1 && PQgetvalue(res, 0, 1)[0] == 't')
-        notify_bump(); /* other hosts' parked answers may change */
-    PQclear(res);
-    res = dbq_ok(r, sql_observed, r->who.host_id, members_text, r->who.actor);
-    if (!res)
-        goto out;
-    PQclear(res);
-    res = dbq_ok(r, sql_caught_up, r->who.host_id);
-    if (!res)
-        goto out;
-    PQclear(res);
-    res = dbq_ok(r, sql_disk_warn, r->who.host_id, r->who.actor);
-    if (!res)
-        goto out;
-    PQclear(res);
-    res = dbq_ok(r, sql_storage_full, r->who.host_id, r->who.actor);
-    if (!res)
-        goto out;
-    PQclear(res);
-    res = dbq_ok(r, sql_release, r->who.host_id, members_text);
-    if (!res)
-        goto out;
-    if (!was_ready || PQntuples(res) > 0)
-        reconcile_kick(); /* a host came up or capacity was freed: try to place */
-    PQclear(res);
-    res = NULL;
-    if (update_instances(r) < 0)
-        goto out;
+    }
+    hbmemo_done(host_id, &plan, now);
     snprintf(r->park_hash, sizeof(r->park_hash), "%s", seen_hash ? seen_hash : "");
     r->park_deadline_ms = clock_now_ms() + wait_ms;
     answer_desired(r);
 out:
-    PQclear(res);
+    hbmemo_plan_free(&plan);
     json_decref(members);
     free(members_text);
     free(agent_text);

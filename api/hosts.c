@@ -18,7 +18,8 @@
     " array_to_json(h.engines)::text, h.state, h.draining,"                                        \
     " CASE WHEN h.draining AND n.count = 0 THEN 'drained' WHEN h.draining THEN 'draining'"         \
     " ELSE h.state END,"                                                                           \
-    " iso(h.last_heartbeat), h.alloc_cpu_millis, h.alloc_memory_mb, h.alloc_disk_mb, n.count,"     \
+    " iso(greatest(h.last_heartbeat, (SELECT s.at FROM host_seen s WHERE s.host_id = h.id))),"     \
+    " h.alloc_cpu_millis, h.alloc_memory_mb, h.alloc_disk_mb, n.count,"                            \
     " iso(h.created_at), h.id"
 #define HOST_FROM                                                                                  \
     " FROM hosts h, LATERAL (SELECT count(DISTINCT m.instance_id) FROM members m WHERE m.host_id " \

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -324,6 +325,8 @@ int http_start(const char *addr, int nthreads, struct err *e)
     const char *colon = strrchr(addr, ':');
     long port;
     char *end;
+    struct rlimit nofile;
+    unsigned int limit = 4000;
 
     memset(&sin, 0, sizeof(sin));
     if (!colon || (size_t)(colon - addr) >= sizeof(host))
@@ -338,6 +341,11 @@ int http_start(const char *addr, int nthreads, struct err *e)
     if (inet_pton(AF_INET, host, &sin.sin_addr) != 1)
         return err_set(e, API_E_INVALID, "invalid IPv4 address \"%s\" in listen address", host);
 
+    /* Every agent holds a long poll open: as many connections as descriptors allow (main()
+     * raised the limit), keeping some for the store and the files. */
+    if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur != RLIM_INFINITY &&
+        nofile.rlim_cur > 4000 + 512)
+        limit = nofile.rlim_cur - 512 > 60000 ? 60000 : (unsigned)(nofile.rlim_cur - 512);
     MHD_set_panic_func(on_panic, NULL);
     daemon_handle = MHD_start_daemon(
         MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
@@ -345,8 +353,8 @@ int http_start(const char *addr, int nthreads, struct err *e)
         (uint16_t)port, NULL, NULL, on_request, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sin,
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)nthreads, MHD_OPTION_NOTIFY_COMPLETED,
         on_completed, NULL, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)60,
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned int)4000, MHD_OPTION_LISTENING_ADDRESS_REUSE,
-        (unsigned int)1, MHD_OPTION_END);
+        MHD_OPTION_CONNECTION_LIMIT, limit, MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned int)1,
+        MHD_OPTION_END);
     if (!daemon_handle)
         return err_set(e, API_E_SYSTEM, "could not listen on %s: %s", addr,
                        errno ? strerror(errno) : "libmicrohttpd failed to start");

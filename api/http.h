@@ -38,9 +38,10 @@ struct req {
     bool resumed; /* this run of the handler is a resumption */
     uint64_t park_gen;
     int64_t park_deadline_ms;
-    char park_hash[65]; /* handler state kept across resumptions */
-    char *park_secret;  /* owned: a secret kept across resumptions (a create's one-time
-                           password); wiped and freed with the request */
+    char park_hash[65];   /* handler state kept across resumptions */
+    long long park_value; /* the same: a number (the heartbeat's generation) */
+    char *park_secret;    /* owned: a secret kept across resumptions (a create's one-time
+                             password); wiped and freed with the request */
     struct req *park_next;
 };
 

@@ -1,8 +1,8 @@
 /* dbaasd: the control plane daemon. It wires the three parts in this order: options -> data
  * dir lock -> store/ (the embedded PostgreSQL or --db, connections, migrations) -> operator
- * token -> api/ (the HTTP listener) -> control/ (the reconcile and placement loops, acting only
- * while this process leads) -> "ready". Shutdown: api/ first (no new requests), then control/,
- * then store/. */
+ * token -> control/lease (keys, the UDP lease server) -> api/ (the HTTP listener) -> control/ (the
+ * reconcile and placement loops, acting only while this process leads) -> "ready". Shutdown: api/
+ * first (no new requests), then control/, then store/. */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -18,6 +19,7 @@
 #include "api/http.h"
 #include "control/errc.h"
 #include "control/ha.h"
+#include "control/lease.h"
 #include "control/notify.h"
 #include "control/reconcile.h"
 #include "lib/crypto.h"
@@ -31,10 +33,13 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f, "Usage: dbaasd --data-dir DIR [--listen ADDR:PORT] [--db URL] [--threads N]\n"
+    fprintf(f, "Usage: dbaasd --data-dir DIR [--listen ADDR:PORT] [--lease-port PORT] [--db URL]\n"
+               "              [--threads N]\n"
                "\n"
                "  --data-dir DIR      state directory: operator.token, and the embedded store\n"
                "  --listen ADDR:PORT  HTTP listen address (default 127.0.0.1:8080)\n"
+               "  --lease-port PORT   UDP port for the agents' lease renewals, on the --listen\n"
+               "                      address (default: the --listen port; 0: no leases)\n"
                "  --db URL            use this PostgreSQL (libpq URL or key=value string)\n"
                "                      instead of running an embedded one under DIR; blanked\n"
                "                      in ps once read (or set DBAAS_DB instead)\n"
@@ -113,15 +118,21 @@ out:
 
 int main(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"data-dir", required_argument, NULL, 'd'}, {"listen", required_argument, NULL, 'l'},
-        {"db", required_argument, NULL, 'b'},       {"threads", required_argument, NULL, 't'},
-        {"debug", no_argument, NULL, 'D'},          {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, 'V'},        {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {{"data-dir", required_argument, NULL, 'd'},
+                                         {"listen", required_argument, NULL, 'l'},
+                                         {"db", required_argument, NULL, 'b'},
+                                         {"threads", required_argument, NULL, 't'},
+                                         {"debug", no_argument, NULL, 'D'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {"version", no_argument, NULL, 'V'},
+                                         {"lease-port", required_argument, NULL, 'L'},
+                                         {NULL, 0, NULL, 0}};
     const char *data_dir = NULL, *listen_addr = "127.0.0.1:8080", *db = NULL;
     struct embedded *embedded = NULL;
     char *conninfo = NULL, *lock_path = NULL, *db_copy = NULL;
-    int threads = 8, c, lock_fd = -1, sig, status = 1;
+    int threads = 8, c, lock_fd = -1, sig, status = 1, lease_udp = -1;
+    char lease_addr[64];
+    struct rlimit nofile;
     sigset_t sigs;
     struct err e;
 
@@ -151,6 +162,16 @@ int main(int argc, char **argv)
         case 'D':
             log_set_level(LOG_DEBUG);
             break;
+        case 'L': {
+            char *end;
+            long v = strtol(optarg, &end, 10);
+            if (*optarg == '\0' || *end || v < 0 || v > 65535) {
+                fprintf(stderr, "dbaasd: --lease-port must be from 0 to 65535\n");
+                return 2;
+            }
+            lease_udp = (int)v;
+            break;
+        }
         case 'h':
             usage(stdout);
             return 0;
@@ -169,6 +190,25 @@ int main(int argc, char **argv)
                 optind < argc ? "unexpected argument" : "--data-dir is required");
         usage(stderr);
         return 2;
+    }
+
+    {
+        /* The UDP lease port defaults to the API's own port number, on the same address. */
+        const char *colon = strrchr(listen_addr, ':');
+        if (!colon || (size_t)(colon - listen_addr) >= sizeof(lease_addr)) {
+            fprintf(stderr, "dbaasd: invalid listen address \"%s\": expected ADDR:PORT\n",
+                    listen_addr);
+            return 2;
+        }
+        memcpy(lease_addr, listen_addr, (size_t)(colon - listen_addr));
+        lease_addr[colon - listen_addr] = '\0';
+        if (lease_udp < 0)
+            lease_udp = atoi(colon + 1);
+    }
+    /* Every agent keeps a long poll open: one descriptor per host, as many as we may. */
+    if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {
+        nofile.rlim_cur = nofile.rlim_max;
+        (void)setrlimit(RLIMIT_NOFILE, &nofile);
     }
 
     /* Signals are taken synchronously by the main thread; every thread inherits the mask. */
@@ -218,6 +258,10 @@ int main(int argc, char **argv)
         log_error("event=start_failed error=\"%s\"", e.msg);
         goto out;
     }
+    if (lease_start(lease_addr, lease_udp, &e) < 0) {
+        log_error("event=start_failed error=\"%s\"", e.msg);
+        goto out;
+    }
     if (http_start(listen_addr, threads, &e) < 0) {
         log_error("event=start_failed error=\"%s\"", e.msg);
         goto out;
@@ -230,8 +274,8 @@ int main(int argc, char **argv)
         log_error("event=start_failed error=\"%s\"", e.msg);
         goto out;
     }
-    log_info("event=ready listen=%s store=%s data_dir=%s version=%s", listen_addr,
-             embedded ? "embedded" : "external", data_dir, DBAAS_VERSION);
+    log_info("event=ready listen=%s lease_port=%d store=%s data_dir=%s version=%s", listen_addr,
+             lease_port(), embedded ? "embedded" : "external", data_dir, DBAAS_VERSION);
 
     for (;;) {
         if (sigwait(&sigs, &sig) != 0)
@@ -250,6 +294,7 @@ out:
     ha_stop();
     reconcile_stop();
     notify_stop();
+    lease_stop();
     store_shutdown();
     embedded_stop(embedded);
     if (status == 0)

@@ -7,6 +7,7 @@
 
 #include "api/http.h"
 #include "api/routes.h"
+#include "control/lease.h"
 
 #define SLOTS 512
 
@@ -107,4 +108,5 @@ void metrics_render(struct buf *out)
                "# TYPE dbaas_parked_requests gauge\n"
                "dbaas_parked_requests %d\n",
                http_parked_count());
+    lease_metrics(out);
 }

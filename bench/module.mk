@@ -29,3 +29,15 @@ bench-replica: all
 .PHONY: bench-failover
 bench-failover: all
 	@PYTHONDONTWRITEBYTECODE=1 DBAAS_BIN_DIR=$(abspath $(BIN)) /usr/bin/python3 bench/bench_failover.py
+
+# HA part 2: N idle simulated agents (HTTP long polls and UDP lease renewals at the defaults)
+# against one dbaasd with its embedded store, while a tenant's GETs are timed; finds the largest
+# N up to 10,000 (root: the embedded store). HOSTS=N tries one N; DURATION (s, default 60) and
+# WARMUP (s, default 30) per step.
+.PHONY: bench-heartbeat
+$(BIN)/bench_heartbeat: $(BUILD)/bench/bench_heartbeat.o $(BUILD)/libdbaas.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(call pkg_libs,jansson libcrypto) $(LDLIBS)
+
+bench-heartbeat: all $(BIN)/bench_heartbeat
+	@DBAASD=$(abspath $(BIN))/dbaasd $(BIN)/bench_heartbeat

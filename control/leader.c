@@ -20,6 +20,7 @@
 #include <pthread.h>
 #include <string.h>
 
+#include "control/lease.h"
 #include "lib/clock.h"
 #include "lib/log.h"
 #include "store/store.h"
@@ -33,12 +34,24 @@ static PGconn *session;
 static bool leading;
 static int64_t checked_ms;  /* monotonic time of the last check that confirmed the lock */
 static unsigned long epoch; /* how many times this process took the lead */
+static bool leading_shared; /* leading, for threads that only look (leader_leading) */
+
+static void set_leading(bool on)
+{
+    leading = on;
+    __atomic_store_n(&leading_shared, on, __ATOMIC_SEQ_CST);
+}
+
+bool leader_leading(void)
+{
+    return __atomic_load_n(&leading_shared, __ATOMIC_SEQ_CST);
+}
 
 static void lose(const char *why)
 {
     if (leading)
         log_warn("event=leadership_lost reason=\"%s\"", why);
-    leading = false;
+    set_leading(false);
     if (session)
         PQfinish(session);
     session = NULL;
@@ -117,12 +130,14 @@ static bool check_locked(const char *conninfo)
         lose("could not query the store");
         return false;
     }
-    leading = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+    set_leading(strcmp(PQgetvalue(res, 0, 0), "t") == 0);
     PQclear(res);
     if (leading) {
         checked_ms = clock_now_ms();
         epoch++;
         log_info("event=leadership_acquired");
+        /* Leases expire only after a TTL on this process's own clock, never by a stale view. */
+        lease_note_takeover();
     } else {
         end_hung_holder();
     }
@@ -157,6 +172,6 @@ void leader_release(void)
     if (session)
         PQfinish(session);
     session = NULL;
-    leading = false;
+    set_leading(false);
     pthread_mutex_unlock(&mu);
 }

@@ -19,6 +19,9 @@ bool leader_check(const char *conninfo, unsigned long *term);
  * notices. */
 bool leader_valid(void);
 
+/* Whether this process leads, as the last check found it (any thread, no store access). */
+bool leader_leading(void);
+
 /* Release the lock and close the session. */
 void leader_release(void);
 

@@ -31,15 +31,19 @@ static bool kicked;
 static int interval;
 static char *conninfo;
 
-/* Hosts whose agent missed its heartbeats for heartbeat_timeout_ms become unreachable. */
+/* Hosts whose agent missed its heartbeats for heartbeat_timeout_ms become unreachable. A
+ * heartbeat's arrival is in host_seen (UNLOGGED, written every second by each dbaasd) or, after
+ * a change and at least every minute, in hosts.last_heartbeat: the later of the two counts. */
 static const char sql_liveness[] =
-    "WITH u AS (UPDATE hosts SET state = 'unreachable', unreachable_since = now()"
-    "  WHERE state = 'ready' AND last_heartbeat < now() - make_interval(secs =>"
+    "WITH u AS (UPDATE hosts h SET state = 'unreachable', unreachable_since = now()"
+    "  FROM (SELECT h2.id, greatest(h2.last_heartbeat, s.at) AS seen FROM hosts h2"
+    "   LEFT JOIN host_seen s ON s.host_id = h2.id WHERE h2.state = 'ready') l"
+    "  WHERE h.id = l.id AND h.state = 'ready' AND l.seen < now() - make_interval(secs =>"
     "  (SELECT value::int FROM settings WHERE key = 'heartbeat_timeout_ms') / 1000.0)"
-    "  RETURNING name, last_heartbeat)"
+    "  RETURNING h.name, l.seen)"
     " INSERT INTO events (actor, kind, message)"
     " SELECT $1, 'host.unreachable', format('host \"%s\" unreachable: last heartbeat at %s',"
-    " name, iso(last_heartbeat)) FROM u RETURNING id";
+    " name, iso(seen)) FROM u RETURNING id";
 /* A replaced replica is let go once its replacement runs, or at once when its host is
  * unreachable (it cannot serve anyway; the agent deletes it when the host returns). */
 static const char sql_retire[] =

@@ -263,6 +263,26 @@ const struct migration migrations[] = {
      "ALTER TABLE members ADD COLUMN fence boolean NOT NULL DEFAULT false;"
      "ALTER TABLE members ADD COLUMN fenced boolean NOT NULL DEFAULT false;"
      "ALTER TABLE members ADD COLUMN demoted_at timestamptz;"},
+    {9, "leases",
+     /* Each host's lease key (docs/ha.md, "Failure model"): 32 random bytes made at its first
+      * heartbeat, shared by every dbaasd on this store; a secret, in no API answer. The HA
+      * settings (ha_settings) come with migration 8; dbaasd uses defaults while it is absent. */
+     "CREATE TABLE IF NOT EXISTS host_lease_keys ("
+     " host_id bigint PRIMARY KEY REFERENCES hosts(id) ON DELETE CASCADE,"
+     " key bytea NOT NULL CHECK (length(key) = 32),"
+     " created_at timestamptz NOT NULL DEFAULT now());"
+     /* Renewals granted by a dbaasd that does not lead, added up every 200 ms; v tells the
+      * leader which rows moved. UNLOGGED: no WAL, emptied by a crash of the store (a new leader
+      * counts every host as renewed at its takeover anyway). */
+     "CREATE SEQUENCE IF NOT EXISTS host_renewals_v;"
+     "CREATE UNLOGGED TABLE IF NOT EXISTS host_renewals ("
+     " host_id bigint PRIMARY KEY, renewals bigint NOT NULL, v bigint NOT NULL);"
+     "CREATE INDEX IF NOT EXISTS host_renewals_v_idx ON host_renewals (v);"
+     /* When each host's agent last heartbeated, written by every dbaasd in one statement a
+      * second instead of a durable row update per heartbeat; hosts.last_heartbeat is written on
+      * changes and at least every minute, and readers take the later of the two. */
+     "CREATE UNLOGGED TABLE IF NOT EXISTS host_seen ("
+     " host_id bigint PRIMARY KEY, at timestamptz NOT NULL);"},
 };
 
 const int migrations_count = (int)(sizeof(migrations) / sizeof(migrations[0]));

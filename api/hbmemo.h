@@ -1,0 +1,43 @@
+/* What this dbaasd last wrote to the store for each host's heartbeat, so that a heartbeat that
+ * changes nothing writes nothing (docs/agent.md, "What dbaasd does with it"): a digest of the
+ * host's agent record, and per member a digest of what it reported (without its usage and the
+ * probe's age) and of its usage, with when it was written. Thread-safe (one mutex, held only
+ * around the table). */
+#ifndef API_HBMEMO_H
+#define API_HBMEMO_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <jansson.h>
+
+/* A member's usage is written when it changed and the last write is this old (ms). */
+#define HBMEMO_USAGE_MS 10000
+/* The host's row (hosts.last_heartbeat, agent) is written at least this often (ms). */
+#define HBMEMO_HOST_MS 60000
+
+struct hbmemo_plan {
+    bool host;        /* write the host's row */
+    json_t *members;  /* the reported members to write (new reference; may be empty) */
+    bool any_deleted; /* a member is reported deleted: release it */
+    /* private: the digests to remember once the writes succeeded */
+    unsigned char agent[16];
+    size_t n;
+    struct hbmemo_member {
+        int64_t id;
+        unsigned char key[16], usage[16];
+        bool write;
+    } * m; /* owned */
+};
+
+/* Decide what a heartbeat of host_id must write at now_ms: agent_text is the host's agent
+ * record (canonical JSON), members the reported members (borrowed), ready whether the store
+ * shows the host ready. Fills plan; release it with hbmemo_plan_free(). */
+void hbmemo_plan(int64_t host_id, const char *agent_text, json_t *members, bool ready,
+                 int64_t now_ms, struct hbmemo_plan *plan);
+/* The writes of plan succeeded at now_ms: remember them. */
+void hbmemo_done(int64_t host_id, const struct hbmemo_plan *plan, int64_t now_ms);
+/* Forget host_id (its writes failed: the next heartbeat writes everything). */
+void hbmemo_forget(int64_t host_id);
+void hbmemo_plan_free(struct hbmemo_plan *plan);
+
+#endif
