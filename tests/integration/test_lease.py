@@ -108,7 +108,7 @@ def test_lease_granted_and_forgeries_dropped(lease_env):
     h = register(env)
     reply = heartbeat(srv, h["token"])
     lease = reply["lease"]
-    assert set(lease) == {"port", "key", "ttl_ms", "renew_ms"}, lease
+    assert set(lease) == {"host_id", "port", "key", "ttl_ms", "renew_ms"}, lease
     assert lease["port"] == srv.port  # the API's port number by default
     assert (lease["ttl_ms"], lease["renew_ms"]) == (1000, 300)
     key = b64url_decode(lease["key"])
