@@ -206,6 +206,12 @@ static int fence_run(struct job *j, struct err *e)
     if (jobs_stop_member(j, j->reap_pid, e) < 0)
         return -1;
     j->stopped = true;
+    /* the final position (the switchover's catch-up target) from the stopped data; an engine
+     * that cannot tell leaves it unknown, and a switchover then ends at its step deadline */
+    j->probed = engine_stopped_position(j->ops, &j->spec, &j->health, &se) == 0;
+    if (!j->probed)
+        log_warn("event=final_position_unknown member=%lld error=\"%s\"", (long long)j->m->id,
+                 se.msg);
     return 0;
 }
 
@@ -222,6 +228,14 @@ static void fence_done(struct job *j, int rc, const struct err *e)
     m->fenced_stopped = j->stopped;
     log_warn("event=member_fenced member=%lld by=%s", (long long)m->id,
              j->stopped ? "stop" : "stop_writes");
+    if (j->stopped && j->probed) {
+        m->health.done = true;
+        m->health.code = 0;
+        m->health.at_ms = clock_now_ms();
+        m->health.h = j->health;
+        m->health.h.writable = false;
+        m->health.error[0] = '\0';
+    }
     if (j->stopped) {
         m->pid = 0;
         m->restart_at_ms = 0;

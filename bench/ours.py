@@ -333,4 +333,11 @@ class RigStack:
                 self.env.close()
             if self.srv is not None:
                 self.srv.close()
-            shutil.rmtree(self.dir, ignore_errors=True)
+            if os.environ.get("KEEP_LOGS") == "1":
+                sys.stderr.write("bench: logs kept in %s\n" % self.dir)
+                for a in self.agents:  # the data directories go; the logs stay
+                    shutil.rmtree(a.data, ignore_errors=True)
+                with open(os.path.join(self.dir, "dbaasd.log"), "w") as f:
+                    f.write(self.srv.log_tail(10 ** 7) if self.srv else "")
+            else:
+                shutil.rmtree(self.dir, ignore_errors=True)

@@ -25,7 +25,7 @@ struct ha_settings {
 #define LEASE_DEFAULT_RENEW_MS 300
 #define LEASE_DEFAULT_TTL_MS 1000
 #define LEASE_DEFAULT_FENCE_MARGIN_MS 250
-#define LEASE_DEFAULT_GRACE_MS 2000
+#define LEASE_DEFAULT_GRACE_MS 10000
 #define LEASE_DEFAULT_COOLDOWN_MS 60000
 
 /* Start: load the keys and settings from the store (store_init() done), bind UDP addr:port

@@ -747,17 +747,36 @@ int engine_follow(const struct engine_ops *ops, const struct engine_spec *spec, 
     return redact(spec, ops->follow(&rs, e), e);
 }
 
-int engine_health(const struct engine_ops *ops, const struct engine_spec *spec, int timeout_ms,
-                  struct engine_health *out, struct err *e)
+static void health_reset(struct engine_health *out)
 {
-    struct engine_spec rs;
-
     memset(out, 0, sizeof(*out));
     out->role = ENGINE_ROLE_PRIMARY;
     out->position_bytes = -1;
     out->upstream_up = -1;
     out->lag_bytes = -1;
     out->lag_seconds = -1;
+}
+
+int engine_stopped_position(const struct engine_ops *ops, const struct engine_spec *spec,
+                            struct engine_health *out, struct err *e)
+{
+    struct engine_spec rs;
+
+    health_reset(out);
+    if (prepare(ops, spec, &rs, NULL, e) < 0)
+        return -1;
+    if (!ops->stopped_position)
+        return err_set(e, ENGINE_E_UNSUPPORTED,
+                       "engine \"%s\" cannot tell the position of stopped data", ops->cat->name);
+    return redact(spec, ops->stopped_position(&rs, out, e), e);
+}
+
+int engine_health(const struct engine_ops *ops, const struct engine_spec *spec, int timeout_ms,
+                  struct engine_health *out, struct err *e)
+{
+    struct engine_spec rs;
+
+    health_reset(out);
     if (prepare(ops, spec, &rs, NULL, e) < 0)
         return -1;
     if (!ops->health)

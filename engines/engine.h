@@ -250,6 +250,13 @@ struct engine_ops {
     /* Rejoin, after the steps succeeded: file work in data_path only (PostgreSQL: the standby
      * marker, which pg_rewind removes as a file the source lacks). NULL: nothing to do. */
     int (*rejoin_finish)(const struct engine_spec *, const char *data_path, struct err *);
+    /* A primary stopped cleanly (the fence of a switchover, for engines without stop_writes):
+     * its final replication position, read from DIR/data without starting it, into out's
+     * position and position_bytes (PostgreSQL: pg_controldata's latest checkpoint, the shutdown
+     * checkpoint every connected standby received before the server exited). ENGINE_E_ENGINE
+     * when the data was not shut down cleanly (the position would not be final). NULL: the
+     * engine cannot tell. */
+    int (*stopped_position)(const struct engine_spec *, struct engine_health *out, struct err *);
 };
 
 /* The drivers. Callers use engine_find() or engine_list(). */
@@ -362,6 +369,11 @@ int engine_stop_writes(const struct engine_ops *ops, const struct engine_spec *s
 int engine_rejoin(const struct engine_ops *ops, const struct engine_spec *spec,
                   int (*run_step)(void *ctx, const struct engine_seed_step *step, struct err *e),
                   void *ctx, struct err *e) ENGINE_WUR;
+
+/* The final position of a stopped primary (see ops->stopped_position); out is reset as
+ * engine_health() does (alive false). ENGINE_E_UNSUPPORTED without the op. */
+int engine_stopped_position(const struct engine_ops *ops, const struct engine_spec *spec,
+                            struct engine_health *out, struct err *e) ENGINE_WUR;
 
 void engine_files_free(struct engine_files *files);
 

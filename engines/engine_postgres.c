@@ -559,4 +559,5 @@ const struct engine_ops engine_postgres_ops = {
     .stop_writes = NULL, /* a clean stop sends every WAL record to the standbys first */
     .rejoin_plan = pg_rejoin_plan,
     .rejoin_finish = pg_seed_finish, /* standby.signal, as after a seed */
+    .stopped_position = pg_stopped_position,
 };

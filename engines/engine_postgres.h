@@ -61,6 +61,7 @@ int pg_follow(const struct engine_spec *s, struct err *e);
 int pg_health(const struct engine_spec *s, int timeout_ms, struct engine_health *out,
               struct err *e);
 int pg_promote(const struct engine_spec *s, struct err *e);
+int pg_stopped_position(const struct engine_spec *s, struct engine_health *out, struct err *e);
 int pg_rejoin_plan(const struct engine_spec *s, const char *data_path, struct engine_seed_plan *out,
                    struct err *e);
 

@@ -30,7 +30,7 @@ void failover_config_init(struct failover_config *cfg)
     cfg->renew_ms = 300;
     cfg->lease_ttl_ms = 1000;
     cfg->fence_margin_ms = 250;
-    cfg->grace_ms = 2000;
+    cfg->grace_ms = 10000;
     cfg->cooldown_ms = 60000;
     cfg->step_timeout_ms = 30000;
 }

@@ -49,7 +49,7 @@ struct failover_config {
     int64_t step_timeout_ms;
 };
 
-/* The defaults: renew 300, ttl 1000, margin 250, grace 2000, cooldown 60000, step 30000. */
+/* The defaults: renew 300, ttl 1000, margin 250, grace 10000, cooldown 60000, step 30000. */
 void failover_config_init(struct failover_config *cfg);
 /* Check ranges and lease_ttl_ms >= 2 * renew_ms. 0, or -1 with e naming the setting (the first
  * word of e->msg is its name). */

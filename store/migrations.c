@@ -227,7 +227,7 @@ const struct migration migrations[] = {
      " renew_ms int NOT NULL DEFAULT 300 CHECK (renew_ms BETWEEN 50 AND 60000),"
      " lease_ttl_ms int NOT NULL DEFAULT 1000 CHECK (lease_ttl_ms BETWEEN 100 AND 600000),"
      " fence_margin_ms int NOT NULL DEFAULT 250 CHECK (fence_margin_ms BETWEEN 0 AND 60000),"
-     " grace_ms int NOT NULL DEFAULT 2000 CHECK (grace_ms BETWEEN 0 AND 600000),"
+     " grace_ms int NOT NULL DEFAULT 10000 CHECK (grace_ms BETWEEN 0 AND 600000),"
      " failover_cooldown_ms int NOT NULL DEFAULT 60000"
      "  CHECK (failover_cooldown_ms BETWEEN 0 AND 86400000),"
      " step_timeout_ms int NOT NULL DEFAULT 30000"

@@ -673,6 +673,7 @@ def start_server(extra_args=()):
     return srv
 
 
+@pytest.hookimpl(trylast=True)
 def pytest_sessionfinish(session, exitstatus):
     """Safety net: a fixture that failed between start_server() and its yield leaves a server
     behind. Kill what is still running (by pid) and remove the data directories we made.

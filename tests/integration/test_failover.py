@@ -99,7 +99,8 @@ def bound_writer(stack, box, host, port):
     """A writer that stays on one address: it reconnects to host:port only (a client that did
     not look the primary up again), so that we see whether the old primary still acknowledges."""
     engine, creds = box["engine"], box["creds"]
-    offset = 10 ** 9  # its ids never meet the API writer's
+    box["bound"] = box.get("bound", 0) + 1
+    offset = 10 ** 9 * box["bound"]  # its ids never meet the API writer's, nor an earlier one's
 
     def connect():
         return stack._connect_at(engine, host, port, creds, timeout=1), "%s:%s" % (host, port)
@@ -107,8 +108,30 @@ def bound_writer(stack, box, host, port):
     _, write, close = stack.writer_fns(engine, box["id"], creds)
     w = Writer(connect, lambda c, i: write(c, offset + i), close)
     w.start()
-    wait_until(lambda: len(w.acks) >= 20, timeout=60, what="the bound writer's first writes (%s)" % w.last_error)
+    try:
+        wait_until(lambda: len(w.acks) >= 20, timeout=60, what="the bound writer's first writes")
+    except BaseException:
+        w.stop(1)
+        raise AssertionError("the bound writer to %s:%s got %d acks (last error %s); %s" % (
+            host, port, len(w.acks), w.last_error, diagnose(stack, box, host, port)))
     return w
+
+
+def diagnose(stack, box, host, port):
+    """What the engine says about its replication (for a failure message)."""
+    if box["engine"] != "postgres":
+        return ""
+    try:
+        c = stack._connect_at("postgres", host, port, box["creds"], timeout=3)
+        with c.cursor() as cur:
+            cur.execute("SELECT current_setting('synchronous_standby_names'), pg_is_in_recovery()")
+            out = [cur.fetchone()]
+            cur.execute("SELECT application_name, state, sync_state FROM pg_stat_replication")
+            out.append(cur.fetchall())
+        c.close()
+        return repr(out)
+    except Exception as e:  # noqa: BLE001
+        return "diagnosis failed: %r" % e
 
 
 def engine_pids(stack, host_addr, port):
@@ -153,7 +176,8 @@ def test_engine_kill_is_a_restart_not_a_failover(stack, inst):
     while time.monotonic() < until:
         assert primary(stack, inst)["id"] == p["id"], "a failover after an engine restart"
         time.sleep(0.2)
-    assert len(failover_events(stack, inst)) == before
+    evs = failover_events(stack, inst)
+    assert len(evs) == before, [(e["kind"], e["message"]) for e in evs]
     wait_healthy(stack, inst)
 
 

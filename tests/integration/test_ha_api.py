@@ -578,7 +578,7 @@ def test_cli_replicas_and_show(own_env):
 
 # ---- HA part 2: settings, sync, switchover, failover with fake agents --------------------------
 
-HA_DEFAULTS = {"renew_ms": 300, "lease_ttl_ms": 1000, "fence_margin_ms": 250, "grace_ms": 2000,
+HA_DEFAULTS = {"renew_ms": 300, "lease_ttl_ms": 1000, "fence_margin_ms": 250, "grace_ms": 10000,
                "failover_cooldown_ms": 60000, "step_timeout_ms": 30000}
 
 
