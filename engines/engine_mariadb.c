@@ -188,6 +188,8 @@ static int mdb_argv(const struct engine_spec *s, char ***argv_out, struct err *e
     free(prog);
     /* Must be the first option. */
     engine_util_strv_pushf(&sv, "--defaults-file=%s/my.cnf", s->data_dir);
+    if (s->repl && s->repl->sync && s->repl->role == ENGINE_ROLE_PRIMARY && !mdb_sync_armed(s))
+        engine_util_strv_push(&sv, "--rpl-semi-sync-master-enabled=OFF");
     *argv_out = engine_util_strv_steal(&sv);
     return 0;
 }
@@ -405,7 +407,8 @@ static int mdb_apply_live(const struct engine_spec *s, bool *restart_needed, str
         mdb_set_live(m, "resize the InnoDB redo log", "innodb_log_file_size",
                      (long long)mdb_log_file_mb(s) * 1024 * 1024, restart_needed, e) < 0)
         goto out;
-    if (s->repl && mdb_sync_live(m, s, e) < 0)
+    if (s->repl && mdb_sync_live(m, s, false, e) < 0 &&
+        !(e->code == ENGINE_E_UNAVAILABLE && !mdb_sync_armed(s))) /* repl_setup turns it on */
         goto out;
     rc = 0;
 out:

@@ -14,6 +14,12 @@
 #define MY_DEFAULT_BIN "/usr/bin"
 #define MY_ADMIN_TIMEOUT_MS 30000
 #define MY_SECRET_FILE "repl.secret"
+/* In the member directory: this primary has had semi-synchronous replication in force (a
+ * semi-sync replica connected, or it was promoted). Until then a sync primary starts with the
+ * master side off (engine_mariadb_repl.c, "Sync"). */
+#define MY_SYNC_ARMED_FILE "sync.armed"
+/* rpl_semi_sync_master_timeout in ms: the largest value (unsigned long) */
+#define MY_SEMI_SYNC_TIMEOUT "18446744073709551615"
 
 /* ---- engine_mariadb.c ---- */
 
@@ -38,9 +44,36 @@ int mdb_account(MYSQL *m, const char *name, const char *native_hash, const char 
 
 /* Append to cnf the replication settings of spec->repl's role (pure). */
 void mdb_render_repl(const struct engine_spec *s, struct buf *cnf);
+/* What SHOW SLAVE STATUS says (the default connection). */
+struct mdb_slave {
+    bool configured; /* a source is set */
+    char host[64];   /* Master_Host */
+    int port;        /* Master_Port */
+    char user[64];   /* Master_User */
+    bool io_yes, sql_yes;
+    bool io_connecting;  /* Slave_IO_Running = Connecting */
+    int io_errno;        /* Last_IO_Errno */
+    char io_error[256];  /* Last_IO_Error */
+    char gtid_io[256];   /* Gtid_IO_Pos: the last GTID received */
+    char read_file[128]; /* Master_Log_File, Read_Master_Log_Pos: received */
+    int64_t read_pos;
+    char exec_file[128]; /* Relay_Master_Log_File, Exec_Master_Log_Pos: applied */
+    int64_t exec_pos;
+    double behind; /* Seconds_Behind_Master; -1 NULL */
+};
+
+/* SHOW SLAVE STATUS into st. */
+int mdb_slave_status(MYSQL *m, struct mdb_slave *st, struct err *e);
+
+/* ---- engine_mariadb_sync.c ---- */
+
 /* Apply spec->repl's semi-synchronous settings to the running server (a replica whose
- * semi-sync switch changed restarts its I/O thread, which reads it when it connects). */
-int mdb_sync_live(MYSQL *m, const struct engine_spec *s, struct err *e);
+ * semi-sync switch changed restarts its I/O thread, which reads it when it connects). A sync
+ * primary not armed yet (mdb_sync_armed) turns the master side on only once a semi-sync
+ * replica is connected (ENGINE_E_UNAVAILABLE until then), unless promoting. */
+int mdb_sync_live(MYSQL *m, const struct engine_spec *s, bool promoting, struct err *e);
+/* Whether DIR/sync.armed exists (see MY_SYNC_ARMED_FILE). */
+bool mdb_sync_armed(const struct engine_spec *s);
 
 int mdb_seed_source(const struct engine_spec *s, char ***argv_out, struct err *e);
 int mdb_seed_plan(const struct engine_spec *s, const char *data_path, struct engine_seed_plan *out,

@@ -22,7 +22,13 @@
  * - Sync (repl->sync): semi-synchronous replication, built into 10.11: AFTER_SYNC, no replica no
  *   acknowledgement (wait_no_slave), and the largest timeout the server takes (about 584
  *   million years), so it never falls back to asynchronous in practice. Every member renders
- *   the master side's settings; only a primary switches it on. */
+ *   the master side's settings; only a primary switches it on. One exception: a new sync
+ *   primary, which no replica can acknowledge for until one is seeded from it, would block its
+ *   own provisioning (the tenant's account is a write). So until DIR/sync.armed exists the
+ *   primary starts with the master side off (mdb_argv), and repl_setup turns it on, and writes
+ *   the marker, once a semi-sync replica is connected (ENGINE_E_UNAVAILABLE until then: the
+ *   caller retries). A promoted replica turns it on at once and writes the marker. Writes
+ *   acknowledged before the first replica connected are not covered (docs/ha.md says so). */
 #include "engines/engine.h"
 
 #include <errno.h>
@@ -50,8 +56,6 @@
 #define MY_PEER_TIMEOUT_S 5     /* asking the primary for its position */
 #define MY_FOLLOW_CHECK_MS 5000 /* after START SLAVE: the primary accepts or refuses us */
 #define MY_APPLY_WAIT_S "25"    /* promote: apply the relay log (below MY_ADMIN_TIMEOUT_MS) */
-/* rpl_semi_sync_master_timeout in ms: the largest value (unsigned long) */
-#define MY_SEMI_SYNC_TIMEOUT "18446744073709551615"
 
 /* ---- render, live settings ---- */
 
@@ -196,31 +200,13 @@ int mdb_repl_setup(const struct engine_spec *s, struct err *e)
         goto out;
     rc = mdb_account(m, s->repl->user, hash, "REPLICATION SLAVE ON *.*", false, e);
     if (rc == 0)
-        rc = mdb_sync_live(m, s, e);
+        rc = mdb_sync_live(m, s, false, e);
 out:
     engine_util_secret_free(hash);
     if (m)
         mysql_close(m);
     return rc;
 }
-
-/* What SHOW SLAVE STATUS says (the default connection). */
-struct mdb_slave {
-    bool configured; /* a source is set */
-    char host[64];   /* Master_Host */
-    int port;        /* Master_Port */
-    char user[64];   /* Master_User */
-    bool io_yes, sql_yes;
-    bool io_connecting;  /* Slave_IO_Running = Connecting */
-    int io_errno;        /* Last_IO_Errno */
-    char io_error[256];  /* Last_IO_Error */
-    char gtid_io[256];   /* Gtid_IO_Pos: the last GTID received */
-    char read_file[128]; /* Master_Log_File, Read_Master_Log_Pos: received */
-    int64_t read_pos;
-    char exec_file[128]; /* Relay_Master_Log_File, Exec_Master_Log_Pos: applied */
-    int64_t exec_pos;
-    double behind; /* Seconds_Behind_Master; -1 NULL */
-};
 
 /* Fill st from one result of SHOW SLAVE STATUS (zero rows: not configured). */
 static void mdb_slave_parse(MYSQL_RES *res, struct mdb_slave *st)
@@ -267,7 +253,7 @@ static void mdb_slave_parse(MYSQL_RES *res, struct mdb_slave *st)
     }
 }
 
-static int mdb_slave_status(MYSQL *m, struct mdb_slave *st, struct err *e)
+int mdb_slave_status(MYSQL *m, struct mdb_slave *st, struct err *e)
 {
     MYSQL_RES *res;
 
@@ -286,58 +272,6 @@ static bool mdb_following(const struct mdb_slave *st, const struct engine_repl *
     return st->configured && strcmp(st->host, r->upstream.host) == 0 &&
            st->port == r->upstream.port && strcmp(st->user, r->user) == 0 && st->sql_yes &&
            (st->io_yes || (st->io_connecting && st->io_errno != MY_ER_ACCESS_DENIED));
-}
-
-/* ---- semi-synchronous replication, live ---- */
-
-int mdb_sync_live(MYSQL *m, const struct engine_spec *s, struct err *e)
-{
-    const struct engine_repl *r = s->repl;
-    bool on = r->sync && r->role == ENGINE_ROLE_PRIMARY;
-    const char *what = "set semi-synchronous replication";
-    MYSQL_RES *res = NULL;
-    MYSQL_ROW row;
-    bool slave_on;
-    int rc = -1;
-
-    if (mdb_exec(m, what, "SET GLOBAL rpl_semi_sync_master_wait_point = AFTER_SYNC", e) < 0 ||
-        mdb_exec(m, what, "SET GLOBAL rpl_semi_sync_master_wait_no_slave = ON", e) < 0 ||
-        mdb_exec(m, what, "SET GLOBAL rpl_semi_sync_master_timeout = " MY_SEMI_SYNC_TIMEOUT, e) <
-            0 ||
-        mdb_exec(m, what,
-                 on ? "SET GLOBAL rpl_semi_sync_master_enabled = ON"
-                    : "SET GLOBAL rpl_semi_sync_master_enabled = OFF",
-                 e) < 0)
-        goto out;
-    if (mysql_real_query(m, "SELECT @@global.rpl_semi_sync_slave_enabled",
-                         strlen("SELECT @@global.rpl_semi_sync_slave_enabled")) != 0 ||
-        !(res = mysql_store_result(m)) || !(row = mysql_fetch_row(res))) {
-        err_set(e, ENGINE_E_UNAVAILABLE, "could not %s: %s", what, mysql_error(m));
-        goto out;
-    }
-    slave_on = row[0] && strcmp(row[0], "0") != 0;
-    if (slave_on != r->sync) {
-        if (mdb_exec(m, what,
-                     r->sync ? "SET GLOBAL rpl_semi_sync_slave_enabled = ON"
-                             : "SET GLOBAL rpl_semi_sync_slave_enabled = OFF",
-                     e) < 0)
-            goto out;
-        /* A running I/O thread reads the switch when it connects: reconnect it. */
-        if (r->role == ENGINE_ROLE_REPLICA) {
-            struct mdb_slave st;
-            if (mdb_slave_status(m, &st, e) < 0)
-                goto out;
-            if ((st.io_yes || st.io_connecting) &&
-                (mdb_exec(m, what, "STOP SLAVE IO_THREAD", e) < 0 ||
-                 mdb_exec(m, what, "START SLAVE IO_THREAD", e) < 0))
-                goto out;
-        }
-    }
-    rc = 0;
-out:
-    if (res)
-        mysql_free_result(res);
-    return rc;
 }
 
 /* ---- following, divergence ---- */
@@ -491,7 +425,7 @@ int mdb_follow(const struct engine_spec *s, struct err *e)
         goto out;
     }
     if (mdb_following(&st, r)) {
-        rc = mdb_sync_live(m, s, e);
+        rc = mdb_sync_live(m, s, false, e);
         goto done;
     }
     path = engine_util_path(s->data_dir, MY_SECRET_FILE);
@@ -525,7 +459,7 @@ int mdb_follow(const struct engine_spec *s, struct err *e)
         goto out;
     }
     /* The semi-sync switch is read when the I/O thread connects. */
-    if (mdb_sync_live(m, s, e) < 0)
+    if (mdb_sync_live(m, s, false, e) < 0)
         goto out;
     esc = xmalloc(2 * strlen(secret) + 1);
     mysql_real_escape_string(m, esc, secret, (unsigned long)strlen(secret));
@@ -600,7 +534,7 @@ int mdb_promote(const struct engine_spec *s, struct err *e)
         if (mdb_exec(m, what, "STOP SLAVE", e) < 0 || mdb_exec(m, what, "RESET SLAVE ALL", e) < 0)
             goto out;
     }
-    if (mdb_sync_live(m, s, e) < 0 || mdb_exec(m, what, "SET GLOBAL read_only = OFF", e) < 0)
+    if (mdb_sync_live(m, s, true, e) < 0 || mdb_exec(m, what, "SET GLOBAL read_only = OFF", e) < 0)
         goto out;
     rc = 0;
 out:

@@ -25,7 +25,7 @@ import time
 import pytest
 
 import netns
-from conftest import expect, wait_until
+from conftest import Api, expect, wait_until
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__)))), "bench"))
@@ -47,6 +47,9 @@ def stack():
         rig.start()
         st = ours.RigStack(rig, tempfile.mkdtemp(prefix="dbaas-fo-", dir="/tmp"))
         st.start()
+        # the scenarios fail over one instance again and again on purpose: a member that lost
+        # the primary role may be promoted back after 5 s instead of a minute
+        expect(st.env.op.put("/v1/ha", {"failover_cooldown_ms": 5000}), 200)
         yield st
     finally:
         try:
@@ -88,10 +91,28 @@ def wait_new_primary(stack, box, old_id, timeout=FAILOVER_TIMEOUT):
     return ours.primary_of(i), i
 
 
+def next_offset(box):
+    """A fresh id range for a writer: every writer of an instance writes ids of its own."""
+    box["writers"] = box.get("writers", 0) + 1
+    return 10 ** 9 * box["writers"]
+
+
 def api_writer(stack, box):
-    w = Writer(*stack.writer_fns(box["engine"], box["id"], box["creds"]))
+    connect, write, close = stack.writer_fns(box["engine"], box["id"], box["creds"])
+    offset = next_offset(box)
+    w = Writer(connect, lambda c, i: write(c, offset + i), close)
+    w.offset = offset
     w.start()
-    wait_until(lambda: len(w.acks) >= 20, timeout=60, what="the writer's first writes (%s)" % w.last_error)
+    try:
+        wait_until(lambda: len(w.acks) >= 20, timeout=60, what="the writer's first writes")
+    except BaseException:
+        w.stop(1)
+        fresh = Api(stack.srv, stack.tenant_token)  # the idle session may be closed by now
+        p = ours.primary_of(expect(fresh.get("/v1/instances/" + box["id"]), 200))
+        fresh.close()
+        raise AssertionError("the writer got %d acks (last error %s); primary %s:%s: %s" % (
+            len(w.acks), w.last_error, p["address"], p["port"],
+            diagnose(stack, box, p["address"], p["port"])))
     return w
 
 
@@ -99,8 +120,7 @@ def bound_writer(stack, box, host, port):
     """A writer that stays on one address: it reconnects to host:port only (a client that did
     not look the primary up again), so that we see whether the old primary still acknowledges."""
     engine, creds = box["engine"], box["creds"]
-    box["bound"] = box.get("bound", 0) + 1
-    offset = 10 ** 9 * box["bound"]  # its ids never meet the API writer's, nor an earlier one's
+    offset = next_offset(box)
 
     def connect():
         return stack._connect_at(engine, host, port, creds, timeout=1), "%s:%s" % (host, port)
@@ -119,6 +139,18 @@ def bound_writer(stack, box, host, port):
 
 def diagnose(stack, box, host, port):
     """What the engine says about its replication (for a failure message)."""
+    if box["engine"] == "mysql":
+        try:
+            c = stack._connect_at("mysql", host, port, box["creds"], timeout=3)
+            with c.cursor() as cur:
+                cur.execute("SHOW GLOBAL STATUS LIKE 'Rpl_semi_sync_master%'")
+                out = cur.fetchall()
+                cur.execute("SELECT @@global.rpl_semi_sync_master_enabled, @@global.read_only")
+                out += cur.fetchall()
+            c.close()
+            return repr(out)
+        except Exception as e:  # noqa: BLE001
+            return "diagnosis failed: %r" % e
     if box["engine"] != "postgres":
         return ""
     try:
@@ -152,7 +184,7 @@ def failover_events(stack, box):
 
 def check_acked_writes_kept(stack, box, writer, p):
     """Every write the writer saw acknowledged is on the primary p (sync mode's promise)."""
-    acked = {i for i, _, _ in writer.acks}
+    acked = {writer.offset + i for i, _, _ in writer.acks}
     present = stack.ids_on(box["engine"], p["address"], p["port"], box["creds"], acked)
     lost = acked - present
     assert not lost, "%d acknowledged writes lost (e.g. %s)" % (len(lost), sorted(lost)[:5])

@@ -1,0 +1,124 @@
+/* MariaDB 10.11 driver, semi-synchronous replication applied to a running server (the "Sync"
+ * notes of engine_mariadb_repl.c): the master side on a primary, the slave side on a replica,
+ * and the arming of a new sync primary once a semi-sync replica is connected. */
+#include "engines/engine.h"
+
+#include <mysql.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "engines/engine_mariadb.h"
+#include "engines/engine_util.h"
+
+
+/* ---- semi-synchronous replication, live ---- */
+
+bool mdb_sync_armed(const struct engine_spec *s)
+{
+    char *path = engine_util_path(s->data_dir, MY_SYNC_ARMED_FILE);
+    bool armed = access(path, F_OK) == 0;
+
+    free(path);
+    return armed;
+}
+
+static int sync_arm(const struct engine_spec *s, struct err *e)
+{
+    char *path = engine_util_path(s->data_dir, MY_SYNC_ARMED_FILE);
+    struct engine_user u;
+    int rc = engine_util_user(s->os_user, &u, e);
+
+    if (rc == 0)
+        rc = engine_util_write_file(path, "semi-synchronous replication in force\n", &u, e);
+    free(path);
+    return rc;
+}
+
+/* How many semi-sync replicas are connected (Rpl_semi_sync_master_clients); -1 with e set. */
+static long semi_sync_clients(MYSQL *m, struct err *e)
+{
+    static const char sql[] = "SHOW GLOBAL STATUS LIKE 'Rpl_semi_sync_master_clients'";
+    MYSQL_RES *res = NULL;
+    MYSQL_ROW row;
+    long n = -1;
+
+    if (mysql_real_query(m, sql, strlen(sql)) != 0 || !(res = mysql_store_result(m)) ||
+        !(row = mysql_fetch_row(res)) || !row[1])
+        err_set(e, ENGINE_E_UNAVAILABLE, "could not read Rpl_semi_sync_master_clients: %s",
+                mysql_error(m));
+    else
+        n = strtol(row[1], NULL, 10);
+    if (res)
+        mysql_free_result(res);
+    return n;
+}
+
+int mdb_sync_live(MYSQL *m, const struct engine_spec *s, bool promoting, struct err *e)
+{
+    const struct engine_repl *r = s->repl;
+    bool on = r->sync && r->role == ENGINE_ROLE_PRIMARY;
+    const char *what = "set semi-synchronous replication";
+    MYSQL_RES *res = NULL;
+    MYSQL_ROW row;
+    bool slave_on, arm = false;
+    long clients;
+    int rc = -1;
+
+    if (on && !promoting && !mdb_sync_armed(s)) {
+        /* a new sync primary: on once a semi-sync replica is there to acknowledge */
+        if ((clients = semi_sync_clients(m, e)) < 0)
+            return -1;
+        if (clients == 0) {
+            mdb_exec(m, what, "SET GLOBAL rpl_semi_sync_master_enabled = OFF", e);
+            return err_set(e, ENGINE_E_UNAVAILABLE,
+                           "semi-synchronous replication waits for a replica to connect");
+        }
+        arm = true;
+    } else if (on && promoting && !mdb_sync_armed(s)) {
+        arm = true;
+    }
+
+    if (mdb_exec(m, what, "SET GLOBAL rpl_semi_sync_master_wait_point = AFTER_SYNC", e) < 0 ||
+        mdb_exec(m, what, "SET GLOBAL rpl_semi_sync_master_wait_no_slave = ON", e) < 0 ||
+        mdb_exec(m, what, "SET GLOBAL rpl_semi_sync_master_timeout = " MY_SEMI_SYNC_TIMEOUT, e) <
+            0 ||
+        mdb_exec(m, what,
+                 on ? "SET GLOBAL rpl_semi_sync_master_enabled = ON"
+                    : "SET GLOBAL rpl_semi_sync_master_enabled = OFF",
+                 e) < 0)
+        goto out;
+    if (arm && sync_arm(s, e) < 0)
+        goto out;
+    if (mysql_real_query(m, "SELECT @@global.rpl_semi_sync_slave_enabled",
+                         strlen("SELECT @@global.rpl_semi_sync_slave_enabled")) != 0 ||
+        !(res = mysql_store_result(m)) || !(row = mysql_fetch_row(res))) {
+        err_set(e, ENGINE_E_UNAVAILABLE, "could not %s: %s", what, mysql_error(m));
+        goto out;
+    }
+    slave_on = row[0] && strcmp(row[0], "0") != 0;
+    if (slave_on != r->sync) {
+        if (mdb_exec(m, what,
+                     r->sync ? "SET GLOBAL rpl_semi_sync_slave_enabled = ON"
+                             : "SET GLOBAL rpl_semi_sync_slave_enabled = OFF",
+                     e) < 0)
+            goto out;
+        /* A running I/O thread reads the switch when it connects: reconnect it. */
+        if (r->role == ENGINE_ROLE_REPLICA) {
+            struct mdb_slave st;
+            if (mdb_slave_status(m, &st, e) < 0)
+                goto out;
+            if ((st.io_yes || st.io_connecting) &&
+                (mdb_exec(m, what, "STOP SLAVE IO_THREAD", e) < 0 ||
+                 mdb_exec(m, what, "START SLAVE IO_THREAD", e) < 0))
+                goto out;
+        }
+    }
+    rc = 0;
+out:
+    if (res)
+        mysql_free_result(res);
+    return rc;
+}
+
