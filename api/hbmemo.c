@@ -110,14 +110,18 @@ void hbmemo_plan(int64_t host_id, const char *agent_text, json_t *members, bool 
     digest(agent_text, plan->agent);
     plan->n = json_array_size(members);
     plan->m = xcalloc(plan->n ? plan->n : 1, sizeof(*plan->m));
-    /* The digests, outside the lock: everything but usage and the probe's age (which moves at
-     * every report without anything having changed). */
+    /* The digests, outside the lock: everything but the usage counters and the probe's age
+     * (which move at every report without anything having changed). */
     json_array_foreach(members, i, v)
     {
-        json_t *copy = json_deep_copy(v), *health;
+        json_t *copy = json_deep_copy(v), *health, *usage = json_object_get(v, HB_F_USAGE);
         plan->m[i].id = json_integer_value(json_object_get(v, HB_F_ID));
-        digest_json(json_object_get(v, HB_F_USAGE), plan->m[i].usage);
-        json_object_del(copy, HB_F_USAGE);
+        digest_json(usage, plan->m[i].usage);
+        /* The disk used stays in the key: crossing the plan's disk (storage_full) or its warning
+         * threshold must not wait for the usage interval. */
+        json_object_set(copy, HB_F_USAGE,
+                        json_object_get(usage, HB_F_DISK_MB) ? json_object_get(usage, HB_F_DISK_MB)
+                                                             : json_null());
         health = json_object_get(copy, HB_F_HEALTH);
         if (json_is_object(health))
             json_object_del(health, HB_F_AGE_MS);
