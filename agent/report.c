@@ -34,6 +34,8 @@ json_t *report_health(const struct member_health *mh, int64_t now_ms)
                         answered && h->position[0] ? json_string(h->position) : json_null());
     json_object_set_new(o, HB_F_POSITION_BYTES,
                         answered ? int_or_null(h->position_bytes) : json_null());
+    if (answered && h->received_bytes >= 0)
+        json_object_set_new(o, HB_F_RECEIVED_BYTES, json_integer(h->received_bytes));
     json_object_set_new(o, HB_F_UPSTREAM_UP,
                         answered && h->upstream_up >= 0 ? json_boolean(h->upstream_up == 1)
                                                         : json_null());

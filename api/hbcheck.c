@@ -28,6 +28,7 @@ static const struct field health_fields[] = {
     {HB_F_WRITABLE, K_BOOL},
     {HB_F_POSITION, K_POSITION},
     {HB_F_POSITION_BYTES, K_COUNT},
+    {HB_F_RECEIVED_BYTES, K_COUNT},
     {HB_F_UPSTREAM_UP, K_BOOL},
     {HB_F_LAG_BYTES, K_COUNT},
     {HB_F_LAG_SECONDS, K_SECONDS},

@@ -116,7 +116,8 @@ static const char sql_members[] =
     "SELECT i.id, i.status, i.sync, i.max_lag_bytes,"
     " m.id, m.role = 'primary', m.host_id, coalesce(h.agent ? 'lease_valid', false),"
     " h.state = 'ready', h.draining, m.observed, v.alive,"
-    " m.seeding IS NOT NULL, (m.health->>'position_bytes')::bigint, v.lag_bytes, v.upstream_up,"
+    " m.seeding IS NOT NULL,"
+    " coalesce((m.health->>'received_bytes')::bigint, (m.health->>'position_bytes')::bigint), v.lag_bytes, v.upstream_up,"
     " (extract(epoch FROM now() - m.demoted_at) * 1000)::bigint, m.fenced,"
     " f.id, f.kind, f.state, f.from_member, f.to_member,"
     " (extract(epoch FROM now() - f.state_at) * 1000)::bigint,"
@@ -593,11 +594,27 @@ static const char *op_name(enum failover_op op)
     return (unsigned)op < sizeof(names) / sizeof(names[0]) ? names[op] : "?";
 }
 
+/* What the decision saw, for the log: each member as id:role:position:maybe_sync. */
+static void members_text(const struct inst *in, char *out, size_t n)
+{
+    size_t len = 0;
+    int i, w;
+
+    out[0] = '\0';
+    for (i = 0; i < in->fi.n_members && len < n; i++) {
+        const struct failover_member *m = &in->m[i];
+        w = snprintf(out + len, n - len, "%s%" PRId64 ":%s:%" PRId64 ":%s", i ? " " : "", m->id,
+                     m->primary ? "p" : "r", m->has_position ? m->position : -1,
+                     m->maybe_sync ? "sync" : "-");
+        len = w < 0 ? n : len + (size_t)w;
+    }
+}
+
 /* Decide and apply up to STEPS_PER_TICK steps for one instance. */
 static void run_instance(struct loop *l, struct inst *in, int64_t now)
 {
     const struct failover_member *p = inst_primary(in);
-    char why[400];
+    char why[400], seen[512];
     int k;
 
     /* Only a flight is followed for an instance being deleted: it is aborted. */
@@ -633,8 +650,9 @@ static void run_instance(struct loop *l, struct inst *in, int64_t now)
         }
         if (rc == 0)
             return; /* the store moved on: read again at the next tick */
-        log_info("event=ha_step instance=%s op=%s target=%" PRId64 " reason=\"%s\"", in->id,
-                 op_name(s.op), s.target, s.reason);
+        members_text(in, seen, sizeof(seen));
+        log_info("event=ha_step instance=%s op=%s target=%" PRId64 " reason=\"%s\" members=\"%s\"",
+                 in->id, op_name(s.op), s.target, s.reason, seen);
         notify_bump(); /* fences and roles may have changed: parked agents get them now */
         if (!in->fl.active)
             return;

@@ -752,6 +752,7 @@ static void health_reset(struct engine_health *out)
     memset(out, 0, sizeof(*out));
     out->role = ENGINE_ROLE_PRIMARY;
     out->position_bytes = -1;
+    out->received_bytes = -1;
     out->upstream_up = -1;
     out->lag_bytes = -1;
     out->lag_seconds = -1;

@@ -152,6 +152,10 @@ struct engine_health {
                                "0/3000060", GTID "0-1-42", Redis offset "12345"; "" unknown */
     int64_t position_bytes; /* the same position as a number comparable between members of the
                                instance (bytes of WAL, binlog or replication stream); -1 */
+    int64_t received_bytes; /* replica: the position it received and holds durably (at or
+                               beyond position_bytes): what a synchronous primary counted as
+                               acknowledged, and what a promotion applies before it takes
+                               writes. -1 unknown or the same as position_bytes */
     int upstream_up;        /* replica: 1 the link to the primary is up, 0 down; -1 primary */
     int64_t lag_bytes;      /* replica: bytes received but not applied, or behind the primary as
                                far as the replica knows; -1 unknown */

@@ -777,6 +777,8 @@ int mdb_health(const struct engine_spec *s, int timeout_ms, struct engine_health
         done = mdb_coord(st.exec_file, st.exec_pos);
         got = mdb_coord(st.read_file, st.read_pos);
         out->position_bytes = done;
+        /* in its relay log: what a semi-synchronous primary counted as acknowledged */
+        out->received_bytes = got >= done ? got : -1;
         out->upstream_up = st.io_yes && st.sql_yes;
         if (done >= 0 && got >= 0)
             out->lag_bytes = ((got >> 32) - (done >> 32)) * binlog_size + (got & 0xffffffff) -

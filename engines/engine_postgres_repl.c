@@ -504,7 +504,8 @@ int pg_health(const struct engine_spec *s, int timeout_ms, struct engine_health 
             "  CASE WHEN replay IS NOT NULL THEN"
             "   greatest(0, greatest(received, sender_end) - replay)::bigint END,"
             "  CASE WHEN received = replay THEN 0 ELSE extract(epoch FROM"
-            "   now() - pg_catalog.pg_last_xact_replay_timestamp())::float8 END"
+            "   now() - pg_catalog.pg_last_xact_replay_timestamp())::float8 END,"
+            "  (greatest(received, replay) - '0/0'::pg_lsn)::bigint"
             " FROM w",
             0, NULL, false, e);
     if (!res)
@@ -515,6 +516,8 @@ int pg_health(const struct engine_spec *s, int timeout_ms, struct engine_health 
         out->upstream_up = (int)pg_int(res, 2);
         out->lag_bytes = pg_int(res, 3);
         out->lag_seconds = PQgetisnull(res, 0, 4) ? -1 : strtod(PQgetvalue(res, 0, 4), NULL);
+        /* flushed to its disk: what synchronous_commit counted as acknowledged */
+        out->received_bytes = pg_int(res, 5);
     }
     rc = 0;
 out:

@@ -73,6 +73,7 @@ enum hb_desired { HB_WANT_RUNNING, HB_WANT_DELETED, HB_WANT__COUNT };
 #define HB_F_WRITABLE "writable"             /* bool */
 #define HB_F_POSITION "position"             /* the engine's notation: LSN, GTID, offset */
 #define HB_F_POSITION_BYTES "position_bytes" /* comparable between the members of an instance */
+#define HB_F_RECEIVED_BYTES "received_bytes" /* replica: received and durable, >= position_bytes */
 #define HB_F_UPSTREAM_UP "upstream_up"       /* replica: bool */
 #define HB_F_LAG_BYTES "lag_bytes"
 #define HB_F_LAG_SECONDS "lag_seconds"

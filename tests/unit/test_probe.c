@@ -41,7 +41,7 @@ static int fake_probe(const char *engine, const struct engine_spec *spec, int ti
     if (port == 20003)
         return err_set(e, ENGINE_E_UNAVAILABLE, "connection refused");
     *out =
-        (struct engine_health){true, ENGINE_ROLE_REPLICA, false, "0/3000060", 50331744, 1, 0, 0.0};
+        (struct engine_health){true, ENGINE_ROLE_REPLICA, false, "0/3000060", 50331744, -1, 1, 0, 0.0};
     return 0;
 }
 

@@ -113,15 +113,16 @@ static void test_member_health_and_seeding(void **state)
     m.health.done = true;
     m.health.at_ms = 9600;
     m.health.h =
-        (struct engine_health){true, ENGINE_ROLE_REPLICA, false, "0-1-42", 4242, 1, -1, 0.5};
+        (struct engine_health){true, ENGINE_ROLE_REPLICA, false, "0-1-42", 4242, 4300, 1, -1, 0.5};
     r = report_member(&m, 10000);
     h = json_object_get(r, "health");
-    assert_int_equal(json_object_size(h), 10);
+    assert_int_equal(json_object_size(h), 11);
     assert_true(json_is_true(json_object_get(h, "alive")));
     assert_string_equal(str_at(h, "role"), "replica");
     assert_true(json_is_false(json_object_get(h, "writable")));
     assert_string_equal(str_at(h, "position"), "0-1-42");
     assert_int_equal(int_at(h, "position_bytes"), 4242);
+    assert_int_equal(int_at(h, "received_bytes"), 4300);
     assert_true(json_is_true(json_object_get(h, "upstream_up")));
     assert_true(json_is_null(json_object_get(h, "lag_bytes")));
     assert_true(json_real_value(json_object_get(h, "lag_seconds")) == 0.5);
@@ -130,7 +131,7 @@ static void test_member_health_and_seeding(void **state)
     json_decref(r);
 
     /* a primary: no upstream, no lag; position unknown */
-    m.health.h = (struct engine_health){true, ENGINE_ROLE_PRIMARY, true, "", -1, -1, -1, -1};
+    m.health.h = (struct engine_health){true, ENGINE_ROLE_PRIMARY, true, "", -1, -1, -1, -1, -1};
     r = report_member(&m, 10000);
     h = json_object_get(r, "health");
     assert_string_equal(str_at(h, "role"), "primary");
