@@ -483,11 +483,20 @@ static void repl_done(struct job *j, int rc, const struct err *e)
         log_info("event=replication_applied member=%lld role=%s", (long long)m->id,
                  j->replica ? HB_ROLE_REPLICA : HB_ROLE_PRIMARY);
     } else {
-        /* the engine keeps running; tried again after a back-off */
+        /* the engine keeps running; tried again after a back-off. A primary whose engine
+         * waits for its replicas (a new MariaDB sync primary arms semi-synchronous
+         * replication once one is connected) is asked again at the shortest interval, and
+         * logged once. */
+        bool waiting = !j->replica && e->code == ENGINE_E_UNAVAILABLE;
+        bool same = waiting && strncmp(m->error, "replication: ", 13) == 0 &&
+                    strcmp(m->error + 13, e->msg) == 0;
+        if (waiting)
+            m->repl_backoff_ms = 0;
         m->repl_retry_at_ms =
             clock_now_ms() +
             jobs_backoff(&m->repl_backoff_ms, REPL_BACKOFF_MIN_MS, REPL_BACKOFF_MAX_MS);
-        if (m->repl_backoff_ms <= REPL_BACKOFF_MIN_MS || m->repl_backoff_ms == REPL_BACKOFF_MAX_MS)
+        if (!same && (m->repl_backoff_ms <= REPL_BACKOFF_MIN_MS ||
+                      m->repl_backoff_ms == REPL_BACKOFF_MAX_MS))
             log_warn("event=replication_failed member=%lld retry_in_ms=%d error=\"%s\"",
                      (long long)m->id, m->repl_backoff_ms, e->msg);
         jobs_set_error(m, "replication", e->msg);

@@ -477,10 +477,10 @@ static const char *role_name(enum engine_role r)
 static void print_health(const char *who, const struct engine_health *h)
 {
     printf("%salive=%d\n%srole=%s\n%swritable=%d\n%sposition=%s\n%sposition_bytes=%lld\n"
-           "%supstream_up=%d\n%slag_bytes=%lld\n%slag_seconds=%.3f\n",
+           "%sreceived_bytes=%lld\n%supstream_up=%d\n%slag_bytes=%lld\n%slag_seconds=%.3f\n",
            who, h->alive, who, role_name(h->role), who, h->writable, who, h->position, who,
-           (long long)h->position_bytes, who, h->upstream_up, who, (long long)h->lag_bytes, who,
-           h->lag_seconds);
+           (long long)h->position_bytes, who, (long long)h->received_bytes, who, h->upstream_up,
+           who, (long long)h->lag_bytes, who, h->lag_seconds);
 }
 
 /* A file's bytes (a /proc file, whose size says 0, or a regular file) into b. */
@@ -1037,9 +1037,17 @@ static int cmd_sync(const struct engine_ops *ops, const char *top, int port1, in
         wait_value(ops, port2, password, "k1", "before", &e) < 0)
         goto fail;
     p.r1.sync = p.r2.sync = true;
-    if (engine_apply_live(ops, &p.s1, &restart, &e) < 0 || engine_repl_setup(ops, &p.s1, &e) < 0 ||
+    if (engine_apply_live(ops, &p.s1, &restart, &e) < 0 ||
         engine_apply_live(ops, &p.s2, &restart, &e) < 0 || engine_follow(ops, &p.s2, &e) < 0)
         goto fail;
+    /* The primary's side, as the agent does it: a MariaDB sync primary not armed yet answers
+     * ENGINE_E_UNAVAILABLE until a semi-sync replica is connected, and is asked again. */
+    deadline = clock_now_ms() + REPLICATE_DEADLINE_MS;
+    while (engine_repl_setup(ops, &p.s1, &e) < 0) {
+        if (e.code != ENGINE_E_UNAVAILABLE || clock_now_ms() > deadline)
+            goto fail;
+        clock_sleep_ms(50);
+    }
     printf("sync_restart_needed=%d\n", restart);
     r = tenant_write_by(name, port1, password, "k2", "sync", 10000, &msg);
     printf("sync_write=%s\nsync_write_msg=%s\n", write_outcome(r), buf_str(&msg));
