@@ -193,8 +193,8 @@ class RigStack:
             if cond(inst):
                 return inst
             if time.monotonic() > deadline:
-                raise RuntimeError("instance %s: not %s after %.0f s (status %s, %s)" % (
-                    iid, what, timeout, inst["status"], inst.get("status_reason")))
+                raise RuntimeError("instance %s: not %s after %.0f s (status %s, %s)\n%s" % (
+                    iid, what, timeout, inst["status"], inst.get("status_reason"), self.logs()))
             time.sleep(0.1)
 
     def create(self, engine, sync):

@@ -126,7 +126,9 @@ def test_lease_lost_fences_primary(rig, responder):
     took = time.monotonic() - t0
     assert took < (TTL_MS + 500) / 1000.0, took
     wait_until(lambda: "event=fenced member=1" in rig.logs(), what="fenced logged")
-    assert os.path.exists(os.path.join(rig.data, "fenced", "1"))
+    # the guard leaves its marker right after the kill and its log line (agent/fence.c)
+    wait_until(lambda: os.path.exists(os.path.join(rig.data, "fenced", "1")), timeout=2,
+               what="the guard's fence marker")
     wait_until(lambda: (fake.last_member(1) or {}).get("fenced") is True, what="fenced reported")
     wait_until(lambda: lease_valid(rig) is False, what="lease_valid false")
     # the primary without replicas is never fenced
@@ -158,7 +160,9 @@ def test_agent_stopped_guard_fences(rig, responder):
             print(rig.logs())
             raise
         assert time.monotonic() - t0 < (TTL_MS + 500) / 1000.0
-        assert os.path.exists(os.path.join(rig.data, "fenced", "1"))
+        # the guard leaves its marker right after the kill (agent/fence.c)
+        wait_until(lambda: os.path.exists(os.path.join(rig.data, "fenced", "1")), timeout=2,
+                   what="the guard's fence marker")
     finally:
         os.kill(rig.proc.pid, signal.SIGCONT)
     # back: renewals resume, a fresh reply lists it as primary: it starts again
