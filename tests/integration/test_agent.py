@@ -277,15 +277,18 @@ def test_cpu_quota_held(stack):
         try:
             with c.cursor() as cur:
                 cur.execute("SET statement_timeout = '8s'")
-                cur.execute("SELECT count(*) FROM generate_series(1, 2000000000)")
+                # pure CPU (generate_series in FROM spills to a temporary file and waits on IO)
+                cur.execute("DO $$BEGIN LOOP PERFORM 1; END LOOP; END$$")
         except psycopg2.Error:
             pass
         finally:
             c.close()
 
     t = threading.Thread(target=burn)
+    base = read_int(usage)
     t.start()
-    time.sleep(1.0)  # the query is under way (a workload, not a wait for readiness)
+    # the query is under way: the cgroup has used 0.3 s of CPU since (at most 0.25 s a second)
+    wait_until(lambda: read_int(usage) - base >= 3e8, timeout=10, what="the burn under way")
     u0, t0 = read_int(usage), time.monotonic()
     time.sleep(3.0)  # the measurement window
     u1, t1 = read_int(usage), time.monotonic()
