@@ -3,6 +3,7 @@
 #include "api/hbmemo.h"
 
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -23,6 +24,11 @@ struct memo {
     int64_t host_ms; /* when the host row was last written */
     size_t n;
     struct memo_member *m; /* owned, by id */
+    /* the desired members last read (hbmemo_desired_get()) */
+    char *desired;           /* owned; NULL: none */
+    char desired_hash[65];
+    uint64_t desired_seen;   /* the notify generation before the read */
+    int64_t desired_ms;      /* when it was read */
 };
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
@@ -176,6 +182,50 @@ void hbmemo_done(int64_t host_id, const struct hbmemo_plan *plan, int64_t now_ms
         mo->host_ms = now_ms;
     }
     pthread_mutex_unlock(&lock);
+}
+
+static void wipe(char **text)
+{
+    if (*text) {
+        explicit_bzero(*text, strlen(*text));
+        free(*text);
+        *text = NULL;
+    }
+}
+
+char *hbmemo_desired_get(int64_t host_id, uint64_t seen, const char *hash, int64_t now_ms)
+{
+    const struct memo *mo;
+    char *text = NULL;
+
+    pthread_mutex_lock(&lock);
+    mo = find(host_id);
+    if (mo && mo->desired && mo->desired_seen == seen && strcmp(mo->desired_hash, hash) == 0 &&
+        now_ms - mo->desired_ms < HBMEMO_DESIRED_MS && now_ms >= mo->desired_ms)
+        text = xstrdup(mo->desired);
+    pthread_mutex_unlock(&lock);
+    return text;
+}
+
+void hbmemo_desired_put(int64_t host_id, uint64_t seen, const char *hash, const char *text,
+                        int64_t now_ms)
+{
+    struct memo *mo;
+    char *copy = xstrdup(text), *old;
+
+    pthread_mutex_lock(&lock);
+    mo = find(host_id);
+    if (!mo) {
+        mo = add(host_id);
+        mo->host_ms = INT64_MIN / 2; /* nothing written yet */
+    }
+    old = mo->desired;
+    mo->desired = copy;
+    snprintf(mo->desired_hash, sizeof(mo->desired_hash), "%s", hash);
+    mo->desired_seen = seen;
+    mo->desired_ms = now_ms;
+    pthread_mutex_unlock(&lock);
+    wipe(&old);
 }
 
 void hbmemo_forget(int64_t host_id)

@@ -1,8 +1,9 @@
 /* What this dbaasd last wrote to the store for each host's heartbeat, so that a heartbeat that
  * changes nothing writes nothing (docs/agent.md, "What dbaasd does with it"): a digest of the
  * host's agent record, and per member a digest of what it reported (without its usage and the
- * probe's age) and of its usage, with when it was written. Thread-safe (one mutex, held only
- * around the table). */
+ * probe's age) and of its usage, with when it was written. And what it last read for the
+ * host, its desired members, so that an idle heartbeat reads nothing but its token's row.
+ * Thread-safe (one mutex, held only around the table). */
 #ifndef API_HBMEMO_H
 #define API_HBMEMO_H
 
@@ -14,6 +15,10 @@
 #define HBMEMO_USAGE_MS 10000
 /* The host's row (hosts.last_heartbeat, agent) is written at least this often (ms). */
 #define HBMEMO_HOST_MS 60000
+/* A host's desired members read from the store answer its heartbeats for at most this long
+ * (ms) while no change was notified: the longest long poll, the bound a parked poll's answer
+ * already has if a notification is lost. */
+#define HBMEMO_DESIRED_MS 5000
 
 struct hbmemo_plan {
     bool host;        /* write the host's row */
@@ -36,6 +41,15 @@ void hbmemo_plan(int64_t host_id, const char *agent_text, json_t *members, bool 
                  int64_t now_ms, struct hbmemo_plan *plan);
 /* The writes of plan succeeded at now_ms: remember them. */
 void hbmemo_done(int64_t host_id, const struct hbmemo_plan *plan, int64_t now_ms);
+/* The desired members of host_id as read from the store when the notify generation was seen
+ * (control/notify.h: it grows after every change of anyone's desired members) and hashed to
+ * hash, read less than HBMEMO_DESIRED_MS before now_ms: a copy (it holds secrets: wipe it,
+ * then free it), or NULL. */
+char *hbmemo_desired_get(int64_t host_id, uint64_t seen, const char *hash, int64_t now_ms);
+/* Remember text (the desired members hashing to hash) as read at now_ms with seen current
+ * before the read. */
+void hbmemo_desired_put(int64_t host_id, uint64_t seen, const char *hash, const char *text,
+                        int64_t now_ms);
 /* Forget host_id (its writes failed: the next heartbeat writes everything). */
 void hbmemo_forget(int64_t host_id);
 void hbmemo_plan_free(struct hbmemo_plan *plan);

@@ -426,11 +426,13 @@ static void free_secret_text(char **text)
 
 /* The fast path: when the desired members hash to what the store says was answered last (the
  * host row as the token check read it, or read again after a wake-up), answer or park without a
- * transaction, a lock or a write. 1 when answered or parked, 0 when the locked path must run,
+ * transaction, a lock or a write; and without reading them again when this host's last read is
+ * recent and no change was notified since (api/hbmemo.h). 1 when answered or parked, 0 when the locked path must run,
  * -1 after replying an error. */
 static int answer_unchanged(struct req *r, uint64_t seen, bool may_park)
 {
     char *text = NULL, hash[65];
+    int64_t host_id = strtoll(r->who.host_id, NULL, 10);
     PGresult *res;
 
     if (r->resumed && r->park_secret) {
@@ -458,16 +460,23 @@ static int answer_unchanged(struct req *r, uint64_t seen, bool may_park)
     }
     if (!r->who.host_desired_hash[0])
         return 0;
-    res = dbq_ok(r, sql_desired, r->who.host_id);
-    if (!res)
-        return -1;
-    crypto_sha256_hex(PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0), hash);
-    if (strcmp(hash, r->who.host_desired_hash) != 0) {
+    /* Read less than HBMEMO_DESIRED_MS ago and nothing notified since: the same answer. */
+    text = hbmemo_desired_get(host_id, seen, r->who.host_desired_hash, clock_now_ms());
+    if (text) {
+        snprintf(hash, sizeof(hash), "%s", r->who.host_desired_hash);
+    } else {
+        res = dbq_ok(r, sql_desired, r->who.host_id);
+        if (!res)
+            return -1;
+        crypto_sha256_hex(PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0), hash);
+        if (strcmp(hash, r->who.host_desired_hash) != 0) {
+            PQclear(res);
+            return 0;
+        }
+        text = xstrdup(PQgetvalue(res, 0, 0));
         PQclear(res);
-        return 0;
+        hbmemo_desired_put(host_id, seen, hash, text, clock_now_ms());
     }
-    text = xstrdup(PQgetvalue(res, 0, 0));
-    PQclear(res);
     if (may_park && strcmp(r->park_hash, hash) == 0) {
         r->park_secret = text; /* wiped and freed with the request */
         r->park_value = r->who.host_desired_gen;
