@@ -1,7 +1,11 @@
 /* Bearer-token authentication. Tokens are never stored or logged: only their SHA-256 is, and
- * each request looks the hash up, so that a revoked token fails on the very next request. */
+ * each request looks the hash up, so that a revoked token fails on the very next request; a
+ * host token's row is looked up again after AUTH_HOST_CACHE_MS or at once after a notified
+ * change (api/auth.h), so that an idle heartbeat reads nothing from the store. */
 #include "api/auth.h"
 
+#include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +13,8 @@
 
 #include "api/dbq.h"
 #include "api/http.h"
+#include "control/notify.h"
+#include "lib/clock.h"
 #include "lib/crypto.h"
 
 static const char sql_operator[] = "SELECT 1 FROM api_tokens WHERE hash = $1 AND kind = 'operator'";
@@ -19,6 +25,78 @@ static const char sql_tenant[] =
  * handler's fast path, api/heartbeat.c), read in the same statement. */
 static const char sql_host[] = "SELECT id, name, state = 'ready', coalesce(desired_hash, ''),"
                                " desired_gen FROM hosts WHERE token_hash = $1";
+
+/* Host tokens checked recently: a direct-mapped table indexed by the token's hash (uniform), a
+ * slot overwritten by the next token that maps to it. */
+#define HOST_SLOTS 32768
+struct host_slot {
+    struct principal who; /* who.token_hash[0] == 0: empty */
+    uint64_t gen;         /* notify_generation() before the row was read */
+    int64_t at_ms;        /* when it was read */
+};
+static struct host_slot *host_slots;
+static pthread_mutex_t host_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static size_t host_slot_of(const char *hash)
+{
+    char head[9];
+
+    memcpy(head, hash, 8);
+    head[8] = '\0';
+    return (size_t)strtoul(head, NULL, 16) % HOST_SLOTS;
+}
+
+/* The cached row of the host token hashing to hash, into who: true when fresh. */
+static bool host_cached(const char *hash, struct principal *who)
+{
+    int64_t now = clock_now_ms();
+    uint64_t gen = notify_generation();
+    const struct host_slot *s;
+    bool hit = false;
+
+    pthread_mutex_lock(&host_lock);
+    if (host_slots) {
+        s = &host_slots[host_slot_of(hash)];
+        if (strcmp(s->who.token_hash, hash) == 0 && s->gen == gen && now >= s->at_ms &&
+            now - s->at_ms < AUTH_HOST_CACHE_MS) {
+            *who = s->who;
+            hit = true;
+        }
+    }
+    pthread_mutex_unlock(&host_lock);
+    return hit;
+}
+
+static void host_remember(const struct principal *who, uint64_t gen, int64_t at_ms)
+{
+    struct host_slot *s;
+
+    pthread_mutex_lock(&host_lock);
+    if (!host_slots)
+        host_slots = calloc(HOST_SLOTS, sizeof(*host_slots));
+    if (host_slots) {
+        s = &host_slots[host_slot_of(who->token_hash)];
+        s->who = *who;
+        s->gen = gen;
+        s->at_ms = at_ms;
+    }
+    pthread_mutex_unlock(&host_lock);
+}
+
+void auth_host_forget(const struct req *r)
+{
+    struct host_slot *s;
+
+    if (r->who.role != ROLE_HOST || !r->who.token_hash[0])
+        return;
+    pthread_mutex_lock(&host_lock);
+    if (host_slots) {
+        s = &host_slots[host_slot_of(r->who.token_hash)];
+        if (strcmp(s->who.token_hash, r->who.token_hash) == 0)
+            memset(s, 0, sizeof(*s));
+    }
+    pthread_mutex_unlock(&host_lock);
+}
 
 static int unauthenticated(struct req *r, const char *why)
 {
@@ -33,6 +111,8 @@ int auth_authenticate(struct req *r)
     char hash[65];
     enum role role;
     PGresult *res;
+    uint64_t gen = 0;
+    int64_t at_ms = 0;
     int rc = -1;
 
     if (!h)
@@ -55,6 +135,12 @@ int auth_authenticate(struct req *r)
         return unauthenticated(r, "invalid or revoked token");
     }
     crypto_sha256_hex(token, strlen(token), hash);
+    if (role == ROLE_HOST) {
+        if (host_cached(hash, &r->who))
+            return 0;
+        gen = notify_generation(); /* before the read: a change after it is not missed */
+        at_ms = clock_now_ms();
+    }
     res = dbq_ok(r, sql, hash);
     if (!res)
         return -1;
@@ -81,6 +167,8 @@ int auth_authenticate(struct req *r)
         snprintf(r->who.host_desired_hash, sizeof(r->who.host_desired_hash), "%s",
                  PQgetvalue(res, 0, 3));
         r->who.host_desired_gen = strtoll(PQgetvalue(res, 0, 4), NULL, 10);
+        snprintf(r->who.token_hash, sizeof(r->who.token_hash), "%s", hash);
+        host_remember(&r->who, gen, at_ms);
         break;
     case ROLE_NONE:
         break;

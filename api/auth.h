@@ -1,5 +1,8 @@
 /* Identity: who calls the API (a role and, for tenants and hosts, which one) from the bearer
- * token, whose SHA-256 is looked up in the store. */
+ * token, whose SHA-256 is looked up in the store. A host token's row is kept in memory for at
+ * most AUTH_HOST_CACHE_MS while no change was notified (control/notify.h): every change that
+ * a host's row answers (its deletion, its state, its desired members) bumps the notification
+ * generation, in every dbaasd on the store. */
 #ifndef API_AUTH_H
 #define API_AUTH_H
 
@@ -9,6 +12,8 @@
 #define TOKEN_PREFIX_OPERATOR "dbaas_op_"
 #define TOKEN_PREFIX_TENANT "dbaas_tn_"
 #define TOKEN_PREFIX_HOST "dbaas_ag_"
+
+#define AUTH_HOST_CACHE_MS 5000
 
 enum role { ROLE_NONE = 0, ROLE_OPERATOR = 1, ROLE_TENANT = 2, ROLE_HOST = 4 };
 
@@ -25,11 +30,15 @@ struct principal {
     bool host_ready;
     char host_desired_hash[65];
     long long host_desired_gen;
+    char token_hash[65]; /* ROLE_HOST: the SHA-256 of the token (auth_host_forget()) */
 };
 
 struct req; /* api/http.h */
 
 /* Fill r->who from the Authorization header. 0, or -1 after replying 401 (or 503). */
 int auth_authenticate(struct req *r) __attribute__((warn_unused_result));
+/* The host's row that r's token was checked against changed (its state, its desired members'
+ * hash): the next request with that token reads it again. */
+void auth_host_forget(const struct req *r);
 
 #endif

@@ -359,6 +359,7 @@ static int read_desired(struct req *r, const char *park_hash, char **out, char h
     res = NULL;
     if (dbq_commit(r) < 0)
         goto fail_replied;
+    auth_host_forget(r); /* the row's hash and generation moved */
     return 0;
 fail:
     dbq_rollback();
@@ -557,6 +558,7 @@ static int write_report(struct req *r, const struct hbmemo_plan *plan, const cha
     if (plan->host) {
         res = dbq_ok(r, sql_host_seen, r->who.host_id, agent_text, pmin[0] ? pmin : NULL,
                      pmax[0] ? pmax : NULL, r->who.actor);
+        auth_host_forget(r); /* the row's state may have moved */
         if (!res)
             goto out;
         if (PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "ready") != 0)

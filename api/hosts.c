@@ -7,6 +7,7 @@
 #include "api/body.h"
 #include "api/dbq.h"
 #include "api/handlers.h"
+#include "control/notify.h"
 #include "store/store.h"
 #include "lib/buf.h"
 #include "lib/catalog.h"
@@ -200,7 +201,9 @@ void h_host_delete(struct req *r)
         dbq_sql_error(r, res);
     else if (PQntuples(res) == 0)
         http_error(r, 404, "not_found", NULL, "host not found");
-    else
+    else {
+        notify_bump(); /* its token's cached row (api/auth.h) goes, in every dbaasd */
         http_reply_empty(r, 204);
+    }
     PQclear(res);
 }

@@ -102,10 +102,13 @@ int reconcile_once(struct err *e)
     PGresult *res;
     int n = -1;
 
-    int retired, deleted;
+    int unreachable, retired, deleted;
 
-    if (run(sql_liveness, "check host liveness", e) < 0)
+    unreachable = run(sql_liveness, "check host liveness", e);
+    if (unreachable < 0)
         return -1;
+    if (unreachable > 0)
+        notify_bump(); /* a host's state moved: its token's cached row (api/auth.h) with it */
     retired = run(sql_retire, "retire replaced members", e);
     deleted = retired < 0 ? -1 : run(sql_delete_members, "delete members", e);
     if (deleted < 0)

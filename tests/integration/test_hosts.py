@@ -228,3 +228,31 @@ def test_host_with_an_instance(henv):
     assert api.delete("/v1/hosts/" + name).status_code == 204
     assert api.delete("/v1/tenants/" + tname).status_code == 204
     agent.api.close()
+
+
+def test_heartbeat_token_follows_the_store(henv):
+    """dbaasd keeps a host token's row in memory between heartbeats (api/auth.h): a host made
+    unreachable is ready again at its very next heartbeat, and a removed host's token is refused
+    at once, right after heartbeats that were answered."""
+    api = henv.op
+    body = host_body()
+    name = body["name"]
+    h = expect(api.post("/v1/hosts", body), 201)
+    agent = Api(henv.server, h["token"])
+    old = expect(api.get("/v1/scheduler"), 200)["heartbeat_timeout_ms"]
+    try:
+        for _ in range(3):
+            expect(agent.post("/v1/agent/heartbeat", {"members": []}), 200)
+        assert expect(api.get("/v1/hosts/" + name), 200)["state"] == "ready"
+        expect(api.put("/v1/scheduler", {"heartbeat_timeout_ms": 1000}), 200)
+        wait_until(lambda: expect(api.get("/v1/hosts/" + name), 200)["state"] == "unreachable",
+                   what="host %s unreachable" % name)
+        expect(agent.post("/v1/agent/heartbeat", {"members": []}), 200)
+        assert expect(api.get("/v1/hosts/" + name), 200)["state"] == "ready"
+    finally:
+        expect(api.put("/v1/scheduler", {"heartbeat_timeout_ms": old}), 200)
+    for _ in range(3):
+        expect(agent.post("/v1/agent/heartbeat", {"members": []}), 200)
+    assert api.delete("/v1/hosts/" + name).status_code == 204
+    assert_error(agent.post("/v1/agent/heartbeat", {"members": []}), 401, "unauthenticated")
+    agent.close()
