@@ -13,7 +13,7 @@
 #define TOKEN_PREFIX_TENANT "dbaas_tn_"
 #define TOKEN_PREFIX_HOST "dbaas_ag_"
 
-#define AUTH_HOST_CACHE_MS 5000
+#define AUTH_HOST_CACHE_MS 15000
 
 enum role { ROLE_NONE = 0, ROLE_OPERATOR = 1, ROLE_TENANT = 2, ROLE_HOST = 4 };
 

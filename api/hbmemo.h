@@ -16,9 +16,11 @@
 /* The host's row (hosts.last_heartbeat, agent) is written at least this often (ms). */
 #define HBMEMO_HOST_MS 60000
 /* A host's desired members read from the store answer its heartbeats for at most this long
- * (ms) while no change was notified: the longest long poll, the bound a parked poll's answer
- * already has if a notification is lost. */
-#define HBMEMO_DESIRED_MS 5000
+ * (ms) while no change was notified. Every change notifies every dbaasd on the store, and a
+ * listener that reconnects wakes everything (control/notify.h), so this only bounds how long
+ * a notification lost some other way goes unseen; 15 s keeps the store's share of 10,000 idle
+ * hosts' heartbeats small (docs/benchmarks.md, bench-heartbeat). */
+#define HBMEMO_DESIRED_MS 15000
 
 struct hbmemo_plan {
     bool host;        /* write the host's row */
