@@ -230,6 +230,7 @@ int heartbeat_once(struct agent *a, struct httpc *c, int *failures, int wait_ms)
     host.disk_mb = cfg->disk_mb ? cfg->disk_mb : hostinfo_disk_mb(cfg->data_dir);
     host.port_min = cfg->port_min;
     host.port_max = cfg->port_max;
+    host.io_limits = a->device[0] != '\0';
     pthread_mutex_lock(&a->lock);
     host.seed_port = a->seed_port_refused ? 0 : a->seed_port;
     host.lease_valid = leasing_report(a, clock_now_ms());

@@ -89,6 +89,7 @@ json_t *report_request(const struct report_host *h, json_t *engines, json_t *mem
         json_object_set_new(body, HB_F_SEED_PORT, json_integer(h->seed_port));
     if (h->lease_valid >= 0)
         json_object_set_new(body, HB_F_LEASE_VALID, json_boolean(h->lease_valid == 1));
+    json_object_set_new(body, HB_F_IO_LIMITS, json_boolean(h->io_limits));
     if (desired_hash[0])
         json_object_set_new(body, HB_F_DESIRED_HASH, json_string(desired_hash));
     json_object_set_new(body, HB_F_WAIT_MS, json_integer(wait_ms));

@@ -3,6 +3,7 @@
 #ifndef AGENT_REPORT_H
 #define AGENT_REPORT_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include <jansson.h>
@@ -19,6 +20,7 @@ struct report_host {
     int seed_port;   /* the seed server's port (HB_F_SEED_PORT); 0: none */
     int lease_valid; /* HB_F_LEASE_VALID: 1 or 0; -1: not sent (dbaasd hands out no lease, and
                         one older than HA part 2 refuses the field) */
+    bool io_limits;  /* HB_F_IO_LIMITS: the data directory is on a block device */
 };
 
 /* One member's entry of the request's "members": id, state, pid, restarts, applied_version,

@@ -539,6 +539,10 @@ static int check_host_fields(struct req *r, char pmin[24], char pmax[24])
         !json_is_boolean(json_object_get(r->json, HB_F_LEASE_VALID)))
         return http_error(r, 400, "invalid_field", HB_F_LEASE_VALID,
                           HB_F_LEASE_VALID " must be a boolean");
+    if (json_object_get(r->json, HB_F_IO_LIMITS) &&
+        !json_is_boolean(json_object_get(r->json, HB_F_IO_LIMITS)))
+        return http_error(r, 400, "invalid_field", HB_F_IO_LIMITS,
+                          HB_F_IO_LIMITS " must be a boolean");
     return 0;
 }
 
@@ -615,7 +619,7 @@ void h_agent_heartbeat(struct req *r)
     static const char *const keys[] = {
         HB_F_AGENT_VERSION, HB_F_ISOLATION,   HB_F_CAPACITY, HB_F_ENGINES,
         HB_F_PORTS,         HB_F_SEED_PORT,   HB_F_MEMBERS,  HB_F_DESIRED_HASH,
-        HB_F_WAIT_MS,       HB_F_LEASE_VALID, NULL};
+        HB_F_WAIT_MS,       HB_F_LEASE_VALID, HB_F_IO_LIMITS, NULL};
     json_t *members, *agent;
     char *members_text = NULL, *agent_text = NULL, pmin[24], pmax[24];
     const char *seen_hash = NULL;

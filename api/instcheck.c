@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include "api/dbq.h"
+#include "lib/hbproto.h"
 
 static const char sql_plan_size[] =
     "SELECT cpu_millis, memory_mb, disk_mb FROM plans WHERE name = $1";
@@ -14,18 +15,24 @@ static const char sql_tenant_quota[] =
 /* The hosts offering the engine; those that could take a member of the plan when empty (the plan
  * within each capacity times the operator's ratio, as the scheduler counts it); and those of
  * them that are ready and not draining: they can take it now. */
+/* Hosts offering engine $1, those plan $2 fits on (size, and IO limits only where the agent
+ * can enforce them), those of them open, those only IO keeps out. */
 static const char sql_hosts_fit[] =
-    "WITH p AS (SELECT cpu_millis, memory_mb, disk_mb FROM plans WHERE name = $2),"
+    "WITH p AS (SELECT cpu_millis, memory_mb, disk_mb,"
+    "  read_iops > 0 OR write_iops > 0 OR read_bps > 0 OR write_bps > 0 AS io"
+    "  FROM plans WHERE name = $2),"
     " s AS (SELECT round(max(value::numeric) FILTER (WHERE key = 'cpu_ratio'), 3) AS c,"
     "  round(max(value::numeric) FILTER (WHERE key = 'memory_ratio'), 3) AS m,"
     "  round(max(value::numeric) FILTER (WHERE key = 'disk_ratio'), 3) AS d FROM settings"
     "  WHERE key IN ('cpu_ratio', 'memory_ratio', 'disk_ratio')),"
     " f AS (SELECT h.state = 'ready' AND NOT h.draining AS open,"
     "  floor(h.cpu_millis * s.c) >= p.cpu_millis"
-    "  AND floor(h.memory_mb * s.m) >= p.memory_mb AND floor(h.disk_mb * s.d) >= p.disk_mb AS fits"
+    "  AND floor(h.memory_mb * s.m) >= p.memory_mb AND floor(h.disk_mb * s.d) >= p.disk_mb AS big,"
+    "  NOT (p.io AND coalesce(h.agent->'" HB_F_IO_LIMITS "' = 'false'::jsonb, false)) AS io_ok"
     "  FROM hosts h, p, s WHERE $1 = ANY (h.engines))"
-    " SELECT count(*), count(*) FILTER (WHERE fits),"
-    " count(*) FILTER (WHERE fits AND open) FROM f";
+    " SELECT count(*), count(*) FILTER (WHERE big AND io_ok),"
+    " count(*) FILTER (WHERE big AND io_ok AND open), count(*) FILTER (WHERE big AND NOT io_ok)"
+    " FROM f";
 
 int instcheck_plan_size(struct req *r, const char *plan, int64_t size[3])
 {
@@ -77,12 +84,13 @@ int instcheck_hosts(struct req *r, const char *engine, const char *plan, int64_t
                     int64_t *ready)
 {
     PGresult *res = dbq_ok(r, sql_hosts_fit, engine, plan);
-    int64_t offering, fit;
+    int64_t offering, fit, no_io;
 
     if (!res)
         return -1;
     offering = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
     fit = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
+    no_io = strtoll(PQgetvalue(res, 0, 3), NULL, 10);
     if (ready)
         *ready = strtoll(PQgetvalue(res, 0, 2), NULL, 10);
     PQclear(res);
@@ -91,7 +99,10 @@ int instcheck_hosts(struct req *r, const char *engine, const char *plan, int64_t
     return http_error(r, 422, "too_few_hosts", "replicas",
                       "%lld member%s (a primary and %lld replica%s) need as many hosts, but only "
                       "%lld of the %lld hosts offering %s can take a member of plan \"%s\" (the "
-                      "others are too small)",
+                      "others are too small%s)",
                       (long long)members, members == 1 ? "" : "s", (long long)(members - 1),
-                      members == 2 ? "" : "s", (long long)fit, (long long)offering, engine, plan);
+                      members == 2 ? "" : "s", (long long)fit, (long long)offering, engine, plan,
+                      no_io ? ", or cannot enforce its IO limits: their data directory is on no "
+                              "block device"
+                            : "");
 }

@@ -15,6 +15,7 @@
 #include "control/reconcile.h"
 #include "store/store.h"
 #include "lib/catalog.h"
+#include "lib/hbproto.h"
 #include "lib/istate.h"
 #include "lib/valid.h"
 
@@ -58,6 +59,14 @@ static const char sql_patch_hosts[] =
     " SELECT (SELECT count(*) FROM ms) = (SELECT count(*) FROM u),"
     " (SELECT string_agg(h.name, ', ') FROM hosts h JOIN ms ON ms.host_id = h.id"
     "  WHERE h.id NOT IN (SELECT id FROM u))";
+/* The hosts of the members meant to run that cannot enforce plan $2's IO limits (their agents
+ * reported io_limits false: the data directory is on no block device); NULL when none. */
+static const char sql_patch_io[] =
+    "SELECT string_agg(h.name, ', ' ORDER BY h.name) FROM members m"
+    " JOIN hosts h ON h.id = m.host_id JOIN plans p ON p.name = $2"
+    " WHERE m.instance_id = $1::uuid AND m.desired = 'running'"
+    " AND (p.read_iops > 0 OR p.write_iops > 0 OR p.read_bps > 0 OR p.write_bps > 0)"
+    " AND h.agent->'" HB_F_IO_LIMITS "' = 'false'::jsonb";
 static const char sql_patch_members[] =
     "UPDATE members SET cpu_millis = $2::bigint, memory_mb = $3::bigint, disk_mb = $4::bigint,"
     " spec_version = spec_version + 1 WHERE instance_id = $1::uuid AND desired = 'running'"
@@ -199,6 +208,18 @@ static int resize_members(struct req *r, const char *id, const struct current *c
         dbq_i64(p->new_size[k] - cur->size[k], per[k]);
         dbq_i64(p->new_size[k], sz[k]);
     }
+    res = dbq_ok(r, sql_patch_io, id, p->plan);
+    if (!res)
+        return -1;
+    if (!PQgetisnull(res, 0, 0)) {
+        http_error(r, 409, "conflict", "plan",
+                   "plan \"%s\" has IO limits, which the instance's host(s) cannot enforce (the "
+                   "agent's data directory is on no block device): %s",
+                   p->plan, PQgetvalue(res, 0, 0));
+        PQclear(res);
+        return -1;
+    }
+    PQclear(res);
     res = dbq_ok(r, sql_patch_hosts, id, per[0], per[1], per[2]);
     if (!res)
         return -1;

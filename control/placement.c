@@ -22,6 +22,7 @@
 #include "control/errc.h"
 #include "control/notify.h"
 #include "lib/buf.h"
+#include "lib/hbproto.h"
 #include "lib/log.h"
 #include "lib/xalloc.h"
 #include "scheduler/place.h"
@@ -47,10 +48,15 @@ static void view_free(struct view *v)
 }
 
 static const char sql_settings[] = "SELECT key, value FROM settings WHERE key <> $1";
+/* A host whose agent reported io_limits false cannot enforce IO limits (its data directory is
+ * on no block device); an agent that does not report it is taken as able to. */
 static const char sql_hosts[] =
     "SELECT id, name, zone, array_to_json(engines)::text, cpu_millis, memory_mb, disk_mb,"
-    " alloc_cpu_millis, alloc_memory_mb, alloc_disk_mb, state, draining FROM hosts"
+    " alloc_cpu_millis, alloc_memory_mb, alloc_disk_mb, state, draining,"
+    " coalesce(agent->'" HB_F_IO_LIMITS "' = 'false'::jsonb, false) FROM hosts"
     " WHERE id > $1::bigint ORDER BY id";
+/* Whether the plan p has an IO limit. */
+#define PLAN_IO "(p.read_iops > 0 OR p.write_iops > 0 OR p.read_bps > 0 OR p.write_bps > 0)"
 
 /* The scheduler configuration from the settings table. */
 static int load_config(struct place_config *cfg, struct err *e)
@@ -128,6 +134,7 @@ static int load_view(struct view *v, const struct place_config *cfg, struct err 
                      : strcmp(state, "unreachable") == 0 ? PLACE_HOST_UNREACHABLE
                                                          : PLACE_HOST_UNKNOWN;
         spec.draining = PQgetvalue(res, i, 11)[0] == 't';
+        spec.no_io_limits = PQgetvalue(res, i, 12)[0] == 't';
         idx = place_host_add(v->cluster, &spec, &perr);
         json_decref(engines);
         if (idx < 0) {
@@ -150,7 +157,7 @@ fail:
 /* The placement queue: pending instances, those never tried or tried longest ago first. */
 static const char sql_pending[] =
     "SELECT i.id, i.engine, i.replicas, p.cpu_millis, p.memory_mb, p.disk_mb,"
-    " coalesce(i.status_reason, ''), i.tenant_id"
+    " coalesce(i.status_reason, ''), i.tenant_id, " PLAN_IO
     " FROM instances i JOIN plans p ON p.id = i.plan_id"
     " WHERE i.status = 'pending' ORDER BY i.place_tried_at NULLS FIRST, i.seq LIMIT $1";
 static const char sql_alloc[] =
@@ -221,7 +228,7 @@ static const char sql_short[] =
     "  WHERE m.instance_id = i.id AND m.role = 'replica' AND m.desired = 'running'),"
     " p.cpu_millis, p.memory_mb, p.disk_mb,"
     " (SELECT coalesce(json_agg(o.host_id), '[]') FROM members o"
-    "  WHERE o.instance_id = i.id)::text"
+    "  WHERE o.instance_id = i.id)::text, " PLAN_IO
     " FROM instances i JOIN plans p ON p.id = i.plan_id"
     " WHERE i.replicas_pending AND i.status IN ('running', 'degraded', 'resizing')"
     " ORDER BY i.place_tried_at NULLS FIRST, i.seq LIMIT $1";
@@ -264,7 +271,8 @@ struct job {
     const char *engine;
     const char *others; /* JSON array of the host ids of the instance's members; NULL: none */
     int64_t need[PLACE_RES__COUNT];
-    int n; /* members to place */
+    bool io; /* the plan has IO limits */
+    int n;   /* members to place */
 };
 
 /* Commit the job's members on hosts[]: allocation re-checked per host, one member row each, the
@@ -371,8 +379,9 @@ rollback:
 static const char sql_to_replace[] =
     "SELECT m.id, m.instance_id, i.engine, m.cpu_millis, m.memory_mb, m.disk_mb,"
     " (SELECT coalesce(json_agg(o.host_id), '[]') FROM members o"
-    "   WHERE o.instance_id = m.instance_id AND o.id <> m.id)::text"
+    "   WHERE o.instance_id = m.instance_id AND o.id <> m.id)::text, coalesce(" PLAN_IO ", false)"
     " FROM members m JOIN hosts h ON h.id = m.host_id JOIN instances i ON i.id = m.instance_id"
+    " LEFT JOIN plans p ON p.id = i.plan_id"
     " WHERE m.role = 'replica' AND m.desired = 'running'"
     " AND i.status NOT IN ('deleting', 'deleted')"
     " AND (h.draining OR (h.state = 'unreachable' AND h.unreachable_since <"
@@ -415,6 +424,7 @@ static int place_one(struct view *v, const struct place_config *cfg, const struc
 
     memset(&req, 0, sizeof(req));
     req.engine = job->engine;
+    req.io_limits = job->io;
     memcpy(req.need, job->need, sizeof(req.need));
     if (job->others) {
         json_t *others = json_loads(job->others, 0, NULL);
@@ -492,6 +502,7 @@ static void pending_job(const PGresult *res, int row, struct job *job)
     job->engine = PQgetvalue(res, row, 1);
     job->n = 1 + atoi(PQgetvalue(res, row, 2));
     need_of(res, row, 3, job->need);
+    job->io = PQgetvalue(res, row, 8)[0] == 't';
 }
 
 static void short_job(const PGresult *res, int row, struct job *job)
@@ -502,6 +513,7 @@ static void short_job(const PGresult *res, int row, struct job *job)
     job->n = atoi(PQgetvalue(res, row, 2));
     need_of(res, row, 3, job->need);
     job->others = PQgetvalue(res, row, 6);
+    job->io = PQgetvalue(res, row, 7)[0] == 't';
 }
 
 static void replace_job(const PGresult *res, int row, struct job *job)
@@ -513,6 +525,7 @@ static void replace_job(const PGresult *res, int row, struct job *job)
     job->n = 1;
     need_of(res, row, 3, job->need);
     job->others = PQgetvalue(res, row, 6);
+    job->io = PQgetvalue(res, row, 7)[0] == 't';
 }
 
 int placement_pass(struct err *e)

@@ -132,6 +132,9 @@ enum hb_desired { HB_WANT_RUNNING, HB_WANT_DELETED, HB_WANT__COUNT };
                 (desired fence, or the lease guard fired) */
 /* Request (agent -> dbaasd), host: whether the agent holds a valid lease now. */
 #define HB_F_LEASE_VALID "lease_valid"
+/* Request, host: whether the agent can enforce IO limits (its data directory is on a block
+ * device); false: dbaasd places no member with IO limits there. */
+#define HB_F_IO_LIMITS "io_limits"
 
 /* Member roles (desired members[].role, health.role). */
 #define HB_ROLE_PRIMARY "primary"

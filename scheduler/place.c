@@ -4,7 +4,8 @@
  * NOTES
  * Pure library: no I/O, no globals, no locks; whoever owns a cluster serializes calls on it.
  * The cluster owns its hosts array, their names, the name hash table and the groups array.
- * Index: the ready, non-draining hosts are split into groups of equal (engine set, zone); each
+ * Index: the ready, non-draining hosts are split into groups of equal (engine set, zone, IO
+ * limits enforced or not); each
  * group is a treap ordered by rank = (policy-ordered load, host index), so the first host in
  * order is the best one. Every node keeps the largest free amount of each resource in its
  * subtree, and a query skips the subtrees where one resource cannot fit. A placement looks at
@@ -299,11 +300,12 @@ static int spec_resolve(struct place_cluster *c, const struct place_host_spec *s
     return 0;
 }
 
-/* The group of (engines, zone), created when missing; -1 when out of memory. */
-static int group_get(struct place_cluster *c, uint32_t engines, int zone)
+/* The group of (engines, zone, no_io), created when missing; -1 when out of memory. */
+static int group_get(struct place_cluster *c, uint32_t engines, int zone, bool no_io)
 {
     for (int g = 0; g < c->n_groups; g++)
-        if (c->groups[g].engines == engines && c->groups[g].zone == zone)
+        if (c->groups[g].engines == engines && c->groups[g].zone == zone &&
+            c->groups[g].no_io == no_io)
             return g;
     if (c->n_groups == c->groups_alloc) {
         int n = c->groups_alloc ? c->groups_alloc * 2 : 8;
@@ -314,7 +316,8 @@ static int group_get(struct place_cluster *c, uint32_t engines, int zone)
         c->groups = ng;
         c->groups_alloc = n;
     }
-    c->groups[c->n_groups] = (struct group){.engines = engines, .zone = zone, .root = -1};
+    c->groups[c->n_groups] =
+        (struct group){.engines = engines, .zone = zone, .no_io = no_io, .root = -1};
     return c->n_groups++;
 }
 
@@ -336,6 +339,7 @@ static void host_fill(struct place_cluster *c, int idx, const struct place_host_
     h->group = group;
     h->state = spec->state;
     h->draining = spec->draining;
+    h->no_io = spec->no_io_limits;
     for (int r = 0; r < PLACE_RES__COUNT; r++) {
         h->cap[r] = spec->capacity[r];
         h->alloc[r] = spec->allocated[r];
@@ -356,7 +360,7 @@ int place_host_add(struct place_cluster *c, const struct place_host_spec *spec, 
         return -1;
     if (place_host_find(c, spec->name) >= 0)
         return err_set(err, PLACE_E_EXISTS, "host \"%s\" already exists", spec->name);
-    group = group_get(c, engines, zone);
+    group = group_get(c, engines, zone, spec->no_io_limits);
     if (group < 0)
         goto nomem;
     for (idx = c->first_free < c->limit ? c->first_free : c->limit;
@@ -416,7 +420,7 @@ int place_host_update(struct place_cluster *c, int host, const struct place_host
     other = place_host_find(c, spec->name);
     if (other >= 0 && other != host)
         return err_set(err, PLACE_E_EXISTS, "host \"%s\" already exists", spec->name);
-    group = group_get(c, engines, zone);
+    group = group_get(c, engines, zone, spec->no_io_limits);
     if (group < 0)
         goto nomem;
     h = &c->hosts[host];
@@ -494,6 +498,7 @@ int place_host_get(const struct place_cluster *c, int host, struct place_host_vi
     }
     out->state = h->state;
     out->draining = h->draining;
+    out->no_io_limits = h->no_io;
     out->load = h->load;
     return 0;
 }
@@ -568,6 +573,8 @@ static void count_causes(const struct place_cluster *c, const struct place_reque
             cause = PLACE_CAUSE_DRAINING;
         else if (!(h->engines & bit))
             cause = PLACE_CAUSE_ENGINE;
+        else if (req->io_limits && h->no_io)
+            cause = PLACE_CAUSE_IO;
         else if (req->zone_required && h->zone != pref)
             cause = PLACE_CAUSE_ZONE;
         else if (treap_in_list(i, req->members, req->n_members))
@@ -610,7 +617,7 @@ int place_member(const struct place_cluster *c, const struct place_request *req,
         bool np = grp->zone != pref;
         int h;
 
-        if (!(grp->engines & bit) || grp->root < 0)
+        if (!(grp->engines & bit) || grp->root < 0 || (req->io_limits && grp->no_io))
             continue;
         if (req->zone_required && np)
             continue;

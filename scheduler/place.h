@@ -8,7 +8,8 @@
  *
  * Rules (in this order; every one of them is applied, see docs/scheduler.md):
  *  hard  1. the host is ready (not unknown, not unreachable) and not draining;
- *        2. it offers the requested engine;
+ *        2. it offers the requested engine, and when the member has IO limits
+ *           (req->io_limits) it can enforce them (not spec->no_io_limits);
  *        3. with zone_required, it is in the requested zone;
  *        4. it holds no member of the instance (req->members; anti-affinity);
  *        5. for memory, CPU and disk: allocated + need <= effective capacity, where
@@ -59,6 +60,7 @@ enum place_cause {
     PLACE_CAUSE_UNKNOWN,
     PLACE_CAUSE_DRAINING,
     PLACE_CAUSE_ENGINE, /* does not offer the engine */
+    PLACE_CAUSE_IO,     /* cannot enforce IO limits, which the member has */
     PLACE_CAUSE_ZONE,   /* outside the required zone */
     PLACE_CAUSE_MEMBER, /* already holds a member of the instance */
     PLACE_CAUSE_MEMORY,
@@ -106,6 +108,8 @@ struct place_host_spec {
                                             the effective capacity; then nothing more fits) */
     enum place_host_state state;
     bool draining;
+    bool no_io_limits; /* cannot enforce IO limits (its agent's data directory is on no block
+                          device): takes no member with IO limits */
 };
 
 /* A read-only view of one host (place_host_get()). The strings belong to the cluster and stay
@@ -118,6 +122,7 @@ struct place_host_view {
     int64_t allocated[PLACE_RES__COUNT];
     enum place_host_state state;
     bool draining;
+    bool no_io_limits;
     uint32_t load; /* the load score of rule c */
 };
 
@@ -129,6 +134,8 @@ struct place_request {
     int n_members;                  /* 0 for the first member (then members may be NULL) */
     const char *zone;               /* preferred zone or NULL */
     bool zone_required;             /* only hosts in zone (which must then be set) */
+    bool io_limits;                 /* the member has IO limits: not on a host with
+                                       no_io_limits */
 };
 
 /* The answer of place_member(). */

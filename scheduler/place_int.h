@@ -12,10 +12,11 @@ struct host {
     char *name; /* owned; NULL when the slot is free */
     int zone;   /* index into cluster.zones */
     uint32_t engines;
-    int group;    /* index into cluster.groups: same engines and zone */
+    int group;    /* index into cluster.groups: same engines, zone and no_io */
     bool indexed; /* in its group's treap: ready and not draining */
     enum place_host_state state;
     bool draining;
+    bool no_io; /* cannot enforce IO limits */
     int64_t cap[PLACE_RES__COUNT];
     int64_t eff[PLACE_RES__COUNT];
     int64_t alloc[PLACE_RES__COUNT];
@@ -35,6 +36,7 @@ struct name_slot {
 struct group {
     uint32_t engines;
     int zone;
+    bool no_io;
     int root; /* treap root, -1 when empty */
 };
 

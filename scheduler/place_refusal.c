@@ -29,13 +29,27 @@ void place_refusal_format(struct place_result *res, const struct place_request *
 {
     /* Singular and plural phrases; the engine and zone names follow ENGINE and ZONE. */
     static const char *const one[PLACE_CAUSE__COUNT] = {
-        "unreachable",           "not yet reporting", "draining",
-        "does not offer engine", "outside zone",      "already holds a member of this instance",
-        "lacks memory",          "lacks CPU",         "lacks disk"};
+        "unreachable",
+        "not yet reporting",
+        "draining",
+        "does not offer engine",
+        "cannot enforce IO limits (its data directory is on no block device)",
+        "outside zone",
+        "already holds a member of this instance",
+        "lacks memory",
+        "lacks CPU",
+        "lacks disk"};
     static const char *const many[PLACE_CAUSE__COUNT] = {
-        "unreachable",         "not yet reporting", "draining",
-        "do not offer engine", "outside zone",      "already hold a member of this instance",
-        "lack memory",         "lack CPU",          "lack disk"};
+        "unreachable",
+        "not yet reporting",
+        "draining",
+        "do not offer engine",
+        "cannot enforce IO limits (their data directories are on no block device)",
+        "outside zone",
+        "already hold a member of this instance",
+        "lack memory",
+        "lack CPU",
+        "lack disk"};
     struct msg m = {res->err.msg, sizeof(res->err.msg), 0, false};
     bool used[PLACE_CAUSE__COUNT] = {false};
     bool any = false;

@@ -12,6 +12,7 @@ struct scan_host {
     uint32_t engines;
     enum place_host_state state;
     bool draining;
+    bool no_io;
     int64_t cap[PLACE_RES__COUNT];
     int64_t eff[PLACE_RES__COUNT];
     int64_t alloc[PLACE_RES__COUNT];
@@ -146,6 +147,7 @@ static int scan_spec(struct place_scan *s, const struct place_host_spec *spec, s
     h->live = true;
     h->state = spec->state;
     h->draining = spec->draining;
+    h->no_io = spec->no_io_limits;
     memcpy(h->cap, spec->capacity, sizeof(h->cap));
     memcpy(h->alloc, spec->allocated, sizeof(h->alloc));
     scan_compute(s, h);
@@ -257,6 +259,10 @@ int place_scan_member(const struct place_scan *s, const struct place_request *re
         }
         if (!(h->engines & bit)) {
             res->counts[PLACE_CAUSE_ENGINE]++;
+            continue;
+        }
+        if (req->io_limits && h->no_io) {
+            res->counts[PLACE_CAUSE_IO]++;
             continue;
         }
         if (req->zone_required && h->zone != pref) {

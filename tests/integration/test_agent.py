@@ -24,7 +24,8 @@ import pymysql
 import pytest
 import redis
 
-from conftest import BIN_DIR, Env, expect, free_port_range, start_server, uniq, wait_until
+from conftest import (BIN_DIR, Api, Env, assert_error, expect, free_port_range, procs_under, start_server, uniq,
+                      wait_until)
 from test_engines import assert_auth_refused
 from test_isolation import Libvirtd, virsh
 
@@ -532,3 +533,83 @@ def test_failed_start_leaves_nothing(stack):
     finally:
         blocker.close()
     stack.delete(body["id"])
+
+
+def test_io_limits_need_a_block_device():
+    """An agent whose data directory is on no block device (tmpfs) reports io_limits false: a
+    plan with IO limits is refused at create when no host can enforce it, is not placed there
+    when another host can, and a resize of an instance there to such a plan is refused, the
+    instance running on as it was."""
+    srv = start_server()
+    env = Env(srv)
+    mnt = tempfile.mkdtemp(prefix="dbaas-tmpfs-", dir="/tmp")
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1g,mode=0755", "tmpfs", mnt], check=True)
+    agent = disk_agent = None
+    try:
+        # the fake host below heartbeats only when the test says so
+        expect(env.op.put("/v1/scheduler", {"heartbeat_timeout_ms": 600000}), 200)
+        host = expect(env.op.post("/v1/hosts", {
+            "name": "mem", "address": "127.0.0.1", "zone": "z1", "cpu_millis": 2000,
+            "memory_mb": 8192, "disk_mb": 50000, "engines": ["postgres", "mysql", "redis"]}), 201)
+        agent = Agent(srv, host["token"], "cgroup", None, free_port_range(100),
+                      extra=["--stop-engines-on-exit"])
+        agent.data = os.path.join(mnt, "data")
+        agent.start()
+        assert "event=no_io_limits" in agent.logs()
+        wait_until(lambda: expect(env.op.get("/v1/hosts/mem"), 200)["state"] == "ready",
+                   what="host mem ready")
+        _, tok = env.mk_tenant()
+        client = env.client(tok)
+        io_plan = env.mk_plan(cpu_millis=500, memory_mb=256, disk_mb=1024, write_bps=4 * MiB)
+        plain = env.mk_plan(cpu_millis=500, memory_mb=256, disk_mb=1024)
+
+        # no host can enforce IO limits: refused at once, saying why
+        e = assert_error(client.post("/v1/instances", {"name": uniq("db"), "engine": "redis",
+                                                       "plan": io_plan}), 422, "too_few_hosts")
+        assert "cannot enforce its IO limits" in e["message"], e
+
+        # a plan without IO limits runs there; a resize to one with IO limits is refused
+        body = expect(client.post("/v1/instances", {"name": uniq("db"), "engine": "redis",
+                                                    "plan": plain}), 202)
+        wait_until(lambda: expect(client.get("/v1/instances/" + body["id"]), 200)["status"] == "running",
+                   timeout=RUNNING_TIMEOUT, what="instance running")
+        e = assert_error(client.patch("/v1/instances/" + body["id"], {"plan": io_plan}), 409,
+                         "conflict", "plan")
+        assert "cannot enforce" in e["message"] and "mem" in e["message"], e
+        inst = expect(client.get("/v1/instances/" + body["id"]), 200)
+        assert (inst["status"], inst["plan"]) == ("running", plain), inst
+
+        # a host that can: the plan with IO limits is placed there, not on mem
+        disk = expect(env.op.post("/v1/hosts", {
+            "name": "disk", "address": "127.0.0.3", "zone": "z1", "cpu_millis": 2000,
+            "memory_mb": 8192, "disk_mb": 50000, "engines": ["redis"]}), 201)
+        disk_agent = Api(srv, disk["token"])
+        expect(disk_agent.post("/v1/agent/heartbeat", {"members": [], "io_limits": True}), 200)
+        io_inst = expect(client.post("/v1/instances", {"name": uniq("db"), "engine": "redis",
+                                                       "plan": io_plan}), 202)
+
+        def placed():
+            i = expect(client.get("/v1/instances/" + io_inst["id"]), 200)
+            return [m["host"] for m in i["members"]] or None
+        assert wait_until(placed, what="the instance with IO limits placed") == ["disk"]
+        expect(client.delete("/v1/instances/" + io_inst["id"]), 202)
+        expect(client.delete("/v1/instances/" + body["id"]), 202)
+        wait_until(lambda: expect(client.get("/v1/instances/" + body["id"]), 200)["status"] == "deleted",
+                   timeout=RUNNING_TIMEOUT, what="instance deleted")
+    finally:
+        if disk_agent:
+            disk_agent.close()
+        if agent:
+            agent.stop()
+            shutil.rmtree(agent.dir, ignore_errors=True)
+        env.close()
+        srv.close()
+        # whatever still holds the mount (an engine a failed run left) is stopped with it
+        for pid, _cmd, _cwd in procs_under(mnt):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        wait_until(lambda: subprocess.run(["umount", mnt], capture_output=True).returncode == 0,
+                   timeout=10, what="%s unmounted" % mnt)
+        os.rmdir(mnt)

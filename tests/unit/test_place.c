@@ -301,20 +301,31 @@ static void test_refusal_message(void **state)
     add_host(c, &spec);
     spec = spec_of("no-anything", "a", 0, 0, 0);
     add_host(c, &spec);
+    spec = spec_of("no-io", "a", 4000, 8 * GIB, 100 * GIB);
+    spec.no_io_limits = true;
+    add_host(c, &spec);
     req = req_of("mysql", 1000, 4 * GIB, 10 * GIB);
     req.members = members;
     req.n_members = 1;
     req.zone = "a";
     req.zone_required = true;
+    req.io_limits = true;
     assert_int_equal(place_member(c, &req, &res), -1);
     assert_string_equal(res.err.msg,
                         "no host fits: 2 do not offer engine \"mysql\", 2 lack CPU, 1 unreachable, "
-                        "1 not yet reporting, 1 outside zone \"a\", 1 already holds a member of "
+                        "1 not yet reporting, 1 cannot enforce IO limits (its data directory is on "
+                        "no block device), 1 outside zone \"a\", 1 already holds a member of "
                         "this instance, 1 lacks memory, 1 lacks disk");
     int sum = 0;
     for (int i = 0; i < PLACE_CAUSE__COUNT; i++)
         sum += res.counts[i];
     assert_int_equal(sum, place_host_count(c));
+
+    /* Without IO limits the host that cannot enforce them fits. */
+    req.io_limits = false;
+    assert_int_equal(place_member(c, &req, &res), 0);
+    assert_int_equal(res.host, place_host_find(c, "no-io"));
+    req.io_limits = true;
 
     /* Not required: the host in zone b fits. */
     req.zone_required = false;
@@ -652,6 +663,7 @@ struct model_host {
     char name[24];
     int zone;
     unsigned engines;
+    bool no_io; /* cannot enforce IO limits */
     int64_t spec_alloc[PLACE_RES__COUNT]; /* may exceed the effective capacity */
 };
 
@@ -688,6 +700,7 @@ static struct place_host_spec model_spec(struct world *w, int h, const char **en
             engines[n++] = p_engine_names[e];
     spec.engines = engines;
     spec.n_engines = n;
+    spec.no_io_limits = m->no_io;
     for (int r = 0; r < PLACE_RES__COUNT; r++) {
         spec.capacity[r] = cap[r];
         spec.allocated[r] = alloc[r];
@@ -710,6 +723,7 @@ static struct place_host_spec random_host(struct world *w, int h, const char **e
     m->engines = rnd(&w->rng, 20) == 0 ? (unsigned)rnd(&w->rng, 8) : 7u;
     if (rnd(&w->rng, 4) == 0)
         m->engines = 1u + (unsigned)rnd(&w->rng, 7);
+    m->no_io = rnd(&w->rng, 6) == 0;
     cap[PLACE_CPU] = cpus[rnd(&w->rng, rnd(&w->rng, 30) == 0 ? 5 : 4)];
     cap[PLACE_MEMORY] = mems[rnd(&w->rng, 5)];
     cap[PLACE_DISK] = disks[rnd(&w->rng, 4)];
@@ -787,6 +801,8 @@ static int ref_cause(const struct world *w, int h, const struct place_host_view 
         return PLACE_CAUSE_DRAINING;
     if (e < 0 || !(m->engines >> e & 1))
         return PLACE_CAUSE_ENGINE;
+    if (req->io_limits && (m->no_io || v->no_io_limits))
+        return PLACE_CAUSE_IO;
     if (req->zone_required && m->zone != pref)
         return PLACE_CAUSE_ZONE;
     for (int i = 0; i < req->n_members; i++)
@@ -926,6 +942,7 @@ static void random_request(struct world *w, struct place_request *req, int n_zon
     memset(req, 0, sizeof(*req));
     memcpy(req->need, plans[p], sizeof(req->need));
     req->engine = p_engine_names[rnd(&w->rng, 40) == 0 ? 3 : rnd(&w->rng, 3)];
+    req->io_limits = rnd(&w->rng, 3) == 0;
     if (z < 3) {
         req->zone = p_zone_names[rnd(&w->rng, 20) == 0 ? 4 : rnd(&w->rng, n_zones)];
         req->zone_required = z == 0;

@@ -171,7 +171,7 @@ static void test_member_health_and_seeding(void **state)
 
 static void test_request(void **state)
 {
-    struct report_host h = {"cgroup-v1", 2000, 24000, 80000, 20000, 29999, 30000, -1};
+    struct report_host h = {"cgroup-v1", 2000, 24000, 80000, 20000, 29999, 30000, -1, true};
     json_t *engines = json_pack("[s,s]", "postgres", "redis"), *members = json_array(), *b;
 
     (void)state;
@@ -190,13 +190,14 @@ static void test_request(void **state)
     assert_null(json_object_get(b, "desired_hash")); /* no reply applied yet */
     assert_int_equal(int_at(b, "seed_port"), 30000);
     assert_null(json_object_get(b, "lease_valid")); /* no lease handed out: not sent */
-    assert_int_equal(json_object_size(b), 8);
+    assert_true(json_is_true(json_object_get(b, "io_limits")));
+    assert_int_equal(json_object_size(b), 9);
     json_decref(b);
 }
 
 static void test_request_desired_hash(void **state)
 {
-    struct report_host h = {"lxc", 1000, 1000, 1000, 1024, 2048, 0, 1};
+    struct report_host h = {"lxc", 1000, 1000, 1000, 1024, 2048, 0, 1, false};
     json_t *b;
 
     (void)state;
@@ -204,6 +205,7 @@ static void test_request_desired_hash(void **state)
     assert_string_equal(str_at(b, "desired_hash"), "9f86d0");
     assert_null(json_object_get(b, "seed_port")); /* no seed server */
     assert_true(json_is_true(json_object_get(b, "lease_valid")));
+    assert_true(json_is_false(json_object_get(b, "io_limits"))); /* data directory on no disk */
     assert_int_equal(int_at(b, "wait_ms"), 0);
     json_decref(b);
 }
