@@ -665,6 +665,22 @@ def bench_sentinel(rig, tmp, rows):
 # Ours: dbaasd in the root namespace, one agent per host
 
 
+def timeline(inst, crashed):
+    """ " detected=S fenced=S promoted=S" from the instance's failover record, in seconds after the
+    crash (wall clocks: the store's and ours, on the same machine), or "" when there is none."""
+    import datetime
+    f = inst.get("failover") or {}
+    if not crashed or not f.get("detected_at"):
+        return ""
+    out = ""
+    for k in ("detected", "fenced", "promoted"):
+        v = f.get(k + "_at")
+        if v:
+            at = datetime.datetime.fromisoformat(v.replace("Z", "+00:00")).timestamp()
+            out += " %s=%.3f" % (k, at - crashed[0])
+    return out
+
+
 def bench_ours(rig, tmp, rows):
     import ours
     stack = ours.RigStack(rig, os.path.join(tmp, "ours"))
@@ -685,14 +701,20 @@ def bench_ours(rig, tmp, rows):
                         stack.setup_table(engine, inst, creds)
                         writer = Writer(*stack.writer_fns(engine, inst["id"], creds))
                         writer.start()
-                        t, last, err = measure(writer, lambda: stack.crash(prim["address"]), old, engine)
+                        crashed = []
+
+                        def crash():
+                            crashed.append(time.time())
+                            stack.crash(prim["address"])
+                        t, last, err = measure(writer, crash, old, engine)
                         writer.stop()
                         lost = 0
                         if not err:
                             host, port = last.rsplit(":", 1)
                             lost = lost_of(writer, stack.ids_on(engine, host, int(port), creds,
                                                                 [i for i, _, _ in writer.acks]))
-                        record(row, n, t, lost, err, "acked=%d new_primary=%s" % (len(writer.acks), last))
+                        record(row, n, t, lost, err, "acked=%d new_primary=%s%s" % (
+                            len(writer.acks), last, timeline(stack.get(inst["id"]), crashed)))
                     except Exception as e:  # noqa: BLE001 - one failed run, go on with the next
                         record(row, n, None, 0, repr(e)[:2000])
                     finally:
