@@ -596,8 +596,10 @@ static int write_report(struct req *r, const struct hbmemo_plan *plan, const cha
         res = dbq_ok(r, sql_release, r->who.host_id, members_text);
         if (!res)
             goto out;
-        if (PQntuples(res) > 0)
+        if (PQntuples(res) > 0) {
             kick = true; /* capacity was freed */
+            notify_bump(); /* this host's desired members changed (api/hbmemo.h keeps them) */
+        }
         PQclear(res);
         res = NULL;
     }
