@@ -7,8 +7,10 @@
  *   <interface>, the host's network namespace: engines stay reachable on the host's addresses.
  *   It gets its own PID, mount, IPC and UTS namespaces, a private /dev (libvirt's) with a tmpfs
  *   /dev/shm of our own, and read-only /sys.
- * - The init is "[setpriv --reuid U --regid G --init-groups --] /bin/sh -c 'exec >>"$0" 2>&1
- *   </dev/null; exec "$@"' LOG argv...": the log path and every argument are passed as
+ * - The init is "[setpriv --reuid U --regid G --init-groups --] /bin/sh -c 'umask 077; exec
+ *   >>"$0" 2>&1 </dev/null; exec "$@"' LOG argv...", with PATH, LANG=C, HOME, USER, LOGNAME and
+ *   the iso_exec's entries as its environment (and what libvirt and the shell add: container,
+ *   LIBVIRT_LXC_*, TERM, PWD): the log path and every argument are passed as
  *   arguments, never interpolated into the script; each exec keeps the pid. The log lives in a
  *   directory the engine's user owns: the shell opens it only after setpriv dropped root, so a
  *   link planted there gets no more than the user's rights (the agent creates it first, checked,
@@ -42,7 +44,7 @@
 
 #define DEFAULT_URI "lxc:///system"
 #define INIT_WAIT_MS 5000
-#define INIT_SCRIPT "exec >>\"$0\" 2>&1 </dev/null || exit 127; exec \"$@\""
+#define INIT_SCRIPT "umask 077; exec >>\"$0\" 2>&1 </dev/null || exit 127; exec \"$@\""
 
 struct lxc {
     pthread_mutex_t conn_lock; /* guards conn: calls on different groups run concurrently */
@@ -167,6 +169,13 @@ char *iso_lxc_render_xml(const struct iso_lxc_spec *spec, const struct iso_limit
     for (size_t i = 1; spec->argv[i]; i++)
         xml_elem(&b, "    ", "initarg", spec->argv[i]);
     xml_env(&b, "PATH", spec->path_env);
+    {
+        bool lang = false; /* LANG=C as on the cgroup backends, unless the caller sets one */
+        for (size_t i = 0; spec->env && spec->env[i]; i++)
+            lang |= strncmp(spec->env[i], "LANG=", 5) == 0;
+        if (!lang)
+            xml_env(&b, "LANG", "C");
+    }
     if (spec->user.set) {
         xml_env(&b, "HOME", spec->user.home);
         xml_env(&b, "USER", spec->user.name);

@@ -267,7 +267,7 @@ static void test_lxc_xml(void **state)
                                 "    <initarg>--</initarg>\n"
                                 "    <initarg>/bin/sh</initarg>\n"
                                 "    <initarg>-c</initarg>\n"));
-    assert_non_null(strstr(xml, "<initarg>exec &gt;&gt;&quot;$0&quot; 2&gt;&amp;1 &lt;/dev/null "
+    assert_non_null(strstr(xml, "<initarg>umask 077; exec &gt;&gt;&quot;$0&quot; 2&gt;&amp;1 &lt;/dev/null "
                                 "|| exit 127; exec &quot;$@&quot;</initarg>\n"
                                 "    <initarg>/var/log/dbaas/pg1.log</initarg>\n"
                                 "    <initarg>/usr/lib/postgresql/15/bin/postgres</initarg>\n"
