@@ -171,6 +171,7 @@ int jobs_start_engine(struct job *j, pid_t *pid, bool *child, struct err *e)
         log_from = st.st_size; /* the engine's error text of this start comes after */
     memset(&ex, 0, sizeof(ex));
     ex.argv = argv;
+    ex.env = (char *const *)j->ops->server_env;
     ex.user = j->ops->cat->default_os_user;
     ex.workdir = j->dir;
     ex.log_path = log_path;

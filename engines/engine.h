@@ -171,6 +171,8 @@ struct engine_ops {
                           it again every second while waiting: Redis drops a SIGTERM that
                           arrives while it writes its first AOF (a replica's first sync) */
     bool admin_secret; /* the admin path needs DIR/admin.secret (made by configure) */
+    /* "K=V" entries added to the server process's environment (NULL: none) */
+    const char *const *server_env;
 
     /* Create the engine's data in data_path, an empty directory owned by the OS user
      * (engine_init() renames it to DIR/data when this succeeds). NULL: nothing to do. */

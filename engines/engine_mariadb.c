@@ -437,10 +437,16 @@ static void mdb_start_error(const char *output, struct buf *out)
     lines_pick(output, mdb_error_line, mdb_error_skip, 4, out);
 }
 
+/* mysqld sets its own file creation mask from these (mysys: UMASK | 0600 for files, UMASK_DIR |
+ * 0700 for directories; 0660 / 0700 without them): files 0600 as the other engines' (umask 077
+ * at spawn, docs/engines.md). */
+static const char *const mdb_server_env[] = {"UMASK=0600", "UMASK_DIR=0700", NULL};
+
 const struct engine_ops engine_mariadb_ops = {
     .cat = &catalog_mysql,
     .stop_signal = SIGTERM,
     .admin_secret = false,
+    .server_env = mdb_server_env,
     .init = mdb_init,
     .render = mdb_render,
     .argv = mdb_argv,

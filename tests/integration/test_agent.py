@@ -447,16 +447,16 @@ def test_engine_started_clean(stack, engine):
         # nothing of the agent's own environment (the test runner's, here) leaks in; libvirt
         # adds its own to a container's init (container, LIBVIRT_LXC_*, TERM) and the init's
         # shell sets PWD
-        leaked = set(env) - {b"PATH", b"HOME", b"USER", b"LOGNAME", b"LANG"}
+        leaked = set(env) - {b"PATH", b"HOME", b"USER", b"LOGNAME", b"LANG", b"UMASK", b"UMASK_DIR"}
         if stack.backend == "lxc":
             leaked = {k for k in leaked if k not in (b"container", b"TERM", b"PWD")
                       and not k.startswith(b"LIBVIRT_LXC_") and not k.startswith(b"container_")}
         assert not (leaked & {k.encode() for k in os.environ}), leaked
     with open("/proc/%d/status" % pid) as f:
         status = dict(line.rstrip("\n").split(":\t", 1) for line in f if ":\t" in line)
-    # mysqld sets its own umask from UMASK/UMASK_DIR (0006 by default): not covered yet
-    if engine != "mysql":
-        assert status["Umask"] == "0077"
+    # mysqld sets its own umask from UMASK (the driver passes 0600: files 0600, its mask 0066;
+    # directories from UMASK_DIR 0700)
+    assert status["Umask"] == ("0066" if engine == "mysql" else "0077"), status["Umask"]
     assert status["Uid"].split() == [str(pw.pw_uid)] * 4
     assert status["Gid"].split() == [str(pw.pw_gid)] * 4
     assert status["CapEff"] == "0000000000000000"
