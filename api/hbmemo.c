@@ -184,15 +184,6 @@ void hbmemo_done(int64_t host_id, const struct hbmemo_plan *plan, int64_t now_ms
     pthread_mutex_unlock(&lock);
 }
 
-static void wipe(char **text)
-{
-    if (*text) {
-        explicit_bzero(*text, strlen(*text));
-        free(*text);
-        *text = NULL;
-    }
-}
-
 char *hbmemo_desired_get(int64_t host_id, uint64_t seen, const char *hash, int64_t now_ms)
 {
     const struct memo *mo;
@@ -225,7 +216,7 @@ void hbmemo_desired_put(int64_t host_id, uint64_t seen, const char *hash, const 
     mo->desired_seen = seen;
     mo->desired_ms = now_ms;
     pthread_mutex_unlock(&lock);
-    wipe(&old);
+    xfree_secret(&old);
 }
 
 void hbmemo_forget(int64_t host_id)

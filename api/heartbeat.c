@@ -365,11 +365,7 @@ fail:
     dbq_rollback();
 fail_replied:
     PQclear(res);
-    if (*out) {
-        explicit_bzero(*out, strlen(*out));
-        free(*out);
-        *out = NULL;
-    }
+    xfree_secret(out);
     return -1;
 }
 
@@ -416,20 +412,11 @@ static void reply_desired(struct req *r, const char *text, const char *hash, lon
     http_reply_json(r, 200, body);
 }
 
-static void free_secret_text(char **text)
-{
-    if (*text) {
-        explicit_bzero(*text, strlen(*text));
-        free(*text);
-        *text = NULL;
-    }
-}
-
 /* The fast path: when the desired members hash to what the store says was answered last (the
  * host row as the token check read it, or read again after a wake-up), answer or park without a
  * transaction, a lock or a write; and without reading them again when this host's last read is
- * recent and no change was notified since (api/hbmemo.h). 1 when answered or parked, 0 when the locked path must run,
- * -1 after replying an error. */
+ * recent and no change was notified since (api/hbmemo.h). 1 when answered or parked, 0 when the
+ * locked path must run, -1 after replying an error. */
 static int answer_unchanged(struct req *r, uint64_t seen, bool may_park)
 {
     char *text = NULL, hash[65];
@@ -442,14 +429,14 @@ static int answer_unchanged(struct req *r, uint64_t seen, bool may_park)
              * read: the answer read then (another dbaasd's change shows at the next
              * heartbeat). */
             reply_desired(r, r->park_secret, r->park_hash, r->park_value);
-            free_secret_text(&r->park_secret);
+            xfree_secret(&r->park_secret);
             return 1;
         }
         /* Woken by a change (of any host): read the members again; if they still hash to what
          * was parked, that hash's generation stands and the poll parks again. */
         snprintf(r->who.host_desired_hash, sizeof(r->who.host_desired_hash), "%s", r->park_hash);
         r->who.host_desired_gen = r->park_value;
-        free_secret_text(&r->park_secret);
+        xfree_secret(&r->park_secret);
     } else if (r->resumed) {
         res = dbq_ok(r, sql_host_gen, r->who.host_id);
         if (!res)
@@ -485,7 +472,7 @@ static int answer_unchanged(struct req *r, uint64_t seen, bool may_park)
         return 1;
     }
     reply_desired(r, text, hash, r->who.host_desired_gen);
-    free_secret_text(&text);
+    xfree_secret(&text);
     return 1;
 }
 
@@ -505,12 +492,12 @@ static void answer_desired(struct req *r)
         read_desired(r, may_park ? r->park_hash : NULL, &text, hash, &gen) < 0)
         return;
     if (gen == 0) {
-        free_secret_text(&text);
+        xfree_secret(&text);
         http_park(r, seen, r->park_deadline_ms);
         return;
     }
     reply_desired(r, text, hash, gen);
-    free_secret_text(&text);
+    xfree_secret(&text);
 }
 
 /* The host's own fields: ports {min, max} into pmin/pmax (left "" when absent), seed_port an

@@ -162,10 +162,7 @@ static void req_free(struct req *r)
     buf_free(&r->body);
     json_decref(r->json);
     free(r->reply);
-    if (r->park_secret) {
-        explicit_bzero(r->park_secret, strlen(r->park_secret));
-        free(r->park_secret);
-    }
+    xfree_secret(&r->park_secret);
     for (i = 0; i < r->nheaders; i++) {
         free(r->headers[i][0]);
         free(r->headers[i][1]);

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 
 #include "api/dbq.h"
-#include "lib/hbproto.h"
+#include "control/placement.h"
 
 static const char sql_plan_size[] =
     "SELECT cpu_millis, memory_mb, disk_mb FROM plans WHERE name = $1";
@@ -13,14 +13,12 @@ static const char sql_tenant_quota[] =
     "SELECT max_instances, max_cpu_millis, max_memory_mb, max_disk_mb, used_instances,"
     " used_cpu_millis, used_memory_mb, used_disk_mb FROM tenants WHERE id = $1::bigint";
 /* The hosts offering the engine; those that could take a member of the plan when empty (the plan
- * within each capacity times the operator's ratio, as the scheduler counts it); and those of
- * them that are ready and not draining: they can take it now. */
-/* Hosts offering engine $1, those plan $2 fits on (size, and IO limits only where the agent
- * can enforce them), those of them open, those only IO keeps out. */
+ * within each capacity times the operator's ratio, as the scheduler counts it, and its IO
+ * limits only where they can be enforced); those of them that are ready and not draining: they
+ * can take it now; and those that only the IO limits keep out. */
 static const char sql_hosts_fit[] =
-    "WITH p AS (SELECT cpu_millis, memory_mb, disk_mb,"
-    "  read_iops > 0 OR write_iops > 0 OR read_bps > 0 OR write_bps > 0 AS io"
-    "  FROM plans WHERE name = $2),"
+    "WITH p AS (SELECT cpu_millis, memory_mb, disk_mb, " PLACEMENT_SQL_PLAN_IO("pl") " AS io"
+    "  FROM plans pl WHERE name = $2),"
     " s AS (SELECT round(max(value::numeric) FILTER (WHERE key = 'cpu_ratio'), 3) AS c,"
     "  round(max(value::numeric) FILTER (WHERE key = 'memory_ratio'), 3) AS m,"
     "  round(max(value::numeric) FILTER (WHERE key = 'disk_ratio'), 3) AS d FROM settings"
@@ -28,7 +26,7 @@ static const char sql_hosts_fit[] =
     " f AS (SELECT h.state = 'ready' AND NOT h.draining AS open,"
     "  floor(h.cpu_millis * s.c) >= p.cpu_millis"
     "  AND floor(h.memory_mb * s.m) >= p.memory_mb AND floor(h.disk_mb * s.d) >= p.disk_mb AS big,"
-    "  NOT (p.io AND coalesce(h.agent->'" HB_F_IO_LIMITS "' = 'false'::jsonb, false)) AS io_ok"
+    "  NOT (p.io AND " PLACEMENT_SQL_HOST_NO_IO("h") ") AS io_ok"
     "  FROM hosts h, p, s WHERE $1 = ANY (h.engines))"
     " SELECT count(*), count(*) FILTER (WHERE big AND io_ok),"
     " count(*) FILTER (WHERE big AND io_ok AND open), count(*) FILTER (WHERE big AND NOT io_ok)"

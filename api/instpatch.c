@@ -12,10 +12,10 @@
 #include "api/instcheck.h"
 #include "api/instview.h"
 #include "control/notify.h"
+#include "control/placement.h"
 #include "control/reconcile.h"
 #include "store/store.h"
 #include "lib/catalog.h"
-#include "lib/hbproto.h"
 #include "lib/istate.h"
 #include "lib/valid.h"
 
@@ -59,14 +59,13 @@ static const char sql_patch_hosts[] =
     " SELECT (SELECT count(*) FROM ms) = (SELECT count(*) FROM u),"
     " (SELECT string_agg(h.name, ', ') FROM hosts h JOIN ms ON ms.host_id = h.id"
     "  WHERE h.id NOT IN (SELECT id FROM u))";
-/* The hosts of the members meant to run that cannot enforce plan $2's IO limits (their agents
- * reported io_limits false: the data directory is on no block device); NULL when none. */
+/* The hosts of the members meant to run that cannot enforce plan $2's IO limits; NULL when
+ * none. */
 static const char sql_patch_io[] =
     "SELECT string_agg(h.name, ', ' ORDER BY h.name) FROM members m"
     " JOIN hosts h ON h.id = m.host_id JOIN plans p ON p.name = $2"
     " WHERE m.instance_id = $1::uuid AND m.desired = 'running'"
-    " AND (p.read_iops > 0 OR p.write_iops > 0 OR p.read_bps > 0 OR p.write_bps > 0)"
-    " AND h.agent->'" HB_F_IO_LIMITS "' = 'false'::jsonb";
+    " AND " PLACEMENT_SQL_PLAN_IO("p") " AND " PLACEMENT_SQL_HOST_NO_IO("h");
 static const char sql_patch_members[] =
     "UPDATE members SET cpu_millis = $2::bigint, memory_mb = $3::bigint, disk_mb = $4::bigint,"
     " spec_version = spec_version + 1 WHERE instance_id = $1::uuid AND desired = 'running'"

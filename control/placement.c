@@ -22,7 +22,6 @@
 #include "control/errc.h"
 #include "control/notify.h"
 #include "lib/buf.h"
-#include "lib/hbproto.h"
 #include "lib/log.h"
 #include "lib/xalloc.h"
 #include "scheduler/place.h"
@@ -48,15 +47,11 @@ static void view_free(struct view *v)
 }
 
 static const char sql_settings[] = "SELECT key, value FROM settings WHERE key <> $1";
-/* A host whose agent reported io_limits false cannot enforce IO limits (its data directory is
- * on no block device); an agent that does not report it is taken as able to. */
 static const char sql_hosts[] =
-    "SELECT id, name, zone, array_to_json(engines)::text, cpu_millis, memory_mb, disk_mb,"
-    " alloc_cpu_millis, alloc_memory_mb, alloc_disk_mb, state, draining,"
-    " coalesce(agent->'" HB_F_IO_LIMITS "' = 'false'::jsonb, false) FROM hosts"
-    " WHERE id > $1::bigint ORDER BY id";
-/* Whether the plan p has an IO limit. */
-#define PLAN_IO "(p.read_iops > 0 OR p.write_iops > 0 OR p.read_bps > 0 OR p.write_bps > 0)"
+    "SELECT h.id, h.name, h.zone, array_to_json(h.engines)::text, h.cpu_millis, h.memory_mb,"
+    " h.disk_mb, h.alloc_cpu_millis, h.alloc_memory_mb, h.alloc_disk_mb, h.state, h.draining, "
+    PLACEMENT_SQL_HOST_NO_IO("h") " FROM hosts h WHERE h.id > $1::bigint ORDER BY h.id";
+#define PLAN_IO PLACEMENT_SQL_PLAN_IO("p")
 
 /* The scheduler configuration from the settings table. */
 static int load_config(struct place_config *cfg, struct err *e)

@@ -68,3 +68,12 @@ char *xasprintf(const char *fmt, ...)
         oom();
     return p;
 }
+
+void xfree_secret(char **s)
+{
+    if (*s) {
+        explicit_bzero(*s, strlen(*s));
+        free(*s);
+        *s = NULL;
+    }
+}
