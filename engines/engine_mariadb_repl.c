@@ -786,10 +786,12 @@ int mdb_health(const struct engine_spec *s, int timeout_ms, struct engine_health
         if (out->lag_bytes < 0 && done >= 0 && got >= 0)
             out->lag_bytes = 0;
         out->lag_seconds = st.behind;
-    } else if (read_only) {
+    } else if (read_only && !(s->repl && s->repl->role == ENGINE_ROLE_PRIMARY)) {
         /* A replica that does not follow yet: its own binary log is not comparable. */
         out->upstream_up = 0;
     } else {
+        /* The primary, also when a switchover fenced it (read_only): its binary log is what
+         * its replicas follow, and the switchover waits for its final position */
         if (!(res = mdb_nb_query(m, "SHOW MASTER STATUS", deadline, e)))
             goto out;
         if ((row = mysql_fetch_row(res)) != NULL)
