@@ -8,9 +8,9 @@
  * - Admin path: mariadb-install-db creates root@localhost and <os user>@localhost identified
  *   via unix_socket (their password login is disabled), so only the OS users root (the agent)
  *   and the engine's own user get in, and only over the socket in a 0700 directory.
- * - The tenant gets a fixed list of global privileges without SUPER, READ_ONLY ADMIN, FILE,
- *   SHUTDOWN, RELOAD or the replication and binlog administration privileges: it cannot
- *   bypass read_only (the HA fence), read the engine user's files, or stop the server.
+ * - The tenant owns its databases and no global privilege beyond PROCESS and SHOW DATABASES
+ *   (engine_mariadb_tenant.c): it cannot bypass read_only (the HA fence), read the engine
+ *   user's files, stop the server, write the system schemas or touch other accounts.
  * - Live resize: max_connections, the buffer pool and the redo log size (all dynamic in
  *   10.11); nothing is normally left for a restart.
  * - server_id is derived from the instance, the listen address and the port (FNV-1a), so
@@ -41,13 +41,6 @@
 
 #define MY_DEFAULT_SBIN "/usr/sbin"
 #define MY_INIT_TIMEOUT_MS 300000
-
-/* What the tenant may do: everything a database owner needs, nothing that reaches the
- * server's files, its shutdown, the read_only fence or replication. */
-#define MY_TENANT_PRIVILEGES                                                                       \
-    "SELECT, INSERT, UPDATE, DELETE, CREATE, DROP, REFERENCES, INDEX, ALTER, "                     \
-    "CREATE TEMPORARY TABLES, LOCK TABLES, EXECUTE, CREATE VIEW, SHOW VIEW, CREATE ROUTINE, "      \
-    "ALTER ROUTINE, EVENT, TRIGGER, SHOW DATABASES, PROCESS, CREATE USER, DELETE HISTORY"
 
 /* ---- sizing (see docs/engines.md) ---- */
 
@@ -353,7 +346,7 @@ static int mdb_create_user(const struct engine_spec *s, struct err *e)
         return 0;
     if (!(m = mdb_connect(s, MY_ADMIN_TIMEOUT_MS, e)))
         goto out;
-    if (mdb_account(m, s->username, s->verifier, MY_TENANT_PRIVILEGES " ON *.*", true, e) < 0)
+    if (mdb_tenant_account(m, s->username, s->verifier, e) < 0)
         goto out;
     /* The user name is [a-z][a-z0-9_]*: a valid unquoted-safe identifier inside backquotes. */
     buf_printf(&sql, "CREATE DATABASE IF NOT EXISTS `%s`", s->username);

@@ -40,6 +40,17 @@ int mdb_exec(MYSQL *m, const char *what, const char *sql, struct err *e);
 int mdb_account(MYSQL *m, const char *name, const char *native_hash, const char *privileges,
                 bool grant_option, struct err *e);
 
+/* ---- engine_mariadb_tenant.c ---- */
+
+/* The tenant's account name@'%' (create or update from its mysql_native_password hash): a
+ * database owner on every database but the system schemas, with the routines that manage its
+ * application accounts. Writes nothing when all is in place. */
+int mdb_tenant_account(MYSQL *m, const char *name, const char *native_hash, struct err *e);
+/* Give account user@'%' (user escaped), or PUBLIC when user is NULL, the rows that hide the
+ * system schemas from a database grant on `%` (engine_mariadb_tenant.c, NOTES). Writes
+ * nothing when they are there. */
+int mdb_shadow_rows(MYSQL *m, const char *user, struct err *e);
+
 /* ---- engine_mariadb_repl.c ---- */
 
 /* Append to cnf the replication settings of spec->repl's role (pure). */

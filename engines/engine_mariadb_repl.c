@@ -190,6 +190,7 @@ int mdb_repl_setup(const struct engine_spec *s, struct err *e)
 {
     MYSQL *m = NULL;
     char *hash = crypto_mysql_native_hash(s->repl->secret);
+    char user[2 * 80 + 1];
     int rc = -1;
 
     if (!hash) {
@@ -199,6 +200,10 @@ int mdb_repl_setup(const struct engine_spec *s, struct err *e)
     if (!(m = mdb_connect(s, MY_ADMIN_TIMEOUT_MS, e)))
         goto out;
     rc = mdb_account(m, s->repl->user, hash, "REPLICATION SLAVE ON *.*", false, e);
+    if (rc == 0) { /* a user name has at most 80 characters (mdb_account refused longer) */
+        mysql_real_escape_string(m, user, s->repl->user, (unsigned long)strnlen(s->repl->user, 80));
+        rc = mdb_shadow_rows(m, user, e);
+    }
     if (rc == 0)
         rc = mdb_sync_live(m, s, false, e);
 out:

@@ -288,6 +288,115 @@ def test_engine_end_to_end(engine, member_factory):
     assert not os.path.exists(m.dir)
 
 
+def mysql_root(m, query):
+    """query as root@localhost over the member's admin socket (unix_socket authentication)."""
+    sock = os.path.join(m.dir, "mysqld.%d.sock" % m.port)
+    p = subprocess.run(["mariadb", "-S", sock, "-u", "root", "-N", "-B", "-e", query], capture_output=True,
+                       text=True, timeout=RUN_TIMEOUT)
+    assert p.returncode == 0, "as root: %s: %s" % (query, p.stderr)
+    return p.stdout
+
+
+def mysql_refused(conn, query, code):
+    """query fails with MariaDB error `code` (an access refusal, not any other failure)."""
+    import pymysql
+    with pytest.raises((pymysql.err.OperationalError, pymysql.err.InternalError, pymysql.err.ProgrammingError)) as ei:
+        sql(conn, query)
+    assert ei.value.args[0] == code, "%s: %r" % (query, ei.value.args)
+
+
+def test_mariadb_tenant_owns_its_databases_not_the_server(member_factory):
+    """The MariaDB tenant is a database owner that makes its own databases and application
+    accounts, and can reach neither the system schemas nor the accounts the agent and
+    replication use (engines/engine_mariadb_tenant.c)."""
+    import pymysql
+    m = member_factory("mysql")
+    m.start(memory=256)
+    conn = connect("mysql", m.port, m.password)
+    accounts = mysql_root(m, "SELECT CONCAT(User, '@', Host) FROM mysql.user ORDER BY 1")
+
+    # A database owner: databases, tables, routines, its own application accounts.
+    sql(conn, "CREATE DATABASE shop")
+    sql(conn, "CREATE TABLE shop.orders (id int PRIMARY KEY, v text)")
+    sql(conn, "INSERT INTO shop.orders VALUES (1, 'one')")
+    sql(conn, "CREATE PROCEDURE shop.n() SELECT COUNT(*) FROM shop.orders")
+    sql(conn, "CALL mysql.dbaas_create_user('web', 'web-password-1')")
+    sql(conn, "GRANT SELECT, INSERT ON shop.* TO 'web'@'%'")
+    web = pymysql.connect(host="127.0.0.1", port=m.port, user="web", password="web-password-1",
+                          database="shop", connect_timeout=10, autocommit=True)
+    assert sql(web, "SELECT v FROM orders") == (("one",),)
+    mysql_refused(web, "DELETE FROM orders", 1142)
+    web.close()
+    sql(conn, "CALL mysql.dbaas_set_password('web', 'web-password-2')")
+    pymysql.connect(host="127.0.0.1", port=m.port, user="web", password="web-password-2",
+                    connect_timeout=10).close()
+
+    # Not the server's: the system schemas, other accounts, roles, definers.
+    for query, code in [
+            ("SELECT COUNT(*) FROM mysql.global_priv", 1142),
+            ("DELETE FROM mysql.global_priv WHERE User = 'root'", 1142),
+            ("UPDATE mysql.user SET Host = 'x' WHERE 0", 1142),
+            ("DROP DATABASE mysql", 1044),
+            ("DROP DATABASE sys", 1044),
+            ("UPDATE sys.sys_config SET value = value WHERE 0", 1142),
+            ("TRUNCATE performance_schema.events_statements_summary_by_digest", 1142),
+            ("DROP USER 'root'@'localhost'", 1227),
+            ("ALTER USER 'root'@'localhost' IDENTIFIED BY 'x'", 1227),
+            ("RENAME USER 'root'@'localhost' TO 'x'@'localhost'", 1227),
+            ("SET PASSWORD FOR 'root'@'localhost' = PASSWORD('x')", 1044),
+            ("CREATE USER 'x'@'%'", 1227),
+            ("CREATE ROLE r", 1227),
+            ("GRANT SELECT ON mysql.* TO 'web'@'%'", 1044),
+            ("REVOKE PROCESS ON *.* FROM 'app'@'%'", 1045),
+            ("CREATE DEFINER = 'root'@'localhost' PROCEDURE shop.p() SELECT 1", 1227),
+            ("SET GLOBAL read_only = OFF", 1227),
+            ("CALL mysql.dbaas_drop_user('root')", 1644),
+            ("CALL mysql.dbaas_drop_user('app')", 1644),
+            ("CALL mysql.dbaas_drop_user('mariadb.sys')", 1644),
+            ("CALL mysql.dbaas_set_password('root', 'x-password-1')", 1644),
+            ("CALL mysql.dbaas_create_user('dbaas_repl', 'x-password-1')", 1644),
+            ("CALL mysql.dbaas_create_user('web2', 'short')", 1644)]:
+        mysql_refused(conn, query, code)
+    # A failed create leaves no account behind.
+    assert "web2@%" not in mysql_root(m, "SELECT CONCAT(User, '@', Host) FROM mysql.user")
+    sql(conn, "SET SESSION sql_mode = ''")
+    mysql_refused(conn, "GRANT SELECT ON shop.* TO 'new'@'%' IDENTIFIED BY 'new-password-1'", 1410)
+
+    # A grant on every database, to an application account or to PUBLIC, still stops at the
+    # system schemas.
+    sql(conn, "GRANT ALL PRIVILEGES ON `%`.* TO 'web'@'%'")
+    sql(conn, "GRANT ALL PRIVILEGES ON `%`.* TO PUBLIC")
+    web = pymysql.connect(host="127.0.0.1", port=m.port, user="web", password="web-password-2",
+                          connect_timeout=10, autocommit=True)
+    assert sql(web, "SELECT COUNT(*) FROM shop.orders") == ((1,),)
+    for who in (conn, web):
+        mysql_refused(who, "SELECT COUNT(*) FROM mysql.global_priv", 1142)
+        mysql_refused(who, "DROP DATABASE mysql", 1044)
+    web.close()
+    sql(conn, "CALL mysql.dbaas_drop_user('web')")
+    with pytest.raises(pymysql.err.OperationalError) as ei:
+        pymysql.connect(host="127.0.0.1", port=m.port, user="web", password="web-password-2", connect_timeout=10)
+    assert ei.value.args[0] == 1045
+    conn.close()
+
+    # The agent's accounts are all still there and its admin path works.
+    assert mysql_root(m, "SELECT CONCAT(User, '@', Host) FROM mysql.user ORDER BY 1") == accounts
+    engine_check("user", "mysql", m.dir, m.port, password=m.password)
+
+    # An account made by an earlier driver (global privileges, CREATE USER among them) loses
+    # them at the next start; its data stays.
+    mysql_root(m, "GRANT CREATE USER, INSERT, UPDATE, DELETE ON *.* TO 'app'@'%' WITH GRANT OPTION")
+    m.stop()
+    m.start(memory=256)
+    grants = mysql_root(m, "SHOW GRANTS FOR 'app'@'%'")
+    assert "ON *.* TO `app`@`%` IDENTIFIED BY PASSWORD" in grants and "CREATE USER" not in grants, grants
+    assert re.search(r"GRANT PROCESS, SHOW DATABASES ON \*\.\* TO `app`@`%`", grants), grants
+    conn = connect("mysql", m.port, m.password)
+    assert sql(conn, "SELECT v FROM shop.orders") == (("one",),)
+    mysql_refused(conn, "DROP USER 'root'@'localhost'", 1227)
+    conn.close()
+
+
 @pytest.mark.parametrize("engine", ENGINES)
 def test_plan_below_minimum_is_refused(engine, member_factory):
     minimum = int(engine_check("min", engine).stdout)
