@@ -10,7 +10,8 @@
  * Three queues, each in turn order (the instance tried longest ago first, then the oldest): pending
  * instances (all their members), replicas a PATCH asked for, replicas to rebuild off draining or
  * unreachable hosts. An instance that cannot be placed is marked tried and goes to the back, so
- * that it never keeps the ones behind it waiting, however many wait. */
+ * that it never keeps the ones behind it waiting, however many wait. In the first two queues
+ * tenants take turns (TENANT_TURNS): one tenant's backlog does not hold up the others. */
 #include "control/placement.h"
 
 #include <stdio.h>
@@ -149,12 +150,21 @@ fail:
     return -1;
 }
 
-/* The placement queue: pending instances, those never tried or tried longest ago first. */
+/* Tenants take turns: the queue ranks each instance within its tenant (never tried or tried
+ * longest ago first, then the oldest), and serves every tenant's first before anyone's second,
+ * so that a tenant with thousands waiting delays another's by one place each, not thousands.
+ * WHERE is the queue (pending instances, or placed ones short of replicas). */
+#define TENANT_TURNS(WHERE)                                                                        \
+    "(SELECT id, row_number() OVER (PARTITION BY tenant_id"                                       \
+    " ORDER BY place_tried_at NULLS FIRST, seq) AS turn FROM instances WHERE " WHERE ") q"
+#define TENANT_TURNS_ORDER " ORDER BY q.turn, i.place_tried_at NULLS FIRST, i.seq LIMIT $1"
+
+/* The placement queue: pending instances in tenant turns. */
 static const char sql_pending[] =
     "SELECT i.id, i.engine, i.replicas, p.cpu_millis, p.memory_mb, p.disk_mb,"
     " coalesce(i.status_reason, ''), i.tenant_id, " PLAN_IO
-    " FROM instances i JOIN plans p ON p.id = i.plan_id"
-    " WHERE i.status = 'pending' ORDER BY i.place_tried_at NULLS FIRST, i.seq LIMIT $1";
+    " FROM " TENANT_TURNS("status = 'pending'") " JOIN instances i ON i.id = q.id"
+    " JOIN plans p ON p.id = i.plan_id" TENANT_TURNS_ORDER;
 static const char sql_alloc[] =
     "UPDATE hosts SET alloc_cpu_millis = alloc_cpu_millis + $2::bigint,"
     " alloc_memory_mb = alloc_memory_mb + $3::bigint, alloc_disk_mb = alloc_disk_mb + $4::bigint"
@@ -224,9 +234,8 @@ static const char sql_short[] =
     " p.cpu_millis, p.memory_mb, p.disk_mb,"
     " (SELECT coalesce(json_agg(o.host_id), '[]') FROM members o"
     "  WHERE o.instance_id = i.id)::text, " PLAN_IO
-    " FROM instances i JOIN plans p ON p.id = i.plan_id"
-    " WHERE i.replicas_pending AND i.status IN ('running', 'degraded', 'resizing')"
-    " ORDER BY i.place_tried_at NULLS FIRST, i.seq LIMIT $1";
+    " FROM " TENANT_TURNS("replicas_pending AND status IN ('running', 'degraded', 'resizing')")
+    " JOIN instances i ON i.id = q.id JOIN plans p ON p.id = i.plan_id" TENANT_TURNS_ORDER;
 
 static int exec_ok(const char *sql, int n, const char *const *params, PGresult **out, struct err *e)
 {
