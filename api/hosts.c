@@ -12,6 +12,7 @@
 #include "lib/buf.h"
 #include "lib/catalog.h"
 #include "lib/crypto.h"
+#include "lib/log.h"
 #include "lib/valid.h"
 
 #define HOST_COLS                                                                                  \
@@ -188,15 +189,79 @@ static const char sql_host_delete[] =
     "WITH h AS (DELETE FROM hosts WHERE name = $1 RETURNING name)"
     " INSERT INTO events (actor, kind, message)"
     " SELECT $2, 'host.removed', format('host \"%s\" removed', name) FROM h RETURNING id";
+/* Force: a host that is not ready and will not come back. Its members' rows go with it, which
+ * finishes the deletes that waited for its agent (reconcile finalizes those instances and
+ * returns their usage); an instance that kept a running member there is marked short of a
+ * replica, so the scheduler places one elsewhere. Refused (nothing changes) while the host is
+ * ready, or while it holds the running primary of an instance that is not being deleted: the
+ * only writable copy, which HA has not failed over. Answers the host's state, such an
+ * instance's name, the members removed and whether the host went. */
+static const char sql_host_force_delete[] =
+    "WITH h AS (SELECT id, name, state FROM hosts WHERE name = $1 FOR UPDATE),"
+    " b AS (SELECT i.name FROM members m JOIN h ON m.host_id = h.id"
+    "  JOIN instances i ON i.id = m.instance_id WHERE m.role = 'primary' AND m.desired = 'running'"
+    "  AND i.status <> 'deleting' ORDER BY i.name LIMIT 1),"
+    " ok AS (SELECT id, name FROM h WHERE state <> 'ready' AND NOT EXISTS (SELECT 1 FROM b)),"
+    " d AS (DELETE FROM members m USING ok WHERE m.host_id = ok.id"
+    "  RETURNING m.instance_id, m.desired = 'running' AS live),"
+    " i AS (UPDATE instances i SET host_id = CASE WHEN i.host_id = ok.id THEN NULL"
+    "  ELSE i.host_id END, replicas_pending = i.replicas_pending OR (i.status IN ('running',"
+    "  'degraded', 'resizing') AND EXISTS (SELECT 1 FROM d WHERE d.instance_id = i.id AND d.live))"
+    "  FROM ok WHERE i.host_id = ok.id OR i.id IN (SELECT instance_id FROM d) RETURNING i.id),"
+    " x AS (DELETE FROM hosts USING ok WHERE hosts.id = ok.id RETURNING hosts.name),"
+    " e AS (INSERT INTO events (actor, kind, message) SELECT $2, 'host.removed',"
+    "  format('host \"%s\" removed by force with %s member(s)', name,"
+    "  (SELECT count(*) FROM d)) FROM x)"
+    " SELECT h.state, (SELECT name FROM b), (SELECT count(*) FROM d), (SELECT count(*) FROM x),"
+    " (SELECT count(*) FROM i) FROM h";
 
-void h_host_delete(struct req *r)
+static void host_force_delete(struct req *r)
 {
-    PGresult *res = dbq_run(r, sql_host_delete, r->params[0], r->who.actor);
+    PGresult *res = dbq_ok(r, sql_host_force_delete, r->params[0], r->who.actor);
 
     if (!res)
         return;
+    if (PQntuples(res) == 0)
+        http_error(r, 404, "not_found", NULL, "host not found");
+    else if (strcmp(PQgetvalue(res, 0, 0), "ready") == 0)
+        http_error(r, 409, "conflict", NULL,
+                   "host \"%s\" is ready: stop its agent (or drain it) before removing it by force",
+                   r->params[0]);
+    else if (!PQgetisnull(res, 0, 1))
+        http_error(r, 409, "conflict", NULL,
+                   "host \"%s\" holds the running primary of instance \"%s\", which has not failed"
+                   " over: delete the instance or wait for the failover",
+                   r->params[0], PQgetvalue(res, 0, 1));
+    else {
+        log_info("event=host_force_removed host=%s members=%s", r->params[0],
+                 PQgetvalue(res, 0, 2));
+        notify_bump(); /* its token's cached row and the scheduler */
+        http_reply_empty(r, 204);
+    }
+    PQclear(res);
+}
+
+void h_host_delete(struct req *r)
+{
+    const char *force = http_query(r, "force");
+    PGresult *res;
+
+    if (force && strcmp(force, "true") != 0 && strcmp(force, "false") != 0) {
+        http_error(r, 400, "invalid_field", "force", "force must be true or false");
+        return;
+    }
+    if (force && strcmp(force, "true") == 0) {
+        host_force_delete(r);
+        return;
+    }
+    res = dbq_run(r, sql_host_delete, r->params[0], r->who.actor);
+    if (!res)
+        return;
     if (dbq_fk_violation(res))
-        http_error(r, 409, "conflict", NULL, "host \"%s\" still holds instances", r->params[0]);
+        http_error(r, 409, "conflict", NULL,
+                   "host \"%s\" still holds instances (a host that will not come back: "
+                   "?force=true)",
+                   r->params[0]);
     else if (!store_ok(res))
         dbq_sql_error(r, res);
     else if (PQntuples(res) == 0)

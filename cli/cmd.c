@@ -467,10 +467,11 @@ int cmd_call_named(struct cmd_ctx *ctx, const char *method, const char *prefix, 
     return rc < 0 ? CMD_EAPI : CMD_OK;
 }
 
-int cmd_delete_named(struct cmd_ctx *ctx, const char *prefix, const char *kind, const char *verb)
+int cmd_delete_named(struct cmd_ctx *ctx, const char *prefix, const char *suffix, const char *kind,
+                     const char *verb)
 {
     struct buf done = BUF_INIT;
-    int rc = cmd_call_named(ctx, "DELETE", prefix, NULL, NULL);
+    int rc = cmd_call_named(ctx, "DELETE", prefix, suffix, NULL);
 
     if (rc == CMD_OK && !ctx->json) {
         buf_printf(&done, "%s \"", kind);

@@ -91,7 +91,9 @@ void cmd_path(struct buf *path, const char *prefix, const char *segment, const c
 int cmd_call_named(struct cmd_ctx *ctx, const char *method, const char *prefix, const char *suffix,
                    json_t **out);
 
-/* DELETE prefix + the first positional argument; prints `<kind> "<name>" <verb>` unless --json. */
-int cmd_delete_named(struct cmd_ctx *ctx, const char *prefix, const char *kind, const char *verb);
+/* DELETE prefix + the first positional argument + suffix (may be NULL, e.g. "?force=true");
+ * prints `<kind> "<name>" <verb>` unless --json. */
+int cmd_delete_named(struct cmd_ctx *ctx, const char *prefix, const char *suffix, const char *kind,
+                     const char *verb);
 
 #endif

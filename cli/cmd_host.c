@@ -221,7 +221,10 @@ static int host_undrain(struct cmd_ctx *ctx)
 
 static int host_remove(struct cmd_ctx *ctx)
 {
-    return cmd_delete_named(ctx, "/v1/hosts/", "host", "removed");
+    bool force = args_has(ctx->a, "force");
+
+    return cmd_delete_named(ctx, "/v1/hosts/", force ? "?force=true" : NULL, "host",
+                            force ? "removed by force" : "removed");
 }
 
 static const struct args_spec host_add_specs[] = {
@@ -234,6 +237,13 @@ static const struct args_spec host_add_specs[] = {
     {0},
 };
 
+static const struct args_spec host_remove_specs[] = {
+    {"force", ARGS_FLAG, NULL, false,
+     "the host is down and will not return: finish the deletes that waited for it and move its "
+     "replicas (refused while it is ready or holds a primary that did not fail over)"},
+    {0},
+};
+
 const struct cmd_def cmd_host_defs[] = {
     {"host", "add", "NAME --address A --zone Z --cpu Q --memory Q --disk Q --engines LIST", 1, 1,
      "register a host (prints its agent token once)", host_add_specs, false, host_add},
@@ -241,7 +251,8 @@ const struct cmd_def cmd_host_defs[] = {
     {"host", "show", "NAME", 1, 1, "show a host", NULL, false, host_show},
     {"host", "drain", "NAME", 1, 1, "stop placing instances on a host", NULL, false, host_drain},
     {"host", "undrain", "NAME", 1, 1, "place instances on a host again", NULL, false, host_undrain},
-    {"host", "remove", "NAME", 1, 1, "remove a host that runs no instances", NULL, false,
-     host_remove},
+    {"host", "remove", "NAME [--force]", 1, 1,
+     "remove a host that runs no instances (--force: one that is down for good)", host_remove_specs,
+     false, host_remove},
     {0},
 };

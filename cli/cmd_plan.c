@@ -153,7 +153,7 @@ static int plan_show(struct cmd_ctx *ctx)
 
 static int plan_delete(struct cmd_ctx *ctx)
 {
-    return cmd_delete_named(ctx, "/v1/plans/", "plan", "deleted");
+    return cmd_delete_named(ctx, "/v1/plans/", NULL, "plan", "deleted");
 }
 
 static const struct args_spec plan_create_specs[] = {

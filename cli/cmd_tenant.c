@@ -129,7 +129,7 @@ static int tenant_delete_path(struct cmd_ctx *ctx, const char *path, const char 
 
 static int tenant_delete(struct cmd_ctx *ctx)
 {
-    return cmd_delete_named(ctx, "/v1/tenants/", "tenant", "deleted");
+    return cmd_delete_named(ctx, "/v1/tenants/", NULL, "tenant", "deleted");
 }
 
 static int token_create(struct cmd_ctx *ctx)

@@ -2,11 +2,12 @@
 (as test_conformance.py's Agent) and report health probes, and the tests check what dbaasd answers
 them (the replication secret, primary, replicas, seed, generation), what it shows (members' role,
 writability and lag, degraded and back, metrics), PATCH of the replicas, placement that no
-unplaceable instance can block, the create's credentials, and that the replication secret never
-leaks. Each test has a dbaasd of its own: hosts make the scheduler place every pending instance.
+unplaceable instance or tenant's backlog can block, the forced removal of a host that never
+returns, the create's credentials, and that the replication secret never leaks. Each test has a dbaasd of its own: hosts make the scheduler place every pending instance.
 """
 
 import re
+import threading
 
 from conftest import Api, assert_error, expect, fake_probe, run_ctl, uniq, wait_until
 
@@ -528,6 +529,135 @@ def test_unplaceable_instances_never_block_the_queue(own_env):
     wait_until(all_tried, what="every waiting instance tried by the scheduler")
     ok = expect(c.post("/v1/instances", {"name": uniq("pg"), "engine": "postgres", "plan": plan}), 202)
     settle(env, tok, ok["id"], agents, lambda i: len(live(i)) == 1, "the instance that fits placed")
+
+
+def test_tenants_take_turns_in_the_queue(own_env):
+    """A tenant with a backlog does not hold up another: with room for four instances, the one
+    instance of a second tenant is among the four placed, although it waited longest and so was
+    tried first each time, and the queue without turns would serve it last (the first tenant's
+    newer instances, never tried or tried more recently, go before it; control/placement.c,
+    TENANT_TURNS)."""
+    env = own_env
+    expect(env.op.put("/v1/scheduler", {"heartbeat_timeout_ms": 600000}), 200)
+    # a host not reporting yet: every create waits (and is tried) until it does
+    h = expect(env.op.post("/v1/hosts", {"name": uniq("h"), "address": "127.0.1.1", "zone": "z0",
+                                         "cpu_millis": 4000, "memory_mb": 2048, "disk_mb": 100000,
+                                         "engines": ["postgres"]}), 201)
+    plan = env.mk_plan(cpu_millis=10, memory_mb=512, disk_mb=10)
+    _, tok_a = env.mk_tenant()
+    _, tok_b = env.mk_tenant()
+    b_id = expect(env.client(tok_b).post("/v1/instances", {"name": uniq("b"), "engine": "postgres",
+                                                           "plan": plan}), 202)["id"]
+    wait_until(lambda: "not yet reporting" in (get(env, tok_b, b_id)["status_reason"] or ""),
+               what="the second tenant's instance tried")
+    a_ids = [expect(env.client(tok_a).post("/v1/instances", {"name": uniq("a"), "engine": "postgres",
+                                                             "plan": plan}), 202)["id"] for _ in range(12)]
+
+    def all_tried():
+        items = env.client(tok_a).list_all("/v1/instances") + env.client(tok_b).list_all("/v1/instances")
+        return len(items) == 13 and all((i["status_reason"] or "").find("not yet reporting") >= 0 for i in items)
+
+    wait_until(all_tried, what="every instance tried once")
+    agent = Agent(env.server, h, seed_port=19000)
+
+    def placed():
+        agent.beat()
+        items = env.client(tok_a).list_all("/v1/instances") + env.client(tok_b).list_all("/v1/instances")
+        done = [i["id"] for i in items if i["status"] != "pending"]
+        return done if len(done) >= 4 else None
+
+    done = wait_until(placed, what="four instances placed")
+    assert len(placed()) == 4  # the host is full
+    assert b_id in done, "the second tenant's instance waited behind the first's backlog"
+    assert len(set(done) & set(a_ids)) == 3
+
+
+class Beater:
+    """Heartbeats of one agent every 100 ms on a thread of their own (the test never beats it)."""
+
+    def __init__(self, agent):
+        self.agent = agent
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self.run, daemon=True)
+        self.thread.start()
+
+    def run(self):
+        while not self.stopping.wait(0.1):
+            self.agent.beat()
+
+    def stop(self):
+        self.stopping.set()
+        self.thread.join(10)
+
+
+def test_force_removal_of_a_host_that_never_returns(own_env):
+    """A host that is down for good: a plain removal is refused while it holds members; a forced
+    one is refused while the host is ready or holds a primary that did not fail over, and then
+    finishes the deletes that waited for its agent (the tenant's usage comes back) and has the
+    instance that kept a replica there get a new one elsewhere."""
+    env = own_env
+    expect(env.op.put("/v1/scheduler", {"heartbeat_timeout_ms": 600000, "policy": "spread"}), 200)
+    h0 = add_hosts(env, 1)[0]
+    tenant, tok = env.mk_tenant()
+    c = env.client(tok)
+    plan = env.mk_plan(cpu_millis=100, memory_mb=256, disk_mb=256)
+    y = env.mk_instance(tok, plan)["id"]
+    w = env.mk_instance(tok, plan)["id"]
+    for iid in (y, w):
+        settle(env, tok, iid, [h0], lambda i: i["status"] == "running", "running on the first host")
+
+    def new_host(i):
+        h = expect(env.op.post("/v1/hosts", {
+            "name": uniq("h"), "address": "127.0.1.%d" % (i + 1), "zone": "z%d" % i, "cpu_millis": 4000,
+            "memory_mb": 4096, "disk_mb": 100000, "engines": ["postgres"]}), 201)
+        a = Agent(env.server, h, seed_port=19000 + i)
+        a.beat()
+        return a
+
+    h1 = new_host(1)
+    x = env.mk_instance(tok, plan, replicas=1)["id"]
+    inst = settle(env, tok, x, [h0, h1], lambda i: i["status"] == "running" and len(live(i)) == 2, "x running")
+    roles = by_role(inst)
+    assert roles["primary"]["host"] == h1.name and roles["replicas"][0]["host"] == h0.name
+    expect(c.delete("/v1/instances/" + w), 202)
+
+    # the first host stops reporting for good
+    beaters = [Beater(h1)]
+    try:
+        expect(env.op.put("/v1/scheduler", {"heartbeat_timeout_ms": 1000, "unreachable_grace_s": 0}), 200)
+        wait_until(lambda: expect(env.op.get("/v1/hosts/" + h0.name), 200)["state"] == "unreachable",
+                   what="the first host unreachable")
+        assert_error(env.op.delete("/v1/hosts/" + h0.name), 409, "conflict")
+        assert_error(env.op.delete("/v1/hosts/%s?force=maybe" % h0.name), 400, "invalid_field", "force")
+        assert_error(env.op.delete("/v1/hosts/%s?force=true" % h1.name), 409, "conflict")
+        err = assert_error(env.op.delete("/v1/hosts/%s?force=true" % h0.name), 409, "conflict")
+        assert get(env, tok, y)["name"] in err["message"]
+        assert get(env, tok, w)["status"] == "deleting"
+        assert expect(env.op.get("/v1/hosts/" + h0.name), 200)["state"] == "unreachable"  # nothing changed
+
+        expect(c.delete("/v1/instances/" + y), 202)
+        expect(env.op.delete("/v1/hosts/%s?force=true" % h0.name), 204)
+        assert_error(env.op.get("/v1/hosts/" + h0.name), 404, "not_found")
+        assert_error(Api(env.server, h0.api.token).post("/v1/agent/heartbeat", {"members": []}), 401,
+                     "unauthenticated")
+
+        def finished():
+            gone = all(c.get("/v1/instances/" + i).status_code == 404 or get(env, tok, i)["status"] == "deleted"
+                       for i in (y, w))
+            return gone and expect(env.op.get("/v1/tenants/" + tenant), 200)["usage"]["instances"] == 1
+
+        wait_until(finished, what="the deletes finished and the usage returned")
+        assert [m["host"] for m in live(get(env, tok, x))] == [h1.name]
+        # the replica it lost comes back on a new host
+        beaters.append(Beater(new_host(2)))
+        inst = wait_until(lambda: (lambda i: i if len(live(i)) == 2 and i["status"] == "running" else None)(
+            get(env, tok, x)), what="a new replica placed")
+        assert {m["host"] for m in live(inst)} == {h1.name, beaters[1].agent.name}
+        kinds = [e["kind"] for e in env.op.list_all("/v1/events")]
+        assert "host.removed" in kinds
+    finally:
+        for b in beaters:
+            b.stop()
 
 
 def ctl(env, *args, token, ok=True):
