@@ -5,6 +5,7 @@
 # make deps       install missing Debian packages
 # make run        deps + build + start dbaasd with an embedded store under ./var
 # make test       deps + layout check + build + unit tests (plain and sanitized) + integration tests
+#                 against the ASan + UBSan build (integration-test runs them against the plain one)
 
 # `make` with no target builds everything, whatever rule an included module.mk defines first.
 .DEFAULT_GOAL := all
@@ -58,7 +59,8 @@ include bench/module.mk
 
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 
-.PHONY: all deps run test check-layout unit-test unit-test-san integration-test bench-api bench-sched \
+.PHONY: all deps run test check-layout unit-test unit-test-san integration-test integration-test-san \
+        bench-api bench-sched \
         clean format format-check
 all: $(PROGRAMS)
 
@@ -86,6 +88,12 @@ unit-test-san:
 integration-test: all
 	@scripts/run-integration.sh
 
+# The integration suite against dbaasd, dbaas-agent, dbaasctl and the test tools built with
+# ASan and UBSan: any sanitizer report fails it (scripts/run-integration.sh, NOTES).
+integration-test-san:
+	@$(MAKE) --no-print-directory SANITIZE=1 all
+	@DBAAS_BIN_DIR=$(CURDIR)/bin-san DBAAS_SANITIZED=1 scripts/run-integration.sh
+
 # The include directions and file sizes of docs/architecture.md.
 check-layout:
 	@/usr/bin/python3 scripts/check-layout.py
@@ -95,7 +103,7 @@ test: deps
 	@$(MAKE) --no-print-directory all
 	@$(MAKE) --no-print-directory unit-test
 	@$(MAKE) --no-print-directory unit-test-san
-	@$(MAKE) --no-print-directory integration-test
+	@$(MAKE) --no-print-directory integration-test-san
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
