@@ -29,6 +29,7 @@
 #include "agent/probe.h"
 #include "agent/quarantine.h"
 #include "agent/seed.h"
+#include "agent/token.h"
 #include "lib/proc.h"
 #include "lib/clock.h"
 #include "lib/crypto.h"
@@ -56,6 +57,7 @@ static struct agent *agent_new(const struct agent_config *cfg, volatile sig_atom
     pthread_condattr_destroy(&attr);
     a->heartbeat_ms = cfg->heartbeat_ms;
     a->guard_fd = -1;
+    agent_token_init(a);
     return a;
 }
 
@@ -72,6 +74,10 @@ static void agent_free(struct agent *a)
     iso_close(a->iso);
     httpc_free(a->report_http);
     httpc_free(a->poll_http);
+    if (a->token) {
+        explicit_bzero(a->token, strlen(a->token));
+        free(a->token);
+    }
     pthread_cond_destroy(&a->wake);
     pthread_cond_destroy(&a->report_wake);
     free(a->self_exe);

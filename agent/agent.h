@@ -9,6 +9,8 @@
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
 
 #include "agent/lessee.h"
 #include "isolation/isolation.h"
@@ -31,7 +33,8 @@ enum agent_errc {
 
 struct agent_config {
     const char *server;    /* dbaasd's URL */
-    const char *token;     /* the host's agent token */
+    const char *token;     /* the host's agent token (at start: see token) */
+    const char *token_file; /* where it came from, read again when it changes; NULL: --token */
     const char *data_dir;  /* members/ and their engines' data */
     const char *advertise; /* the address engines listen on and dbaasd hands to clients */
     enum iso_kind isolation;
@@ -87,6 +90,11 @@ struct agent {
     pid_t guard_pid;          /* the fence guard, this agent's child */
     pid_t old_guard_pid;      /* the previous agent's guard (0: none), killed once a lease of */
     uint64_t old_guard_start; /* ... this agent's own is fed to the new one */
+    /* the host token in use and its file's identity (agent/token.c): under lock */
+    char *token; /* owned; a secret: never logged */
+    ino_t token_ino;
+    off_t token_size;
+    struct timespec token_mtime;
 };
 
 /* Run until *stop is set (by a signal handler). Engines keep running when it returns: a new

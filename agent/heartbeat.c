@@ -19,6 +19,7 @@
 #include "agent/desired.h"
 #include "engines/engine.h"
 #include "agent/hostinfo.h"
+#include "agent/token.h"
 #include "agent/jobs.h"
 #include "agent/leasing.h"
 #include "agent/member.h"
@@ -222,6 +223,7 @@ int heartbeat_once(struct agent *a, struct httpc *c, int *failures, int wait_ms)
     struct err e;
     int rc = -1;
 
+    agent_token_apply(a, c);
     for (ops = engine_list(); *ops; ops++)
         json_array_append_new(engines, json_string((*ops)->cat->name));
     host.isolation = iso_kind_name(iso_kind_of(a->iso));

@@ -17,6 +17,7 @@
 #include "agent/agent.h"
 #include "agent/fence.h"
 #include "agent/seedcmd.h"
+#include "agent/token.h"
 #include "lib/log.h"
 #include "lib/quantity.h"
 #include "lib/xalloc.h"
@@ -77,21 +78,6 @@ static void usage(FILE *f)
             "  --stop-engines-on-exit  stop the engines when the agent stops (they start\n"
             "                     again with the next agent; for development setups)\n"
             "  --help, --version\n");
-}
-
-static char *read_token(const char *path)
-{
-    char buf[512];
-    FILE *f = fopen(path, "r");
-    size_t n;
-
-    if (!f)
-        return NULL;
-    n = fread(buf, 1, sizeof(buf) - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    buf[strcspn(buf, "\r\n \t")] = '\0';
-    return xstrdup(buf);
 }
 
 struct opts {
@@ -272,13 +258,14 @@ int main(int argc, char **argv)
         usage(stderr);
         goto out;
     }
-    token = o.token ? xstrdup(o.token) : read_token(o.token_file);
+    token = o.token ? xstrdup(o.token) : agent_token_read(o.token_file);
     if (!token || !*token) {
         fprintf(stderr, "dbaas-agent: could not read a token from \"%s\"\n", o.token_file);
         goto out;
     }
     cfg.server = o.server;
     cfg.token = token;
+    cfg.token_file = o.token ? NULL : o.token_file;
     cfg.data_dir = o.data_dir;
     cfg.advertise = o.advertise;
     cfg.libvirt_uri = o.libvirt_uri;

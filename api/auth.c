@@ -1,7 +1,8 @@
 /* Bearer-token authentication. Tokens are never stored or logged: only their SHA-256 is, and
  * each request looks the hash up, so that a revoked token fails on the very next request; a
  * host token's row is looked up again after AUTH_HOST_CACHE_MS or at once after a notified
- * change (api/auth.h), so that an idle heartbeat reads nothing from the store. */
+ * change (api/auth.h), so that an idle heartbeat reads nothing from the store. A host's next
+ * token (a rotation) replaces its current one at its first use, which notifies. */
 #include "api/auth.h"
 
 #include <pthread.h>
@@ -16,15 +17,26 @@
 #include "control/notify.h"
 #include "lib/clock.h"
 #include "lib/crypto.h"
+#include "lib/log.h"
 
-static const char sql_operator[] = "SELECT 1 FROM api_tokens WHERE hash = $1 AND kind = 'operator'";
+static const char sql_operator[] =
+    "SELECT 1 FROM api_tokens WHERE hash = $1 AND kind = 'operator' AND revoked_at IS NULL";
 static const char sql_tenant[] =
     "SELECT t.id, t.name FROM api_tokens a JOIN tenants t ON t.id = a.tenant_id"
     " WHERE a.hash = $1 AND a.kind = 'tenant'";
 /* A host also gets its state and the generation of its desired members (the heartbeat
- * handler's fast path, api/heartbeat.c), read in the same statement. */
+ * handler's fast path, api/heartbeat.c), read in the same statement. Its current token or its
+ * next one (a rotation, api/hosts.c) is accepted; column 5 says which. */
 static const char sql_host[] = "SELECT id, name, state = 'ready', coalesce(desired_hash, ''),"
-                               " desired_gen FROM hosts WHERE token_hash = $1";
+                               " desired_gen, token_hash_next IS NOT DISTINCT FROM $1"
+                               " FROM hosts WHERE token_hash = $1 OR token_hash_next = $1";
+/* The agent used its next token: it becomes the current one, and the old one stops working. */
+static const char sql_host_token_switch[] =
+    "WITH u AS (UPDATE hosts SET token_hash = token_hash_next, token_hash_next = NULL"
+    "  WHERE id = $1::bigint AND token_hash_next = $2 RETURNING name)"
+    " INSERT INTO events (actor, kind, message)"
+    " SELECT 'host:' || name, 'host.token_rotated', format('host \"%s\" uses its new token; the"
+    " old one no longer works', name) FROM u RETURNING id";
 
 /* Host tokens checked recently: a direct-mapped table indexed by the token's hash (uniform), a
  * slot overwritten by the next token that maps to it. */
@@ -168,6 +180,14 @@ int auth_authenticate(struct req *r)
                  PQgetvalue(res, 0, 3));
         r->who.host_desired_gen = strtoll(PQgetvalue(res, 0, 4), NULL, 10);
         snprintf(r->who.token_hash, sizeof(r->who.token_hash), "%s", hash);
+        if (PQgetvalue(res, 0, 5)[0] == 't') {
+            PQclear(res);
+            if (!(res = dbq_ok(r, sql_host_token_switch, r->who.host_id, hash)))
+                return -1;
+            log_info("event=host_token_rotated host=%s", r->who.host);
+            notify_bump(); /* every dbaasd drops the old token's cached row */
+            break;
+        }
         host_remember(&r->who, gen, at_ms);
         break;
     case ROLE_NONE:

@@ -28,6 +28,7 @@ void h_host_list(struct req *r);
 void h_host_get(struct req *r);
 void h_host_drain(struct req *r);
 void h_host_undrain(struct req *r);
+void h_host_token(struct req *r);
 void h_host_delete(struct req *r);
 /* api/settings.c: the scheduler's settings */
 void h_scheduler_get(struct req *r);

@@ -1,4 +1,5 @@
-/* Handlers: hosts (operator routes). A host's agent token is shown once, at registration. */
+/* Handlers: hosts (operator routes). A host's agent token is shown once, at registration or
+ * when a new one is issued (rotation). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -128,6 +129,56 @@ out:
         explicit_bzero(token, strlen(token));
         free(token);
     }
+}
+
+/* A new token for a host. By default it is the host's next token: the current one keeps
+ * working until the agent first uses the new one (api/auth.c), so a rotation never cuts a
+ * running agent off. immediate: it replaces the current one at once (a leaked token); the agent
+ * is refused until it has the new one. A next token not used yet is replaced either way. */
+static const char sql_host_token[] =
+    "WITH u AS (UPDATE hosts h SET token_hash = CASE WHEN $3::boolean THEN $2 ELSE h.token_hash"
+    "  END, token_hash_next = CASE WHEN $3::boolean THEN NULL ELSE $2 END WHERE h.name = $1"
+    "  RETURNING h.*),"
+    " e AS (INSERT INTO events (actor, kind, message) SELECT $4, 'host.token_issued',"
+    "  format('host \"%s\": new agent token issued, %s', name, CASE WHEN $3::boolean THEN"
+    "  'the old one revoked' ELSE 'the old one works until the agent uses the new one' END)"
+    "  FROM u)"
+    " SELECT " HOST_COLS " FROM u h,"
+    " LATERAL (SELECT count(DISTINCT m.instance_id) FROM members m WHERE m.host_id = h.id) n";
+
+void h_host_token(struct req *r)
+{
+    static const char *const keys[] = {"immediate", NULL};
+    bool immediate = false;
+    char hash[65];
+    char *token = NULL;
+    PGresult *res;
+    json_t *host;
+
+    if (body_parse(r, false) < 0 || body_allow(r, keys) < 0 ||
+        body_bool(r, "immediate", &immediate) < 0)
+        return;
+    if (!(token = crypto_token_new(TOKEN_PREFIX_HOST))) {
+        http_error(r, 500, "internal", NULL, "could not generate a token");
+        return;
+    }
+    crypto_sha256_hex(token, strlen(token), hash);
+    res = dbq_ok(r, sql_host_token, r->params[0], hash, immediate ? "true" : "false",
+                 r->who.actor);
+    if (res && PQntuples(res) == 0) {
+        http_error(r, 404, "not_found", NULL, "host not found");
+    } else if (res) {
+        if (immediate)
+            notify_bump(); /* the old token's cached row goes, in every dbaasd */
+        log_info("event=host_token_issued host=%s immediate=%d", r->params[0], immediate);
+        host = host_json(res, 0);
+        json_object_set_new(host, "token", json_string(token));
+        json_object_set_new(host, "immediate", json_boolean(immediate));
+        http_reply_json(r, 201, host);
+    }
+    PQclear(res);
+    explicit_bzero(token, strlen(token));
+    free(token);
 }
 
 static const char sql_host_list[] =

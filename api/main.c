@@ -15,15 +15,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "api/auth.h"
 #include "api/http.h"
+#include "api/optoken.h"
 #include "control/errc.h"
 #include "control/ha.h"
 #include "control/lease.h"
 #include "control/notify.h"
 #include "control/reconcile.h"
-#include "lib/crypto.h"
-#include "lib/fileio.h"
 #include "lib/log.h"
 #include "lib/xalloc.h"
 #include "store/embedded.h"
@@ -46,74 +44,6 @@ static void usage(FILE *f)
                "  --threads N         HTTP worker threads (default 8)\n"
                "  --debug             log debug lines\n"
                "  --help, --version\n");
-}
-
-static const char sql_token_ensure[] =
-    "INSERT INTO api_tokens (id, kind, hash) VALUES ($1, 'operator', $2)"
-    " ON CONFLICT (hash) DO NOTHING";
-
-/* Read DIR/operator.token, or make one on first start (mode 0600, never logged); make sure
- * the store knows its hash. 0 / -1 with e set. */
-static int operator_token(const char *dir, struct err *e)
-{
-    char *path = xasprintf("%s/operator.token", dir);
-    char token[256], line[sizeof(token) + 1], hash[65], id[32];
-    const char *params[2];
-    PGresult *res = NULL;
-    FILE *f = NULL;
-    int rc = -1;
-    size_t n;
-
-    f = fopen(path, "r");
-    if (!f && errno != ENOENT) {
-        /* never replaced silently: the operator's scripts hold the old one */
-        err_set(e, API_E_SYSTEM, "could not read \"%s\": %s", path, strerror(errno));
-        goto out;
-    }
-    if (f) {
-        n = fread(token, 1, sizeof(token) - 1, f);
-        token[n] = '\0';
-        token[strcspn(token, "\r\n")] = '\0';
-        if (strncmp(token, TOKEN_PREFIX_OPERATOR, strlen(TOKEN_PREFIX_OPERATOR)) != 0) {
-            err_set(e, API_E_INVALID, "file \"%s\" does not hold an operator token", path);
-            goto out;
-        }
-    } else {
-        char *t = crypto_token_new(TOKEN_PREFIX_OPERATOR);
-        if (!t) {
-            err_set(e, API_E_SYSTEM, "could not generate the operator token");
-            goto out;
-        }
-        snprintf(token, sizeof(token), "%s", t);
-        explicit_bzero(t, strlen(t));
-        free(t);
-        snprintf(line, sizeof(line), "%s\n", token);
-        if (fileio_write_atomic(path, line, strlen(line), 0600, FILEIO_KEEP_UID, FILEIO_KEEP_GID, 0,
-                                e) < 0)
-            goto out;
-        log_info("event=operator_token_created path=%s", path);
-    }
-    crypto_sha256_hex(token, strlen(token), hash);
-    snprintf(id, sizeof(id), "op_%.12s", hash);
-    params[0] = id;
-    params[1] = hash;
-    res = store_exec(e, sql_token_ensure, 2, params);
-    if (!res)
-        goto out;
-    if (!store_ok(res)) {
-        err_set(e, API_E_STORE, "could not record the operator token: %s",
-                PQresultErrorMessage(res));
-        goto out;
-    }
-    rc = 0;
-out:
-    explicit_bzero(token, sizeof(token));
-    explicit_bzero(line, sizeof(line));
-    PQclear(res);
-    if (f)
-        fclose(f);
-    free(path);
-    return rc;
 }
 
 int main(int argc, char **argv)
@@ -254,7 +184,7 @@ int main(int argc, char **argv)
         log_error("event=start_failed error=\"%s\"", e.msg);
         goto out;
     }
-    if (operator_token(data_dir, &e) < 0) {
+    if (optoken_init(data_dir, &e) < 0) {
         log_error("event=start_failed error=\"%s\"", e.msg);
         goto out;
     }

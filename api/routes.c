@@ -2,6 +2,7 @@
 #include "api/routes.h"
 
 #include "api/handlers.h"
+#include "api/optoken.h"
 
 #define OP ROLE_OPERATOR
 #define TN (ROLE_OPERATOR | ROLE_TENANT)
@@ -27,7 +28,9 @@ const struct route routes[] = {
     {{"GET", "/v1/hosts/{name}"}, OP, h_host_get},
     {{"POST", "/v1/hosts/{name}/drain"}, OP, h_host_drain},
     {{"POST", "/v1/hosts/{name}/undrain"}, OP, h_host_undrain},
+    {{"POST", "/v1/hosts/{name}/token"}, OP, h_host_token},
     {{"DELETE", "/v1/hosts/{name}"}, OP, h_host_delete},
+    {{"POST", "/v1/operator/token"}, OP, h_operator_token},
     {{"GET", "/v1/scheduler"}, OP, h_scheduler_get},
     {{"PUT", "/v1/scheduler"}, OP, h_scheduler_set},
     {{"GET", "/v1/ha"}, OP, h_ha_get},

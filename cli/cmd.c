@@ -8,6 +8,7 @@
 
 #include "cli/cmd_host.h"
 #include "cli/cmd_instance.h"
+#include "cli/cmd_operator.h"
 #include "cli/cmd_plan.h"
 #include "cli/cmd_ha.h"
 #include "cli/cmd_scheduler.h"
@@ -38,7 +39,7 @@ static const struct args_spec cmd_list_specs[] = {
 
 static const struct cmd_def *const cmd_tables[] = {
     cmd_tenant_defs,   cmd_plan_defs, cmd_host_defs, cmd_scheduler_defs,
-    cmd_instance_defs, cmd_ha_defs,   NULL,
+    cmd_instance_defs, cmd_ha_defs,   cmd_operator_defs, NULL,
 };
 
 /* Synopsis of a command: "tenant create NAME". */

@@ -227,6 +227,35 @@ static int host_remove(struct cmd_ctx *ctx)
                             force ? "removed by force" : "removed");
 }
 
+/* A new agent token for a host: by default its next one (the current one works until the
+ * agent uses it), with --immediate the current one at once. */
+static int host_rotate_token(struct cmd_ctx *ctx)
+{
+    bool immediate = args_has(ctx->a, "immediate");
+    json_t *body = json_pack("{s:b}", "immediate", immediate), *h = NULL;
+    struct buf path = BUF_INIT;
+    int rc = CMD_EAPI;
+
+    cmd_path(&path, "/v1/hosts/", ctx->a->pos[0], "/token");
+    if (client_call(ctx->cl, "POST", buf_str(&path), body, NULL, &h) < 0)
+        goto out;
+    if (ctx->json) {
+        cmd_print_json(h);
+    } else {
+        table_kv(stdout, "token", cmd_str(h, "token"));
+        printf("(agent token shown once; write it to the agent's --token-file, which the agent "
+               "reads again when it changes)\n");
+        printf(immediate ? "the old token no longer works\n"
+                         : "the old token works until the agent first uses this one\n");
+    }
+    rc = CMD_OK;
+out:
+    json_decref(h);
+    json_decref(body);
+    buf_free(&path);
+    return rc;
+}
+
 static const struct args_spec host_add_specs[] = {
     {"address", ARGS_VALUE, "A", true, "hostname or IP address of the host"},
     {"zone", ARGS_VALUE, "Z", true, "availability zone"},
@@ -234,6 +263,13 @@ static const struct args_spec host_add_specs[] = {
     {"memory", ARGS_VALUE, "Q", true, "memory capacity, e.g. 64Gi"},
     {"disk", ARGS_VALUE, "Q", true, "disk capacity, e.g. 2Ti"},
     {"engines", ARGS_VALUE, "LIST", true, "engines it runs, comma-separated, among " CATALOG_NAMES},
+    {0},
+};
+
+static const struct args_spec host_token_specs[] = {
+    {"immediate", ARGS_FLAG, NULL, false,
+     "revoke the current token at once (a leaked token); the agent is refused until it has the "
+     "new one"},
     {0},
 };
 
@@ -251,6 +287,8 @@ const struct cmd_def cmd_host_defs[] = {
     {"host", "show", "NAME", 1, 1, "show a host", NULL, false, host_show},
     {"host", "drain", "NAME", 1, 1, "stop placing instances on a host", NULL, false, host_drain},
     {"host", "undrain", "NAME", 1, 1, "place instances on a host again", NULL, false, host_undrain},
+    {"host", "rotate-token", "NAME [--immediate]", 1, 1,
+     "issue a new agent token (prints it once)", host_token_specs, false, host_rotate_token},
     {"host", "remove", "NAME [--force]", 1, 1,
      "remove a host that runs no instances (--force: one that is down for good)", host_remove_specs,
      false, host_remove},

@@ -47,6 +47,7 @@ static const char *const shadow_grants[] = {
 
 /* The routines (MY_TENANT_VERSION in each comment). Names: [A-Za-z][A-Za-z0-9_]*, not root,
  * mysql, PUBLIC or dbaas*; a half-made account is dropped again. */
+/* clang-format off */
 #define MY_ROUTINE(name, args, what) \
     "CREATE OR REPLACE DEFINER=`root`@`localhost` PROCEDURE mysql." name "(" args ")" \
     " SQL SECURITY DEFINER COMMENT '" MY_TENANT_VERSION ": " what "'\n"
@@ -108,6 +109,7 @@ static const char *const routines[] = {
     "  EXECUTE IMMEDIATE CONCAT('DROP USER ', QUOTE(name), '@''%''');\n"
     "END",
 };
+/* clang-format on */
 /* The routines the tenant may call. */
 static const char *const tenant_routines[] = {"dbaas_create_user", "dbaas_set_password",
                                               "dbaas_drop_user"};

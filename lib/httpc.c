@@ -59,6 +59,22 @@ struct httpc *httpc_new(const char *base_url, const char *token)
     return c;
 }
 
+void httpc_set_token(struct httpc *c, const char *token)
+{
+    char *h = token ? xasprintf("Authorization: Bearer %s", token) : NULL;
+
+    if (h && c->auth_header && strcmp(h, c->auth_header) == 0) {
+        explicit_bzero(h, strlen(h));
+        free(h);
+        return;
+    }
+    if (c->auth_header) {
+        explicit_bzero(c->auth_header, strlen(c->auth_header));
+        free(c->auth_header);
+    }
+    c->auth_header = h;
+}
+
 void httpc_free(struct httpc *c)
 {
     if (!c)

@@ -10,6 +10,9 @@ struct httpc; /* opaque: one reusable curl handle */
 
 struct httpc *httpc_new(const char *base_url, const char *token);
 void httpc_free(struct httpc *c);
+/* Use token (copied; NULL: no Authorization header) from the next request on. Not thread-safe:
+ * call it on the thread that uses c. */
+void httpc_set_token(struct httpc *c, const char *token);
 
 /* Set a header for the next request only (e.g. "Idempotency-Key: x"). Copied. */
 void httpc_add_header(struct httpc *c, const char *header);

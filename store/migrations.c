@@ -283,6 +283,13 @@ const struct migration migrations[] = {
       * changes and at least every minute, and readers take the later of the two. */
      "CREATE UNLOGGED TABLE IF NOT EXISTS host_seen ("
      " host_id bigint PRIMARY KEY, at timestamptz NOT NULL);"},
+    {10, "token rotation",
+     /* A host's next token (POST /v1/hosts/{name}/token): both work until the agent first
+      * uses the next one, which then replaces the current one (api/auth.c). */
+     "ALTER TABLE hosts ADD COLUMN token_hash_next text UNIQUE;"
+     /* An operator token that a rotation (POST /v1/operator/token) revoked: kept, so that a
+      * dbaasd whose operator.token still holds it does not make it valid again at its start. */
+     "ALTER TABLE api_tokens ADD COLUMN revoked_at timestamptz;"},
 };
 
 const int migrations_count = (int)(sizeof(migrations) / sizeof(migrations[0]));

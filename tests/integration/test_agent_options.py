@@ -1,9 +1,11 @@
 """The agent's options that docs/agent.md promises and no other test exercises: a --config file
-(key = value lines) carrying every setting, --token-file (never the token on the command line),
-and --stop-engines-on-exit against the default (engines outlive the agent and are adopted by the
+(key = value lines) carrying every setting, --token-file (never the token on the command line;
+read again when it changes, so that a token rotates under a running agent), and
+--stop-engines-on-exit against the default (engines outlive the agent and are adopted by the
 next one). A real dbaasd, a real agent (as root), a real Redis."""
 
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -11,7 +13,7 @@ import tempfile
 
 import pytest
 
-from conftest import BIN_DIR, Env, expect, free_port_range, start_server, uniq, wait_until
+from conftest import BIN_DIR, Api, Env, expect, free_port_range, run_ctl, start_server, uniq, wait_until
 
 AGENT = os.path.join(BIN_DIR, "dbaas-agent")
 
@@ -125,3 +127,63 @@ def test_config_file_token_file_and_engines_across_agent_restarts(rig):
     assert alive(new)
     wait_until(lambda: expect(client.get("/v1/instances/" + iid), 200)["status"] == "running",
                timeout=60, what="instance running again")
+
+
+def test_token_rotation_with_a_running_agent(rig):
+    """The agent reads --token-file again when it changes (agent/token.c): a rotated token takes
+    over without a restart and the old one stops working once the agent used the new one; after
+    an immediate rotation the agent is refused until the file holds the new token, then carries
+    on. The host stays ready with its engine, and no token reaches the agent's log."""
+    env, tok, start, log, host = rig
+    agent = start()
+    token_file = [line.split("=", 1)[1].split("#")[0].strip()
+                  for line in open(os.path.join(os.path.dirname(log), "agent.conf"))
+                  if line.startswith("token-file")][0]
+    client = env.client(tok)
+    plan = env.mk_plan(cpu_millis=200, memory_mb=128, disk_mb=256)
+    iid = expect(client.post("/v1/instances", {"name": uniq("db"), "engine": "redis", "plan": plan}), 202)["id"]
+    wait_until(lambda: expect(client.get("/v1/instances/" + iid), 200)["status"] == "running",
+               timeout=90, what="instance running")
+    pid = wait_until(lambda: reported_pid(env, iid), what="member pid reported")
+
+    def valid(token):
+        r = Api(env.server, token).get("/v1/hosts")
+        assert r.status_code in (401, 403), r.text
+        return r.status_code == 403
+
+    def write_token(token):
+        tmp = token_file + ".new"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.write(fd, (token + "\n").encode())
+        os.close(fd)
+        os.rename(tmp, token_file)
+
+    def heartbeats_go_on():
+        first = expect(env.op.get("/v1/hosts/local"), 200)["last_heartbeat"]
+        wait_until(lambda: expect(env.op.get("/v1/hosts/local"), 200)["last_heartbeat"] != first,
+                   what="a new heartbeat")
+        assert expect(env.op.get("/v1/hosts/local"), 200)["state"] == "ready"
+
+    t0 = host["token"]
+    t1 = expect(env.op.post("/v1/hosts/local/token"), 201)["token"]
+    heartbeats_go_on()  # the agent still uses t0, which still works
+    assert valid(t0)
+    write_token(t1)
+    wait_until(lambda: open(log).read().count("event=token_reloaded") == 1, what="the new token read")
+    wait_until(lambda: not valid(t0), what="the old token refused once the agent used the new one")
+    heartbeats_go_on()
+
+    r = run_ctl(["host", "rotate-token", "local", "--immediate"], url=env.server.url, token=env.server.operator_token())
+    assert r.returncode == 0, r.stderr
+    t2 = re.search(r"^token:\s+(\S+)$", r.stdout, re.M).group(1)
+    assert "the old token no longer works" in r.stdout
+    assert not valid(t1)
+    wait_until(lambda: "event=heartbeat_refused status=401" in open(log).read(),
+               what="the agent refused with its old token")
+    write_token(t2)
+    wait_until(lambda: open(log).read().count("event=token_reloaded") == 2, what="the newer token read")
+    heartbeats_go_on()
+    assert alive(pid) and reported_pid(env, iid) == pid
+    assert agent.poll() is None
+    text = open(log).read()
+    assert not any(t in text for t in (t0, t1, t2))

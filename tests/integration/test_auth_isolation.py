@@ -1,6 +1,10 @@
-"""Authentication (401), roles (403) and tenant isolation (another tenant's instance is a 404)."""
+"""Authentication (401), roles (403), tenant isolation (another tenant's instance is a 404) and
+the operator token's rotation."""
 
-from conftest import assert_error, expect, uniq
+import os
+import re
+
+from conftest import Api, assert_error, expect, run_ctl, uniq
 
 
 def test_missing_or_bad_token_is_401(api, mk_tenant):
@@ -112,3 +116,47 @@ def test_revoked_token_refused_on_next_request(api, mk_tenant, client):
     assert api.delete("/v1/tenants/%s/tokens/%s" % (a, tid)).status_code == 204
     assert_error(c.get("/v1/instances"), 401, "unauthenticated")
     assert_error(c.get("/v1/plans"), 401, "unauthenticated")
+
+
+def test_operator_token_rotation(own_server):
+    """POST /v1/operator/token (dbaasctl operator rotate-token): the new token is shown once and
+    written to DATA/operator.token (0600); every other operator token is refused at once; a
+    revoked token put back in the file stays revoked across a restart, and the log says so."""
+    srv = own_server
+    old = srv.operator_token()
+    op = Api(srv, old)
+    tenant = uniq("tn")
+    expect(op.post("/v1/tenants", {"name": tenant}), 201)
+    tok = expect(op.post("/v1/tenants/%s/tokens" % tenant), 201)["token"]
+    assert_error(Api(srv, tok).post("/v1/operator/token"), 403, "forbidden")
+    assert_error(op.post("/v1/operator/token", {"x": 1}), 400, "invalid_field", "x")
+    r = expect(op.post("/v1/operator/token"), 201)
+    new = r["token"]
+    assert new.startswith("dbaas_op_") and new != old and r["revoked"] == 1
+    assert r["file"] == srv.token_path and "file_error" not in r
+    assert srv.operator_token() == new  # the file (its mode 0600 checked there)
+    assert_error(op.get("/v1/tenants"), 401, "unauthenticated")
+    op = Api(srv, new)
+    expect(op.get("/v1/tenants"), 200)
+    expect(Api(srv, tok).get("/v1/instances"), 200)  # tenants' tokens are untouched
+    assert "operator.token_rotated" in [e["kind"] for e in op.list_all("/v1/events")]
+
+    # a restart keeps the new token; the old one put back in the file stays revoked
+    srv.restart()
+    expect(op.get("/v1/tenants"), 200)
+    fd = os.open(srv.token_path, os.O_WRONLY | os.O_TRUNC)
+    os.write(fd, (old + "\n").encode())
+    os.close(fd)
+    srv.restart()
+    assert "event=operator_token_revoked" in srv.log_tail(200)
+    assert_error(Api(srv, old).get("/v1/tenants"), 401, "unauthenticated")
+    expect(op.get("/v1/tenants"), 200)
+
+    # dbaasctl: prints the token once, and the one it used stops working
+    p = run_ctl(["operator", "rotate-token"], url=srv.url, token=new)
+    assert p.returncode == 0, p.stderr
+    newest = re.search(r"^token:\s+(\S+)$", p.stdout, re.M).group(1)
+    assert_error(op.get("/v1/tenants"), 401, "unauthenticated")
+    expect(Api(srv, newest).get("/v1/tenants"), 200)
+    assert srv.operator_token() == newest
+    assert not any(t in "\n".join(srv.lines) for t in (old, new, newest))

@@ -107,6 +107,11 @@ def test_answers_match_openapi(own_server, own_env, openapi_dir):
     expect(op.get("/v1/hosts/" + h), 200)
     expect(op.post("/v1/hosts/%s/drain" % h), 200)
     expect(op.post("/v1/hosts/%s/undrain" % h), 200)
+    expect(op.post("/v1/hosts/%s/token" % h), 201)
+    expect(op.post("/v1/hosts/%s/token" % h, {"immediate": True}), 201)
+    assert_error(op.post("/v1/hosts/%s/token" % h, {"immediate": 1}), 400, "invalid_field", "immediate")
+    assert_error(op.post("/v1/hosts/%s/token" % uniq("none")), 404, "not_found")
+    assert_error(op.delete("/v1/hosts/%s?force=yes" % h), 400, "invalid_field", "force")
     assert op.delete("/v1/hosts/" + h).status_code == 204
     assert_error(op.get("/v1/hosts/" + h), 404, "not_found")
 
@@ -117,6 +122,11 @@ def test_answers_match_openapi(own_server, own_env, openapi_dir):
     wait_until(lambda: tn.list_all("/v1/instances") == [], what="instance finalized")
     assert op.delete("/v1/plans/" + p2).status_code == 204
     assert op.delete("/v1/tenants/" + t).status_code == 204
+
+    # last: the operator token's rotation revokes the one this tour used
+    assert_error(op.post("/v1/operator/token", {"x": 1}), 400, "invalid_field", "x")
+    expect(op.post("/v1/operator/token"), 201)
+    assert_error(op.get("/v1/tenants"), 401, "unauthenticated")
 
     statuses = {r["status"] for r in rec}
     assert {200, 201, 202, 204, 400, 401, 403, 404, 405, 409, 413, 415, 422} <= statuses, statuses

@@ -256,3 +256,60 @@ def test_heartbeat_token_follows_the_store(henv):
     assert api.delete("/v1/hosts/" + name).status_code == 204
     assert_error(agent.post("/v1/agent/heartbeat", {"members": []}), 401, "unauthenticated")
     agent.close()
+
+
+def test_host_token_rotation(henv):
+    """A new agent token (POST /v1/hosts/{name}/token, dbaasctl host rotate-token): by default
+    the old token keeps working until the agent first uses the new one, then only the new one
+    does; with immediate the old one is refused at once. A host token on an operator route is
+    403 while it is valid and 401 once it is not, which tells the two apart without a heartbeat."""
+    api = henv.op
+    h = expect(api.post("/v1/hosts", host_body()), 201)
+    name = h["name"]
+
+    def valid(token):
+        r = Api(henv.server, token).get("/v1/hosts")
+        assert r.status_code in (401, 403), r.text
+        return r.status_code == 403
+
+    t0 = h["token"]
+    expect(Api(henv.server, t0).post("/v1/agent/heartbeat", {"members": []}), 200)
+    r = expect(api.post("/v1/hosts/%s/token" % name), 201)
+    t1 = r["token"]
+    assert r["name"] == name and r["immediate"] is False and t1.startswith("dbaas_ag_") and t1 != t0
+    # the old token works until the new one is used (any authenticated request uses it)
+    expect(Api(henv.server, t0).post("/v1/agent/heartbeat", {"members": []}), 200)
+    assert valid(t0)
+    expect(Api(henv.server, t1).post("/v1/agent/heartbeat", {"members": []}), 200)
+    assert not valid(t0) and valid(t1)
+    assert_error(Api(henv.server, t0).post("/v1/agent/heartbeat", {"members": []}), 401, "unauthenticated")
+    kinds = [e["kind"] for e in api.list_all("/v1/events")]
+    assert "host.token_issued" in kinds and "host.token_rotated" in kinds
+
+    # a next token never used is replaced by a newer one
+    t2 = expect(api.post("/v1/hosts/%s/token" % name, {}), 201)["token"]
+    t3 = expect(api.post("/v1/hosts/%s/token" % name, {"immediate": False}), 201)["token"]
+    assert not valid(t2) and valid(t1)
+    assert valid(t3) and not valid(t1)  # t3 used: it is the token now
+
+    # immediate: the current one goes at once (also from the cached row), a pending one too
+    expect(Api(henv.server, t3).post("/v1/agent/heartbeat", {"members": []}), 200)
+    t5 = expect(api.post("/v1/hosts/%s/token" % name), 201)["token"]
+    r = expect(api.post("/v1/hosts/%s/token" % name, {"immediate": True}), 201)
+    t4 = r["token"]
+    assert r["immediate"] is True
+    assert_error(Api(henv.server, t3).post("/v1/agent/heartbeat", {"members": []}), 401, "unauthenticated")
+    assert not valid(t3) and not valid(t5) and valid(t4)
+    expect(Api(henv.server, t4).post("/v1/agent/heartbeat", {"members": []}), 200)
+
+    # refusals
+    assert_error(api.post("/v1/hosts/%s/token" % uniq("nohost")), 404, "not_found")
+    assert_error(api.post("/v1/hosts/%s/token" % name, {"immediate": "yes"}), 400, "invalid_field", "immediate")
+    assert_error(api.post("/v1/hosts/%s/token" % name, {"other": 1}), 400, "invalid_field", "other")
+    _, tok = henv.mk_tenant()
+    assert_error(henv.client(tok).post("/v1/hosts/%s/token" % name), 403, "forbidden")
+    assert_error(Api(henv.server, t4).post("/v1/hosts/%s/token" % name), 403, "forbidden")
+    assert valid(t4)
+    # no token appears in the events
+    text = api.get("/v1/events?limit=1000").text
+    assert not any(t in text for t in (t0, t1, t2, t3, t4, t5))
