@@ -246,10 +246,16 @@ int agent_run(const struct agent_config *cfg, volatile sig_atomic_t *stop, struc
         a->device[0] = '\0';
         log_warn("event=no_io_limits reason=\"%s\"", de.msg);
     }
+    a->self_exe = realpath("/proc/self/exe", NULL);
+    if (!a->self_exe) {
+        err_set(e, AGENT_E_SYSTEM, "could not find the agent's own program: %s", strerror(errno));
+        goto out;
+    }
     {
         struct iso_options opts;
         memset(&opts, 0, sizeof(opts));
         opts.libvirt_uri = cfg->libvirt_uri;
+        opts.lxc_init = a->self_exe; /* its lxc-init subcommand (isolation/lxc_init.h) */
         a->iso = iso_open(cfg->isolation, "dbaas", &opts, e);
     }
     if (!a->iso)
@@ -258,11 +264,6 @@ int agent_run(const struct agent_config *cfg, volatile sig_atomic_t *stop, struc
     a->poll_http = httpc_new(cfg->server, cfg->token);
     if (!a->report_http || !a->poll_http) {
         err_set(e, AGENT_E_CLIENT, "could not initialise the HTTP client");
-        goto out;
-    }
-    a->self_exe = realpath("/proc/self/exe", NULL);
-    if (!a->self_exe) {
-        err_set(e, AGENT_E_SYSTEM, "could not find the agent's own program: %s", strerror(errno));
         goto out;
     }
     /* the fence guard before any member is adopted or started (agent/leasing.h) */

@@ -18,6 +18,7 @@
 #include "agent/fence.h"
 #include "agent/seedcmd.h"
 #include "agent/token.h"
+#include "isolation/lxc_init.h"
 #include "lib/log.h"
 #include "lib/quantity.h"
 #include "lib/xalloc.h"
@@ -59,7 +60,8 @@ static void usage(FILE *f)
             "                   [--isolation cgroup|cgroup-v1|cgroup-v2|lxc] [--ports MIN-MAX]\n"
             "                   [--cpu Q] [--memory Q] [--disk Q] [--seed-port PORT]\n"
             "                   [--keep-deleted DURATION] [--config FILE]\n"
-            "       dbaas-agent seed-fetch|seed-source|fence-guard ... (run by the agent itself)\n"
+            "       dbaas-agent seed-fetch|seed-source|fence-guard|lxc-init ... (run by the agent\n"
+            "       itself)\n"
             "\n"
             "  --server URL       dbaasd's URL (e.g. http://127.0.0.1:8080)\n"
             "  --token TOKEN      the host's agent token (from `dbaasctl host add`);\n"
@@ -224,6 +226,8 @@ int main(int argc, char **argv)
         return seedcmd_source_main(argc - 1, argv + 1);
     if (argc > 1 && strcmp(argv[1], "fence-guard") == 0)
         return fence_guard_cmd(argc - 1, argv + 1);
+    if (argc > 1 && strcmp(argv[1], LXC_INIT_CMD) == 0)
+        return lxc_init_main(argc - 1, argv + 1);
     memset(&o, 0, sizeof(o));
     memset(&cfg, 0, sizeof(cfg));
     log_set_program("dbaas-agent");

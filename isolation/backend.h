@@ -84,7 +84,7 @@ size_t iso_cg2_render(const struct iso_limits *lim, struct iso_setting out[ISO_S
 
 /* Who the LXC init runs as, resolved on the host. */
 struct iso_lxc_user {
-    bool set; /* false: run as root, no setpriv wrapper */
+    bool set; /* false: run as root (the init drops nothing) */
     uid_t uid;
     gid_t gid;
     const char *name;
@@ -94,6 +94,7 @@ struct iso_lxc_user {
 /* Everything the LXC domain XML needs besides the limits. */
 struct iso_lxc_spec {
     const char *domain;    /* domain name */
+    const char *init;      /* the program that carries lxc-init (isolation/lxc_init.h) */
     const char *program;   /* resolved absolute path of argv[0] */
     char *const *argv;     /* argv[1..] become init arguments after the program */
     const char *workdir;   /* never NULL */

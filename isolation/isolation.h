@@ -86,6 +86,9 @@ struct iso_options {
     const char *cgroup2_mount;
     /* LXC: the libvirt URI; NULL = "lxc:///system". */
     const char *libvirt_uri;
+    /* LXC: the absolute path of the program whose "lxc-init" subcommand calls lxc_init_main()
+     * (isolation/lxc_init.h): the containers' init. Required for LXC. */
+    const char *lxc_init;
 };
 
 struct iso;

@@ -7,14 +7,14 @@
  *   <interface>, the host's network namespace: engines stay reachable on the host's addresses.
  *   It gets its own PID, mount, IPC and UTS namespaces, a private /dev (libvirt's) with a tmpfs
  *   /dev/shm of our own, and read-only /sys.
- * - The init is "[setpriv --reuid U --regid G --init-groups --] /bin/sh -c 'umask 077; exec
- *   >>"$0" 2>&1 </dev/null; exec "$@"' LOG argv...", with PATH, LANG=C, HOME, USER, LOGNAME and
- *   the iso_exec's entries as its environment (and what libvirt and the shell add: container,
- *   LIBVIRT_LXC_*, TERM, PWD): the log path and every argument are passed as
- *   arguments, never interpolated into the script; each exec keeps the pid. The log lives in a
- *   directory the engine's user owns: the shell opens it only after setpriv dropped root, so a
- *   link planted there gets no more than the user's rights (the agent creates it first, checked,
- *   and gives it to the user).
+ * - The init is "INIT lxc-init [--uid U --gid G] LOG -- PROGRAM argv..." (isolation/lxc_init.c;
+ *   INIT is iso_options.lxc_init: the agent's own program), with PATH, LANG=C, HOME, USER,
+ *   LOGNAME and the iso_exec's entries as its environment (and what libvirt adds: container,
+ *   LIBVIRT_LXC_*, TERM). No shell: it sets umask 077, drops root for good (checked), opens the
+ *   log and execs the engine, which keeps the pid. The log lives in a directory the engine's
+ *   user owns: the init opens it only after dropping root, without following a link, so a link
+ *   planted there gets no more than the user's rights (the agent creates it first, checked, and
+ *   gives it to the user).
  * - The engine's host pid is the child of libvirt's controller process, whose pid is the domain
  *   ID for LXC; it is checked to be the init of its PID namespace.
  * - libvirt's default error handler prints to stderr; it is replaced by a silent one (a library
@@ -41,15 +41,16 @@
 #include "lib/osuser.h"
 #include "lib/proc.h"
 #include "lib/xalloc.h"
+#include "isolation/lxc_init.h"
 
 #define DEFAULT_URI "lxc:///system"
 #define INIT_WAIT_MS 5000
-#define INIT_SCRIPT "umask 077; exec >>\"$0\" 2>&1 </dev/null || exit 127; exec \"$@\""
 
 struct lxc {
     pthread_mutex_t conn_lock; /* guards conn: calls on different groups run concurrently */
     virConnectPtr conn;
     char *uri;
+    char *init; /* the program that carries the lxc-init subcommand (iso_options.lxc_init) */
     uint64_t host_mem_kib;
 };
 
@@ -149,22 +150,19 @@ char *iso_lxc_render_xml(const struct iso_lxc_spec *spec, const struct iso_limit
         buf_puts(&b, "    </device>\n  </blkiotune>\n");
     }
     buf_puts(&b, "  <os>\n    <type>exe</type>\n");
+    xml_elem(&b, "    ", "init", spec->init);
+    xml_elem(&b, "    ", "initarg", LXC_INIT_CMD);
     if (spec->user.set) {
-        char arg[48];
-        xml_elem(&b, "    ", "init", "/usr/bin/setpriv");
-        snprintf(arg, sizeof(arg), "--reuid=%u", (unsigned int)spec->user.uid);
-        xml_elem(&b, "    ", "initarg", arg);
-        snprintf(arg, sizeof(arg), "--regid=%u", (unsigned int)spec->user.gid);
-        xml_elem(&b, "    ", "initarg", arg);
-        xml_elem(&b, "    ", "initarg", "--init-groups");
-        xml_elem(&b, "    ", "initarg", "--");
-        xml_elem(&b, "    ", "initarg", "/bin/sh");
-    } else {
-        xml_elem(&b, "    ", "init", "/bin/sh");
+        char id[16];
+        xml_elem(&b, "    ", "initarg", "--uid");
+        snprintf(id, sizeof(id), "%u", (unsigned int)spec->user.uid);
+        xml_elem(&b, "    ", "initarg", id);
+        xml_elem(&b, "    ", "initarg", "--gid");
+        snprintf(id, sizeof(id), "%u", (unsigned int)spec->user.gid);
+        xml_elem(&b, "    ", "initarg", id);
     }
-    xml_elem(&b, "    ", "initarg", "-c");
-    xml_elem(&b, "    ", "initarg", INIT_SCRIPT);
     xml_elem(&b, "    ", "initarg", spec->log_path);
+    xml_elem(&b, "    ", "initarg", "--");
     xml_elem(&b, "    ", "initarg", spec->program);
     for (size_t i = 1; spec->argv[i]; i++)
         xml_elem(&b, "    ", "initarg", spec->argv[i]);
@@ -289,19 +287,25 @@ static uint64_t host_mem_kib(void)
 
 static int lxc_open(struct iso *iso, const struct iso_options *o, struct err *e)
 {
-    struct lxc *p = xcalloc(1, sizeof(*p));
+    struct lxc *p;
 
+    if (!o->lxc_init || o->lxc_init[0] != '/')
+        return err_set(e, ISO_EINVAL,
+                       "the LXC backend needs the absolute path of its container init program");
+    p = xcalloc(1, sizeof(*p));
     if (virInitialize() != 0) {
         free(p);
         return err_set(e, ISO_EBACKEND, "could not initialize libvirt");
     }
     virSetErrorFunc(NULL, quiet_errors);
     p->uri = xstrdup(o->libvirt_uri ? o->libvirt_uri : DEFAULT_URI);
+    p->init = xstrdup(o->lxc_init);
     p->host_mem_kib = host_mem_kib();
     pthread_mutex_init(&p->conn_lock, NULL);
     if (ensure_conn(p, e) != 0) {
         pthread_mutex_destroy(&p->conn_lock);
         free(p->uri);
+        free(p->init);
         free(p);
         return -1;
     }
@@ -319,6 +323,7 @@ static void lxc_close(struct iso *iso)
         virConnectClose(p->conn);
     pthread_mutex_destroy(&p->conn_lock);
     free(p->uri);
+    free(p->init);
     free(p);
     iso->priv = NULL;
 }
@@ -507,6 +512,7 @@ static int lxc_start(struct iso *iso, const char *name, const struct iso_limits 
             goto out;
     }
     spec.domain = dn;
+    spec.init = p->init;
     spec.program = program;
     spec.argv = ex->argv;
     spec.workdir = workdir;

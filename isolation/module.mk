@@ -2,7 +2,7 @@
 # (isolation/isolation.h) with three backends chosen at run time: cgroup v1 (libcgroup),
 # cgroup v2 and libvirt LXC. ISO_OBJS is linked into the agent, the unit tests and iso_check.
 ISO_SRCS := isolation/isolation.c isolation/host.c isolation/cgcommon.c isolation/cgroup1.c \
-            isolation/cgroup2.c isolation/lxc.c
+            isolation/cgroup2.c isolation/lxc.c isolation/lxc_init.c
 ISO_OBJS := $(ISO_SRCS:%.c=$(BUILD)/%.o)
 ISO_PKGS := libcgroup libvirt
 

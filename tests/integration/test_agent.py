@@ -445,11 +445,10 @@ def test_engine_started_clean(stack, engine):
         assert env[b"HOME"] == pw.pw_dir.encode()
         assert env[b"LANG"] == b"C" and b"PATH" in env
         # nothing of the agent's own environment (the test runner's, here) leaks in; libvirt
-        # adds its own to a container's init (container, LIBVIRT_LXC_*, TERM) and the init's
-        # shell sets PWD
+        # adds its own to a container's init (container, LIBVIRT_LXC_*, TERM)
         leaked = set(env) - {b"PATH", b"HOME", b"USER", b"LOGNAME", b"LANG", b"UMASK", b"UMASK_DIR"}
         if stack.backend == "lxc":
-            leaked = {k for k in leaked if k not in (b"container", b"TERM", b"PWD")
+            leaked = {k for k in leaked if k not in (b"container", b"TERM")
                       and not k.startswith(b"LIBVIRT_LXC_") and not k.startswith(b"container_")}
         assert not (leaked & {k.encode() for k in os.environ}), leaked
     with open("/proc/%d/status" % pid) as f:
@@ -460,6 +459,17 @@ def test_engine_started_clean(stack, engine):
     assert status["Uid"].split() == [str(pw.pw_uid)] * 4
     assert status["Gid"].split() == [str(pw.pw_gid)] * 4
     assert status["CapEff"] == "0000000000000000"
+    if stack.backend == "lxc":
+        # the container's init is the agent's lxc-init, which execs the engine: no shell
+        name = [n for n in virsh(stack.libvirtd.uri, "list", "--name").stdout.split()
+                if n.endswith("-m%d" % member(inst)["id"])]
+        assert len(name) == 1, name
+        xml = virsh(stack.libvirtd.uri, "dumpxml", name[0]).stdout
+        init = re.search(r"<init>([^<]*)</init>", xml).group(1)
+        args = re.findall(r"<initarg>([^<]*)</initarg>", xml)
+        assert os.path.basename(init) == "dbaas-agent" and args[0] == "lxc-init", xml
+        assert "/bin/sh" not in xml and "setpriv" not in xml, xml
+        assert os.path.realpath(args[args.index("--") + 1]) == os.readlink("/proc/%d/exe" % pid), (args, pid)
     stack.delete(inst["id"])
 
 

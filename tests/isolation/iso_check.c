@@ -27,6 +27,7 @@
 
 #include "isolation/backend.h"
 #include "isolation/isolation.h"
+#include "isolation/lxc_init.h"
 #include "lib/fileio.h"
 #include "lib/xalloc.h"
 #include "lib/clock.h"
@@ -692,6 +693,8 @@ int main(int argc, char **argv)
     struct err e = {0};
     ssize_t n;
 
+    if (argc >= 2 && strcmp(argv[1], LXC_INIT_CMD) == 0)
+        return lxc_init_main(argc - 1, argv + 1); /* the LXC backend's container init */
     if (argc >= 2 && strcmp(argv[1], "spin") == 0)
         return mode_spin(argc, argv);
     if (argc >= 2 && strcmp(argv[1], "hog") == 0)
@@ -720,6 +723,7 @@ int main(int argc, char **argv)
         return 2;
     }
     self[n] = '\0';
+    opts.lxc_init = self;
     snprintf(root, sizeof(root), "isochk%d", (int)getpid());
     snprintf(workdir, sizeof(workdir), "%s/iso_check.XXXXXX", parent);
     if (!mkdtemp(workdir) || chmod(workdir, 01777) != 0) {

@@ -231,6 +231,7 @@ static void test_lxc_xml(void **state)
     char *env[] = {"LANG=C", NULL};
     struct iso_lxc_spec spec = {
         .domain = "dbaas-pg1",
+        .init = "/usr/sbin/dbaas-agent",
         .program = "/usr/lib/postgresql/15/bin/postgres",
         .argv = argv,
         .workdir = "/data",
@@ -259,17 +260,15 @@ static void test_lxc_xml(void **state)
                                 "      <write_bytes_sec>2097152</write_bytes_sec>\n"
                                 "      <read_iops_sec>1000</read_iops_sec>\n    </device>"));
     assert_null(strstr(xml, "read_bytes_sec"));
-    /* root is dropped first: the shell opens the log as the engine's user */
-    assert_non_null(strstr(xml, "<init>/usr/bin/setpriv</init>\n"
-                                "    <initarg>--reuid=108</initarg>\n"
-                                "    <initarg>--regid=114</initarg>\n"
-                                "    <initarg>--init-groups</initarg>\n"
-                                "    <initarg>--</initarg>\n"
-                                "    <initarg>/bin/sh</initarg>\n"
-                                "    <initarg>-c</initarg>\n"));
-    assert_non_null(strstr(xml, "<initarg>umask 077; exec &gt;&gt;&quot;$0&quot; 2&gt;&amp;1 &lt;/dev/null "
-                                "|| exit 127; exec &quot;$@&quot;</initarg>\n"
+    /* our own init, no shell: it drops root, then opens the log as the engine's user */
+    assert_non_null(strstr(xml, "<init>/usr/sbin/dbaas-agent</init>\n"
+                                "    <initarg>lxc-init</initarg>\n"
+                                "    <initarg>--uid</initarg>\n"
+                                "    <initarg>108</initarg>\n"
+                                "    <initarg>--gid</initarg>\n"
+                                "    <initarg>114</initarg>\n"
                                 "    <initarg>/var/log/dbaas/pg1.log</initarg>\n"
+                                "    <initarg>--</initarg>\n"
                                 "    <initarg>/usr/lib/postgresql/15/bin/postgres</initarg>\n"
                                 "    <initarg>-D</initarg>\n"
                                 "    <initarg>/data/a&amp;b</initarg>\n"
@@ -296,11 +295,13 @@ static void test_lxc_xml(void **state)
     assert_null(strstr(xml, "<memtune>"));
     assert_null(strstr(xml, "<cputune>"));
     assert_null(strstr(xml, "<blkiotune>"));
-    assert_null(strstr(xml, "setpriv"));
-    assert_non_null(strstr(xml, "<init>/bin/sh</init>\n    <initarg>-c</initarg>\n"));
-    assert_null(strstr(xml, "HOME"));
-    assert_non_null(strstr(xml, "<initarg>/var/log/dbaas/pg1.log</initarg>\n"
+    assert_null(strstr(xml, "--uid"));
+    assert_null(strstr(xml, "/bin/sh"));
+    assert_non_null(strstr(xml, "<init>/usr/sbin/dbaas-agent</init>\n    <initarg>lxc-init</initarg>\n"
+                                "    <initarg>/var/log/dbaas/pg1.log</initarg>\n"
+                                "    <initarg>--</initarg>\n"
                                 "    <initarg>/usr/lib/postgresql/15/bin/postgres</initarg>"));
+    assert_null(strstr(xml, "HOME"));
     free(xml);
 
     /* libvirt rejects an empty <initarg> */
