@@ -12,6 +12,8 @@ docs/ha.md), one instance with two replicas goes through, in order:
   primary's agent is frozen (SIGSTOP): each time, a writer bound to the old primary's address
   gets no acknowledgement after the new primary's first one;
 - a switchover under load loses nothing; a drain switches the primary over.
+And a host that turns unreachable (its agent and engines killed) loses its replica to another
+host without a failover, and deletes the stale member when it comes back.
 A writer counts acknowledged writes throughout (bench/bench_failover.py's Writer: one write every
 10 ms, reconnecting through the API after any error)."""
 
@@ -25,7 +27,7 @@ import time
 import pytest
 
 import netns
-from conftest import Api, expect, wait_until
+from conftest import Api, expect, uniq, wait_until
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__)))), "bench"))
@@ -337,3 +339,61 @@ def test_drain_switches_the_primary_over(stack, inst):
         assert newp["address"] != p["address"]
     finally:
         expect(stack.env.op.post("/v1/hosts/%s/undrain" % host["name"], {}), 200)
+
+
+def test_unreachable_host_loses_its_replica_and_deletes_it_when_back(stack):
+    """docs/operations.md, with real agents: a host whose agent and engines died turns
+    unreachable; after unreachable_grace_s its replica is rebuilt on another host (seeded from the
+    primary: it holds the rows written before), with no failover; when the host comes back, its
+    agent deletes the stale member (its engine gone, its row gone, the host's allocation back to
+    what is placed there)."""
+    stack.restore_hosts()
+    op = stack.env.op
+    grace = expect(op.get("/v1/scheduler"), 200)["unreachable_grace_s"]
+    expect(op.put("/v1/scheduler", {"unreachable_grace_s": 0}), 200)
+    created = expect(stack.client.post("/v1/instances", {"name": uniq("ur"), "engine": "postgres",
+                                                          "plan": stack.plan, "replicas": 1}), 202)
+    iid, creds = created["id"], created["credentials"]
+    stack.created.append(iid)
+    try:
+        i = stack.wait(iid, lambda i: i["status"] == "running" and ours.healthy(i, 1),
+                       "running with a streaming replica")
+        p = ours.primary_of(i)
+        rep = [m for m in ours.running(i) if m["role"] == "replica"][0]
+        stack.setup_table("postgres", i, creds)
+        c = stack._connect_at("postgres", p["address"], p["port"], creds, timeout=10)
+        with c.cursor() as cur:
+            cur.execute("INSERT INTO t SELECT generate_series(1, 100)")
+        c.close()
+        host = [h for h in op.list_all("/v1/hosts") if h["address"] == rep["address"]][0]["name"]
+
+        stack.crash(rep["address"])
+        wait_until(lambda: expect(op.get("/v1/hosts/" + host), 200)["state"] == "unreachable",
+                   timeout=60, what="the replica's host unreachable")
+        j = stack.wait(iid, lambda j: j["status"] == "running" and ours.healthy(j, 1) and
+                       all(m["address"] != rep["address"] for m in ours.running(j)),
+                       "the replica rebuilt on another host", 180)
+        new = [m for m in ours.running(j) if m["role"] == "replica"][0]
+        assert new["address"] not in (rep["address"], p["address"])
+        assert ours.primary_of(j)["id"] == p["id"], "a replica's host loss caused a failover"
+        assert [m["desired"] for m in j["members"] if m["id"] == rep["id"]] == ["deleted"]
+        assert stack.ids_on("postgres", new["address"], new["port"], creds, range(1, 101)) == \
+            set(range(1, 101))
+
+        stack.restore_hosts()
+
+        def cleaned():
+            k = stack.get(iid)
+            if any(m["id"] == rep["id"] for m in k["members"]):
+                return False
+            h = expect(op.get("/v1/hosts/" + host), 200)
+            # every instance here is the stack's tenant's, on the same plan (256 MB a member)
+            on_host = [m for x in stack.client.list_all("/v1/instances") for m in x["members"]
+                       if m["address"] == rep["address"]]
+            return h["state"] == "ready" and h["allocated"]["memory_mb"] == 256 * len(on_host)
+
+        wait_until(cleaned, timeout=120, what="the returning agent deleted the stale member")
+        assert not engine_pids(stack, rep["address"], rep["port"])
+    finally:
+        expect(op.put("/v1/scheduler", {"unreachable_grace_s": grace}), 200)
+        stack.delete(iid)
