@@ -22,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "api/audit.h"
 #include "api/auth.h"
 #include "api/metrics.h"
 #include "api/routes.h"
@@ -292,6 +293,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     }
     if (!r->status)
         http_error(r, 500, "internal", NULL, "internal error");
+    audit_record(r);
     return queue_reply(conn, r);
 }
 

@@ -1,6 +1,7 @@
 /* The REST API's route table: method, pattern, who may call it, handler. */
 #include "api/routes.h"
 
+#include "api/audit.h"
 #include "api/handlers.h"
 #include "api/optoken.h"
 
@@ -31,6 +32,7 @@ const struct route routes[] = {
     {{"POST", "/v1/hosts/{name}/token"}, OP, h_host_token},
     {{"DELETE", "/v1/hosts/{name}"}, OP, h_host_delete},
     {{"POST", "/v1/operator/token"}, OP, h_operator_token},
+    {{"GET", "/v1/audit"}, OP, h_audit_list},
     {{"GET", "/v1/scheduler"}, OP, h_scheduler_get},
     {{"PUT", "/v1/scheduler"}, OP, h_scheduler_set},
     {{"GET", "/v1/ha"}, OP, h_ha_get},

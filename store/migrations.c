@@ -290,6 +290,20 @@ const struct migration migrations[] = {
      /* An operator token that a rotation (POST /v1/operator/token) revoked: kept, so that a
       * dbaasd whose operator.token still holds it does not make it valid again at its start. */
      "ALTER TABLE api_tokens ADD COLUMN revoked_at timestamptz;"},
+    {11, "audit log",
+     /* Every mutating call of an operator or a tenant (api/audit.c). The tenant is a name, not
+      * a reference: a record outlives its tenant. */
+     "CREATE TABLE audit_log ("
+     " id bigserial PRIMARY KEY,"
+     " at timestamptz NOT NULL DEFAULT clock_timestamp(),"
+     " actor text NOT NULL,"
+     " tenant text,"
+     " action text NOT NULL,"
+     " target text NOT NULL,"
+     " status int NOT NULL,"
+     " error text,"
+     " created text);"
+     "CREATE INDEX audit_log_tenant ON audit_log (tenant, id);"},
 };
 
 const int migrations_count = (int)(sizeof(migrations) / sizeof(migrations[0]));

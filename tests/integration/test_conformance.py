@@ -123,6 +123,10 @@ def test_answers_match_openapi(own_server, own_env, openapi_dir):
     assert op.delete("/v1/plans/" + p2).status_code == 204
     assert op.delete("/v1/tenants/" + t).status_code == 204
 
+    expect(op.get("/v1/audit", params={"limit": 5}), 200)
+    expect(op.get("/v1/audit", params={"tenant": t}), 200)
+    assert_error(op.get("/v1/audit", params={"limit": "x"}), 400, "invalid_field", "limit")
+
     # last: the operator token's rotation revokes the one this tour used
     assert_error(op.post("/v1/operator/token", {"x": 1}), 400, "invalid_field", "x")
     expect(op.post("/v1/operator/token"), 201)

@@ -1,0 +1,77 @@
+"""The audit log (api/audit.c, GET /v1/audit, dbaasctl audit): every mutating call of an
+operator or a tenant is recorded with its actor, tenant, action, target, status, refusal code and
+what it created; agents' heartbeats and unauthenticated calls are not; the list is the
+operator's, paginated like the others. No token or password generated here appears in the audit
+log, the events or dbaasd's log."""
+
+from conftest import Api, Env, assert_error, expect, run_ctl, uniq
+
+
+def test_mutating_calls_are_audited(own_server):
+    srv = own_server
+    env = Env(srv)
+    op = env.op
+    tenant = uniq("tn")
+    expect(op.post("/v1/tenants", {"name": tenant}), 201)
+    tok = expect(op.post("/v1/tenants/%s/tokens" % tenant), 201)["token"]
+    tn = Api(srv, tok)
+    plan = env.mk_plan()
+    # a host that never reports: creates are accepted and wait
+    host = expect(op.post("/v1/hosts", {"name": uniq("h"), "address": "127.0.1.7", "zone": "z1",
+                                        "cpu_millis": 4000, "memory_mb": 8192, "disk_mb": 100000,
+                                        "engines": ["postgres"]}), 201)
+    created = expect(tn.post("/v1/instances", {"name": uniq("db"), "engine": "postgres", "plan": plan}), 202)
+    assert_error(tn.post("/v1/instances", {"name": "Bad", "engine": "postgres", "plan": plan}), 400,
+                 "invalid_field", "name")
+    assert_error(tn.delete("/v1/instances/00000000-0000-0000-0000-000000000000"), 404, "not_found")
+    expect(tn.delete("/v1/instances/" + created["id"]), 202)
+    assert_error(tn.post("/v1/tenants", {"name": uniq("x")}), 403, "forbidden")
+    # not recorded: an unauthenticated call, a host's heartbeat, reads
+    assert_error(Api(srv, None).post("/v1/tenants", {"name": uniq("x")}), 401, "unauthenticated")
+    expect(Api(srv, host["token"]).post("/v1/agent/heartbeat", {"members": []}), 200)
+    expect(tn.get("/v1/instances"), 200)
+
+    items = op.list_all("/v1/audit")
+    rows = [(a["actor"], a["tenant"], a["action"], a["target"], a["status"], a["error"], a["created"])
+            for a in items]
+    t = expect(op.get("/v1/tenants/" + tenant), 200)
+    assert ("operator", None, "POST /v1/tenants", "/v1/tenants", 201, None, str(t.get("id", tenant))) in rows
+    assert ("operator", tenant, "POST /v1/tenants/{name}/tokens", "/v1/tenants/%s/tokens" % tenant,
+            201, None, expect(op.get("/v1/tenants/%s/tokens" % tenant), 200)["items"][0]["id"]) in rows
+    assert ("operator", None, "POST /v1/hosts", "/v1/hosts", 201, None, str(host.get("id", host["name"]))) in rows
+    actor = "tenant:" + tenant
+    assert (actor, tenant, "POST /v1/instances", "/v1/instances", 202, None, created["id"]) in rows
+    assert (actor, tenant, "POST /v1/instances", "/v1/instances", 400, "invalid_field", None) in rows
+    assert (actor, tenant, "DELETE /v1/instances/{id}",
+            "/v1/instances/00000000-0000-0000-0000-000000000000", 404, "not_found", None) in rows
+    assert (actor, tenant, "DELETE /v1/instances/{id}", "/v1/instances/" + created["id"], 202, None,
+            None) in rows
+    assert (actor, tenant, "POST /v1/tenants", "/v1/tenants", 403, "forbidden", None) in rows
+    assert not any(a["action"].startswith("GET ") or a["action"] == "POST /v1/agent/heartbeat" or
+                   a["status"] == 401 for a in items)
+    assert len(rows) == 9, rows  # the tenant, its token, the plan, the host, two creates, two deletes, the 403
+    ids = [a["id"] for a in items]
+    assert ids == sorted(ids) and all(a["at"] for a in items)
+
+    # the operator's: paginated, filtered by tenant; a tenant may not read it
+    page = expect(op.get("/v1/audit", params={"limit": 2}), 200)
+    assert len(page["items"]) == 2 and page["next"]
+    page2 = expect(op.get("/v1/audit", params={"limit": 2, "after": page["next"]}), 200)
+    assert page2["items"][0]["id"] > page["items"][1]["id"]
+    mine = op.list_all("/v1/audit", params={"tenant": tenant})
+    assert all(a["tenant"] == tenant for a in mine) and len(mine) == 6
+    assert_error(tn.get("/v1/audit"), 403, "forbidden")
+    assert_error(op.get("/v1/audit", params={"tenant": "Bad Name"}), 400, "invalid_field", "tenant")
+
+    # dbaasctl audit
+    p = run_ctl(["audit", "--tenant", tenant], url=srv.url, token=srv.operator_token())
+    assert p.returncode == 0, p.stderr
+    assert "DELETE /v1/instances/{id}" in p.stdout and "not_found" in p.stdout
+
+    # no secret anywhere: audit, events, dbaasd's log
+    secrets = [tok, host["token"], created["credentials"]["password"], srv.operator_token()]
+    texts = [op.get("/v1/audit", params={"limit": 1000}).text, op.get("/v1/events", params={"limit": 1000}).text,
+             "\n".join(srv.lines), p.stdout]
+    for s in secrets:
+        assert not any(s in t for t in texts)
+    env.close()
