@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "api/audit.h"
 #include "api/http.h"
 #include "api/optoken.h"
 #include "control/errc.h"
@@ -188,6 +189,10 @@ int main(int argc, char **argv)
         log_error("event=start_failed error=\"%s\"", e.msg);
         goto out;
     }
+    if (audit_start(&e) < 0) {
+        log_error("event=start_failed error=\"%s\"", e.msg);
+        goto out;
+    }
     if (lease_start(lease_addr, lease_udp, &e) < 0) {
         log_error("event=start_failed error=\"%s\"", e.msg);
         goto out;
@@ -221,6 +226,7 @@ int main(int argc, char **argv)
     status = 0;
 out:
     http_stop(10000);
+    audit_stop();
     ha_stop();
     reconcile_stop();
     notify_stop();
