@@ -161,8 +161,8 @@ def test_agent_stopped_guard_fences(rig, responder):
             print(rig.logs())
             raise
         assert time.monotonic() - t0 < (TTL_MS + 500) / 1000.0
-        # the guard leaves its marker right after the kill (agent/fence.c)
-        wait_until(lambda: os.path.exists(os.path.join(rig.data, "fenced", "1")), timeout=2,
+        # the guard leaves its marker right after the kill (agent/fence.c), durably
+        wait_until(lambda: os.path.exists(os.path.join(rig.data, "fenced", "1")),
                    what="the guard's fence marker")
     finally:
         os.kill(rig.proc.pid, signal.SIGCONT)
