@@ -36,14 +36,22 @@
     "SELECT, INSERT, UPDATE, DELETE, CREATE, DROP, REFERENCES, INDEX, ALTER, "                     \
     "CREATE TEMPORARY TABLES, LOCK TABLES, EXECUTE, CREATE VIEW, SHOW VIEW, CREATE ROUTINE, "      \
     "ALTER ROUTINE, EVENT, TRIGGER, DELETE HISTORY"
-#define MY_TENANT_DB_COUNT 19
-/* The shadow rows, as database-level grants (see the NOTES): 3 privileges in all. */
+/* The shadow rows, as database-level grants (see the NOTES): one privilege each. */
 static const char *const shadow_grants[] = {
     "SHOW VIEW ON `mysql`.*",
     "SHOW VIEW ON `sys`.*",
     "SELECT ON `performance_schema`.*",
 };
-#define MY_SHADOW_COUNT 3
+
+/* How many privileges a list such as MY_TENANT_DB names. */
+static int privilege_count(const char *list)
+{
+    int n = 1;
+
+    for (; *list; list++)
+        n += *list == ',';
+    return n;
+}
 
 /* The routines (MY_TENANT_VERSION in each comment). Names: [A-Za-z][A-Za-z0-9_]*, not root,
  * mysql, PUBLIC or dbaas*; a half-made account is dropped again. */
@@ -152,7 +160,7 @@ int mdb_shadow_rows(MYSQL *m, const char *user, struct err *e)
                user ? user : "PUBLIC", user ? "%" : "");
     if ((n = mdb_count(m, buf_str(&sql), e)) < 0)
         goto out;
-    if (n == MY_SHADOW_COUNT) {
+    if (n == (long long)(sizeof(shadow_grants) / sizeof(*shadow_grants))) {
         rc = 0;
         goto out;
     }
@@ -184,7 +192,7 @@ static int mdb_tenant_current(MYSQL *m, const char *user, struct err *e)
                " AND IS_GRANTABLE = 'YES') = %d"
                " AND (SELECT COUNT(*) FROM mysql.procs_priv WHERE Host = '%%' AND User = '%s'"
                " AND Db = 'mysql' AND Routine_name LIKE 'dbaas\\_%%') = %d",
-               (int)(sizeof(routines) / sizeof(*routines)), user, MY_TENANT_DB_COUNT, user,
+               (int)(sizeof(routines) / sizeof(*routines)), user, privilege_count(MY_TENANT_DB), user,
                (int)(sizeof(tenant_routines) / sizeof(*tenant_routines)));
     n = mdb_count(m, buf_str(&sql), e);
     buf_free(&sql);
