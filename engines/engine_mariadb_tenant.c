@@ -192,8 +192,8 @@ static int mdb_tenant_current(MYSQL *m, const char *user, struct err *e)
                " AND IS_GRANTABLE = 'YES') = %d"
                " AND (SELECT COUNT(*) FROM mysql.procs_priv WHERE Host = '%%' AND User = '%s'"
                " AND Db = 'mysql' AND Routine_name LIKE 'dbaas\\_%%') = %d",
-               (int)(sizeof(routines) / sizeof(*routines)), user, privilege_count(MY_TENANT_DB), user,
-               (int)(sizeof(tenant_routines) / sizeof(*tenant_routines)));
+               (int)(sizeof(routines) / sizeof(*routines)), user, privilege_count(MY_TENANT_DB),
+               user, (int)(sizeof(tenant_routines) / sizeof(*tenant_routines)));
     n = mdb_count(m, buf_str(&sql), e);
     buf_free(&sql);
     return n < 0 ? -1 : n == 1;
