@@ -112,6 +112,16 @@ static bool listed(const json_t *desired, int64_t id)
     return false;
 }
 
+/* Whether the lease holds past the guard's deadline (its end minus FENCE_MARGIN_MS): only then
+ * may a member that needs a lease start, or a guard's fence be cleared. In the last margin the
+ * lease is still valid but the guard has fired (or fires), and it is not fed a deadline already
+ * past (feed()): an engine started then would run unguarded after the lease's end, while dbaasd
+ * promotes another. Caller holds a->lock. */
+static bool lease_guarded(const struct agent *a, int64_t now_ms)
+{
+    return lessee_valid(&a->lessee, now_ms + FENCE_MARGIN_MS);
+}
+
 void leasing_reply(struct agent *a, const json_t *lease, const json_t *desired, int64_t req_ms)
 {
     int64_t now = clock_now_ms();
@@ -143,12 +153,15 @@ void leasing_reply(struct agent *a, const json_t *lease, const json_t *desired, 
     explicit_bzero(&s, sizeof(s));
     /* a member the guard fenced stays down until a reply that could not have been computed
      * before the fence says what it is now: the request left after the guard's deadline, and
-     * the lease is valid again (so dbaasd did not promote another on an expired lease) */
+     * within the lease's current unbroken run, which still holds past the guard's deadline
+     * (dbaasd's view of an unbroken run is unbroken too: a promotion on an expired lease came
+     * before the request, and the reply knows it) */
     for (m = a->members; m; m = m->next) {
         if (!m->guard_fenced || !listed(desired, m->id))
             continue;
         if (a->lease_mode == LEASING_ON &&
-            (!lessee_valid(&a->lessee, now) || req_ms <= m->guard_fenced_at_ms))
+            (!lease_guarded(a, now) || req_ms <= m->guard_fenced_at_ms ||
+             req_ms < a->lessee.valid_since_ms))
             continue;
         log_info("event=fence_cleared member=%lld role=%s", (long long)m->id, m->role);
         m->guard_fenced = false;
@@ -160,7 +173,7 @@ void leasing_reply(struct agent *a, const json_t *lease, const json_t *desired, 
 bool leasing_may_start(const struct agent *a, int64_t now_ms)
 {
     return a->lease_mode == LEASING_OFF ||
-           (a->lease_mode == LEASING_ON && lessee_valid(&a->lessee, now_ms));
+           (a->lease_mode == LEASING_ON && lease_guarded(a, now_ms));
 }
 
 int leasing_report(const struct agent *a, int64_t now_ms)

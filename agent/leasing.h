@@ -38,13 +38,13 @@ void leasing_arm_adopted(struct agent *a);
 
 /* A current heartbeat reply's lease object (NULL or JSON null: none), with the reply's desired
  * members, answering a request sent at req_ms (CLOCK_MONOTONIC): take the settings, and clear
- * the guard's fence of the members the reply lists when it may (a valid lease, and the request
- * left after the guard fired). Caller holds a->lock. */
+ * the guard's fence of the members the reply lists when it may (a lease valid past the guard's
+ * deadline, and the request left after the guard fired). Caller holds a->lock. */
 void leasing_reply(struct agent *a, const json_t *lease, const json_t *desired, int64_t req_ms);
 
 /* Whether a member that needs a lease (member_fenceable()) may start or be promoted now: with
- * LEASING_ON a valid lease, with LEASING_OFF always, before the first reply never. Caller holds
- * a->lock. */
+ * LEASING_ON a lease valid for FENCE_MARGIN_MS more (the guard's deadline not passed), with
+ * LEASING_OFF always, before the first reply never. Caller holds a->lock. */
 bool leasing_may_start(const struct agent *a, int64_t now_ms);
 /* HB_F_LEASE_VALID for the report: 1 / 0 with LEASING_ON, -1 (not sent) otherwise. Caller holds
  * a->lock. */

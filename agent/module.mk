@@ -21,3 +21,6 @@ TEST_test_probe_OBJS := $(BUILD)/agent/probe.o $(BUILD)/agent/member.o $(ENGINE_
 TEST_test_fence_OBJS := $(BUILD)/agent/fence.o
 # The lease's bookkeeping (settings, renewals, grants).
 TEST_test_lessee_OBJS := $(BUILD)/agent/lessee.o
+# When a reply may clear the guard's fence, and when a member that needs a lease may start.
+TEST_test_leasing_OBJS := $(BUILD)/agent/leasing.o $(BUILD)/agent/lessee.o $(BUILD)/agent/fence.o \
+	$(BUILD)/agent/member.o
