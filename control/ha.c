@@ -420,6 +420,9 @@ static void read_instance(struct loop *l, const PGresult *res, int row, int end,
         m->lag_bytes = col_i64(res, r, C_LAG, 0);
         m->since_demoted_ms = col_i64(res, r, C_DEMOTED, -1);
         m->fenced = col_true(res, r, C_FENCED);
+        m->upstream = PQgetisnull(res, r, C_UPSTREAM) ? FAILOVER_UNKNOWN
+                      : col_true(res, r, C_UPSTREAM)  ? FAILOVER_YES
+                                                      : FAILOVER_NO;
         t = track_get(l, m->id, now);
         if (!failover_member_bad(m))
             t->bad_since_ms = 0;

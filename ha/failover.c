@@ -298,6 +298,18 @@ int64_t failover_choose(const struct failover_config *cfg, const struct failover
     return best->id;
 }
 
+/* A replica whose last probe may predate the fenced primary p's end: it still streamed from
+ * it, and its position is not yet at p's final one. Only replicas that count: a live host,
+ * running, answering, not being seeded. */
+static bool unsettled(const struct failover_config *cfg, const struct failover_member *p,
+                      const struct failover_member *r, int64_t now_ms)
+{
+    if (r->primary || r->upstream != FAILOVER_YES || r->seeding || !r->running ||
+        r->alive != FAILOVER_YES || !r->host_ready || !failover_host_live(cfg, r, now_ms))
+        return false;
+    return !(p->fenced && p->has_position && r->has_position && r->position >= p->position);
+}
+
 bool failover_fenced(const struct failover_config *cfg, const struct failover_member *from,
                      int64_t now_ms, bool *by_lease)
 {
@@ -382,6 +394,9 @@ struct failover_step failover_decide(const struct failover_config *cfg,
         return s;
     case FAILOVER_PROMOTING:
         if (fl->kind == FAILOVER_AUTO) {
+            for (int i = 0; i < inst->n_members && fl->state_ms < FAILOVER_SETTLE_MS; i++)
+                if (unsettled(cfg, p, &inst->members[i], now_ms))
+                    return s; /* its final position is on its way */
             s.target = failover_choose(cfg, inst, now_ms, FAILOVER_AUTO, 0, false, s.reason,
                                        sizeof(s.reason));
             s.op = s.target ? FAILOVER_OP_PROMOTE : FAILOVER_OP_REFUSE;

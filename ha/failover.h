@@ -23,6 +23,13 @@
  *    stopped. Promotion waits for that; a switchover also waits until its target's position
  *    reaches the fenced primary's final one. Either wait ends at step_timeout_ms: aborted, and
  *    the old primary unfenced.
+ *  - A failover then chooses on final positions: it waits while a replica that may be chosen
+ *    or may hold an acknowledged write (a live host, running, answering, not seeding) still
+ *    streams from the old primary by its last probe, unless its position already reached the
+ *    fenced primary's final one; at most FAILOVER_SETTLE_MS after the fence, then it chooses
+ *    on what it knows. A position probed before the primary stopped may be behind what that
+ *    replica holds, so promoting on it could lose an acknowledged write and leave the replica
+ *    that is really ahead unable to follow.
  *  - At most one failover per instance is in flight (the caller passes it); after an aborted
  *    one, no automatic one starts for the same primary within cooldown_ms. */
 #ifndef HA_FAILOVER_H
@@ -62,6 +69,12 @@ int failover_config_check(const struct failover_config *cfg, struct err *e)
 int failover_config_set(struct failover_config *cfg, const char *name, int64_t value, struct err *e)
     __attribute__((warn_unused_result));
 
+/* How long a failover waits, after the fence, for the replicas' final positions (each one's
+ * probe seeing its upstream gone): beyond PostgreSQL's wal_receiver_timeout (10 s, which a
+ * replica cut off from its primary without a word needs to notice), a probe period and a
+ * heartbeat. */
+#define FAILOVER_SETTLE_MS 12000
+
 /* Tri-state for probe fields that may be unknown. */
 enum failover_tri { FAILOVER_NO = 0, FAILOVER_YES = 1, FAILOVER_UNKNOWN = -1 };
 
@@ -85,6 +98,7 @@ struct failover_member {
     int64_t since_demoted_ms; /* since it lost the primary role; -1 never */
     bool maybe_sync;          /* may hold an acknowledged write (sync mode; the caller tracks it) */
     bool fenced;              /* its agent reports it fenced */
+    enum failover_tri upstream; /* its last probe saw it streaming from its upstream */
 };
 
 /* An instance: its members meant to run (borrowed) and its replication settings. */

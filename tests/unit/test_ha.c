@@ -407,6 +407,64 @@ static void test_failover_steps(void **state)
     assert_string_equal(s.reason, "the primary changed meanwhile");
 }
 
+/* After the fence, a failover waits for the replicas' final positions: a replica whose last
+ * probe still saw its upstream may hold more than it reported. */
+static void test_promote_on_final_positions(void **state)
+{
+    const int64_t pos[] = {900, 900, 500};
+    struct failover_flight fl = flight(FAILOVER_AUTO, FAILOVER_PROMOTING, 0, 100);
+    struct failover_step s;
+    struct fixture f;
+
+    (void)state;
+    setup(&f, 3, pos);
+    f.inst.sync = true;
+    f.m[0].last_renewal_ms = NOW - 1300; /* fenced by its lease */
+    f.m[1].upstream = FAILOVER_YES;      /* probed before the primary's end */
+    s = failover_decide(&cfg, &f.inst, &fl, NOW);
+    assert_int_equal(s.op, FAILOVER_OP_NONE);
+    /* its probe after the end: it holds more than the other; it is chosen */
+    f.m[1].upstream = FAILOVER_NO;
+    f.m[1].position = 950;
+    s = failover_decide(&cfg, &f.inst, &fl, NOW);
+    assert_int_equal(s.op, FAILOVER_OP_PROMOTE);
+    assert_int_equal(s.target, 2);
+    /* unknown (an agent that does not say) or not counted (down, seeding, its host's lease
+     * gone): no wait */
+    f.m[1].upstream = FAILOVER_UNKNOWN;
+    assert_int_equal(failover_decide(&cfg, &f.inst, &fl, NOW).op, FAILOVER_OP_PROMOTE);
+    f.m[3].upstream = FAILOVER_YES;
+    f.m[3].seeding = true;
+    f.m[3].maybe_sync = false;
+    assert_int_equal(failover_decide(&cfg, &f.inst, &fl, NOW).op, FAILOVER_OP_PROMOTE);
+    f.m[3].seeding = false;
+    f.m[3].last_renewal_ms = NOW - 5000;
+    assert_int_equal(failover_decide(&cfg, &f.inst, &fl, NOW).op, FAILOVER_OP_PROMOTE);
+    f.m[3].maybe_sync = true; /* sync mode's own rule: out of reach, may hold a write */
+    assert_int_equal(failover_decide(&cfg, &f.inst, &fl, NOW).op, FAILOVER_OP_REFUSE);
+    f.m[3].last_renewal_ms = NOW - 100;
+    assert_int_equal(failover_decide(&cfg, &f.inst, &fl, NOW).op, FAILOVER_OP_NONE);
+    /* a primary fenced by its agent, with its final position: a replica there has it all */
+    f.m[0].last_renewal_ms = NOW - 100;
+    f.m[0].fenced = true;
+    f.m[0].position = 500;
+    s = failover_decide(&cfg, &f.inst, &fl, NOW);
+    assert_int_equal(s.op, FAILOVER_OP_PROMOTE);
+    assert_int_equal(s.target, 2);
+    f.m[0].position = 1000;
+    assert_int_equal(failover_decide(&cfg, &f.inst, &fl, NOW).op, FAILOVER_OP_NONE);
+    /* the wait ends FAILOVER_SETTLE_MS after the fence: what is known decides (by then the
+     * positions come from probes taken after the fence; probes run every second) */
+    fl.state_ms = FAILOVER_SETTLE_MS;
+    s = failover_decide(&cfg, &f.inst, &fl, NOW);
+    assert_int_equal(s.op, FAILOVER_OP_PROMOTE);
+    assert_int_equal(s.target, 2);
+    f.m[3].position = 960;
+    s = failover_decide(&cfg, &f.inst, &fl, NOW);
+    assert_int_equal(s.op, FAILOVER_OP_PROMOTE);
+    assert_int_equal(s.target, 4);
+}
+
 /* Detected but nothing to promote: a refusal, and no flight. */
 static void test_refusal_and_cooldown(void **state)
 {
@@ -640,6 +698,7 @@ int main(void)
         cmocka_unit_test(test_choose_target),
         cmocka_unit_test(test_fenced),
         cmocka_unit_test(test_failover_steps),
+        cmocka_unit_test(test_promote_on_final_positions),
         cmocka_unit_test(test_refusal_and_cooldown),
         cmocka_unit_test(test_switchover_steps),
         cmocka_unit_test(test_drain),
