@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "agent/agent.h"
+#include "agent/conf.h"
 #include "agent/fence.h"
 #include "agent/seedcmd.h"
 #include "agent/token.h"
@@ -121,76 +122,28 @@ static int set_opt(struct opts *o, const char *key, const char *value)
     return -1;
 }
 
-/* key = value lines; '#' starts a comment. 0 / -1 (message printed). */
+/* set_opt() for conf_load(). */
+static int conf_set(void *arg, const char *key, const char *value)
+{
+    return set_opt(arg, key, value);
+}
+
+/* The --config file's settings into o. 0 / -1 (message printed). */
 static int load_config(struct opts *o, const char *path)
 {
-    char line[1024];
+    char msg[512];
     FILE *f = fopen(path, "r");
-    int n = 0;
+    int rc;
 
     if (!f) {
         fprintf(stderr, "dbaas-agent: could not open \"%s\": %s\n", path, strerror(errno));
         return -1;
     }
-    while (fgets(line, sizeof(line), f)) {
-        char *k = line, *v, *end;
-        n++;
-        line[strcspn(line, "#\r\n")] = '\0';
-        while (*k == ' ' || *k == '\t')
-            k++;
-        if (!*k)
-            continue;
-        v = strchr(k, '=');
-        if (!v) {
-            fprintf(stderr, "dbaas-agent: %s:%d: expected key = value\n", path, n);
-            fclose(f);
-            return -1;
-        }
-        *v++ = '\0';
-        for (end = v - 2; end >= k && (*end == ' ' || *end == '\t'); end--)
-            *end = '\0';
-        while (*v == ' ' || *v == '\t')
-            v++;
-        for (end = v + strlen(v) - 1; end >= v && (*end == ' ' || *end == '\t'); end--)
-            *end = '\0';
-        for (end = k; *end; end++)
-            if (*end == '_')
-                *end = '-';
-        if (set_opt(o, k, v) < 0) {
-            fprintf(stderr, "dbaas-agent: %s:%d: unknown setting \"%s\"\n", path, n, k);
-            fclose(f);
-            return -1;
-        }
-    }
+    rc = conf_load(f, path, conf_set, o, msg, sizeof(msg));
     fclose(f);
-    return 0;
-}
-
-/* A duration: a number of seconds with an optional unit s, m, h or d. 0 / -1. */
-static int parse_duration(const char *s, int64_t *secs)
-{
-    char *end;
-    long long v;
-    int64_t unit = 1;
-
-    errno = 0;
-    v = strtoll(s, &end, 10);
-    if (errno || end == s || v < 0)
-        return -1;
-    if (*end == 'm')
-        unit = 60;
-    else if (*end == 'h')
-        unit = 3600;
-    else if (*end == 'd')
-        unit = 86400;
-    else if (*end != 's' && *end != '\0')
-        return -1;
-    if (*end && end[1])
-        return -1;
-    if (v > INT64_MAX / unit)
-        return -1;
-    *secs = v * unit;
-    return 0;
+    if (rc < 0)
+        fprintf(stderr, "dbaas-agent: %s\n", msg);
+    return rc;
 }
 
 int main(int argc, char **argv)
@@ -299,7 +252,7 @@ int main(int argc, char **argv)
         cfg.seed_port = (int)v;
     }
     cfg.keep_deleted_s = 24 * 3600;
-    if (o.keep_deleted && parse_duration(o.keep_deleted, &cfg.keep_deleted_s) < 0) {
+    if (o.keep_deleted && conf_duration(o.keep_deleted, &cfg.keep_deleted_s) < 0) {
         fprintf(stderr, "dbaas-agent: invalid --keep-deleted duration \"%s\"\n", o.keep_deleted);
         goto out;
     }
