@@ -4,8 +4,10 @@
 # make SANITIZE=1 ASan + UBSan build (into build-san/ and bin-san/)
 # make deps       install missing Debian packages
 # make run        deps + build + start dbaasd with an embedded store under ./var
-# make test       deps + layout check + build + unit tests (plain and sanitized) + integration tests
-#                 against the ASan + UBSan build (integration-test runs them against the plain one)
+# make test       deps + layout check + build + unit tests (plain and sanitized) + the fuzz targets
+#                 (30 s each) + integration tests against the ASan + UBSan build
+#                 (integration-test runs them against the plain one)
+# make fuzz       build the libFuzzer targets (clang) and run each for FUZZ_SECONDS (default 30)
 
 # `make` with no target builds everything, whatever rule an included module.mk defines first.
 .DEFAULT_GOAL := all
@@ -24,7 +26,14 @@ ifeq ($(WERROR),1)
 CFLAGS  += -Werror
 endif
 
-ifeq ($(SANITIZE),1)
+ifeq ($(FUZZ),1)
+CC      := clang
+CFLAGS  += -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer \
+           -fno-sanitize-recover=undefined
+LDFLAGS += -fsanitize=address,undefined
+BUILD   := build-fuzz
+BIN     := bin-fuzz
+else ifeq ($(SANITIZE),1)
 CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 LDFLAGS += -fsanitize=address,undefined
 BUILD   := build-san
@@ -55,11 +64,13 @@ include control/module.mk
 include api/module.mk
 include cli/module.mk
 include tests/unit/module.mk
+include tests/fuzz/module.mk
 include bench/module.mk
 
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 
 .PHONY: all deps run test check-layout unit-test unit-test-san integration-test integration-test-san \
+        fuzz \
         bench-api bench-sched \
         clean format format-check
 all: $(PROGRAMS)
@@ -94,6 +105,13 @@ integration-test-san:
 	@$(MAKE) --no-print-directory SANITIZE=1 all
 	@DBAAS_BIN_DIR=$(CURDIR)/bin-san DBAAS_SANITIZED=1 scripts/run-integration.sh
 
+# The libFuzzer targets (tests/fuzz), each run for FUZZ_SECONDS (default 30) from its seed
+# corpus (tests/fuzz/corpus/<target>): any crash, leak or sanitizer report fails.
+FUZZ_SECONDS ?= 30
+fuzz:
+	@$(MAKE) --no-print-directory FUZZ=1 fuzz-build
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/run-fuzz.sh bin-fuzz/fuzz/fuzz_*
+
 # The include directions and file sizes of docs/architecture.md.
 check-layout:
 	@/usr/bin/python3 scripts/check-layout.py
@@ -103,6 +121,7 @@ test: deps
 	@$(MAKE) --no-print-directory all
 	@$(MAKE) --no-print-directory unit-test
 	@$(MAKE) --no-print-directory unit-test-san
+	@$(MAKE) --no-print-directory fuzz
 	@$(MAKE) --no-print-directory integration-test-san
 
 format:
@@ -112,7 +131,7 @@ format-check:
 	clang-format --dry-run --Werror $$(git ls-files '*.c' '*.h')
 
 clean:
-	rm -rf build build-san bin bin-san
+	rm -rf build build-san build-fuzz bin bin-san bin-fuzz
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
 
