@@ -41,6 +41,7 @@
 #include <unistd.h>
 
 #include "engines/engine_mariadb.h"
+#include "engines/answers.h"
 #include "engines/engine_util.h"
 #include "lib/clock.h"
 #include "lib/crypto.h"
@@ -281,51 +282,6 @@ static bool mdb_following(const struct mdb_slave *st, const struct engine_repl *
 
 /* ---- following, divergence ---- */
 
-/* The GTID of domain `domain` in a position list "d-s-n,...": whether it is there. */
-static bool mdb_gtid_find(const char *list, unsigned long domain, unsigned long *server,
-                          unsigned long long *seq)
-{
-    const char *p = list;
-    char *end;
-
-    while (p && *p) {
-        unsigned long d = strtoul(p, &end, 10);
-        unsigned long sv = *end == '-' ? strtoul(end + 1, &end, 10) : 0;
-        unsigned long long n = *end == '-' ? strtoull(end + 1, &end, 10) : 0;
-
-        if (d == domain) {
-            *server = sv;
-            *seq = n;
-            return true;
-        }
-        p = strchr(end, ',');
-        p = p ? p + 1 : NULL;
-    }
-    return false;
-}
-
-/* Whether position `ours` holds a transaction that position `theirs` lacks, as far as the two
- * positions tell: a domain they lack, a higher sequence number, or the same one written by
- * another server. A lower sequence number tells nothing (the primary may have our last
- * transaction or not): the I/O thread's error 1236 tells the rest. */
-static bool mdb_gtid_ahead(const char *ours, const char *theirs)
-{
-    const char *p = ours;
-    char *end;
-
-    while (p && *p) {
-        unsigned long d = strtoul(p, &end, 10), ts;
-        unsigned long sv = *end == '-' ? strtoul(end + 1, &end, 10) : 0;
-        unsigned long long n = *end == '-' ? strtoull(end + 1, &end, 10) : 0, tn;
-
-        if (!mdb_gtid_find(theirs, d, &ts, &tn) || n > tn || (n == tn && sv != ts))
-            return true;
-        p = strchr(end, ',');
-        p = p ? p + 1 : NULL;
-    }
-    return false;
-}
-
 /* One string value of `sql` into out (a GTID list, checked): 0 / -1. */
 static int mdb_gtid_query(MYSQL *m, const char *what, const char *sql, char *out, size_t n,
                           struct err *e)
@@ -457,7 +413,8 @@ int mdb_follow(const struct engine_spec *s, struct err *e)
     }
     if (mdb_gtid_query(m, what, "SELECT @@global.gtid_slave_pos", own, sizeof(own), e) < 0)
         goto out;
-    if (mdb_upstream_pos(r, secret, theirs, sizeof(theirs)) == 1 && mdb_gtid_ahead(own, theirs)) {
+    if (mdb_upstream_pos(r, secret, theirs, sizeof(theirs)) == 1 &&
+        answer_gtid_ahead(own, theirs)) {
         char why[2 * MY_GTID_MAX + 64];
         snprintf(why, sizeof(why), "its position %.200s, the primary's %.200s", own, theirs);
         rc = mdb_diverged(s, why, e);
@@ -726,22 +683,6 @@ static MYSQL_RES *mdb_nb_query(MYSQL *m, const char *sql, int64_t deadline, stru
     return status < 0 ? NULL : res;
 }
 
-/* A binary log coordinate as one ordered number: the file's sequence number in the high bits
- * (files are at most 1 GiB), the byte offset in the low 32. -1 when unknown. */
-static int64_t mdb_coord(const char *file, int64_t pos)
-{
-    const char *dot = file ? strrchr(file, '.') : NULL;
-    char *end;
-    long long seq;
-
-    if (!dot || pos < 0)
-        return -1;
-    seq = strtoll(dot + 1, &end, 10);
-    if (end == dot + 1 || *end || seq < 0 || seq > INT32_MAX)
-        return -1;
-    return ((int64_t)seq << 32) + pos;
-}
-
 /* read_only, GTID positions, the source if any, else this server's own binary log. */
 int mdb_health(const struct engine_spec *s, int timeout_ms, struct engine_health *out,
                struct err *e)
@@ -779,8 +720,8 @@ int mdb_health(const struct engine_spec *s, int timeout_ms, struct engine_health
     if (st.configured) {
         /* Coordinates in the primary's binary log: comparable with its own position. */
         snprintf(out->position, sizeof(out->position), "%s", slave_pos);
-        done = mdb_coord(st.exec_file, st.exec_pos);
-        got = mdb_coord(st.read_file, st.read_pos);
+        done = answer_binlog_coord(st.exec_file, st.exec_pos);
+        got = answer_binlog_coord(st.read_file, st.read_pos);
         out->position_bytes = done;
         /* in its relay log: what a semi-synchronous primary counted as acknowledged */
         out->received_bytes = got >= done ? got : -1;
@@ -800,7 +741,8 @@ int mdb_health(const struct engine_spec *s, int timeout_ms, struct engine_health
         if (!(res = mdb_nb_query(m, "SHOW MASTER STATUS", deadline, e)))
             goto out;
         if ((row = mysql_fetch_row(res)) != NULL)
-            out->position_bytes = mdb_coord(row[0], row[1] ? strtoll(row[1], NULL, 10) : -1);
+            out->position_bytes =
+                answer_binlog_coord(row[0], row[1] ? strtoll(row[1], NULL, 10) : -1);
     }
     rc = 0;
 out:

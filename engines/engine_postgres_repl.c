@@ -32,6 +32,7 @@
 #include <sys/wait.h>
 
 #include "engines/engine_postgres.h"
+#include "engines/answers.h"
 #include "engines/engine_util.h"
 #include "lib/clock.h"
 #include "lib/crypto.h"
@@ -526,20 +527,6 @@ out:
     return rc;
 }
 
-/* The value of "label:" in pg_controldata's output, trimmed, into out ("" when absent). */
-static void controldata_value(const char *text, const char *label, char *out, size_t n)
-{
-    const char *p = strstr(text, label), *end;
-
-    out[0] = '\0';
-    if (!p)
-        return;
-    p += strlen(label);
-    p += strspn(p, " \t");
-    end = p + strcspn(p, "\n");
-    snprintf(out, n, "%.*s", (int)(end - p), p);
-}
-
 int pg_stopped_position(const struct engine_spec *s, struct engine_health *out, struct err *e)
 {
     char *prog = engine_util_program(s->bin_dir, PG_DEFAULT_BIN, "pg_controldata");
@@ -548,7 +535,6 @@ int pg_stopped_position(const struct engine_spec *s, struct engine_health *out, 
     char state[64], lsn[64];
     struct engine_user u;
     struct buf text = BUF_INIT;
-    unsigned hi, lo;
     int status = 0, rc = -1;
 
     if (engine_util_user(s->os_user, &u, e) < 0 ||
@@ -558,8 +544,8 @@ int pg_stopped_position(const struct engine_spec *s, struct engine_health *out, 
         err_set(e, ENGINE_E_ENGINE, "pg_controldata failed: %s", buf_str(&text));
         goto out;
     }
-    controldata_value(buf_str(&text), "Database cluster state:", state, sizeof(state));
-    controldata_value(buf_str(&text), "Latest checkpoint location:", lsn, sizeof(lsn));
+    answer_field(buf_str(&text), "Database cluster state", state, sizeof(state));
+    answer_field(buf_str(&text), "Latest checkpoint location", lsn, sizeof(lsn));
     if (strcmp(state, "shut down") != 0) {
         err_set(e, ENGINE_E_ENGINE,
                 "the data in \"%s\" was not shut down cleanly (state \"%s\"): its last "
@@ -567,12 +553,12 @@ int pg_stopped_position(const struct engine_spec *s, struct engine_health *out, 
                 data, state);
         goto out;
     }
-    if (sscanf(lsn, "%X/%X", &hi, &lo) != 2) {
+    if (answer_pg_lsn(lsn, &out->position_bytes) < 0) {
         err_set(e, ENGINE_E_ENGINE, "pg_controldata gave no checkpoint location");
         goto out;
     }
-    snprintf(out->position, sizeof(out->position), "%X/%X", hi, lo);
-    out->position_bytes = (int64_t)(((uint64_t)hi << 32) | lo);
+    snprintf(out->position, sizeof(out->position), "%X/%X", (unsigned)(out->position_bytes >> 32),
+             (unsigned)out->position_bytes);
     rc = 0;
 out:
     buf_free(&text);

@@ -28,6 +28,7 @@
 #include <string.h>
 #include <sys/time.h>
 
+#include "engines/answers.h"
 #include "engines/engine_util.h"
 #include "lib/clock.h"
 #include "lib/crypto.h"
@@ -388,28 +389,6 @@ static int rd_repl_setup(const struct engine_spec *s, struct err *e)
     return rc;
 }
 
-/* The value of "key:" in INFO output into out ("" when absent); whether it was there. */
-static bool rd_info(const char *info, const char *key, char *out, size_t n)
-{
-    size_t klen = strlen(key);
-    const char *p = info;
-
-    out[0] = '\0';
-    for (; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
-        if (strncmp(p, key, klen) == 0 && p[klen] == ':') {
-            snprintf(out, n, "%.*s", (int)strcspn(p + klen + 1, "\r\n"), p + klen + 1);
-            return true;
-        }
-    return false;
-}
-
-static int64_t rd_info_int(const char *info, const char *key)
-{
-    char v[32];
-
-    return rd_info(info, key, v, sizeof(v)) && *v ? strtoll(v, NULL, 10) : -1;
-}
-
 /* INFO replication over a session, before deadline: the reply (the caller frees it). */
 static redisReply *rd_info_replication(redisContext *c, int64_t deadline, struct err *e)
 {
@@ -447,9 +426,9 @@ static int rd_follow(const struct engine_spec *s, struct err *e)
     }
     if (!(r = rd_info_replication(c, deadline, e)))
         goto out;
-    rd_info(r->str, "role", role, sizeof(role));
-    rd_info(r->str, "master_host", host, sizeof(host));
-    rd_info(r->str, "master_port", port, sizeof(port));
+    answer_field(r->str, "role", role, sizeof(role));
+    answer_field(r->str, "master_host", host, sizeof(host));
+    answer_field(r->str, "master_port", port, sizeof(port));
     freeReplyObject(r);
     if (strcmp(role, "slave") != 0 || strcmp(host, rp->upstream.host) != 0 ||
         atoi(port) != rp->upstream.port) {
@@ -489,18 +468,18 @@ static int rd_health(const struct engine_spec *s, int timeout_ms, struct engine_
     if (!(r = rd_info_replication(c, deadline, e)))
         goto out;
     out->alive = true;
-    rd_info(r->str, "role", v, sizeof(v));
+    answer_field(r->str, "role", v, sizeof(v));
     if (strcmp(v, "slave") != 0) {
         out->role = ENGINE_ROLE_PRIMARY;
         out->writable = true;
-        out->position_bytes = rd_info_int(r->str, "master_repl_offset");
+        out->position_bytes = answer_field_int(r->str, "master_repl_offset");
     } else {
         out->role = ENGINE_ROLE_REPLICA;
-        out->writable = rd_info_int(r->str, "slave_read_only") == 0;
-        done = rd_info_int(r->str, "slave_repl_offset");
-        got = rd_info_int(r->str, "slave_read_repl_offset");
+        out->writable = answer_field_int(r->str, "slave_read_only") == 0;
+        done = answer_field_int(r->str, "slave_repl_offset");
+        got = answer_field_int(r->str, "slave_read_repl_offset");
         out->position_bytes = done;
-        rd_info(r->str, "master_link_status", v, sizeof(v));
+        answer_field(r->str, "master_link_status", v, sizeof(v));
         out->upstream_up = strcmp(v, "up") == 0;
         if (done >= 0 && got >= done)
             out->lag_bytes = got - done;

@@ -14,4 +14,5 @@ $(BIN)/engine_check: $(BUILD)/tests/engine/engine_check.o $(BUILD)/tests/engine/
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(call pkg_libs,$(ENGINE_PKGS)) $(LDLIBS)
 
-TEST_test_engine_OBJS := $(ENGINE_OBJS)
+TEST_test_engine_OBJS  := $(ENGINE_OBJS)
+TEST_test_answers_OBJS := $(BUILD)/engines/answers.o

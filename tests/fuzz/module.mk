@@ -15,6 +15,7 @@ FUZZ_fuzz_agent_reply_OBJS := $(BUILD)/agent/desired.o $(BUILD)/agent/member.o \
 FUZZ_fuzz_fence_msg_OBJS   := $(BUILD)/agent/fence.o
 FUZZ_fuzz_agent_conf_OBJS  := $(BUILD)/agent/conf.o
 FUZZ_fuzz_seedproto_OBJS   := $(BUILD)/agent/seedproto.o
+FUZZ_fuzz_engine_answer_OBJS := $(BUILD)/engines/answers.o
 
 $(BIN)/fuzz/%: $(BUILD)/tests/fuzz/%.o $$(FUZZ_$$*_OBJS) $(BUILD)/libdbaas.a
 	@mkdir -p $(dir $@)

@@ -1,0 +1,99 @@
+/* What the engines and their tools answer, parsed (answers.h). */
+#include "engines/answers.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+bool answer_field(const char *text, const char *key, char *out, size_t n)
+{
+    size_t klen = strlen(key);
+    const char *p = text;
+
+    if (n > 0)
+        out[0] = '\0';
+    for (; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
+        if (strncmp(p, key, klen) == 0 && p[klen] == ':') {
+            p += klen + 1;
+            p += strspn(p, " \t");
+            if (n > 0)
+                snprintf(out, n, "%.*s", (int)strcspn(p, "\r\n"), p);
+            return true;
+        }
+    return false;
+}
+
+int64_t answer_field_int(const char *text, const char *key)
+{
+    char v[32];
+
+    return answer_field(text, key, v, sizeof(v)) && *v ? strtoll(v, NULL, 10) : -1;
+}
+
+int answer_pg_lsn(const char *lsn, int64_t *bytes)
+{
+    unsigned hi, lo;
+    int end = 0;
+
+    if (sscanf(lsn, "%8X/%8X%n", &hi, &lo, &end) != 2 || lsn[end] != '\0' ||
+        strspn(lsn, "0123456789ABCDEFabcdef/") != strlen(lsn))
+        return -1;
+    *bytes = (int64_t)(((uint64_t)hi << 32) | lo);
+    return 0;
+}
+
+/* The GTID of domain `domain` in a position list "d-s-n,...": whether it is there. */
+static bool gtid_find(const char *list, unsigned long domain, unsigned long *server,
+                      unsigned long long *seq)
+{
+    const char *p = list;
+    char *end;
+
+    while (p && *p) {
+        unsigned long d = strtoul(p, &end, 10);
+        unsigned long sv = *end == '-' ? strtoul(end + 1, &end, 10) : 0;
+        unsigned long long q = *end == '-' ? strtoull(end + 1, &end, 10) : 0;
+
+        if (d == domain) {
+            *server = sv;
+            *seq = q;
+            return true;
+        }
+        p = strchr(end, ',');
+        p = p ? p + 1 : NULL;
+    }
+    return false;
+}
+
+bool answer_gtid_ahead(const char *ours, const char *theirs)
+{
+    const char *p = ours;
+    char *end;
+
+    while (p && *p) {
+        unsigned long d = strtoul(p, &end, 10), ts;
+        unsigned long sv = *end == '-' ? strtoul(end + 1, &end, 10) : 0;
+        unsigned long long q = *end == '-' ? strtoull(end + 1, &end, 10) : 0, tq;
+
+        if (!gtid_find(theirs, d, &ts, &tq) || q > tq || (q == tq && sv != ts))
+            return true;
+        p = strchr(end, ',');
+        p = p ? p + 1 : NULL;
+    }
+    return false;
+}
+
+int64_t answer_binlog_coord(const char *file, int64_t pos)
+{
+    const char *dot = file ? strrchr(file, '.') : NULL;
+    char *end;
+    long long seq;
+
+    if (!dot || pos < 0 || pos > UINT32_MAX)
+        return -1;
+    seq = strtoll(dot + 1, &end, 10);
+    if (end == dot + 1 || *end || seq < 0 || seq > INT32_MAX)
+        return -1;
+    return ((int64_t)seq << 32) + pos;
+}

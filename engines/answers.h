@@ -1,0 +1,34 @@
+/* What the engines and their tools answer, parsed: pure functions over the text a server
+ * (Redis's INFO, MariaDB's GTID positions and binary log coordinates) or a tool
+ * (pg_controldata) returns. The drivers take the text from a connection or a child process;
+ * these functions only read it, so that tests/fuzz/fuzz_engine_answer.c can feed them anything.
+ *
+ * NOTES: nothing logs or allocates; every output is bounded by the size the caller gives. */
+#ifndef ENGINES_ANSWERS_H
+#define ENGINES_ANSWERS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* The value of the line "key: value" that starts with key followed by ':' (Redis's INFO,
+ * pg_controldata), with the blanks after the colon and the line end ("\n" or "\r\n") left out,
+ * into out (truncated to n - 1 bytes; "" when absent). Whether the line was there. */
+bool answer_field(const char *text, const char *key, char *out, size_t n);
+
+/* answer_field() as a decimal integer: -1 when absent or empty. */
+int64_t answer_field_int(const char *text, const char *key);
+
+/* A PostgreSQL WAL location "X/X" (hex) as one byte position: 0 / -1 when it is not one. */
+int answer_pg_lsn(const char *lsn, int64_t *bytes);
+
+/* Whether the MariaDB GTID position list `ours` ("domain-server-seq,...") holds a transaction
+ * that `theirs` lacks, as far as the two lists tell: a domain they lack, a higher sequence
+ * number, or the same one written by another server. A lower sequence number tells nothing. */
+bool answer_gtid_ahead(const char *ours, const char *theirs);
+
+/* A MariaDB binary log coordinate (file "name.000042", byte offset) as one ordered number: the
+ * file's sequence number in the high 32 bits, the offset in the low 32. -1 when unknown. */
+int64_t answer_binlog_coord(const char *file, int64_t pos);
+
+#endif

@@ -1,0 +1,101 @@
+/* Unit tests for engines/answers: the engines' and their tools' answers, parsed. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "engines/answers.h"
+
+static void test_field(void **state)
+{
+    static const char info[] = "# Replication\r\nrole:slave\r\nmaster_host:127.0.0.2\r\n"
+                               "master_port:7001\r\nslave_repl_offset:12345\r\n"
+                               "master_link_status:up\r\n";
+    static const char control[] = "pg_control version number:            1300\n"
+                                  "Database cluster state:               shut down\n"
+                                  "Latest checkpoint location:           0/3000028\n";
+    char v[16];
+
+    (void)state;
+    assert_true(answer_field(info, "role", v, sizeof(v)));
+    assert_string_equal(v, "slave");
+    assert_true(answer_field(info, "master_link_status", v, sizeof(v)));
+    assert_string_equal(v, "up");
+    assert_int_equal(answer_field_int(info, "master_port"), 7001);
+    assert_int_equal(answer_field_int(info, "slave_repl_offset"), 12345);
+    /* a key is a whole name at a line's start, not a prefix of one nor text inside a line */
+    assert_false(answer_field(info, "master", v, sizeof(v)));
+    assert_false(answer_field(info, "Replication", v, sizeof(v)));
+    assert_string_equal(v, "");
+    assert_int_equal(answer_field_int(info, "slave_read_repl_offset"), -1);
+    assert_true(answer_field(control, "Database cluster state", v, sizeof(v)));
+    assert_string_equal(v, "shut down");
+    assert_false(answer_field(control, "cluster state", v, sizeof(v)));
+    /* truncated to the size given */
+    assert_true(answer_field(control, "Latest checkpoint location", v, 4));
+    assert_string_equal(v, "0/3");
+    assert_true(answer_field("k:", "k", v, sizeof(v)));
+    assert_string_equal(v, "");
+    assert_int_equal(answer_field_int("k:\n", "k"), -1);
+}
+
+static void test_pg_lsn(void **state)
+{
+    int64_t b = 0;
+
+    (void)state;
+    assert_int_equal(answer_pg_lsn("0/3000028", &b), 0);
+    assert_int_equal(b, 0x3000028);
+    assert_int_equal(answer_pg_lsn("1A/ff", &b), 0);
+    assert_int_equal(b, ((int64_t)0x1A << 32) | 0xff);
+    assert_int_equal(answer_pg_lsn("FFFFFFFF/FFFFFFFF", &b), 0);
+    assert_int_equal(b, (int64_t)UINT64_C(0xFFFFFFFFFFFFFFFF));
+    assert_int_equal(answer_pg_lsn("", &b), -1);
+    assert_int_equal(answer_pg_lsn("0/", &b), -1);
+    assert_int_equal(answer_pg_lsn("0/1 ", &b), -1);
+    assert_int_equal(answer_pg_lsn(" 0/1", &b), -1);
+    assert_int_equal(answer_pg_lsn("-1/1", &b), -1);
+    assert_int_equal(answer_pg_lsn("0x1/1", &b), -1);
+    assert_int_equal(answer_pg_lsn("100000000/0", &b), -1);
+}
+
+static void test_gtid_ahead(void **state)
+{
+    (void)state;
+    assert_false(answer_gtid_ahead("", "0-1-5"));
+    assert_false(answer_gtid_ahead("0-1-5", "0-1-5"));
+    assert_false(answer_gtid_ahead("0-1-4", "0-1-5"));
+    assert_true(answer_gtid_ahead("0-1-6", "0-1-5"));
+    assert_true(answer_gtid_ahead("0-2-5", "0-1-5"));       /* same number, another server */
+    assert_true(answer_gtid_ahead("0-1-5,1-1-1", "0-1-5")); /* a domain they lack */
+    assert_false(answer_gtid_ahead("0-1-5", "1-1-9,0-1-7"));
+    assert_true(answer_gtid_ahead("0-1-5,1-1-2", "1-1-1,0-1-7"));
+}
+
+static void test_binlog_coord(void **state)
+{
+    (void)state;
+    assert_int_equal(answer_binlog_coord("mysql-bin.000042", 4), ((int64_t)42 << 32) + 4);
+    assert_true(answer_binlog_coord("b.000002", 0) > answer_binlog_coord("b.000001", 1 << 30));
+    assert_int_equal(answer_binlog_coord(NULL, 4), -1);
+    assert_int_equal(answer_binlog_coord("nodot", 4), -1);
+    assert_int_equal(answer_binlog_coord("b.", 4), -1);
+    assert_int_equal(answer_binlog_coord("b.0001x", 4), -1);
+    assert_int_equal(answer_binlog_coord("b.000001", -1), -1);
+    assert_int_equal(answer_binlog_coord("b.000001", INT64_C(1) << 32), -1);
+    assert_int_equal(answer_binlog_coord("b.99999999999", 0), -1);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_field),
+        cmocka_unit_test(test_pg_lsn),
+        cmocka_unit_test(test_gtid_ahead),
+        cmocka_unit_test(test_binlog_coord),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
