@@ -266,6 +266,8 @@ int agent_run(const struct agent_config *cfg, volatile sig_atomic_t *stop, struc
         err_set(e, AGENT_E_CLIENT, "could not initialise the HTTP client");
         goto out;
     }
+    httpc_set_ca_file(a->report_http, cfg->ca_file);
+    httpc_set_ca_file(a->poll_http, cfg->ca_file);
     /* the fence guard before any member is adopted or started (agent/leasing.h) */
     if (leasing_init(a, e) < 0)
         goto out;

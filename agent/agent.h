@@ -32,11 +32,13 @@ enum agent_errc {
 };
 
 struct agent_config {
-    const char *server;    /* dbaasd's URL */
-    const char *token;     /* the host's agent token (at start: see token) */
+    const char *server;     /* dbaasd's URL */
+    const char *ca_file;    /* the CA bundle an https server is verified against (NULL: the
+                               system's) */
+    const char *token;      /* the host's agent token (at start: see token) */
     const char *token_file; /* where it came from, read again when it changes; NULL: --token */
-    const char *data_dir;  /* members/ and their engines' data */
-    const char *advertise; /* the address engines listen on and dbaasd hands to clients */
+    const char *data_dir;   /* members/ and their engines' data */
+    const char *advertise;  /* the address engines listen on and dbaasd hands to clients */
     enum iso_kind isolation;
     int port_min, port_max;
     int64_t cpu_millis, memory_mb, disk_mb; /* capacity reported (0: from the machine) */

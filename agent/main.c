@@ -60,11 +60,13 @@ static void usage(FILE *f)
             "Usage: dbaas-agent --server URL --token TOKEN --data-dir DIR --advertise ADDR\n"
             "                   [--isolation cgroup|cgroup-v1|cgroup-v2|lxc] [--ports MIN-MAX]\n"
             "                   [--cpu Q] [--memory Q] [--disk Q] [--seed-port PORT]\n"
-            "                   [--keep-deleted DURATION] [--config FILE]\n"
+            "                   [--keep-deleted DURATION] [--ca-file FILE] [--config FILE]\n"
             "       dbaas-agent seed-fetch|seed-source|fence-guard|lxc-init ... (run by the agent\n"
             "       itself)\n"
             "\n"
-            "  --server URL       dbaasd's URL (e.g. http://127.0.0.1:8080)\n"
+            "  --server URL       dbaasd's URL (e.g. http://127.0.0.1:8080, or https://)\n"
+            "  --ca-file FILE     verify an https server against these PEM CAs\n"
+            "                     (default: the system's)\n"
             "  --token TOKEN      the host's agent token (from `dbaasctl host add`);\n"
             "  --token-file FILE  or read it from a file\n"
             "  --data-dir DIR     where members' data and the agent's records live\n"
@@ -85,7 +87,7 @@ static void usage(FILE *f)
 
 struct opts {
     char *server, *token, *token_file, *data_dir, *advertise, *isolation, *ports;
-    char *cpu, *memory, *disk, *libvirt_uri, *seed_port, *keep_deleted;
+    char *cpu, *memory, *disk, *libvirt_uri, *seed_port, *keep_deleted, *ca_file;
 };
 
 /* Set option key (long name) to value; 0, or -1 when unknown. Later settings win. */
@@ -108,6 +110,7 @@ static int set_opt(struct opts *o, const char *key, const char *value)
         {"libvirt-uri", offsetof(struct opts, libvirt_uri)},
         {"seed-port", offsetof(struct opts, seed_port)},
         {"keep-deleted", offsetof(struct opts, keep_deleted)},
+        {"ca-file", offsetof(struct opts, ca_file)},
     };
     size_t i;
 
@@ -164,6 +167,7 @@ int main(int argc, char **argv)
                                              {"libvirt-uri", required_argument, NULL, 0},
                                              {"seed-port", required_argument, NULL, 0},
                                              {"keep-deleted", required_argument, NULL, 0},
+                                             {"ca-file", required_argument, NULL, 0},
                                              {"version", no_argument, NULL, 'V'},
                                              {NULL, 0, NULL, 0}};
     struct opts o;
@@ -221,6 +225,12 @@ int main(int argc, char **argv)
         goto out;
     }
     cfg.server = o.server;
+    cfg.ca_file = o.ca_file;
+    if (o.ca_file && access(o.ca_file, R_OK) < 0) {
+        fprintf(stderr, "dbaas-agent: cannot read --ca-file \"%s\": %s\n", o.ca_file,
+                strerror(errno));
+        goto out;
+    }
     cfg.token = token;
     cfg.token_file = o.token ? NULL : o.token_file;
     cfg.data_dir = o.data_dir;
@@ -293,5 +303,6 @@ out:
     free(o.libvirt_uri);
     free(o.seed_port);
     free(o.keep_deleted);
+    free(o.ca_file);
     return status;
 }

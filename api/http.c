@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -29,10 +30,13 @@
 #include "control/errc.h"
 #include "control/notify.h"
 #include "lib/clock.h"
+#include "lib/fileio.h"
 #include "lib/log.h"
 #include "lib/xalloc.h"
 
 static struct MHD_Daemon *daemon_handle;
+/* The certificate chain and key (PEM) the daemon serves HTTPS with; kept while it runs. */
+static char *tls_cert, *tls_key;
 static volatile int in_flight;
 
 /* Parked long polls, resumed by the parker thread. */
@@ -317,7 +321,60 @@ static void on_panic(void *cls, const char *file, unsigned int line, const char 
     abort();
 }
 
-int http_start(const char *addr, int nthreads, struct err *e)
+/* libmicrohttpd's own error messages (a failed TLS handshake, a listen error) as our log
+ * lines, with control characters, quotes and backslashes blanked out. */
+static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    char msg[256];
+    size_t n;
+
+    (void)cls;
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    for (char *p = msg; *p; p++)
+        if ((unsigned char)*p < 0x20 || *p == '"' || *p == '\\' || *p == 0x7f)
+            *p = ' ';
+    n = strlen(msg);
+    while (n > 0 && msg[n - 1] == ' ')
+        msg[--n] = '\0';
+    log_warn("event=http_error message=\"%s\"", msg);
+}
+
+/* Free the TLS material, wiping the key. */
+static void tls_free(void)
+{
+    if (tls_key)
+        explicit_bzero(tls_key, strlen(tls_key));
+    free(tls_key);
+    free(tls_cert);
+    tls_key = tls_cert = NULL;
+}
+
+/* Read --tls-cert and --tls-key: 0 / -1 with e set. The key must be readable by its owner
+ * only, like every file that holds a secret here. */
+static int tls_load(const char *cert_file, const char *key_file, struct err *e)
+{
+    struct stat st;
+    struct err fe;
+
+    if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES)
+        return err_set(e, API_E_INVALID, "this libmicrohttpd was built without TLS support");
+    if (!(tls_cert = fileio_read(cert_file, 1 << 20, 0, &fe)))
+        return err_set(e, API_E_INVALID, "could not read --tls-cert \"%s\": %s", cert_file, fe.msg);
+    if (stat(key_file, &st) == 0 && (st.st_mode & 077) != 0) {
+        tls_free();
+        return err_set(e, API_E_INVALID,
+                       "--tls-key \"%s\" is readable by others (mode %03o): it must be 0600",
+                       key_file, (unsigned)(st.st_mode & 0777));
+    }
+    if (!(tls_key = fileio_read(key_file, 1 << 20, 0, &fe))) {
+        tls_free();
+        return err_set(e, API_E_INVALID, "could not read --tls-key \"%s\": %s", key_file, fe.msg);
+    }
+    return 0;
+}
+
+int http_start(const char *addr, int nthreads, const char *cert_file, const char *key_file,
+               struct err *e)
 {
     struct sockaddr_in sin;
     char host[64];
@@ -345,18 +402,41 @@ int http_start(const char *addr, int nthreads, struct err *e)
     if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur != RLIM_INFINITY &&
         nofile.rlim_cur > 4000 + 512)
         limit = nofile.rlim_cur - 512 > 60000 ? 60000 : (unsigned)(nofile.rlim_cur - 512);
+    if ((cert_file != NULL) != (key_file != NULL))
+        return err_set(e, API_E_INVALID, "--tls-cert and --tls-key go together");
+    if (cert_file && tls_load(cert_file, key_file, e) < 0)
+        return -1;
     MHD_set_panic_func(on_panic, NULL);
-    daemon_handle = MHD_start_daemon(
-        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
-            MHD_USE_ERROR_LOG,
-        (uint16_t)port, NULL, NULL, on_request, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sin,
-        MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)nthreads, MHD_OPTION_NOTIFY_COMPLETED,
-        on_completed, NULL, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)60,
-        MHD_OPTION_CONNECTION_LIMIT, limit, MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned int)1,
-        MHD_OPTION_END);
-    if (!daemon_handle)
-        return err_set(e, API_E_SYSTEM, "could not listen on %s: %s", addr,
-                       errno ? strerror(errno) : "libmicrohttpd failed to start");
+    {
+        /* The HTTPS options only when serving HTTPS: libmicrohttpd logs them otherwise. */
+        struct MHD_OptionItem tls_opts[] = {
+            {MHD_OPTION_HTTPS_MEM_CERT, 0, tls_cert},
+            {MHD_OPTION_HTTPS_MEM_KEY, 0, tls_key},
+            {MHD_OPTION_END, 0, NULL},
+        };
+
+        errno = 0;
+        daemon_handle = MHD_start_daemon(
+            MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
+                MHD_USE_ERROR_LOG | (tls_cert ? MHD_USE_TLS : 0),
+            (uint16_t)port, NULL, NULL, on_request, NULL, MHD_OPTION_SOCK_ADDR,
+            (struct sockaddr *)&sin, MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)nthreads,
+            MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_CONNECTION_TIMEOUT,
+            (unsigned int)60, MHD_OPTION_CONNECTION_LIMIT, limit,
+            MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned int)1, MHD_OPTION_EXTERNAL_LOGGER,
+            on_mhd_log, NULL, MHD_OPTION_ARRAY, tls_cert ? tls_opts : &tls_opts[2], MHD_OPTION_END);
+    }
+    if (!daemon_handle) {
+        int saved = errno;
+        bool tls = tls_cert != NULL;
+
+        tls_free();
+        return err_set(e, API_E_SYSTEM, "could not listen on %s: %s%s", addr,
+                       saved ? strerror(saved) : "libmicrohttpd failed to start",
+                       tls ? " (or the --tls-cert certificate and the --tls-key key are invalid "
+                             "or do not match)"
+                           : "");
+    }
     stopping = false;
     {
         sigset_t all, old;
@@ -398,4 +478,5 @@ void http_stop(int deadline_ms)
     }
     MHD_stop_daemon(daemon_handle);
     daemon_handle = NULL;
+    tls_free();
 }

@@ -70,8 +70,11 @@ bool http_stopping(void);
 /* How many requests are parked now (a gauge for /metrics). */
 int http_parked_count(void);
 
-/* Start serving addr ("127.0.0.1:8080") with nthreads workers. 0 / -1 with e set. */
-int http_start(const char *addr, int nthreads, struct err *e) __attribute__((warn_unused_result));
+/* Start serving addr ("127.0.0.1:8080") with nthreads workers: HTTPS with the PEM certificate
+ * chain in cert_file and its key in key_file (0600), or plain HTTP when both are NULL.
+ * 0 / -1 with e set. */
+int http_start(const char *addr, int nthreads, const char *cert_file, const char *key_file,
+               struct err *e) __attribute__((warn_unused_result));
 /* Stop accepting, wait (up to deadline_ms) for requests in flight, then stop. */
 void http_stop(int deadline_ms);
 

@@ -33,7 +33,7 @@
 static void usage(FILE *f)
 {
     fprintf(f, "Usage: dbaasd --data-dir DIR [--listen ADDR:PORT] [--lease-port PORT] [--db URL]\n"
-               "              [--threads N]\n"
+               "              [--threads N] [--tls-cert FILE --tls-key FILE]\n"
                "\n"
                "  --data-dir DIR      state directory: operator.token, and the embedded store\n"
                "  --listen ADDR:PORT  HTTP listen address (default 127.0.0.1:8080)\n"
@@ -43,6 +43,8 @@ static void usage(FILE *f)
                "                      instead of running an embedded one under DIR; blanked\n"
                "                      in ps once read (or set DBAAS_DB instead)\n"
                "  --threads N         HTTP worker threads (default 8)\n"
+               "  --tls-cert FILE     serve HTTPS with this PEM certificate (chain)\n"
+               "  --tls-key FILE      and this PEM private key (mode 0600)\n"
                "  --debug             log debug lines\n"
                "  --help, --version\n");
 }
@@ -57,8 +59,11 @@ int main(int argc, char **argv)
                                          {"help", no_argument, NULL, 'h'},
                                          {"version", no_argument, NULL, 'V'},
                                          {"lease-port", required_argument, NULL, 'L'},
+                                         {"tls-cert", required_argument, NULL, 'C'},
+                                         {"tls-key", required_argument, NULL, 'K'},
                                          {NULL, 0, NULL, 0}};
     const char *data_dir = NULL, *listen_addr = "127.0.0.1:8080", *db = NULL;
+    const char *tls_cert = NULL, *tls_key = NULL;
     struct embedded *embedded = NULL;
     char *conninfo = NULL, *lock_path = NULL, *db_copy = NULL;
     int threads = 8, c, lock_fd = -1, sig, status = 1, lease_udp = -1;
@@ -103,6 +108,12 @@ int main(int argc, char **argv)
             lease_udp = (int)v;
             break;
         }
+        case 'C':
+            tls_cert = optarg;
+            break;
+        case 'K':
+            tls_key = optarg;
+            break;
         case 'h':
             usage(stdout);
             return 0;
@@ -116,9 +127,11 @@ int main(int argc, char **argv)
     }
     if (!db && getenv("DBAAS_DB") && *getenv("DBAAS_DB"))
         db = db_copy = xstrdup(getenv("DBAAS_DB"));
-    if (optind < argc || !data_dir) {
+    if (optind < argc || !data_dir || (tls_cert != NULL) != (tls_key != NULL)) {
         fprintf(stderr, "dbaasd: %s\n",
-                optind < argc ? "unexpected argument" : "--data-dir is required");
+                optind < argc ? "unexpected argument"
+                : !data_dir   ? "--data-dir is required"
+                              : "--tls-cert and --tls-key go together");
         usage(stderr);
         return 2;
     }
@@ -197,7 +210,7 @@ int main(int argc, char **argv)
         log_error("event=start_failed error=\"%s\"", e.msg);
         goto out;
     }
-    if (http_start(listen_addr, threads, &e) < 0) {
+    if (http_start(listen_addr, threads, tls_cert, tls_key, &e) < 0) {
         log_error("event=start_failed error=\"%s\"", e.msg);
         goto out;
     }
@@ -209,8 +222,9 @@ int main(int argc, char **argv)
         log_error("event=start_failed error=\"%s\"", e.msg);
         goto out;
     }
-    log_info("event=ready listen=%s lease_port=%d store=%s data_dir=%s version=%s", listen_addr,
-             lease_port(), embedded ? "embedded" : "external", data_dir, DBAAS_VERSION);
+    log_info("event=ready listen=%s tls=%s lease_port=%d store=%s data_dir=%s version=%s",
+             listen_addr, tls_cert ? "on" : "off", lease_port(), embedded ? "embedded" : "external",
+             data_dir, DBAAS_VERSION);
 
     for (;;) {
         if (sigwait(&sigs, &sig) != 0)

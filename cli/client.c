@@ -19,7 +19,7 @@ struct client {
     struct buf resp; /* the last answer's raw body */
 };
 
-struct client *client_new(const char *url, const char *token)
+struct client *client_new(const char *url, const char *token, const char *ca_file)
 {
     struct client *c = xcalloc(1, sizeof(*c));
 
@@ -28,6 +28,7 @@ struct client *client_new(const char *url, const char *token)
         free(c);
         return NULL;
     }
+    httpc_set_ca_file(c->http, ca_file);
     c->have_token = token != NULL;
     return c;
 }

@@ -13,9 +13,10 @@ struct client; /* opaque */
 /* Default time allowed for one request. */
 #define CLIENT_TIMEOUT_MS 30000L
 
-/* A client for the dbaasd at url, authenticating with token (NULL: none). Both are copied.
- * The caller frees it with client_free(). NULL when libcurl cannot be initialized. */
-struct client *client_new(const char *url, const char *token);
+/* A client for the dbaasd at url, authenticating with token (NULL: none), verifying an https
+ * server against the PEM CAs in ca_file (NULL: the system's). All are copied. The caller frees
+ * it with client_free(). NULL when libcurl cannot be initialized. */
+struct client *client_new(const char *url, const char *token, const char *ca_file);
 void client_free(struct client *c);
 
 /* Send one request. body is borrowed (NULL: none); header is an extra header line (NULL: none).

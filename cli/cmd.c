@@ -2,9 +2,11 @@
  * the URL and token, prints help, and holds the output helpers the command files share. */
 #include "cli/cmd.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/cmd_host.h"
 #include "cli/cmd_instance.h"
@@ -25,6 +27,8 @@ const struct args_spec cmd_global_specs[] = {
      "dbaasd address (default: $DBAAS_URL, else " CMD_DEFAULT_URL ")"},
     {"token", ARGS_VALUE, "TOKEN", false, "API token (default: $DBAAS_TOKEN)"},
     {"token-file", ARGS_VALUE, "PATH", false, "read the API token from a file"},
+    {"ca-file", ARGS_VALUE, "PATH", false,
+     "verify an https dbaasd against these PEM CAs (default: $DBAAS_CA_FILE, else the system's)"},
     {"json", ARGS_FLAG, NULL, false, "print the server's JSON instead of tables"},
     {"help", ARGS_FLAG, NULL, false, "show help and exit"},
     {"version", ARGS_FLAG, NULL, false, "show the version and exit"},
@@ -38,7 +42,7 @@ static const struct args_spec cmd_list_specs[] = {
 };
 
 static const struct cmd_def *const cmd_tables[] = {
-    cmd_tenant_defs,   cmd_plan_defs, cmd_host_defs, cmd_scheduler_defs,
+    cmd_tenant_defs,   cmd_plan_defs, cmd_host_defs,     cmd_scheduler_defs,
     cmd_instance_defs, cmd_ha_defs,   cmd_operator_defs, NULL,
 };
 
@@ -142,7 +146,7 @@ static void cmd_print_def_help(FILE *out, const struct cmd_def *d)
             cmd_print_options(out, cmd_list_specs);
     }
     fprintf(out,
-            "\nGlobal options: --url URL, --token TOKEN, --token-file PATH, --json "
+            "\nGlobal options: --url URL, --token TOKEN, --token-file PATH, --ca-file PATH, --json "
             "(see \"%s --help\").\n",
             CMD_PROGRAM);
     buf_free(&b);
@@ -277,7 +281,7 @@ int cmd_run(const struct cmd_globals *g, int argc, char **argv)
     struct args a;
     struct err e;
     bool group_found;
-    const char *url;
+    const char *url, *ca_file;
     char *token = NULL;
     int ntables = 0;
     int first;
@@ -366,7 +370,16 @@ int cmd_run(const struct cmd_globals *g, int argc, char **argv)
     ctx.def = d;
     ctx.a = &a;
     ctx.json = g->json || args_has(&a, "json");
-    ctx.cl = client_new(url, token);
+    ca_file = args_get(&a, "ca-file") ? args_get(&a, "ca-file") : g->ca_file;
+    if (!ca_file && getenv("DBAAS_CA_FILE") && *getenv("DBAAS_CA_FILE"))
+        ca_file = getenv("DBAAS_CA_FILE");
+    if (ca_file && access(ca_file, R_OK) < 0) {
+        fprintf(stderr, "%s: cannot read the CA file \"%s\": %s\n", CMD_PROGRAM, ca_file,
+                strerror(errno));
+        free(token);
+        return CMD_EUSAGE;
+    }
+    ctx.cl = client_new(url, token, ca_file);
     free(token);
     if (!ctx.cl) {
         fprintf(stderr, "%s: could not initialize libcurl\n", CMD_PROGRAM);

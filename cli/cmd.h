@@ -49,6 +49,7 @@ struct cmd_globals {
     const char *url;
     const char *token;
     const char *token_file;
+    const char *ca_file;
     bool json;
 };
 

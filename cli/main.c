@@ -28,6 +28,7 @@ int main(int argc, char **argv)
     g.url = args_get(&a, "url");
     g.token = args_get(&a, "token");
     g.token_file = args_get(&a, "token-file");
+    g.ca_file = args_get(&a, "ca-file");
     g.json = args_has(&a, "json");
     return cmd_run(&g, argc - 1 - used, argv + 1 + used);
 }

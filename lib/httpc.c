@@ -22,6 +22,7 @@ struct httpc {
     CURL *curl;
     char *base_url;           /* owned; without trailing slashes */
     char *auth_header;        /* owned; "Authorization: Bearer ..." or NULL */
+    char *ca_file;            /* owned; the CA bundle that https servers are verified against */
     struct curl_slist *extra; /* owned; headers for the next request only */
     char errbuf[CURL_ERROR_SIZE];
 };
@@ -83,7 +84,14 @@ void httpc_free(struct httpc *c)
     curl_slist_free_all(c->extra);
     free(c->base_url);
     free(c->auth_header);
+    free(c->ca_file);
     free(c);
+}
+
+void httpc_set_ca_file(struct httpc *c, const char *path)
+{
+    free(c->ca_file);
+    c->ca_file = path ? xstrdup(path) : NULL;
 }
 
 /* Append h to list, aborting on out-of-memory like the x* wrappers. */
@@ -159,6 +167,12 @@ int httpc_request(struct httpc *c, const char *method, const char *path, const c
     curl_easy_setopt(c->curl, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
 #endif
     curl_easy_setopt(c->curl, CURLOPT_FOLLOWLOCATION, 0L);
+    /* curl's defaults, said here: an https server's certificate must chain to a trusted CA
+     * (ca_file, else the system's) and name the host of the URL. */
+    curl_easy_setopt(c->curl, CURLOPT_SSL_VERIFYPEER, 1L);
+    curl_easy_setopt(c->curl, CURLOPT_SSL_VERIFYHOST, 2L);
+    if (c->ca_file)
+        curl_easy_setopt(c->curl, CURLOPT_CAINFO, c->ca_file);
     curl_easy_setopt(c->curl, CURLOPT_USERAGENT, "dbaas-httpc/1");
     curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, headers);
     curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, httpc_write);
@@ -189,6 +203,8 @@ int httpc_request(struct httpc *c, const char *method, const char *path, const c
         else if (rc == CURLE_OPERATION_TIMEDOUT)
             err_set(e, (int)rc, "no answer from %s within %ld ms: %s", c->base_url, timeout_ms,
                     detail);
+        else if (rc == CURLE_PEER_FAILED_VERIFICATION || rc == CURLE_SSL_CACERT_BADFILE)
+            err_set(e, (int)rc, "could not verify the certificate of %s: %s", c->base_url, detail);
         else if (rc == CURLE_WRITE_ERROR)
             err_set(e, (int)rc, "response from %s is larger than %u bytes", c->base_url,
                     HTTPC_MAX_RESPONSE);

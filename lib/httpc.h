@@ -14,6 +14,11 @@ void httpc_free(struct httpc *c);
  * call it on the thread that uses c. */
 void httpc_set_token(struct httpc *c, const char *token);
 
+/* Verify https servers against the PEM CA bundle in path (copied; NULL: the system's CAs)
+ * from the next request on. A server whose certificate does not chain to it, or does not name
+ * the URL's host, gets no request: httpc_request() fails. */
+void httpc_set_ca_file(struct httpc *c, const char *path);
+
 /* Set a header for the next request only (e.g. "Idempotency-Key: x"). Copied. */
 void httpc_add_header(struct httpc *c, const char *header);
 

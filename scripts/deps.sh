@@ -8,7 +8,7 @@ PKGS=(
     libmicrohttpd-dev libjansson-dev libpq-dev libcurl4-openssl-dev libssl-dev
     libmariadb-dev libhiredis-dev libcgroup-dev cgroup-tools libvirt-dev
     libvirt-daemon libvirt-daemon-driver-lxc libvirt-clients
-    libcmocka-dev clang libclang-rt-14-dev
+    libcmocka-dev clang libclang-rt-14-dev openssl
     postgresql mariadb-server mariadb-backup redis-server
     python3-pytest python3-psycopg2 python3-pymysql python3-redis python3-requests
     wrk nodejs npm

@@ -212,8 +212,13 @@ _ALL_SERVERS = []  # every Dbaasd made, for the safety net in pytest_sessionfini
 class Dbaasd:
     """One dbaasd process on a data directory; can be stopped and started again on it."""
 
-    def __init__(self, data_dir=None, extra_args=()):
+    def __init__(self, data_dir=None, extra_args=(), tls=None):
+        """tls: (cert_file, key_file, ca_file) to serve HTTPS, verified against ca_file."""
         self.extra_args = list(extra_args)
+        self.ca_file = None
+        if tls:
+            self.extra_args += ["--tls-cert", tls[0], "--tls-key", tls[1]]
+            self.ca_file = tls[2]
         if not os.access(DBAASD, os.X_OK):
             pytest.fail("%s is missing or not executable (build it, or set DBAAS_BIN_DIR)" % DBAASD)
         _ALL_SERVERS.append(self)
@@ -232,7 +237,12 @@ class Dbaasd:
 
     @property
     def url(self):
-        return "http://127.0.0.1:%d" % self.port
+        return "%s://127.0.0.1:%d" % ("https" if self.ca_file else "http", self.port)
+
+    @property
+    def verify(self):
+        """What requests verifies this server's certificate with (verify=)."""
+        return self.ca_file or True
 
     @property
     def token_path(self):
@@ -306,7 +316,7 @@ class Dbaasd:
             if self.proc.poll() is not None:
                 pytest.fail("dbaasd exited with %d after \"ready\":\n%s" % (self.proc.returncode, self.log_tail()))
             try:
-                r = requests.get(self.url + "/healthz", timeout=5)
+                r = requests.get(self.url + "/healthz", timeout=5, verify=self.verify)
                 if r.status_code == 200:
                     return
                 last = "%d %s" % (r.status_code, r.text[:200])
@@ -560,8 +570,9 @@ class Api:
             kw["json"] = body
         elif data is not None:
             kw["data"] = data
+        # verify= per request: REQUESTS_CA_BUNDLE in the environment would override a session's
         resp = self.session.request(method, self.server.url + path, headers=h, params=params,
-                                    timeout=timeout, **kw)
+                                    timeout=timeout, verify=self.server.verify, **kw)
         if self.record is not None:
             ctype = resp.headers.get("Content-Type", "")
             body = None
@@ -662,9 +673,9 @@ class Env:
         self.op.close()
 
 
-def start_server(extra_args=()):
+def start_server(extra_args=(), tls=None):
     """A new dbaasd on a new data directory, started and healthy. The caller closes it."""
-    srv = Dbaasd(extra_args=extra_args)
+    srv = Dbaasd(extra_args=extra_args, tls=tls)
     try:
         srv.start()
     except BaseException:
