@@ -373,9 +373,9 @@ static int tls_load(const char *cert_file, const char *key_file, struct err *e)
     return 0;
 }
 
-int http_start(const char *addr, int nthreads, const char *cert_file, const char *key_file,
-               struct err *e)
+int http_start(const char *addr, const struct http_options *o, struct err *e)
 {
+    const char *cert_file = o->tls_cert, *key_file = o->tls_key;
     struct sockaddr_in sin;
     char host[64];
     const char *colon = strrchr(addr, ':');
@@ -402,6 +402,8 @@ int http_start(const char *addr, int nthreads, const char *cert_file, const char
     if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur != RLIM_INFINITY &&
         nofile.rlim_cur > 4000 + 512)
         limit = nofile.rlim_cur - 512 > 60000 ? 60000 : (unsigned)(nofile.rlim_cur - 512);
+    if (o->max_conns > 0 && o->max_conns < limit)
+        limit = o->max_conns;
     if ((cert_file != NULL) != (key_file != NULL))
         return err_set(e, API_E_INVALID, "--tls-cert and --tls-key go together");
     if (cert_file && tls_load(cert_file, key_file, e) < 0)
@@ -420,11 +422,12 @@ int http_start(const char *addr, int nthreads, const char *cert_file, const char
             MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
                 MHD_USE_ERROR_LOG | (tls_cert ? MHD_USE_TLS : 0),
             (uint16_t)port, NULL, NULL, on_request, NULL, MHD_OPTION_SOCK_ADDR,
-            (struct sockaddr *)&sin, MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)nthreads,
+            (struct sockaddr *)&sin, MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)o->threads,
             MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_CONNECTION_TIMEOUT,
             (unsigned int)60, MHD_OPTION_CONNECTION_LIMIT, limit,
-            MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned int)1, MHD_OPTION_EXTERNAL_LOGGER,
-            on_mhd_log, NULL, MHD_OPTION_ARRAY, tls_cert ? tls_opts : &tls_opts[2], MHD_OPTION_END);
+            MHD_OPTION_PER_IP_CONNECTION_LIMIT, o->max_conns_ip, MHD_OPTION_LISTENING_ADDRESS_REUSE,
+            (unsigned int)1, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL, MHD_OPTION_ARRAY,
+            tls_cert ? tls_opts : &tls_opts[2], MHD_OPTION_END);
     }
     if (!daemon_handle) {
         int saved = errno;

@@ -70,11 +70,22 @@ bool http_stopping(void);
 /* How many requests are parked now (a gauge for /metrics). */
 int http_parked_count(void);
 
-/* Start serving addr ("127.0.0.1:8080") with nthreads workers: HTTPS with the PEM certificate
- * chain in cert_file and its key in key_file (0600), or plain HTTP when both are NULL.
- * 0 / -1 with e set. */
-int http_start(const char *addr, int nthreads, const char *cert_file, const char *key_file,
-               struct err *e) __attribute__((warn_unused_result));
+/* The listener's settings (dbaasd's options). */
+struct http_options {
+    int threads;           /* worker threads */
+    const char *tls_cert;  /* HTTPS with this PEM certificate chain and */
+    const char *tls_key;   /* this key (a 0600 file); both NULL: plain HTTP */
+    unsigned max_conns;    /* open connections at most; 0: as many as descriptors allow */
+    unsigned max_conns_ip; /* from one IP address at most; 0: no such limit */
+};
+
+/* The default of max_conns_ip: enough for the agents and clients behind one address. */
+#define HTTP_MAX_CONNS_IP 256
+
+/* Start serving addr ("127.0.0.1:8080") with o. A connection over a limit is closed as soon
+ * as it is accepted. 0 / -1 with e set. */
+int http_start(const char *addr, const struct http_options *o, struct err *e)
+    __attribute__((warn_unused_result));
 /* Stop accepting, wait (up to deadline_ms) for requests in flight, then stop. */
 void http_stop(int deadline_ms);
 

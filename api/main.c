@@ -34,6 +34,7 @@ static void usage(FILE *f)
 {
     fprintf(f, "Usage: dbaasd --data-dir DIR [--listen ADDR:PORT] [--lease-port PORT] [--db URL]\n"
                "              [--threads N] [--tls-cert FILE --tls-key FILE]\n"
+               "              [--max-conns N] [--max-conns-per-ip N]\n"
                "\n"
                "  --data-dir DIR      state directory: operator.token, and the embedded store\n"
                "  --listen ADDR:PORT  HTTP listen address (default 127.0.0.1:8080)\n"
@@ -45,6 +46,10 @@ static void usage(FILE *f)
                "  --threads N         HTTP worker threads (default 8)\n"
                "  --tls-cert FILE     serve HTTPS with this PEM certificate (chain)\n"
                "  --tls-key FILE      and this PEM private key (mode 0600)\n"
+               "  --max-conns N       open HTTP connections at most (default: as many as\n"
+               "                      descriptors allow, up to 60000)\n"
+               "  --max-conns-per-ip N  from one client address at most (default 256;\n"
+               "                      0: no limit, e.g. behind a load balancer)\n"
                "  --debug             log debug lines\n"
                "  --help, --version\n");
 }
@@ -61,9 +66,11 @@ int main(int argc, char **argv)
                                          {"lease-port", required_argument, NULL, 'L'},
                                          {"tls-cert", required_argument, NULL, 'C'},
                                          {"tls-key", required_argument, NULL, 'K'},
+                                         {"max-conns", required_argument, NULL, 'M'},
+                                         {"max-conns-per-ip", required_argument, NULL, 'P'},
                                          {NULL, 0, NULL, 0}};
     const char *data_dir = NULL, *listen_addr = "127.0.0.1:8080", *db = NULL;
-    const char *tls_cert = NULL, *tls_key = NULL;
+    struct http_options hopts = {.max_conns_ip = HTTP_MAX_CONNS_IP};
     struct embedded *embedded = NULL;
     char *conninfo = NULL, *lock_path = NULL, *db_copy = NULL;
     int threads = 8, c, lock_fd = -1, sig, status = 1, lease_udp = -1;
@@ -109,11 +116,26 @@ int main(int argc, char **argv)
             break;
         }
         case 'C':
-            tls_cert = optarg;
+            hopts.tls_cert = optarg;
             break;
         case 'K':
-            tls_key = optarg;
+            hopts.tls_key = optarg;
             break;
+        case 'M':
+        case 'P': {
+            char *end;
+            long v = strtol(optarg, &end, 10);
+            if (*optarg == '\0' || *end || v < 0 || v > 1000000 || (c == 'M' && v == 0)) {
+                fprintf(stderr, "dbaasd: --%s must be from %d to 1000000\n",
+                        c == 'M' ? "max-conns" : "max-conns-per-ip", c == 'M' ? 1 : 0);
+                return 2;
+            }
+            if (c == 'M')
+                hopts.max_conns = (unsigned)v;
+            else
+                hopts.max_conns_ip = (unsigned)v;
+            break;
+        }
         case 'h':
             usage(stdout);
             return 0;
@@ -127,7 +149,7 @@ int main(int argc, char **argv)
     }
     if (!db && getenv("DBAAS_DB") && *getenv("DBAAS_DB"))
         db = db_copy = xstrdup(getenv("DBAAS_DB"));
-    if (optind < argc || !data_dir || (tls_cert != NULL) != (tls_key != NULL)) {
+    if (optind < argc || !data_dir || (hopts.tls_cert != NULL) != (hopts.tls_key != NULL)) {
         fprintf(stderr, "dbaasd: %s\n",
                 optind < argc ? "unexpected argument"
                 : !data_dir   ? "--data-dir is required"
@@ -210,7 +232,8 @@ int main(int argc, char **argv)
         log_error("event=start_failed error=\"%s\"", e.msg);
         goto out;
     }
-    if (http_start(listen_addr, threads, tls_cert, tls_key, &e) < 0) {
+    hopts.threads = threads;
+    if (http_start(listen_addr, &hopts, &e) < 0) {
         log_error("event=start_failed error=\"%s\"", e.msg);
         goto out;
     }
@@ -223,8 +246,8 @@ int main(int argc, char **argv)
         goto out;
     }
     log_info("event=ready listen=%s tls=%s lease_port=%d store=%s data_dir=%s version=%s",
-             listen_addr, tls_cert ? "on" : "off", lease_port(), embedded ? "embedded" : "external",
-             data_dir, DBAAS_VERSION);
+             listen_addr, hopts.tls_cert ? "on" : "off", lease_port(),
+             embedded ? "embedded" : "external", data_dir, DBAAS_VERSION);
 
     for (;;) {
         if (sigwait(&sigs, &sig) != 0)

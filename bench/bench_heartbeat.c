@@ -174,7 +174,9 @@ static pid_t start_dbaasd(const char *dir)
         int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
         dup2(fd, 1);
         dup2(fd, 2);
-        execl(bin, bin, "--data-dir", dir, "--listen", listen, (char *)NULL);
+        /* every simulated host connects from 127.0.0.1: no per-address limit */
+        execl(bin, bin, "--data-dir", dir, "--listen", listen, "--max-conns-per-ip", "0",
+              (char *)NULL);
         _exit(127);
     }
     snprintf(path, sizeof(path), "%s/operator.token", dir);

@@ -1,0 +1,240 @@
+"""Abusive clients against a real dbaasd: a slowloris client holding as many connections as it
+may and dribbling header bytes, from its own loopback address, while a real agent heartbeats
+and another tenant's requests, from other addresses, are timed; then the total connection limit;
+then bodies and requests built to hurt the parsers. Each abuse gets a clear answer (a 4xx, or a
+connection closed at once when over a limit) and the others are served meanwhile.
+
+Loopback addresses stand for client machines: 127.0.0.3 is the attacker, 127.0.0.2 the other
+tenant, 127.0.0.1 the agent.
+"""
+
+import http.client
+import json
+import os
+import select
+import shutil
+import socket
+import statistics
+import threading
+import time
+
+import pytest
+
+from conftest import Env, assert_error, expect, free_port_range, start_server, uniq, wait_until
+from test_agent import Agent
+
+PER_IP = 40
+TOTAL = 150
+# A request of a client that is not the attacker must still be answered well within this (its
+# normal latency on loopback is a few milliseconds): the attack may cost it nothing visible.
+SERVED_WITHIN_S = 1.0
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the agent needs root (CI runs as root)")
+
+
+class Slowloris:
+    """Connections from one source address, each sending a request's first line and then one
+    header line per second, never the blank line that ends the headers."""
+
+    def __init__(self, port, source):
+        self.port, self.source = port, source
+        self.socks = []
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._dribble, daemon=True)
+
+    def open(self, n):
+        """Open n more connections; returns how many the server kept open (one it closes at
+        accept reads as EOF or a reset within a second)."""
+        fresh = []
+        for _ in range(n):
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            s.bind((self.source, 0))
+            s.settimeout(5)
+            s.connect(("127.0.0.1", self.port))
+            s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+            fresh.append(s)
+        # one second for the server to close what it refuses: EOF or a reset, read at once
+        closed = set()
+        deadline = time.monotonic() + 1.0
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            ready, _, _ = select.select([s for s in fresh if s not in closed], [], [], left)
+            if not ready:
+                break
+            for s in ready:
+                try:
+                    if s.recv(1) == b"":
+                        closed.add(s)
+                except OSError:
+                    closed.add(s)
+        for s in fresh:
+            if s in closed:
+                s.close()
+            else:
+                self.socks.append(s)
+        return len(fresh) - len(closed)
+
+    def _dribble(self):
+        i = 0
+        while not self.stop.wait(1.0):
+            for s in list(self.socks):
+                try:
+                    s.sendall(b"X-Slow-%d: x\r\n" % i)
+                except OSError:
+                    pass
+            i += 1
+
+    def start(self):
+        self.thread.start()
+
+    def close(self):
+        self.stop.set()
+        if self.thread.is_alive():
+            self.thread.join(5)
+        for s in self.socks:
+            s.close()
+        self.socks = []
+
+
+def timed_get(port, source, path, token):
+    """One GET on a fresh connection from source: (status, seconds)."""
+    t0 = time.monotonic()
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=10, source_address=(source, 0))
+    try:
+        c.request("GET", path, headers={"Authorization": "Bearer " + token})
+        r = c.getresponse()
+        r.read()
+        return r.status, time.monotonic() - t0
+    finally:
+        c.close()
+
+
+@pytest.fixture
+def abuse_env():
+    srv = start_server(extra_args=["--max-conns-per-ip", str(PER_IP), "--max-conns", str(TOTAL)])
+    env = Env(srv)
+    try:
+        yield srv, env
+    finally:
+        env.close()
+        srv.close()
+
+
+def test_slowloris_does_not_starve_others(abuse_env):
+    srv, env = abuse_env
+    host = uniq("h")
+    reg = expect(env.op.post("/v1/hosts", {
+        "name": host, "address": "127.0.0.1", "zone": "z1", "cpu_millis": 2000, "memory_mb": 4096,
+        "disk_mb": 20000, "engines": ["redis"]}), 201)
+    agent = Agent(srv, reg["token"], "cgroup", None, free_port_range(50))
+    _, tok = env.mk_tenant()
+    expect(env.client(tok).post("/v1/instances", {"name": uniq("db"), "engine": "redis",
+                                                  "plan": env.mk_plan(memory_mb=64)}), 202)
+    attacker = Slowloris(srv.port, "127.0.0.3")
+    try:
+        agent.start()
+        wait_until(lambda: expect(env.op.get("/v1/hosts/" + host), 200)["status"] == "ready", what="host ready")
+        before = [timed_get(srv.port, "127.0.0.2", "/v1/instances", tok) for _ in range(20)]
+        assert all(s == 200 for s, _ in before), before
+
+        # the attacker gets PER_IP connections and not one more: the rest are closed at once
+        assert attacker.open(PER_IP) == PER_IP
+        attacker.start()
+        assert attacker.open(20) == 0
+        hb0 = expect(env.op.get("/v1/hosts/" + host), 200)["last_heartbeat"]
+
+        during = []
+        deadline = time.monotonic() + 8
+        while time.monotonic() < deadline:
+            during.append(timed_get(srv.port, "127.0.0.2", "/v1/instances", tok))
+            time.sleep(0.1)
+        assert all(s == 200 for s, _ in during), during
+        print("GET /v1/instances from 127.0.0.2: median %.1f ms before, %.1f ms during the attack "
+              "(max %.1f ms)" % (1000 * statistics.median(t for _, t in before),
+                                 1000 * statistics.median(t for _, t in during), 1000 * max(t for _, t in during)))
+        assert max(t for _, t in during) < SERVED_WITHIN_S, during
+        # the agent kept heartbeating: its host is ready with a newer heartbeat
+        h = expect(env.op.get("/v1/hosts/" + host), 200)
+        assert h["status"] == "ready" and h["last_heartbeat"] > hb0, (h, hb0)
+        # the attacker's connections are still open (they are slow, not idle): only the
+        # per-address limit bounds them
+        assert attacker.open(1) == 0
+    finally:
+        attacker.close()
+        for i in env.client(tok).list_all("/v1/instances"):
+            env.client(tok).delete("/v1/instances/" + i["id"])
+        for i in env.client(tok).list_all("/v1/instances"):
+            wait_until(lambda: env.client(tok).get("/v1/instances/" + i["id"]).json()["status"] == "deleted",
+                       timeout=60, what="deleted")
+        agent.stop()
+        shutil.rmtree(agent.dir, ignore_errors=True)
+
+
+def test_total_connection_limit(abuse_env):
+    """Attackers on several addresses fill the total limit: a connection over it is not
+    accepted (it waits in the listen queue, unanswered), nothing crashes, and the waiting
+    request is served as soon as the attackers leave."""
+    srv, env = abuse_env
+    attackers = [Slowloris(srv.port, "127.0.0.%d" % (10 + i)) for i in range(5)]
+    probe = None
+    try:
+        for a in attackers:
+            a.open(PER_IP)  # 200 in all: TOTAL of them accepted, the rest queued
+            a.start()
+        probe = socket.create_connection(("127.0.0.1", srv.port), timeout=10, source_address=("127.0.0.2", 0))
+        probe.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        probe.settimeout(1.0)
+        with pytest.raises(socket.timeout):
+            probe.recv(1)
+    finally:
+        for a in attackers:
+            a.close()
+    try:
+        probe.settimeout(10)
+        got = b""
+        while b"\r\n" not in got:
+            chunk = probe.recv(4096)
+            assert chunk, "closed without an answer: %r" % got
+            got += chunk
+        assert got.startswith(b"HTTP/1.1 200"), got[:200]
+    finally:
+        probe.close()
+    expect(env.op.get("/v1/tenants"), 200)
+    assert srv.proc.poll() is None
+
+
+def test_hostile_bodies_and_requests(abuse_env):
+    """Deep nesting, numbers out of every range, invalid UTF-8, huge headers and URLs: each a
+    clear 4xx, and the server goes on serving."""
+    srv, env = abuse_env
+    op = env.op
+    JSON = {"Content-Type": "application/json"}
+    # nesting deeper than the parser allows, well within the body limit
+    for body in (b"[" * 5000 + b"]" * 5000, b'{"name":' * 3000 + b"1" + b"}" * 3000):
+        assert_error(op.post("/v1/tenants", data=body, headers=JSON), 400, "invalid_json")
+    # nesting the parser takes, where a field expects a string
+    assert_error(op.post("/v1/tenants", data=b'{"name":' + b"[" * 500 + b"]" * 500 + b"}", headers=JSON),
+                 400, "invalid_field", "name")
+    # integers beyond 64 bits and reals beyond double are not JSON we take
+    for raw in (b'{"name":"x","cpu_millis":99999999999999999999999}', b'{"name":"x","cpu_millis":1e400}'):
+        assert_error(op.post("/v1/plans", data=raw, headers=JSON), 400, "invalid_json")
+    # in range for JSON, out of range for the field
+    plan = {"name": uniq("p"), "memory_mb": 512, "disk_mb": 1024}
+    for v in (2 ** 63 - 1, -(2 ** 63), -1, 0, 1.5):
+        assert_error(op.post("/v1/plans", dict(plan, cpu_millis=v)), 400, "invalid_field", "cpu_millis")
+    # invalid UTF-8 in a string, an overlong encoding, a lone surrogate escape
+    for raw in (b'{"name":"a\xc3"}', b'{"name":"\xc0\xaf"}', b'{"name":"\\ud800"}'):
+        r = op.post("/v1/tenants", data=raw, headers=JSON)
+        assert r.status_code == 400, (raw, r.status_code, r.text)
+    # a header section larger than the server takes: a 4xx and a closed connection
+    for hdrs in ({"X-Big": "a" * 100000}, {"X-H%d" % i: "v" * 100 for i in range(1000)}):
+        r = op.get("/v1/tenants", headers=hdrs)
+        assert 400 <= r.status_code < 500, (r.status_code, r.text[:200])
+    r = op.get("/v1/tenants/" + "a" * 100000)
+    assert 400 <= r.status_code < 500, (r.status_code, r.text[:200])
+    # and it still serves everyone
+    name, _ = env.mk_tenant()
+    expect(op.get("/v1/tenants/" + name), 200)
+    assert srv.proc.poll() is None
