@@ -185,6 +185,44 @@ static bool path_has_control(const char *p)
     return false;
 }
 
+/* The caller's token, and its role's right to the route, checked before a body is read, so
+ * that nobody without a valid token makes dbaasd read and keep up to HTTP_MAX_BODY bytes.
+ * Whether a reply (401, 403, 503) was left in r. Anything else (no route, a bad path) is
+ * answered after the body, by dispatch(). */
+static bool refused_before_body(struct req *r)
+{
+    char allow[64];
+    size_t index;
+    const struct route *route;
+
+    if (path_has_control(r->path) ||
+        router_match(routes, routes_count, sizeof(routes[0]), r->method, r->path, &index, r->params,
+                     allow, sizeof(allow)) != ROUTER_FOUND)
+        return false;
+    route = &routes[index];
+    if (!route->roles)
+        return false;
+    r->route = (int)index;
+    if (auth_authenticate(r) < 0)
+        return true;
+    if (!(route->roles & (int)r->who.role)) {
+        http_error(r, 403, "forbidden", NULL, "this token may not use %s %s", r->method,
+                   route->entry.pattern);
+        return true;
+    }
+    r->authenticated = true;
+    return false;
+}
+
+/* Whether the request announces a body (a Content-Length above 0, or chunks). */
+static bool has_body(struct MHD_Connection *conn)
+{
+    const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
+    const char *te = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Transfer-Encoding");
+
+    return te != NULL || (cl != NULL && strspn(cl, "0") != strlen(cl));
+}
+
 /* Route, authenticate and run the handler; leaves a reply in r. */
 static void dispatch(struct req *r)
 {
@@ -216,7 +254,7 @@ static void dispatch(struct req *r)
                    HTTP_MAX_BODY);
         return;
     }
-    if (route->roles) {
+    if (route->roles && !r->authenticated) {
         if (auth_authenticate(r) < 0)
             return;
         if (!(route->roles & (int)r->who.role)) {
@@ -268,6 +306,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         r->start_ns = clock_now_ns();
         *con_cls = r;
         __atomic_add_fetch(&in_flight, 1, __ATOMIC_SEQ_CST);
+        if (has_body(conn) && refused_before_body(r)) {
+            /* answered at once; libmicrohttpd closes the connection, the body unread */
+            audit_record(r);
+            return queue_reply(conn, r);
+        }
         return MHD_YES;
     }
     if (*upload_size) {
@@ -323,6 +366,9 @@ static void on_panic(void *cls, const char *file, unsigned int line, const char 
 
 /* libmicrohttpd's own error messages (a failed TLS handshake, a listen error) as our log
  * lines, with control characters, quotes and backslashes blanked out. */
+static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
+
 static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 {
     char msg[256];

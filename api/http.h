@@ -23,7 +23,8 @@ struct req {
     int route; /* index in the route table, -1 when none matched */
     struct buf body;
     bool body_too_large;
-    json_t *json; /* the parsed body, when the handler asked for it; owned */
+    bool authenticated; /* r->who is filled (before the body was read) */
+    json_t *json;       /* the parsed body, when the handler asked for it; owned */
     struct principal who;
     /* the reply */
     unsigned status;

@@ -238,3 +238,37 @@ def test_hostile_bodies_and_requests(abuse_env):
     name, _ = env.mk_tenant()
     expect(op.get("/v1/tenants/" + name), 200)
     assert srv.proc.poll() is None
+
+
+def test_body_not_read_before_authentication(abuse_env):
+    """A request that announces a body is answered 401 (no or a bad token) or 403 (a token of
+    the wrong role) before any byte of its body: the server neither waits for it nor keeps it.
+    With a valid token it does wait for the body."""
+    srv, env = abuse_env
+    _, tok = env.mk_tenant()
+
+    def post_headers_only(token):
+        s = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
+        auth = b"Authorization: Bearer %s\r\n" % token.encode() if token else b""
+        s.sendall(b"POST /v1/tenants HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                  b"Content-Length: 60000\r\n" + auth + b"\r\n")
+        s.settimeout(2.0)
+        try:
+            got = b""
+            while b"\r\n\r\n" not in got:
+                chunk = s.recv(4096)
+                if not chunk:
+                    break
+                got += chunk
+            return got
+        except socket.timeout:
+            return None
+        finally:
+            s.close()
+
+    for token, status in ((None, b"401"), ("dbaas_op_" + "x" * 40, b"401"), (tok, b"403")):
+        got = post_headers_only(token)
+        assert got is not None and got.startswith(b"HTTP/1.1 " + status), (token and token[:12], got)
+    # the operator's token is good for the route: the server waits for the body
+    assert post_headers_only(env.op.token) is None
+    expect(env.op.get("/v1/tenants"), 200)
