@@ -13,6 +13,7 @@ NOTES
 - Waits are deadlines on a condition (a log line, an HTTP answer), never bare sleeps.
 """
 
+import contextlib
 import json
 import os
 import pwd
@@ -682,6 +683,18 @@ def start_server(extra_args=(), tls=None):
         srv.close()
         raise
     return srv
+
+
+@contextlib.contextmanager
+def server_env(extra_args=(), tls=None):
+    """start_server() with its Env, both closed on leaving: `with server_env() as (srv, env)`."""
+    srv = start_server(extra_args=extra_args, tls=tls)
+    env = Env(srv)
+    try:
+        yield srv, env
+    finally:
+        env.close()
+        srv.close()
 
 
 @pytest.hookimpl(trylast=True)

@@ -20,7 +20,7 @@ import time
 
 import pytest
 
-from conftest import Env, assert_error, expect, free_port_range, start_server, uniq, wait_until
+from conftest import assert_error, expect, free_port_range, server_env, uniq, wait_until
 from test_agent import Agent
 
 PER_IP = 40
@@ -113,13 +113,8 @@ def timed_get(port, source, path, token):
 
 @pytest.fixture
 def abuse_env():
-    srv = start_server(extra_args=["--max-conns-per-ip", str(PER_IP), "--max-conns", str(TOTAL)])
-    env = Env(srv)
-    try:
-        yield srv, env
-    finally:
-        env.close()
-        srv.close()
+    with server_env(extra_args=["--max-conns-per-ip", str(PER_IP), "--max-conns", str(TOTAL)]) as se:
+        yield se
 
 
 def test_slowloris_does_not_starve_others(abuse_env):

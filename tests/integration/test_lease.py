@@ -17,7 +17,7 @@ import psycopg2
 import pytest
 import requests
 
-from conftest import Env, expect, fake_probe, start_server, uniq, wait_until
+from conftest import expect, fake_probe, server_env, uniq, wait_until
 
 RENEW, GRANT = 1, 2
 
@@ -75,13 +75,8 @@ def metric(env, name):
 
 @pytest.fixture
 def lease_env():
-    srv = start_server()
-    env = Env(srv)
-    try:
-        yield srv, env
-    finally:
-        env.close()
-        srv.close()
+    with server_env() as se:
+        yield se
 
 
 def register(env):
@@ -158,9 +153,7 @@ def test_lease_port_option():
                 s.bind(("127.0.0.1", 0))
                 port = s.getsockname()[1]
             arg = str(port)
-        srv = start_server(extra_args=["--lease-port", arg])
-        env = Env(srv)
-        try:
+        with server_env(extra_args=["--lease-port", arg]) as (srv, env):
             h = register(env)
             reply = heartbeat(srv, h["token"])
             if expected is None:
@@ -174,9 +167,6 @@ def test_lease_port_option():
                                   key)[0] == GRANT
                 finally:
                     udp.close()
-        finally:
-            env.close()
-            srv.close()
 
 
 def row_versions(srv, host):

@@ -17,7 +17,7 @@ import pytest
 import redis
 import requests
 
-from conftest import Dbaasd, Env, expect, free_port, free_port_range, run_ctl, start_server, uniq, wait_until
+from conftest import Dbaasd, expect, free_port, free_port_range, run_ctl, server_env, uniq, wait_until
 from test_agent import Agent
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the agent needs root (CI runs as root)")
@@ -78,13 +78,8 @@ def pki():
 
 @pytest.fixture(scope="module")
 def tls_server(pki):
-    srv = start_server(tls=(pki["crt"], pki["key"], pki["ca"]))
-    env = Env(srv)
-    try:
-        yield srv, env
-    finally:
-        env.close()
-        srv.close()
+    with server_env(tls=(pki["crt"], pki["key"], pki["ca"])) as se:
+        yield se
 
 
 def test_https_only_and_verified(pki, tls_server):
