@@ -46,6 +46,7 @@ static int nparked; /* the length of the parked list */
 static pthread_t parker_thread;
 static bool parker_running;
 static volatile bool stopping;
+static bool park_closed; /* under park_lock: the parker made its last pass, nothing may park */
 
 void http_reply_json(struct req *r, unsigned status, json_t *body)
 {
@@ -154,6 +155,8 @@ static void *parker(void *arg)
             }
             pp = &r->park_next;
         }
+        if (done)
+            park_closed = true;
         pthread_mutex_unlock(&park_lock);
         if (done)
             return NULL;
@@ -212,6 +215,13 @@ static bool refused_before_body(struct req *r)
     }
     r->authenticated = true;
     return false;
+}
+
+/* The answer to a request that comes while dbaasd stops: 503, and the connection closes. */
+static void stopping_reply(struct req *r)
+{
+    http_add_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
+    http_error(r, 503, "unavailable", NULL, "dbaasd is stopping");
 }
 
 /* Whether the request announces a body (a Content-Length above 0, or chunks). */
@@ -306,6 +316,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         r->start_ns = clock_now_ns();
         *con_cls = r;
         __atomic_add_fetch(&in_flight, 1, __ATOMIC_SEQ_CST);
+        if (stopping) {
+            stopping_reply(r);
+            return queue_reply(conn, r);
+        }
         if (has_body(conn) && refused_before_body(r)) {
             /* answered at once; libmicrohttpd closes the connection, the body unread */
             audit_record(r);
@@ -330,13 +344,21 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     }
     if (r->park) {
         r->park = false;
-        MHD_suspend_connection(conn);
         pthread_mutex_lock(&park_lock);
-        r->park_next = parked;
-        parked = r;
-        nparked++;
+        if (!park_closed) {
+            MHD_suspend_connection(conn);
+            r->park_next = parked;
+            parked = r;
+            nparked++;
+            pthread_mutex_unlock(&park_lock);
+            return MHD_YES;
+        }
         pthread_mutex_unlock(&park_lock);
-        return MHD_YES;
+        /* stopping, and nobody would wake it: answer instead */
+        free(r->reply);
+        r->reply = NULL;
+        r->status = 0;
+        stopping_reply(r);
     }
     if (!r->status)
         http_error(r, 500, "internal", NULL, "internal error");
@@ -487,6 +509,7 @@ int http_start(const char *addr, const struct http_options *o, struct err *e)
                            : "");
     }
     stopping = false;
+    park_closed = false;
     {
         sigset_t all, old;
         int rc;
@@ -507,14 +530,13 @@ int http_start(const char *addr, const struct http_options *o, struct err *e)
 void http_stop(int deadline_ms)
 {
     int waited = 0;
-    MHD_socket fd;
 
     if (!daemon_handle)
         return;
-    fd = MHD_quiesce_daemon(daemon_handle);
-    if (fd != MHD_INVALID_SOCKET)
-        close(fd);
-    /* Parked long polls answer now. */
+    /* No MHD_quiesce_daemon(): with epoll and a thread pool it races with the workers, which
+     * remove the listen socket from their epoll sets too, and libmicrohttpd aborts the process
+     * ("Failed to remove listen FD from epoll set", seen in CI). New requests are answered 503
+     * instead, parked long polls answer now, and the ones in flight get deadline_ms to end. */
     stopping = true;
     if (parker_running) {
         notify_bump();
