@@ -489,13 +489,14 @@ int http_start(const char *addr, const struct http_options *o, struct err *e)
         daemon_handle = MHD_start_daemon(
             MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
                 MHD_USE_ERROR_LOG | (tls_cert ? MHD_USE_TLS : 0),
-            (uint16_t)port, NULL, NULL, on_request, NULL, MHD_OPTION_SOCK_ADDR,
+            (uint16_t)port, NULL, NULL, on_request, NULL,
+            /* first, or libmicrohttpd logs the options before it on its own */
+            MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL, MHD_OPTION_SOCK_ADDR,
             (struct sockaddr *)&sin, MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)o->threads,
             MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_CONNECTION_TIMEOUT,
             (unsigned int)60, MHD_OPTION_CONNECTION_LIMIT, limit,
             MHD_OPTION_PER_IP_CONNECTION_LIMIT, o->max_conns_ip, MHD_OPTION_LISTENING_ADDRESS_REUSE,
-            (unsigned int)1, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL, MHD_OPTION_ARRAY,
-            tls_cert ? tls_opts : &tls_opts[2], MHD_OPTION_END);
+            (unsigned int)1, MHD_OPTION_ARRAY, tls_cert ? tls_opts : &tls_opts[2], MHD_OPTION_END);
     }
     if (!daemon_handle) {
         int saved = errno;
