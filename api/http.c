@@ -188,6 +188,19 @@ static bool path_has_control(const char *p)
     return false;
 }
 
+/* The caller's token and its role's right to route: 0, or -1 with a reply (401, 403, 503)
+ * left in r. Sets r->authenticated. */
+static int authorize(struct req *r, const struct route *route)
+{
+    if (auth_authenticate(r) < 0)
+        return -1;
+    if (!(route->roles & (int)r->who.role))
+        return http_error(r, 403, "forbidden", NULL, "this token may not use %s %s", r->method,
+                          route->entry.pattern);
+    r->authenticated = true;
+    return 0;
+}
+
 /* The caller's token, and its role's right to the route, checked before a body is read, so
  * that nobody without a valid token makes dbaasd read and keep up to HTTP_MAX_BODY bytes.
  * Whether a reply (401, 403, 503) was left in r. Anything else (no route, a bad path) is
@@ -206,15 +219,7 @@ static bool refused_before_body(struct req *r)
     if (!route->roles)
         return false;
     r->route = (int)index;
-    if (auth_authenticate(r) < 0)
-        return true;
-    if (!(route->roles & (int)r->who.role)) {
-        http_error(r, 403, "forbidden", NULL, "this token may not use %s %s", r->method,
-                   route->entry.pattern);
-        return true;
-    }
-    r->authenticated = true;
-    return false;
+    return authorize(r, route) < 0;
 }
 
 /* The answer to a request that comes while dbaasd stops: 503, and the connection closes. */
@@ -264,15 +269,8 @@ static void dispatch(struct req *r)
                    HTTP_MAX_BODY);
         return;
     }
-    if (route->roles && !r->authenticated) {
-        if (auth_authenticate(r) < 0)
-            return;
-        if (!(route->roles & (int)r->who.role)) {
-            http_error(r, 403, "forbidden", NULL, "this token may not use %s %s", r->method,
-                       route->entry.pattern);
-            return;
-        }
-    }
+    if (route->roles && !r->authenticated && authorize(r, route) < 0)
+        return;
     route->handler(r);
 }
 
