@@ -43,44 +43,47 @@ int answer_pg_lsn(const char *lsn, int64_t *bytes)
     return 0;
 }
 
-/* The GTID of domain `domain` in a position list "d-s-n,...": whether it is there. */
+/* One "domain-server-seq" item of a GTID list at *p into d, sv, q; moves *p past it and its
+ * comma (NULL after the last). Whether there was one. */
+static bool gtid_next(const char **p, unsigned long *d, unsigned long *sv, unsigned long long *q)
+{
+    char *end;
+
+    if (!*p || !**p)
+        return false;
+    *d = strtoul(*p, &end, 10);
+    *sv = *end == '-' ? strtoul(end + 1, &end, 10) : 0;
+    *q = *end == '-' ? strtoull(end + 1, &end, 10) : 0;
+    *p = strchr(end, ',');
+    if (*p)
+        (*p)++;
+    return true;
+}
+
+/* The GTID of domain `domain` in list: whether it is there. */
 static bool gtid_find(const char *list, unsigned long domain, unsigned long *server,
                       unsigned long long *seq)
 {
-    const char *p = list;
-    char *end;
+    unsigned long d, sv;
+    unsigned long long q;
 
-    while (p && *p) {
-        unsigned long d = strtoul(p, &end, 10);
-        unsigned long sv = *end == '-' ? strtoul(end + 1, &end, 10) : 0;
-        unsigned long long q = *end == '-' ? strtoull(end + 1, &end, 10) : 0;
-
+    while (gtid_next(&list, &d, &sv, &q))
         if (d == domain) {
             *server = sv;
             *seq = q;
             return true;
         }
-        p = strchr(end, ',');
-        p = p ? p + 1 : NULL;
-    }
     return false;
 }
 
 bool answer_gtid_ahead(const char *ours, const char *theirs)
 {
-    const char *p = ours;
-    char *end;
+    unsigned long d, sv, ts;
+    unsigned long long q, tq;
 
-    while (p && *p) {
-        unsigned long d = strtoul(p, &end, 10), ts;
-        unsigned long sv = *end == '-' ? strtoul(end + 1, &end, 10) : 0;
-        unsigned long long q = *end == '-' ? strtoull(end + 1, &end, 10) : 0, tq;
-
+    while (gtid_next(&ours, &d, &sv, &q))
         if (!gtid_find(theirs, d, &ts, &tq) || q > tq || (q == tq && sv != ts))
             return true;
-        p = strchr(end, ',');
-        p = p ? p + 1 : NULL;
-    }
     return false;
 }
 
