@@ -13,6 +13,7 @@
 #include <sys/file.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "api/audit.h"
@@ -182,6 +183,7 @@ int main(int argc, char **argv)
     sigaddset(&sigs, SIGINT);
     sigaddset(&sigs, SIGTERM);
     sigaddset(&sigs, SIGHUP);
+    sigaddset(&sigs, SIGCHLD);
     sigprocmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
 
@@ -250,8 +252,15 @@ int main(int argc, char **argv)
              embedded ? "embedded" : "external", data_dir, DBAAS_VERSION);
 
     for (;;) {
-        if (sigwait(&sigs, &sig) != 0)
+        /* On SIGCHLD (the embedded store's server exited), and each second without a signal
+         * (a start that failed is tried again): supervise the embedded store. */
+        struct timespec tick = {.tv_sec = 1};
+
+        sig = sigtimedwait(&sigs, NULL, &tick);
+        if (sig < 0 || sig == SIGCHLD) {
+            embedded_supervise(embedded, conninfo);
             continue;
+        }
         if (sig == SIGHUP) {
             log_info("event=sighup note=\"nothing to reload: every setting is a command-line "
                      "option\"");

@@ -12,6 +12,7 @@
 #include <libpq-fe.h>
 #include <signal.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +27,7 @@
 #include "lib/clock.h"
 #include "store/store.h"
 #include "lib/fileio.h"
+#include "lib/log.h"
 #include "lib/lines.h"
 #include "lib/osuser.h"
 #include "lib/proc.h"
@@ -37,10 +39,22 @@
 #define STOP_DEADLINE_MS 30000
 #define INITDB_DEADLINE_MS 300000
 #define LOG_TAIL_MAX 16384
+/* Supervision: a failed restart is tried again after 1 s, then 2, 4, 8, and 10 s at most. */
+#define RESTART_BACKOFF_MIN_MS 1000
+#define RESTART_BACKOFF_MAX_MS 10000
 
 struct embedded {
-    pid_t pid;
+    pid_t pid;           /* the postmaster; -1 while it is down */
     char *data_dir;
+    char *bindir, *pgdata, *rundir, *log_path;
+    char **env;          /* the server's environment (spawn_env_new) */
+    struct osuser user;  /* whom it runs as, when has_user (dbaasd is root) */
+    bool has_user;
+    int max_connections;
+    int restarts;        /* how many times supervision restarted it */
+    int64_t down_since;  /* clock_now_ms() when supervision found it gone; 0 while it runs */
+    int64_t next_try;    /* when supervision tries the next start */
+    int64_t backoff;     /* the wait after the next failed start */
 };
 
 /* The PostgreSQL server binaries: $DBAAS_PG_BINDIR, else the newest /usr/lib/postgresql/N/bin.
@@ -196,135 +210,221 @@ static void stop_child(pid_t pid)
         ;
 }
 
-void embedded_stop(struct embedded *pg)
+/* A SIGTERM or SIGINT is waiting for dbaasd's main thread (which blocks them): a start that
+ * waits for the server gives up, so that the stop is not delayed by it. */
+static bool stop_requested(void)
 {
-    if (!pg)
-        return;
-    stop_child(pg->pid);
-    free(pg->data_dir);
-    free(pg);
+    sigset_t pending;
+
+    if (sigpending(&pending) < 0)
+        return false;
+    return sigismember(&pending, SIGTERM) == 1 || sigismember(&pending, SIGINT) == 1;
 }
 
-struct embedded *embedded_start(const char *data_dir, int max_connections, char **conninfo,
-                                struct err *e)
+/* Start the server of pg (its data directory is initialized) and wait until it accepts
+ * connections on info. Sets pg->pid. 0, or -1 with e set and nothing left running. */
+static int start_server(struct embedded *pg, const char *info, struct err *e)
 {
-    struct embedded *pg = NULL;
-    struct osuser pg_user, *pw = NULL;
-    char *bindir = NULL, *pgdata = NULL, *rundir = NULL, *log_path = NULL, *prog = NULL;
-    char *version = NULL, *info = NULL;
-    char **env = NULL;
-    long long deadline;
-    int status, logfd = -1;
+    const struct osuser *pw = pg->has_user ? &pg->user : NULL;
+    char *prog = xasprintf("%s/postgres", pg->bindir);
+    char *sockdir_opt = xasprintf("unix_socket_directories=%s", pg->rundir);
+    char *maxconn_opt = xasprintf("max_connections=%d", pg->max_connections);
+    char *argv[] = {prog,
+                    "-D",
+                    pg->pgdata,
+                    "-c",
+                    "listen_addresses=",
+                    "-c",
+                    sockdir_opt,
+                    "-c",
+                    "unix_socket_permissions=0700",
+                    "-c",
+                    maxconn_opt,
+                    "-c",
+                    "shared_buffers=64MB",
+                    "-c",
+                    "logging_collector=off",
+                    "-c",
+                    "log_min_messages=warning",
+                    NULL};
+    struct spawn_opts o;
+    int64_t deadline;
+    int status, rc = -1, logfd;
     pid_t pid = -1;
 
-    *conninfo = NULL;
-    bindir = find_bindir();
-    if (!bindir) {
-        err_set(e, STORE_E_NOT_INSTALLED,
-                "could not find the PostgreSQL server binaries (install postgresql or set "
-                "DBAAS_PG_BINDIR)");
-        goto fail;
-    }
-    if (geteuid() == 0) {
-        pw = &pg_user;
-        if (osuser_lookup(PG_USER, pw, e) < 0) {
-            err_set(e, STORE_E_NOT_INSTALLED, "user \"%s\" does not exist (install postgresql)",
-                    PG_USER);
-            goto fail;
-        }
-    }
-    pgdata = xasprintf("%s/pg", data_dir);
-    rundir = xasprintf("%s/run", data_dir);
-    log_path = xasprintf("%s/store.log", data_dir);
-    version = xasprintf("%s/PG_VERSION", pgdata);
-    if (make_dir(pgdata, pw, e) < 0 || make_dir(rundir, pw, e) < 0)
-        goto fail;
     /* The log is written by the server's user; dbaasd reads it. */
-    logfd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-    if (logfd >= 0) {
-        if (pw && fchown(logfd, pw->uid, pw->gid) < 0) {
-            err_set(e, STORE_E_SYSTEM, "could not change owner of \"%s\": %s", log_path,
-                    strerror(errno));
-            goto fail;
-        }
+    logfd = open(pg->log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    if (logfd >= 0 && pw && fchown(logfd, pw->uid, pw->gid) < 0) {
+        err_set(e, STORE_E_SYSTEM, "could not change owner of \"%s\": %s", pg->log_path,
+                strerror(errno));
+        goto out;
     }
-    /* dbaasd's environment with the server user's HOME, USER and LOGNAME */
-    env = spawn_env_new(NULL, pw);
-    if (access(version, F_OK) < 0 && run_initdb(bindir, pgdata, pw, env, logfd, e) < 0)
-        goto fail;
-    if (stop_leftover(pgdata, e) < 0)
-        goto fail;
-
-    prog = xasprintf("%s/postgres", bindir);
-    {
-        char *sockdir_opt = xasprintf("unix_socket_directories=%s", rundir);
-        char *maxconn_opt = xasprintf("max_connections=%d", max_connections);
-        char *argv[] = {prog,
-                        "-D",
-                        pgdata,
-                        "-c",
-                        "listen_addresses=",
-                        "-c",
-                        sockdir_opt,
-                        "-c",
-                        "unix_socket_permissions=0700",
-                        "-c",
-                        maxconn_opt,
-                        "-c",
-                        "shared_buffers=64MB",
-                        "-c",
-                        "logging_collector=off",
-                        "-c",
-                        "log_min_messages=warning",
-                        NULL};
-        struct spawn_opts o = store_opts(argv, env, pw, pgdata, logfd);
-        int rc = spawn_start(&o, &pid, e);
-
-        free(sockdir_opt);
-        free(maxconn_opt);
-        if (rc < 0) {
-            start_hint(e, pw);
-            goto fail;
-        }
+    if (stop_leftover(pg->pgdata, e) < 0)
+        goto out;
+    o = store_opts(argv, pg->env, pw, pg->pgdata, logfd);
+    if (spawn_start(&o, &pid, e) < 0) {
+        pid = -1;
+        start_hint(e, pw);
+        goto out;
     }
-    info = xasprintf("host=%s port=5432 user=%s dbname=postgres application_name=dbaasd", rundir,
-                     DB_ROLE);
     deadline = clock_now_ms() + START_DEADLINE_MS;
     for (;;) {
         if (PQping(info) == PQPING_OK)
             break;
         if (waitpid(pid, &status, WNOHANG) == pid) {
             pid = -1;
-            err_set(e, STORE_E_START, "the embedded store exited at start: %s", log_tail(log_path));
-            goto fail;
+            err_set(e, STORE_E_START, "the embedded store exited at start: %s",
+                    log_tail(pg->log_path));
+            goto out;
         }
-        if (clock_now_ms() > deadline) {
+        if (clock_now_ms() > deadline || stop_requested()) {
             err_set(e, STORE_E_START, "the embedded store was not ready within %d s",
                     START_DEADLINE_MS / 1000);
-            goto fail;
+            goto out;
         }
         clock_sleep_ms(20);
     }
-    pg = xcalloc(1, sizeof(*pg));
     pg->pid = pid;
-    pg->data_dir = xstrdup(data_dir);
-    *conninfo = info;
-    info = NULL;
-    goto out;
-fail:
+    pid = -1;
+    rc = 0;
+out:
     if (pid > 0)
         stop_child(pid);
-    pg = NULL;
-out:
-    free(bindir);
-    free(pgdata);
-    free(rundir);
-    free(log_path);
+    if (logfd >= 0)
+        close(logfd);
     free(prog);
+    free(sockdir_opt);
+    free(maxconn_opt);
+    return rc;
+}
+
+static void free_embedded(struct embedded *pg)
+{
+    free(pg->data_dir);
+    free(pg->bindir);
+    free(pg->pgdata);
+    free(pg->rundir);
+    free(pg->log_path);
+    spawn_env_free(pg->env);
+    free(pg);
+}
+
+void embedded_stop(struct embedded *pg)
+{
+    if (!pg)
+        return;
+    if (pg->pid > 0)
+        stop_child(pg->pid);
+    free_embedded(pg);
+}
+
+/* How a reaped server ended, for the log. Static buffer; main thread only. */
+static const char *exit_text(int status)
+{
+    static char text[64];
+
+    if (WIFSIGNALED(status))
+        snprintf(text, sizeof(text), "killed by signal %d", WTERMSIG(status));
+    else
+        snprintf(text, sizeof(text), "exited with status %d", WEXITSTATUS(status));
+    return text;
+}
+
+void embedded_supervise(struct embedded *pg, const char *conninfo)
+{
+    struct err e;
+    int status;
+    int64_t now;
+
+    if (!pg)
+        return;
+    now = clock_now_ms();
+    if (pg->pid > 0) {
+        if (waitpid(pg->pid, &status, WNOHANG) != pg->pid)
+            return;
+        log_error("event=store_exited kind=embedded pid=%d how=\"%s\" note=\"restarting it\"",
+                  (int)pg->pid, exit_text(status));
+        pg->pid = -1;
+        pg->down_since = now;
+        pg->next_try = now;
+        pg->backoff = RESTART_BACKOFF_MIN_MS;
+    }
+    if (now < pg->next_try)
+        return;
+    if (start_server(pg, conninfo, &e) < 0) {
+        log_error("event=store_restart_failed kind=embedded error=\"%s\" retry_in_ms=%lld",
+                  e.msg, (long long)pg->backoff);
+        pg->next_try = clock_now_ms() + pg->backoff;
+        pg->backoff = pg->backoff * 2 > RESTART_BACKOFF_MAX_MS ? RESTART_BACKOFF_MAX_MS
+                                                               : pg->backoff * 2;
+        return;
+    }
+    pg->restarts++;
+    log_info("event=store_restarted kind=embedded pid=%d restarts=%d down_ms=%lld", (int)pg->pid,
+             pg->restarts, (long long)(clock_now_ms() - pg->down_since));
+    pg->down_since = 0;
+}
+
+struct embedded *embedded_start(const char *data_dir, int max_connections, char **conninfo,
+                                struct err *e)
+{
+    struct embedded *pg = xcalloc(1, sizeof(*pg));
+    char *version = NULL, *info = NULL;
+    int logfd = -1;
+
+    *conninfo = NULL;
+    pg->pid = -1;
+    pg->max_connections = max_connections;
+    pg->data_dir = xstrdup(data_dir);
+    pg->bindir = find_bindir();
+    if (!pg->bindir) {
+        err_set(e, STORE_E_NOT_INSTALLED,
+                "could not find the PostgreSQL server binaries (install postgresql or set "
+                "DBAAS_PG_BINDIR)");
+        goto fail;
+    }
+    if (geteuid() == 0) {
+        if (osuser_lookup(PG_USER, &pg->user, e) < 0) {
+            err_set(e, STORE_E_NOT_INSTALLED, "user \"%s\" does not exist (install postgresql)",
+                    PG_USER);
+            goto fail;
+        }
+        pg->has_user = true;
+    }
+    pg->pgdata = xasprintf("%s/pg", data_dir);
+    pg->rundir = xasprintf("%s/run", data_dir);
+    pg->log_path = xasprintf("%s/store.log", data_dir);
+    version = xasprintf("%s/PG_VERSION", pg->pgdata);
+    if (make_dir(pg->pgdata, pg->has_user ? &pg->user : NULL, e) < 0 ||
+        make_dir(pg->rundir, pg->has_user ? &pg->user : NULL, e) < 0)
+        goto fail;
+    /* dbaasd's environment with the server user's HOME, USER and LOGNAME */
+    pg->env = spawn_env_new(NULL, pg->has_user ? &pg->user : NULL);
+    if (access(version, F_OK) < 0) {
+        logfd = open(pg->log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+        if (logfd >= 0 && pg->has_user && fchown(logfd, pg->user.uid, pg->user.gid) < 0) {
+            err_set(e, STORE_E_SYSTEM, "could not change owner of \"%s\": %s", pg->log_path,
+                    strerror(errno));
+            goto fail;
+        }
+        if (run_initdb(pg->bindir, pg->pgdata, pg->has_user ? &pg->user : NULL, pg->env, logfd,
+                       e) < 0)
+            goto fail;
+    }
+    info = xasprintf("host=%s port=5432 user=%s dbname=postgres application_name=dbaasd",
+                     pg->rundir, DB_ROLE);
+    if (start_server(pg, info, e) < 0)
+        goto fail;
+    *conninfo = info;
     free(version);
-    free(info);
-    spawn_env_free(env);
     if (logfd >= 0)
         close(logfd);
     return pg;
+fail:
+    free(version);
+    free(info);
+    if (logfd >= 0)
+        close(logfd);
+    free_embedded(pg);
+    return NULL;
 }

@@ -17,6 +17,14 @@ struct embedded; /* opaque */
 struct embedded *embedded_start(const char *data_dir, int max_connections, char **conninfo,
                                 struct err *e);
 
+/* Supervision, called about once a second from dbaasd's main thread: when the server has
+ * exited (killed, crashed, stopped by hand) it is reaped, logged (event=store_exited) and started
+ * again with the same settings, at once and then with a back-off while starts fail (an old
+ * server's backends may still hold its shared memory for a moment); event=store_restarted says
+ * how long it was down. conninfo: the string embedded_start() returned. Meanwhile the API
+ * answers 503 and every store session reconnects by itself. Accepts NULL (an external store). */
+void embedded_supervise(struct embedded *pg, const char *conninfo);
+
 /* Fast shutdown with a deadline, then kill; frees the handle. Accepts NULL. */
 void embedded_stop(struct embedded *pg);
 
