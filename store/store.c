@@ -12,10 +12,13 @@
 #include <string.h>
 
 #include "store/migrations.h"
+#include "lib/clock.h"
 #include "lib/xalloc.h"
 
 #define MAX_PREPARED 128
 #define MIGRATION_LOCK_KEY 7212486
+/* A statement whose connection broke within this long is tried once more on a new one. */
+#define RETRY_IF_BROKEN_MS 1000
 
 struct conn {
     PGconn *pg;
@@ -153,12 +156,14 @@ PGresult *store_exec(struct err *e, const char *sql, int nparams, const char *co
         return NULL;
     }
     for (attempt = 0; attempt < 2; attempt++) {
+        int64_t started = clock_now_ms();
+
         c = conn_get(e);
         if (!c)
             return NULL;
         i = prepared_index(c, sql, e);
         if (i < 0) {
-            if (conn_broken(c) && attempt == 0)
+            if (conn_broken(c) && attempt == 0 && clock_now_ms() - started < RETRY_IF_BROKEN_MS)
                 continue;
             return NULL;
         }
@@ -167,12 +172,16 @@ PGresult *store_exec(struct err *e, const char *sql, int nparams, const char *co
         if (res && !conn_broken(c))
             return res;
         PQclear(res);
-        /* The connection broke (the store restarted): retry once on a fresh connection, but
+        /* The connection broke: retry once on a fresh connection when it broke at once (the
+         * store restarted and reset it), not when it broke after a wait (the store is
+         * unreachable: a new connection would only add connect_timeout before the 503), and
          * never inside a transaction, whose earlier statements died with the old one. */
         if (c->in_tx) {
             c->tx_broken = true;
             break;
         }
+        if (clock_now_ms() - started >= RETRY_IF_BROKEN_MS)
+            break;
     }
     err_set(e, STORE_E_UNAVAILABLE, "lost the connection to the metadata store");
     return NULL;

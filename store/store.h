@@ -37,8 +37,9 @@ void store_shutdown(void);
 int store_migrate(struct err *e) __attribute__((warn_unused_result));
 
 /* Run a statement on this thread's connection (connecting or reconnecting as needed; a statement
- * outside a transaction is tried once more on a new connection when the old one broke, one inside
- * a transaction never: the whole transaction fails, and until the caller ends it with ROLLBACK
+ * outside a transaction is tried once more on a new connection when the old one broke at once
+ * (a restarted store), not after a wait (an unreachable store: tcp_user_timeout, then the 503
+ * comes without another connect_timeout), one inside a transaction never: the whole transaction fails, and until the caller ends it with ROLLBACK
  * every further statement answers STORE_E_UNAVAILABLE).
  * sql must be a string constant: it is prepared once per connection, keyed by its address.
  * params are text values (NULL = SQL NULL). Returns the result, which the caller frees with
