@@ -532,7 +532,7 @@ if conn is None:
     sys.exit(3)
 conn.autocommit = True
 cur = conn.cursor()
-cur.execute(a["sql"], a["params"])
+cur.execute(a["sql"], a["params"] or None)  # None: a % in the text is not a placeholder
 rows = [list(r) for r in cur.fetchall()] if cur.description else []
 conn.close()
 print(json.dumps({"rows": rows}, default=str))
@@ -672,6 +672,71 @@ class Env:
         for c in self._clients:
             c.close()
         self.op.close()
+
+
+class FakeAgent:
+    """A host's agent played by a thread (test_scheduler.py, test_store_faults.py): it heartbeats
+    (POST /v1/agent/heartbeat with the host's token) every interval and reports every member it
+    is told to run as running at the desired spec version, every member it is told to delete as
+    deleted (or stopped while hold_deletes). Stopping it makes its host go unreachable.
+    tolerant: a heartbeat that fails (dbaasd or its store away) is counted in failures and the
+    next one is sent as usual; otherwise the first failure stops the thread and stop() raises."""
+
+    def __init__(self, server, token, interval=0.1, tolerant=False):
+        self.server = server
+        self.tolerant = tolerant
+        self.failures = 0
+        self.token = token
+        self.interval = interval
+        self.members = {}  # id -> last desired entry
+        self.hold_deletes = False
+        self._stop = threading.Event()
+        self._thread = None
+        self.session = requests.Session()
+        self.error = None
+
+    def beat(self):
+        report = []
+        for m in self.members.values():
+            if m["desired"] == "deleted":
+                report.append({"id": m["id"], "state": "stopped" if self.hold_deletes else "deleted"})
+            else:
+                report.append({"id": m["id"], "state": "running", "pid": 4242,
+                               "applied_version": m["spec_version"],
+                               "usage": {"cpu_usec": 1, "memory_bytes": 2},
+                               "health": fake_probe(m["role"])})
+        r = self.session.post(self.server.url + "/v1/agent/heartbeat",
+                              json={"agent_version": "fake", "isolation": "none",
+                                    "ports": {"min": 20000, "max": 20099}, "members": report},
+                              headers={"Authorization": "Bearer " + self.token}, timeout=10,
+                              verify=self.server.verify)
+        assert r.status_code == 200, r.text
+        self.members = {m["id"]: m for m in r.json()["members"]}
+        return r.json()
+
+    def _run(self):
+        while not self._stop.is_set():
+            try:
+                self.beat()
+            except Exception as e:  # reported by stop()
+                if not self.tolerant:
+                    self.error = e
+                    return
+                self.failures += 1
+            self._stop.wait(self.interval)
+
+    def start(self):
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self):
+        self._stop.set()
+        if self._thread:
+            self._thread.join(10)
+        self._thread = None
+        assert self.error is None, "fake agent failed: %r" % self.error
 
 
 def start_server(extra_args=(), tls=None):

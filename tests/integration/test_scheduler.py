@@ -17,60 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
-from conftest import Env, expect, fake_probe, start_server, uniq, wait_until
-
-
-class FakeAgent:
-    def __init__(self, server, token, interval=0.1):
-        self.server = server
-        self.token = token
-        self.interval = interval
-        self.members = {}  # id -> last desired entry
-        self.hold_deletes = False
-        self._stop = threading.Event()
-        self._thread = None
-        self.session = requests.Session()
-        self.error = None
-
-    def beat(self):
-        report = []
-        for m in self.members.values():
-            if m["desired"] == "deleted":
-                report.append({"id": m["id"], "state": "stopped" if self.hold_deletes else "deleted"})
-            else:
-                report.append({"id": m["id"], "state": "running", "pid": 4242,
-                               "applied_version": m["spec_version"],
-                               "usage": {"cpu_usec": 1, "memory_bytes": 2},
-                               "health": fake_probe(m["role"])})
-        r = self.session.post(self.server.url + "/v1/agent/heartbeat",
-                              json={"agent_version": "fake", "isolation": "none",
-                                    "ports": {"min": 20000, "max": 20099}, "members": report},
-                              headers={"Authorization": "Bearer " + self.token}, timeout=10)
-        assert r.status_code == 200, r.text
-        self.members = {m["id"]: m for m in r.json()["members"]}
-        return r.json()
-
-    def _run(self):
-        while not self._stop.is_set():
-            try:
-                self.beat()
-            except Exception as e:  # reported by stop()
-                self.error = e
-                return
-            self._stop.wait(self.interval)
-
-    def start(self):
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self):
-        self._stop.set()
-        if self._thread:
-            self._thread.join(10)
-        self._thread = None
-        assert self.error is None, "fake agent failed: %r" % self.error
+from conftest import Env, FakeAgent, expect, start_server, uniq, wait_until
 
 
 @pytest.fixture(scope="module")
