@@ -156,14 +156,15 @@ const char *desired_action_name(enum desired_action a)
 enum desired_role desired_role_decide(const struct member *m, bool lease_ok)
 {
     bool running = m->state == HB_RUNNING;
-    bool to_replica = member_is_replica(m) && member_runs_primary(m);
+    bool to_replica = member_is_replica(m) && (member_runs_primary(m) || m->diverged);
     bool to_primary = !member_is_replica(m) && !member_runs_primary(m);
     bool need_lease = member_fenceable(m) && !lease_ok;
 
     /* the guard killed it: down until a fresh reply with a valid lease says what it is */
     if (m->guard_fenced)
         return running ? DESIRED_ROLE_NONE : DESIRED_ROLE_HOLD;
-    /* a former primary that must follow the new one: no lease needed to become a replica */
+    /* a former primary that must follow the new one, or a replica whose data forked off its
+     * primary's: no lease needed to become a replica */
     if (to_replica)
         return DESIRED_ROLE_REJOIN;
     if (m->fence_wanted && member_runs_primary(m)) {

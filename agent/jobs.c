@@ -489,6 +489,17 @@ static void repl_done(struct job *j, int rc, const struct err *e)
          * replication once one is connected) is asked again at the shortest interval, and
          * logged once. */
         bool waiting = !j->replica && e->code == ENGINE_E_UNAVAILABLE;
+        if (j->replica && e->code == ENGINE_E_DIVERGED) {
+            /* its data forked off its primary's: the rejoin path rewinds it (or seeds it
+             * afresh) at supervision's next pass */
+            m->diverged = true;
+            m->repl_dirty = false;
+            log_warn("event=replica_diverged member=%lld error=\"%s\"", (long long)m->id,
+                     e->msg);
+            jobs_set_error(m, "replication", e->msg);
+            jobs_save(j->a, m);
+            return;
+        }
         bool same = waiting && strncmp(m->error, "replication: ", 13) == 0 &&
                     strcmp(m->error + 13, e->msg) == 0;
         if (waiting)

@@ -97,6 +97,8 @@ struct member {
                                    down until a fresh reply with a valid lease */
     int64_t guard_fenced_at_ms; /* the guard's deadline then (CLOCK_MONOTONIC; 0: unknown) */
     char run_role[16];          /* the role its engine was started or promoted as */
+    bool diverged; /* a replica whose follow answered ENGINE_E_DIVERGED (its data has writes
+                      its primary lacks): rejoined (rewound, else seeded afresh), then false */
     pid_t start_pid; /* an engine a job started as a primary, not running yet: the guard learns
                         of it before it takes writes */
     pid_t fence_pid; /* the pid fence_dir was read for */

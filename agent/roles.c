@@ -160,6 +160,8 @@ static void rejoin_done(struct job *j, int rc, const struct err *e)
     struct member *m = j->m;
 
     m->fenced = m->fenced_stopped = false;
+    if (rc == 0 || j->rebuild)
+        m->diverged = false;
     if (rc == 0) {
         succeeded(m);
         jobs_mark_running(j);
@@ -264,6 +266,8 @@ static void unfence_done(struct job *j, int rc, const struct err *e)
     struct member *m = j->m;
 
     m->fenced = m->fenced_stopped = false;
+    if (rc == 0 || j->rebuild)
+        m->diverged = false;
     if (rc == 0) {
         succeeded(m);
         jobs_mark_running(j);

@@ -43,6 +43,48 @@ int answer_pg_lsn(const char *lsn, int64_t *bytes)
     return 0;
 }
 
+int answer_pg_history_diverged(const char *history, int64_t tli, int64_t lsn)
+{
+    const char *line = history;
+    bool found = false;
+    int64_t switchpoint = 0;
+
+    while (line && *line) {
+        const char *next = strchr(line, '\n');
+        const char *start = line + strspn(line, " \t");
+        const char *stop = next ? next : line + strlen(line);
+        char buf[128], loc[32];
+        unsigned long long parent;
+        size_t len;
+        int end = 0;
+        int64_t at;
+
+        line = next ? next + 1 : NULL;
+        if (stop > start && stop[-1] == '\r')
+            stop--;
+        if (stop <= start || *start == '#')
+            continue;
+        len = (size_t)(stop - start);
+        if (len >= sizeof(buf))
+            return -1;
+        memcpy(buf, start, len);
+        buf[len] = '\0';
+        /* "tli<TAB>X/X<TAB>reason": the reason is free text */
+        if (sscanf(buf, "%llu%*[ \t]%31[0-9A-Fa-f/]%n", &parent, loc, &end) != 2 ||
+            (buf[end] != '\0' && buf[end] != '\t' && buf[end] != ' ') ||
+            answer_pg_lsn(loc, &at) < 0 || parent == 0 || parent > UINT32_MAX || buf[0] == '-' ||
+            buf[0] == '+')
+            return -1;
+        if ((int64_t)parent == tli) {
+            found = true;
+            switchpoint = at;
+        }
+    }
+    if (!found)
+        return 1;
+    return lsn > switchpoint ? 1 : 0;
+}
+
 /* One "domain-server-seq" item of a GTID list at *p into d, sv, q; moves *p past it and its
  * comma (NULL after the last). Whether there was one. */
 static bool gtid_next(const char **p, unsigned long *d, unsigned long *sv, unsigned long long *q)

@@ -22,6 +22,14 @@ int64_t answer_field_int(const char *text, const char *key);
 /* A PostgreSQL WAL location "X/X" (hex) as one byte position: 0 / -1 when it is not one. */
 int answer_pg_lsn(const char *lsn, int64_t *bytes);
 
+/* PostgreSQL's timeline history of a primary (the content of TIMELINE_HISTORY, a .history
+ * file: one line "parent_tli<TAB>switchpoint<TAB>reason" per ancestor timeline, '#' comments):
+ * whether a standby on timeline tli (older than the primary's) whose recovery reached lsn
+ * (bytes) holds WAL that primary lacks: 1 when tli is not one of its ancestors or when the
+ * primary's history left tli before lsn (the standby's data forked off: it needs a rewind), 0
+ * when the standby can follow, -1 when the text is not a history. */
+int answer_pg_history_diverged(const char *history, int64_t tli, int64_t lsn);
+
 /* Whether the MariaDB GTID position list `ours` ("domain-server-seq,...") holds a transaction
  * that `theirs` lacks, as far as the two lists tell: a domain they lack, a higher sequence
  * number, or the same one written by another server. A lower sequence number tells nothing. */

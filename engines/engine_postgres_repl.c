@@ -323,18 +323,121 @@ out:
     return rc;
 }
 
+/* Whether this standby (session c) can follow its upstream, as PostgreSQL itself decides when
+ * its WAL receiver connects: the upstream's timeline must be this one's, or a later one whose
+ * history left this one at or after the point this standby's recovery reached. 0: it can (or
+ * it streams from that upstream already); -1 with ENGINE_E_DIVERGED: its data has WAL the
+ * upstream lacks (a replica that was ahead of the one promoted); -1 with ENGINE_E_UNAVAILABLE:
+ * no verdict yet (the upstream cannot be asked, or is still a standby: promoted in a moment). */
+static int pg_upstream_check(const struct engine_spec *s, PGconn *c, int64_t deadline,
+                             struct err *e)
+{
+    const struct engine_repl *r = s->repl;
+    char port[16], q[64], msg[400];
+    const char *params[] = {r->upstream.host, port};
+    struct buf info = BUF_INIT;
+    PGresult *res = NULL;
+    PGconn *up = NULL;
+    const char *standby;
+    int64_t tli, lsn, up_tli;
+    int rc = -1, verdict;
+
+    snprintf(port, sizeof(port), "%d", r->upstream.port);
+    if (!(res = pg_query(c, deadline, "read the recovery point",
+                         "SELECT coalesce((SELECT status = 'streaming' AND sender_host = $1"
+                         " AND sender_port = $2::int FROM pg_catalog.pg_stat_wal_receiver), false),"
+                         " greatest((SELECT timeline_id FROM pg_catalog.pg_control_checkpoint()),"
+                         " (SELECT min_recovery_end_timeline FROM pg_catalog.pg_control_recovery())),"
+                         " greatest(pg_catalog.pg_last_wal_replay_lsn(),"
+                         " (SELECT min_recovery_end_lsn FROM pg_catalog.pg_control_recovery()))",
+                         2, params, e)))
+        return -1;
+    if (strcmp(PQgetvalue(res, 0, 0), "t") == 0) {
+        rc = 0; /* streaming from this upstream: following it */
+        goto out;
+    }
+    tli = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
+    if (answer_pg_lsn(PQgetvalue(res, 0, 2), &lsn) < 0 || tli <= 0) {
+        err_set(e, ENGINE_E_ENGINE, "could not read the recovery point of \"%s\"", s->data_dir);
+        goto out;
+    }
+    PQclear(res);
+    res = NULL;
+    /* a physical replication session to the upstream, as the WAL receiver opens */
+    pg_conninfo(s, "_check", false, &info);
+    buf_puts(&info, " replication=true");
+    up = PQconnectdb(buf_str(&info));
+    if (PQstatus(up) != CONNECTION_OK) {
+        err_set(e, ENGINE_E_UNAVAILABLE, "could not ask %s:%d for its timeline: %s",
+                r->upstream.host, r->upstream.port,
+                pg_msg(PQerrorMessage(up), msg, sizeof(msg)));
+        goto out;
+    }
+    standby = PQparameterStatus(up, "in_hot_standby");
+    if (standby && strcmp(standby, "on") == 0) {
+        err_set(e, ENGINE_E_UNAVAILABLE, "%s:%d is not promoted yet", r->upstream.host,
+                r->upstream.port);
+        goto out;
+    }
+    if (!PQsendQuery(up, "IDENTIFY_SYSTEM") ||
+        !(res = pg_result(up, deadline, "ask the upstream for its timeline", false, e)))
+        goto unavailable;
+    up_tli = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
+    PQclear(res);
+    res = NULL;
+    if (up_tli == tli) {
+        rc = 0;
+        goto out;
+    }
+    if (up_tli > tli) {
+        snprintf(q, sizeof(q), "TIMELINE_HISTORY %lld", (long long)up_tli);
+        if (!PQsendQuery(up, q) ||
+            !(res = pg_result(up, deadline, "read the upstream's timeline history", false, e)))
+            goto unavailable;
+        verdict = PQnfields(res) >= 2 && PQntuples(res) == 1
+                      ? answer_pg_history_diverged(PQgetvalue(res, 0, 1), tli, lsn)
+                      : -1;
+        if (verdict < 0) {
+            err_set(e, ENGINE_E_ENGINE, "%s:%d answered a timeline history that is not one",
+                    r->upstream.host, r->upstream.port);
+            goto out;
+        }
+        if (verdict == 0) {
+            rc = 0;
+            goto out;
+        }
+    }
+    err_set(e, ENGINE_E_DIVERGED,
+            "cannot follow %s:%d: PostgreSQL in \"%s\" recovered timeline %lld up to %X/%X, "
+            "which the upstream's timeline %lld does not contain; it needs a rewind",
+            r->upstream.host, r->upstream.port, s->data_dir, (long long)tli,
+            (unsigned)((uint64_t)lsn >> 32), (unsigned)lsn, (long long)up_tli);
+    goto out;
+unavailable:
+    e->code = ENGINE_E_UNAVAILABLE; /* asking failed: no verdict */
+out:
+    PQclear(res);
+    PQfinish(up);
+    buf_free(&info);
+    return rc;
+}
+
 /* The configuration (standby.signal, primary_conninfo) makes a standby follow. engine_follow()
  * rewrote the files; when the running primary_conninfo or primary_slot_name differs from the
  * rendered one, a reload applies it (PostgreSQL 13+: the WAL receiver restarts with it), else
- * nothing is done. A server that is not a standby cannot follow without a rewind or a seed. */
+ * nothing is done. A server that is not a standby cannot follow without a rewind or a seed;
+ * one whose data forked off the upstream's timeline answers ENGINE_E_DIVERGED (see
+ * pg_upstream_check()), one that cannot tell yet ENGINE_E_UNAVAILABLE after the reload. */
 int pg_follow(const struct engine_spec *s, struct err *e)
 {
     int64_t deadline = clock_now_ms() + PG_ADMIN_TIMEOUT_MS;
     PGconn *c = pg_connect(s, deadline, false, e);
     PGresult *res = NULL;
     struct buf conninfo = BUF_INIT;
+    struct err ce;
     char slot[64];
-    int rc = -1;
+    bool same;
+    int rc = -1, checked;
 
     if (!c)
         goto out;
@@ -353,13 +456,23 @@ int pg_follow(const struct engine_spec *s, struct err *e)
     }
     pg_conninfo(s, "", false, &conninfo);
     snprintf(slot, sizeof(slot), PG_SLOT_PREFIX "%lld", (long long)s->repl->member_id);
-    if (strcmp(PQgetvalue(res, 0, 1), buf_str(&conninfo)) == 0 &&
-        strcmp(PQgetvalue(res, 0, 2), slot) == 0) {
-        rc = 0; /* following this upstream already */
+    same = strcmp(PQgetvalue(res, 0, 1), buf_str(&conninfo)) == 0 &&
+           strcmp(PQgetvalue(res, 0, 2), slot) == 0;
+    /* A standby whose data forked off the upstream's timeline cannot follow it: the caller
+     * rewinds it. Without a verdict yet, the configuration is applied all the same and the
+     * caller asks again later. */
+    checked = pg_upstream_check(s, c, deadline, &ce);
+    if (checked < 0 && ce.code == ENGINE_E_DIVERGED) {
+        *e = ce;
         goto out;
     }
-    rc = pg_run(c, deadline, "reload the configuration", "SELECT pg_catalog.pg_reload_conf()", 0,
-                NULL, e);
+    rc = same ? 0 /* following this upstream already */
+              : pg_run(c, deadline, "reload the configuration",
+                       "SELECT pg_catalog.pg_reload_conf()", 0, NULL, e);
+    if (rc == 0 && checked < 0) {
+        *e = ce;
+        rc = -1;
+    }
 out:
     buf_free(&conninfo);
     PQclear(res);

@@ -1,6 +1,6 @@
 /* libFuzzer target: what the engines and their tools answer, as the agent's drivers parse it
  * (engines/answers.h): Redis's INFO and pg_controldata's "key: value" lines, PostgreSQL WAL
- * locations, MariaDB GTID position lists and binary log coordinates. The input is cut at its
+ * locations and timeline histories, MariaDB GTID position lists and binary log coordinates. The input is cut at its
  * first NUL byte into an answer and a second value (a key, the other GTID list). A value found
  * stays inside its line and the size given; a WAL location that parses prints back the same. */
 #include <inttypes.h>
@@ -47,6 +47,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     (void)answer_gtid_ahead(other, text);
     if (answer_binlog_coord(text, (int64_t)size) < -1)
         __builtin_trap();
+    {
+        /* a timeline history: a verdict, or -1; a later point never un-diverges */
+        int64_t tli = (int64_t)(size % 5);
+        int at0 = answer_pg_history_diverged(text, tli, 0);
+        int at_end = answer_pg_history_diverged(text, tli, INT64_MAX);
+        if (at0 < -1 || at0 > 1 || (at0 >= 0 && at_end < at0))
+            __builtin_trap();
+    }
     free(text);
     return 0;
 }

@@ -61,6 +61,37 @@ static void test_pg_lsn(void **state)
     assert_int_equal(answer_pg_lsn("100000000/0", &b), -1);
 }
 
+/* A standby against its new primary's timeline history (PostgreSQL's own rule: a standby can
+ * follow a timeline that left its own at or after the point its recovery reached). */
+static void test_pg_history(void **state)
+{
+    /* timeline 3's history: 1 ended at 0/3000000, 2 at 0/5000158 */
+    static const char history[] = "1\t0/3000000\tno recovery target specified\n"
+                                  "\n"
+                                  "# a comment\n"
+                                  "2\t0/5000158\tno recovery target specified\r\n";
+
+    (void)state;
+    /* on timeline 2 at or before the switch: follows; past it: diverged */
+    assert_int_equal(answer_pg_history_diverged(history, 2, 0x5000158), 0);
+    assert_int_equal(answer_pg_history_diverged(history, 2, 0x5000000), 0);
+    assert_int_equal(answer_pg_history_diverged(history, 2, 0x5000159), 1);
+    /* timeline 1 left at 0/3000000 */
+    assert_int_equal(answer_pg_history_diverged(history, 1, 0x2FFFFFF), 0);
+    assert_int_equal(answer_pg_history_diverged(history, 1, 0x4000000), 1);
+    /* a timeline that is not an ancestor (a sibling): diverged */
+    assert_int_equal(answer_pg_history_diverged(history, 4, 0), 1);
+    assert_int_equal(answer_pg_history_diverged("1\t0/3000000\tx", 2, 0), 1);
+    /* an empty history (timeline 1 has none) names no ancestor */
+    assert_int_equal(answer_pg_history_diverged("", 1, 0), 1);
+    /* not a history */
+    assert_int_equal(answer_pg_history_diverged("1 0/30000000x\n", 1, 0), -1);
+    assert_int_equal(answer_pg_history_diverged("x\t0/3000000\treason\n", 1, 0), -1);
+    assert_int_equal(answer_pg_history_diverged("-1\t0/3000000\treason\n", 1, 0), -1);
+    assert_int_equal(answer_pg_history_diverged("0\t0/3000000\treason\n", 1, 0), -1);
+    assert_int_equal(answer_pg_history_diverged("1\t0/zz\treason\n", 1, 0), -1);
+}
+
 static void test_gtid_ahead(void **state)
 {
     (void)state;
@@ -93,6 +124,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_field),
         cmocka_unit_test(test_pg_lsn),
+        cmocka_unit_test(test_pg_history),
         cmocka_unit_test(test_gtid_ahead),
         cmocka_unit_test(test_binlog_coord),
     };

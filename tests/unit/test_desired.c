@@ -951,6 +951,13 @@ static void test_role_decide(void **state)
     snprintf(m.run_role, sizeof(m.run_role), "replica");
     m.fenced = false;
     assert_int_equal(desired_role_decide(&m, false), DESIRED_ROLE_NONE);
+    /* ... unless its data forked off its primary's: rejoin (rewind), running or down */
+    m.diverged = true;
+    assert_int_equal(desired_role_decide(&m, false), DESIRED_ROLE_REJOIN);
+    m.state = HB_STARTING;
+    assert_int_equal(desired_role_decide(&m, false), DESIRED_ROLE_REJOIN);
+    m.state = HB_RUNNING;
+    m.diverged = false;
     assert_string_equal(desired_role_name(DESIRED_ROLE_REJOIN), "rejoin");
     assert_null(desired_role_name((enum desired_role)99));
 }
