@@ -726,7 +726,9 @@ static void *loop_main(void *arg)
                 tracks_clear(l);
                 log_info("event=ha_takeover term=%lu", term);
             }
+            store_set_guard(leader_valid);
             ha_pass(l);
+            store_set_guard(NULL);
         }
         pthread_mutex_lock(&lock);
         clock_deadline(&until, HA_TICK_MS);

@@ -13,7 +13,11 @@
  *   takes the lock at its next check.
  * - A leader that wakes up after such a takeover must not act on its old belief: leader_valid()
  *   says whether the last successful check is recent (monotonic clock), and leader_check() runs
- *   its query before answering true. */
+ *   its query before answering true. The controller and HA loops make leader_valid() the store
+ *   guard of their passes (store_set_guard()): every statement of a pass asks it first, so a
+ *   leader frozen in the middle of a pass and replaced (which takes at least 4 s, over
+ *   VALID_MS) sends, when it runs again, at most the one statement it was about to send (frozen
+ *   between the guard and the send), and never commits a transaction it had open. */
 #include "control/leader.h"
 
 #include <libpq-fe.h>
@@ -120,7 +124,7 @@ static bool check_locked(const char *conninfo)
             lose("the session holding the lock is gone");
             return false;
         }
-        checked_ms = clock_now_ms();
+        __atomic_store_n(&checked_ms, clock_now_ms(), __ATOMIC_SEQ_CST);
         return true;
     }
     res = PQexecParams(session, "SELECT pg_try_advisory_lock($1::bigint)", 1, NULL, params, NULL,
@@ -133,7 +137,7 @@ static bool check_locked(const char *conninfo)
     set_leading(strcmp(PQgetvalue(res, 0, 0), "t") == 0);
     PQclear(res);
     if (leading) {
-        checked_ms = clock_now_ms();
+        __atomic_store_n(&checked_ms, clock_now_ms(), __ATOMIC_SEQ_CST);
         epoch++;
         log_info("event=leadership_acquired");
         /* Leases expire only after a TTL on this process's own clock, never by a stale view. */
@@ -158,12 +162,9 @@ bool leader_check(const char *conninfo, unsigned long *term)
 
 bool leader_valid(void)
 {
-    bool r;
-
-    pthread_mutex_lock(&mu);
-    r = leading && clock_now_ms() - checked_ms < VALID_MS;
-    pthread_mutex_unlock(&mu);
-    return r;
+    /* no mutex: a check holding it may wait on an unreachable store for seconds */
+    return leader_leading() &&
+           clock_now_ms() - __atomic_load_n(&checked_ms, __ATOMIC_SEQ_CST) < VALID_MS;
 }
 
 void leader_release(void)

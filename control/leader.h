@@ -16,7 +16,7 @@ bool leader_check(const char *conninfo, unsigned long *term);
 /* Whether this process led at its last check and that check is recent (under 2 s on the
  * monotonic clock): a thread about to act as the leader between two leader_check() calls asks
  * this first, so that a leader that was frozen and has been replaced does nothing before it
- * notices. */
+ * notices. Lock-free; the store guard of the leader's passes (store_set_guard()). */
 bool leader_valid(void);
 
 /* Whether this process leads, as the last check found it (any thread, no store access). */

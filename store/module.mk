@@ -3,3 +3,4 @@
 # (embedded.c). Includes only lib/. STORE_OBJS is linked into dbaasd.
 STORE_SRCS := $(wildcard store/*.c)
 STORE_OBJS := $(STORE_SRCS:%.c=$(BUILD)/%.o)
+TEST_test_store_OBJS := $(BUILD)/store/store.o $(BUILD)/store/migrations.o

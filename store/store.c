@@ -143,6 +143,30 @@ static int prepared_index(struct conn *c, const char *sql, struct err *e)
     return i;
 }
 
+static __thread bool (*tl_guard)(void);
+
+void store_set_guard(bool (*guard)(void))
+{
+    tl_guard = guard;
+}
+
+/* Whether this thread's guard refuses the next statement (then e is set, and a transaction open
+ * on the connection is rolled back: nothing of it may commit). */
+static bool guard_refuses(struct err *e)
+{
+    struct conn *c = tl_conn;
+
+    if (!tl_guard || tl_guard())
+        return false;
+    if (c && c->pg && c->in_tx) {
+        PQclear(PQexec(c->pg, "ROLLBACK"));
+        c->in_tx = false;
+        c->tx_broken = true;
+    }
+    err_set(e, STORE_E_GUARD, "not sent: this dbaasd may no longer lead");
+    return true;
+}
+
 PGresult *store_exec(struct err *e, const char *sql, int nparams, const char *const *params)
 {
     struct conn *c;
@@ -155,6 +179,8 @@ PGresult *store_exec(struct err *e, const char *sql, int nparams, const char *co
                 "lost the connection to the metadata store during a transaction");
         return NULL;
     }
+    if (guard_refuses(e))
+        return NULL;
     for (attempt = 0; attempt < 2; attempt++) {
         int64_t started = clock_now_ms();
 
@@ -203,6 +229,8 @@ PGresult *store_exec_simple(struct err *e, const char *sql)
                 "lost the connection to the metadata store during a transaction");
         return NULL;
     }
+    if (strcmp(sql, "ROLLBACK") != 0 && guard_refuses(e))
+        return NULL;
     c = conn_get(e);
     if (!c)
         return NULL;

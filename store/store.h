@@ -15,6 +15,7 @@ enum store_errc {
     STORE_E_SYSTEM,        /* an OS call failed (embedded store: directories, fork) */
     STORE_E_NOT_INSTALLED, /* the PostgreSQL binaries or their OS user are missing */
     STORE_E_START,         /* the embedded store failed to start or stop; carries its log */
+    STORE_E_GUARD,         /* this thread's guard refused: the statement was not sent */
 };
 
 /* Every statement on a store session is cancelled after this long (statement_timeout). */
@@ -35,6 +36,13 @@ void store_shutdown(void);
 /* Apply the migrations that are missing, in one transaction under an advisory lock, so that
  * several dbaasd starting at once apply each exactly once. 0 / -1 with e set. */
 int store_migrate(struct err *e) __attribute__((warn_unused_result));
+
+/* This thread's guard (NULL: none): store_exec() and store_exec_simple() ask it before sending
+ * any statement but a ROLLBACK, and when it answers false send nothing and fail with
+ * STORE_E_GUARD; a transaction open on the connection is then rolled back there and then
+ * (every further statement of it fails until the caller's ROLLBACK, as after a broken
+ * connection). The leader's passes set leader_valid() (control/leader.h). */
+void store_set_guard(bool (*guard)(void));
 
 /* Run a statement on this thread's connection (connecting or reconnecting as needed; a statement
  * outside a transaction is tried once more on a new connection when the old one broke at once
