@@ -44,6 +44,9 @@
 #define SEED_BACKOFF_MAX_MS 60000
 #define REPL_BACKOFF_MIN_MS 1000 /* replication set-up retried after */
 #define REPL_BACKOFF_MAX_MS 30000
+/* A primary whose engine waits for its replicas (a new MariaDB sync primary arms semi-sync
+ * once one is connected) is asked again this often: the window before arming stays short. */
+#define REPL_WAIT_POLL_MS 100
 #define STABLE_MS 60000 /* running this long resets the back-off */
 
 static void job_free(struct job *j)
@@ -486,7 +489,7 @@ static void repl_done(struct job *j, int rc, const struct err *e)
     } else {
         /* the engine keeps running; tried again after a back-off. A primary whose engine
          * waits for its replicas (a new MariaDB sync primary arms semi-synchronous
-         * replication once one is connected) is asked again at the shortest interval, and
+         * replication once one is connected) is asked again every REPL_WAIT_POLL_MS, and
          * logged once. */
         bool waiting = !j->replica && e->code == ENGINE_E_UNAVAILABLE;
         if (j->replica && e->code == ENGINE_E_DIVERGED) {
@@ -502,16 +505,22 @@ static void repl_done(struct job *j, int rc, const struct err *e)
         }
         bool same = waiting && strncmp(m->error, "replication: ", 13) == 0 &&
                     strcmp(m->error + 13, e->msg) == 0;
-        if (waiting)
+        int retry_ms;
+        if (waiting) {
             m->repl_backoff_ms = 0;
-        m->repl_retry_at_ms =
-            clock_now_ms() +
-            jobs_backoff(&m->repl_backoff_ms, REPL_BACKOFF_MIN_MS, REPL_BACKOFF_MAX_MS);
-        if (!same && (m->repl_backoff_ms <= REPL_BACKOFF_MIN_MS ||
+            retry_ms = REPL_WAIT_POLL_MS;
+        } else {
+            retry_ms =
+                jobs_backoff(&m->repl_backoff_ms, REPL_BACKOFF_MIN_MS, REPL_BACKOFF_MAX_MS);
+        }
+        m->repl_retry_at_ms = clock_now_ms() + retry_ms;
+        if (!same && (waiting || m->repl_backoff_ms <= REPL_BACKOFF_MIN_MS ||
                       m->repl_backoff_ms == REPL_BACKOFF_MAX_MS))
             log_warn("event=replication_failed member=%lld retry_in_ms=%d error=\"%s\"",
-                     (long long)m->id, m->repl_backoff_ms, e->msg);
+                     (long long)m->id, retry_ms, e->msg);
         jobs_set_error(m, "replication", e->msg);
+        if (same)
+            return; /* asked again every REPL_WAIT_POLL_MS: nothing new to save */
     }
     jobs_save(j->a, m);
 }
