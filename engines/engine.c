@@ -722,11 +722,16 @@ void engine_seed_plan_free(struct engine_seed_plan *plan)
 int engine_repl_setup(const struct engine_ops *ops, const struct engine_spec *spec, struct err *e)
 {
     struct engine_spec rs;
+    struct engine_user u;
 
-    if (prepare(ops, spec, &rs, NULL, e) < 0)
+    if (prepare(ops, spec, &rs, &u, e) < 0)
         return -1;
     if (!has_role(spec, ENGINE_ROLE_PRIMARY) || !ops->repl_setup)
         return 0;
+    /* The replicas' list reaches the rendered files first (PostgreSQL names them in
+     * synchronous_standby_names): the driver's set-up ends with a reload. */
+    if (write_config_x(ops, &rs, &u, true, e) < 0)
+        return redact(spec, -1, e);
     return redact(spec, ops->repl_setup(&rs, e), e);
 }
 

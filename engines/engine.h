@@ -341,9 +341,10 @@ int engine_seed(const struct engine_ops *ops, const struct engine_spec *spec,
 int engine_seed_source(const struct engine_ops *ops, const struct engine_spec *spec,
                        char ***argv_out, struct err *e) ENGINE_WUR;
 void engine_seed_plan_free(struct engine_seed_plan *plan);
-/* Primary: ops->repl_setup, after engine_configure() (it also makes the rendered access rules
- * take effect). A no-op without spec->repl or on a replica, so callers may call it after
- * every start. */
+/* Primary: rewrite the configuration files whose content changed (a new list of replicas
+ * reaches the rendered files: PostgreSQL's synchronous_standby_names), then ops->repl_setup
+ * (which makes the rendered access rules and settings take effect). A no-op without
+ * spec->repl or on a replica, so callers may call it after every start. */
 int engine_repl_setup(const struct engine_ops *ops, const struct engine_spec *spec,
                       struct err *e) ENGINE_WUR;
 /* Replica: rewrite the configuration files whose content changed (a new upstream reaches the

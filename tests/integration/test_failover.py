@@ -475,3 +475,71 @@ def test_unreachable_host_loses_its_replica_and_deletes_it_when_back(stack):
     finally:
         expect(op.put("/v1/scheduler", {"unreachable_grace_s": grace}), 200)
         stack.delete(iid)
+
+
+@pytest.mark.parametrize("engine", ["postgres"])
+def test_sync_primary_that_lost_every_replica_gets_a_new_one_and_the_waiting_write_ends(stack, engine):
+    """Synchronous mode, one replica: its host dies, so a commit on the primary waits (no
+    replica acknowledges it: sync mode does not fall back to asynchronous). After
+    unreachable_grace_s the replica is rebuilt on another host, seeded from that primary while
+    the commit waits, the primary names it in synchronous_standby_names (before, the primary's
+    configuration kept the dead replica's name and the commit waited for good), and the waiting
+    commit is acknowledged; later writes go through.
+    Not run for MariaDB: there the new replica never got ready within 240 s while a commit
+    waited for a semi-synchronous acknowledgement (its copy's stream from the primary did not
+    end; seen with the wait point AFTER_SYNC and, tried once, AFTER_COMMIT; cause not
+    established; docs/ha.md): an open defect."""
+    stack.restore_hosts()
+    op = stack.env.op
+    grace = expect(op.get("/v1/scheduler"), 200)["unreachable_grace_s"]
+    expect(op.put("/v1/scheduler", {"unreachable_grace_s": 0}), 200)
+    created = expect(stack.client.post("/v1/instances", {
+        "name": uniq("sl"), "engine": engine, "plan": stack.plan, "replicas": 1, "sync": True}), 202)
+    iid, creds = created["id"], created["credentials"]
+    stack.created.append(iid)
+    waiting = {}
+    try:
+        i = stack.wait(iid, lambda i: i["status"] == "running" and ours.healthy(i, 1),
+                       "running with a streaming replica")
+        p = ours.primary_of(i)
+        rep = [m for m in ours.running(i) if m["role"] == "replica"][0]
+        stack.setup_table(engine, i, creds)
+        stack.crash(rep["address"])
+
+        def write():
+            try:
+                c = stack._connect_at(engine, p["address"], p["port"], creds, timeout=10)
+                if engine == "mysql":
+                    c.read_timeout = 300  # pymysql: the commit waits for the new replica
+                t0 = time.monotonic()
+                with c.cursor() as cur:
+                    cur.execute("INSERT INTO t (id) VALUES (1)")
+                waiting["took"] = time.monotonic() - t0
+                c.close()
+            except Exception as e:  # noqa: BLE001 - reported below
+                waiting["error"] = repr(e)
+        t = threading.Thread(target=write, daemon=True)
+        t.start()
+        t.join(3)  # the dead replica's host turns unreachable only after 5 s without heartbeats
+        assert t.is_alive(), "a commit with no replica was acknowledged: %r" % waiting
+        j = stack.wait(iid, lambda j: j["status"] == "running" and ours.healthy(j, 1) and
+                       all(m["address"] != rep["address"] for m in ours.running(j)),
+                       "the replica rebuilt on another host", REJOIN_TIMEOUT)
+        new = [m for m in ours.running(j) if m["role"] == "replica"][0]
+        assert ours.primary_of(j)["id"] == p["id"], "a replica's host loss caused a failover"
+        t.join(60)
+        assert not t.is_alive() and "took" in waiting, "the waiting commit did not end: %r; %s\n%s" % (
+            waiting, diagnose(stack, {"engine": engine, "creds": creds}, p["address"], p["port"]),
+            stack.logs())
+        # acknowledged: the new replica has it, and the next write needs no wait
+        wait_until(lambda: 1 in stack.ids_on(engine, new["address"], new["port"], creds, {1}),
+                   timeout=30, what="the waited-for row on the new replica")
+        c = stack._connect_at(engine, p["address"], p["port"], creds, timeout=10)
+        with c.cursor() as cur:
+            cur.execute("INSERT INTO t (id) VALUES (2)")
+        c.close()
+        print("sync %s: the commit waited %.1f s for the rebuilt replica" % (engine, waiting["took"]))
+    finally:
+        expect(op.put("/v1/scheduler", {"unreachable_grace_s": grace}), 200)
+        stack.restore_hosts()
+        stack.delete(iid)
