@@ -210,6 +210,22 @@ static void stop_child(pid_t pid)
         ;
 }
 
+/* The store's log, for appending, owned by the server's user (it writes it; dbaasd reads it):
+ * *fd is -1 when it cannot be opened (the server's output then goes to dbaasd's). 0, or -1
+ * with e set when its owner cannot be set. */
+static int open_log(const struct embedded *pg, int *fd, struct err *e)
+{
+    *fd = open(pg->log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    if (*fd >= 0 && pg->has_user && fchown(*fd, pg->user.uid, pg->user.gid) < 0) {
+        err_set(e, STORE_E_SYSTEM, "could not change owner of \"%s\": %s", pg->log_path,
+                strerror(errno));
+        close(*fd);
+        *fd = -1;
+        return -1;
+    }
+    return 0;
+}
+
 /* A SIGTERM or SIGINT is waiting for dbaasd's main thread (which blocks them): a start that
  * waits for the server gives up, so that the stop is not delayed by it. */
 static bool stop_requested(void)
@@ -252,13 +268,8 @@ static int start_server(struct embedded *pg, const char *info, struct err *e)
     int status, rc = -1, logfd;
     pid_t pid = -1;
 
-    /* The log is written by the server's user; dbaasd reads it. */
-    logfd = open(pg->log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-    if (logfd >= 0 && pw && fchown(logfd, pw->uid, pw->gid) < 0) {
-        err_set(e, STORE_E_SYSTEM, "could not change owner of \"%s\": %s", pg->log_path,
-                strerror(errno));
+    if (open_log(pg, &logfd, e) < 0)
         goto out;
-    }
     if (stop_leftover(pg->pgdata, e) < 0)
         goto out;
     o = store_opts(argv, pg->env, pw, pg->pgdata, logfd);
@@ -401,12 +412,8 @@ struct embedded *embedded_start(const char *data_dir, int max_connections, char 
     /* dbaasd's environment with the server user's HOME, USER and LOGNAME */
     pg->env = spawn_env_new(NULL, pg->has_user ? &pg->user : NULL);
     if (access(version, F_OK) < 0) {
-        logfd = open(pg->log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-        if (logfd >= 0 && pg->has_user && fchown(logfd, pg->user.uid, pg->user.gid) < 0) {
-            err_set(e, STORE_E_SYSTEM, "could not change owner of \"%s\": %s", pg->log_path,
-                    strerror(errno));
+        if (open_log(pg, &logfd, e) < 0)
             goto fail;
-        }
         if (run_initdb(pg->bindir, pg->pgdata, pg->has_user ? &pg->user : NULL, pg->env, logfd,
                        e) < 0)
             goto fail;

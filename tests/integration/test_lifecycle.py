@@ -169,14 +169,20 @@ def store_pids(srv):
 
 def test_store_unreachable_is_503(own_server, own_env):
     """When the metadata store cannot be reached: /healthz 503 {"status":"unavailable"}, and the
-    API answers 503 unavailable (not a hang, not a 500)."""
+    API answers 503 unavailable (not a hang, not a 500). The embedded store is killed with its
+    data directory moved away, so that dbaasd's restarts of it fail (logged, with a back-off)
+    until the directory is back; then it runs again and the API answers by itself."""
     srv, env = own_server, own_env
     name, tok = env.mk_tenant()
     pids = store_pids(srv)
     assert pids
+    mark = len(srv.lines)
+    pgdata = os.path.join(srv.data_dir, "pg")
+    os.rename(pgdata, pgdata + ".away")
     for pid in pids:  # the embedded PostgreSQL our dbaasd started
         os.kill(pid, signal.SIGKILL)
-    wait_until(lambda: store_pids(srv) == [], what="the embedded store to die")
+    wait_until(lambda: any("event=store_restart_failed" in l for l in srv.lines[mark:]),
+               what="a failed restart of the embedded store")
 
     h = env.op.get("/healthz", token=None)
     assert h.status_code == 503, h.text
@@ -185,8 +191,14 @@ def test_store_unreachable_is_503(own_server, own_env):
     assert_error(env.op.get("/v1/instances", token=tok), 503, "unavailable")
     # no store, no way to check a token: never a 200, and the answer is unavailable, not 401
     assert_error(env.op.post("/v1/tenants", {"name": uniq("x")}), 503, "unavailable")
+    # the data back: the next try (at most 10 s away) starts it, and the API answers again
+    os.rename(pgdata + ".away", pgdata)
+    wait_until(lambda: env.op.get("/healthz", token=None).status_code == 200, timeout=30,
+               what="the store restarted once its data is back")
+    assert any("event=store_restarted" in l for l in srv.lines[mark:]), srv.log_tail()
+    expect(env.op.get("/v1/tenants/" + name), 200)
     # dbaasd itself still stops on SIGTERM and leaves nothing behind
-    srv.stop(expect_rc=None)
+    srv.stop()
 
 
 def test_restart_after_kill(own_server, own_env):
