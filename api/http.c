@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -47,6 +48,24 @@ static pthread_t parker_thread;
 static bool parker_running;
 static volatile bool stopping;
 static bool park_closed; /* under park_lock: the parker made its last pass, nothing may park */
+
+/* Every open connection, for the request deadline: one that has not sent a whole request
+ * within request_timeout_ms of its opening or of its previous reply is shut down by the
+ * parker. libmicrohttpd's own timeout is an idle one: a client that sends a byte every few
+ * seconds (a slowloris, a dribbled body, a slow TLS handshake) would keep its connection for
+ * as long as it likes. A connection whose request came whole (handled, parked, being
+ * answered) is not timed. */
+struct conn_watch {
+    int fd;
+    int64_t since_ms; /* opened, or its previous request completed */
+    bool busy;        /* a whole request came and is not completed yet */
+    bool cut;         /* shut down by the deadline */
+    struct conn_watch *prev, *next;
+};
+static pthread_mutex_t watch_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct conn_watch *watched;           /* under watch_lock */
+static unsigned long long request_timeouts; /* connections cut, under watch_lock */
+static int64_t request_timeout_ms = (int64_t)HTTP_REQUEST_TIMEOUT_S * 1000;
 
 void http_reply_json(struct req *r, unsigned status, json_t *body)
 {
@@ -128,11 +147,101 @@ bool http_stopping(void)
     return stopping;
 }
 
+/* Shut down the connections that have not sent a whole request within the deadline:
+ * libmicrohttpd sees the end of the stream and closes them (a request begun is completed as
+ * aborted). Their descriptors are still theirs: a connection leaves the list (on_connection)
+ * before libmicrohttpd closes its socket, and both happen under watch_lock's order. */
+static void cut_late_connections(int64_t now)
+{
+    struct conn_watch *w;
+    int n = 0;
+
+    pthread_mutex_lock(&watch_lock);
+    for (w = watched; w; w = w->next) {
+        if (w->busy || w->cut || w->fd < 0 || now - w->since_ms < request_timeout_ms)
+            continue;
+        shutdown(w->fd, SHUT_RDWR);
+        w->cut = true;
+        n++;
+    }
+    request_timeouts += (unsigned long long)n;
+    pthread_mutex_unlock(&watch_lock);
+    if (n > 0)
+        log_info("event=http_request_timeout connections=%d timeout_ms=%lld", n,
+                 (long long)request_timeout_ms);
+}
+
+unsigned long long http_request_timeouts(void)
+{
+    unsigned long long n;
+
+    pthread_mutex_lock(&watch_lock);
+    n = request_timeouts;
+    pthread_mutex_unlock(&watch_lock);
+    return n;
+}
+
+/* A connection opens or closes (libmicrohttpd's NOTIFY_CONNECTION): it joins or leaves the
+ * list that the request deadline watches. */
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                          enum MHD_ConnectionNotificationCode toe)
+{
+    struct conn_watch *w;
+
+    (void)cls;
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+
+        w = xcalloc(1, sizeof(*w));
+        w->fd = ci ? ci->connect_fd : -1;
+        w->since_ms = clock_now_ms();
+        pthread_mutex_lock(&watch_lock);
+        w->next = watched;
+        if (watched)
+            watched->prev = w;
+        watched = w;
+        pthread_mutex_unlock(&watch_lock);
+        *socket_context = w;
+        return;
+    }
+    if (!(w = *socket_context))
+        return;
+    pthread_mutex_lock(&watch_lock);
+    if (w->prev)
+        w->prev->next = w->next;
+    else
+        watched = w->next;
+    if (w->next)
+        w->next->prev = w->prev;
+    pthread_mutex_unlock(&watch_lock);
+    *socket_context = NULL;
+    free(w);
+}
+
+/* The connection's request came whole (busy), or was completed: its next one is timed from
+ * now. */
+static void watch_busy(struct MHD_Connection *conn, bool busy)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    struct conn_watch *w = ci ? ci->socket_context : NULL;
+
+    if (!w)
+        return;
+    pthread_mutex_lock(&watch_lock);
+    w->busy = busy;
+    if (!busy)
+        w->since_ms = clock_now_ms();
+    pthread_mutex_unlock(&watch_lock);
+}
+
 /* Wake the parked requests whose generation moved or whose deadline passed (all of them when
  * stopping); wakes at once on notify_bump(), and at least every 100 ms for deadlines. */
 static void *parker(void *arg)
 {
     uint64_t seen = notify_generation();
+    int64_t next_cut_ms = 0;
 
     (void)arg;
     for (;;) {
@@ -143,6 +252,10 @@ static void *parker(void *arg)
 
         seen = g;
         now = clock_now_ms();
+        if (now >= next_cut_ms) {
+            cut_late_connections(now);
+            next_cut_ms = now + 250;
+        }
         pthread_mutex_lock(&park_lock);
         for (pp = &parked; (r = *pp) != NULL;) {
             if (done || r->park_gen != g || now >= r->park_deadline_ms) {
@@ -315,10 +428,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         *con_cls = r;
         __atomic_add_fetch(&in_flight, 1, __ATOMIC_SEQ_CST);
         if (stopping) {
+            watch_busy(conn, true);
             stopping_reply(r);
             return queue_reply(conn, r);
         }
         if (has_body(conn) && refused_before_body(r)) {
+            watch_busy(conn, true);
             /* answered at once; libmicrohttpd closes the connection, the body unread */
             audit_record(r);
             return queue_reply(conn, r);
@@ -333,6 +448,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         *upload_size = 0;
         return MHD_YES;
     }
+    if (!r->resume)
+        watch_busy(conn, true);
     if (r->resume) {
         r->resume = false;
         r->resumed = true;
@@ -368,8 +485,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
     (void)cls;
-    (void)conn;
     (void)toe;
+    watch_busy(conn, false);
     if (*con_cls) {
         req_free(*con_cls);
         *con_cls = NULL;
@@ -449,6 +566,7 @@ int http_start(const char *addr, const struct http_options *o, struct err *e)
     char *end;
     struct rlimit nofile;
     unsigned int limit = 4000;
+    int timeout_s = o->request_timeout_s > 0 ? o->request_timeout_s : HTTP_REQUEST_TIMEOUT_S;
 
     memset(&sin, 0, sizeof(sin));
     if (!colon || (size_t)(colon - addr) >= sizeof(host))
@@ -474,6 +592,7 @@ int http_start(const char *addr, const struct http_options *o, struct err *e)
         return err_set(e, API_E_INVALID, "--tls-cert and --tls-key go together");
     if (cert_file && tls_load(cert_file, key_file, e) < 0)
         return -1;
+    request_timeout_ms = (int64_t)timeout_s * 1000;
     MHD_set_panic_func(on_panic, NULL);
     {
         /* The HTTPS options only when serving HTTPS: libmicrohttpd logs them otherwise. */
@@ -491,8 +610,9 @@ int http_start(const char *addr, const struct http_options *o, struct err *e)
             /* first, or libmicrohttpd logs the options before it on its own */
             MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL, MHD_OPTION_SOCK_ADDR,
             (struct sockaddr *)&sin, MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)o->threads,
-            MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_CONNECTION_TIMEOUT,
-            (unsigned int)60, MHD_OPTION_CONNECTION_LIMIT, limit,
+            MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_NOTIFY_CONNECTION,
+            on_connection, NULL, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)timeout_s,
+            MHD_OPTION_CONNECTION_LIMIT, limit,
             MHD_OPTION_PER_IP_CONNECTION_LIMIT, o->max_conns_ip, MHD_OPTION_LISTENING_ADDRESS_REUSE,
             (unsigned int)1, MHD_OPTION_ARRAY, tls_cert ? tls_opts : &tls_opts[2], MHD_OPTION_END);
     }

@@ -78,7 +78,15 @@ struct http_options {
     const char *tls_key;   /* this key (a 0600 file); both NULL: plain HTTP */
     unsigned max_conns;    /* open connections at most; 0: as many as descriptors allow */
     unsigned max_conns_ip; /* from one IP address at most; 0: no such limit */
+    int request_timeout_s; /* a whole request within this of a connection's opening or of its
+                            * previous reply, and no longer idle; 0: HTTP_REQUEST_TIMEOUT_S */
 };
+
+/* The default of request_timeout_s (libmicrohttpd's idle timeout was 60 s before). */
+#define HTTP_REQUEST_TIMEOUT_S 60
+
+/* Connections shut down by the request deadline since the start. */
+unsigned long long http_request_timeouts(void);
 
 /* The default of max_conns_ip: enough for the agents and clients behind one address. */
 #define HTTP_MAX_CONNS_IP 256

@@ -35,7 +35,7 @@ static void usage(FILE *f)
 {
     fprintf(f, "Usage: dbaasd --data-dir DIR [--listen ADDR:PORT] [--lease-port PORT] [--db URL]\n"
                "              [--threads N] [--tls-cert FILE --tls-key FILE]\n"
-               "              [--max-conns N] [--max-conns-per-ip N]\n"
+               "              [--max-conns N] [--max-conns-per-ip N] [--request-timeout S]\n"
                "\n"
                "  --data-dir DIR      state directory: operator.token, and the embedded store\n"
                "  --listen ADDR:PORT  HTTP listen address (default 127.0.0.1:8080)\n"
@@ -51,6 +51,9 @@ static void usage(FILE *f)
                "                      descriptors allow, up to 60000)\n"
                "  --max-conns-per-ip N  from one client address at most (default 256;\n"
                "                      0: no limit, e.g. behind a load balancer)\n"
+               "  --request-timeout S  a connection must send a whole request within S seconds\n"
+               "                      of opening or of its previous reply, and is closed\n"
+               "                      after S seconds idle (default 60)\n"
                "  --debug             log debug lines\n"
                "  --help, --version\n");
 }
@@ -69,6 +72,7 @@ int main(int argc, char **argv)
                                          {"tls-key", required_argument, NULL, 'K'},
                                          {"max-conns", required_argument, NULL, 'M'},
                                          {"max-conns-per-ip", required_argument, NULL, 'P'},
+                                         {"request-timeout", required_argument, NULL, 'T'},
                                          {NULL, 0, NULL, 0}};
     const char *data_dir = NULL, *listen_addr = "127.0.0.1:8080", *db = NULL;
     struct http_options hopts = {.max_conns_ip = HTTP_MAX_CONNS_IP};
@@ -135,6 +139,16 @@ int main(int argc, char **argv)
                 hopts.max_conns = (unsigned)v;
             else
                 hopts.max_conns_ip = (unsigned)v;
+            break;
+        }
+        case 'T': {
+            char *end;
+            long v = strtol(optarg, &end, 10);
+            if (*optarg == '\0' || *end || v < 1 || v > 3600) {
+                fprintf(stderr, "dbaasd: --request-timeout must be from 1 to 3600 seconds\n");
+                return 2;
+            }
+            hopts.request_timeout_s = (int)v;
             break;
         }
         case 'h':

@@ -108,5 +108,11 @@ void metrics_render(struct buf *out)
                "# TYPE dbaas_parked_requests gauge\n"
                "dbaas_parked_requests %d\n",
                http_parked_count());
+    buf_printf(out,
+               "# HELP dbaas_http_request_timeouts_total Connections closed because a whole "
+               "request did not come within the request timeout.\n"
+               "# TYPE dbaas_http_request_timeouts_total counter\n"
+               "dbaas_http_request_timeouts_total %llu\n",
+               http_request_timeouts());
     lease_metrics(out);
 }

@@ -36,8 +36,8 @@ class Slowloris:
     """Connections from one source address, each sending a request's first line and then one
     header line per second, never the blank line that ends the headers."""
 
-    def __init__(self, port, source):
-        self.port, self.source = port, source
+    def __init__(self, port, source, interval=1.0):
+        self.port, self.source, self.interval = port, source, interval
         self.socks = []
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self._dribble, daemon=True)
@@ -78,7 +78,7 @@ class Slowloris:
 
     def _dribble(self):
         i = 0
-        while not self.stop.wait(1.0):
+        while not self.stop.wait(self.interval):
             for s in list(self.socks):
                 try:
                     s.sendall(b"X-Slow-%d: x\r\n" % i)
@@ -267,3 +267,108 @@ def test_body_not_read_before_authentication(abuse_env):
     # the operator's token is good for the route: the server waits for the body
     assert post_headers_only(env.op.token) is None
     expect(env.op.get("/v1/tenants"), 200)
+
+
+REQUEST_TIMEOUT_S = 2
+
+
+def closed_within(socks, limit_s):
+    """For each socket, seconds until the server closed it (EOF or a reset, nothing else
+    read), or None if it is still open after limit_s."""
+    t0 = time.monotonic()
+    when = {}
+    while len(when) < len(socks):
+        left = t0 + limit_s - time.monotonic()
+        if left <= 0:
+            break
+        ready, _, _ = select.select([s for s in socks if s not in when], [], [], left)
+        for s in ready:
+            try:
+                got = s.recv(4096)
+            except OSError:
+                got = b""
+            assert got == b"", "the server answered instead of closing: %r" % got[:200]
+            when[s] = time.monotonic() - t0
+    return [when.get(s) for s in socks]
+
+
+def test_request_timeout_cuts_slow_clients_not_slow_replies():
+    """A connection must send a whole request within --request-timeout of its opening or of its
+    previous reply: dribbled headers and a dribbled body are cut although they never go idle;
+    a keep-alive client sending requests at its pace and a long poll longer than the timeout
+    are not."""
+    with server_env(extra_args=["--request-timeout", str(REQUEST_TIMEOUT_S)]) as (srv, env):
+        op_token = srv.operator_token()
+        host = uniq("h")
+        reg = expect(env.op.post("/v1/hosts", {
+            "name": host, "address": "127.0.0.1", "zone": "z1", "cpu_millis": 2000, "memory_mb": 4096,
+            "disk_mb": 20000, "engines": ["redis"]}), 201)
+        # header lines every 0.3 s: never idle for libmicrohttpd, which times out after 2 s idle
+        attacker = Slowloris(srv.port, "127.0.0.3", interval=0.3)
+        body = []
+        try:
+            t_open = time.monotonic()
+            assert attacker.open(5) == 5
+            attacker.start()
+            # an authenticated POST whose body comes one byte every 0.3 s
+            for _ in range(2):
+                s = socket.create_connection(("127.0.0.1", srv.port), timeout=5,
+                                             source_address=("127.0.0.4", 0))
+                s.sendall(b"POST /v1/tenants HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n"
+                          b"Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"
+                          % op_token.encode())
+                body.append(s)
+            stop = threading.Event()
+
+            def dribble_body():
+                while not stop.wait(0.3):
+                    for s in body:
+                        try:
+                            s.sendall(b" ")
+                        except OSError:
+                            pass
+            t = threading.Thread(target=dribble_body, daemon=True)
+            t.start()
+            # none is cut before the timeout
+            early = closed_within(attacker.socks + body, t_open + 0.75 * REQUEST_TIMEOUT_S - time.monotonic())
+            assert early == [None] * len(early), early
+            # meanwhile one keep-alive connection sends a request every 0.5 s for 5 s: all
+            # answered on the same connection
+            c = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=10, source_address=("127.0.0.2", 0))
+            c.connect()
+            sock0 = c.sock
+            t_end = time.monotonic() + 2.5 * REQUEST_TIMEOUT_S
+            n = 0
+            while time.monotonic() < t_end:
+                c.request("GET", "/v1/tenants", headers={"Authorization": "Bearer " + op_token})
+                r = c.getresponse()
+                r.read()
+                assert r.status == 200 and c.sock is sock0, (r.status, n)
+                n += 1
+                time.sleep(0.5)
+            c.close()
+            # a long poll longer than the timeout is answered after its wait, not cut
+            agent = env.client(reg["token"])
+            beat = {"agent_version": "test", "isolation": "none", "ports": {"min": 20000, "max": 20099},
+                    "members": []}
+            first = expect(agent.post("/v1/agent/heartbeat", beat), 200)
+            t0 = time.monotonic()
+            r = agent.post("/v1/agent/heartbeat", dict(beat, desired_hash=first["desired_hash"],
+                                                       wait_ms=2000 * REQUEST_TIMEOUT_S), timeout=20)
+            waited = time.monotonic() - t0
+            assert r.status_code == 200 and waited >= 1.5 * REQUEST_TIMEOUT_S, (r.status_code, waited, r.text)
+            # by now every slow connection was cut, none before the timeout
+            closed = closed_within(attacker.socks + body, 5)
+            since_open = time.monotonic() - t_open
+            assert all(x is not None for x in closed), (closed, srv.log_tail())
+            stop.set()
+            t.join(5)
+            assert since_open >= REQUEST_TIMEOUT_S
+        finally:
+            attacker.close()
+            for s in body:
+                s.close()
+        metrics = env.op.get("/metrics").text
+        cut = [l for l in metrics.splitlines() if l.startswith("dbaas_http_request_timeouts_total ")]
+        assert cut and int(cut[0].split()[1]) >= 7, cut
+        assert "event=http_request_timeout" in "\n".join(srv.lines)
