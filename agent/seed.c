@@ -40,6 +40,7 @@ struct seed_server {
 
 /* A source being streamed. */
 struct source {
+    int64_t primary; /* the member whose data it streams */
     char group[48];
     pid_t pid;
     bool child; /* the agent's child (cgroup backends): its wait status is the source's */
@@ -151,6 +152,7 @@ static int start(void *arg, int64_t primary, int64_t replica, int *fd, void **h,
         err_set(e, AGENT_E_NO_ENGINE, "engine of member %" PRId64 " is not offered", primary);
         goto out;
     }
+    src->primary = primary;
     src->stop_signal = SIGTERM;
     src->child = iso_kind_of(a->iso) != ISO_LXC;
     if (engine_seed_source(ops, &ms->spec, &cmd, e) < 0 ||
@@ -256,6 +258,37 @@ static int finish(void *arg, void *h, bool complete, struct err *e)
     return rc;
 }
 
+/* The source is silent: ask the engine to release what may block it (a sync MariaDB primary's
+ * commits waiting for the replica being copied). */
+static void idle(void *arg, void *h)
+{
+    struct seed_server *ss = arg;
+    struct agent *a = ss->a;
+    struct source *src = h;
+    const struct engine_ops *ops = NULL;
+    struct member_spec *ms = NULL;
+    struct member *m;
+    struct err e;
+    int released = 0;
+
+    pthread_mutex_lock(&a->lock);
+    for (m = a->members; m && m->id != src->primary; m = m->next)
+        ;
+    if (m && m->state == HB_RUNNING && !member_is_replica(m) && (ops = engine_find(m->engine)))
+        ms = member_spec_new(m, a->cfg->data_dir, a->cfg->advertise);
+    pthread_mutex_unlock(&a->lock);
+    if (!ms)
+        return;
+    if (engine_seed_source_unblock(ops, &ms->spec, &released, &e) < 0)
+        log_warn("event=seed_unblock_failed member=%" PRId64 " error=\"%s\"", src->primary, e.msg);
+    else if (released > 0)
+        log_warn("event=seed_unblocked member=%" PRId64 " sessions_killed=%d "
+                 "note=\"commits waiting for the replica being copied; their clients got no "
+                 "acknowledgement\"",
+                 src->primary, released);
+    member_spec_free(ms);
+}
+
 struct seed_server *seed_server_start(struct agent *a, struct err *e)
 {
     struct seed_server *s = xcalloc(1, sizeof(*s));
@@ -264,6 +297,7 @@ struct seed_server *seed_server_start(struct agent *a, struct err *e)
     s->ops.lookup = lookup;
     s->ops.start = start;
     s->ops.finish = finish;
+    s->ops.idle = idle;
     s->srv = seedsrv_start(a->cfg->advertise, a->cfg->seed_port, &s->ops, s, e);
     if (!s->srv) {
         free(s);

@@ -29,6 +29,7 @@
 
 #define ACCEPT_POLL_MS 200
 #define RELAY_POLL_MS 1000
+#define IDLE_CALL_MS 1000 /* ops->idle after this long without output, and so often after */
 #define CHUNK (1 << 20)
 
 struct seedsrv {
@@ -79,9 +80,9 @@ static void release(struct seedsrv *s, int64_t replica)
 
 /* Relay src to the socket until src's end. 0 complete; -1 with e (stalled, reset, stopping).
  * *bytes counts what was sent. */
-static int relay(struct seedsrv *s, int src, int sock, int64_t *bytes, struct err *e)
+static int relay(struct seedsrv *s, void *h, int src, int sock, int64_t *bytes, struct err *e)
 {
-    int64_t last_in = clock_now_ms(), last_out = last_in;
+    int64_t last_in = clock_now_ms(), last_out = last_in, last_idle = last_in;
     bool use_splice = true;
     char *buf = NULL;
     int rc = -1;
@@ -105,6 +106,10 @@ static int relay(struct seedsrv *s, int src, int sock, int64_t *bytes, struct er
             goto out;
         }
         if (!(p[0].revents & (POLLIN | POLLHUP))) {
+            if (s->ops->idle && now - last_in >= IDLE_CALL_MS && now - last_idle >= IDLE_CALL_MS) {
+                s->ops->idle(s->arg, h);
+                last_idle = clock_now_ms();
+            }
             if (now - last_in >= SEEDSRV_SOURCE_IDLE_MS) {
                 err_set(e, AGENT_E_SEED, "the source sent nothing for %d s",
                         SEEDSRV_SOURCE_IDLE_MS / 1000);
@@ -193,7 +198,7 @@ static void *conn_main(void *arg)
     log_info("event=seed_stream_started peer=%s primary=%" PRId64 " replica=%" PRId64, c->peer,
              primary, replica);
     if (seedproto_write_all(c->fd, "OK\n", 3, SEEDPROTO_TIMEOUT_MS, &e) == 0)
-        relayed = relay(s, src, c->fd, &bytes, &e);
+        relayed = relay(s, h, src, c->fd, &bytes, &e);
     close(src);
     src = -1;
     if (s->ops->finish(s->arg, h, relayed == 0, &fe) < 0 && relayed == 0) {

@@ -27,6 +27,9 @@ struct seedsrv_ops {
     /* The relay ended: complete (the source's end reached and every byte sent) or not. Stop
      * the source, clean up h; 0 when the source succeeded (its exit status), else -1 with e. */
     int (*finish)(void *arg, void *h, bool complete, struct err *e);
+    /* The source has sent nothing for a second (called again each second it stays silent):
+     * a chance to release what blocks it (engine_seed_source_unblock). NULL: none. */
+    void (*idle)(void *arg, void *h);
 };
 
 struct seedsrv;

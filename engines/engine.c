@@ -691,6 +691,19 @@ int engine_seed(const struct engine_ops *ops, const struct engine_spec *spec,
     return redact(spec, rc, e);
 }
 
+int engine_seed_source_unblock(const struct engine_ops *ops, const struct engine_spec *spec,
+                               int *released, struct err *e)
+{
+    struct engine_spec rs;
+
+    *released = 0;
+    if (!ops->seed_source_unblock)
+        return 0;
+    if (prepare(ops, spec, &rs, NULL, e) < 0)
+        return -1;
+    return redact(spec, ops->seed_source_unblock(&rs, released, e), e);
+}
+
 int engine_seed_source(const struct engine_ops *ops, const struct engine_spec *spec,
                        char ***argv_out, struct err *e)
 {

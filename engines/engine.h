@@ -208,6 +208,13 @@ struct engine_ops {
      * step with stdin_stream reads. NULL when no step reads a stream (PostgreSQL copies over
      * its own protocol with pg_basebackup; Redis needs no copy). */
     int (*seed_source)(const struct engine_spec *, char ***argv_out, struct err *);
+    /* On the primary's host, while its seed source has sent nothing for a second: release
+     * what keeps the copy from going on; *released says how many waits were ended. MariaDB: a
+     * sync primary's commits waiting for a replica's acknowledgement block the copy's BACKUP
+     * STAGE BLOCK_COMMIT, and the replica that would acknowledge them is the one being copied:
+     * their sessions are killed (their clients get no acknowledgement, the commits are in the
+     * copy). NULL: nothing ever blocks the source. */
+    int (*seed_source_unblock)(const struct engine_spec *, int *released, struct err *);
     /* After the steps succeeded: file work in data_path only (the position to start from, the
      * standby marker). NULL: nothing to do. */
     int (*seed_finish)(const struct engine_spec *, const char *data_path, struct err *);
@@ -341,6 +348,9 @@ int engine_seed(const struct engine_ops *ops, const struct engine_spec *spec,
 int engine_seed_source(const struct engine_ops *ops, const struct engine_spec *spec,
                        char ***argv_out, struct err *e) ENGINE_WUR;
 void engine_seed_plan_free(struct engine_seed_plan *plan);
+/* ops->seed_source_unblock (0 with *released 0 when the driver has none). */
+int engine_seed_source_unblock(const struct engine_ops *ops, const struct engine_spec *spec,
+                               int *released, struct err *e);
 /* Primary: rewrite the configuration files whose content changed (a new list of replicas
  * reaches the rendered files: PostgreSQL's synchronous_standby_names), then ops->repl_setup
  * (which makes the rendered access rules and settings take effect). A no-op without

@@ -449,6 +449,7 @@ const struct engine_ops engine_mariadb_ops = {
     .start_error = mdb_start_error,
     .seed_plan = mdb_seed_plan,
     .seed_source = mdb_seed_source,
+    .seed_source_unblock = mdb_seed_source_unblock,
     .seed_finish = mdb_seed_finish,
     .seed_error = NULL,
     .repl_setup = mdb_repl_setup,

@@ -87,6 +87,7 @@ int mdb_sync_live(MYSQL *m, const struct engine_spec *s, bool promoting, struct 
 bool mdb_sync_armed(const struct engine_spec *s);
 
 int mdb_seed_source(const struct engine_spec *s, char ***argv_out, struct err *e);
+int mdb_seed_source_unblock(const struct engine_spec *s, int *released, struct err *e);
 int mdb_seed_plan(const struct engine_spec *s, const char *data_path, struct engine_seed_plan *out,
                   struct err *e);
 int mdb_seed_finish(const struct engine_spec *s, const char *data_path, struct err *e);

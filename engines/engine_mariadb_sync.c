@@ -122,3 +122,55 @@ out:
     return rc;
 }
 
+
+/* ---- a seed of a sync primary ---- */
+
+/* mariadb-backup's BACKUP STAGE BLOCK_COMMIT waits for the commits in progress, and a commit of a
+ * sync primary waits (AFTER_SYNC: in the binary log, before the engine's commit) for a replica's
+ * acknowledgement. When the primary has no other replica, the one being copied is the only one
+ * that could acknowledge them: both would wait for good. After the copy's stage has waited
+ * UNBLOCK_AFTER_MS, the sessions waiting for an acknowledgement are killed: their clients see
+ * the connection lost, never an acknowledgement, and their commits end in the engine, so they
+ * are in the copy. With another replica connected the waits end within moments by themselves
+ * and nothing is killed. */
+#define UNBLOCK_AFTER_MS "2000"
+
+int mdb_seed_source_unblock(const struct engine_spec *s, int *released, struct err *e)
+{
+    static const char sql[] =
+        "SELECT ID FROM information_schema.PROCESSLIST "
+        "WHERE STATE = 'Waiting for semi-sync ACK from slave' AND EXISTS ("
+        "SELECT 1 FROM information_schema.PROCESSLIST WHERE STATE = 'Waiting for backup lock' "
+        "AND INFO LIKE 'BACKUP STAGE BLOCK_COMMIT%' AND TIME_MS >= " UNBLOCK_AFTER_MS ")";
+    MYSQL *m;
+    MYSQL_RES *res = NULL;
+    MYSQL_ROW row;
+    int rc = -1;
+
+    *released = 0;
+    if (!s->repl || !s->repl->sync)
+        return 0;
+    if (!(m = mdb_connect(s, 5000, e)))
+        return -1;
+    if (mysql_real_query(m, sql, strlen(sql)) != 0 || !(res = mysql_store_result(m))) {
+        err_set(e, ENGINE_E_UNAVAILABLE, "could not list the sessions: %s", mysql_error(m));
+        goto out;
+    }
+    while ((row = mysql_fetch_row(res)) != NULL) {
+        char kill[64], *end;
+        unsigned long long id = row[0] ? strtoull(row[0], &end, 10) : 0;
+
+        if (!row[0] || *end || id == 0)
+            continue;
+        snprintf(kill, sizeof(kill), "KILL CONNECTION %llu", id);
+        /* a session that ended meanwhile is no error */
+        if (mysql_real_query(m, kill, strlen(kill)) == 0)
+            (*released)++;
+    }
+    rc = 0;
+out:
+    if (res)
+        mysql_free_result(res);
+    mysql_close(m);
+    return rc;
+}
