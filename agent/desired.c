@@ -15,6 +15,7 @@ struct view {
     int spec_version;
     int applied_version;
     int resize_failed_version;
+    const char *applied_verifier; /* borrowed from the member; NULL: not known */
     bool want_running;
     bool busy; /* a worker owns it (or will, by an earlier step) */
 };
@@ -34,11 +35,17 @@ static int entry_spec_version(const json_t *d)
 static struct desired_step decide_known(struct view *v, const json_t *d)
 {
     struct desired_step st = {DESIRED_KEEP, v->id, d, false};
+    const char *verifier;
+    bool cred_stale;
 
     if (member_desired_check(d, NULL) < 0) {
         st.action = DESIRED_MALFORMED;
         return st;
     }
+    /* a password reset that a job applying the same spec_version missed (it was made just
+     * before the reset came) */
+    verifier = json_string_value(json_object_get(json_object_get(d, HB_F_CREDENTIALS), HB_F_VERIFIER));
+    cred_stale = v->applied_verifier && verifier && strcmp(v->applied_verifier, verifier) != 0;
     st.spec_changed = entry_spec_version(d) != v->spec_version;
     v->spec_version = entry_spec_version(d);
     v->want_running = member_desired_running(d);
@@ -47,7 +54,7 @@ static struct desired_step decide_known(struct view *v, const json_t *d)
     if (!v->want_running) {
         if (v->state != HB_DELETED)
             st.action = DESIRED_DELETE;
-    } else if (v->state == HB_RUNNING && v->applied_version != v->spec_version &&
+    } else if (v->state == HB_RUNNING && (v->applied_version != v->spec_version || cred_stale) &&
                v->resize_failed_version != v->spec_version) {
         st.action = DESIRED_RESIZE;
     } else if (v->state == HB_PENDING) {
@@ -108,6 +115,7 @@ size_t desired_plan(const struct member *members, const json_t *desired,
         v->spec_version = m->spec_version;
         v->applied_version = m->applied_version;
         v->resize_failed_version = m->resize_failed_version;
+        v->applied_verifier = m->applied_verifier;
         v->want_running = m->want_running;
         v->busy = m->busy;
     }

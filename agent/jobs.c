@@ -76,6 +76,8 @@ static struct job *job_new(struct agent *a, struct member *m, enum job_kind kind
     j->seed_port = m->seed_port;
     j->primary_id = m->primary.id;
     j->old_memory_mb = m->applied_memory_mb;
+    j->cred_changed = !m->applied_verifier || !m->verifier ||
+                      strcmp(m->applied_verifier, m->verifier) != 0;
     j->was_running = m->state == HB_RUNNING;
     j->apply_sync = m->repl_user[0] && m->sync != m->sync_applied;
     return j;
@@ -252,6 +254,14 @@ out:
     return rc;
 }
 
+/* The engine was given verifier (create_user ran with it, or a replica that takes its
+ * account from the primary started with it): a later reset differs from it. */
+static void jobs_note_verifier(struct member *m, const char *verifier)
+{
+    xfree_secret(&m->applied_verifier);
+    m->applied_verifier = verifier ? xstrdup(verifier) : NULL;
+}
+
 void jobs_mark_running(struct job *j)
 {
     struct member *m = j->m;
@@ -262,6 +272,7 @@ void jobs_mark_running(struct job *j)
     m->our_child = j->pid_is_child;
     m->applied_version = j->version;
     m->applied_memory_mb = j->limits.memory_mb;
+    jobs_note_verifier(m, j->spec.verifier);
     m->pending_restart = false;
     m->resize_failed_version = 0;
     m->resize_error[0] = '\0';
@@ -373,7 +384,7 @@ static void restart_done(struct job *j, int rc, const struct err *e)
  * than its group allows (which the kernel answers with an OOM kill or EBUSY). When the group
  * refuses a shrink (the engine holds more than the new limit: cgroup v1 answers EBUSY), the
  * engine's settings go back to the memory it runs with, so that it keeps its old limits. */
-static int resize_run(struct job *j, struct err *e)
+static int resize_limits(struct job *j, struct err *e)
 {
     struct agent *a = j->a;
     struct engine_spec old;
@@ -399,6 +410,18 @@ static int resize_run(struct job *j, struct err *e)
     return -1;
 }
 
+/* A new spec_version: its limits, then its credentials when the verifier changed (a password
+ * reset: create_user alters the account; on a replica whose account comes from the primary it
+ * does nothing). */
+static int resize_run(struct job *j, struct err *e)
+{
+    if (resize_limits(j, e) < 0)
+        return -1;
+    if (j->cred_changed && engine_create_user(j->ops, &j->spec, e) < 0)
+        return -1;
+    return 0;
+}
+
 static void resize_done(struct job *j, int rc, const struct err *e)
 {
     struct member *m = j->m;
@@ -406,6 +429,8 @@ static void resize_done(struct job *j, int rc, const struct err *e)
     if (rc == 0) {
         m->applied_version = j->version;
         m->applied_memory_mb = j->limits.memory_mb;
+        if (j->cred_changed)
+            jobs_note_verifier(m, j->spec.verifier);
         m->pending_restart = j->restart_needed;
         m->resize_failed_version = 0;
         m->resize_error[0] = '\0';

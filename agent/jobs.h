@@ -71,6 +71,7 @@ struct job {
     int seed_port;
     int64_t primary_id;
     int64_t old_memory_mb; /* resize: the memory limit it runs with (0: unknown) */
+    bool cred_changed;     /* resize: the verifier is not the one the engine was given */
     /* read when the worker starts */
     int version;    /* the spec_version whose limits the job applies */
     pid_t reap_pid; /* the running engine when this agent started it (reaped after a stop) */

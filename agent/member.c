@@ -304,6 +304,7 @@ void member_free(struct member *m)
     if (!m)
         return;
     free_secret(m->verifier);
+    free_secret(m->applied_verifier);
     free_secret(m->repl_secret);
     free(m->replicas);
     free(m);

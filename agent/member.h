@@ -50,6 +50,8 @@ struct member {
     int64_t disk_mb;
     char username[64];
     char *verifier; /* owned */
+    char *applied_verifier; /* owned: the verifier the engine was last given (create_user);
+                             * NULL: not known (this agent did not give it one yet) */
     /* replication (HA part 1), from dbaasd; see member_repl_differs() */
     struct member_peer primary;   /* replica: the member it streams from */
     char repl_user[64];           /* "" without replication */

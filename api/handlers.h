@@ -37,6 +37,7 @@ void h_scheduler_set(struct req *r);
 void h_ha_get(struct req *r);
 void h_ha_set(struct req *r);
 void h_instance_switchover(struct req *r);
+void h_instance_reset_password(struct req *r);
 /* api/instances.c */
 void h_instance_create(struct req *r);
 void h_instance_list(struct req *r);

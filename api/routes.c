@@ -43,6 +43,7 @@ const struct route routes[] = {
     {{"PATCH", "/v1/instances/{id}"}, TN, h_instance_resize},
     {{"DELETE", "/v1/instances/{id}"}, TN, h_instance_delete},
     {{"POST", "/v1/instances/{id}/switchover"}, TN, h_instance_switchover},
+    {{"POST", "/v1/instances/{id}/reset-password"}, TN, h_instance_reset_password},
     {{"GET", "/v1/events"}, TN, h_event_list},
     {{"POST", "/v1/agent/heartbeat"}, ROLE_HOST, h_agent_heartbeat},
 };

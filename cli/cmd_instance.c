@@ -359,6 +359,38 @@ static void instance_print_uri(const json_t *in, const char *user, const char *p
     buf_free(&b);
 }
 
+/* POST /v1/instances/{id}/reset-password: the new password, printed once. */
+static int instance_reset_password(struct cmd_ctx *ctx)
+{
+    struct buf path = BUF_INIT;
+    json_t *in = NULL, *cred;
+    int rc = CMD_EAPI;
+
+    cmd_path(&path, "/v1/instances/", ctx->a->pos[0], "/reset-password");
+    if (client_call(ctx->cl, "POST", buf_str(&path), NULL, NULL, &in) < 0)
+        goto out;
+    rc = CMD_OK;
+    if (ctx->json) {
+        cmd_print_json(in);
+        goto out;
+    }
+    cred = json_object_get(in, "credentials");
+    table_kv(stdout, "id", cmd_str(in, "id"));
+    table_kv(stdout, "username", cmd_str(cred, "username"));
+    table_kv(stdout, "password", cmd_str(cred, "password"));
+    if (json_object_get(json_object_get(in, "endpoints"), "primary"))
+        table_kv(stdout, "uri", cmd_str(cred, "uri"));
+    table_kv(stdout, "applied",
+             json_is_true(json_object_get(in, "password_applied"))
+                 ? "yes"
+                 : "not yet by every member (the old password works there until then)");
+    printf("(the password is shown once; store it now)\n");
+out:
+    json_decref(in);
+    buf_free(&path);
+    return rc;
+}
+
 static int instance_create(struct cmd_ctx *ctx)
 {
     const struct args *a = ctx->a;
@@ -645,6 +677,9 @@ const struct cmd_def cmd_instance_defs[] = {
      instance_resize},
     {"instance", "delete", "ID [--wait] [--timeout SECONDS]", 1, 1, "delete an instance",
      instance_delete_specs, false, instance_delete},
+    {"instance", "reset-password", "ID", 1, 1,
+     "give the instance's application user a new password (prints it once)", NULL, false,
+     instance_reset_password},
     {"events", NULL, "[--tenant TENANT] [--instance ID] [--limit N]", 0, 0,
      "list events, oldest first", events_specs, true, events_list},
     {0},

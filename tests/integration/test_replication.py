@@ -12,6 +12,7 @@ import glob
 import hashlib
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -22,7 +23,7 @@ import pymysql
 import pytest
 import redis
 
-from conftest import Env, expect, free_port_range, start_server, uniq, wait_until
+from conftest import Env, expect, free_port_range, run_ctl, start_server, uniq, wait_until
 from test_agent import Agent
 from test_isolation import Libvirtd
 
@@ -468,3 +469,75 @@ def test_replication_secret_never_shown(rig):
                     assert secret.encode() not in f.read(), "%s/%s" % (d, name)
             except (FileNotFoundError, ProcessLookupError, PermissionError):
                 pass
+
+
+def auth_refused(engine, member, creds):
+    """Whether this member refuses creds (the engine's own authentication error)."""
+    try:
+        c = Client(engine, *ep(member), creds)
+        try:
+            c.count()
+        finally:
+            c.close()
+    except psycopg2.OperationalError as e:
+        assert "password authentication failed" in str(e), e
+        return True
+    except pymysql.err.OperationalError as e:
+        assert e.args[0] == 1045, e  # ER_ACCESS_DENIED_ERROR
+        return True
+    except (redis.exceptions.AuthenticationError, redis.exceptions.ResponseError) as e:
+        assert "WRONGPASS" in str(e) or "invalid username-password" in str(e), e
+        return True
+    return False
+
+
+def count_with(engine, member, creds):
+    """The member's row count with creds, or None while it refuses them."""
+    if auth_refused(engine, member, creds):
+        return None
+    c = Client(engine, *ep(member), creds)
+    try:
+        return c.count()
+    finally:
+        c.close()
+
+
+@pytest.mark.parametrize("rig,engine", [m for m in MATRIX if m[0] == "cgroup"], indirect=["rig"])
+def test_reset_password(rig, engine):
+    """POST /v1/instances/{id}/reset-password: a new password that every member takes (the
+    primary's account altered by its agent; a replica's through replication or, Redis, by its own
+    agent), the old one refused everywhere, the data untouched, the password in no log; then the
+    same through dbaasctl."""
+    inst, creds = rig.create(engine, 1)
+    p = Client(engine, *ep(primary_of(inst)), creds)
+    try:
+        p.setup()
+        p.write(0, 10)
+    finally:
+        p.close()
+    r = rig.client.post("/v1/instances/%s/reset-password" % inst["id"])
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["id"] == inst["id"] and body["password_applied"] is True, body
+    new = body["credentials"]
+    assert new["username"] == creds["username"] and new["password"] != creds["password"]
+    for m in running(inst):
+        wait_until(lambda: count_with(engine, m, new) == 10, timeout=30,
+                   what="member %s takes the new password" % m["id"])
+        wait_until(lambda: auth_refused(engine, m, creds), timeout=30,
+                   what="member %s refuses the old password" % m["id"])
+    ev = [e["kind"] for e in rig.client.list_all("/v1/events", params={"instance": inst["id"]})]
+    assert "instance.password_reset" in ev, ev
+    # once more through the CLI: it prints the new password once
+    cli = run_ctl(["instance", "reset-password", inst["id"]], url=rig.srv.url, token=rig.client.token)
+    assert cli.returncode == 0, cli.stderr
+    third = re.search(r"^password: (\S+)$", cli.stdout, re.M).group(1)
+    assert third not in (creds["password"], new["password"]) and "applied: yes" in cli.stdout, cli.stdout
+    for m in running(inst):
+        wait_until(lambda: count_with(engine, m, {"username": creds["username"], "password": third,
+                                                  "database": creds.get("database")}) == 10,
+                   timeout=30, what="member %s takes the CLI's password" % m["id"])
+        assert auth_refused(engine, m, new)
+    logs = "\n".join([a.logs() for a in rig.agents] + rig.srv.lines)
+    for pw in (new["password"], third):
+        assert pw not in logs
