@@ -74,6 +74,25 @@ static struct ha_settings settings = {LEASE_DEFAULT_RENEW_MS, LEASE_DEFAULT_TTL_
                                       LEASE_DEFAULT_FENCE_MARGIN_MS, LEASE_DEFAULT_GRACE_MS,
                                       LEASE_DEFAULT_COOLDOWN_MS};
 
+/* Renewals granted before this time (monotonic ms) are counted by the leader, or will be: now
+ * while this dbaasd leads validly (its own grants are in its memory, and a new leader, which
+ * takes over only after this one stopped being valid, counts every host as renewed then);
+ * otherwise when the counts of its last flush to the store that succeeded were taken. A grant
+ * ends by this time + ttl + margin (lease_grant_ttl()): a non-leader cut off from the store
+ * grants shorter and shorter leases, then none, instead of leases the leader never counts.
+ * Atomic. */
+static int64_t recorded_ms;
+
+static void note_recorded(int64_t t)
+{
+    int64_t cur = __atomic_load_n(&recorded_ms, __ATOMIC_ACQUIRE);
+
+    while (t > cur &&
+           !__atomic_compare_exchange_n(&recorded_ms, &cur, t, false, __ATOMIC_ACQ_REL,
+                                        __ATOMIC_ACQUIRE))
+        ;
+}
+
 static int sock = -1;
 static int bound_port;
 static pthread_t rx_thread, keeper_thread;
@@ -81,7 +100,8 @@ static bool rx_running, keeper_running;
 static volatile bool stopping;
 
 /* Counters (atomic adds). */
-static uint64_t n_granted, n_malformed, n_unknown, n_bad_mac, n_replay, n_send_failed;
+static uint64_t n_granted, n_malformed, n_unknown, n_bad_mac, n_replay, n_send_failed,
+    n_unrecorded;
 
 static void count(uint64_t *c, uint64_t n)
 {
@@ -219,12 +239,14 @@ void lease_metrics(struct buf *out)
                "dbaas_lease_datagrams_total{outcome=\"unknown_host\"} %llu\n"
                "dbaas_lease_datagrams_total{outcome=\"bad_mac\"} %llu\n"
                "dbaas_lease_datagrams_total{outcome=\"replayed\"} %llu\n"
+               "dbaas_lease_datagrams_total{outcome=\"unrecorded\"} %llu\n"
                "# HELP dbaas_lease_grants_unsent_total Grants the socket did not take.\n"
                "# TYPE dbaas_lease_grants_unsent_total counter\n"
                "dbaas_lease_grants_unsent_total %llu\n",
                (unsigned long long)counter(&n_granted), (unsigned long long)counter(&n_malformed),
                (unsigned long long)counter(&n_unknown), (unsigned long long)counter(&n_bad_mac),
-               (unsigned long long)counter(&n_replay), (unsigned long long)counter(&n_send_failed));
+               (unsigned long long)counter(&n_replay), (unsigned long long)counter(&n_unrecorded),
+               (unsigned long long)counter(&n_send_failed));
 }
 
 /* The receiver: batches of renewals in, batches of grants out. */
@@ -250,7 +272,7 @@ static void *rx_main(void *arg)
         int n, nout = 0;
         int64_t now;
         uint32_t ttl;
-        uint64_t granted = 0, malformed = 0, unknown = 0, bad = 0, replay = 0;
+        uint64_t granted = 0, malformed = 0, unknown = 0, bad = 0, replay = 0, unrecorded = 0;
 
         for (i = 0; i < BATCH; i++)
             msgs[i].msg_hdr.msg_namelen = sizeof(from[i]);
@@ -261,8 +283,11 @@ static void *rx_main(void *arg)
             continue;
         }
         now = clock_now_ms();
+        if (leader_valid())
+            note_recorded(now);
         pthread_mutex_lock(&lock);
-        ttl = (uint32_t)settings.lease_ttl_ms;
+        ttl = lease_grant_ttl((uint32_t)settings.lease_ttl_ms, (uint32_t)settings.fence_margin_ms,
+                              now - __atomic_load_n(&recorded_ms, __ATOMIC_ACQUIRE));
         for (i = 0; i < n; i++) {
             struct lease_msg m;
             enum leasetab_verdict v = leasetab_renew(tab, in[i], msgs[i].msg_len, now, &m, key);
@@ -271,6 +296,12 @@ static void *rx_main(void *arg)
                 unknown += v == LEASETAB_UNKNOWN;
                 bad += v == LEASETAB_BAD_MAC;
                 replay += v == LEASETAB_REPLAY;
+                continue;
+            }
+            if (ttl == 0) {
+                /* counted in the table (flushed when the store is back: the leader then
+                 * counts a renewal the agent never got, which only delays its verdict) */
+                unrecorded++;
                 continue;
             }
             m.kind = LEASE_GRANT;
@@ -293,6 +324,7 @@ static void *rx_main(void *arg)
         count(&n_unknown, unknown);
         count(&n_bad_mac, bad);
         count(&n_replay, replay);
+        count(&n_unrecorded, unrecorded);
         for (i = 0; i < nout;) {
             int sent = sendmmsg(sock, replies + i, (unsigned)(nout - i), 0);
             if (sent <= 0) {
@@ -428,8 +460,14 @@ static void flush_seen(int64_t *ids, int64_t *vals, struct buf *ta, struct buf *
     }
 }
 
+/* Hand the renewals granted since the last flush to the store; when every statement went
+ * through (with nothing to hand, when the store answers), the grants made before the counts
+ * were taken are recorded. */
 static void flush_renewals(int64_t *ids, int64_t *vals, struct buf *ta, struct buf *tb)
 {
+    int64_t taken = clock_now_ms();
+    bool first = true;
+
     for (;;) {
         size_t n;
         PGresult *res;
@@ -437,15 +475,26 @@ static void flush_renewals(int64_t *ids, int64_t *vals, struct buf *ta, struct b
         pthread_mutex_lock(&lock);
         n = leasetab_take_renewals(tab, ids, vals, FLUSH_MAX);
         pthread_mutex_unlock(&lock);
-        if (n == 0)
+        if (n == 0 && !first) {
+            note_recorded(taken);
             return;
-        arrays(ids, vals, n, ta, tb);
-        /* On failure these counts are lost: the next renewals advance the counter again. */
-        res = keeper_exec(sql_renew_flush, "record renewals", 2,
-                          (const char *const[]){buf_str(ta), buf_str(tb)});
+        }
+        first = false;
+        if (n == 0) {
+            res = keeper_exec("SELECT 1", "reach the store", 0, NULL);
+        } else {
+            arrays(ids, vals, n, ta, tb);
+            /* On failure these counts are lost: the next renewals advance the counter again. */
+            res = keeper_exec(sql_renew_flush, "record renewals", 2,
+                              (const char *const[]){buf_str(ta), buf_str(tb)});
+        }
+        if (!res)
+            return;
         PQclear(res);
-        if (n < FLUSH_MAX)
+        if (n < FLUSH_MAX) {
+            note_recorded(taken);
             return;
+        }
     }
 }
 

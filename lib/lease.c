@@ -63,3 +63,15 @@ int lease_decode(const unsigned char *buf, size_t n, const unsigned char key[LEA
     crypto_hmac_sha256(key, LEASE_KEY_LEN, buf, 32, mac);
     return CRYPTO_memcmp(mac, buf + 32, sizeof(mac)) == 0 ? 0 : -1;
 }
+
+uint32_t lease_grant_ttl(uint32_t ttl_ms, uint32_t margin_ms, int64_t unrecorded_ms)
+{
+    int64_t left;
+
+    if (unrecorded_ms < 0)
+        unrecorded_ms = 0;
+    left = (int64_t)ttl_ms + margin_ms - unrecorded_ms - LEASE_GRANT_SLACK_MS;
+    if (left <= 0)
+        return 0;
+    return left < (int64_t)ttl_ms ? (uint32_t)left : ttl_ms;
+}

@@ -51,4 +51,12 @@ int lease_peek(const unsigned char *buf, size_t n, struct lease_msg *out)
 int lease_decode(const unsigned char *buf, size_t n, const unsigned char key[LEASE_KEY_LEN],
                  struct lease_msg *out) __attribute__((warn_unused_result));
 
+/* The ttl_ms of a grant from a dbaasd whose grants of the last unrecorded_ms may never reach
+ * the leader (a non-leader whose last flush to the store that succeeded took its counts
+ * unrecorded_ms ago). The leader takes a lease for expired only ttl_ms + margin_ms after it
+ * saw the last renewal, so the grant must end by then, counted from that flush: at most
+ * ttl_ms, and ttl_ms + margin_ms - unrecorded_ms - LEASE_GRANT_SLACK_MS. 0: grant nothing. */
+#define LEASE_GRANT_SLACK_MS 50
+uint32_t lease_grant_ttl(uint32_t ttl_ms, uint32_t margin_ms, int64_t unrecorded_ms);
+
 #endif

@@ -143,3 +143,70 @@ def test_a_change_made_through_one_dbaasd_wakes_agents_parked_on_another(pair):
         assert answer["s"] < 2.5, "the change reached B's parked agent only after %.2f s" % answer["s"]
     finally:
         env_a.close()
+
+
+def test_a_dbaasd_cut_off_from_the_store_stops_granting_leases():
+    """A non-leader grants lease renewals that the leader counts only through the store. Cut off
+    from the store, it must not grant leases the leader never counts (the leader would take the
+    host's lease for expired while its agent holds a valid one): each grant ends by its last
+    recorded flush + ttl + margin, so grants shrink and then stop; they come back in full when
+    the store is reachable again. B runs as a store role of its own, which the test stops from
+    logging in and whose sessions it ends: the store is away for B only."""
+    from test_lease import RENEW, Udp, b64url_decode, decode, encode
+
+    a = Dbaasd()
+    a.start()
+    b = None
+    env_a = Env(a)
+    try:
+        wait_until(lambda: leader_lines(a, "leadership_acquired"), timeout=10, what="A leads")
+        admin = "host=%s port=5432 user=dbaas dbname=postgres" % os.path.join(a.data_dir, "run")
+        sql(admin, "CREATE ROLE dbaas_b LOGIN SUPERUSER")
+        b = Dbaasd(extra_args=["--db", admin.replace("user=dbaas", "user=dbaas_b")])
+        b.start()
+        host = expect(env_a.op.post("/v1/hosts", {
+            "name": uniq("h"), "address": "127.0.0.2", "zone": "z1", "cpu_millis": 1000,
+            "memory_mb": 1024, "disk_mb": 10000, "engines": ["redis"]}), 201)
+        r = requests.post(a.url + "/v1/agent/heartbeat", json={"members": []},
+                          headers={"Authorization": "Bearer " + host["token"]}, timeout=30)
+        assert r.status_code == 200, r.text
+        lease = r.json()["lease"]
+        key, hid, ttl = b64url_decode(lease["key"]), lease["host_id"], lease["ttl_ms"]
+        margin = expect(env_a.op.get("/v1/ha"), 200)["fence_margin_ms"]
+        udp = Udp(b.port)  # B's lease port: its --listen port
+        seq = [0]
+
+        def renew(timeout=0.3):
+            seq[0] += 1
+            t = time.monotonic()
+            got = udp.ask(encode(RENEW, hid, seq[0], 0, key), timeout)
+            return t, (decode(got, key)[3] if got else None)
+
+        try:
+            # B loads the host's key from the store and grants the whole ttl
+            wait_until(lambda: renew()[1] == ttl, timeout=10, what="B grants the whole ttl")
+            for _ in range(5):
+                time.sleep(0.1)
+                assert renew()[1] == ttl
+            sql(admin, "ALTER ROLE dbaas_b NOLOGIN")
+            sql(admin, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = 'dbaas_b'")
+            t_cut = time.monotonic()
+            grants = []
+            while time.monotonic() < t_cut + 3.0:
+                grants.append(renew(0.1))
+                time.sleep(0.05)
+            # B's last recorded flush came before the cut: each grant ends by then + ttl + margin
+            late = [(round(t - t_cut, 3), g) for t, g in grants if g is not None and t + g / 1000.0 > t_cut + (ttl + margin) / 1000.0]
+            assert not late, "grants that outlive what the leader counts: %s" % late
+            tail = [g for t, g in grants if t > t_cut + (ttl + margin) / 1000.0]
+            assert tail and all(g is None for g in tail), grants
+            assert any(g is not None and g < ttl for t, g in grants), "no shortened grant: %s" % grants
+            sql(admin, "ALTER ROLE dbaas_b LOGIN")
+            wait_until(lambda: renew()[1] == ttl, timeout=15, what="B grants the whole ttl again")
+        finally:
+            udp.close()
+    finally:
+        env_a.close()
+        if b is not None:
+            b.close()
+        a.close()

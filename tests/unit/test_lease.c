@@ -64,11 +64,36 @@ static void test_refused(void **state)
     assert_int_equal(lease_peek(bad, sizeof(bad), &out), -1);
 }
 
+/* A grant never outlives the leader's view: recorded + ttl + margin, less the slack. */
+static void test_grant_ttl(void **state)
+{
+    (void)state;
+    /* recorded recently: the whole ttl */
+    assert_int_equal(lease_grant_ttl(1000, 250, 0), 1000);
+    assert_int_equal(lease_grant_ttl(1000, 250, 200), 1000);
+    /* then shorter, so that the grant ends by recorded + ttl + margin - slack */
+    assert_int_equal(lease_grant_ttl(1000, 250, 300), 900);
+    assert_int_equal(lease_grant_ttl(1000, 250, 1000), 200);
+    assert_int_equal(lease_grant_ttl(1000, 250, 1199), 1);
+    /* nothing once that time passed, or long unrecorded */
+    assert_int_equal(lease_grant_ttl(1000, 250, 1200), 0);
+    assert_int_equal(lease_grant_ttl(1000, 250, 5000), 0);
+    assert_int_equal(lease_grant_ttl(1000, 250, INT64_MAX / 2), 0);
+    /* a clock read before the record: as recorded now */
+    assert_int_equal(lease_grant_ttl(1000, 250, -5), 1000);
+    for (int64_t u = 0; u < 3000; u += 7) {
+        uint32_t t = lease_grant_ttl(1000, 250, u);
+        assert_true(t <= 1000);
+        assert_true(t == 0 || u + (int64_t)t <= 1000 + 250 - LEASE_GRANT_SLACK_MS);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_roundtrip),
         cmocka_unit_test(test_refused),
+        cmocka_unit_test(test_grant_ttl),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
