@@ -262,15 +262,9 @@ void h_instance_create(struct req *r)
     create_answer(r);
 out:
     PQclear(res);
-    if (password) {
-        explicit_bzero(password, strlen(password));
-        free(password);
-    }
-    if (secret) {
-        explicit_bzero(secret, strlen(secret));
-        free(secret);
-    }
-    free(verifier);
+    xfree_secret(&password);
+    xfree_secret(&secret);
+    xfree_secret(&verifier);
     free(canon);
     buf_free(&hashed);
 }

@@ -131,12 +131,6 @@ void h_instance_reset_password(struct req *r)
     reset_answer(r);
 out:
     PQclear(res);
-    if (password) {
-        explicit_bzero(password, strlen(password));
-        free(password);
-    }
-    if (verifier) {
-        explicit_bzero(verifier, strlen(verifier));
-        free(verifier);
-    }
+    xfree_secret(&password);
+    xfree_secret(&verifier);
 }
