@@ -132,15 +132,16 @@ static void test_fence_cleared_only_by_a_reply_within_the_current_run(void **sta
     (void)state;
     rig_init(&r);
     /* the lease ran out after the fence and a new run began 10 ms ago: a reply to a request
-     * sent before that run (30 ms ago) may have been computed before a promotion on the
-     * expired lease; it does not clear the fence */
-    set(&r, 1000, 10, 100);
+     * sent before that run (500 ms ago) may have been computed before a promotion on the
+     * expired lease; it does not clear the fence. (set() reads the clock itself, then writes
+     * a file: the times leave room for a slow machine between the two reads.) */
+    set(&r, 1000, 10, 1000);
     now = clock_now_ms();
-    leasing_reply(&r.a, r.lease, r.desired, now - 30);
+    leasing_reply(&r.a, r.lease, r.desired, now - 500);
     assert_true(r.m.guard_fenced);
     assert_true(marker(&r));
     /* a request sent before the fence does not either */
-    leasing_reply(&r.a, r.lease, r.desired, now - 200);
+    leasing_reply(&r.a, r.lease, r.desired, now - 2000);
     assert_true(r.m.guard_fenced);
     /* a request sent within the run does */
     leasing_reply(&r.a, r.lease, r.desired, clock_now_ms());
