@@ -726,9 +726,9 @@ static void *loop_main(void *arg)
                 tracks_clear(l);
                 log_info("event=ha_takeover term=%lu", term);
             }
-            store_set_guard(leader_valid);
+            store_set_guard(leader_valid, LEADER_PASS_KEY_HA);
             ha_pass(l);
-            store_set_guard(NULL);
+            store_set_guard(NULL, 0);
         }
         pthread_mutex_lock(&lock);
         clock_deadline(&until, HA_TICK_MS);

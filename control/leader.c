@@ -16,12 +16,17 @@
  *   its query before answering true. The controller and HA loops make leader_valid() the store
  *   guard of their passes (store_set_guard()): every statement of a pass asks it first, so a
  *   leader frozen in the middle of a pass and replaced (which takes at least 4 s, over
- *   VALID_MS) sends, when it runs again, at most the one statement it was about to send (frozen
- *   between the guard and the send), and never commits a transaction it had open. */
+ *   VALID_MS) sends nothing new when it runs again, and never commits a transaction it had
+ *   open. The one statement it may have been about to send (frozen between the guard and the
+ *   send) is fenced in the store: each loop's session holds a pass lock
+ *   (LEADER_PASS_KEY_*), which the new leader's pass takes by ending the old session (only the
+ *   holder of this lock may, store/store.c), so that statement meets a closed session; a new
+ *   session of the old leader cannot take the pass lock back. */
 #include "control/leader.h"
 
 #include <libpq-fe.h>
 #include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "control/lease.h"
@@ -39,10 +44,18 @@ static bool leading;
 static int64_t checked_ms;  /* monotonic time of the last check that confirmed the lock */
 static unsigned long epoch; /* how many times this process took the lead */
 static bool leading_shared; /* leading, for threads that only look (leader_leading) */
+static int session_pid;     /* the backend pid of the session holding the lock (0: none) */
+
+/* For the pass locks (store_set_leader_lock()); any thread. */
+static int leader_session_pid(void)
+{
+    return __atomic_load_n(&session_pid, __ATOMIC_SEQ_CST);
+}
 
 static void set_leading(bool on)
 {
     leading = on;
+    __atomic_store_n(&session_pid, on && session ? PQbackendPID(session) : 0, __ATOMIC_SEQ_CST);
     __atomic_store_n(&leading_shared, on, __ATOMIC_SEQ_CST);
 }
 
@@ -110,6 +123,7 @@ static bool check_locked(const char *conninfo)
     const char *params[1] = {LEADER_LOCK_KEY};
     PGresult *res;
 
+    store_set_leader_lock(strtoll(LEADER_LOCK_KEY, NULL, 10), leader_session_pid);
     if (!session && !open_session(conninfo)) {
         lose("could not connect to the store");
         return false;

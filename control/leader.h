@@ -22,6 +22,11 @@ bool leader_valid(void);
 /* Whether this process leads, as the last check found it (any thread, no store access). */
 bool leader_leading(void);
 
+/* The pass locks of the leader's two loops (store_set_guard()): advisory lock keys next to the
+ * leader's own. */
+#define LEADER_PASS_KEY_RECONCILE 7212488LL
+#define LEADER_PASS_KEY_HA 7212489LL
+
 /* Release the lock and close the session. */
 void leader_release(void);
 

@@ -150,9 +150,9 @@ static void *loop(void *arg)
         kicked = false;
         pthread_mutex_unlock(&lock);
         if (leader_check(conninfo, NULL)) {
-            store_set_guard(leader_valid);
+            store_set_guard(leader_valid, LEADER_PASS_KEY_RECONCILE);
             n = reconcile_once(&e);
-            store_set_guard(NULL);
+            store_set_guard(NULL, 0);
             if (n < 0)
                 log_warn("event=reconcile_failed error=\"%s\"", e.msg);
             else if (n > 0)

@@ -13,6 +13,7 @@
 
 #include "store/migrations.h"
 #include "lib/clock.h"
+#include "lib/log.h"
 #include "lib/xalloc.h"
 
 #define MAX_PREPARED 128
@@ -28,6 +29,7 @@ struct conn {
     bool tx_broken; /* the connection broke inside a transaction: every statement fails until
                        the caller ends it (ROLLBACK, or a COMMIT that fails), so that no later
                        statement of that transaction runs in autocommit on a new connection */
+    long long pass_locked; /* the pass lock this session holds (0: none) */
     struct conn *next;
 };
 
@@ -101,6 +103,7 @@ static struct conn *conn_get(struct err *e)
         PQfinish(c->pg);
     c->nprepared = 0;
     c->in_tx = false;
+    c->pass_locked = 0;
     c->pg = store_connect(conninfo);
     if (PQstatus(c->pg) != CONNECTION_OK) {
         err_set(e, STORE_E_UNAVAILABLE, "could not connect to the metadata store: %s",
@@ -144,10 +147,93 @@ static int prepared_index(struct conn *c, const char *sql, struct err *e)
 }
 
 static __thread bool (*tl_guard)(void);
+static __thread long long tl_pass_key;
+static long long leader_key;
+static int (*leader_pid)(void);
 
-void store_set_guard(bool (*guard)(void))
+void store_set_guard(bool (*guard)(void), long long pass_key)
 {
     tl_guard = guard;
+    tl_pass_key = guard ? pass_key : 0;
+}
+
+void store_set_leader_lock(long long key, int (*holder_pid)(void))
+{
+    leader_key = key;
+    leader_pid = holder_pid;
+}
+
+#define PASS_LOCK_WAIT_MS 3000 /* for an ended session to let its pass lock go */
+
+/* One query of the pass lock; its result (first row, first column) as a boolean, or -1 with e
+ * set. */
+static int pass_query(struct conn *c, const char *sql, int n, const char *const *params,
+                      struct err *e)
+{
+    PGresult *res = PQexecParams(c->pg, sql, n, NULL, params, NULL, NULL, 0);
+    int rc;
+
+    if (!res || PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
+        err_set(e, conn_broken(c) ? STORE_E_UNAVAILABLE : STORE_E_SQL,
+                "could not take the pass lock: %s", PQerrorMessage(c->pg));
+        PQclear(res);
+        return -1;
+    }
+    rc = PQgetvalue(res, 0, 0)[0] == 't';
+    PQclear(res);
+    return rc;
+}
+
+/* Make this thread's session hold its pass lock (store_set_guard()); 0, or -1 with e set. */
+static int pass_lock(struct conn *c, struct err *e)
+{
+    char key[24], lkey[24], pid[16];
+    const char *const params[3] = {key, lkey, pid};
+    int64_t deadline = clock_now_ms() + PASS_LOCK_WAIT_MS;
+    bool ended = false;
+    int got;
+
+    if (!tl_pass_key || c->pass_locked == tl_pass_key)
+        return 0;
+    snprintf(key, sizeof(key), "%lld", tl_pass_key);
+    snprintf(lkey, sizeof(lkey), "%lld", leader_key);
+    for (;;) {
+        got = pass_query(c, "SELECT pg_try_advisory_lock($1::bigint)", 1, params, e);
+        if (got < 0)
+            return -1;
+        if (got) {
+            c->pass_locked = tl_pass_key;
+            return 0;
+        }
+        if (!ended) {
+            /* Held by another session: an earlier leader's pass (or this thread's session
+             * before a reconnect, not yet gone). Only the holder of the leader's lock may end
+             * it, which the statement checks itself. */
+            snprintf(pid, sizeof(pid), "%d", leader_pid ? leader_pid() : 0);
+            got = pass_query(
+                c,
+                "WITH me AS (SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory'"
+                "  AND objid = $2::bigint AND granted AND pid = $3::int) AS leads)"
+                " SELECT me.leads, (SELECT count(pg_terminate_backend(l.pid)) FROM pg_locks l"
+                "  WHERE me.leads AND l.locktype = 'advisory' AND l.objid = $1::bigint"
+                "  AND l.granted AND l.pid <> pg_backend_pid()) FROM me",
+                3, params, e);
+            if (got < 0)
+                return -1;
+            if (!got)
+                return err_set(e, STORE_E_GUARD,
+                               "not sent: the pass lock is held and this dbaasd does not hold "
+                               "the leader's lock");
+            log_warn("event=pass_lock_taken key=%s note=\"ended the session of an earlier "
+                     "leader's pass\"",
+                     key);
+            ended = true;
+        }
+        if (clock_now_ms() >= deadline)
+            return err_set(e, STORE_E_GUARD,
+                           "not sent: an earlier leader's session still holds the pass lock");
+        clock_sleep_ms(20);
+    }
 }
 
 /* Whether this thread's guard refuses the next statement (then e is set, and a transaction open
@@ -179,14 +265,20 @@ PGresult *store_exec(struct err *e, const char *sql, int nparams, const char *co
                 "lost the connection to the metadata store during a transaction");
         return NULL;
     }
-    if (guard_refuses(e))
-        return NULL;
     for (attempt = 0; attempt < 2; attempt++) {
         int64_t started = clock_now_ms();
 
+        if (guard_refuses(e))
+            return NULL;
         c = conn_get(e);
         if (!c)
             return NULL;
+        if (pass_lock(c, e) < 0) {
+            if (e->code == STORE_E_UNAVAILABLE && attempt == 0 && !c->in_tx &&
+                clock_now_ms() - started < RETRY_IF_BROKEN_MS)
+                continue;
+            return NULL;
+        }
         i = prepared_index(c, sql, e);
         if (i < 0) {
             if (conn_broken(c) && attempt == 0 && clock_now_ms() - started < RETRY_IF_BROKEN_MS)
@@ -233,6 +325,8 @@ PGresult *store_exec_simple(struct err *e, const char *sql)
         return NULL;
     c = conn_get(e);
     if (!c)
+        return NULL;
+    if (strcmp(sql, "ROLLBACK") != 0 && pass_lock(c, e) < 0)
         return NULL;
     res = PQexec(c->pg, sql);
     if (res && PQresultStatus(res) == PGRES_COMMAND_OK)

@@ -41,8 +41,19 @@ int store_migrate(struct err *e) __attribute__((warn_unused_result));
  * any statement but a ROLLBACK, and when it answers false send nothing and fail with
  * STORE_E_GUARD; a transaction open on the connection is then rolled back there and then
  * (every further statement of it fails until the caller's ROLLBACK, as after a broken
- * connection). The leader's passes set leader_valid() (control/leader.h). */
-void store_set_guard(bool (*guard)(void));
+ * connection). The leader's passes set leader_valid() (control/leader.h).
+ * pass_key (0: none): an advisory lock this thread's session must hold before it sends
+ * anything, the fence of the leader's passes. A session that does not hold it takes it; when
+ * another session holds it (an earlier leader's pass, frozen or cut off), that one is ended
+ * only if this process's session holds the leader's lock (store_set_leader_lock()), in the
+ * same statement, and then the lock is waited for; otherwise STORE_E_GUARD. So once a new
+ * leader's pass has run, a statement an old leader's pass sends on its old session fails (the
+ * session is gone), and a new session of it cannot take the pass lock. */
+void store_set_guard(bool (*guard)(void), long long pass_key);
+
+/* The leader's advisory lock key, and the backend pid of this process's session that holds it
+ * (0: none), for the pass locks above. */
+void store_set_leader_lock(long long key, int (*holder_pid)(void));
 
 /* Run a statement on this thread's connection (connecting or reconnecting as needed; a statement
  * outside a transaction is tried once more on a new connection when the old one broke at once

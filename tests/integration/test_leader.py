@@ -62,6 +62,16 @@ def holder_pid(conninfo):
                          " AND granted" % LOCK_KEY)
 
 
+PASS_KEYS = (7212488, 7212489)  # the leader's two loops' pass locks (control/leader.h)
+
+
+def pass_holders(conninfo):
+    """{key: pid} of the pass locks held now."""
+    out = sql(conninfo, "SELECT objid, pid FROM pg_locks WHERE locktype = 'advisory' AND granted"
+                        " AND objid IN (%d, %d)" % PASS_KEYS)
+    return {int(k): int(p) for k, p in (l.split("|") for l in out.splitlines() if l)}
+
+
 def test_db_url_is_not_shown_in_ps(pair):
     _, b, conninfo = pair
     with open("/proc/%d/cmdline" % b.proc.pid, "rb") as f:
@@ -89,8 +99,14 @@ def test_second_leads_when_the_leaders_session_dies(pair):
 
 
 def test_second_leads_when_the_leader_freezes(pair):
+    """Also the pass locks, the fence of the leader's passes (store_set_guard()): the new
+    leader's passes end the sessions of the frozen leader's, so that a statement the old leader
+    was about to send when it froze fails when it runs again, and its new sessions cannot take
+    the pass locks back."""
     a, b, conninfo = pair
     pid = holder_pid(conninfo)
+    old = wait_until(lambda: pass_holders(conninfo) if len(pass_holders(conninfo)) == 2 else None,
+                     timeout=10, what="A's passes hold both pass locks")
     t0 = time.monotonic()
     a.proc.send_signal(signal.SIGSTOP)
     wait_until(lambda: leader_lines(b, "leadership_acquired"), timeout=10,
@@ -99,15 +115,25 @@ def test_second_leads_when_the_leader_freezes(pair):
     assert leader_lines(b, "leader_session_ended"), b.log_tail()
     new = holder_pid(conninfo)
     assert new and new != pid
+    # B's passes ended the frozen A's pass sessions and hold the pass locks
+    mine = wait_until(lambda: (lambda h: h if len(h) == 2 and not set(h.values()) & set(old.values())
+                               else None)(pass_holders(conninfo)),
+                      timeout=10, what="B's passes hold both pass locks")
+    assert leader_lines(b, "pass_lock_taken"), b.log_tail()
+    alive = sql(conninfo, "SELECT count(*) FROM pg_stat_activity WHERE pid IN (%s)"
+                % ",".join(str(p) for p in old.values()))
+    assert alive == "0", "A's old pass sessions still exist"
     a.proc.send_signal(signal.SIGCONT)
     wait_until(lambda: leader_lines(a, "leadership_lost"), timeout=10,
                what="A notices it lost the lock when it runs again")
-    # A does not take the lock back while B lives: watched for 3 s
+    # A does not take the lock or the pass locks back while B lives: watched for 3 s
     until = time.monotonic() + 3
     while time.monotonic() < until:
         assert holder_pid(conninfo) == new
+        assert pass_holders(conninfo) == mine
         time.sleep(0.2)
     assert len(leader_lines(a, "leadership_acquired")) == 1
+    assert not leader_lines(a, "pass_lock_taken"), a.log_tail()
 
 
 def test_a_change_made_through_one_dbaasd_wakes_agents_parked_on_another(pair):

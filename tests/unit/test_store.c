@@ -30,7 +30,7 @@ static void test_guard(void **state)
 
     (void)state;
     store_init("host=/nonexistent-dbaas-test port=1 connect_timeout=1");
-    store_set_guard(guard);
+    store_set_guard(guard, 0);
     allow = false;
     res = store_exec(&e, sql, 0, NULL);
     assert_null(res);
@@ -50,7 +50,7 @@ static void test_guard(void **state)
     assert_int_equal(e.code, STORE_E_UNAVAILABLE);
     assert_int_equal(asked, 3);
     /* no guard: not asked */
-    store_set_guard(NULL);
+    store_set_guard(NULL, 0);
     res = store_exec(&e, sql, 0, NULL);
     assert_null(res);
     assert_int_equal(e.code, STORE_E_UNAVAILABLE);
