@@ -192,7 +192,7 @@ static int fake_finish(void *arg, void *h, bool complete, struct err *e)
                                                          : err_set(e, AGENT_E_SEED, "cat failed");
 }
 
-static const struct seedsrv_ops fake_ops = {lookup, fake_start, fake_finish};
+static const struct seedsrv_ops fake_ops = {lookup, fake_start, fake_finish, NULL};
 
 static char *tmpdir(void)
 {
