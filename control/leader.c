@@ -87,6 +87,7 @@ static bool open_session(const char *conninfo)
 {
     PGresult *res;
 
+    store_set_leader_lock(strtoll(LEADER_LOCK_KEY, NULL, 10), leader_session_pid);
     session = store_connect(conninfo);
     if (PQstatus(session) != CONNECTION_OK)
         return false;
@@ -123,7 +124,6 @@ static bool check_locked(const char *conninfo)
     const char *params[1] = {LEADER_LOCK_KEY};
     PGresult *res;
 
-    store_set_leader_lock(strtoll(LEADER_LOCK_KEY, NULL, 10), leader_session_pid);
     if (!session && !open_session(conninfo)) {
         lose("could not connect to the store");
         return false;

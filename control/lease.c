@@ -466,7 +466,6 @@ static void flush_seen(int64_t *ids, int64_t *vals, struct buf *ta, struct buf *
 static void flush_renewals(int64_t *ids, int64_t *vals, struct buf *ta, struct buf *tb)
 {
     int64_t taken = clock_now_ms();
-    bool first = true;
 
     for (;;) {
         size_t n;
@@ -475,11 +474,6 @@ static void flush_renewals(int64_t *ids, int64_t *vals, struct buf *ta, struct b
         pthread_mutex_lock(&lock);
         n = leasetab_take_renewals(tab, ids, vals, FLUSH_MAX);
         pthread_mutex_unlock(&lock);
-        if (n == 0 && !first) {
-            note_recorded(taken);
-            return;
-        }
-        first = false;
         if (n == 0) {
             res = keeper_exec("SELECT 1", "reach the store", 0, NULL);
         } else {
