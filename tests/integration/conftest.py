@@ -28,6 +28,7 @@ import sys
 import tempfile
 import threading
 import time
+import weakref
 import uuid
 
 import pytest
@@ -638,11 +639,15 @@ class Env:
     def __init__(self, server):
         self.server = server
         self.op = Api(server, server.operator_token())
-        self._clients = []
+        # Only the clients still referenced: a client made for one request (env.client(t).get,
+        # as in a polling loop) goes with its session and its connection at once. Keeping
+        # them all would hold a connection per poll until close(), and dbaasd refuses a
+        # client address's 257th (--max-conns-per-ip).
+        self._clients = weakref.WeakSet()
 
     def client(self, token=None):
         c = Api(self.server, token)
-        self._clients.append(c)
+        self._clients.add(c)
         return c
 
     def mk_tenant(self, prefix="tn", quota=None):
@@ -669,7 +674,7 @@ class Env:
         return expect(self.client(token).post("/v1/instances", body), 202)
 
     def close(self):
-        for c in self._clients:
+        for c in list(self._clients):
             c.close()
         self.op.close()
 
