@@ -84,10 +84,83 @@ PGconn *store_connect(const char *info)
     return PQconnectdbParams(conn_keys, values, 1);
 }
 
+/* Whether the store is known unreachable: a connection attempt or a statement failed after a
+ * wait (RETRY_IF_BROKEN_MS or more: timed out, not refused or reset). Until a connection
+ * attempt succeeds again, the sessions opened before are presumed dead (a statement on one
+ * would wait tcp_user_timeout), one thread at a time tries a new session, at most once per
+ * PROBE_GAP_MS after the last failure, and every other statement fails at once: requests
+ * queued on a server thread behind one that waited for a dead session would otherwise each
+ * wait as long again. */
+#define PROBE_GAP_MS 1000
+static pthread_mutex_t reach_lock = PTHREAD_MUTEX_INITIALIZER;
+static bool unreachable; /* written under reach_lock, read atomically by conn_get() */
+static bool probing;     /* under reach_lock */
+static int64_t unreachable_ms, failed_ms;
+
+/* A connection attempt or a statement that began at started failed: after a wait, the store
+ * is unreachable; at once, it stays as it was known. */
+static void reach_failed(int64_t started)
+{
+    int64_t now = clock_now_ms();
+    bool first;
+
+    pthread_mutex_lock(&reach_lock);
+    first = !unreachable && now - started >= RETRY_IF_BROKEN_MS;
+    if (first) {
+        __atomic_store_n(&unreachable, true, __ATOMIC_RELAXED);
+        unreachable_ms = now;
+    }
+    if (unreachable)
+        failed_ms = now;
+    pthread_mutex_unlock(&reach_lock);
+    if (first)
+        log_warn("event=store_unreachable waited_ms=%lld note=\"new sessions are tried by one "
+                 "thread at a time, once a second; other statements fail at once\"",
+                 (long long)(now - started));
+}
+
+/* 1: try connecting (*prober set when this thread is the one probing an unreachable store);
+ * 0: do not, the store is unreachable and being tried, or was a moment ago. */
+static int reach_may_connect(bool *prober, int64_t *ago_ms)
+{
+    int64_t now = clock_now_ms();
+    int rc = 1;
+
+    *prober = false;
+    pthread_mutex_lock(&reach_lock);
+    if (unreachable) {
+        *ago_ms = now - failed_ms;
+        if (probing || now - failed_ms < PROBE_GAP_MS)
+            rc = 0;
+        else
+            probing = *prober = true;
+    }
+    pthread_mutex_unlock(&reach_lock);
+    return rc;
+}
+
+static void reach_connected(bool prober)
+{
+    int64_t down_ms = -1;
+
+    pthread_mutex_lock(&reach_lock);
+    if (prober)
+        probing = false;
+    if (unreachable) {
+        down_ms = clock_now_ms() - unreachable_ms;
+        __atomic_store_n(&unreachable, false, __ATOMIC_RELAXED);
+    }
+    pthread_mutex_unlock(&reach_lock);
+    if (down_ms >= 0)
+        log_info("event=store_reachable down_ms=%lld", (long long)down_ms);
+}
+
 /* This thread's connection, connected; NULL with e set when the store cannot be reached. */
 static struct conn *conn_get(struct err *e)
 {
     struct conn *c = tl_conn;
+    int64_t started, ago_ms = 0;
+    bool prober;
 
     if (!c) {
         c = xcalloc(1, sizeof(*c));
@@ -97,21 +170,49 @@ static struct conn *conn_get(struct err *e)
         pthread_mutex_unlock(&conns_lock);
         tl_conn = c;
     }
-    if (c->pg && PQstatus(c->pg) == CONNECTION_OK)
-        return c;
+    if (c->pg && PQstatus(c->pg) == CONNECTION_OK) {
+        if (!__atomic_load_n(&unreachable, __ATOMIC_RELAXED))
+            return c;
+        /* Opened before the store became unreachable: a statement on it would wait for the
+         * kernel to give up on it (tcp_user_timeout), so it is presumed dead. */
+        if (c->in_tx) {
+            PQfinish(c->pg);
+            c->pg = NULL;
+            c->in_tx = false;
+            c->tx_broken = true;
+            err_set(e, STORE_E_UNAVAILABLE,
+                    "lost the connection to the metadata store during a transaction");
+            return NULL;
+        }
+    }
     if (c->pg)
         PQfinish(c->pg);
     c->nprepared = 0;
     c->in_tx = false;
     c->pass_locked = 0;
+    c->pg = NULL;
+    if (!reach_may_connect(&prober, &ago_ms)) {
+        err_set(e, STORE_E_UNAVAILABLE,
+                "the metadata store is unreachable (a connection attempt failed %lld ms ago)",
+                (long long)ago_ms);
+        return NULL;
+    }
+    started = clock_now_ms();
     c->pg = store_connect(conninfo);
     if (PQstatus(c->pg) != CONNECTION_OK) {
         err_set(e, STORE_E_UNAVAILABLE, "could not connect to the metadata store: %s",
                 PQerrorMessage(c->pg));
         PQfinish(c->pg);
         c->pg = NULL;
+        if (prober) {
+            pthread_mutex_lock(&reach_lock);
+            probing = false;
+            pthread_mutex_unlock(&reach_lock);
+        }
+        reach_failed(started);
         return NULL;
     }
+    reach_connected(prober);
     return c;
 }
 
@@ -266,14 +367,17 @@ PGresult *store_exec(struct err *e, const char *sql, int nparams, const char *co
         return NULL;
     }
     for (attempt = 0; attempt < 2; attempt++) {
-        int64_t started = clock_now_ms();
+        int64_t started = clock_now_ms(), sent;
 
         if (guard_refuses(e))
             return NULL;
         c = conn_get(e);
         if (!c)
             return NULL;
+        sent = clock_now_ms();
         if (pass_lock(c, e) < 0) {
+            if (e->code == STORE_E_UNAVAILABLE)
+                reach_failed(sent);
             if (e->code == STORE_E_UNAVAILABLE && attempt == 0 && !c->in_tx &&
                 clock_now_ms() - started < RETRY_IF_BROKEN_MS)
                 continue;
@@ -281,6 +385,8 @@ PGresult *store_exec(struct err *e, const char *sql, int nparams, const char *co
         }
         i = prepared_index(c, sql, e);
         if (i < 0) {
+            if (conn_broken(c))
+                reach_failed(sent);
             if (conn_broken(c) && attempt == 0 && clock_now_ms() - started < RETRY_IF_BROKEN_MS)
                 continue;
             return NULL;
@@ -290,6 +396,7 @@ PGresult *store_exec(struct err *e, const char *sql, int nparams, const char *co
         if (res && !conn_broken(c))
             return res;
         PQclear(res);
+        reach_failed(sent);
         /* The connection broke: retry once on a fresh connection when it broke at once (the
          * store restarted and reset it), not when it broke after a wait (the store is
          * unreachable: a new connection would only add connect_timeout before the 503), and
@@ -309,6 +416,7 @@ PGresult *store_exec_simple(struct err *e, const char *sql)
 {
     struct conn *c;
     PGresult *res;
+    int64_t sent;
 
     if (tl_conn && tl_conn->tx_broken) {
         /* The transaction died with its connection: ending it is all that is left to do. A
@@ -328,10 +436,12 @@ PGresult *store_exec_simple(struct err *e, const char *sql)
         return NULL;
     if (strcmp(sql, "ROLLBACK") != 0 && pass_lock(c, e) < 0)
         return NULL;
+    sent = clock_now_ms();
     res = PQexec(c->pg, sql);
     if (res && PQresultStatus(res) == PGRES_COMMAND_OK)
         c->in_tx = PQtransactionStatus(c->pg) == PQTRANS_INTRANS;
     if (!res || conn_broken(c)) {
+        reach_failed(sent);
         c->tx_broken = c->in_tx && strcmp(sql, "ROLLBACK") != 0 && strcmp(sql, "COMMIT") != 0;
         c->in_tx = false;
         PQclear(res);
