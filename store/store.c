@@ -374,15 +374,13 @@ PGresult *store_exec(struct err *e, const char *sql, int nparams, const char *co
         c = conn_get(e);
         if (!c)
             return NULL;
-        sent = clock_now_ms();
         if (pass_lock(c, e) < 0) {
-            if (e->code == STORE_E_UNAVAILABLE)
-                reach_failed(sent);
             if (e->code == STORE_E_UNAVAILABLE && attempt == 0 && !c->in_tx &&
                 clock_now_ms() - started < RETRY_IF_BROKEN_MS)
                 continue;
             return NULL;
         }
+        sent = clock_now_ms();
         i = prepared_index(c, sql, e);
         if (i < 0) {
             if (conn_broken(c))
