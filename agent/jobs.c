@@ -44,9 +44,6 @@
 #define SEED_BACKOFF_MAX_MS 60000
 #define REPL_BACKOFF_MIN_MS 1000 /* replication set-up retried after */
 #define REPL_BACKOFF_MAX_MS 30000
-/* A primary whose engine waits for its replicas (a new MariaDB sync primary arms semi-sync
- * once one is connected) is asked again this often: the window before arming stays short. */
-#define REPL_WAIT_POLL_MS 100
 #define STABLE_MS 60000 /* running this long resets the back-off */
 
 static void job_free(struct job *j)
@@ -512,11 +509,8 @@ static void repl_done(struct job *j, int rc, const struct err *e)
         log_info("event=replication_applied member=%lld role=%s", (long long)m->id,
                  j->replica ? HB_ROLE_REPLICA : HB_ROLE_PRIMARY);
     } else {
-        /* the engine keeps running; tried again after a back-off. A primary whose engine
-         * waits for its replicas (a new MariaDB sync primary arms semi-synchronous
-         * replication once one is connected) is asked again every REPL_WAIT_POLL_MS, and
-         * logged once. */
-        bool waiting = !j->replica && e->code == ENGINE_E_UNAVAILABLE;
+        /* the engine keeps running; tried again after a back-off */
+        int retry_ms;
         if (j->replica && e->code == ENGINE_E_DIVERGED) {
             /* its data forked off its primary's: the rejoin path rewinds it (or seeds it
              * afresh) at supervision's next pass */
@@ -528,24 +522,12 @@ static void repl_done(struct job *j, int rc, const struct err *e)
             jobs_save(j->a, m);
             return;
         }
-        bool same = waiting && strncmp(m->error, "replication: ", 13) == 0 &&
-                    strcmp(m->error + 13, e->msg) == 0;
-        int retry_ms;
-        if (waiting) {
-            m->repl_backoff_ms = 0;
-            retry_ms = REPL_WAIT_POLL_MS;
-        } else {
-            retry_ms =
-                jobs_backoff(&m->repl_backoff_ms, REPL_BACKOFF_MIN_MS, REPL_BACKOFF_MAX_MS);
-        }
+        retry_ms = jobs_backoff(&m->repl_backoff_ms, REPL_BACKOFF_MIN_MS, REPL_BACKOFF_MAX_MS);
         m->repl_retry_at_ms = clock_now_ms() + retry_ms;
-        if (!same && (waiting || m->repl_backoff_ms <= REPL_BACKOFF_MIN_MS ||
-                      m->repl_backoff_ms == REPL_BACKOFF_MAX_MS))
+        if (m->repl_backoff_ms <= REPL_BACKOFF_MIN_MS || m->repl_backoff_ms == REPL_BACKOFF_MAX_MS)
             log_warn("event=replication_failed member=%lld retry_in_ms=%d error=\"%s\"",
                      (long long)m->id, retry_ms, e->msg);
         jobs_set_error(m, "replication", e->msg);
-        if (same)
-            return; /* asked again every REPL_WAIT_POLL_MS: nothing new to save */
     }
     jobs_save(j->a, m);
 }

@@ -181,7 +181,8 @@ static int mdb_argv(const struct engine_spec *s, char ***argv_out, struct err *e
     free(prog);
     /* Must be the first option. */
     engine_util_strv_pushf(&sv, "--defaults-file=%s/my.cnf", s->data_dir);
-    if (s->repl && s->repl->sync && s->repl->role == ENGINE_ROLE_PRIMARY && !mdb_sync_armed(s))
+    if (s->repl && s->repl->sync && s->repl->role == ENGINE_ROLE_PRIMARY &&
+        (!mdb_sync_armed(s) || !mdb_sync_master_on(s)))
         engine_util_strv_push(&sv, "--rpl-semi-sync-master-enabled=OFF");
     *argv_out = engine_util_strv_steal(&sv);
     return 0;
@@ -337,6 +338,7 @@ out:
 static int mdb_create_user(const struct engine_spec *s, struct err *e)
 {
     MYSQL *m = NULL;
+    MYSQL_RES *res = NULL;
     struct buf sql = BUF_INIT;
     char what[128];
     int rc = -1;
@@ -348,13 +350,30 @@ static int mdb_create_user(const struct engine_spec *s, struct err *e)
         goto out;
     if (mdb_tenant_account(m, s->username, s->verifier, e) < 0)
         goto out;
-    /* The user name is [a-z][a-z0-9_]*: a valid unquoted-safe identifier inside backquotes. */
-    buf_printf(&sql, "CREATE DATABASE IF NOT EXISTS `%s`", s->username);
+    /* The user name is [a-z][a-z0-9_]*: a valid unquoted-safe identifier inside backquotes.
+     * Only when missing: CREATE DATABASE IF NOT EXISTS is logged even when it does nothing,
+     * and a logged statement of a sync primary waits for a replica (at every start). */
     snprintf(what, sizeof(what), "create database \"%s\"", s->username);
-    if (mdb_exec(m, what, buf_str(&sql), e) < 0)
+    buf_printf(&sql, "SELECT 1 FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = '%s'",
+               s->username);
+    if (mysql_real_query(m, sql.data, sql.len) != 0 || !(res = mysql_store_result(m))) {
+        err_set(e, ENGINE_E_ENGINE, "could not %s: %s", what, mysql_error(m));
+        goto out;
+    }
+    buf_reset(&sql);
+    buf_printf(&sql, "CREATE DATABASE `%s`", s->username);
+    if (mysql_num_rows(res) == 0 && mdb_exec(m, what, buf_str(&sql), e) < 0)
+        goto out;
+    /* A new sync primary is armed here, its provisioning (the replication account too) done
+     * and before the agent reports it running: a write before this is in every replica's copy
+     * (a seed is served by a running primary only), and every write after it waits for a
+     * replica (engine_mariadb_repl.c). */
+    if (s->repl && (mdb_repl_account(m, s, e) < 0 || mdb_sync_live(m, s, e) < 0))
         goto out;
     rc = 0;
 out:
+    if (res)
+        mysql_free_result(res);
     buf_free(&sql);
     if (m)
         mysql_close(m);
@@ -400,8 +419,7 @@ static int mdb_apply_live(const struct engine_spec *s, bool *restart_needed, str
         mdb_set_live(m, "resize the InnoDB redo log", "innodb_log_file_size",
                      (long long)mdb_log_file_mb(s) * 1024 * 1024, restart_needed, e) < 0)
         goto out;
-    if (s->repl && mdb_sync_live(m, s, false, e) < 0 &&
-        !(e->code == ENGINE_E_UNAVAILABLE && !mdb_sync_armed(s))) /* repl_setup turns it on */
+    if (s->repl && mdb_sync_live(m, s, e) < 0)
         goto out;
     rc = 0;
 out:

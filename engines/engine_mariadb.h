@@ -14,8 +14,8 @@
 #define MY_DEFAULT_BIN "/usr/bin"
 #define MY_ADMIN_TIMEOUT_MS 30000
 #define MY_SECRET_FILE "repl.secret"
-/* In the member directory: this primary has had semi-synchronous replication in force (a
- * semi-sync replica connected, or it was promoted). Until then a sync primary starts with the
+/* In the member directory: this primary has had semi-synchronous replication in force (its
+ * provisioning was done, or it was promoted). Until then a sync primary starts with the
  * master side off (engine_mariadb_repl.c, "Sync"). */
 #define MY_SYNC_ARMED_FILE "sync.armed"
 /* rpl_semi_sync_master_timeout in ms: the largest value (unsigned long) */
@@ -78,11 +78,16 @@ int mdb_slave_status(MYSQL *m, struct mdb_slave *st, struct err *e);
 
 /* ---- engine_mariadb_sync.c ---- */
 
+/* The replication account (CATALOG_REPL_USER with spec->repl's secret), written only when it
+ * differs (a write of a sync primary waits for a replica). */
+int mdb_repl_account(MYSQL *m, const struct engine_spec *s, struct err *e);
 /* Apply spec->repl's semi-synchronous settings to the running server (a replica whose
- * semi-sync switch changed restarts its I/O thread, which reads it when it connects). A sync
- * primary not armed yet (mdb_sync_armed) turns the master side on only once a semi-sync
- * replica is connected (ENGINE_E_UNAVAILABLE until then), unless promoting. */
-int mdb_sync_live(MYSQL *m, const struct engine_spec *s, bool promoting, struct err *e);
+ * semi-sync switch changed restarts its I/O thread, which reads it when it connects); a
+ * primary whose master side goes on is armed (mdb_sync_armed). */
+int mdb_sync_live(MYSQL *m, const struct engine_spec *s, struct err *e);
+/* Whether the master side is meant to be on: a sync primary with replicas to wait for (with
+ * none, like PostgreSQL's empty synchronous_standby_names, nobody is waited for). */
+bool mdb_sync_master_on(const struct engine_spec *s);
 /* Whether DIR/sync.armed exists (see MY_SYNC_ARMED_FILE). */
 bool mdb_sync_armed(const struct engine_spec *s);
 

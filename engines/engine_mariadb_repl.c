@@ -22,13 +22,16 @@
  * - Sync (repl->sync): semi-synchronous replication, built into 10.11: AFTER_SYNC, no replica no
  *   acknowledgement (wait_no_slave), and the largest timeout the server takes (about 584
  *   million years), so it never falls back to asynchronous in practice. Every member renders
- *   the master side's settings; only a primary switches it on. One exception: a new sync
- *   primary, which no replica can acknowledge for until one is seeded from it, would block its
- *   own provisioning (the tenant's account is a write). So until DIR/sync.armed exists the
- *   primary starts with the master side off (mdb_argv), and repl_setup turns it on, and writes
- *   the marker, once a semi-sync replica is connected (ENGINE_E_UNAVAILABLE until then: the
- *   caller retries). A promoted replica turns it on at once and writes the marker. Writes
- *   acknowledged before the first replica connected are not covered (docs/ha.md says so). */
+ *   the master side's settings; only a primary with replicas switches it on (with none,
+ *   nobody is waited for, like PostgreSQL's empty synchronous_standby_names). A new sync
+ *   primary would wait for a replica during its own provisioning (the tenant's account is a
+ *   write), and no replica can be seeded from it before it runs: until DIR/sync.armed exists
+ *   it starts with the master side off (mdb_argv), and create_user turns it on, and writes
+ *   the marker, once the account is there, before the agent reports the member running. So
+ *   every tenant write either is in the copy every replica is seeded from (which a running
+ *   primary only serves) or waits for a replica's acknowledgement; the copy's BACKUP STAGE
+ *   BLOCK_COMMIT and such waits are untied by mdb_seed_source_unblock(). A promoted replica
+ *   turns it on at once and writes the marker. */
 #include "engines/engine.h"
 
 #include <errno.h>
@@ -82,7 +85,8 @@ void mdb_render_repl(const struct engine_spec *s, struct buf *cnf)
                "rpl-semi-sync-master-wait-point = AFTER_SYNC\n"
                "rpl-semi-sync-master-wait-no-slave = ON\n"
                "rpl-semi-sync-master-timeout = " MY_SEMI_SYNC_TIMEOUT "\n",
-               r->sync ? "" : " (off)", r->sync && primary ? "ON" : "OFF", r->sync ? "ON" : "OFF");
+               r->sync ? "" : " (off)", mdb_sync_master_on(s) ? "ON" : "OFF",
+               r->sync ? "ON" : "OFF");
 }
 
 /* ---- replication: seeding ---- */
@@ -187,28 +191,35 @@ out:
 
 /* ---- replication: the account, following, health ---- */
 
-int mdb_repl_setup(const struct engine_spec *s, struct err *e)
+int mdb_repl_account(MYSQL *m, const struct engine_spec *s, struct err *e)
 {
-    MYSQL *m = NULL;
     char *hash = crypto_mysql_native_hash(s->repl->secret);
     char user[2 * 80 + 1];
-    int rc = -1;
+    int rc;
 
-    if (!hash) {
-        err_set(e, ENGINE_E_SYSTEM, "could not compute the hash of user \"%s\"", s->repl->user);
-        goto out;
-    }
-    if (!(m = mdb_connect(s, MY_ADMIN_TIMEOUT_MS, e)))
-        goto out;
+    if (!hash)
+        return err_set(e, ENGINE_E_SYSTEM, "could not compute the hash of user \"%s\"",
+                       s->repl->user);
     rc = mdb_account(m, s->repl->user, hash, "REPLICATION SLAVE ON *.*", false, e);
     if (rc == 0) { /* a user name has at most 80 characters (mdb_account refused longer) */
         mysql_real_escape_string(m, user, s->repl->user, (unsigned long)strnlen(s->repl->user, 80));
         rc = mdb_shadow_rows(m, user, e);
     }
-    if (rc == 0)
-        rc = mdb_sync_live(m, s, false, e);
-out:
     engine_util_secret_free(hash);
+    return rc;
+}
+
+int mdb_repl_setup(const struct engine_spec *s, struct err *e)
+{
+    MYSQL *m = NULL;
+    int rc = -1;
+
+    if (!(m = mdb_connect(s, MY_ADMIN_TIMEOUT_MS, e)))
+        goto out;
+    rc = mdb_repl_account(m, s, e);
+    if (rc == 0)
+        rc = mdb_sync_live(m, s, e);
+out:
     if (m)
         mysql_close(m);
     return rc;
@@ -386,7 +397,7 @@ int mdb_follow(const struct engine_spec *s, struct err *e)
         goto out;
     }
     if (mdb_following(&st, r)) {
-        rc = mdb_sync_live(m, s, false, e);
+        rc = mdb_sync_live(m, s, e);
         goto done;
     }
     path = engine_util_path(s->data_dir, MY_SECRET_FILE);
@@ -421,7 +432,7 @@ int mdb_follow(const struct engine_spec *s, struct err *e)
         goto out;
     }
     /* The semi-sync switch is read when the I/O thread connects. */
-    if (mdb_sync_live(m, s, false, e) < 0)
+    if (mdb_sync_live(m, s, e) < 0)
         goto out;
     esc = xmalloc(2 * strlen(secret) + 1);
     mysql_real_escape_string(m, esc, secret, (unsigned long)strlen(secret));
@@ -496,7 +507,7 @@ int mdb_promote(const struct engine_spec *s, struct err *e)
         if (mdb_exec(m, what, "STOP SLAVE", e) < 0 || mdb_exec(m, what, "RESET SLAVE ALL", e) < 0)
             goto out;
     }
-    if (mdb_sync_live(m, s, true, e) < 0 || mdb_exec(m, what, "SET GLOBAL read_only = OFF", e) < 0)
+    if (mdb_sync_live(m, s, e) < 0 || mdb_exec(m, what, "SET GLOBAL read_only = OFF", e) < 0)
         goto out;
     rc = 0;
 out:

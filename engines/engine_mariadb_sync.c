@@ -1,6 +1,6 @@
 /* MariaDB 10.11 driver, semi-synchronous replication applied to a running server (the "Sync"
  * notes of engine_mariadb_repl.c): the master side on a primary, the slave side on a replica,
- * and the arming of a new sync primary once a semi-sync replica is connected. */
+ * and the arming of a new sync primary once its own provisioning is done. */
 #include "engines/engine.h"
 
 #include <mysql.h>
@@ -14,6 +14,13 @@
 
 
 /* ---- semi-synchronous replication, live ---- */
+
+bool mdb_sync_master_on(const struct engine_spec *s)
+{
+    const struct engine_repl *r = s->repl;
+
+    return r && r->sync && r->role == ENGINE_ROLE_PRIMARY && r->n_replicas > 0;
+}
 
 bool mdb_sync_armed(const struct engine_spec *s)
 {
@@ -36,49 +43,15 @@ static int sync_arm(const struct engine_spec *s, struct err *e)
     return rc;
 }
 
-/* How many semi-sync replicas are connected (Rpl_semi_sync_master_clients); -1 with e set. */
-static long semi_sync_clients(MYSQL *m, struct err *e)
-{
-    static const char sql[] = "SHOW GLOBAL STATUS LIKE 'Rpl_semi_sync_master_clients'";
-    MYSQL_RES *res = NULL;
-    MYSQL_ROW row;
-    long n = -1;
-
-    if (mysql_real_query(m, sql, strlen(sql)) != 0 || !(res = mysql_store_result(m)) ||
-        !(row = mysql_fetch_row(res)) || !row[1])
-        err_set(e, ENGINE_E_UNAVAILABLE, "could not read Rpl_semi_sync_master_clients: %s",
-                mysql_error(m));
-    else
-        n = strtol(row[1], NULL, 10);
-    if (res)
-        mysql_free_result(res);
-    return n;
-}
-
-int mdb_sync_live(MYSQL *m, const struct engine_spec *s, bool promoting, struct err *e)
+int mdb_sync_live(MYSQL *m, const struct engine_spec *s, struct err *e)
 {
     const struct engine_repl *r = s->repl;
-    bool on = r->sync && r->role == ENGINE_ROLE_PRIMARY;
+    bool on = mdb_sync_master_on(s);
     const char *what = "set semi-synchronous replication";
     MYSQL_RES *res = NULL;
     MYSQL_ROW row;
-    bool slave_on, arm = false;
-    long clients;
+    bool slave_on;
     int rc = -1;
-
-    if (on && !promoting && !mdb_sync_armed(s)) {
-        /* a new sync primary: on once a semi-sync replica is there to acknowledge */
-        if ((clients = semi_sync_clients(m, e)) < 0)
-            return -1;
-        if (clients == 0) {
-            mdb_exec(m, what, "SET GLOBAL rpl_semi_sync_master_enabled = OFF", e);
-            return err_set(e, ENGINE_E_UNAVAILABLE,
-                           "semi-synchronous replication waits for a replica to connect");
-        }
-        arm = true;
-    } else if (on && promoting && !mdb_sync_armed(s)) {
-        arm = true;
-    }
 
     if (mdb_exec(m, what, "SET GLOBAL rpl_semi_sync_master_wait_point = AFTER_SYNC", e) < 0 ||
         mdb_exec(m, what, "SET GLOBAL rpl_semi_sync_master_wait_no_slave = ON", e) < 0 ||
@@ -89,7 +62,7 @@ int mdb_sync_live(MYSQL *m, const struct engine_spec *s, bool promoting, struct 
                     : "SET GLOBAL rpl_semi_sync_master_enabled = OFF",
                  e) < 0)
         goto out;
-    if (arm && sync_arm(s, e) < 0)
+    if (on && !mdb_sync_armed(s) && sync_arm(s, e) < 0)
         goto out;
     if (mysql_real_query(m, "SELECT @@global.rpl_semi_sync_slave_enabled",
                          strlen("SELECT @@global.rpl_semi_sync_slave_enabled")) != 0 ||
@@ -125,9 +98,9 @@ out:
 
 /* ---- a seed of a sync primary ---- */
 
-/* mariadb-backup's BACKUP STAGE BLOCK_COMMIT waits for the commits in progress, and a commit of a
- * sync primary waits (AFTER_SYNC: in the binary log, before the engine's commit) for a replica's
- * acknowledgement. When the primary has no other replica, the one being copied is the only one
+/* mariadb-backup's BACKUP STAGE BLOCK_COMMIT waits for the commits in progress (BLOCK_DDL for
+ * the DDL statements), and a commit of a sync primary waits (AFTER_SYNC: in the binary log,
+ * before the engine's commit) for a replica's acknowledgement. When the primary has no other replica, the one being copied is the only one
  * that could acknowledge them: both would wait for good. After the copy's stage has waited
  * UNBLOCK_AFTER_MS, the sessions waiting for an acknowledgement are killed: their clients see
  * the connection lost, never an acknowledgement, and their commits end in the engine, so they
@@ -141,7 +114,7 @@ int mdb_seed_source_unblock(const struct engine_spec *s, int *released, struct e
         "SELECT ID FROM information_schema.PROCESSLIST "
         "WHERE STATE = 'Waiting for semi-sync ACK from slave' AND EXISTS ("
         "SELECT 1 FROM information_schema.PROCESSLIST WHERE STATE = 'Waiting for backup lock' "
-        "AND INFO LIKE 'BACKUP STAGE BLOCK_COMMIT%' AND TIME_MS >= " UNBLOCK_AFTER_MS ")";
+        "AND INFO LIKE 'BACKUP STAGE %' AND TIME_MS >= " UNBLOCK_AFTER_MS ")";
     MYSQL *m;
     MYSQL_RES *res = NULL;
     MYSQL_ROW row;

@@ -541,3 +541,89 @@ def test_reset_password(rig, engine):
     logs = "\n".join([a.logs() for a in rig.agents] + rig.srv.lines)
     for pw in (new["password"], third):
         assert pw not in logs
+
+
+@pytest.mark.parametrize("rig", ["cgroup"], indirect=True)
+def test_new_mysql_sync_primary_waits_for_its_replica_from_the_start(rig):
+    """A new MariaDB sync primary has semi-synchronous replication on from the moment its agent
+    reports it running, before its replica is seeded: every write is then either in the copy
+    the replica is seeded from or acknowledged only by a replica. A write made while the copy
+    runs holds up its BACKUP STAGE, and the primary's agent ends that write's session after 2 s
+    (error 2013, never an acknowledgement; the write is in the copy). Before, the master side
+    came on only once a replica had connected, so writes between the copy and the connection
+    were acknowledged by nobody."""
+    body = expect(rig.client.post("/v1/instances", {
+        "name": uniq("db"), "engine": "mysql", "plan": rig.plan(), "replicas": 1, "sync": True}), 202)
+    iid, creds = body["id"], body["credentials"]
+
+    def primary_up():
+        i = rig.get(iid)
+        if i["status"] == "failed":
+            pytest.fail("instance failed: %s\n%s" % (i["status_reason"], rig.logs()))
+        ps = [m for m in running(i) if m["role"] == "primary" and m["status"] == "running"]
+        return (i, ps[0]) if ps else None
+
+    i, p = wait_until(primary_up, timeout=RUNNING_TIMEOUT, interval=0.05, what="the primary running")
+    replica_ran = any(m["status"] == "running" for m in replicas_of(i))
+    status_then = i["status"]
+    c = pymysql.connect(host=p["address"], port=p["port"], user=creds["username"],
+                        password=creds["password"], database=creds["database"], connect_timeout=10,
+                        read_timeout=120, autocommit=True)
+    with c.cursor() as cur:
+        cur.execute("SELECT @@global.rpl_semi_sync_master_enabled, @@global.rpl_semi_sync_master_wait_no_slave")
+        assert cur.fetchone() == (1, 1), "semi-sync not in force on a new sync primary (replica running: %s)" % replica_ran
+    outcome = {}
+
+    def write():
+        try:
+            with c.cursor() as cur:
+                cur.execute("CREATE TABLE t (id INT PRIMARY KEY)")
+                cur.execute("INSERT INTO t VALUES (1)")
+            outcome["acknowledged"] = True
+        except pymysql.err.OperationalError as e:
+            outcome["error"] = e.args[0]
+    t = threading.Thread(target=write, daemon=True)
+    t.start()
+    try:
+        inst = rig.wait(iid, ("running",), cond=lambda i: healthy(i, 1))
+    except BaseException:
+        print(rig.logs())
+        raise
+    t.join(60)
+    assert not t.is_alive(), "the write never ended\n%s" % rig.logs()
+    assert outcome.get("acknowledged") or outcome.get("error") == 2013, outcome
+    c.close()
+    rep = replicas_of(inst)[0]
+
+    def rows(m):
+        """The rows of t on member m (None: no table t)."""
+        r = pymysql.connect(host=m["address"], port=m["port"], user=creds["username"],
+                            password=creds["password"], database=creds["database"], connect_timeout=10)
+        try:
+            with r.cursor() as cur:
+                cur.execute("SHOW TABLES LIKE 't'")
+                if not cur.fetchall():
+                    return None
+                cur.execute("SELECT id FROM t ORDER BY id")
+                return [row[0] for row in cur.fetchall()]
+        finally:
+            r.close()
+    # what the primary committed, acknowledged or not, the replica has
+    on_primary = rows(p)
+    if outcome.get("acknowledged"):
+        assert on_primary == [1], on_primary
+    wait_until(lambda: rows(rep) == on_primary, timeout=30,
+               what="the replica holding what the primary committed (%r)" % (on_primary,))
+    # the next write is acknowledged by the streaming replica
+    c = pymysql.connect(host=p["address"], port=p["port"], user=creds["username"],
+                        password=creds["password"], database=creds["database"], connect_timeout=10,
+                        read_timeout=30, autocommit=True)
+    with c.cursor() as cur:
+        cur.execute("CREATE TABLE IF NOT EXISTS t (id INT PRIMARY KEY)")
+        cur.execute("INSERT INTO t VALUES (2)")
+    c.close()
+    print("new sync primary: when the primary was first seen running, the instance was %s and "
+          "its replica %s; the early write: %s" % (status_then, "running" if replica_ran else
+                                                   "not running", outcome))
+    expect(rig.client.delete("/v1/instances/" + iid), 202)
+    rig.wait(iid, ("deleted",))
