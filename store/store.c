@@ -85,10 +85,11 @@ PGconn *store_connect(const char *info)
 }
 
 /* Whether the store is known unreachable: a connection attempt or a statement failed after a
- * wait (RETRY_IF_BROKEN_MS or more: timed out, not refused or reset). Until a connection
- * attempt succeeds again, the sessions opened before are presumed dead (a statement on one
- * would wait tcp_user_timeout), one thread at a time tries a new session, at most once per
- * PROBE_GAP_MS after the last failure, and every other statement fails at once: requests
+ * wait (RETRY_IF_BROKEN_MS or more: timed out, not refused or reset; a session the server
+ * itself ended with an error, such as pg_terminate_backend(), does not count). Until a
+ * connection attempt succeeds again, the sessions opened before are presumed dead (a statement
+ * on one would wait tcp_user_timeout), one thread at a time tries a new session, at most once
+ * per PROBE_GAP_MS after the last failure, and every other statement fails at once: requests
  * queued on a server thread behind one that waited for a dead session would otherwise each
  * wait as long again. */
 #define PROBE_GAP_MS 1000
@@ -393,8 +394,9 @@ PGresult *store_exec(struct err *e, const char *sql, int nparams, const char *co
         res = PQexecPrepared(c->pg, name, nparams, params, NULL, NULL, 0);
         if (res && !conn_broken(c))
             return res;
+        if (!*store_sqlstate(res)) /* not ended by the server (an administrator's kill) */
+            reach_failed(sent);
         PQclear(res);
-        reach_failed(sent);
         /* The connection broke: retry once on a fresh connection when it broke at once (the
          * store restarted and reset it), not when it broke after a wait (the store is
          * unreachable: a new connection would only add connect_timeout before the 503), and
@@ -439,7 +441,8 @@ PGresult *store_exec_simple(struct err *e, const char *sql)
     if (res && PQresultStatus(res) == PGRES_COMMAND_OK)
         c->in_tx = PQtransactionStatus(c->pg) == PQTRANS_INTRANS;
     if (!res || conn_broken(c)) {
-        reach_failed(sent);
+        if (!*store_sqlstate(res))
+            reach_failed(sent);
         c->tx_broken = c->in_tx && strcmp(sql, "ROLLBACK") != 0 && strcmp(sql, "COMMIT") != 0;
         c->in_tx = false;
         PQclear(res);
