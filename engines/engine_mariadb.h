@@ -75,12 +75,12 @@ struct mdb_slave {
 
 /* SHOW SLAVE STATUS into st. */
 int mdb_slave_status(MYSQL *m, struct mdb_slave *st, struct err *e);
-
-/* ---- engine_mariadb_sync.c ---- */
-
 /* The replication account (CATALOG_REPL_USER with spec->repl's secret), written only when it
  * differs (a write of a sync primary waits for a replica). */
 int mdb_repl_account(MYSQL *m, const struct engine_spec *s, struct err *e);
+
+/* ---- engine_mariadb_sync.c ---- */
+
 /* Apply spec->repl's semi-synchronous settings to the running server (a replica whose
  * semi-sync switch changed restarts its I/O thread, which reads it when it connects); a
  * primary whose master side goes on is armed (mdb_sync_armed). */

@@ -100,12 +100,12 @@ out:
 
 /* mariadb-backup's BACKUP STAGE BLOCK_COMMIT waits for the commits in progress (BLOCK_DDL for
  * the DDL statements), and a commit of a sync primary waits (AFTER_SYNC: in the binary log,
- * before the engine's commit) for a replica's acknowledgement. When the primary has no other replica, the one being copied is the only one
- * that could acknowledge them: both would wait for good. After the copy's stage has waited
- * UNBLOCK_AFTER_MS, the sessions waiting for an acknowledgement are killed: their clients see
- * the connection lost, never an acknowledgement, and their commits end in the engine, so they
- * are in the copy. With another replica connected the waits end within moments by themselves
- * and nothing is killed. */
+ * before the engine's commit) for a replica's acknowledgement. When the primary has no other
+ * replica, the one being copied is the only one that could acknowledge them: both would wait
+ * for good. After the copy's stage has waited UNBLOCK_AFTER_MS, the sessions waiting for an
+ * acknowledgement are killed: their clients see the connection lost, never an acknowledgement,
+ * and their commits end in the engine, so they are in the copy. With another replica connected
+ * the waits end within moments by themselves and nothing is killed. */
 #define UNBLOCK_AFTER_MS "2000"
 
 int mdb_seed_source_unblock(const struct engine_spec *s, int *released, struct err *e)
