@@ -99,13 +99,16 @@ static bool probing;     /* under reach_lock */
 static int64_t unreachable_ms, failed_ms;
 
 /* A connection attempt or a statement that began at started failed: after a wait, the store
- * is unreachable; at once, it stays as it was known. */
-static void reach_failed(int64_t started)
+ * is unreachable; at once, it stays as it was known. prober: the attempt was the one probing
+ * an unreachable store (reach_may_connect()). */
+static void reach_failed(int64_t started, bool prober)
 {
     int64_t now = clock_now_ms();
     bool first;
 
     pthread_mutex_lock(&reach_lock);
+    if (prober)
+        probing = false;
     first = !unreachable && now - started >= RETRY_IF_BROKEN_MS;
     if (first) {
         __atomic_store_n(&unreachable, true, __ATOMIC_RELAXED);
@@ -205,12 +208,7 @@ static struct conn *conn_get(struct err *e)
                 PQerrorMessage(c->pg));
         PQfinish(c->pg);
         c->pg = NULL;
-        if (prober) {
-            pthread_mutex_lock(&reach_lock);
-            probing = false;
-            pthread_mutex_unlock(&reach_lock);
-        }
-        reach_failed(started);
+        reach_failed(started, prober);
         return NULL;
     }
     reach_connected(prober);
@@ -385,7 +383,7 @@ PGresult *store_exec(struct err *e, const char *sql, int nparams, const char *co
         i = prepared_index(c, sql, e);
         if (i < 0) {
             if (conn_broken(c))
-                reach_failed(sent);
+                reach_failed(sent, false);
             if (conn_broken(c) && attempt == 0 && clock_now_ms() - started < RETRY_IF_BROKEN_MS)
                 continue;
             return NULL;
@@ -395,7 +393,7 @@ PGresult *store_exec(struct err *e, const char *sql, int nparams, const char *co
         if (res && !conn_broken(c))
             return res;
         if (!*store_sqlstate(res)) /* not ended by the server (an administrator's kill) */
-            reach_failed(sent);
+            reach_failed(sent, false);
         PQclear(res);
         /* The connection broke: retry once on a fresh connection when it broke at once (the
          * store restarted and reset it), not when it broke after a wait (the store is
@@ -442,7 +440,7 @@ PGresult *store_exec_simple(struct err *e, const char *sql)
         c->in_tx = PQtransactionStatus(c->pg) == PQTRANS_INTRANS;
     if (!res || conn_broken(c)) {
         if (!*store_sqlstate(res))
-            reach_failed(sent);
+            reach_failed(sent, false);
         c->tx_broken = c->in_tx && strcmp(sql, "ROLLBACK") != 0 && strcmp(sql, "COMMIT") != 0;
         c->in_tx = false;
         PQclear(res);

@@ -597,15 +597,11 @@ def test_new_mysql_sync_primary_waits_for_its_replica_from_the_start(rig):
 
     def rows(m):
         """The rows of t on member m (None: no table t)."""
-        r = pymysql.connect(host=m["address"], port=m["port"], user=creds["username"],
-                            password=creds["password"], database=creds["database"], connect_timeout=10)
+        r = Client("mysql", *ep(m), creds)
         try:
-            with r.cursor() as cur:
-                cur.execute("SHOW TABLES LIKE 't'")
-                if not cur.fetchall():
-                    return None
-                cur.execute("SELECT id FROM t ORDER BY id")
-                return [row[0] for row in cur.fetchall()]
+            if not r.sql("SHOW TABLES LIKE 't'"):
+                return None
+            return [row[0] for row in r.sql("SELECT id FROM t ORDER BY id")]
         finally:
             r.close()
     # what the primary committed, acknowledged or not, the replica has
