@@ -211,9 +211,12 @@ def test_a_dbaasd_cut_off_from_the_store_stops_granting_leases():
         try:
             # B loads the host's key from the store and grants the whole ttl
             wait_until(lambda: renew()[1] == ttl, timeout=10, what="B grants the whole ttl")
+            # (B flushes every 200 ms, which the bound allows for whole; a flush a few ms late
+            # on a loaded machine shortens a grant by as much: 995 ms seen in CI)
             for _ in range(5):
                 time.sleep(0.1)
-                assert renew()[1] == ttl
+                g = renew()[1]
+                assert g is not None and ttl - 100 <= g <= ttl, g
             sql(admin, "ALTER ROLE dbaas_b NOLOGIN")
             sql(admin, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = 'dbaas_b'")
             t_cut = time.monotonic()
