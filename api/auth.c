@@ -43,7 +43,7 @@ static const char sql_host_token_switch[] =
 #define HOST_SLOTS 32768
 struct host_slot {
     struct principal who; /* who.token_hash[0] == 0: empty */
-    uint64_t gen;         /* notify_generation() before the row was read */
+    uint64_t gen;         /* notify_generation() before the row was read (control/notify.h) */
     int64_t at_ms;        /* when it was read */
 };
 static struct host_slot *host_slots;
@@ -62,21 +62,25 @@ static size_t host_slot_of(const char *hash)
 static bool host_cached(const char *hash, struct principal *who)
 {
     int64_t now = clock_now_ms();
-    uint64_t gen = notify_generation();
+    struct host_slot copy;
     const struct host_slot *s;
     bool hit = false;
 
     pthread_mutex_lock(&host_lock);
     if (host_slots) {
         s = &host_slots[host_slot_of(hash)];
-        if (strcmp(s->who.token_hash, hash) == 0 && s->gen == gen && now >= s->at_ms &&
+        if (strcmp(s->who.token_hash, hash) == 0 && now >= s->at_ms &&
             now - s->at_ms < AUTH_HOST_CACHE_MS) {
-            *who = s->who;
+            copy = *s;
             hit = true;
         }
     }
     pthread_mutex_unlock(&host_lock);
-    return hit;
+    /* and no change of the host was notified since the read */
+    if (!hit || notify_host_generation(strtoll(copy.who.host_id, NULL, 10)) > copy.gen)
+        return false;
+    *who = copy.who;
+    return true;
 }
 
 static void host_remember(const struct principal *who, uint64_t gen, int64_t at_ms)

@@ -1,8 +1,8 @@
 /* Identity: who calls the API (a role and, for tenants and hosts, which one) from the bearer
  * token, whose SHA-256 is looked up in the store. A host token's row is kept in memory for at
- * most AUTH_HOST_CACHE_MS while no change was notified (control/notify.h): every change that
- * a host's row answers (its deletion, its state, its desired members) bumps the notification
- * generation, in every dbaasd on the store. */
+ * most AUTH_HOST_CACHE_MS while no change of the host was notified (control/notify.h): a change
+ * of what a host's row answers bumps that host (its desired members) or every host (its
+ * deletion, its state, its token), in every dbaasd on the store. */
 #ifndef API_AUTH_H
 #define API_AUTH_H
 

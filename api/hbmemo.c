@@ -184,14 +184,14 @@ void hbmemo_done(int64_t host_id, const struct hbmemo_plan *plan, int64_t now_ms
     pthread_mutex_unlock(&lock);
 }
 
-char *hbmemo_desired_get(int64_t host_id, uint64_t seen, const char *hash, int64_t now_ms)
+char *hbmemo_desired_get(int64_t host_id, uint64_t changed, const char *hash, int64_t now_ms)
 {
     const struct memo *mo;
     char *text = NULL;
 
     pthread_mutex_lock(&lock);
     mo = find(host_id);
-    if (mo && mo->desired && mo->desired_seen == seen && strcmp(mo->desired_hash, hash) == 0 &&
+    if (mo && mo->desired && changed <= mo->desired_seen && strcmp(mo->desired_hash, hash) == 0 &&
         now_ms - mo->desired_ms < HBMEMO_DESIRED_MS && now_ms >= mo->desired_ms)
         text = xstrdup(mo->desired);
     pthread_mutex_unlock(&lock);

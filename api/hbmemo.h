@@ -16,10 +16,10 @@
 /* The host's row (hosts.last_heartbeat, agent) is written at least this often (ms). */
 #define HBMEMO_HOST_MS 60000
 /* A host's desired members read from the store answer its heartbeats for at most this long
- * (ms) while no change was notified. Every change notifies every dbaasd on the store, and a
- * listener that reconnects wakes everything (control/notify.h), so this only bounds how long
- * a notification lost some other way goes unseen; 15 s keeps the store's share of 10,000 idle
- * hosts' heartbeats small (docs/benchmarks.md, bench-heartbeat). */
+ * (ms) while no change of the host was notified. Every change notifies every dbaasd on the
+ * store, and a listener that reconnects wakes everything (control/notify.h), so this only
+ * bounds how long a notification lost some other way goes unseen; 15 s keeps the store's share
+ * of 10,000 idle hosts' heartbeats small (docs/benchmarks.md, bench-heartbeat). */
 #define HBMEMO_DESIRED_MS 15000
 
 struct hbmemo_plan {
@@ -43,13 +43,13 @@ void hbmemo_plan(int64_t host_id, const char *agent_text, json_t *members, bool 
                  int64_t now_ms, struct hbmemo_plan *plan);
 /* The writes of plan succeeded at now_ms: remember them. */
 void hbmemo_done(int64_t host_id, const struct hbmemo_plan *plan, int64_t now_ms);
-/* The desired members of host_id as read from the store when the notify generation was seen
- * (control/notify.h: it grows after every change of anyone's desired members) and hashed to
- * hash, read less than HBMEMO_DESIRED_MS before now_ms: a copy (it holds secrets: wipe it,
- * then free it), or NULL. */
-char *hbmemo_desired_get(int64_t host_id, uint64_t seen, const char *hash, int64_t now_ms);
-/* Remember text (the desired members hashing to hash) as read at now_ms with seen current
- * before the read. */
+/* The desired members of host_id as read from the store at a notify generation seen
+ * (control/notify.h) and hashed to hash, read less than HBMEMO_DESIRED_MS before now_ms, when
+ * changed, the host's notify generation now, is not past seen (no change of the host was
+ * notified since): a copy (it holds secrets: wipe it, then free it), or NULL. */
+char *hbmemo_desired_get(int64_t host_id, uint64_t changed, const char *hash, int64_t now_ms);
+/* Remember text (the desired members hashing to hash) as read at now_ms, seen being the notify
+ * generation taken before the read. */
 void hbmemo_desired_put(int64_t host_id, uint64_t seen, const char *hash, const char *text,
                         int64_t now_ms);
 /* Forget host_id (its writes failed: the next heartbeat writes everything). */

@@ -113,12 +113,13 @@ static const char sql_release[] =
     "  WHERE m.id = r." HB_F_ID " AND m.host_id = $1::bigint"
     " AND m.desired = '" HB_DESIRED_DELETED "'"
     "  AND r." HB_F_STATE " = '" HB_STATE_DELETED "'"
-    " RETURNING m.cpu_millis, m.memory_mb, m.disk_mb),"
+    " RETURNING m.cpu_millis, m.memory_mb, m.disk_mb, m.instance_id),"
     " s AS (SELECT coalesce(sum(cpu_millis), 0) AS c, coalesce(sum(memory_mb), 0) AS m,"
-    "  coalesce(sum(disk_mb), 0) AS d, count(*) AS n FROM d)"
+    "  coalesce(sum(disk_mb), 0) AS d, count(*) AS n,"
+    "  array_agg(DISTINCT instance_id)::text AS i FROM d)"
     " UPDATE hosts SET alloc_cpu_millis = alloc_cpu_millis - s.c,"
     " alloc_memory_mb = alloc_memory_mb - s.m, alloc_disk_mb = alloc_disk_mb - s.d"
-    " FROM s WHERE hosts.id = $1::bigint AND s.n > 0 RETURNING s.n";
+    " FROM s WHERE hosts.id = $1::bigint AND s.n > 0 RETURNING s.n, s.i";
 /* Each instance with a member on this host, as its members show it: 2 every member meant to
  * run is current, 3 the primary runs, 4 the primary failed, 5 the failed members' errors,
  * 6 a restart is pending, 7 the status_reason now, 8 what is wrong with the replicas (the first
@@ -309,7 +310,7 @@ static int ensure_secrets(struct req *r)
         if (!u) {
             rc = -1;
         } else if (store_ok(u)) {
-            notify_bump(); /* the instance's other hosts get it at once too */
+            notify_bump_instance(PQgetvalue(res, i, 0)); /* its other hosts get it at once too */
         } else {
             /* Never the store's message here: it may quote the row. */
             log_error("event=sql_error method=%s path=%s sqlstate=%s what=\"replication secret\"",
@@ -415,24 +416,25 @@ static void reply_desired(struct req *r, const char *text, const char *hash, lon
 /* The fast path: when the desired members hash to what the store says was answered last (the
  * host row as the token check read it, or read again after a wake-up), answer or park without a
  * transaction, a lock or a write; and without reading them again when this host's last read is
- * recent and no change was notified since (api/hbmemo.h). 1 when answered or parked, 0 when the
- * locked path must run, -1 after replying an error. */
+ * recent and no change of this host was notified since (api/hbmemo.h). seen: the notify
+ * generation taken before anything was read. 1 when answered or parked, 0 when the locked path
+ * must run, -1 after replying an error. */
 static int answer_unchanged(struct req *r, uint64_t seen, bool may_park)
 {
     char *text = NULL, hash[65];
     int64_t host_id = strtoll(r->who.host_id, NULL, 10);
+    uint64_t changed = notify_host_generation(host_id);
     PGresult *res;
 
     if (r->resumed && r->park_secret) {
-        if (seen == r->park_gen) {
-            /* The wait is over and nothing changed in this process since the members were
-             * read: the answer read then (another dbaasd's change shows at the next
-             * heartbeat). */
+        if (changed <= r->park_gen) {
+            /* The wait is over and nothing was notified for this host since the members were
+             * read: the answer read then. */
             reply_desired(r, r->park_secret, r->park_hash, r->park_value);
             xfree_secret(&r->park_secret);
             return 1;
         }
-        /* Woken by a change (of any host): read the members again; if they still hash to what
+        /* Woken by a change of this host: read the members again; if they still hash to what
          * was parked, that hash's generation stands and the poll parks again. */
         snprintf(r->who.host_desired_hash, sizeof(r->who.host_desired_hash), "%s", r->park_hash);
         r->who.host_desired_gen = r->park_value;
@@ -449,7 +451,7 @@ static int answer_unchanged(struct req *r, uint64_t seen, bool may_park)
     if (!r->who.host_desired_hash[0])
         return 0;
     /* Read less than HBMEMO_DESIRED_MS ago and nothing notified since: the same answer. */
-    text = hbmemo_desired_get(host_id, seen, r->who.host_desired_hash, clock_now_ms());
+    text = hbmemo_desired_get(host_id, changed, r->who.host_desired_hash, clock_now_ms());
     if (text) {
         snprintf(hash, sizeof(hash), "%s", r->who.host_desired_hash);
     } else {
@@ -468,7 +470,7 @@ static int answer_unchanged(struct req *r, uint64_t seen, bool may_park)
     if (may_park && strcmp(r->park_hash, hash) == 0) {
         r->park_secret = text; /* wiped and freed with the request */
         r->park_value = r->who.host_desired_gen;
-        http_park(r, seen, r->park_deadline_ms);
+        http_park(r, host_id, seen, r->park_deadline_ms);
         return 1;
     }
     reply_desired(r, text, hash, r->who.host_desired_gen);
@@ -493,7 +495,7 @@ static void answer_desired(struct req *r)
         return;
     if (gen == 0) {
         xfree_secret(&text);
-        http_park(r, seen, r->park_deadline_ms);
+        http_park(r, strtoll(r->who.host_id, NULL, 10), seen, r->park_deadline_ms);
         return;
     }
     reply_desired(r, text, hash, gen);
@@ -585,7 +587,9 @@ static int write_report(struct req *r, const struct hbmemo_plan *plan, const cha
             goto out;
         if (PQntuples(res) > 0) {
             kick = true; /* capacity was freed */
-            notify_bump(); /* this host's desired members changed (api/hbmemo.h keeps them) */
+            /* this host's desired members changed (api/hbmemo.h keeps them), and their
+             * instances' other members' may have */
+            notify_bump_instances(PQgetvalue(res, 0, 1), strtoll(r->who.host_id, NULL, 10));
         }
         PQclear(res);
         res = NULL;

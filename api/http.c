@@ -43,7 +43,8 @@ static volatile int in_flight;
 /* Parked long polls, resumed by the parker thread. */
 static pthread_mutex_t park_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct req *parked;
-static int nparked; /* the length of the parked list */
+static int nparked;                /* the length of the parked list */
+static unsigned long long wakeups; /* parked requests woken by a bump, under park_lock */
 static pthread_t parker_thread;
 static bool parker_running;
 static volatile bool stopping;
@@ -125,6 +126,16 @@ const char *http_header(struct req *r, const char *name)
     return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
 }
 
+unsigned long long http_long_poll_wakeups(void)
+{
+    unsigned long long n;
+
+    pthread_mutex_lock(&park_lock);
+    n = wakeups;
+    pthread_mutex_unlock(&park_lock);
+    return n;
+}
+
 int http_parked_count(void)
 {
     int n;
@@ -135,9 +146,10 @@ int http_parked_count(void)
     return n;
 }
 
-void http_park(struct req *r, uint64_t gen, int64_t deadline_ms)
+void http_park(struct req *r, int64_t host_id, uint64_t gen, int64_t deadline_ms)
 {
     r->park = true;
+    r->park_host = host_id;
     r->park_gen = gen;
     r->park_deadline_ms = deadline_ms;
 }
@@ -236,11 +248,13 @@ static void watch_busy(struct MHD_Connection *conn, bool busy)
     pthread_mutex_unlock(&watch_lock);
 }
 
-/* Wake the parked requests whose generation moved or whose deadline passed (all of them when
- * stopping); wakes at once on notify_bump(), and at least every 100 ms for deadlines. */
+/* Wake the parked requests that a bump concerned (their host's generation moved past the one
+ * they read at) or whose deadline passed (all of them when stopping); wakes at once on a bump,
+ * and at least every 100 ms for deadlines. Only the requests parked since its last look are
+ * looked at when no bump came. */
 static void *parker(void *arg)
 {
-    uint64_t seen = notify_generation();
+    uint64_t seen = notify_generation(), looked = 0;
     int64_t next_cut_ms = 0;
 
     (void)arg;
@@ -248,7 +262,7 @@ static void *parker(void *arg)
         struct req **pp, *r;
         int64_t now;
         uint64_t g = notify_wait(seen, 100);
-        bool done = stopping;
+        bool done = stopping, moved = g != looked;
 
         seen = g;
         now = clock_now_ms();
@@ -257,8 +271,15 @@ static void *parker(void *arg)
             next_cut_ms = now + 250;
         }
         pthread_mutex_lock(&park_lock);
+        looked = g;
         for (pp = &parked; (r = *pp) != NULL;) {
-            if (done || r->park_gen != g || now >= r->park_deadline_ms) {
+            bool bumped =
+                (moved || r->park_fresh) && notify_host_generation(r->park_host) > r->park_gen;
+
+            r->park_fresh = false;
+            if (done || bumped || now >= r->park_deadline_ms) {
+                if (bumped)
+                    wakeups++;
                 nparked--;
                 *pp = r->park_next;
                 r->park_next = NULL;
@@ -462,6 +483,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         pthread_mutex_lock(&park_lock);
         if (!park_closed) {
             MHD_suspend_connection(conn);
+            r->park_fresh = true;
             r->park_next = parked;
             parked = r;
             nparked++;

@@ -37,7 +37,9 @@ struct req {
     bool park;    /* set by http_park: park instead of replying */
     bool resume;  /* set by the parker: the next call resumes */
     bool resumed; /* this run of the handler is a resumption */
-    uint64_t park_gen;
+    uint64_t park_gen; /* the notify generation the handler read at */
+    int64_t park_host; /* the host whose changes wake it (0: any change) */
+    bool park_fresh;   /* parked since the parker's last look */
     int64_t park_deadline_ms;
     char park_hash[65];   /* handler state kept across resumptions */
     long long park_value; /* the same: a number (the heartbeat's generation) */
@@ -63,13 +65,16 @@ const char *http_query(struct req *r, const char *key);
 const char *http_header(struct req *r, const char *name);
 
 /* Long poll: instead of replying, a handler may park the request, which then holds no thread,
- * until notify_bump() moves the generation past gen or deadline_ms (monotonic) passes; then the
- * handler runs again with r->resumed set and answers (or parks again). */
-void http_park(struct req *r, uint64_t gen, int64_t deadline_ms);
+ * until a bump that concerns host_id (any bump when 0; control/notify.h) moves its generation
+ * past gen, or deadline_ms (monotonic) passes; then the handler runs again with r->resumed set
+ * and answers (or parks again). */
+void http_park(struct req *r, int64_t host_id, uint64_t gen, int64_t deadline_ms);
 /* Whether the server is stopping (parked requests must answer now). */
 bool http_stopping(void);
 /* How many requests are parked now (a gauge for /metrics). */
 int http_parked_count(void);
+/* How many parked requests a bump that concerned them woke, since the start (a counter). */
+unsigned long long http_long_poll_wakeups(void);
 
 /* The listener's settings (dbaasd's options). */
 struct http_options {

@@ -92,8 +92,8 @@ static int idempotent_replay(struct req *r, const char *tenant_id, const char *k
  * stays parked. */
 static void create_answer(struct req *r)
 {
+    uint64_t seen = notify_generation(); /* before the read: a change after it wakes the poll */
     PGresult *res = dbq_ok(r, sql_instance_new, r->park_hash);
-    uint64_t seen = notify_generation();
     json_t *inst;
 
     if (!res)
@@ -106,7 +106,7 @@ static void create_answer(struct req *r)
     if (strcmp(PQgetvalue(res, 0, 7), "pending") == 0 && clock_now_ms() < r->park_deadline_ms &&
         !http_stopping()) {
         PQclear(res);
-        http_park(r, seen, r->park_deadline_ms);
+        http_park(r, 0, seen, r->park_deadline_ms);
         return;
     }
     inst = instview_json(res, 0);

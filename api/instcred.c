@@ -50,6 +50,7 @@ static const char sql_cred_applied[] =
 /* The reply once applied or the wait is over; parks again (a short poll) meanwhile. */
 static void reset_answer(struct req *r)
 {
+    uint64_t seen = notify_generation(); /* before the read: a change after it wakes the poll */
     PGresult *res = dbq_ok(r, sql_cred_applied, r->park_hash);
     int64_t now = clock_now_ms();
     bool applied;
@@ -65,7 +66,7 @@ static void reset_answer(struct req *r)
     applied = PQgetvalue(res, 0, PQnfields(res) - 1)[0] == 't';
     if (!applied && now < r->park_value && !http_stopping()) {
         PQclear(res);
-        http_park(r, notify_generation(),
+        http_park(r, 0, seen,
                   now + RESET_POLL_MS < r->park_value ? now + RESET_POLL_MS : r->park_value);
         return;
     }
@@ -123,7 +124,7 @@ void h_instance_reset_password(struct req *r)
         goto out;
     }
     log_info("event=password_reset instance=%s members=%s", id, PQgetvalue(res, 0, 1));
-    notify_bump();
+    notify_bump_instance(PQgetvalue(res, 0, 0));
     snprintf(r->park_hash, sizeof(r->park_hash), "%.36s", id); /* a valid UUID */
     r->park_secret = password;
     password = NULL;

@@ -318,7 +318,7 @@ void h_instance_resize(struct req *r)
     if (dbq_commit(r) < 0)
         return;
     instview_reply(r, 202, id);
-    notify_bump();
+    notify_bump_instance(id);
     if (pending_replicas)
         reconcile_kick();
     return;

@@ -109,6 +109,12 @@ void metrics_render(struct buf *out)
                "dbaas_parked_requests %d\n",
                http_parked_count());
     buf_printf(out,
+               "# HELP dbaas_long_poll_wakeups_total Parked long polls woken early by a change "
+               "that concerned them (their host's, or any for a create's answer).\n"
+               "# TYPE dbaas_long_poll_wakeups_total counter\n"
+               "dbaas_long_poll_wakeups_total %llu\n",
+               http_long_poll_wakeups());
+    buf_printf(out,
                "# HELP dbaas_http_request_timeouts_total Connections closed because a whole "
                "request did not come within the request timeout.\n"
                "# TYPE dbaas_http_request_timeouts_total counter\n"

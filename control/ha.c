@@ -657,7 +657,8 @@ static void run_instance(struct loop *l, struct inst *in, int64_t now)
         members_text(in, seen, sizeof(seen));
         log_info("event=ha_step instance=%s op=%s target=%" PRId64 " reason=\"%s\" members=\"%s\"",
                  in->id, op_name(s.op), s.target, s.reason, seen);
-        notify_bump(); /* fences and roles may have changed: parked agents get them now */
+        /* fences and roles may have changed: the instance's agents get them now */
+        notify_bump_instance(in->id);
         if (!in->fl.active)
             return;
         in->fl.state_ms = 0;

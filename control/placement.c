@@ -361,7 +361,7 @@ static int commit_members(const struct view *v, const struct place_config *cfg,
         goto fail;
     PQclear(res);
     log_info("event=placed instance=%s members=\"%s\"", job->instance_id, buf_str(&where));
-    notify_bump();
+    notify_bump_instance(job->instance_id);
     buf_free(&where);
     return 1;
 fail:

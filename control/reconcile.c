@@ -17,6 +17,7 @@
 #include "control/leader.h"
 #include "control/notify.h"
 #include "control/placement.h"
+#include "lib/buf.h"
 #include "lib/clock.h"
 #include "lib/log.h"
 #include "lib/xalloc.h"
@@ -50,12 +51,12 @@ static const char sql_retire[] =
     "UPDATE members o SET desired = 'deleted', spec_version = o.spec_version + 1"
     " FROM members n, hosts h WHERE n.replaces = o.id AND h.id = o.host_id"
     " AND o.desired = 'running' AND (n.observed = 'running' OR h.state = 'unreachable')"
-    " AND $1::text IS NOT NULL RETURNING o.id";
+    " AND $1::text IS NOT NULL RETURNING o.instance_id";
 /* Members of instances being deleted are to be deleted by their agents. */
 static const char sql_delete_members[] =
     "UPDATE members m SET desired = 'deleted', spec_version = m.spec_version + 1"
     " FROM instances i WHERE i.id = m.instance_id AND i.status = 'deleting'"
-    " AND m.desired <> 'deleted' AND $1::text IS NOT NULL RETURNING m.id";
+    " AND m.desired <> 'deleted' AND $1::text IS NOT NULL RETURNING m.instance_id";
 
 /* An instance whose members are all gone is deleted: its usage goes back to the tenant, and its
  * replication secret is forgotten. */
@@ -79,11 +80,12 @@ static const char sql_finalize[] =
 static const char sql_expire_keys[] =
     "DELETE FROM idempotency_keys WHERE created_at < now() - $1::interval";
 
-/* Run a statement whose rows are events or changed ids; returns the row count, -1 on error. */
-static int run(const char *sql, const char *what, struct err *e)
+/* Run a statement whose rows are events or changed ids; returns the row count, -1 on error.
+ * ids, when not NULL, gets the rows' first column appended, each followed by a comma. */
+static int run(const char *sql, const char *what, struct buf *ids, struct err *e)
 {
     PGresult *res = store_exec(e, sql, 1, (const char *const[]){"system"});
-    int n;
+    int i, n;
 
     if (!res)
         return -1;
@@ -93,6 +95,8 @@ static int run(const char *sql, const char *what, struct err *e)
         return -1;
     }
     n = PQntuples(res);
+    for (i = 0; ids && i < n; i++)
+        buf_printf(ids, "%s,", PQgetvalue(res, i, 0));
     PQclear(res);
     return n;
 }
@@ -103,18 +107,24 @@ int reconcile_once(struct err *e)
     int n = -1;
 
     int unreachable, retired, deleted;
+    struct buf ids = BUF_INIT;
 
-    unreachable = run(sql_liveness, "check host liveness", e);
+    unreachable = run(sql_liveness, "check host liveness", NULL, e);
     if (unreachable < 0)
         return -1;
     if (unreachable > 0)
         notify_bump(); /* a host's state moved: its token's cached row (api/auth.h) with it */
-    retired = run(sql_retire, "retire replaced members", e);
-    deleted = retired < 0 ? -1 : run(sql_delete_members, "delete members", e);
+    /* the instances whose members are let go: an array literal of their ids */
+    buf_append(&ids, "{", 1);
+    retired = run(sql_retire, "retire replaced members", &ids, e);
+    deleted = retired < 0 ? -1 : run(sql_delete_members, "delete members", &ids, e);
+    if (deleted > 0 || retired > 0) {
+        ids.data[ids.len - 1] = '}'; /* the last comma */
+        notify_bump_instances(buf_str(&ids), 0);
+    }
+    buf_free(&ids);
     if (deleted < 0)
         return -1;
-    if (retired > 0 || deleted > 0)
-        notify_bump();
     if (placement_pass(e) < 0)
         return -1;
     res = store_exec(e, sql_finalize, 1, (const char *const[]){"1"});

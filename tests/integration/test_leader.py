@@ -137,38 +137,57 @@ def test_second_leads_when_the_leader_freezes(pair):
 
 
 def test_a_change_made_through_one_dbaasd_wakes_agents_parked_on_another(pair):
+    """Four agents long-poll B; an instance created through A is placed on one of their hosts:
+    that agent's poll answers at once, and the notification names its host only, so B wakes
+    that poll alone, not all four."""
     a, b, _ = pair
-    env_a = Env(a)
+    env_a, env_b = Env(a), Env(b)
     try:
-        host = expect(env_a.op.post("/v1/hosts", {
-            "name": uniq("h"), "address": "127.0.0.2", "zone": "z1", "cpu_millis": 1000,
-            "memory_mb": 1024, "disk_mb": 10000, "engines": ["redis"]}), 201)
+        hosts = [expect(env_a.op.post("/v1/hosts", {
+            "name": uniq("h"), "address": "127.0.0.%d" % (i + 2), "zone": "z1",
+            "cpu_millis": 1000, "memory_mb": 1024, "disk_mb": 10000, "engines": ["redis"]}), 201)
+            for i in range(4)]
         url = b.url + "/v1/agent/heartbeat"
-        auth = {"Authorization": "Bearer " + host["token"]}
-        first = requests.post(url, json={"members": []}, headers=auth, timeout=30)
-        assert first.status_code == 200, first.text
-        seen = first.json()["desired_hash"]
-        answer = {}
+        answers = {}
 
-        def poll():
+        def beat(h, body):
+            r = requests.post(url, json=body, headers={"Authorization": "Bearer " + h["token"]},
+                              timeout=30)
+            assert r.status_code == 200, r.text
+            return r.json()
+
+        seen = {h["name"]: beat(h, {"members": []})["desired_hash"] for h in hosts}
+
+        def poll(h):
             t0 = time.monotonic()
-            r = requests.post(url, json={"members": [], "desired_hash": seen, "wait_ms": 5000},
-                              headers=auth, timeout=30)
-            answer["r"], answer["s"] = r, time.monotonic() - t0
+            answers[h["name"]] = (beat(h, {"members": [], "desired_hash": seen[h["name"]],
+                                           "wait_ms": 5000}), time.monotonic() - t0)
 
-        t = threading.Thread(target=poll)
-        t.start()
-        # the create goes to A (the leader places it); the agent waits on B
+        threads = [threading.Thread(target=poll, args=(h,)) for h in hosts]
+        for t in threads:
+            t.start()
+        wait_until(lambda: _metric(env_b, "dbaas_parked_requests") == 4, 10, what="four polls parked")
+        before = _metric(env_b, "dbaas_long_poll_wakeups_total")
+        # the create goes to A (the leader places it); the agents wait on B
         _, tok = env_a.mk_tenant()
         plan = env_a.mk_plan(cpu_millis=100, memory_mb=64, disk_mb=64)
         env_a.mk_instance(tok, plan, engine="redis")
-        t.join(30)
-        r = answer["r"]
-        assert r.status_code == 200, r.text
-        assert r.json()["members"], "the parked answer carries the new member"
-        assert answer["s"] < 2.5, "the change reached B's parked agent only after %.2f s" % answer["s"]
+        for t in threads:
+            t.join(30)
+        woken = [(a_, s_) for a_, s_ in answers.values() if a_["members"]]
+        assert len(woken) == 1, answers
+        assert woken[0][1] < 2.5, "the change reached B's parked agent only after %.2f s" % woken[0][1]
+        woke = _metric(env_b, "dbaas_long_poll_wakeups_total") - before
+        assert 1 <= woke <= 2, "B woke %d polls for a change of one host" % woke
     finally:
         env_a.close()
+        env_b.close()
+
+
+def _metric(env, name):
+    r = env.op.get("/metrics")
+    assert r.status_code == 200, r.text
+    return int(next(l for l in r.text.splitlines() if l.startswith(name + " ")).split()[1])
 
 
 def test_a_dbaasd_cut_off_from_the_store_stops_granting_leases():

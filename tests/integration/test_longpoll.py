@@ -2,7 +2,8 @@
 
 dbaasd runs here with two HTTP worker threads; twenty agents long-poll at once (each waits up to
 three seconds for its desired members to change). The API must keep answering other requests
-at once, and a placement must reach the waiting agent at once, not when its wait ends.
+at once, and a placement must reach the waiting agent at once, not when its wait ends; and only
+that agent's poll is woken (a bump concerns the hosts of the instance changed, not all 20).
 """
 
 import threading
@@ -54,9 +55,14 @@ def test_long_polls_hold_no_thread_and_wake_on_change():
         # a placement wakes the agent of the chosen host before its wait ends
         _, tok = env.mk_tenant()
         plan = env.mk_plan(cpu_millis=100, memory_mb=64, disk_mb=64)
+        before = _wakeups(env)
         env.client(tok).post("/v1/instances", {"name": uniq("db"), "engine": "redis", "plan": plan})
         for t in threads:
             t.join(30)
+        # the chosen host's poll, and the create's own answer waiting for its placement: a few
+        # wake-ups, not one per parked poll per change (the 20 polls would make 20 at least)
+        woke = _wakeups(env) - before
+        assert 1 <= woke <= 4, woke
         woken = [(name, a) for name, a in answers.items() if a[0]["members"]]
         assert len(woken) == 1, [n for n, _ in woken]
         name, (ans, elapsed) = woken[0]
@@ -112,6 +118,14 @@ def test_sigterm_answers_parked_long_polls_and_exits_cleanly():
     finally:
         env.close()
         srv.close()
+
+
+def _wakeups(env):
+    r = env.op.get("/metrics")
+    assert r.status_code == 200, r.text
+    text = r.text
+    return int(next(l for l in text.splitlines()
+                    if l.startswith("dbaas_long_poll_wakeups_total ")).split()[1])
 
 
 def _parked(env):
