@@ -67,6 +67,17 @@ static pthread_mutex_t watch_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct conn_watch *watched;           /* under watch_lock */
 static unsigned long long request_timeouts; /* connections cut, under watch_lock */
 static int64_t request_timeout_ms = (int64_t)HTTP_REQUEST_TIMEOUT_S * 1000;
+/* The connection limit (--max-conns): a connection that opens when this many are open and not
+ * cut evicts the oldest of them that has no whole request (an idle keep-alive connection, a
+ * request still coming in), so that clients holding connections without requests cannot keep
+ * the others out, from however many addresses. libmicrohttpd's own limit is EVICT_HEADROOM
+ * more, for the moments between an accept and its eviction and for when every connection is
+ * busy; beyond it, connections wait in the listen queue. Under watch_lock. */
+#define EVICT_HEADROOM 64
+static unsigned conn_limit;
+static unsigned conns_live;          /* watched and not cut */
+static unsigned long long evictions; /* connections evicted */
+static unsigned evictions_unlogged;  /* since the last log line */
 
 void http_reply_json(struct req *r, unsigned status, json_t *body)
 {
@@ -168,19 +179,56 @@ static void cut_late_connections(int64_t now)
     struct conn_watch *w;
     int n = 0;
 
+    unsigned evicted;
+
     pthread_mutex_lock(&watch_lock);
     for (w = watched; w; w = w->next) {
         if (w->busy || w->cut || w->fd < 0 || now - w->since_ms < request_timeout_ms)
             continue;
         shutdown(w->fd, SHUT_RDWR);
         w->cut = true;
+        conns_live--;
         n++;
     }
     request_timeouts += (unsigned long long)n;
+    evicted = evictions_unlogged;
+    evictions_unlogged = 0;
     pthread_mutex_unlock(&watch_lock);
     if (n > 0)
         log_info("event=http_request_timeout connections=%d timeout_ms=%lld", n,
                  (long long)request_timeout_ms);
+    if (evicted > 0)
+        log_info("event=http_connections_evicted connections=%u limit=%u", evicted, conn_limit);
+}
+
+/* Under watch_lock, a connection just opened over the limit: shut down the oldest connection
+ * without a whole request, other than the new one w. Whether one was. */
+static bool evict_oldest(const struct conn_watch *w)
+{
+    struct conn_watch *v, *oldest = NULL;
+
+    for (v = watched; v; v = v->next)
+        if (v != w && !v->busy && !v->cut && v->fd >= 0 &&
+            (!oldest || v->since_ms < oldest->since_ms))
+            oldest = v;
+    if (!oldest)
+        return false;
+    shutdown(oldest->fd, SHUT_RDWR);
+    oldest->cut = true;
+    conns_live--;
+    evictions++;
+    evictions_unlogged++;
+    return true;
+}
+
+unsigned long long http_evictions(void)
+{
+    unsigned long long n;
+
+    pthread_mutex_lock(&watch_lock);
+    n = evictions;
+    pthread_mutex_unlock(&watch_lock);
+    return n;
 }
 
 unsigned long long http_request_timeouts(void)
@@ -213,6 +261,8 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
         if (watched)
             watched->prev = w;
         watched = w;
+        if (++conns_live > conn_limit)
+            evict_oldest(w);
         pthread_mutex_unlock(&watch_lock);
         *socket_context = w;
         return;
@@ -220,6 +270,8 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
     if (!(w = *socket_context))
         return;
     pthread_mutex_lock(&watch_lock);
+    if (!w->cut)
+        conns_live--;
     if (w->prev)
         w->prev->next = w->next;
     else
@@ -604,12 +656,16 @@ int http_start(const char *addr, const struct http_options *o, struct err *e)
         return err_set(e, API_E_INVALID, "invalid IPv4 address \"%s\" in listen address", host);
 
     /* Every agent holds a long poll open: as many connections as descriptors allow (main()
-     * raised the limit), keeping some for the store and the files. */
+     * raised the limit), keeping some for the store and the files, and libmicrohttpd's
+     * EVICT_HEADROOM. */
     if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur != RLIM_INFINITY &&
-        nofile.rlim_cur > 4000 + 512)
-        limit = nofile.rlim_cur - 512 > 60000 ? 60000 : (unsigned)(nofile.rlim_cur - 512);
+        nofile.rlim_cur > 4000 + 512 + EVICT_HEADROOM)
+        limit = nofile.rlim_cur - 512 - EVICT_HEADROOM > 60000
+                    ? 60000
+                    : (unsigned)(nofile.rlim_cur - 512 - EVICT_HEADROOM);
     if (o->max_conns > 0 && o->max_conns < limit)
         limit = o->max_conns;
+    conn_limit = limit;
     if ((cert_file != NULL) != (key_file != NULL))
         return err_set(e, API_E_INVALID, "--tls-cert and --tls-key go together");
     if (cert_file && tls_load(cert_file, key_file, e) < 0)
@@ -634,9 +690,9 @@ int http_start(const char *addr, const struct http_options *o, struct err *e)
             (struct sockaddr *)&sin, MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)o->threads,
             MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_NOTIFY_CONNECTION,
             on_connection, NULL, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)timeout_s,
-            MHD_OPTION_CONNECTION_LIMIT, limit,
-            MHD_OPTION_PER_IP_CONNECTION_LIMIT, o->max_conns_ip, MHD_OPTION_LISTENING_ADDRESS_REUSE,
-            (unsigned int)1, MHD_OPTION_ARRAY, tls_cert ? tls_opts : &tls_opts[2], MHD_OPTION_END);
+            MHD_OPTION_CONNECTION_LIMIT, limit + EVICT_HEADROOM, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+            o->max_conns_ip, MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned int)1, MHD_OPTION_ARRAY,
+            tls_cert ? tls_opts : &tls_opts[2], MHD_OPTION_END);
     }
     if (!daemon_handle) {
         int saved = errno;

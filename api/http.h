@@ -73,6 +73,8 @@ void http_park(struct req *r, int64_t host_id, uint64_t gen, int64_t deadline_ms
 bool http_stopping(void);
 /* How many requests are parked now (a gauge for /metrics). */
 int http_parked_count(void);
+/* How many connections were evicted at the connection limit, since the start (a counter). */
+unsigned long long http_evictions(void);
 /* How many parked requests a bump that concerned them woke, since the start (a counter). */
 unsigned long long http_long_poll_wakeups(void);
 
@@ -81,7 +83,8 @@ struct http_options {
     int threads;           /* worker threads */
     const char *tls_cert;  /* HTTPS with this PEM certificate chain and */
     const char *tls_key;   /* this key (a 0600 file); both NULL: plain HTTP */
-    unsigned max_conns;    /* open connections at most; 0: as many as descriptors allow */
+    unsigned max_conns;    /* open connections at most (over it, a new one evicts the oldest
+                            * without a whole request); 0: as many as descriptors allow */
     unsigned max_conns_ip; /* from one IP address at most; 0: no such limit */
     int request_timeout_s; /* a whole request within this of a connection's opening or of its
                             * previous reply, and no longer idle; 0: HTTP_REQUEST_TIMEOUT_S */

@@ -120,5 +120,11 @@ void metrics_render(struct buf *out)
                "# TYPE dbaas_http_request_timeouts_total counter\n"
                "dbaas_http_request_timeouts_total %llu\n",
                http_request_timeouts());
+    buf_printf(out,
+               "# HELP dbaas_http_connections_evicted_total Connections closed to make room at "
+               "the connection limit (the oldest without a whole request).\n"
+               "# TYPE dbaas_http_connections_evicted_total counter\n"
+               "dbaas_http_connections_evicted_total %llu\n",
+               http_evictions());
     lease_metrics(out);
 }
