@@ -77,6 +77,7 @@ static struct job *job_new(struct agent *a, struct member *m, enum job_kind kind
                       strcmp(m->applied_verifier, m->verifier) != 0;
     j->was_running = m->state == HB_RUNNING;
     j->apply_sync = m->repl_user[0] && m->sync != m->sync_applied;
+    j->repl_changes = m->repl_changes;
     return j;
 }
 
@@ -496,7 +497,8 @@ static void repl_done(struct job *j, int rc, const struct err *e)
     struct member *m = j->m;
 
     if (rc == 0) {
-        m->repl_dirty = false;
+        /* applied, unless a reply changed replication again while it was */
+        m->repl_dirty = m->repl_changes != j->repl_changes;
         m->repl_backoff_ms = 0;
         if (j->apply_sync) {
             m->sync_applied = j->ms->repl.sync;

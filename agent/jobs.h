@@ -82,6 +82,7 @@ struct job {
     /* role changes (agent/roles.c) */
     bool was_running; /* the engine ran when the job was made */
     bool apply_sync;  /* JOB_REPL: sync changed: render and apply live first */
+    unsigned repl_changes; /* m->repl_changes when the job was made (its spec's replication) */
     bool stopped;     /* fence: the engine was stopped (it cannot refuse writes) */
     bool rebuild;     /* rejoin: the data went to the quarantine, seed afresh */
     bool probed;      /* promote: health holds the probe right after */

@@ -143,6 +143,28 @@ bool member_is_replica(const struct member *m)
     return strcmp(m->role, HB_ROLE_REPLICA) == 0;
 }
 
+int member_serves_seed(const struct member *m, int64_t replica, struct err *e)
+{
+    if (m->state != HB_RUNNING || !m->want_running || member_is_replica(m) || !m->repl_secret ||
+        !m->repl_secret[0])
+        return err_set(e, AGENT_E_DENIED, "member %lld is not a running primary of this agent",
+                       (long long)m->id);
+    for (int i = 0; i < m->n_replicas; i++) {
+        if (m->replicas[i].id != replica)
+            continue;
+        if (m->sync && m->repl_dirty)
+            /* Its engine does not wait for this replica yet (PostgreSQL's standby names,
+             * MariaDB's master side): a write acknowledged between the copy's start and that
+             * would be on no replica. The replica's agent asks again. */
+            return err_set(e, AGENT_E_DENIED,
+                           "member %lld has not applied its replicas' list yet (sync)",
+                           (long long)m->id);
+        return 0;
+    }
+    return err_set(e, AGENT_E_DENIED, "member %lld is not one of member %lld's replicas",
+                   (long long)replica, (long long)m->id);
+}
+
 bool member_fenceable(const struct member *m)
 {
     return !member_is_replica(m) && m->n_replicas > 0;
@@ -181,8 +203,10 @@ bool member_update_desired(struct member *m, const json_t *d)
     bool changed = version != m->spec_version;
     struct repl_fields r;
 
-    if (member_repl_differs(m, d) || json_is_true(json_object_get(d, HB_F_SYNC)) != m->sync)
+    if (member_repl_differs(m, d) || json_is_true(json_object_get(d, HB_F_SYNC)) != m->sync) {
         m->repl_dirty = true;
+        m->repl_changes++;
+    }
     m->sync = json_is_true(json_object_get(d, HB_F_SYNC));
     m->fence_wanted = json_is_true(json_object_get(d, HB_F_FENCE));
     read_repl(&r, d);

@@ -84,6 +84,8 @@ struct member {
     int64_t disk_checked_ms;
     bool disk_warned;
     bool repl_dirty;          /* replication is to be (re)applied to the running engine */
+    unsigned repl_changes;    /* replies that changed replication: a job that applied what
+                               * came before a newer change leaves repl_dirty set */
     int64_t repl_retry_at_ms; /* after a failed attempt: not before then */
     int repl_backoff_ms;
     bool unlisted; /* missing from the last reply (kept; logged once) */
@@ -141,6 +143,11 @@ bool member_is_replica(const struct member *m);
 bool member_fenceable(const struct member *m);
 /* Whether m's engine runs (or last ran) as a primary: m->run_role, else its desired role. */
 bool member_runs_primary(const struct member *m);
+/* Whether m may serve a seed copy to member replica (agent/seed.h): a running primary meant to
+ * run, with a replication secret, that lists replica among its replicas and, in sync mode, has
+ * applied that list (its engine waits for the replica: a write acknowledged after the copy
+ * began is then on it). 0, or -1 with e set (AGENT_E_DENIED). */
+int member_serves_seed(const struct member *m, int64_t replica, struct err *e);
 void member_free(struct member *m);
 
 /* What the engine drivers get for a member: the spec and its replication, with copies of

@@ -85,7 +85,7 @@ static void promote_done(struct job *j, int rc, const struct err *e)
     }
     succeeded(m);
     snprintf(m->run_role, sizeof(m->run_role), "%s", HB_ROLE_PRIMARY);
-    m->repl_dirty = false;
+    m->repl_dirty = m->repl_changes != j->repl_changes; /* a newer change still to apply */
     if (strncmp(m->error, "promote: ", 9) == 0)
         m->error[0] = '\0';
     if (j->probed) {

@@ -55,18 +55,12 @@ static struct member *find_primary(struct agent *a, int64_t primary, int64_t rep
 
     for (m = a->members; m && m->id != primary; m = m->next)
         ;
-    if (!m || m->state != HB_RUNNING || !m->want_running || member_is_replica(m) ||
-        !m->repl_secret || !m->repl_secret[0]) {
+    if (!m) {
         err_set(e, AGENT_E_DENIED, "member %" PRId64 " is not a running primary of this agent",
                 primary);
         return NULL;
     }
-    for (int i = 0; i < m->n_replicas; i++)
-        if (m->replicas[i].id == replica)
-            return m;
-    err_set(e, AGENT_E_DENIED, "member %" PRId64 " is not one of member %" PRId64 "'s replicas",
-            replica, primary);
-    return NULL;
+    return member_serves_seed(m, replica, e) == 0 ? m : NULL;
 }
 
 static int lookup(void *arg, int64_t primary, int64_t replica, char **secret, struct err *e)

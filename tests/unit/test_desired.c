@@ -18,6 +18,7 @@
 
 #include <cmocka.h>
 
+#include "agent/agent.h"
 #include "agent/desired.h"
 #include "agent/member.h"
 #include "lib/fileio.h"
@@ -644,9 +645,19 @@ static void test_repl_fields(void **state)
     assert_string_equal(ms->spec.repl->replicas[0].host, "10.0.0.12");
     member_spec_free(ms);
     pm->repl_dirty = false;
-    json_array_remove(json_object_get(p, HB_F_REPLICAS), 1);
-    member_update_desired(pm, p);
-    assert_true(pm->repl_dirty);
+    {
+        unsigned before = pm->repl_changes;
+
+        /* the same list: no change counted; a shorter one: one (a job that applied the list
+         * before it leaves repl_dirty set, agent/jobs.c) */
+        member_update_desired(pm, p);
+        assert_false(pm->repl_dirty);
+        assert_int_equal(pm->repl_changes, before);
+        json_array_remove(json_object_get(p, HB_F_REPLICAS), 1);
+        member_update_desired(pm, p);
+        assert_true(pm->repl_dirty);
+        assert_int_equal(pm->repl_changes, before + 1);
+    }
     assert_int_equal(pm->n_replicas, 1);
 
     /* a member without replication: no repl for the drivers (a standalone member) */
@@ -678,6 +689,43 @@ static void test_repl_fields(void **state)
     json_array_append_new(json_object_get(p, HB_F_REPLICAS), json_pack("{s:s}", HB_F_HOST, "x"));
     assert_int_equal(member_desired_check(p, &e), -1);
     member_free(m);
+    member_free(pm);
+    json_decref(p);
+}
+
+/* Whom a primary serves a seed copy: a running primary, to one of its replicas; in sync mode
+ * only once its list of replicas is applied (the engine waits for the new replica). */
+static void test_serves_seed(void **state)
+{
+    json_t *p = primary_entry();
+    struct err e;
+    struct member *pm = member_from_desired(p, &e);
+
+    (void)state;
+    assert_non_null(pm);
+    pm->state = HB_STARTING;
+    assert_int_equal(member_serves_seed(pm, 12, &e), -1);
+    assert_int_equal(e.code, AGENT_E_DENIED);
+    assert_non_null(strstr(e.msg, "not a running primary"));
+    pm->state = HB_RUNNING;
+    pm->repl_dirty = false;
+    assert_int_equal(member_serves_seed(pm, 12, &e), 0);
+    assert_int_equal(member_serves_seed(pm, 99, &e), -1);
+    assert_non_null(strstr(e.msg, "member 99 is not one of member 11's replicas"));
+    /* async: the list still to apply does not matter (nobody waits for a replica) */
+    pm->repl_dirty = true;
+    pm->sync = false;
+    assert_int_equal(member_serves_seed(pm, 12, &e), 0);
+    /* sync: not before it is applied */
+    pm->sync = true;
+    assert_int_equal(member_serves_seed(pm, 12, &e), -1);
+    assert_int_equal(e.code, AGENT_E_DENIED);
+    assert_non_null(strstr(e.msg, "has not applied its replicas' list yet"));
+    pm->repl_dirty = false;
+    assert_int_equal(member_serves_seed(pm, 12, &e), 0);
+    /* a replica serves nobody */
+    snprintf(pm->role, sizeof(pm->role), "%s", HB_ROLE_REPLICA);
+    assert_int_equal(member_serves_seed(pm, 12, &e), -1);
     member_free(pm);
     json_decref(p);
 }
@@ -972,6 +1020,7 @@ int main(void)
         cmocka_unit_test(test_stale_reply_ignored),
         cmocka_unit_test(test_unlisted_kept),
         cmocka_unit_test(test_repl_fields),
+        cmocka_unit_test(test_serves_seed),
         cmocka_unit_test(test_secret_not_logged),
         cmocka_unit_test(test_matches_reference),
         cmocka_unit_test(test_action_names),
