@@ -8,7 +8,9 @@
  * one epoll loop (each a keep-alive HTTP connection sending what an idle dbaas-agent sends, and
  * renewals on a few shared UDP sockets) and, on a second thread, a tenant's GET /v1/instances
  * 50 times a second. Environment: HOSTS (one N, no search), DURATION (s, default 60),
- * WARMUP (s, default 30), DBAASD (default bin/dbaasd). */
+ * WARMUP (s, default 30), DBAASD (default bin/dbaasd), CHURN (changes a second, default 0: a
+ * third thread creates CHURN instances a second, each placed on one of the hosts, a change
+ * that dbaasd notifies). */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -51,7 +53,8 @@ struct host {
     bool has_lease;
     char hash[65];
     int fd;
-    char in[4096];
+    char *in; /* what was read of the reply; grows with a host's members (CHURN) */
+    size_t incap;
     size_t inlen;
     int64_t sent_ms;    /* the HTTP heartbeat in flight since; 0: none */
     int64_t next_hb_ms; /* when to send the next one */
@@ -84,6 +87,8 @@ static uint64_t c_hb, c_hb_err, c_sent, c_granted, c_missed;
 static double *get_ms;
 static size_t get_n, get_cap;
 static uint64_t get_err;
+static int churn_hz;                     /* CHURN */
+static uint64_t c_changes, c_change_err; /* creates answered 202, and not, while measuring */
 
 static void die(const char *what)
 {
@@ -300,6 +305,8 @@ static void on_reply(struct host *h, int status, const char *body, size_t len, i
 
     h->sent_ms = 0;
     if (status != 200) {
+        if (measuring && !c_hb_err)
+            fprintf(stderr, "bench_heartbeat: a heartbeat answered %d: %.200s\n", status, body);
         c_hb_err += measuring;
         h->next_hb_ms = now + AGENT_WAIT_MS; /* the agent's pause after a failure */
         return;
@@ -407,7 +414,7 @@ static void *get_main(void *arg)
     while (!get_stop) {
         int64_t t0 = clock_now_ns();
         int status = 0;
-        char *r = request(fd, "GET", "/v1/instances", tenant_token, NULL, &status);
+        char *r = request(fd, "GET", "/v1/instances?limit=20", tenant_token, NULL, &status);
         double ms = (double)(clock_now_ns() - t0) / 1e6;
         if (!r || status != 200) {
             get_err += measuring;
@@ -422,6 +429,45 @@ static void *get_main(void *arg)
         }
         free(r);
         next += 1000 / GET_HZ;
+        clock_sleep_ms(next - clock_now_ms());
+    }
+    close(fd);
+    return NULL;
+}
+
+/* The churn: churn_hz new instances a second (the tenant's, redis, 100 millicpu, 64 MB), each
+ * placed by dbaasd on one of the hosts: a change that dbaasd notifies. They stay provisioning
+ * (the simulated agents run nothing). */
+static void *churn_main(void *arg)
+{
+    static int k;
+    int fd = connect_api(), status = 0;
+    int64_t next;
+
+    (void)arg;
+    if (k == 0)
+        free(request(fd, "POST", "/v1/plans", op_token,
+                     "{\"name\":\"churn\",\"cpu_millis\":100,\"memory_mb\":64,\"disk_mb\":64}",
+                     &status));
+    next = clock_now_ms();
+    while (!get_stop) {
+        char body[128], *r;
+
+        snprintf(body, sizeof(body),
+                 "{\"name\":\"churn%d\",\"engine\":\"redis\",\"plan\":\"churn\"}", ++k);
+        r = request(fd, "POST", "/v1/instances", tenant_token, body, &status);
+        if (!r || status != 202) {
+            if (measuring && !c_change_err)
+                fprintf(stderr, "bench_heartbeat: POST /v1/instances answered %d: %.200s\n", status,
+                        r ? r : "");
+            c_change_err += measuring;
+            close(fd);
+            fd = connect_api();
+        } else {
+            c_changes += measuring;
+        }
+        free(r);
+        next += 1000 / churn_hz;
         clock_sleep_ms(next - clock_now_ms());
     }
     close(fd);
@@ -514,7 +560,7 @@ static struct result run(int n, int warmup_s, int duration_s)
     struct epoll_event ev, evs[512];
     struct result res = {.n = n};
     unsigned long long b0 = 0, t0 = 0, b1, t1;
-    pthread_t getter, renewer;
+    pthread_t getter, renewer, churner;
     int64_t start = clock_now_ms(), measure_at = start + warmup_s * 1000LL, end;
     int ep = epoll_create1(EPOLL_CLOEXEC), i;
 
@@ -534,11 +580,14 @@ static struct result run(int n, int warmup_s, int duration_s)
     c_hb = c_hb_err = c_sent = c_granted = c_missed = 0;
     get_n = 0;
     get_err = 0;
+    c_changes = c_change_err = 0;
     measuring = false;
     get_stop = udp_stop = false;
     udp_n = n;
     pthread_create(&getter, NULL, get_main, NULL);
     pthread_create(&renewer, NULL, udp_main, NULL);
+    if (churn_hz > 0)
+        pthread_create(&churner, NULL, churn_main, NULL);
     end = measure_at + duration_s * 1000LL;
     for (;;) {
         int64_t now = clock_now_ms();
@@ -581,7 +630,13 @@ static struct result run(int n, int warmup_s, int duration_s)
         for (k = 0; k < ne; k++) {
             struct host *h = &hosts[evs[k].data.u64];
             int hi = (int)evs[k].data.u64;
-            ssize_t r = read(h->fd, h->in + h->inlen, sizeof(h->in) - 1 - h->inlen);
+            ssize_t r;
+            if (h->incap - h->inlen < 4096) {
+                h->incap = h->incap ? h->incap * 2 : 8192;
+                if (!(h->in = realloc(h->in, h->incap)))
+                    die("realloc");
+            }
+            r = read(h->fd, h->in + h->inlen, h->incap - 1 - h->inlen);
             if (r <= 0) {
                 if (r < 0 && errno == EAGAIN)
                     continue;
@@ -615,6 +670,8 @@ static struct result run(int n, int warmup_s, int duration_s)
     get_stop = udp_stop = true;
     pthread_join(getter, NULL);
     pthread_join(renewer, NULL);
+    if (churn_hz > 0)
+        pthread_join(churner, NULL);
     for (i = 0; i < n; i++) {
         if (hosts[i].fd >= 0)
             close(hosts[i].fd);
@@ -633,12 +690,15 @@ static struct result run(int n, int warmup_s, int duration_s)
     res.get_err = get_err;
     res.cpu_busy = t1 > t0 ? 100.0 * (double)(b1 - b0) / (double)(t1 - t0) : 0;
     res.ok = res.missed == 0 && res.get_p99 < GET_P99_MAX_MS && res.hb_err == 0 &&
-             res.get_err == 0 && res.sent > 0;
+             res.get_err == 0 && res.sent > 0 && c_change_err == 0;
     printf("step hosts=%d heartbeats_per_s=%.0f renewals_sent=%llu granted=%llu missed=%llu "
            "get_p50_ms=%.2f get_p99_ms=%.2f gets=%zu errors=%llu cpu_busy=%.0f%% %s\n",
            n, res.hb_per_s, (unsigned long long)res.sent, (unsigned long long)res.granted,
            (unsigned long long)res.missed, res.get_p50, res.get_p99, get_n,
            (unsigned long long)(res.hb_err + res.get_err), res.cpu_busy, res.ok ? "ok" : "FAIL");
+    if (churn_hz > 0)
+        printf("churn changes=%llu errors=%llu per_s=%.1f\n", (unsigned long long)c_changes,
+               (unsigned long long)c_change_err, (double)c_changes / duration_s);
     fflush(stdout);
     return res;
 }
@@ -648,6 +708,7 @@ int main(void)
     const char *env_hosts = getenv("HOSTS"), *env_dur = getenv("DURATION");
     int duration = env_dur ? atoi(env_dur) : 60;
     int warmup = getenv("WARMUP") ? atoi(getenv("WARMUP")) : 30;
+    const char *env_churn = getenv("CHURN");
     int lo = 0, hi = MAX_HOSTS, n, i;
     struct result best = {0}, last = {0};
     struct rlimit nofile;
@@ -678,6 +739,11 @@ int main(void)
             (void)setsockopt(udp[i], SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
     }
     tenant_setup();
+    churn_hz = env_churn ? atoi(env_churn) : 0;
+    if (churn_hz < 0 || churn_hz > 100) {
+        fprintf(stderr, "bench_heartbeat: CHURN must be from 0 to 100\n");
+        return 2;
+    }
     n = env_hosts ? atoi(env_hosts) : MAX_HOSTS;
     if (n < 1 || n > MAX_HOSTS) {
         fprintf(stderr, "bench_heartbeat: HOSTS must be from 1 to %d\n", MAX_HOSTS);
