@@ -137,14 +137,20 @@ const char *http_header(struct req *r, const char *name)
     return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
 }
 
-unsigned long long http_long_poll_wakeups(void)
+/* A counter read under its lock. */
+static unsigned long long counter_read(pthread_mutex_t *lock, const unsigned long long *counter)
 {
     unsigned long long n;
 
-    pthread_mutex_lock(&park_lock);
-    n = wakeups;
-    pthread_mutex_unlock(&park_lock);
+    pthread_mutex_lock(lock);
+    n = *counter;
+    pthread_mutex_unlock(lock);
     return n;
+}
+
+unsigned long long http_long_poll_wakeups(void)
+{
+    return counter_read(&park_lock, &wakeups);
 }
 
 int http_parked_count(void)
@@ -223,22 +229,12 @@ static bool evict_oldest(const struct conn_watch *w)
 
 unsigned long long http_evictions(void)
 {
-    unsigned long long n;
-
-    pthread_mutex_lock(&watch_lock);
-    n = evictions;
-    pthread_mutex_unlock(&watch_lock);
-    return n;
+    return counter_read(&watch_lock, &evictions);
 }
 
 unsigned long long http_request_timeouts(void)
 {
-    unsigned long long n;
-
-    pthread_mutex_lock(&watch_lock);
-    n = request_timeouts;
-    pthread_mutex_unlock(&watch_lock);
-    return n;
+    return counter_read(&watch_lock, &request_timeouts);
 }
 
 /* A connection opens or closes (libmicrohttpd's NOTIFY_CONNECTION): it joins or leaves the
