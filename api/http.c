@@ -64,7 +64,9 @@ struct conn_watch {
     struct conn_watch *prev, *next;
 };
 static pthread_mutex_t watch_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct conn_watch *watched;           /* under watch_lock */
+/* Under watch_lock: newest first, by since_ms (a connection moves to the head when its request
+ * completes), so that the oldest are found from the tail. */
+static struct conn_watch *watched, *watched_tail;
 static unsigned long long request_timeouts; /* connections cut, under watch_lock */
 static int64_t request_timeout_ms = (int64_t)HTTP_REQUEST_TIMEOUT_S * 1000;
 /* The connection limit (--max-conns): a connection that opens when this many are open and not
@@ -188,9 +190,11 @@ static void cut_late_connections(int64_t now)
     unsigned evicted;
 
     pthread_mutex_lock(&watch_lock);
-    for (w = watched; w; w = w->next) {
-        if (w->busy || w->cut || w->fd < 0 || now - w->since_ms < request_timeout_ms)
+    for (w = watched_tail; w; w = w->prev) {
+        if (w->busy || w->cut || w->fd < 0)
             continue;
+        if (now - w->since_ms < request_timeout_ms)
+            break; /* and every one nearer the head is younger */
         shutdown(w->fd, SHUT_RDWR);
         w->cut = true;
         conns_live--;
@@ -208,15 +212,15 @@ static void cut_late_connections(int64_t now)
 }
 
 /* Under watch_lock, a connection just opened over the limit: shut down the oldest connection
- * without a whole request, other than the new one w. Whether one was. */
+ * without a whole request, other than the new one w (the first such from the tail: busy ones
+ * keep their place until they complete). Whether one was. */
 static bool evict_oldest(const struct conn_watch *w)
 {
-    struct conn_watch *v, *oldest = NULL;
+    struct conn_watch *oldest;
 
-    for (v = watched; v; v = v->next)
-        if (v != w && !v->busy && !v->cut && v->fd >= 0 &&
-            (!oldest || v->since_ms < oldest->since_ms))
-            oldest = v;
+    for (oldest = watched_tail; oldest; oldest = oldest->prev)
+        if (oldest != w && !oldest->busy && !oldest->cut && oldest->fd >= 0)
+            break;
     if (!oldest)
         return false;
     shutdown(oldest->fd, SHUT_RDWR);
@@ -225,6 +229,30 @@ static bool evict_oldest(const struct conn_watch *w)
     evictions++;
     evictions_unlogged++;
     return true;
+}
+
+/* Under watch_lock: w joins the list at its head, or leaves it. */
+static void watch_link(struct conn_watch *w)
+{
+    w->prev = NULL;
+    w->next = watched;
+    if (watched)
+        watched->prev = w;
+    else
+        watched_tail = w;
+    watched = w;
+}
+
+static void watch_unlink(struct conn_watch *w)
+{
+    if (w->prev)
+        w->prev->next = w->next;
+    else
+        watched = w->next;
+    if (w->next)
+        w->next->prev = w->prev;
+    else
+        watched_tail = w->prev;
 }
 
 unsigned long long http_evictions(void)
@@ -253,10 +281,7 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
         w->fd = ci ? ci->connect_fd : -1;
         w->since_ms = clock_now_ms();
         pthread_mutex_lock(&watch_lock);
-        w->next = watched;
-        if (watched)
-            watched->prev = w;
-        watched = w;
+        watch_link(w);
         if (++conns_live > conn_limit)
             evict_oldest(w);
         pthread_mutex_unlock(&watch_lock);
@@ -268,12 +293,7 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
     pthread_mutex_lock(&watch_lock);
     if (!w->cut)
         conns_live--;
-    if (w->prev)
-        w->prev->next = w->next;
-    else
-        watched = w->next;
-    if (w->next)
-        w->next->prev = w->prev;
+    watch_unlink(w);
     pthread_mutex_unlock(&watch_lock);
     *socket_context = NULL;
     free(w);
@@ -291,8 +311,11 @@ static void watch_busy(struct MHD_Connection *conn, bool busy)
         return;
     pthread_mutex_lock(&watch_lock);
     w->busy = busy;
-    if (!busy)
+    if (!busy) {
         w->since_ms = clock_now_ms();
+        watch_unlink(w); /* the youngest now */
+        watch_link(w);
+    }
     pthread_mutex_unlock(&watch_lock);
 }
 
