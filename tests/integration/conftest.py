@@ -70,6 +70,83 @@ def uniq(prefix="t"):
     return "%s-%s" % (prefix, uuid.uuid4().hex[:10])
 
 
+# ---- secrets in logs: every password and token the suite is given (API answers, dbaasctl's
+# output, the operator token, the *.secret files of agents and members) is looked for, as a
+# whole word, in every log the suite's processes write (*.log files under every directory a test
+# removes, which holds agents', engines', seeds' and benchmark-started dbaasd's logs; dbaasd's
+# output; the events and the audit log of every dbaasd stopped by close()). A leak fails the run
+# at its end (pytest_sessionfinish), naming the log and where the secret came from.
+
+SECRET_KEYS = ("password", "token", "secret")
+_SECRETS = {}  # secret -> where the suite got it
+_LEAKS = []  # (where it was found, where it came from)
+_SWEPT = [0, 0]  # texts looked at, their bytes
+_WORD_RE = re.compile(r"[A-Za-z0-9_-]{12,}")
+_TOKEN_TEXT_RE = re.compile(r"dbaas_[a-z]{2}_[A-Za-z0-9_-]{20,}")
+
+
+def note_secret(value, where):
+    if isinstance(value, str) and len(value) >= 12 and _WORD_RE.fullmatch(value):
+        _SECRETS.setdefault(value, where)
+
+
+def note_secrets(obj, where):
+    """Every string under a key that names a password, token or secret, at any depth."""
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            if isinstance(v, str) and any(w in k.lower() for w in SECRET_KEYS):
+                note_secret(v, where)
+            else:
+                note_secrets(v, where)
+    elif isinstance(obj, list):
+        for v in obj:
+            note_secrets(v, where)
+
+
+def note_secrets_text(text, where):
+    """The tokens (dbaas_xx_...) in a program's output."""
+    for m in _TOKEN_TEXT_RE.findall(text or ""):
+        note_secret(m, where)
+
+
+def sweep_text(label, text):
+    """Look for every secret known so far in text, as a whole word."""
+    _SWEPT[0] += 1
+    _SWEPT[1] += len(text)
+    for w in set(_WORD_RE.findall(text)) & _SECRETS.keys():
+        _LEAKS.append((label, _SECRETS[w]))
+
+
+def sweep_dir(top):
+    """Before a test directory goes: take its *.secret files as secrets, then sweep its logs."""
+    if not os.path.isdir(top):
+        return
+    logs = []
+    for d, _, files in os.walk(top):
+        for f in files:
+            path = os.path.join(d, f)
+            if f.endswith(".secret") or f == "token":
+                with contextlib.suppress(OSError), open(path, errors="replace") as fh:
+                    note_secret(fh.read().strip(), path)
+            elif f.endswith(".log") and os.path.isfile(path) and not os.path.islink(path):
+                logs.append(path)
+    for path in logs:
+        with contextlib.suppress(OSError), open(path, errors="replace") as fh:
+            sweep_text(path, fh.read())
+
+
+_rmtree = shutil.rmtree
+
+
+def _sweeping_rmtree(path, *args, **kw):
+    with contextlib.suppress(Exception):  # a sweep must never stop a clean-up
+        sweep_dir(path)
+    return _rmtree(path, *args, **kw)
+
+
+shutil.rmtree = _sweeping_rmtree
+
+
 def wait_until(predicate, timeout=ASYNC_TIMEOUT, interval=0.05, what="condition"):
     """Poll predicate until it returns a truthy value (returned) or the deadline passes (fail)."""
     deadline = time.monotonic() + timeout
@@ -257,6 +334,7 @@ class Dbaasd:
         with open(self.token_path) as f:
             tok = f.read().strip()
         assert tok.startswith("dbaas_op_"), "operator token %r does not start with dbaas_op_" % tok[:12]
+        note_secret(tok, self.token_path)
         return tok
 
     def log_tail(self, n=60):
@@ -398,9 +476,11 @@ class Dbaasd:
         return self
 
     def close(self):
-        """Stop if running (asserting a clean stop), then remove the data directory we made."""
+        """Stop if running (asserting a clean stop), then remove the data directory we made.
+        Before the stop, the events and the audit log are swept for secrets."""
         try:
             if self.proc is not None:
+                self.sweep_store()
                 self.stop()
         finally:
             if self.proc is not None:
@@ -408,6 +488,18 @@ class Dbaasd:
             self._kill_leftovers()
             if self.owns_dir:
                 shutil.rmtree(self.data_dir, ignore_errors=True)
+
+    def sweep_store(self):
+        """Sweep the events and the audit log (all of them) for secrets; a dbaasd that does not
+        answer is skipped (its test failed already, or it was left cut off)."""
+        try:
+            op = Api(self, self.operator_token())
+            for path in ("/v1/events", "/v1/audit"):
+                sweep_text("%s of dbaasd %s" % (path, self.data_dir),
+                           json.dumps(op.list_all(path, limit=1000)))
+            op.close()
+        except (Exception, pytest.fail.Exception):
+            pass
 
     # ---- the embedded store, for checks that look at what dbaasd keeps
 
@@ -575,6 +667,9 @@ class Api:
         # verify= per request: REQUESTS_CA_BUNDLE in the environment would override a session's
         resp = self.session.request(method, self.server.url + path, headers=h, params=params,
                                     timeout=timeout, verify=self.server.verify, **kw)
+        if resp.content and resp.headers.get("Content-Type", "").startswith("application/json"):
+            with contextlib.suppress(ValueError):
+                note_secrets(resp.json(), "%s %s" % (method, path.split("?")[0]))
         if self.record is not None:
             ctype = resp.headers.get("Content-Type", "")
             body = None
@@ -782,6 +877,16 @@ def pytest_sessionfinish(session, exitstatus):
         if session.exitstatus == 0:
             session.exitstatus = 1
     for srv in _ALL_SERVERS:
+        sweep_text("dbaasd output (%s)" % srv.data_dir, "\n".join(srv.lines))
+    if _LEAKS:
+        sys.stderr.write("\nconftest: secrets found in logs or events:\n")
+        for where, origin in sorted(set(_LEAKS)):
+            sys.stderr.write("  in %s: the secret from %s\n" % (where, origin))
+        session.exitstatus = 1
+    else:
+        sys.stderr.write("\nconftest: %d secrets looked for in %d logs and lists (%.1f MB): none found\n"
+                         % (len(_SECRETS), _SWEPT[0], _SWEPT[1] / 1e6))
+    for srv in _ALL_SERVERS:
         if srv.proc is not None:
             sys.stderr.write("\nconftest: dbaasd on %s was left running; killing it\n" % srv.data_dir)
             try:
@@ -894,8 +999,12 @@ def run_ctl(args, url=None, token=None, timeout=60, env_extra=None):
         e["DBAAS_TOKEN"] = token
     if env_extra:
         e.update(env_extra)
-    return subprocess.run([DBAASCTL] + list(args), env=e, capture_output=True, text=True,
-                          timeout=timeout, stdin=subprocess.DEVNULL)
+    p = subprocess.run([DBAASCTL] + list(args), env=e, capture_output=True, text=True,
+                       timeout=timeout, stdin=subprocess.DEVNULL)
+    note_secrets_text(p.stdout, "dbaasctl " + " ".join(args[:2]))
+    with contextlib.suppress(ValueError):
+        note_secrets(json.loads(p.stdout), "dbaasctl " + " ".join(args[:2]))
+    return p
 
 
 TOKEN_RE = re.compile(r"dbaas_tn_[A-Za-z0-9_-]+")
