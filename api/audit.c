@@ -9,11 +9,16 @@
  *   a crash of dbaasd (at most AUDIT_FLUSH_MS of them) are lost; a batch the store refuses, or
  *   records beyond AUDIT_QUEUE_MAX waiting, are written to dbaasd's log (event=audit_failed, one
  *   line each) instead. GET /v1/audit shows a call within AUDIT_FLUSH_MS.
- * - Agents' heartbeats are not recorded (a host token's calls: machine traffic, many a second);
- *   nor are calls that did not authenticate (401): an unauthenticated client must not be able
- *   to fill the store.
+ * - Agents' heartbeats are not recorded (machine traffic, many a second per host); a host
+ *   token's other calls are (refusals: the only routes a host may call are reads). Calls that did
+ *   not authenticate (401) are not: an unauthenticated client must not be able to fill the
+ *   store. Nor are calls to no route (404 before any handler, 405) or refused while dbaasd stops
+ *   (503 before authentication): none of them reached a handler that could change anything.
  * - The tenant is a name, not a reference: the record outlives the tenant. For a tenant's call
- *   it is the caller's tenant; for an operator's call on /v1/tenants/{name}/..., that name.
+ *   it is the caller's tenant; for an operator's call on /v1/tenants/{name}/..., that name; for
+ *   its POST /v1/tenants, the tenant it created; for its call on /v1/instances/{id} (and the
+ *   instance its POST /v1/instances created), the instance's tenant, which the writer looks up
+ *   (the record's "instance", never stored on its own).
  * - The path is recorded as decoded; api/http.c refuses paths with control characters before
  *   any handler runs, so a record cannot forge lines. */
 #include "api/audit.h"
@@ -31,6 +36,7 @@
 #include "api/routes.h"
 #include "control/errc.h"
 #include "lib/log.h"
+#include "lib/valid.h"
 #include "store/store.h"
 
 #define AUDIT_FLUSH_MS 100
@@ -39,10 +45,12 @@
 
 static const char sql_audit_insert[] =
     "INSERT INTO audit_log (at, actor, tenant, action, target, status, error, created)"
-    " SELECT r.at, r.actor, r.tenant, r.action, r.target, r.status, r.error, r.created"
+    " SELECT r.at, r.actor, COALESCE(r.tenant, (SELECT t.name FROM instances i"
+    "  JOIN tenants t ON t.id = i.tenant_id WHERE i.id = r.instance)),"
+    " r.action, r.target, r.status, r.error, r.created"
     " FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS x(rec, ord),"
-    " jsonb_to_record(x.rec) AS r(at timestamptz, actor text, tenant text, action text,"
-    " target text, status int, error text, created text) ORDER BY x.ord";
+    " jsonb_to_record(x.rec) AS r(at timestamptz, actor text, tenant text, instance uuid,"
+    " action text, target text, status int, error text, created text) ORDER BY x.ord";
 
 /* The records waiting for the writer: a JSON array of objects, one per record (the columns). */
 static pthread_mutex_t q_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -89,29 +97,42 @@ static void reply_facts(const struct req *r, char *error, size_t elen, char *cre
 void audit_record(struct req *r)
 {
     char action[160], error[64], created[128], at[96];
-    const char *tenant = NULL, *pattern;
+    const char *tenant = NULL, *instance = NULL, *pattern;
     struct timespec now;
     struct tm tm;
     json_t *rec;
 
-    if (!mutating(r->method) || r->route < 0 ||
-        (r->who.role != ROLE_OPERATOR && r->who.role != ROLE_TENANT))
+    if (!mutating(r->method) || r->route < 0 || !r->who.role)
         return;
     pattern = routes[r->route].entry.pattern;
+    if (strcmp(pattern, "/v1/agent/heartbeat") == 0)
+        return;
     snprintf(action, sizeof(action), "%s %s", r->method, pattern);
+    reply_facts(r, error, sizeof(error), created, sizeof(created));
     if (r->who.role == ROLE_TENANT)
         tenant = r->who.tenant;
+    else if (r->who.role == ROLE_HOST)
+        tenant = NULL; /* a host's refused call: no tenant's */
     else if (strncmp(pattern, "/v1/tenants/{name}", 18) == 0)
         tenant = r->params[0];
-    reply_facts(r, error, sizeof(error), created, sizeof(created));
+    else if (strcmp(action, "POST /v1/tenants") == 0 && r->status == 201)
+        tenant = created;
+    else if (strncmp(pattern, "/v1/instances/{id}", 18) == 0)
+        instance = r->params[0];
+    else if (strcmp(action, "POST /v1/instances") == 0 && created[0])
+        instance = created;
+    if (instance && !valid_uuid(instance))
+        instance = NULL; /* no such instance (the handler answered 404): no tenant */
     clock_gettime(CLOCK_REALTIME, &now);
     gmtime_r(&now.tv_sec, &tm);
     snprintf(at, sizeof(at), "%04d-%02d-%02dT%02d:%02d:%02d.%06ldZ", tm.tm_year + 1900,
              tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, now.tv_nsec / 1000);
-    rec = json_pack("{s:s,s:s,s:o,s:s,s:s,s:i,s:o,s:o}", "at", at, "actor", r->who.actor, "tenant",
-                    tenant ? json_string(tenant) : json_null(), "action", action, "target", r->path,
-                    "status", (int)r->status, "error", error[0] ? json_string(error) : json_null(),
-                    "created", created[0] ? json_string(created) : json_null());
+    rec = json_pack("{s:s,s:s,s:o,s:o,s:s,s:s,s:i,s:o,s:o}", "at", at, "actor", r->who.actor,
+                    "tenant", tenant ? json_string(tenant) : json_null(), "instance",
+                    instance ? json_string(instance) : json_null(), "action", action, "target",
+                    r->path, "status", (int)r->status, "error",
+                    error[0] ? json_string(error) : json_null(), "created",
+                    created[0] ? json_string(created) : json_null());
     if (!rec) /* a path that is not UTF-8 */
         rec = json_pack("{s:s,s:s,s:o,s:s,s:s,s:i,s:n,s:n}", "at", at, "actor", r->who.actor,
                         "tenant", json_null(), "action", action, "target", "(not UTF-8)", "status",

@@ -1,8 +1,12 @@
 """The audit log (api/audit.c, GET /v1/audit, dbaasctl audit): every mutating call of an
-operator or a tenant is recorded with its actor, tenant, action, target, status, refusal code and
-what it created; agents' heartbeats and unauthenticated calls are not; the list is the
-operator's, paginated like the others. No token or password generated here appears in the audit
-log, the events or dbaasd's log."""
+operator, a tenant or a host token is recorded with its actor, tenant, action, target, status,
+refusal code and what it created; agents' heartbeats and unauthenticated calls are not; the
+list is the operator's, paginated like the others. (test_isolation_matrix checks that every
+mutating route of the route table is recorded.) No token or password generated here appears in
+the audit log, the events or dbaasd's log; test_the_secret_sweep_finds_a_leak checks the
+suite-wide sweep (conftest.py) that looks for them."""
+
+import os
 
 from conftest import Api, Env, assert_error, expect, run_ctl, uniq, wait_until
 
@@ -26,18 +30,24 @@ def test_mutating_calls_are_audited(own_server):
     assert_error(tn.delete("/v1/instances/00000000-0000-0000-0000-000000000000"), 404, "not_found")
     expect(tn.delete("/v1/instances/" + created["id"]), 202)
     assert_error(tn.post("/v1/tenants", {"name": uniq("x")}), 403, "forbidden")
+    # the operator's calls on the tenant's instance name the instance's tenant
+    other = expect(op.post("/v1/instances", {"name": uniq("db"), "engine": "postgres", "plan": plan,
+                                             "tenant": tenant}), 202)
+    expect(op.delete("/v1/instances/" + other["id"]), 202)
+    # a host token's refused call
+    assert_error(Api(srv, host["token"]).post("/v1/plans", {"name": uniq("p")}), 403, "forbidden")
     # not recorded: an unauthenticated call, a host's heartbeat, reads
     assert_error(Api(srv, None).post("/v1/tenants", {"name": uniq("x")}), 401, "unauthenticated")
     expect(Api(srv, host["token"]).post("/v1/agent/heartbeat", {"members": []}), 200)
     expect(tn.get("/v1/instances"), 200)
 
     # written by a thread of its own within 100 ms (api/audit.c)
-    items = wait_until(lambda: (lambda a: a if len(a) >= 9 else None)(op.list_all("/v1/audit")),
+    items = wait_until(lambda: (lambda a: a if len(a) >= 12 else None)(op.list_all("/v1/audit")),
                        what="the calls' records written")
     rows = [(a["actor"], a["tenant"], a["action"], a["target"], a["status"], a["error"], a["created"])
             for a in items]
     t = expect(op.get("/v1/tenants/" + tenant), 200)
-    assert ("operator", None, "POST /v1/tenants", "/v1/tenants", 201, None, str(t.get("id", tenant))) in rows
+    assert ("operator", tenant, "POST /v1/tenants", "/v1/tenants", 201, None, t["name"]) in rows
     assert ("operator", tenant, "POST /v1/tenants/{name}/tokens", "/v1/tenants/%s/tokens" % tenant,
             201, None, expect(op.get("/v1/tenants/%s/tokens" % tenant), 200)["items"][0]["id"]) in rows
     assert ("operator", None, "POST /v1/hosts", "/v1/hosts", 201, None, str(host.get("id", host["name"]))) in rows
@@ -49,9 +59,15 @@ def test_mutating_calls_are_audited(own_server):
     assert (actor, tenant, "DELETE /v1/instances/{id}", "/v1/instances/" + created["id"], 202, None,
             None) in rows
     assert (actor, tenant, "POST /v1/tenants", "/v1/tenants", 403, "forbidden", None) in rows
+    assert ("operator", tenant, "POST /v1/instances", "/v1/instances", 202, None, other["id"]) in rows
+    assert ("operator", tenant, "DELETE /v1/instances/{id}", "/v1/instances/" + other["id"], 202, None,
+            None) in rows
+    assert ("host:" + host["name"], None, "POST /v1/plans", "/v1/plans", 403, "forbidden", None) in rows
     assert not any(a["action"].startswith("GET ") or a["action"] == "POST /v1/agent/heartbeat" or
                    a["status"] == 401 for a in items)
-    assert len(rows) == 9, rows  # the tenant, its token, the plan, the host, two creates, two deletes, the 403
+    # the tenant, its token, the plan, the host, the tenant's two creates, two deletes and 403,
+    # the operator's create and delete, the host's 403
+    assert len(rows) == 12, rows
     ids = [a["id"] for a in items]
     assert ids == sorted(ids) and all(a["at"] for a in items)
 
@@ -61,7 +77,7 @@ def test_mutating_calls_are_audited(own_server):
     page2 = expect(op.get("/v1/audit", params={"limit": 2, "after": page["next"]}), 200)
     assert page2["items"][0]["id"] > page["items"][1]["id"]
     mine = op.list_all("/v1/audit", params={"tenant": tenant})
-    assert all(a["tenant"] == tenant for a in mine) and len(mine) == 6
+    assert all(a["tenant"] == tenant for a in mine) and len(mine) == 9
     assert_error(tn.get("/v1/audit"), 403, "forbidden")
     assert_error(op.get("/v1/audit", params={"tenant": "Bad Name"}), 400, "invalid_field", "tenant")
 
@@ -83,5 +99,25 @@ def test_mutating_calls_are_audited(own_server):
     op = Api(srv, srv.operator_token())
     assert any(a["action"] == "POST /v1/tenants" and a["created"] is not None and
                expect(op.get("/v1/tenants/" + tenant2), 200) for a in op.list_all("/v1/audit"))
-    assert len(op.list_all("/v1/audit")) == 10
+    assert len(op.list_all("/v1/audit")) == 13
     env.close()
+
+
+def test_the_secret_sweep_finds_a_leak(tmp_path):
+    """The suite-wide sweep (conftest.py: every password and token the suite was given, looked
+    for in every log it removes, dbaasd's output, the events and the audit log) does find a
+    secret written to a log, and a *.secret file's content counts as a secret."""
+    import conftest
+    leaks = len(conftest._LEAKS)
+    conftest.note_secrets({"credentials": {"password": "Pw" + uniq("x").replace("-", "") * 2}}, "a test")
+    pw = [s for s, w in conftest._SECRETS.items() if w == "a test"][-1]
+    (tmp_path / "m").mkdir()
+    (tmp_path / "m" / "repl.secret").write_text("Rs" + uniq("y").replace("-", "") * 2 + "\n")
+    (tmp_path / "m" / "server.log").write_text("LOG:  connection authorized: password=%s\n" % pw)
+    (tmp_path / "agent.log").write_text("event=x secret=%s\n" %
+                                        (tmp_path / "m" / "repl.secret").read_text().strip())
+    (tmp_path / "clean.log").write_text("nothing here %s\n" % pw[:-1])
+    conftest.sweep_dir(str(tmp_path))
+    found = conftest._LEAKS[leaks:]
+    del conftest._LEAKS[leaks:]  # planted here: not a leak of the system's
+    assert sorted(os.path.basename(w) for w, _ in found) == ["agent.log", "server.log"], found

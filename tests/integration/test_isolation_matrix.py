@@ -1,16 +1,18 @@
 """The tenant-isolation matrix, generated from the route table (api/routes.c): every route and
 method, called by tenant B's token, a revoked token of tenant A, a well-formed unknown token, a
-malformed one, a host token and no token, against tenant A's resources (its name, its token, its instance) and the
-operator's (a plan, a host), each with its exact expected status. A route added to the table is
-in the matrix at once; a route whose pattern or roles the rules below do not know fails the test
-until a rule says what to expect of it. Afterwards, nothing of A's changed."""
+malformed one, a host token and no token, against tenant A's resources (its name, its token, its
+instance) and the operator's (a plan, a host), each with its exact expected status; every
+mutating call of tenant B and of the host is in the audit log with that status, and none of the
+unauthenticated ones. A route added to the table is in the matrix at once; a route whose pattern
+or roles the rules below do not know fails the test until a rule says what to expect of it.
+Afterwards, nothing of A's changed."""
 
 import os
 import re
 
 import pytest
 
-from conftest import REPO, Api, Env, expect, uniq
+from conftest import REPO, Api, Env, expect, uniq, wait_until
 
 ROUTES_C = os.path.join(REPO, "api", "routes.c")
 ROLE_MACROS = {"0": set(), "OP": {"operator"}, "TN": {"operator", "tenant"},
@@ -107,6 +109,7 @@ def test_every_route_refuses_other_tenants_and_bad_tokens(own_server):
         return None
 
     seen = 0
+    audited = set()  # (actor, action, target, status) that the audit log must hold
     for method, pattern, roles in route_table():
         path = path_of(pattern)
         for caller in CALLERS:
@@ -125,8 +128,28 @@ def test_every_route_refuses_other_tenants_and_bad_tokens(own_server):
                                                      403: "forbidden", 404: "not_found"}[want]
             for t in (a_tok, revoked["token"], host["token"]):
                 assert t not in r.text
+            if method in ("POST", "PUT", "PATCH", "DELETE") and caller in ("tenant_b", "host") and \
+                    pattern != "/v1/agent/heartbeat":
+                actor = "tenant:" + b_name if caller == "tenant_b" else "host:" + host["name"]
+                audited.add((actor, "%s %s" % (method, pattern), path, want))
             seen += 1
     assert seen == len(route_table()) * len(CALLERS)
+
+    # the audit log holds exactly those of B and the host (written within 100 ms), no
+    # unauthenticated call, and every mutating route of the table is among them
+    assert {a for (_, a, _, _) in audited} == {"%s %s" % (m, p) for m, p, _ in route_table()
+                                              if m != "GET" and p != "/v1/agent/heartbeat"}
+
+    def callers_records():
+        return {(a["actor"], a["action"], a["target"], a["status"]) for a in op.list_all("/v1/audit")
+                if a["actor"] in ("tenant:" + b_name, "host:" + host["name"])}
+    got = wait_until(lambda: (lambda g: g if g >= audited else None)(callers_records()),
+                     what="the matrix's calls audited", timeout=10)
+    assert got == audited, sorted(got ^ audited)
+    assert {a["actor"] for a in op.list_all("/v1/audit")} <= {
+        "operator", "tenant:" + a_name, "tenant:" + b_name, "host:" + host["name"]}  # no 401
+    assert all(a["tenant"] == (b_name if a["actor"].startswith("tenant:") else None)
+               for a in op.list_all("/v1/audit") if a["actor"] in ("tenant:" + b_name, "host:" + host["name"]))
 
     # tenant B's own lists (no filter) hold nothing of A's either
     assert all(i["id"] != inst["id"] for i in Api(srv, b_tok).list_all("/v1/instances"))
