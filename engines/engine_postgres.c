@@ -14,6 +14,8 @@
  * - Every admin session sets log_min_error_statement=panic so that a failing CREATE ROLE does
  *   not write its verifier to the server log, and synchronous_commit=local so that the agent's
  *   own writes never wait for a synchronous standby.
+ * - The tenant's role is LOGIN CREATEDB and nothing more; it makes its applications' roles
+ *   through the functions of engine_postgres_tenant.c, which create_user installs.
  * - Replication and failover (spec->repl) live in engine_postgres_repl.c (its NOTES); the two
  *   files share engines/engine_postgres.h. */
 #include "engines/engine.h"
@@ -28,6 +30,7 @@
 #include <sys/wait.h>
 
 #include "engines/engine_postgres.h"
+#include "engines/engine_postgres_tenant.h"
 #include "engines/engine_util.h"
 #include "lib/crypto.h"
 #include "lib/lines.h"
@@ -418,6 +421,8 @@ out:
     return rc;
 }
 
+/* The tenant's role (no CREATEROLE: see engine_postgres_tenant.c), its database, and the
+ * functions that make its applications' roles. A no-op on a standby. */
 static int pg_create_user(const struct engine_spec *s, struct err *e)
 {
     int64_t deadline = clock_now_ms() + PG_ADMIN_TIMEOUT_MS;
@@ -449,6 +454,8 @@ static int pg_create_user(const struct engine_spec *s, struct err *e)
         if (pg_run(c, deadline, what, buf_str(&sql), 0, NULL, e) < 0)
             goto out;
     }
+    if (pg_tenant_functions(c, deadline, s->username, e) < 0)
+        goto out;
     rc = 0;
 out:
     PQfreemem(ident);

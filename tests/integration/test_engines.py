@@ -397,6 +397,294 @@ def test_mariadb_tenant_owns_its_databases_not_the_server(member_factory):
     conn.close()
 
 
+def pg_admin(m, dbname="postgres"):
+    """A superuser session of the member over its socket, as the agent makes one (root is mapped
+    to the superuser "postgres" by peer authentication)."""
+    import psycopg2
+    c = psycopg2.connect(host=m.dir, port=m.port, user="postgres", dbname=dbname,
+                         connect_timeout=10)
+    c.autocommit = True
+    return c
+
+
+def pg_login(m, user, password, dbname="app"):
+    import psycopg2
+    c = psycopg2.connect(host="127.0.0.1", port=m.port, user=user, password=password, dbname=dbname,
+                         connect_timeout=10)
+    c.autocommit = True
+    return c
+
+
+def pg_refused(conn, query, code, *params):
+    """query fails with SQLSTATE `code` (42501: insufficient privilege), not any other failure."""
+    import psycopg2
+    with pytest.raises(psycopg2.Error) as ei:
+        sql(conn, query, *params)
+    assert ei.value.pgcode == code, "%s: %s %s" % (query, ei.value.pgcode, ei.value)
+
+
+PG_ROLES = ("SELECT rolname, rolsuper, rolinherit, rolcreaterole, rolcreatedb, rolcanlogin,"
+            " rolreplication, rolbypassrls, rolpassword FROM pg_authid ORDER BY 1")
+
+
+def test_postgres_tenant_owns_its_databases_not_the_server(member_factory):
+    """The PostgreSQL tenant owns its databases and makes its applications' login roles through
+    the dbaas.* functions (engines/engine_postgres_tenant.c), and reaches neither the server
+    (files, programs, configuration, replication, other sessions) nor the roles of the agent and
+    replication."""
+    import psycopg2
+    from psycopg2.extensions import encrypt_password
+    m = member_factory("postgres")
+    m.start(memory=256)
+    admin = pg_admin(m)
+    # The replication role as repl_setup makes it; a role the tenant did not make.
+    sql(admin, "CREATE ROLE dbaas_repl WITH LOGIN REPLICATION NOINHERIT PASSWORD %s",
+        secrets.token_urlsafe(18))
+    sql(admin, "CREATE ROLE other WITH LOGIN")
+    roles = sql(admin, PG_ROLES)
+    conn = connect("postgres", m.port, m.password)  # database app
+    tenant = pg_login(m, "app", m.password, "postgres")  # where the functions are
+    pw1, pw2, pw3 = ("pw-" + secrets.token_urlsafe(15) for _ in range(3))
+
+    # A database owner: databases, trusted extensions, its own sessions, its application roles.
+    sql(conn, "CREATE TABLE orders (id int PRIMARY KEY, v text)")
+    sql(conn, "INSERT INTO orders VALUES (1, 'one')")
+    sql(conn, "CREATE DATABASE shop")
+    shop = pg_login(m, "app", m.password, "shop")
+    sql(shop, "CREATE EXTENSION pgcrypto")
+    assert len(sql(shop, "SELECT gen_random_bytes(4)")[0][0]) == 4
+    shop.close()
+    sql(tenant, "SELECT dbaas.create_user(%s, %s)", "web", pw1)
+    assert sql(admin, "SELECT rolsuper, rolcreatedb, rolcreaterole, rolreplication, rolbypassrls,"
+                      " rolcanlogin FROM pg_roles WHERE rolname = 'web'") == [
+                          (False, False, False, False, False, True)]
+    assert sql(admin, "SELECT roleid FROM pg_auth_members WHERE member = 'web'::regrole") == []
+    sql(conn, "GRANT SELECT ON orders TO web")
+    web = pg_login(m, "web", pw1)
+    assert sql(web, "SELECT v FROM orders") == [("one",)]
+    pg_refused(web, "INSERT INTO orders VALUES (2, 'two')", "42501")
+    web.close()
+    web = pg_login(m, "web", pw1, "postgres")
+    pg_refused(web, "SELECT dbaas.create_user('web2', 'web2-password')", "42501")
+    web.close()
+    sql(conn, "SET ROLE web")  # the tenant administers its roles
+    sql(conn, "RESET ROLE")
+    # A SCRAM verifier instead of the password: the server never sees the clear text.
+    sql(tenant, "SELECT dbaas.set_password(%s, %s)", "web",
+        encrypt_password(pw2, "web", tenant, "scram-sha-256"))
+    pg_login(m, "web", pw2).close()
+    with pytest.raises(psycopg2.OperationalError, match='authentication failed for user "web"'):
+        pg_login(m, "web", pw1)
+    sql(tenant, "SELECT dbaas.set_password(%s, %s)", "web", pw3)
+    pg_login(m, "web", pw3).close()
+    second = pg_login(m, "app", m.password)
+    assert sql(conn, "SELECT pg_terminate_backend(%s)", second.get_backend_pid()) == [(True,)]
+
+    # Not through the functions: the agent's, replication's, its own, predefined or other roles,
+    # reserved or malformed names, short passwords, MD5 hashes.
+    for query, code in [
+            ("SELECT dbaas.drop_user('postgres')", "42501"),
+            ("SELECT dbaas.drop_user('dbaas_repl')", "42501"),
+            ("SELECT dbaas.drop_user('app')", "42501"),
+            ("SELECT dbaas.drop_user('other')", "42501"),
+            ("SELECT dbaas.drop_user('pg_execute_server_program')", "42501"),
+            ("SELECT dbaas.set_password('postgres', 'x-password-1')", "42501"),
+            ("SELECT dbaas.set_password('dbaas_repl', 'x-password-1')", "42501"),
+            ("SELECT dbaas.set_password('app', 'x-password-1')", "42501"),
+            ("SELECT dbaas.set_password('pg_monitor', 'x-password-1')", "42501"),
+            ("SELECT dbaas.create_user('pg_web', 'x-password-1')", "42602"),
+            ("SELECT dbaas.create_user('dbaas_web', 'x-password-1')", "42602"),
+            ("SELECT dbaas.create_user('Web', 'x-password-1')", "42602"),
+            ("SELECT dbaas.create_user('web\"; DROP ROLE postgres; --', 'x-password-1')", "42602"),
+            ("SELECT dbaas.create_user('web2', 'short')", "22023"),
+            ("SELECT dbaas.create_user('web2', 'md5' || md5('x'))", "22023"),
+            ("SELECT dbaas.app_role('web')", "42501"),
+            ("ALTER FUNCTION dbaas.drop_user(text) OWNER TO app", "42501"),
+            ("CREATE FUNCTION dbaas.f() RETURNS int LANGUAGE sql AS 'SELECT 1'", "42501"),
+            ("CREATE TABLE public.t (id int)", "42501"),
+            ("CREATE SCHEMA mine", "42501")]:
+        pg_refused(tenant, query, code)
+    # A failed statement that held a password is re-raised without it.
+    pg_refused(tenant, "SELECT dbaas.create_user('other', %s)", "42710", pw1)
+
+    # Not the server's: its files and programs, its configuration, replication, other roles and
+    # the agent's sessions, untrusted extensions and languages, connections elsewhere.
+    for query, code in [
+            ("ALTER SYSTEM SET work_mem = '1MB'", "42501"),
+            ("SET log_statement = 'all'", "42501"),
+            ("COPY (SELECT 1) TO PROGRAM 'id'", "42501"),
+            ("COPY orders FROM '/etc/passwd'", "42501"),
+            ("COPY orders TO '/tmp/orders'", "42501"),
+            ("SELECT pg_read_file('/etc/passwd')", "42501"),
+            ("SELECT pg_ls_dir('.')", "42501"),
+            ("SELECT lo_import('/etc/passwd')", "42501"),
+            ("LOAD '/tmp/x.so'", "42501"),
+            ("CREATE FUNCTION f() RETURNS int LANGUAGE c AS '/tmp/x.so', 'f'", "42501"),
+            ("CREATE EXTENSION file_fdw", "42501"),
+            ("CREATE EXTENSION dblink", "42501"),
+            ("CREATE EXTENSION postgres_fdw", "42501"),
+            ("CREATE EXTENSION adminpack", "42501"),
+            ("CREATE SUBSCRIPTION s CONNECTION 'host=127.0.0.1' PUBLICATION p", "42501"),
+            ("CREATE EVENT TRIGGER e ON ddl_command_start EXECUTE FUNCTION f()", "42501"),
+            ("CREATE ROLE x", "42501"),
+            ("ALTER ROLE app CREATEROLE", "42501"),
+            ("ALTER ROLE app SUPERUSER", "42501"),
+            ("ALTER ROLE app REPLICATION", "42501"),
+            ("ALTER ROLE app BYPASSRLS", "42501"),
+            ("ALTER ROLE postgres PASSWORD 'x-password-1'", "42501"),
+            ("ALTER ROLE dbaas_repl NOLOGIN", "42501"),
+            ("DROP ROLE dbaas_repl", "42501"),
+            ("SELECT rolpassword FROM pg_authid", "42501"),
+            ("GRANT pg_execute_server_program TO app", "42501"),
+            ("GRANT pg_read_server_files TO web", "42501"),
+            ("GRANT postgres TO app", "42501"),
+            ("SET ROLE postgres", "42501"),
+            ("SET SESSION AUTHORIZATION postgres", "42501"),
+            ("SELECT pg_terminate_backend(%d)" % admin.get_backend_pid(), "42501"),
+            ("SELECT pg_cancel_backend(%d)" % admin.get_backend_pid(), "42501"),
+            ("SELECT pg_reload_conf()", "42501"),
+            ("SELECT pg_promote()", "42501"),
+            ("SELECT pg_create_physical_replication_slot('x')", "42501"),
+            ("CHECKPOINT", "42501"),
+            ("CREATE DATABASE copy TEMPLATE postgres", "42501")]:
+        pg_refused(conn, query, code)
+    assert sql(admin, "SELECT 1") == [(1,)]  # the agent's session survived
+    with pytest.raises(psycopg2.OperationalError,
+                       match='pg_hba.conf rejects connection .*user "app"'):
+        psycopg2.connect(host=m.dir, port=m.port, user="app", password=m.password, dbname="app")
+
+    # Dropping: the tenant clears what it granted, then drops the role.
+    sql(conn, "DROP OWNED BY web")
+    sql(tenant, "SELECT dbaas.drop_user(%s)", "web")
+    with pytest.raises(psycopg2.OperationalError, match='authentication failed for user "web"'):
+        pg_login(m, "web", pw3)
+    pg_refused(tenant, "SELECT dbaas.drop_user('web')", "42501")
+    assert sql(admin, PG_ROLES) == roles  # no other role changed
+    with open(os.path.join(m.dir, "server.log"), errors="replace") as f:
+        log = f.read()
+    for pw in (pw1, pw2, pw3):
+        assert pw not in log
+    tenant.close()
+    conn.close()
+
+    # A server made by an earlier driver, without the functions, gets them at the next
+    # create_user (every start).
+    sql(admin, "DROP SCHEMA dbaas CASCADE")
+    admin.close()
+    engine_check("user", "postgres", m.dir, m.port, password=m.password)
+    tenant = pg_login(m, "app", m.password, "postgres")
+    sql(tenant, "SELECT dbaas.create_user(%s, %s)", "web", pw1)
+    pg_login(m, "web", pw1).close()
+    tenant.close()
+
+
+def redis_admin(m):
+    """The agent's admin session of a Redis member (its socket, ACL user dbaas-admin)."""
+    import redis
+    with open(os.path.join(m.dir, "admin.secret")) as f:
+        secret = f.read().strip()
+    return redis.Redis(unix_socket_path=os.path.join(m.dir, "redis.%d.sock" % m.port),
+                       username="dbaas-admin", password=secret, socket_timeout=10)
+
+
+def crc64_jones(data):
+    """The CRC-64 that Redis puts at the end of a DUMP payload (reflected, as src/crc64.c)."""
+    crc = 0
+    for b in data:
+        crc ^= b
+        for _ in range(8):
+            crc = (crc >> 1) ^ 0x95AC9329AC4BC9B5 if crc & 1 else crc >> 1
+    return crc
+
+
+def test_redis_tenant_has_its_data_not_the_server(member_factory):
+    """The Redis tenant runs what an application needs, and none of what reaches the server's
+    configuration, files, replication, other sessions or the network (RD_TENANT_RULES in
+    engines/engine_redis.c); a corrupt DUMP payload is refused, not loaded."""
+    import redis
+    m = member_factory("redis")
+    m.start(memory=256)
+    admin = redis_admin(m)
+    users = admin.acl_list()
+    r = connect("redis", m.port, m.password)
+
+    # An application's commands.
+    assert r.acl_whoami() == "app"
+    r.client_setname("web")
+    assert r.client_getname() == "web" and r.client_id() > 0
+    assert r.execute_command("CLIENT", "INFO").startswith(b"id=")
+    r.set("k", "v")
+    r.hset("h", mapping={"aa": "x", "bb": "y"})
+    assert sorted(r.keys("*")) == [b"h", b"k"]
+    assert sorted(r.scan(0, count=100)[1]) == [b"h", b"k"]
+    assert r.info("server")["redis_version"].startswith("7.")
+    assert r.eval("return redis.call('GET', KEYS[1])", 1, "k") == b"v"
+    r.execute_command("FUNCTION", "LOAD", "#!lua name=lib\nredis.register_function('get', "
+                      "function(keys) return redis.call('GET', keys[1]) end)")
+    assert r.execute_command("FCALL", "get", 1, "k") == b"v"
+    p = r.pubsub()
+    p.subscribe("ch")
+    assert p.get_message(timeout=10)["type"] == "subscribe"
+    assert r.publish("ch", "hi") == 1
+    assert p.get_message(timeout=10)["data"] == b"hi"
+    p.close()
+    assert r.execute_command("WAIT", 0, 100) == 0
+    dump = r.dump("h")
+    r.restore("h2", 0, dump)
+    assert r.hgetall("h2") == {b"aa": b"x", b"bb": b"y"}
+
+    # Refused by the ACL: configuration, users, shutdown, replication, persistence, other
+    # sessions, the network. The listener sees no connection from MIGRATE.
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    listener.setblocking(False)
+    target = listener.getsockname()[1]
+    for cmd in [("CONFIG", "SET", "dir", "/tmp"), ("CONFIG", "GET", "masterauth"),
+                ("ACL", "SETUSER", "x", "on"), ("ACL", "SAVE"), ("ACL", "LOG"),
+                ("SHUTDOWN", "NOSAVE"), ("MIGRATE", "127.0.0.1", target, "k", 0, 1000),
+                ("REPLICAOF", "127.0.0.1", target), ("FAILOVER",), ("SAVE",), ("BGSAVE",),
+                ("BGREWRITEAOF",), ("MONITOR",), ("CLIENT", "LIST"), ("CLIENT", "KILL", "ID", 1),
+                ("CLIENT", "PAUSE", 1000), ("CLIENT", "UNPAUSE"), ("CLIENT", "UNBLOCK", 1),
+                ("RESTORE-ASKING", "k2", 0, dump), ("SLOWLOG", "GET")]:
+        # redis-py turns the server's "-NOPERM this user has no permissions ..." into this
+        with pytest.raises(redis.exceptions.NoPermissionError,
+                           match="no permissions to run the '%s" % cmd[0].lower()):
+            r.execute_command(*cmd)
+    with pytest.raises(BlockingIOError):
+        listener.accept()
+    listener.close()
+    # Scripts run with the caller's rights.
+    with pytest.raises(redis.exceptions.ResponseError, match="can't run this command"):
+        r.eval("return redis.call('MIGRATE', '127.0.0.1', ARGV[1], 'k', 0, 1000)", 0, target)
+    # DEBUG and MODULE are off for everyone (enable-*-command no), and the ACL refuses them too.
+    for cmd in [("DEBUG", "SLEEP", 0), ("MODULE", "LOAD", "/tmp/x.so")]:
+        with pytest.raises(redis.exceptions.ResponseError,
+                           match="^%s command not allowed" % cmd[0]):
+            r.execute_command(*cmd)
+        answer = admin.execute_command("ACL", "DRYRUN", "app", *cmd)
+        assert b"no permissions" in answer, answer
+
+    # A payload with a valid checksum and two equal fields in its listpack: without full
+    # sanitization Redis loads it and crashes at the next write to the hash.
+    body = dump[:-8].replace(b"bb", b"aa")
+    corrupt = body + crc64_jones(body).to_bytes(8, "little")
+    with pytest.raises(redis.exceptions.ResponseError, match="Bad data format"):
+        r.restore("h3", 0, corrupt)
+    assert not r.exists("h3")
+    r.hset("h3", "big", "v" * 200)
+    assert r.ping()
+
+    r.flushdb()
+    r.flushall()
+    assert r.dbsize() == 0
+    r.close()
+    assert admin.acl_list() == users
+    assert admin.ping()
+    admin.close()
+    engine_check("user", "redis", m.dir, m.port, password=m.password)
+
+
 @pytest.mark.parametrize("engine", ENGINES)
 def test_plan_below_minimum_is_refused(engine, member_factory):
     minimum = int(engine_check("min", engine).stdout)

@@ -498,13 +498,16 @@ static void test_render_redis(void **state)
     assert_contains(conf, "protected-mode yes\n");
     assert_contains(conf, "daemonize no\n");
     assert_contains(conf, "maxmemory-policy noeviction\n");
+    assert_contains(conf, "sanitize-dump-payload clients\n");
     assert_not_contains(conf, secret);
 
     acl = render_file(&f, secret, "users.acl");
     crypto_sha256_hex(secret, strlen(secret), hash);
     snprintf(line, sizeof(line), "user dbaas-admin on #%s ~* &* +@all\n", hash);
     assert_contains(acl, line);
-    snprintf(line, sizeof(line), "user app on #%s ~* &* +@all -@admin\n", f.verifier);
+    /* MIGRATE (the server connects anywhere) and RESTORE-ASKING are not @admin. */
+    snprintf(line, sizeof(line), "user app on #%s ~* &* +@all -@admin -migrate -restore-asking\n",
+             f.verifier);
     assert_contains(acl, line);
     assert_contains(acl, "user default off ");
     assert_not_contains(acl, secret);
