@@ -1,9 +1,12 @@
 /* What an agent reports in a heartbeat (docs/agent.md), checked before it reaches the store:
- * the members' ids and states, and each member's health probe and seeding progress reduced to
- * the known fields of the known types, so that the store only ever holds values it can compute
- * with. A pure module (jansson, lib/hbproto.h): no I/O, no logging. */
+ * the host's own fields, the members' ids and states, and each member's health probe and
+ * seeding progress reduced to the known fields of the known types, so that the store only ever
+ * holds values it can compute with. A pure module (jansson, lib/hbproto.h): no I/O, no
+ * logging. */
 #ifndef API_HBCHECK_H
 #define API_HBCHECK_H
+
+#include <stdbool.h>
 
 #include <jansson.h>
 
@@ -14,13 +17,28 @@
 #define HBCHECK_ERROR_MAX 500
 #define HBCHECK_POSITION_MAX 64
 
-/* Check the request's members (an array of objects, each with an integer id and a known
- * state) and replace in place each member's health, seeding and usage by their clean forms
- * (hbcheck_health(), hbcheck_seeding(), hbcheck_usage(); removed when null), and its pid,
- * restarts, applied_version, resize_version (integers >= 0), pending_restart (boolean) and
- * resize_error (text, cut) by themselves, or nothing when of another type. Bad values inside health
- * or seeding never fail the check: they are dropped. 0, or -1 with e set (API_E_INVALID, the
- * message names what is wrong; the caller answers 400 naming "members"). */
+/* The host's own fields of a heartbeat that dbaasd writes itself (the others go to the store
+ * as the agent's record). */
+struct hbcheck_host {
+    bool has_ports;         /* HB_F_PORTS was given: */
+    int port_min, port_max; /* its range */
+};
+
+/* Check the top level of a heartbeat body (an object): HB_F_PORTS ({min, max}, integers with
+ * 1024 <= min <= max <= 65535), HB_F_SEED_PORT (a port 1..65535, or null), HB_F_LEASE_VALID
+ * and HB_F_IO_LIMITS (booleans), each optional; fill out. 0, or -1 with e set (API_E_INVALID;
+ * the caller answers 400) and *field naming the field at fault (a static string). */
+int hbcheck_host(const json_t *body, struct hbcheck_host *out, const char **field, struct err *e)
+    __attribute__((warn_unused_result));
+
+/* Check the request's members (an array of objects, each with an integer id of its own and a
+ * known state) and replace in place each member's health, seeding and usage by their clean
+ * forms (hbcheck_health(), hbcheck_seeding(), hbcheck_usage(); removed when null), and its
+ * pid, restarts, applied_version, resize_version (integers 0..INT32_MAX: the store's int
+ * columns), pending_restart (boolean) and resize_error (text, cut) by themselves, or nothing
+ * when of another type or range. Bad values inside health or seeding never fail the check:
+ * they are dropped. 0, or -1 with e set (API_E_INVALID, the message names what is wrong; the
+ * caller answers 400 naming "members"). */
 int hbcheck_members(json_t *members, struct err *e) __attribute__((warn_unused_result));
 
 /* A clean copy of a reported health object: only alive, writable, upstream_up (booleans), role

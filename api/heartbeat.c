@@ -502,36 +502,21 @@ static void answer_desired(struct req *r)
     xfree_secret(&text);
 }
 
-/* The host's own fields: ports {min, max} into pmin/pmax (left "" when absent), seed_port an
- * integer port or null. 0, or -1 after replying 400. */
+/* The host's own fields (hbcheck_host()): ports {min, max} into pmin/pmax (left "" when
+ * absent). 0, or -1 after replying 400. */
 static int check_host_fields(struct req *r, char pmin[24], char pmax[24])
 {
-    json_t *ports = json_object_get(r->json, HB_F_PORTS);
-    json_t *seed = json_object_get(r->json, HB_F_SEED_PORT);
+    struct hbcheck_host host;
+    const char *field;
+    struct err e;
 
     pmin[0] = pmax[0] = '\0';
-    if (ports) {
-        json_int_t lo = json_integer_value(json_object_get(ports, HB_F_MIN));
-        json_int_t hi = json_integer_value(json_object_get(ports, HB_F_MAX));
-        if (!json_is_object(ports) || lo < 1024 || hi > 65535 || lo > hi)
-            return http_error(r, 400, "invalid_field", HB_F_PORTS,
-                              "ports must be {\"min\",\"max\"} with 1024 <= min <= max <= 65535");
-        dbq_i64(lo, pmin);
-        dbq_i64(hi, pmax);
+    if (hbcheck_host(r->json, &host, &field, &e) < 0)
+        return http_error(r, 400, "invalid_field", field, "%s", e.msg);
+    if (host.has_ports) {
+        dbq_i64(host.port_min, pmin);
+        dbq_i64(host.port_max, pmax);
     }
-    if (seed && !json_is_null(seed) &&
-        (!json_is_integer(seed) || json_integer_value(seed) < 1 ||
-         json_integer_value(seed) > 65535))
-        return http_error(r, 400, "invalid_field", HB_F_SEED_PORT,
-                          HB_F_SEED_PORT " must be a port number (1..65535) or null");
-    if (json_object_get(r->json, HB_F_LEASE_VALID) &&
-        !json_is_boolean(json_object_get(r->json, HB_F_LEASE_VALID)))
-        return http_error(r, 400, "invalid_field", HB_F_LEASE_VALID,
-                          HB_F_LEASE_VALID " must be a boolean");
-    if (json_object_get(r->json, HB_F_IO_LIMITS) &&
-        !json_is_boolean(json_object_get(r->json, HB_F_IO_LIMITS)))
-        return http_error(r, 400, "invalid_field", HB_F_IO_LIMITS,
-                          HB_F_IO_LIMITS " must be a boolean");
     return 0;
 }
 

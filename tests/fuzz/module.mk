@@ -7,7 +7,7 @@ FUZZ_SRCS    := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_TARGETS := $(FUZZ_SRCS:tests/fuzz/%.c=$(BIN)/fuzz/%)
 
 FUZZ_fuzz_lease_OBJS       :=
-FUZZ_fuzz_heartbeat_OBJS   := $(BUILD)/api/hbcheck.o
+FUZZ_fuzz_heartbeat_OBJS   := $(BUILD)/api/hbcheck.o $(BUILD)/api/hbmemo.o
 FUZZ_fuzz_query_OBJS       := $(API_OBJS) $(STORE_OBJS) $(CONTROL_OBJS) $(SCHED_OBJS) $(HA_OBJS)
 FUZZ_fuzz_body_OBJS        := $(FUZZ_fuzz_query_OBJS)
 FUZZ_fuzz_agent_reply_OBJS := $(BUILD)/agent/desired.o $(BUILD)/agent/member.o \

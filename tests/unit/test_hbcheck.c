@@ -175,6 +175,80 @@ static void test_members(void **state)
     members = json_loads("{}", 0, NULL);
     assert_int_equal(hbcheck_members(members, &e), -1);
     json_decref(members);
+    /* one member listed twice (found by tests/fuzz/fuzz_heartbeat.c: written from either
+       entry, and again at every heartbeat) */
+    members = json_loads("[{\"id\":7,\"state\":\"running\"},{\"id\":8,\"state\":\"running\"},"
+                         "{\"id\":7,\"state\":\"stopped\"}]",
+                         0, NULL);
+    assert_int_equal(hbcheck_members(members, &e), -1);
+    assert_non_null(strstr(e.msg, "id 7 is listed twice"));
+    json_decref(members);
+}
+
+/* The counts go to int columns: a larger one is dropped, not left to fail the statement. */
+static void test_member_int_columns(void **state)
+{
+    struct err e;
+    json_t *members;
+    char *s;
+
+    (void)state;
+    members = json_loads("[{\"id\":1,\"state\":\"running\",\"pid\":2147483647,"
+                         "\"restarts\":2147483648,\"applied_version\":4294967296,"
+                         "\"resize_version\":0}]",
+                         0, NULL);
+    assert_int_equal(hbcheck_members(members, &e), 0);
+    s = json_dumps(members, JSON_COMPACT | JSON_SORT_KEYS);
+    assert_string_equal(s, "[{\"id\":1,\"pid\":2147483647,\"resize_version\":0,"
+                           "\"state\":\"running\"}]");
+    free(s);
+    json_decref(members);
+}
+
+/* The host's own fields: each optional, each refusal naming its field. */
+static void test_host(void **state)
+{
+    static const struct {
+        const char *body, *field;
+    } bad[] = {
+        {"{\"ports\":{\"min\":1023,\"max\":2000}}", "ports"},
+        {"{\"ports\":{\"min\":3000,\"max\":2000}}", "ports"},
+        {"{\"ports\":{\"min\":3000,\"max\":65536}}", "ports"},
+        {"{\"ports\":{\"min\":3000.0,\"max\":4000}}", "ports"},
+        {"{\"ports\":{\"min\":3000}}", "ports"},
+        {"{\"ports\":[3000,4000]}", "ports"},
+        {"{\"seed_port\":0}", "seed_port"},
+        {"{\"seed_port\":\"21000\"}", "seed_port"},
+        {"{\"lease_valid\":1}", "lease_valid"},
+        {"{\"io_limits\":null}", "io_limits"},
+        {NULL, NULL},
+    };
+    struct hbcheck_host h;
+    const char *field;
+    struct err e;
+    json_t *body;
+
+    (void)state;
+    body = json_loads("{\"ports\":{\"min\":20000,\"max\":20999},\"seed_port\":null,"
+                      "\"lease_valid\":true,\"io_limits\":false}",
+                      0, NULL);
+    assert_int_equal(hbcheck_host(body, &h, &field, &e), 0);
+    assert_true(h.has_ports);
+    assert_int_equal(h.port_min, 20000);
+    assert_int_equal(h.port_max, 20999);
+    json_decref(body);
+    body = json_loads("{\"seed_port\":21000}", 0, NULL);
+    assert_int_equal(hbcheck_host(body, &h, &field, &e), 0);
+    assert_false(h.has_ports);
+    json_decref(body);
+    for (int i = 0; bad[i].body; i++) {
+        body = json_loads(bad[i].body, 0, NULL);
+        assert_non_null(body);
+        assert_int_equal(hbcheck_host(body, &h, &field, &e), -1);
+        assert_string_equal(field, bad[i].field);
+        assert_non_null(strstr(e.msg, bad[i].field));
+        json_decref(body);
+    }
 }
 
 int main(void)
@@ -187,6 +261,8 @@ int main(void)
         cmocka_unit_test(test_members),
         cmocka_unit_test(test_usage),
         cmocka_unit_test(test_member_scalars),
+        cmocka_unit_test(test_member_int_columns),
+        cmocka_unit_test(test_host),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
