@@ -8,6 +8,7 @@
 
 #include "api/body.h"
 #include "api/dbq.h"
+#include "api/ha.h"
 #include "api/handlers.h"
 #include "api/instview.h"
 #include "control/ha.h"
@@ -18,9 +19,9 @@
 
 /* The settings in struct failover_config order: their names are the API's fields and the
  * ha_settings columns. */
-static const char *const keys[] = {"renew_ms", "lease_ttl_ms",         "fence_margin_ms",
-                                   "grace_ms", "failover_cooldown_ms", "step_timeout_ms",
-                                   NULL};
+const char *const ha_config_keys[7] = {"renew_ms", "lease_ttl_ms",         "fence_margin_ms",
+                                       "grace_ms", "failover_cooldown_ms", "step_timeout_ms",
+                                       NULL};
 
 static const char sql_ha_get[] =
     "SELECT json_build_object('renew_ms', renew_ms, 'lease_ttl_ms', lease_ttl_ms,"
@@ -52,17 +53,39 @@ void h_ha_get(struct req *r)
     PQclear(res);
 }
 
+int ha_config_body(struct req *r, struct failover_config *c)
+{
+    int64_t *const v[] = {&c->renew_ms, &c->lease_ttl_ms, &c->fence_margin_ms,
+                          &c->grace_ms, &c->cooldown_ms,  &c->step_timeout_ms};
+    struct err e;
+    int i;
+
+    for (i = 0; i < 6; i++) {
+        int64_t n = *v[i];
+
+        if (body_int(r, ha_config_keys[i], false, false, INT32_MIN, INT32_MAX, &n, NULL) < 0)
+            return -1;
+        if (failover_config_set(c, ha_config_keys[i], n, &e) < 0)
+            return http_error(r, 400, "invalid_field", ha_config_keys[i], "%s", e.msg);
+    }
+    /* Between fields: lease_ttl_ms >= 2 * renew_ms, blamed on the field the caller gave. */
+    if (failover_config_check(c, &e) < 0)
+        return http_error(r, 400, "invalid_field",
+                          json_object_get(r->json, "lease_ttl_ms") ? "lease_ttl_ms" : "renew_ms",
+                          "%s", e.msg);
+    return 0;
+}
+
 void h_ha_set(struct req *r)
 {
     struct failover_config c;
     int64_t *const v[] = {&c.renew_ms, &c.lease_ttl_ms, &c.fence_margin_ms,
                           &c.grace_ms, &c.cooldown_ms,  &c.step_timeout_ms};
     char text[6][24];
-    struct err e;
     PGresult *res;
     int i;
 
-    if (body_parse(r, true) < 0 || body_allow(r, keys) < 0)
+    if (body_parse(r, true) < 0 || body_allow(r, ha_config_keys) < 0)
         return;
     if (dbq_begin(r) < 0)
         return;
@@ -77,23 +100,8 @@ void h_ha_set(struct req *r)
     for (i = 0; i < 6; i++)
         *v[i] = strtoll(PQgetvalue(res, 0, i), NULL, 10);
     PQclear(res);
-    for (i = 0; i < 6; i++) {
-        int64_t n = *v[i];
-
-        if (body_int(r, keys[i], false, false, INT32_MIN, INT32_MAX, &n, NULL) < 0)
-            goto fail;
-        if (failover_config_set(&c, keys[i], n, &e) < 0) {
-            http_error(r, 400, "invalid_field", keys[i], "%s", e.msg);
-            goto fail;
-        }
-    }
-    /* Between fields: lease_ttl_ms >= 2 * renew_ms, blamed on the field the caller gave. */
-    if (failover_config_check(&c, &e) < 0) {
-        http_error(r, 400, "invalid_field",
-                   json_object_get(r->json, "lease_ttl_ms") ? "lease_ttl_ms" : "renew_ms", "%s",
-                   e.msg);
+    if (ha_config_body(r, &c) < 0)
         goto fail;
-    }
     for (i = 0; i < 6; i++)
         dbq_i64(*v[i], text[i]);
     res = dbq_ok(r, sql_ha_put, text[0], text[1], text[2], text[3], text[4], text[5], r->who.actor);

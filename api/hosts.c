@@ -8,6 +8,7 @@
 #include "api/body.h"
 #include "api/dbq.h"
 #include "api/handlers.h"
+#include "api/hosts.h"
 #include "control/notify.h"
 #include "store/store.h"
 #include "lib/buf.h"
@@ -48,8 +49,7 @@ static const char sql_host_create[] =
     "  FROM h)"
     " SELECT " HOST_COLS " FROM h, LATERAL (SELECT 0::bigint AS count) n";
 
-/* Validate "engines" (a non-empty array of distinct engines) into a PostgreSQL array literal. */
-static int engines_param(struct req *r, struct buf *out)
+int hosts_engines_param(struct req *r, struct buf *out)
 {
     json_t *arr = json_object_get(r->json, "engines");
     json_t *v, *w;
@@ -98,7 +98,7 @@ void h_host_create(struct req *r)
         body_int(r, "cpu_millis", true, false, 1, 10000000, &cpu, NULL) < 0 ||
         body_int(r, "memory_mb", true, false, 1, INT64_C(1) << 40, &mem, NULL) < 0 ||
         body_int(r, "disk_mb", true, false, 1, INT64_C(1) << 50, &disk, NULL) < 0 ||
-        engines_param(r, &engines) < 0)
+        hosts_engines_param(r, &engines) < 0)
         goto out;
     token = crypto_token_new(TOKEN_PREFIX_HOST);
     if (!token) {

@@ -6,6 +6,7 @@
 #include "api/body.h"
 #include "api/dbq.h"
 #include "api/handlers.h"
+#include "api/settings.h"
 
 static const char sql_settings_get[] =
     "SELECT json_object_agg(key, CASE WHEN key = 'policy' THEN to_json(value)"
@@ -27,59 +28,66 @@ void h_scheduler_get(struct req *r)
     reply_settings(r);
 }
 
-void h_scheduler_set(struct req *r)
+const char *const settings_scheduler_keys[SETTINGS_SCHEDULER_N + 1] = {"policy",
+                                                                       "cpu_ratio",
+                                                                       "memory_ratio",
+                                                                       "disk_ratio",
+                                                                       "heartbeat_timeout_ms",
+                                                                       "unreachable_grace_s",
+                                                                       NULL};
+
+int settings_scheduler_body(struct req *r, struct settings_scheduler *out)
 {
-    static const char *const keys[] = {"policy",
-                                       "cpu_ratio",
-                                       "memory_ratio",
-                                       "disk_ratio",
-                                       "heartbeat_timeout_ms",
-                                       "unreachable_grace_s",
-                                       NULL};
+    const char *const *keys = settings_scheduler_keys;
     const char *policy = NULL;
-    char text[6][32];
-    const char *values[6] = {NULL};
     json_t *v;
     int i;
 
-    if (body_parse(r, true) < 0 || body_allow(r, keys) < 0)
-        return;
+    memset(out, 0, sizeof(*out));
     if (body_string(r, "policy", false, 16, NULL, "\"binpack\" or \"spread\"", &policy) < 0)
-        return;
-    if (policy && strcmp(policy, "binpack") != 0 && strcmp(policy, "spread") != 0) {
-        http_error(r, 400, "invalid_field", "policy", "policy must be \"binpack\" or \"spread\"");
-        return;
-    }
-    values[0] = policy;
+        return -1;
+    if (policy && strcmp(policy, "binpack") != 0 && strcmp(policy, "spread") != 0)
+        return http_error(r, 400, "invalid_field", "policy",
+                          "policy must be \"binpack\" or \"spread\"");
+    out->values[0] = policy;
     for (i = 1; i <= 3; i++) {
         v = json_object_get(r->json, keys[i]);
         if (!v)
             continue;
-        if (!json_is_number(v) || json_number_value(v) < 0.001 || json_number_value(v) > 4.0) {
-            http_error(r, 400, "invalid_field", keys[i], "%s must be a number from 0.001 to 4",
-                       keys[i]);
-            return;
-        }
-        snprintf(text[i], sizeof(text[i]), "%.3f", json_number_value(v));
-        values[i] = text[i];
+        if (!json_is_number(v) || json_number_value(v) < 0.001 || json_number_value(v) > 4.0)
+            return http_error(r, 400, "invalid_field", keys[i],
+                              "%s must be a number from 0.001 to 4", keys[i]);
+        snprintf(out->text[i], sizeof(out->text[i]), "%.3f", json_number_value(v));
+        out->values[i] = out->text[i];
     }
     for (i = 4; i <= 5; i++) {
         int64_t n = 0;
         if (body_int(r, keys[i], false, false, i == 4 ? 1000 : 0, i == 4 ? 600000 : 86400, &n,
                      NULL) < 0)
-            return;
+            return -1;
         if (json_object_get(r->json, keys[i])) {
-            dbq_i64(n, text[i]);
-            values[i] = text[i];
+            dbq_i64(n, out->text[i]);
+            out->values[i] = out->text[i];
         }
     }
+    return 0;
+}
+
+void h_scheduler_set(struct req *r)
+{
+    struct settings_scheduler s;
+    int i;
+
+    if (body_parse(r, true) < 0 || body_allow(r, settings_scheduler_keys) < 0 ||
+        settings_scheduler_body(r, &s) < 0)
+        return;
     if (dbq_begin(r) < 0)
         return;
-    for (i = 0; i < 6; i++) {
+    for (i = 0; i < SETTINGS_SCHEDULER_N; i++) {
         PGresult *res;
-        if (!values[i])
+        if (!s.values[i])
             continue;
-        res = dbq_ok(r, sql_setting_put, keys[i], values[i]);
+        res = dbq_ok(r, sql_setting_put, settings_scheduler_keys[i], s.values[i]);
         if (!res) {
             dbq_rollback();
             return;

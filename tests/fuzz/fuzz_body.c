@@ -1,7 +1,12 @@
-/* libFuzzer target: a request body as the API's handlers take it (api/body.h): parsed with
- * duplicate keys refused, unknown fields refused, then each field of an instance create
- * checked by type and range, with api/http.c's error replies. Every refusal must leave a JSON
- * error body naming a code. */
+/* libFuzzer target: a request body as the API's handlers take it: parsed with duplicate keys
+ * refused (api/body.h), then, each on its own copy of the request, as four handlers check it
+ * before the store: an instance create (unknown fields refused, each field by type and range),
+ * a host registration's engines (api/hosts.h), the scheduler's settings (api/settings.h) and
+ * the HA settings over their defaults (api/ha.h), with api/http.c's error replies. Every
+ * refusal must leave a 4xx with a JSON error body naming a code, an acceptance no error; and
+ * what is accepted is what the body says: the engines literal lists the body's engines, known
+ * and distinct; a setting is stored exactly when given, as a value in its range; an HA field
+ * not given keeps its value, and the whole passes the HA settings' own check. */
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -12,7 +17,11 @@
 #include <microhttpd.h>
 
 #include "api/body.h"
+#include "api/ha.h"
+#include "api/hosts.h"
 #include "api/http.h"
+#include "api/settings.h"
+#include "lib/catalog.h"
 #include "lib/valid.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -48,29 +57,139 @@ static bool any_text(const char *s)
     return s != NULL;
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+/* An instance create's fields (body.h's helpers). */
+static int create(struct req *r)
 {
-    static const char *const create[] = {"name", "engine",        "plan",    "replicas",
+    static const char *const fields[] = {"name", "engine",        "plan",    "replicas",
                                          "sync", "max_lag_bytes", "version", NULL};
-    struct req r;
     const char *s;
     int64_t n = 0;
     bool b = false, is_null;
 
+    return body_allow(r, fields) < 0 || body_name(r, "name", true, &s) < 0 ||
+                   body_string(r, "engine", true, 32, any_text, "an engine", &s) < 0 ||
+                   body_string(r, "version", false, 32, any_text, "a version", &s) < 0 ||
+                   body_int(r, "replicas", false, false, 0, 5, &n, &is_null) < 0 ||
+                   body_bool(r, "sync", &b) < 0 ||
+                   body_int(r, "max_lag_bytes", false, true, 0, INT64_MAX, &n, &is_null) < 0
+               ? -1
+               : 0;
+}
+
+/* A host's engines: the literal "{a,b}" holds the body's engines in order, known and
+ * distinct. */
+static int host_engines(struct req *r)
+{
+    const json_t *arr = json_object_get(r->json, "engines");
+    struct buf lit = BUF_INIT;
+    const char *p, *q;
+    size_t i = 0, len;
+
+    if (hosts_engines_param(r, &lit) < 0) {
+        buf_free(&lit);
+        return -1;
+    }
+    p = buf_str(&lit);
+    len = strlen(p);
+    if (len < 2 || p[0] != '{' || p[len - 1] != '}' || json_array_size(arr) == 0)
+        __builtin_trap();
+    for (p++; *p != '}'; p = *q == ',' ? q + 1 : q, i++) {
+        const char *name = json_string_value(json_array_get(arr, i));
+        q = p + strcspn(p, ",}");
+        if (!name || !catalog_known(name) || strlen(name) != (size_t)(q - p) ||
+            strncmp(p, name, (size_t)(q - p)) != 0)
+            __builtin_trap();
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(json_string_value(json_array_get(arr, j)), name) == 0)
+                __builtin_trap();
+    }
+    if (i != json_array_size(arr))
+        __builtin_trap();
+    buf_free(&lit);
+    return 0;
+}
+
+/* The scheduler's settings: a value exactly for each field given, in its range. */
+static int scheduler(struct req *r)
+{
+    struct settings_scheduler s;
+    int i;
+
+    if (body_allow(r, settings_scheduler_keys) < 0 || settings_scheduler_body(r, &s) < 0)
+        return -1;
+    for (i = 0; i < SETTINGS_SCHEDULER_N; i++) {
+        const char *v = s.values[i];
+        char *end;
+        double d;
+        long long n;
+
+        if ((v != NULL) != (json_object_get(r->json, settings_scheduler_keys[i]) != NULL))
+            __builtin_trap();
+        if (!v)
+            continue;
+        if (i == 0) {
+            if (strcmp(v, "binpack") != 0 && strcmp(v, "spread") != 0)
+                __builtin_trap();
+        } else if (i <= 3) { /* "D.DDD" within 0.001..4 */
+            d = strtod(v, &end);
+            if (*end || strspn(v, "0123456789.") != strlen(v) || strchr(v, '.') == NULL ||
+                strlen(strchr(v, '.')) != 4 || d < 0.001 || d > 4.0)
+                __builtin_trap();
+        } else {
+            n = strtoll(v, &end, 10);
+            if (*end || *v == '\0' || n < (i == 4 ? 1000 : 0) || n > (i == 4 ? 600000 : 86400))
+                __builtin_trap();
+        }
+    }
+    return 0;
+}
+
+/* The HA settings over the defaults: a field given is the body's, one not given keeps its
+ * value, and the result passes failover_config_check(). */
+static int ha(struct req *r)
+{
+    struct failover_config c, base;
+    const int64_t *got[] = {&c.renew_ms, &c.lease_ttl_ms, &c.fence_margin_ms,
+                            &c.grace_ms, &c.cooldown_ms,  &c.step_timeout_ms};
+    const int64_t *was[] = {&base.renew_ms, &base.lease_ttl_ms, &base.fence_margin_ms,
+                            &base.grace_ms, &base.cooldown_ms,  &base.step_timeout_ms};
+    struct err e;
+
+    failover_config_init(&base);
+    c = base;
+    if (body_allow(r, ha_config_keys) < 0 || ha_config_body(r, &c) < 0)
+        return -1;
+    if (failover_config_check(&c, &e) != 0)
+        __builtin_trap();
+    for (int i = 0; i < 6; i++) {
+        const json_t *v = json_object_get(r->json, ha_config_keys[i]);
+        if (v ? !json_is_integer(v) || json_integer_value(v) != *got[i] : *got[i] != *was[i])
+            __builtin_trap();
+    }
+    return 0;
+}
+
+/* One handler's check of the body, on a request of its own. */
+static void one(const uint8_t *data, size_t size, int (*check)(struct req *))
+{
+    struct req r;
+
     memset(&r, 0, sizeof(r));
     buf_append(&r.body, data, size);
-    if (body_parse(&r, true) < 0 || body_allow(&r, create) < 0 ||
-        body_name(&r, "name", true, &s) < 0 ||
-        body_string(&r, "engine", true, 32, any_text, "an engine", &s) < 0 ||
-        body_string(&r, "version", false, 32, any_text, "a version", &s) < 0 ||
-        body_int(&r, "replicas", false, false, 0, 5, &n, &is_null) < 0 ||
-        body_bool(&r, "sync", &b) < 0 ||
-        body_int(&r, "max_lag_bytes", false, true, 0, INT64_MAX, &n, &is_null) < 0)
+    if (body_parse(&r, true) < 0 || check(&r) < 0)
         refused(&r);
     else if (r.reply)
         __builtin_trap(); /* accepted, yet an error was left */
     json_decref(r.json);
     free(r.reply);
     buf_free(&r.body);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    one(data, size, create);
+    one(data, size, host_engines);
+    one(data, size, scheduler);
+    one(data, size, ha);
     return 0;
 }
