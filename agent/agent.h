@@ -29,6 +29,7 @@ enum agent_errc {
                        of the secret, or a stream for that replica already runs */
     AGENT_E_LEASE,  /* a malformed lease in dbaasd's reply */
     AGENT_E_FENCED, /* a primary may not start: no valid lease, or fenced (docs/agent.md) */
+    AGENT_E_OPTION, /* a malformed option or config file setting (agent/options.h) */
 };
 
 struct agent_config {

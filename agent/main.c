@@ -17,11 +17,11 @@
 #include "agent/agent.h"
 #include "agent/conf.h"
 #include "agent/fence.h"
+#include "agent/options.h"
 #include "agent/seedcmd.h"
 #include "agent/token.h"
 #include "isolation/lxc_init.h"
 #include "lib/log.h"
-#include "lib/quantity.h"
 #include "lib/xalloc.h"
 
 static volatile sig_atomic_t stop;
@@ -85,54 +85,8 @@ static void usage(FILE *f)
             "  --help, --version\n");
 }
 
-struct opts {
-    char *server, *token, *token_file, *data_dir, *advertise, *isolation, *ports;
-    char *cpu, *memory, *disk, *libvirt_uri, *seed_port, *keep_deleted, *ca_file;
-};
-
-/* Set option key (long name) to value; 0, or -1 when unknown. Later settings win. */
-static int set_opt(struct opts *o, const char *key, const char *value)
-{
-    static const struct {
-        const char *name;
-        size_t off;
-    } keys[] = {
-        {"server", offsetof(struct opts, server)},
-        {"token", offsetof(struct opts, token)},
-        {"token-file", offsetof(struct opts, token_file)},
-        {"data-dir", offsetof(struct opts, data_dir)},
-        {"advertise", offsetof(struct opts, advertise)},
-        {"isolation", offsetof(struct opts, isolation)},
-        {"ports", offsetof(struct opts, ports)},
-        {"cpu", offsetof(struct opts, cpu)},
-        {"memory", offsetof(struct opts, memory)},
-        {"disk", offsetof(struct opts, disk)},
-        {"libvirt-uri", offsetof(struct opts, libvirt_uri)},
-        {"seed-port", offsetof(struct opts, seed_port)},
-        {"keep-deleted", offsetof(struct opts, keep_deleted)},
-        {"ca-file", offsetof(struct opts, ca_file)},
-    };
-    size_t i;
-
-    for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
-        if (strcmp(keys[i].name, key) == 0) {
-            char **slot = (char **)(void *)((char *)o + keys[i].off);
-            free(*slot);
-            *slot = xstrdup(value);
-            return 0;
-        }
-    }
-    return -1;
-}
-
-/* set_opt() for conf_load(). */
-static int conf_set(void *arg, const char *key, const char *value)
-{
-    return set_opt(arg, key, value);
-}
-
 /* The --config file's settings into o. 0 / -1 (message printed). */
-static int load_config(struct opts *o, const char *path)
+static int load_config(struct options *o, const char *path)
 {
     char msg[512];
     FILE *f = fopen(path, "r");
@@ -142,7 +96,7 @@ static int load_config(struct opts *o, const char *path)
         fprintf(stderr, "dbaas-agent: could not open \"%s\": %s\n", path, strerror(errno));
         return -1;
     }
-    rc = conf_load(f, path, conf_set, o, msg, sizeof(msg));
+    rc = conf_load(f, path, options_conf_set, o, msg, sizeof(msg));
     fclose(f);
     if (rc < 0)
         fprintf(stderr, "dbaas-agent: %s\n", msg);
@@ -170,7 +124,7 @@ int main(int argc, char **argv)
                                              {"ca-file", required_argument, NULL, 0},
                                              {"version", no_argument, NULL, 'V'},
                                              {NULL, 0, NULL, 0}};
-    struct opts o;
+    struct options o;
     struct agent_config cfg;
     struct sigaction sa;
     struct err e;
@@ -191,7 +145,7 @@ int main(int argc, char **argv)
     while ((c = getopt_long(argc, argv, "", longopts, &idx)) != -1) {
         switch (c) {
         case 0:
-            set_opt(&o, longopts[idx].name, optarg);
+            options_set(&o, longopts[idx].name, optarg); /* every name of longopts is one */
             break;
         case 'S':
             cfg.stop_engines = true;
@@ -224,54 +178,17 @@ int main(int argc, char **argv)
         fprintf(stderr, "dbaas-agent: could not read a token from \"%s\"\n", o.token_file);
         goto out;
     }
-    cfg.server = o.server;
-    cfg.ca_file = o.ca_file;
     if (o.ca_file && access(o.ca_file, R_OK) < 0) {
         fprintf(stderr, "dbaas-agent: cannot read --ca-file \"%s\": %s\n", o.ca_file,
                 strerror(errno));
         goto out;
     }
-    cfg.token = token;
-    cfg.token_file = o.token ? NULL : o.token_file;
-    cfg.data_dir = o.data_dir;
-    cfg.advertise = o.advertise;
-    cfg.libvirt_uri = o.libvirt_uri;
-    cfg.heartbeat_ms = 1000;
-    cfg.port_min = 20000;
-    cfg.port_max = 29999;
-    cfg.isolation = ISO_CGROUP;
-    if (o.isolation && iso_kind_parse(o.isolation, &cfg.isolation, &e) < 0) {
+    if (options_apply(&o, &cfg, &e) < 0) {
         fprintf(stderr, "dbaas-agent: %s\n", e.msg);
         goto out;
     }
-    if (o.ports && (sscanf(o.ports, "%d-%d", &cfg.port_min, &cfg.port_max) != 2 ||
-                    cfg.port_min < 1024 || cfg.port_max > 65535 || cfg.port_min > cfg.port_max)) {
-        fprintf(stderr, "dbaas-agent: --ports must be MIN-MAX within 1024-65535\n");
-        goto out;
-    }
-    cfg.seed_port = cfg.port_max < 65535 ? cfg.port_max + 1 : 0;
-    if (o.seed_port) {
-        char *end;
-        long v = strtol(o.seed_port, &end, 10);
-        if (*end || v < 0 || v > 65535 || (v > 0 && v < 1024) ||
-            (v >= cfg.port_min && v <= cfg.port_max)) {
-            fprintf(stderr, "dbaas-agent: --seed-port must be 0 or a port in 1024-65535 outside "
-                            "--ports\n");
-            goto out;
-        }
-        cfg.seed_port = (int)v;
-    }
-    cfg.keep_deleted_s = 24 * 3600;
-    if (o.keep_deleted && conf_duration(o.keep_deleted, &cfg.keep_deleted_s) < 0) {
-        fprintf(stderr, "dbaas-agent: invalid --keep-deleted duration \"%s\"\n", o.keep_deleted);
-        goto out;
-    }
-    if ((o.cpu && quantity_parse_cpu(o.cpu, &cfg.cpu_millis) < 0) ||
-        (o.memory && quantity_parse_mb(o.memory, &cfg.memory_mb) < 0) ||
-        (o.disk && quantity_parse_mb(o.disk, &cfg.disk_mb) < 0)) {
-        fprintf(stderr, "dbaas-agent: invalid --cpu, --memory or --disk quantity\n");
-        goto out;
-    }
+    cfg.token = token;
+    cfg.token_file = o.token ? NULL : o.token_file;
 
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = on_signal;
@@ -290,19 +207,6 @@ out:
         explicit_bzero(token, strlen(token));
         free(token);
     }
-    free(o.server);
-    free(o.token);
-    free(o.token_file);
-    free(o.data_dir);
-    free(o.advertise);
-    free(o.isolation);
-    free(o.ports);
-    free(o.cpu);
-    free(o.memory);
-    free(o.disk);
-    free(o.libvirt_uri);
-    free(o.seed_port);
-    free(o.keep_deleted);
-    free(o.ca_file);
+    options_free(&o);
     return status;
 }

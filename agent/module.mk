@@ -23,4 +23,6 @@ TEST_test_fence_OBJS := $(BUILD)/agent/fence.o
 TEST_test_lessee_OBJS := $(BUILD)/agent/lessee.o
 # When a reply may clear the guard's fence, and when a member that needs a lease may start.
 TEST_test_leasing_OBJS := $(BUILD)/agent/leasing.o $(BUILD)/agent/lessee.o $(BUILD)/agent/fence.o \
-	$(BUILD)/agent/member.o
+	$(BUILD)/agent/member.o $(BUILD)/agent/desired.o
+# The options and config file settings checked into the agent's configuration.
+TEST_test_options_OBJS := $(BUILD)/agent/options.o $(BUILD)/agent/conf.o $(ISO_OBJS)

@@ -13,7 +13,7 @@ FUZZ_fuzz_body_OBJS        := $(FUZZ_fuzz_query_OBJS)
 FUZZ_fuzz_agent_reply_OBJS := $(BUILD)/agent/desired.o $(BUILD)/agent/member.o \
                               $(BUILD)/agent/lessee.o
 FUZZ_fuzz_fence_msg_OBJS   := $(BUILD)/agent/fence.o
-FUZZ_fuzz_agent_conf_OBJS  := $(BUILD)/agent/conf.o
+FUZZ_fuzz_agent_conf_OBJS  := $(BUILD)/agent/conf.o $(BUILD)/agent/options.o $(ISO_OBJS)
 FUZZ_fuzz_seedproto_OBJS   := $(BUILD)/agent/seedproto.o
 FUZZ_fuzz_engine_answer_OBJS := $(BUILD)/engines/answers.o
 
