@@ -148,6 +148,39 @@ bool desired_reply_current(const json_t *reply, int64_t applied, int64_t *genera
     return *generation >= applied;
 }
 
+void desired_reply_info(const json_t *reply, struct desired_reply_info *out)
+{
+    const json_t *hash = json_object_get(reply, HB_F_DESIRED_HASH);
+    const json_t *interval = json_object_get(reply, HB_F_HEARTBEAT_INTERVAL_MS);
+    size_t len = json_string_length(hash);
+
+    memset(out, 0, sizeof(*out));
+    /* a hash cut short would never match: better none, which asks for the members again */
+    if (json_is_string(hash) && len > 0 && len < sizeof(out->hash) &&
+        !memchr(json_string_value(hash), '\0', len))
+        memcpy(out->hash, json_string_value(hash), len + 1);
+    if (json_is_integer(interval)) {
+        json_int_t ms = json_integer_value(interval);
+        out->heartbeat_ms = ms < DESIRED_INTERVAL_MIN_MS   ? DESIRED_INTERVAL_MIN_MS
+                            : ms > DESIRED_INTERVAL_MAX_MS ? DESIRED_INTERVAL_MAX_MS
+                                                           : (int)ms;
+    }
+}
+
+bool desired_lists(const json_t *desired, int64_t id)
+{
+    const json_t *d;
+    size_t i;
+
+    json_array_foreach(desired, i, d)
+    {
+        const json_t *v = json_object_get(d, HB_F_ID);
+        if (json_is_integer(v) && json_integer_value(v) == id)
+            return true;
+    }
+    return false;
+}
+
 const char *desired_action_name(enum desired_action a)
 {
     static const char *const names[] = {

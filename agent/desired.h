@@ -61,6 +61,28 @@ size_t desired_plan(const struct member *members, const json_t *desired,
  * Sets *generation to the reply's. */
 bool desired_reply_current(const json_t *reply, int64_t applied, int64_t *generation);
 
+/* The bounds the agent holds dbaasd's heartbeat_interval_ms within. */
+#define DESIRED_INTERVAL_MIN_MS 100
+#define DESIRED_INTERVAL_MAX_MS 60000
+
+/* What a reply says besides its members and its lease. */
+struct desired_reply_info {
+    char hash[65];    /* HB_F_DESIRED_HASH, to send back with the next request: "" when absent
+                         or not a string of 1..64 bytes without NUL (the next reply then
+                         carries the members again) */
+    int heartbeat_ms; /* HB_F_HEARTBEAT_INTERVAL_MS held within DESIRED_INTERVAL_MIN_MS..
+                         DESIRED_INTERVAL_MAX_MS; 0 when absent or not an integer (the agent
+                         keeps its interval) */
+};
+
+/* Read a reply's hash and heartbeat interval into out (a current reply: the caller checked
+ * desired_reply_current()). */
+void desired_reply_info(const json_t *reply, struct desired_reply_info *out);
+
+/* Whether the reply's "members" array (borrowed; anything else lists nothing) has an entry
+ * with the integer id id. */
+bool desired_lists(const json_t *desired, int64_t id);
+
 /* "keep", "create", ... (static strings, for logs and tests); NULL outside the enum. */
 const char *desired_action_name(enum desired_action a);
 

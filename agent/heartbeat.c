@@ -32,8 +32,6 @@
 #include "lib/xalloc.h"
 
 #define DISK_CHECK_MS 10000
-#define HEARTBEAT_MIN_MS 100 /* heartbeat_interval_ms is held within these bounds */
-#define HEARTBEAT_MAX_MS 60000
 #define HEARTBEAT_WAIT_MAX_MS 5000 /* dbaasd's longest long poll (docs/agent.md) */
 
 /* What report_members() samples of a running member without the lock. */
@@ -174,7 +172,7 @@ static void apply_step(struct agent *a, const struct desired_step *st)
 static void reconcile(struct agent *a, const json_t *reply, int64_t req_ms)
 {
     const json_t *desired = json_object_get(reply, HB_F_MEMBERS);
-    const json_t *interval = json_object_get(reply, HB_F_HEARTBEAT_INTERVAL_MS);
+    struct desired_reply_info info;
     struct desired_step *steps = NULL;
     int64_t generation;
     size_t n, i;
@@ -191,19 +189,13 @@ static void reconcile(struct agent *a, const json_t *reply, int64_t req_ms)
         apply_step(a, &steps[i]);
     leasing_reply(a, json_object_get(reply, HB_F_LEASE), desired, req_ms);
     pthread_cond_signal(&a->wake); /* role changes, fences: supervision acts at once */
-    snprintf(a->desired_hash, sizeof(a->desired_hash), "%s",
-             json_string_value(json_object_get(reply, HB_F_DESIRED_HASH))
-                 ? json_string_value(json_object_get(reply, HB_F_DESIRED_HASH))
-                 : "");
-    if (json_is_integer(interval)) {
-        int64_t ms = json_integer_value(interval);
-        ms = ms < HEARTBEAT_MIN_MS   ? HEARTBEAT_MIN_MS
-             : ms > HEARTBEAT_MAX_MS ? HEARTBEAT_MAX_MS
-                                     : ms;
-        if (ms != a->heartbeat_ms)
-            log_info("event=heartbeat_interval from_ms=%d to_ms=%lld", a->heartbeat_ms,
-                     (long long)ms);
-        a->heartbeat_ms = (int)ms;
+    desired_reply_info(reply, &info);
+    snprintf(a->desired_hash, sizeof(a->desired_hash), "%s", info.hash);
+    if (info.heartbeat_ms > 0) {
+        if (info.heartbeat_ms != a->heartbeat_ms)
+            log_info("event=heartbeat_interval from_ms=%d to_ms=%d", a->heartbeat_ms,
+                     info.heartbeat_ms);
+        a->heartbeat_ms = info.heartbeat_ms;
     }
 out:
     pthread_mutex_unlock(&a->lock);

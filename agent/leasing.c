@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "agent/desired.h"
 #include "agent/fence.h"
 #include "agent/member.h"
 #include "lib/clock.h"
@@ -99,19 +100,6 @@ static void save_settings(struct agent *a)
     free(path);
 }
 
-static bool listed(const json_t *desired, int64_t id)
-{
-    size_t i;
-    json_t *d;
-
-    json_array_foreach(desired, i, d)
-    {
-        if (json_integer_value(json_object_get(d, HB_F_ID)) == id)
-            return true;
-    }
-    return false;
-}
-
 /* Whether the lease holds past the guard's deadline (its end minus FENCE_MARGIN_MS): only then
  * may a member that needs a lease start, or a guard's fence be cleared. In the last margin the
  * lease is still valid but the guard has fired (or fires), and it is not fed a deadline already
@@ -129,12 +117,14 @@ void leasing_reply(struct agent *a, const json_t *lease, const json_t *desired, 
     struct member *m;
     struct err e;
 
-    if (!lease || json_is_null(lease)) {
+    switch (lessee_reply_parse(lease, &s, &e)) {
+    case LESSEE_REPLY_NONE:
         if (a->lease_mode != LEASING_OFF)
             log_info("event=lease_off reason=\"dbaasd hands out no lease\"");
         lessee_unconfigure(&a->lessee);
         a->lease_mode = LEASING_OFF;
-    } else if (lessee_settings_parse(lease, &s, &e) == 0) {
+        break;
+    case LESSEE_REPLY_OK:
         if (lessee_configure(&a->lessee, &s)) {
             log_info("event=lease_settings host_id=%" PRId64 " port=%d ttl_ms=%d renew_ms=%d",
                      s.host_id, s.port, s.ttl_ms, s.renew_ms);
@@ -143,12 +133,14 @@ void leasing_reply(struct agent *a, const json_t *lease, const json_t *desired, 
         }
         a->lease_mode = LEASING_ON;
         a->lease_bad_logged = false;
-    } else {
+        break;
+    case LESSEE_REPLY_BAD:
         /* dbaasd fences on leases, but this one cannot be used: no lease is valid */
         if (!a->lease_bad_logged)
             log_error("event=lease_bad error=\"%s\"", e.msg);
         a->lease_bad_logged = true;
         a->lease_mode = LEASING_ON;
+        break;
     }
     explicit_bzero(&s, sizeof(s));
     /* a member the guard fenced stays down until a reply that could not have been computed
@@ -157,7 +149,7 @@ void leasing_reply(struct agent *a, const json_t *lease, const json_t *desired, 
      * (dbaasd's view of an unbroken run is unbroken too: a promotion on an expired lease came
      * before the request, and the reply knows it) */
     for (m = a->members; m; m = m->next) {
-        if (!m->guard_fenced || !listed(desired, m->id))
+        if (!m->guard_fenced || !desired_lists(desired, m->id))
             continue;
         if (a->lease_mode == LEASING_ON &&
             (!lease_guarded(a, now) || req_ms <= m->guard_fenced_at_ms ||

@@ -55,6 +55,15 @@ out:
     return rc;
 }
 
+enum lessee_reply lessee_reply_parse(const json_t *lease, struct lessee_settings *out,
+                                     struct err *e)
+{
+    memset(out, 0, sizeof(*out));
+    if (!lease || json_is_null(lease))
+        return LESSEE_REPLY_NONE;
+    return lessee_settings_parse(lease, out, e) == 0 ? LESSEE_REPLY_OK : LESSEE_REPLY_BAD;
+}
+
 bool lessee_configure(struct lessee *l, const struct lessee_settings *s)
 {
     bool same = l->configured && memcmp(&l->s, s, sizeof(*s)) == 0;

@@ -47,6 +47,17 @@ struct lessee {
  * 600000, host_id > 0, port 1..65535. 0, or -1 with e set (the message never quotes the key). */
 int lessee_settings_parse(const json_t *lease, struct lessee_settings *out, struct err *e)
     __attribute__((warn_unused_result));
+/* What a heartbeat reply's lease field (HB_F_LEASE) says. */
+enum lessee_reply {
+    LESSEE_REPLY_NONE, /* absent or JSON null: dbaasd hands out no lease */
+    LESSEE_REPLY_OK,   /* settings that lessee_settings_parse() accepts */
+    LESSEE_REPLY_BAD,  /* anything else: dbaasd fences on leases, but this one cannot be used */
+};
+
+/* Classify the reply's lease field; with LESSEE_REPLY_OK *out holds its settings, with
+ * LESSEE_REPLY_BAD e says what is wrong (never quoting the key). */
+enum lessee_reply lessee_reply_parse(const json_t *lease, struct lessee_settings *out,
+                                     struct err *e);
 /* Take new settings. Renewals sent under other settings (another key) are forgotten; the lease
  * already granted runs to its end. Returns whether anything changed. */
 bool lessee_configure(struct lessee *l, const struct lessee_settings *s);

@@ -929,6 +929,46 @@ static void test_matches_reference(void **state)
     }
 }
 
+/* What reconcile() keeps of a reply besides its members: the whole hash or none, the
+ * interval within its bounds; and which members a reply lists (leasing_reply()). */
+static void test_reply_info(void **state)
+{
+    struct desired_reply_info info;
+    json_t *reply;
+
+    (void)state;
+    reply = json_pack("{s:s, s:i, s:[{s:i}, {s:s}, {s:I}]}", HB_F_DESIRED_HASH, "abc",
+                      HB_F_HEARTBEAT_INTERVAL_MS, 250, HB_F_MEMBERS, HB_F_ID, 3, HB_F_ID, "4",
+                      HB_F_ID, (json_int_t)INT64_MAX);
+    desired_reply_info(reply, &info);
+    assert_string_equal(info.hash, "abc");
+    assert_int_equal(info.heartbeat_ms, 250);
+    assert_true(desired_lists(json_object_get(reply, HB_F_MEMBERS), 3));
+    assert_false(desired_lists(json_object_get(reply, HB_F_MEMBERS), 4)); /* "4" is no id */
+    assert_true(desired_lists(json_object_get(reply, HB_F_MEMBERS), INT64_MAX));
+    assert_false(desired_lists(reply, 3)); /* not an array */
+    assert_false(desired_lists(NULL, 3));
+    json_decref(reply);
+
+    /* too long a hash would be cut and never match: none; intervals held within bounds */
+    reply = json_pack("{s:s, s:I}", HB_F_DESIRED_HASH,
+                      "0123456789012345678901234567890123456789012345678901234567890123X",
+                      HB_F_HEARTBEAT_INTERVAL_MS, (json_int_t)INT64_MAX);
+    desired_reply_info(reply, &info);
+    assert_string_equal(info.hash, "");
+    assert_int_equal(info.heartbeat_ms, DESIRED_INTERVAL_MAX_MS);
+    json_decref(reply);
+    reply = json_pack("{s:i, s:i}", HB_F_DESIRED_HASH, 5, HB_F_HEARTBEAT_INTERVAL_MS, -1);
+    desired_reply_info(reply, &info);
+    assert_string_equal(info.hash, "");
+    assert_int_equal(info.heartbeat_ms, DESIRED_INTERVAL_MIN_MS);
+    json_decref(reply);
+    reply = json_pack("{s:f}", HB_F_HEARTBEAT_INTERVAL_MS, 500.0);
+    desired_reply_info(reply, &info);
+    assert_int_equal(info.heartbeat_ms, 0); /* not an integer: the interval stays */
+    json_decref(reply);
+}
+
 static void test_action_names(void **state)
 {
     (void)state;
@@ -1023,6 +1063,7 @@ int main(void)
         cmocka_unit_test(test_serves_seed),
         cmocka_unit_test(test_secret_not_logged),
         cmocka_unit_test(test_matches_reference),
+        cmocka_unit_test(test_reply_info),
         cmocka_unit_test(test_action_names),
         cmocka_unit_test(test_role_decide),
     };

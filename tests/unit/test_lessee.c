@@ -13,6 +13,7 @@
 
 #include "agent/lessee.h"
 #include "lib/crypto.h"
+#include "lib/hbproto.h"
 
 static const unsigned char key[LEASE_KEY_LEN] = "0123456789abcdef0123456789abcdef";
 
@@ -179,10 +180,34 @@ static void test_gap_and_rekey(void **state)
     assert_true(lessee_valid(&l, 3499));
 }
 
+/* The reply's lease field as leasing_reply() takes it: none, usable settings, or unusable. */
+static void test_reply_parse(void **state)
+{
+    struct lessee_settings s;
+    struct err e;
+    json_t *null = json_null(), *ok, *bad;
+
+    (void)state;
+    ok = json_pack("{s:I, s:i, s:s, s:i, s:i}", HB_F_HOST_ID, (json_int_t)7, HB_F_PORT, 4000,
+                   HB_F_KEY, "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", HB_F_TTL_MS, 1000,
+                   HB_F_RENEW_MS, 300);
+    bad = json_pack("{s:I}", HB_F_HOST_ID, (json_int_t)7);
+    assert_int_equal(lessee_reply_parse(NULL, &s, &e), LESSEE_REPLY_NONE);
+    assert_int_equal(lessee_reply_parse(null, &s, &e), LESSEE_REPLY_NONE);
+    assert_int_equal(lessee_reply_parse(ok, &s, &e), LESSEE_REPLY_OK);
+    assert_int_equal(s.ttl_ms, 1000);
+    assert_int_equal(lessee_reply_parse(bad, &s, &e), LESSEE_REPLY_BAD);
+    assert_non_null(strstr(e.msg, "malformed lease"));
+    json_decref(null);
+    json_decref(ok);
+    json_decref(bad);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_settings),
+        cmocka_unit_test(test_reply_parse),
         cmocka_unit_test(test_grant_from_send_time),
         cmocka_unit_test(test_grant_refused),
         cmocka_unit_test(test_gap_and_rekey),
