@@ -1,7 +1,10 @@
 /* What the engines and their tools answer, parsed (answers.h). */
 #include "engines/answers.h"
 
+#include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +32,40 @@ int64_t answer_field_int(const char *text, const char *key)
     char v[32];
 
     return answer_field(text, key, v, sizeof(v)) && *v ? strtoll(v, NULL, 10) : -1;
+}
+
+int answer_int(const char *text, int64_t min, int64_t max, int64_t *out)
+{
+    const char *digits = text && *text == '-' ? text + 1 : text;
+    char *end;
+    long long v;
+
+    /* strtoll alone would take blanks and '+' before the number and saturate on overflow */
+    if (!digits || *digits < '0' || *digits > '9')
+        return -1;
+    errno = 0;
+    v = strtoll(text, &end, 10);
+    if (errno != 0 || *end != '\0' || v < min || v > max)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+int answer_real(const char *text, double *out)
+{
+    const char *digits = text && *text == '-' ? text + 1 : text;
+    char *end;
+    double v;
+
+    /* a digit first leaves out blanks, '+', "inf" and "nan"; a hex float ("0x1p3") starts
+     * with a digit too: its 'x' gives it away */
+    if (!digits || *digits < '0' || *digits > '9' || strpbrk(text, "xX"))
+        return -1;
+    v = strtod(text, &end);
+    if (*end != '\0' || !isfinite(v))
+        return -1;
+    *out = v;
+    return 0;
 }
 
 int answer_pg_lsn(const char *lsn, int64_t *bytes)
@@ -141,4 +178,48 @@ int64_t answer_binlog_coord(const char *file, int64_t pos)
     if (end == dot + 1 || *end || seq < 0 || seq > INT32_MAX)
         return -1;
     return ((int64_t)seq << 32) + pos;
+}
+
+void answer_slave_init(struct answer_slave *st)
+{
+    memset(st, 0, sizeof(*st));
+    st->read_pos = st->exec_pos = -1;
+    st->behind = -1;
+}
+
+void answer_slave_column(struct answer_slave *st, const char *name, const char *v)
+{
+    int64_t n;
+    double d;
+
+    if (!name || !v)
+        return;
+    if (strcmp(name, "Master_Host") == 0) {
+        snprintf(st->host, sizeof(st->host), "%s", v);
+        st->configured = *v != '\0';
+    } else if (strcmp(name, "Master_Port") == 0)
+        st->port = answer_int(v, 0, 65535, &n) == 0 ? (int)n : 0;
+    else if (strcmp(name, "Master_User") == 0)
+        snprintf(st->user, sizeof(st->user), "%s", v);
+    else if (strcmp(name, "Slave_IO_Running") == 0) {
+        st->io_yes = strcmp(v, "Yes") == 0;
+        st->io_connecting = strcmp(v, "Connecting") == 0;
+    } else if (strcmp(name, "Slave_SQL_Running") == 0)
+        st->sql_yes = strcmp(v, "Yes") == 0;
+    else if (strcmp(name, "Last_IO_Errno") == 0)
+        st->io_errno = answer_int(v, 0, INT_MAX, &n) == 0 ? (int)n : 0;
+    else if (strcmp(name, "Last_IO_Error") == 0)
+        snprintf(st->io_error, sizeof(st->io_error), "%s", v);
+    else if (strcmp(name, "Gtid_IO_Pos") == 0)
+        snprintf(st->gtid_io, sizeof(st->gtid_io), "%s", v);
+    else if (strcmp(name, "Master_Log_File") == 0)
+        snprintf(st->read_file, sizeof(st->read_file), "%s", v);
+    else if (strcmp(name, "Read_Master_Log_Pos") == 0)
+        st->read_pos = answer_int(v, 0, INT64_MAX, &n) == 0 ? n : -1;
+    else if (strcmp(name, "Relay_Master_Log_File") == 0)
+        snprintf(st->exec_file, sizeof(st->exec_file), "%s", v);
+    else if (strcmp(name, "Exec_Master_Log_Pos") == 0)
+        st->exec_pos = answer_int(v, 0, INT64_MAX, &n) == 0 ? n : -1;
+    else if (strcmp(name, "Seconds_Behind_Master") == 0)
+        st->behind = answer_real(v, &d) == 0 && d >= 0 ? d : -1;
 }

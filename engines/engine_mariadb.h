@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "engines/answers.h"
 #include "engines/engine.h"
 #include "lib/buf.h"
 
@@ -55,26 +56,9 @@ int mdb_shadow_rows(MYSQL *m, const char *user, struct err *e);
 
 /* Append to cnf the replication settings of spec->repl's role (pure). */
 void mdb_render_repl(const struct engine_spec *s, struct buf *cnf);
-/* What SHOW SLAVE STATUS says (the default connection). */
-struct mdb_slave {
-    bool configured; /* a source is set */
-    char host[64];   /* Master_Host */
-    int port;        /* Master_Port */
-    char user[64];   /* Master_User */
-    bool io_yes, sql_yes;
-    bool io_connecting;  /* Slave_IO_Running = Connecting */
-    int io_errno;        /* Last_IO_Errno */
-    char io_error[256];  /* Last_IO_Error */
-    char gtid_io[256];   /* Gtid_IO_Pos: the last GTID received */
-    char read_file[128]; /* Master_Log_File, Read_Master_Log_Pos: received */
-    int64_t read_pos;
-    char exec_file[128]; /* Relay_Master_Log_File, Exec_Master_Log_Pos: applied */
-    int64_t exec_pos;
-    double behind; /* Seconds_Behind_Master; -1 NULL */
-};
 
-/* SHOW SLAVE STATUS into st. */
-int mdb_slave_status(MYSQL *m, struct mdb_slave *st, struct err *e);
+/* SHOW SLAVE STATUS into st (engines/answers.h). */
+int mdb_slave_status(MYSQL *m, struct answer_slave *st, struct err *e);
 /* The replication account (CATALOG_REPL_USER with spec->repl's secret), written only when it
  * differs (a write of a sync primary waits for a replica). */
 int mdb_repl_account(MYSQL *m, const struct engine_spec *s, struct err *e);

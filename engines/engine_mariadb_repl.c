@@ -225,52 +225,20 @@ out:
     return rc;
 }
 
-/* Fill st from one result of SHOW SLAVE STATUS (zero rows: not configured). */
-static void mdb_slave_parse(MYSQL_RES *res, struct mdb_slave *st)
+/* Fill st from one result of SHOW SLAVE STATUS (zero rows: not configured). The columns are
+ * read by answer_slave_column(), which tests/fuzz/fuzz_engine_answer.c feeds anything. */
+static void mdb_slave_parse(MYSQL_RES *res, struct answer_slave *st)
 {
     MYSQL_ROW row = mysql_fetch_row(res);
     MYSQL_FIELD *f = mysql_fetch_fields(res);
     unsigned int n = mysql_num_fields(res);
 
-    memset(st, 0, sizeof(*st));
-    st->read_pos = st->exec_pos = -1;
-    st->behind = -1;
-    for (unsigned int i = 0; row && i < n; i++) {
-        const char *name = f[i].name, *v = row[i];
-        if (!v)
-            continue;
-        if (strcmp(name, "Master_Host") == 0) {
-            snprintf(st->host, sizeof(st->host), "%s", v);
-            st->configured = *v != '\0';
-        } else if (strcmp(name, "Master_Port") == 0)
-            st->port = atoi(v);
-        else if (strcmp(name, "Master_User") == 0)
-            snprintf(st->user, sizeof(st->user), "%s", v);
-        else if (strcmp(name, "Slave_IO_Running") == 0) {
-            st->io_yes = strcmp(v, "Yes") == 0;
-            st->io_connecting = strcmp(v, "Connecting") == 0;
-        } else if (strcmp(name, "Slave_SQL_Running") == 0)
-            st->sql_yes = strcmp(v, "Yes") == 0;
-        else if (strcmp(name, "Last_IO_Errno") == 0)
-            st->io_errno = atoi(v);
-        else if (strcmp(name, "Last_IO_Error") == 0)
-            snprintf(st->io_error, sizeof(st->io_error), "%s", v);
-        else if (strcmp(name, "Gtid_IO_Pos") == 0)
-            snprintf(st->gtid_io, sizeof(st->gtid_io), "%s", v);
-        else if (strcmp(name, "Master_Log_File") == 0)
-            snprintf(st->read_file, sizeof(st->read_file), "%s", v);
-        else if (strcmp(name, "Read_Master_Log_Pos") == 0)
-            st->read_pos = strtoll(v, NULL, 10);
-        else if (strcmp(name, "Relay_Master_Log_File") == 0)
-            snprintf(st->exec_file, sizeof(st->exec_file), "%s", v);
-        else if (strcmp(name, "Exec_Master_Log_Pos") == 0)
-            st->exec_pos = strtoll(v, NULL, 10);
-        else if (strcmp(name, "Seconds_Behind_Master") == 0)
-            st->behind = strtod(v, NULL);
-    }
+    answer_slave_init(st);
+    for (unsigned int i = 0; row && i < n; i++)
+        answer_slave_column(st, f[i].name, row[i]);
 }
 
-int mdb_slave_status(MYSQL *m, struct mdb_slave *st, struct err *e)
+int mdb_slave_status(MYSQL *m, struct answer_slave *st, struct err *e)
 {
     MYSQL_RES *res;
 
@@ -284,7 +252,7 @@ int mdb_slave_status(MYSQL *m, struct mdb_slave *st, struct err *e)
 }
 
 /* Replicating from that upstream already, or only waiting for it to come back. */
-static bool mdb_following(const struct mdb_slave *st, const struct engine_repl *r)
+static bool mdb_following(const struct answer_slave *st, const struct engine_repl *r)
 {
     return st->configured && strcmp(st->host, r->upstream.host) == 0 &&
            st->port == r->upstream.port && strcmp(st->user, r->user) == 0 && st->sql_yes &&
@@ -352,7 +320,7 @@ static int mdb_diverged(const struct engine_spec *s, const char *why, struct err
 static int mdb_follow_check(MYSQL *m, const struct engine_spec *s, struct err *e)
 {
     int64_t deadline = clock_now_ms() + MY_FOLLOW_CHECK_MS;
-    struct mdb_slave st;
+    struct answer_slave st;
 
     for (;;) {
         if (mdb_slave_status(m, &st, e) < 0)
@@ -379,7 +347,7 @@ int mdb_follow(const struct engine_spec *s, struct err *e)
 {
     const struct engine_repl *r = s->repl;
     MYSQL *m = NULL;
-    struct mdb_slave st;
+    struct answer_slave st;
     struct buf sql = BUF_INIT;
     char *secret = NULL, *esc = NULL, *seed_path = NULL, *gtid = NULL, *path = NULL, what[160];
     char own[MY_GTID_MAX], theirs[MY_GTID_MAX];
@@ -474,7 +442,7 @@ int mdb_promote(const struct engine_spec *s, struct err *e)
     MYSQL *m = mdb_connect(s, MY_ADMIN_TIMEOUT_MS, e);
     MYSQL_RES *res = NULL;
     MYSQL_ROW row;
-    struct mdb_slave st;
+    struct answer_slave st;
     struct buf sql = BUF_INIT;
     const char *what = "promote the replica";
     int rc = -1;
@@ -702,7 +670,7 @@ int mdb_health(const struct engine_spec *s, int timeout_ms, struct engine_health
     MYSQL *m = mdb_nb_connect(s, deadline, e);
     MYSQL_RES *res = NULL;
     MYSQL_ROW row;
-    struct mdb_slave st;
+    struct answer_slave st;
     char slave_pos[sizeof(out->position)];
     bool read_only;
     int rc = -1;

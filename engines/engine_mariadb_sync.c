@@ -3,12 +3,14 @@
  * and the arming of a new sync primary once its own provisioning is done. */
 #include "engines/engine.h"
 
+#include <inttypes.h>
 #include <mysql.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "engines/answers.h"
 #include "engines/engine_mariadb.h"
 #include "engines/engine_util.h"
 
@@ -79,7 +81,7 @@ int mdb_sync_live(MYSQL *m, const struct engine_spec *s, struct err *e)
             goto out;
         /* A running I/O thread reads the switch when it connects: reconnect it. */
         if (r->role == ENGINE_ROLE_REPLICA) {
-            struct mdb_slave st;
+            struct answer_slave st;
             if (mdb_slave_status(m, &st, e) < 0)
                 goto out;
             if ((st.io_yes || st.io_connecting) &&
@@ -130,12 +132,12 @@ int mdb_seed_source_unblock(const struct engine_spec *s, int *released, struct e
         goto out;
     }
     while ((row = mysql_fetch_row(res)) != NULL) {
-        char kill[64], *end;
-        unsigned long long id = row[0] ? strtoull(row[0], &end, 10) : 0;
+        char kill[64];
+        int64_t id;
 
-        if (!row[0] || *end || id == 0)
+        if (answer_int(row[0], 1, INT64_MAX, &id) < 0)
             continue;
-        snprintf(kill, sizeof(kill), "KILL CONNECTION %llu", id);
+        snprintf(kill, sizeof(kill), "KILL CONNECTION %" PRId64, id);
         /* a session that ended meanwhile is no error */
         if (mysql_real_query(m, kill, strlen(kill)) == 0)
             (*released)++;

@@ -356,8 +356,9 @@ static int pg_upstream_check(const struct engine_spec *s, PGconn *c, int64_t dea
         rc = 0; /* streaming from this upstream: following it */
         goto out;
     }
-    tli = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
-    if (answer_pg_lsn(PQgetvalue(res, 0, 2), &lsn) < 0 || tli <= 0) {
+    /* a timeline id is a positive 32-bit number */
+    if (answer_int(PQgetvalue(res, 0, 1), 1, UINT32_MAX, &tli) < 0 ||
+        answer_pg_lsn(PQgetvalue(res, 0, 2), &lsn) < 0) {
         err_set(e, ENGINE_E_ENGINE, "could not read the recovery point of \"%s\"", s->data_dir);
         goto out;
     }
@@ -382,7 +383,13 @@ static int pg_upstream_check(const struct engine_spec *s, PGconn *c, int64_t dea
     if (!PQsendQuery(up, "IDENTIFY_SYSTEM") ||
         !(res = pg_result(up, deadline, "ask the upstream for its timeline", false, e)))
         goto unavailable;
-    up_tli = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
+    /* read as 0, a malformed answer would pass for an older timeline: a false divergence */
+    if (PQnfields(res) < 2 || PQntuples(res) != 1 ||
+        answer_int(PQgetvalue(res, 0, 1), 1, UINT32_MAX, &up_tli) < 0) {
+        err_set(e, ENGINE_E_ENGINE, "%s:%d answered a timeline that is not one", r->upstream.host,
+                r->upstream.port);
+        goto out;
+    }
     PQclear(res);
     res = NULL;
     if (up_tli == tli) {
@@ -572,9 +579,15 @@ int pg_rejoin_plan(const struct engine_spec *s, const char *data_path, struct en
     return 0;
 }
 
+/* Column col of the first row as an integer: -1 when NULL or not one. */
 static int64_t pg_int(const PGresult *res, int col)
 {
-    return PQgetisnull(res, 0, col) ? -1 : strtoll(PQgetvalue(res, 0, col), NULL, 10);
+    int64_t v;
+
+    return !PQgetisnull(res, 0, col) &&
+                   answer_int(PQgetvalue(res, 0, col), INT64_MIN, INT64_MAX, &v) == 0
+               ? v
+               : -1;
 }
 
 /* Role and writability, then the position (and a standby's link and lag), each statement
@@ -629,7 +642,8 @@ int pg_health(const struct engine_spec *s, int timeout_ms, struct engine_health 
     if (standby) {
         out->upstream_up = (int)pg_int(res, 2);
         out->lag_bytes = pg_int(res, 3);
-        out->lag_seconds = PQgetisnull(res, 0, 4) ? -1 : strtod(PQgetvalue(res, 0, 4), NULL);
+        if (PQgetisnull(res, 0, 4) || answer_real(PQgetvalue(res, 0, 4), &out->lag_seconds) < 0)
+            out->lag_seconds = -1;
         /* flushed to its disk: what synchronous_commit counted as acknowledged */
         out->received_bytes = pg_int(res, 5);
     }

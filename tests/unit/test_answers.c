@@ -6,6 +6,8 @@
 
 #include <cmocka.h>
 
+#include <string.h>
+
 #include "engines/answers.h"
 
 static void test_field(void **state)
@@ -119,14 +121,96 @@ static void test_binlog_coord(void **state)
     assert_int_equal(answer_binlog_coord("b.99999999999", 0), -1);
 }
 
+/* Numbers as the servers print them: whole, in range, or refused (never saturated). */
+static void test_int_real(void **state)
+{
+    int64_t n = 7;
+    double d = 7;
+
+    (void)state;
+    assert_int_equal(answer_int("42", 0, 100, &n), 0);
+    assert_int_equal(n, 42);
+    assert_int_equal(answer_int("-5", INT64_MIN, 0, &n), 0);
+    assert_int_equal(n, -5);
+    assert_int_equal(answer_int("9223372036854775807", 0, INT64_MAX, &n), 0);
+    assert_int_equal(n, INT64_MAX);
+    n = 7;
+    assert_int_equal(answer_int("9223372036854775808", 0, INT64_MAX, &n), -1); /* overflow */
+    assert_int_equal(answer_int("101", 0, 100, &n), -1);
+    assert_int_equal(answer_int("", 0, 100, &n), -1);
+    assert_int_equal(answer_int(NULL, 0, 100, &n), -1);
+    assert_int_equal(answer_int(" 1", 0, 100, &n), -1);
+    assert_int_equal(answer_int("+1", 0, 100, &n), -1);
+    assert_int_equal(answer_int("1 ", 0, 100, &n), -1);
+    assert_int_equal(answer_int("-", INT64_MIN, 0, &n), -1);
+    assert_int_equal(n, 7); /* untouched by a refusal */
+
+    assert_int_equal(answer_real("0.25", &d), 0);
+    assert_true(d == 0.25);
+    assert_int_equal(answer_real("-1.5e3", &d), 0);
+    assert_true(d == -1500);
+    d = 7;
+    assert_int_equal(answer_real("1e999", &d), -1);
+    assert_int_equal(answer_real("nan", &d), -1);
+    assert_int_equal(answer_real("inf", &d), -1);
+    assert_int_equal(answer_real("0x10", &d), -1);
+    assert_int_equal(answer_real(" 1", &d), -1);
+    assert_int_equal(answer_real("1s", &d), -1);
+    assert_true(d == 7);
+}
+
+/* SHOW SLAVE STATUS's columns: texts cut to their fields, numbers in range or unknown. */
+static void test_slave(void **state)
+{
+    struct answer_slave st;
+    char longer[300];
+
+    (void)state;
+    answer_slave_init(&st);
+    assert_false(st.configured);
+    assert_int_equal(st.read_pos, -1);
+    assert_true(st.behind == -1);
+    answer_slave_column(&st, "Master_Host", "10.0.0.1");
+    answer_slave_column(&st, "Master_Port", "20001");
+    answer_slave_column(&st, "Slave_IO_Running", "Connecting");
+    answer_slave_column(&st, "Last_IO_Errno", "1236");
+    answer_slave_column(&st, "Read_Master_Log_Pos", "4711");
+    answer_slave_column(&st, "Seconds_Behind_Master", "3");
+    answer_slave_column(&st, "Exec_Master_Log_Pos", NULL); /* SQL NULL: ignored */
+    answer_slave_column(&st, "Unknown_Column", "x");
+    assert_true(st.configured);
+    assert_string_equal(st.host, "10.0.0.1");
+    assert_int_equal(st.port, 20001);
+    assert_true(st.io_connecting);
+    assert_false(st.io_yes);
+    assert_int_equal(st.io_errno, 1236);
+    assert_int_equal(st.read_pos, 4711);
+    assert_int_equal(st.exec_pos, -1);
+    assert_true(st.behind == 3);
+    /* out of range or not a number: unknown, never wrapped (atoi would have) */
+    answer_slave_column(&st, "Master_Port", "4294987297");
+    assert_int_equal(st.port, 0);
+    answer_slave_column(&st, "Last_IO_Errno", "99999999999");
+    assert_int_equal(st.io_errno, 0);
+    answer_slave_column(&st, "Read_Master_Log_Pos", "-4");
+    assert_int_equal(st.read_pos, -1);
+    answer_slave_column(&st, "Seconds_Behind_Master", "-1");
+    assert_true(st.behind == -1);
+    memset(longer, 'a', sizeof(longer) - 1);
+    longer[sizeof(longer) - 1] = '\0';
+    answer_slave_column(&st, "Last_IO_Error", longer);
+    assert_int_equal(strlen(st.io_error), sizeof(st.io_error) - 1);
+    answer_slave_column(&st, "Master_Host", "");
+    assert_false(st.configured);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_field),
-        cmocka_unit_test(test_pg_lsn),
-        cmocka_unit_test(test_pg_history),
-        cmocka_unit_test(test_gtid_ahead),
-        cmocka_unit_test(test_binlog_coord),
+        cmocka_unit_test(test_field),        cmocka_unit_test(test_pg_lsn),
+        cmocka_unit_test(test_pg_history),   cmocka_unit_test(test_gtid_ahead),
+        cmocka_unit_test(test_binlog_coord), cmocka_unit_test(test_int_real),
+        cmocka_unit_test(test_slave),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
