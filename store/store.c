@@ -64,7 +64,8 @@ void store_shutdown(void)
 
 /* The connection settings every store session gets in front of the operator's conninfo (which
  * may override them): a dead or unreachable store is noticed within seconds, not when the
- * kernel's two-hour keepalive fires, and no statement runs for more than STORE_STATEMENT_MS. */
+ * kernel's two-hour keepalive fires, the server notices an unreachable dbaasd as fast
+ * (STORE_SERVER_TCP_OPTIONS), and no statement runs for more than STORE_STATEMENT_MS. */
 static const char *const conn_keys[] = {"connect_timeout",
                                         "keepalives",
                                         "keepalives_idle",
@@ -77,9 +78,15 @@ static const char *const conn_keys[] = {"connect_timeout",
 
 PGconn *store_connect(const char *info)
 {
-    const char *values[] = {
-        "5",  "1", "5", "2", "3", "10000", "-c statement_timeout=" STORE_STATEMENT_MS_STR,
-        info, NULL};
+    const char *values[] = {"5",
+                            "1",
+                            "5",
+                            "2",
+                            "3",
+                            "10000",
+                            "-c statement_timeout=" STORE_STATEMENT_MS_STR STORE_SERVER_TCP_OPTIONS,
+                            info,
+                            NULL};
 
     return PQconnectdbParams(conn_keys, values, 1);
 }

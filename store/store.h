@@ -20,10 +20,19 @@ enum store_errc {
 
 /* Every statement on a store session is cancelled after this long (statement_timeout). */
 #define STORE_STATEMENT_MS_STR "30000"
+/* The server's side of a store session over TCP: its keepalives and tcp_user_timeout, as the
+ * client's, so that the server too ends a session whose dbaasd it cannot reach within seconds,
+ * and with it the session's transaction and the row locks it holds; by the server's defaults
+ * (two hours) a session cut off in the middle of a transaction blocks every statement that
+ * needs its rows, each until statement_timeout, long after the store is reachable again. */
+#define STORE_SERVER_TCP_OPTIONS                                                                   \
+    " -c tcp_keepalives_idle=5 -c tcp_keepalives_interval=2 -c tcp_keepalives_count=3"             \
+    " -c tcp_user_timeout=10000"
 
 /* A new session to the store with the timeouts every dbaasd session has (connect 5 s,
- * keepalives after 5 s idle, unacknowledged data gives up after 10 s, statement_timeout) in
- * front of info, which may override them. The caller checks PQstatus and PQfinishes it. */
+ * keepalives after 5 s idle, unacknowledged data gives up after 10 s, on both sides, and
+ * statement_timeout) in front of info, which may override them. The caller checks PQstatus and
+ * PQfinishes it. */
 PGconn *store_connect(const char *info);
 
 /* Set the connection string (libpq keyword/value or URL) every thread connects with. Copied.

@@ -22,6 +22,11 @@ The faults:
   flows again;
 - dbaasd itself is killed (SIGKILL) during the burst of creates and started again on its data
   directory: the clients' retries with the same keys converge on one instance each.
+
+And, below the API, store/store.c itself against a real PostgreSQL (tests/store/store_check.c):
+a session the server ends inside a transaction fails the transaction whole (no statement of it
+retried in autocommit), outside one the statement is retried on a new session, and
+statement_timeout cancels a statement and its transaction.
 """
 
 import os
@@ -36,7 +41,8 @@ import uuid
 import pytest
 import requests
 
-from conftest import Api, Env, FakeAgent, describe, expect, start_server, uniq, wait_until
+from conftest import (BIN_DIR, Api, Env, FakeAgent, describe, expect, free_port, start_server, uniq,
+                      wait_until)
 from netns import netns_rig  # noqa: F401 - the fixture
 
 LOAD_THREADS = 4
@@ -341,6 +347,62 @@ def test_dbaasd_killed_during_a_burst_of_creates():
             a.stop()
         env.close()
         srv.close()
+
+
+# ---- store.c's sessions against a real PostgreSQL
+
+def test_store_sessions_ended_and_timed_out():
+    """bin/store_check (tests/store/store_check.c) runs store.c against a scratch PostgreSQL on a
+    Unix socket of its own: the session of an open transaction ended by the server
+    (pg_terminate_backend) after its first INSERT: the next statement, a later one and the
+    COMMIT are refused and the table holds none of its rows; a session ended outside a
+    transaction: the statement runs again on a new session; every session has
+    statement_timeout 30 s, and one lowered to 300 ms cancels a 5 s statement with 57014 and
+    its transaction whole; over TCP, the server's side of a session has keepalives and
+    tcp_user_timeout, so that it ends the session (and releases its locks) of a dbaasd it
+    cannot reach."""
+    bindir = pg_bindir()
+    port = free_port()
+    top = tempfile.mkdtemp(prefix="dbaas-sc-", dir="/tmp")
+    os.chmod(top, 0o755)
+    shutil.chown(top, "postgres", "postgres")
+    pgdata = os.path.join(top, "pg")
+    as_postgres = ["setpriv", "--reuid=postgres", "--regid=postgres", "--init-groups", "--"]
+    server = log = None
+    try:
+        r = subprocess.run(as_postgres + [os.path.join(bindir, "initdb"), "-D", pgdata, "-U", "dbaas",
+                                          "--auth=trust", "-E", "UTF8", "--locale=C", "--no-sync"],
+                           capture_output=True, text=True, timeout=300, cwd="/")
+        assert r.returncode == 0, r.stderr
+        log = open(os.path.join(top, "server.log"), "w")
+        server = subprocess.Popen(as_postgres + [os.path.join(bindir, "postgres"), "-D", pgdata,
+                                                 "-c", "listen_addresses=127.0.0.1",
+                                                 "-c", "unix_socket_directories=" + top,
+                                                 "-c", "port=%d" % port, "-c", "fsync=off"],
+                                  stdout=log, stderr=subprocess.STDOUT, cwd="/")
+        wait_until(lambda: server.poll() is None and subprocess.run(
+            ["pg_isready", "-q", "-t", "1", "-h", top, "-p", str(port)], timeout=10).returncode == 0,
+            timeout=60, what="the scratch PostgreSQL accepting connections")
+        r = subprocess.run([os.path.join(BIN_DIR, "store_check"),
+                            "host=%s port=%d user=dbaas dbname=postgres" % (top, port),
+                            "host=127.0.0.1 port=%d user=dbaas dbname=postgres" % port],
+                           capture_output=True, text=True, timeout=120)
+        print(r.stdout)
+        assert r.returncode == 0, r.stdout + r.stderr
+        cases = [l.split()[0] for l in r.stdout.splitlines() if l.startswith("case=") and " ok" in l]
+        assert cases == ["case=tx_session_ended", "case=autocommit_session_ended",
+                         "case=statement_timeout", "case=server_tcp"], r.stdout
+    finally:
+        if server is not None and server.poll() is None:
+            server.send_signal(signal.SIGINT)  # fast shutdown
+            try:
+                server.wait(30)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait(10)
+        if log:
+            log.close()
+        shutil.rmtree(top, ignore_errors=True)
 
 
 # ---- an external store in a network namespace, blackholed
