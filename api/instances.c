@@ -23,8 +23,6 @@
 
 #define PASSWORD_LEN 32
 #define USERNAME "app"
-#define MAX_REPLICAS 5
-#define MAX_LAG_BYTES_MAX (INT64_C(1) << 40)
 /* How long the answer to a create may wait for the scheduler to place the instance, so that its
  * credentials carry a complete URI (only when a ready host can take it). */
 #define CREATE_WAIT_MS 1000
@@ -117,14 +115,12 @@ static void create_answer(struct req *r)
 
 void h_instance_create(struct req *r)
 {
-    static const char *const keys[] = {"name",   "engine",        "plan", "replicas", "version",
-                                       "tenant", "max_lag_bytes", "sync", NULL};
-    const char *name, *engine, *plan, *version, *tenant, *key, *canon_version;
+    struct instcheck_create c;
+    const char *key;
     const struct catalog_engine *ce;
     char min_mem[24], lag[24];
     struct err pe;
-    int64_t replicas = 0, max_lag = 16 * 1024 * 1024, ready = 0, size[3], add[4];
-    bool sync = false;
+    int64_t ready = 0, size[3], add[4];
     char members[24], tenant_id[24], hash[65];
     char *password = NULL, *verifier = NULL, *canon = NULL, *secret = NULL;
     struct buf hashed = BUF_INIT;
@@ -135,23 +131,9 @@ void h_instance_create(struct req *r)
         create_answer(r);
         return;
     }
-    if (body_parse(r, true) < 0 || body_allow(r, keys) < 0 ||
-        body_name(r, "name", true, &name) < 0 ||
-        body_string(r, "engine", true, 16, catalog_known, "one of " CATALOG_NAMES, &engine) < 0 ||
-        body_name(r, "plan", true, &plan) < 0 ||
-        body_int(r, "replicas", false, false, 0, MAX_REPLICAS, &replicas, NULL) < 0 ||
-        body_string(r, "version", false, 16, NULL, "a version string", &version) < 0 ||
-        body_name(r, "tenant", false, &tenant) < 0 ||
-        body_int(r, "max_lag_bytes", false, false, 0, MAX_LAG_BYTES_MAX, &max_lag, NULL) < 0 ||
-        body_bool(r, "sync", &sync) < 0)
+    if (body_parse(r, true) < 0 || instcheck_create_body(r, &c) < 0)
         goto out;
-    ce = catalog_find(engine);
-    canon_version = catalog_version(engine, version);
-    if (!canon_version) {
-        http_error(r, 400, "invalid_field", "version", "version \"%s\" of %s is not offered",
-                   version, engine);
-        goto out;
-    }
+    ce = catalog_find(c.engine);
     key = http_header(r, "Idempotency-Key");
     if (key && !valid_idempotency_key(key)) {
         http_error(r, 400, "invalid_field", "Idempotency-Key",
@@ -160,22 +142,22 @@ void h_instance_create(struct req *r)
     }
     /* Whose instance: the caller's tenant, or the one an operator names. */
     if (r->who.role == ROLE_TENANT) {
-        if (tenant) {
+        if (c.tenant) {
             http_error(r, 400, "invalid_field", "tenant", "only operators may name a tenant");
             goto out;
         }
         snprintf(tenant_id, sizeof(tenant_id), "%s", r->who.tenant_id);
     } else {
-        if (!tenant) {
+        if (!c.tenant) {
             http_error(r, 400, "invalid_field", "tenant",
                        "field \"tenant\" is required when an operator creates an instance");
             goto out;
         }
-        res = dbq_ok(r, sql_tenant_by_name, tenant);
+        res = dbq_ok(r, sql_tenant_by_name, c.tenant);
         if (!res)
             goto out;
         if (PQntuples(res) == 0) {
-            http_error(r, 400, "invalid_field", "tenant", "tenant \"%s\" does not exist", tenant);
+            http_error(r, 400, "invalid_field", "tenant", "tenant \"%s\" does not exist", c.tenant);
             goto out;
         }
         snprintf(tenant_id, sizeof(tenant_id), "%s", PQgetvalue(res, 0, 0));
@@ -189,7 +171,7 @@ void h_instance_create(struct req *r)
         if (idempotent_replay(r, tenant_id, key, hash) != 0)
             goto out;
     }
-    if (instcheck_hosts(r, engine, plan, replicas + 1, &ready) < 0)
+    if (instcheck_hosts(r, c.engine, c.plan, c.replicas + 1, &ready) < 0)
         goto out;
 
     password = crypto_password_new(PASSWORD_LEN);
@@ -199,13 +181,13 @@ void h_instance_create(struct req *r)
         http_error(r, 500, "internal", NULL, "could not generate credentials");
         goto out;
     }
-    dbq_i64(replicas + 1, members);
+    dbq_i64(c.replicas + 1, members);
     dbq_i64(ce->min_memory_mb, min_mem);
-    dbq_i64(max_lag, lag);
+    dbq_i64(c.max_lag, lag);
     for (attempt = 0; attempt < 2; attempt++) {
-        res = dbq_run(r, sql_instance_create, tenant_id, name, plan, engine, members, canon_version,
-                      verifier, key, key ? hash : NULL, r->who.actor, USERNAME, min_mem, lag,
-                      secret, sync ? "true" : "false");
+        res = dbq_run(r, sql_instance_create, tenant_id, c.name, c.plan, c.engine, members,
+                      c.version, verifier, key, key ? hash : NULL, r->who.actor, USERNAME, min_mem,
+                      lag, secret, c.sync ? "true" : "false");
         if (!res)
             goto out;
         if (dbq_unique_violation(res)) {
@@ -218,7 +200,7 @@ void h_instance_create(struct req *r)
                 if (rc != 0)
                     goto out;
             }
-            http_error(r, 409, "conflict", "name", "instance \"%s\" already exists", name);
+            http_error(r, 409, "conflict", "name", "instance \"%s\" already exists", c.name);
             goto out;
         }
         if (!store_ok(res)) {
@@ -233,16 +215,16 @@ void h_instance_create(struct req *r)
         /* No row: the plan is unknown or a quota limit would be passed. */
         PQclear(res);
         res = NULL;
-        if (instcheck_plan_size(r, plan, size) < 0)
+        if (instcheck_plan_size(r, c.plan, size) < 0)
             goto out;
         if (catalog_check_plan(ce, size[1], &pe) < 0) {
             http_error(r, 422, "plan_too_small", "plan", "%s", pe.msg);
             goto out;
         }
         add[0] = 1;
-        add[1] = size[0] * (replicas + 1);
-        add[2] = size[1] * (replicas + 1);
-        add[3] = size[2] * (replicas + 1);
+        add[1] = size[0] * (c.replicas + 1);
+        add[2] = size[1] * (c.replicas + 1);
+        add[3] = size[2] * (c.replicas + 1);
         if (instcheck_quota(r, tenant_id, add) < 0)
             goto out;
     }
@@ -251,13 +233,13 @@ void h_instance_create(struct req *r)
         goto out;
     }
     log_info("event=instance_created id=%s tenant=%s engine=%s plan=%s", PQgetvalue(res, 0, 0),
-             PQgetvalue(res, 0, 1), engine, plan);
+             PQgetvalue(res, 0, 1), c.engine, c.plan);
     snprintf(r->park_hash, sizeof(r->park_hash), "%s", PQgetvalue(res, 0, 0));
     r->park_secret = password;
     password = NULL;
     /* When a ready host can take it, the scheduler places it within moments: wait for that
      * (holding no thread), so that the credentials' URI names the members. */
-    r->park_deadline_ms = ready >= replicas + 1 ? clock_now_ms() + CREATE_WAIT_MS : 0;
+    r->park_deadline_ms = ready >= c.replicas + 1 ? clock_now_ms() + CREATE_WAIT_MS : 0;
     reconcile_kick();
     create_answer(r);
 out:

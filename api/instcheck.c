@@ -3,9 +3,12 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
+#include "api/body.h"
 #include "api/dbq.h"
 #include "control/placement.h"
+#include "lib/catalog.h"
 
 static const char sql_plan_size[] =
     "SELECT cpu_millis, memory_mb, disk_mb FROM plans WHERE name = $1";
@@ -31,6 +34,59 @@ static const char sql_hosts_fit[] =
     " SELECT count(*), count(*) FILTER (WHERE big AND io_ok),"
     " count(*) FILTER (WHERE big AND io_ok AND open), count(*) FILTER (WHERE big AND NOT io_ok)"
     " FROM f";
+
+int instcheck_create_body(struct req *r, struct instcheck_create *c)
+{
+    static const char *const keys[] = {"name",   "engine",        "plan", "replicas", "version",
+                                       "tenant", "max_lag_bytes", "sync", NULL};
+    const char *version;
+
+    memset(c, 0, sizeof(*c));
+    c->max_lag = INSTCHECK_MAX_LAG_DEFAULT;
+    if (body_allow(r, keys) < 0 || body_name(r, "name", true, &c->name) < 0 ||
+        body_string(r, "engine", true, 16, catalog_known, "one of " CATALOG_NAMES, &c->engine) <
+            0 ||
+        body_name(r, "plan", true, &c->plan) < 0 ||
+        body_int(r, "replicas", false, false, 0, INSTCHECK_MAX_REPLICAS, &c->replicas, NULL) < 0 ||
+        body_string(r, "version", false, 16, NULL, "a version string", &version) < 0 ||
+        body_name(r, "tenant", false, &c->tenant) < 0 ||
+        body_int(r, "max_lag_bytes", false, false, 0, INSTCHECK_MAX_LAG_MAX, &c->max_lag, NULL) <
+            0 ||
+        body_bool(r, "sync", &c->sync) < 0)
+        return -1;
+    c->version = catalog_version(c->engine, version);
+    if (!c->version)
+        return http_error(r, 400, "invalid_field", "version", "version \"%s\" of %s is not offered",
+                          version, c->engine);
+    return 0;
+}
+
+int instcheck_patch_body(struct req *r, struct instcheck_patch *p)
+{
+    static const char *const keys[] = {"plan", "replicas", "max_lag_bytes", "sync", NULL};
+    bool sync = false;
+
+    memset(p, 0, sizeof(*p));
+    p->replicas = p->max_lag = -1;
+    p->sync = -1;
+    if (body_allow(r, keys) < 0 || body_name(r, "plan", false, &p->plan) < 0 ||
+        body_int(r, "replicas", false, false, 0, INSTCHECK_MAX_REPLICAS, &p->replicas, NULL) < 0 ||
+        body_int(r, "max_lag_bytes", false, false, 0, INSTCHECK_MAX_LAG_MAX, &p->max_lag, NULL) <
+            0 ||
+        body_bool(r, "sync", &sync) < 0)
+        return -1;
+    if (json_object_get(r->json, "sync"))
+        p->sync = sync;
+    if (!p->plan && p->replicas < 0 && p->max_lag < 0 && p->sync < 0)
+        return http_error(r, 400, "invalid_field", "plan",
+                          "give at least one of \"plan\", \"replicas\", \"max_lag_bytes\","
+                          " \"sync\"");
+    p->field = p->plan            ? "plan"
+               : p->replicas >= 0 ? "replicas"
+               : p->max_lag >= 0  ? "max_lag_bytes"
+                                  : "sync";
+    return 0;
+}
 
 int instcheck_plan_size(struct req *r, const char *plan, int64_t size[3])
 {

@@ -1,12 +1,49 @@
-/* The checks a create and a PATCH of an instance share (docs/api.md): the plan's size, which
- * quota limit a change would pass, and whether there are hosts enough for the members asked
- * for. Each answers the request itself when the check fails. */
+/* The checks of a create and a PATCH of an instance (docs/api.md): their bodies (pure: what
+ * tests/fuzz/fuzz_body.c drives), and what both check against the store: the plan's size,
+ * which quota limit a change would pass, and whether there are hosts enough for the members
+ * asked for. Each answers the request itself when the check fails. */
 #ifndef API_INSTCHECK_H
 #define API_INSTCHECK_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "api/http.h"
+
+#define INSTCHECK_MAX_REPLICAS 5
+#define INSTCHECK_MAX_LAG_MAX (INT64_C(1) << 40)
+#define INSTCHECK_MAX_LAG_DEFAULT (INT64_C(16) * 1024 * 1024)
+
+/* What a create asks for, its strings borrowed from r->json. */
+struct instcheck_create {
+    const char *name, *engine, *plan;
+    const char *version; /* the catalogue's spelling of the version asked for (or the default) */
+    const char *tenant;  /* NULL: not given */
+    int64_t replicas;    /* 0..INSTCHECK_MAX_REPLICAS, 0 when not given */
+    int64_t max_lag;     /* 0..INSTCHECK_MAX_LAG_MAX, INSTCHECK_MAX_LAG_DEFAULT when not given */
+    bool sync;
+};
+
+/* Check a parsed create body (body_parse()) into c: no unknown field, name, engine (of the
+ * catalogue) and plan required, each field of its type and range, the version offered for the
+ * engine. Who may name a tenant is the handler's check. 0, or -1 after replying 400 naming the
+ * field. */
+int instcheck_create_body(struct req *r, struct instcheck_create *c)
+    __attribute__((warn_unused_result));
+
+/* What a PATCH asks for; a field not given keeps the instance's value. */
+struct instcheck_patch {
+    const char *plan;  /* NULL: not given */
+    int64_t replicas;  /* -1: not given */
+    int64_t max_lag;   /* -1: not given */
+    int sync;          /* -1: not given, else 0 / 1 */
+    const char *field; /* the first field given, for errors about the whole change */
+};
+
+/* Check a parsed PATCH body (body_parse()) into p: no unknown field, each field of its
+ * type and range, at least one given. 0, or -1 after replying 400 naming the field. */
+int instcheck_patch_body(struct req *r, struct instcheck_patch *p)
+    __attribute__((warn_unused_result));
 
 /* The plan's size into size[0..2] (CPU millis, memory MiB, disk MiB). 0, or -1 after replying
  * 400 invalid_field naming "plan". */

@@ -19,9 +19,6 @@
 #include "lib/istate.h"
 #include "lib/valid.h"
 
-#define MAX_REPLICAS 5
-#define MAX_LAG_BYTES_MAX (INT64_C(1) << 40)
-
 static const char sql_patch_lock[] =
     "SELECT i.status, i.replicas, i.tenant_id, p.cpu_millis, p.memory_mb, p.disk_mb, i.plan_name,"
     " i.engine, i.max_lag_bytes, (SELECT count(*) FROM members m WHERE m.instance_id = i.id"
@@ -89,13 +86,9 @@ static const char sql_patch_apply[] =
     " name, $12::boolean, sync) FROM u WHERE sync <> $12::boolean"
     " RETURNING id";
 
-/* What the PATCH asks for; a field not given keeps the instance's value. */
+/* What the PATCH asks for (api/instcheck.h), and the plan's size it comes to. */
 struct patch {
-    const char *plan;    /* NULL: not given */
-    int64_t replicas;    /* -1: not given */
-    int64_t max_lag;     /* -1: not given */
-    int sync;            /* -1: not given, else 0 / 1 */
-    const char *field;   /* the first field given, for errors about the whole change */
+    struct instcheck_patch b;
     int64_t new_size[3]; /* the plan's size (given or current) */
 };
 
@@ -106,34 +99,6 @@ struct current {
     bool sync;
     char tenant_id[24], plan[64], engine[16];
 };
-
-static int parse_patch(struct req *r, struct patch *p)
-{
-    static const char *const keys[] = {"plan", "replicas", "max_lag_bytes", "sync", NULL};
-    bool given, sync = false;
-
-    memset(p, 0, sizeof(*p));
-    p->replicas = p->max_lag = -1;
-    p->sync = -1;
-    if (body_parse(r, true) < 0 || body_allow(r, keys) < 0 ||
-        body_name(r, "plan", false, &p->plan) < 0 ||
-        body_int(r, "replicas", false, false, 0, MAX_REPLICAS, &p->replicas, NULL) < 0 ||
-        body_int(r, "max_lag_bytes", false, false, 0, MAX_LAG_BYTES_MAX, &p->max_lag, NULL) < 0 ||
-        body_bool(r, "sync", &sync) < 0)
-        return -1;
-    if (json_object_get(r->json, "sync"))
-        p->sync = sync;
-    given = p->plan || p->replicas >= 0 || p->max_lag >= 0 || p->sync >= 0;
-    if (!given)
-        return http_error(r, 400, "invalid_field", "plan",
-                          "give at least one of \"plan\", \"replicas\", \"max_lag_bytes\","
-                          " \"sync\"");
-    p->field = p->plan            ? "plan"
-               : p->replicas >= 0 ? "replicas"
-               : p->max_lag >= 0  ? "max_lag_bytes"
-                                  : "sync";
-    return 0;
-}
 
 /* Lock the instance and read it into cur. 0, or -1 after replying (404, 409). */
 static int lock_instance(struct req *r, const char *id, const struct patch *p, struct current *cur)
@@ -148,7 +113,7 @@ static int lock_instance(struct req *r, const char *id, const struct patch *p, s
         return http_error(r, 404, "not_found", NULL, "instance not found");
     }
     if (istate_parse(PQgetvalue(res, 0, 0), &cur->status) < 0 || !istate_can_resize(cur->status)) {
-        http_error(r, 409, "conflict", p->field, "an instance in state %s cannot be changed",
+        http_error(r, 409, "conflict", p->b.field, "an instance in state %s cannot be changed",
                    PQgetvalue(res, 0, 0));
         PQclear(res);
         return -1;
@@ -207,14 +172,14 @@ static int resize_members(struct req *r, const char *id, const struct current *c
         dbq_i64(p->new_size[k] - cur->size[k], per[k]);
         dbq_i64(p->new_size[k], sz[k]);
     }
-    res = dbq_ok(r, sql_patch_io, id, p->plan);
+    res = dbq_ok(r, sql_patch_io, id, p->b.plan);
     if (!res)
         return -1;
     if (!PQgetisnull(res, 0, 0)) {
         http_error(r, 409, "conflict", "plan",
                    "plan \"%s\" has IO limits, which the instance's host(s) cannot enforce (the "
                    "agent's data directory is on no block device): %s",
-                   p->plan, PQgetvalue(res, 0, 0));
+                   p->b.plan, PQgetvalue(res, 0, 0));
         PQclear(res);
         return -1;
     }
@@ -224,7 +189,7 @@ static int resize_members(struct req *r, const char *id, const struct current *c
         return -1;
     if (PQgetvalue(res, 0, 0)[0] != 't') {
         http_error(r, 409, "conflict", "plan",
-                   "plan \"%s\" does not fit on the instance's current host(s): %s", p->plan,
+                   "plan \"%s\" does not fit on the instance's current host(s): %s", p->b.plan,
                    PQgetvalue(res, 0, 1));
         PQclear(res);
         return -1;
@@ -253,15 +218,15 @@ void h_instance_resize(struct req *r)
         http_error(r, 404, "not_found", NULL, "instance not found");
         return;
     }
-    if (parse_patch(r, &p) < 0)
+    if (body_parse(r, true) < 0 || instcheck_patch_body(r, &p.b) < 0)
         return;
-    if (p.plan && instcheck_plan_size(r, p.plan, p.new_size) < 0)
+    if (p.b.plan && instcheck_plan_size(r, p.b.plan, p.new_size) < 0)
         return;
     if (dbq_begin(r) < 0)
         return;
     if (lock_instance(r, id, &p, &cur) < 0)
         goto fail;
-    if (p.plan) {
+    if (p.b.plan) {
         const struct catalog_engine *ce = catalog_find(cur.engine);
         struct err pe;
         if (ce && catalog_check_plan(ce, p.new_size[1], &pe) < 0) {
@@ -271,11 +236,11 @@ void h_instance_resize(struct req *r)
     } else {
         memcpy(p.new_size, cur.size, sizeof(cur.size));
     }
-    plan = p.plan ? p.plan : cur.plan;
+    plan = p.b.plan ? p.b.plan : cur.plan;
     plan_changed = strcmp(plan, cur.plan) != 0;
-    replicas = p.replicas >= 0 ? p.replicas : cur.replicas;
-    max_lag = p.max_lag >= 0 ? p.max_lag : cur.max_lag;
-    sync = p.sync >= 0 ? p.sync == 1 : cur.sync;
+    replicas = p.b.replicas >= 0 ? p.b.replicas : cur.replicas;
+    max_lag = p.b.max_lag >= 0 ? p.b.max_lag : cur.max_lag;
+    sync = p.b.sync >= 0 ? p.b.sync == 1 : cur.sync;
     if (!plan_changed && replicas == cur.replicas && max_lag == cur.max_lag && sync == cur.sync) {
         dbq_rollback();
         instview_reply(r, 202, id);

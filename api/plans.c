@@ -1,9 +1,11 @@
 /* Handlers: plans, the sizes instances are made in (operator routes, but for reading them). */
 #include <stdint.h>
+#include <string.h>
 
 #include "api/body.h"
 #include "api/dbq.h"
 #include "api/handlers.h"
+#include "api/plans.h"
 #include "store/store.h"
 
 #define PLAN_COLS                                                                                  \
@@ -23,36 +25,40 @@ static const char sql_plan_create[] =
     "INSERT INTO plans (name, cpu_millis, memory_mb, disk_mb, read_iops, write_iops, read_bps,"
     " write_bps) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING " PLAN_COLS;
 
-void h_plan_create(struct req *r)
+int plans_body(struct req *r, struct plans_body *out)
 {
     static const char *const keys[] = {"name",     "cpu_millis", "memory_mb",
                                        "disk_mb",  "read_iops",  "write_iops",
                                        "read_bps", "write_bps",  NULL};
-    const int64_t max[] = {0,
-                           1000000,
-                           INT64_C(1) << 30,
-                           INT64_C(1) << 40,
-                           INT64_C(1) << 40,
-                           INT64_C(1) << 40,
-                           INT64_C(1) << 50,
-                           INT64_C(1) << 50};
-    char vals[8][24];
-    const char *name;
+    static const int64_t max[PLANS_SIZES] = {1000000,          INT64_C(1) << 30, INT64_C(1) << 40,
+                                             INT64_C(1) << 40, INT64_C(1) << 40, INT64_C(1) << 50,
+                                             INT64_C(1) << 50};
+    int i;
+
+    memset(out, 0, sizeof(*out));
+    if (body_allow(r, keys) < 0 || body_name(r, "name", true, &out->name) < 0)
+        return -1;
+    for (i = 0; i < PLANS_SIZES; i++)
+        if (body_int(r, keys[i + 1], i < 3, false, i < 3 ? 1 : 0, max[i], &out->size[i], NULL) < 0)
+            return -1;
+    return 0;
+}
+
+void h_plan_create(struct req *r)
+{
+    struct plans_body p;
+    char vals[PLANS_SIZES][24];
     PGresult *res;
     int i;
 
-    if (body_parse(r, true) < 0 || body_allow(r, keys) < 0 || body_name(r, "name", true, &name) < 0)
+    if (body_parse(r, true) < 0 || plans_body(r, &p) < 0)
         return;
-    for (i = 1; i < 8; i++) {
-        int64_t v = 0;
-        if (body_int(r, keys[i], i <= 3, false, i <= 3 ? 1 : 0, max[i], &v, NULL) < 0)
-            return;
-        dbq_i64(v, vals[i]);
-    }
-    res = dbq_run(r, sql_plan_create, name, vals[1], vals[2], vals[3], vals[4], vals[5], vals[6],
-                  vals[7]);
+    for (i = 0; i < PLANS_SIZES; i++)
+        dbq_i64(p.size[i], vals[i]);
+    res = dbq_run(r, sql_plan_create, p.name, vals[0], vals[1], vals[2], vals[3], vals[4], vals[5],
+                  vals[6]);
     if (res)
-        dbq_reply_created(r, res, "plan", name, plan_json);
+        dbq_reply_created(r, res, "plan", p.name, plan_json);
 }
 
 static const char sql_plan_list[] =

@@ -7,6 +7,7 @@
 #include "api/body.h"
 #include "api/dbq.h"
 #include "api/handlers.h"
+#include "api/tenants.h"
 #include "lib/crypto.h"
 
 #define TENANT_COLS                                                                                \
@@ -185,24 +186,34 @@ static const char sql_quota_set[] =
     " coalesce(max_disk_mb::text, 'unlimited')) FROM t)"
     " SELECT " TENANT_COLS " FROM t";
 
-void h_quota_set(struct req *r)
+int tenants_quota_body(struct req *r, struct tenants_quota *out)
 {
     static const char *const keys[] = {"max_instances", "cpu_millis", "memory_mb", "disk_mb", NULL};
-    char vals[4][24];
-    const char *p[4];
-    int64_t v;
-    bool is_null;
+    int i;
+
+    memset(out, 0, sizeof(*out));
+    if (body_allow(r, keys) < 0)
+        return -1;
+    for (i = 0; i < TENANTS_QUOTA_N; i++)
+        if (body_int(r, keys[i], false, true, 0, INT64_C(1) << 50, &out->limit[i],
+                     &out->unlimited[i]) < 0)
+            return -1;
+    return 0;
+}
+
+void h_quota_set(struct req *r)
+{
+    struct tenants_quota q;
+    char vals[TENANTS_QUOTA_N][24];
+    const char *p[TENANTS_QUOTA_N];
     PGresult *res;
     int i;
 
-    if (body_parse(r, true) < 0 || body_allow(r, keys) < 0)
+    if (body_parse(r, true) < 0 || tenants_quota_body(r, &q) < 0)
         return;
-    for (i = 0; i < 4; i++) {
-        v = 0;
-        if (body_int(r, keys[i], false, true, 0, INT64_C(1) << 50, &v, &is_null) < 0)
-            return;
-        dbq_i64(v, vals[i]);
-        p[i] = is_null ? NULL : vals[i];
+    for (i = 0; i < TENANTS_QUOTA_N; i++) {
+        dbq_i64(q.limit[i], vals[i]);
+        p[i] = q.unlimited[i] ? NULL : vals[i];
     }
     res = dbq_ok(r, sql_quota_set, r->params[0], p[0], p[1], p[2], p[3], r->who.actor);
     if (res)

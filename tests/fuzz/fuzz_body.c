@@ -1,12 +1,16 @@
 /* libFuzzer target: a request body as the API's handlers take it: parsed with duplicate keys
- * refused (api/body.h), then, each on its own copy of the request, as four handlers check it
- * before the store: an instance create (unknown fields refused, each field by type and range),
- * a host registration's engines (api/hosts.h), the scheduler's settings (api/settings.h) and
- * the HA settings over their defaults (api/ha.h), with api/http.c's error replies. Every
- * refusal must leave a 4xx with a JSON error body naming a code, an acceptance no error; and
- * what is accepted is what the body says: the engines literal lists the body's engines, known
- * and distinct; a setting is stored exactly when given, as a value in its range; an HA field
- * not given keeps its value, and the whole passes the HA settings' own check. */
+ * refused (api/body.h), then, each on its own copy of the request, as seven handlers check it
+ * before the store: an instance create and an instance PATCH (api/instcheck.h), a plan
+ * (api/plans.h), a quota (api/tenants.h), a host registration's engines (api/hosts.h), the
+ * scheduler's settings (api/settings.h) and the HA settings over their defaults (api/ha.h),
+ * with api/http.c's error replies. Every refusal must leave a 4xx with a JSON error body naming
+ * a code, an acceptance no error; and what is accepted is what the body says: each value the
+ * body's, of its type and in its range, a default exactly where the field is absent (or null
+ * where that means "none"); a PATCH changes something and names its first field; the engines
+ * literal lists the body's engines, known and distinct; a setting is stored exactly when given;
+ * an HA field not given keeps its value, and the whole passes the HA settings' own check. The
+ * other routes' bodies (a tenant's name, a switchover's "to", a token rotation's "immediate",
+ * empty bodies) are single calls of the api/body.h functions these checks run. */
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -19,8 +23,11 @@
 #include "api/body.h"
 #include "api/ha.h"
 #include "api/hosts.h"
+#include "api/instcheck.h"
+#include "api/plans.h"
 #include "api/http.h"
 #include "api/settings.h"
+#include "api/tenants.h"
 #include "lib/catalog.h"
 #include "lib/valid.h"
 
@@ -52,28 +59,82 @@ static void refused(struct req *r)
     json_decref(j);
 }
 
-static bool any_text(const char *s)
+/* The integer the body holds under key, or def when it is absent (or null). */
+static int64_t body_value(const struct req *r, const char *key, int64_t def)
 {
-    return s != NULL;
+    const json_t *v = json_object_get(r->json, key);
+
+    return json_is_integer(v) ? json_integer_value(v) : def;
 }
 
-/* An instance create's fields (body.h's helpers). */
+/* An instance create: the body's values, the defaults where absent. */
 static int create(struct req *r)
 {
-    static const char *const fields[] = {"name", "engine",        "plan",    "replicas",
-                                         "sync", "max_lag_bytes", "version", NULL};
-    const char *s;
-    int64_t n = 0;
-    bool b = false, is_null;
+    struct instcheck_create c;
+    const json_t *sync = json_object_get(r->json, "sync");
 
-    return body_allow(r, fields) < 0 || body_name(r, "name", true, &s) < 0 ||
-                   body_string(r, "engine", true, 32, any_text, "an engine", &s) < 0 ||
-                   body_string(r, "version", false, 32, any_text, "a version", &s) < 0 ||
-                   body_int(r, "replicas", false, false, 0, 5, &n, &is_null) < 0 ||
-                   body_bool(r, "sync", &b) < 0 ||
-                   body_int(r, "max_lag_bytes", false, true, 0, INT64_MAX, &n, &is_null) < 0
-               ? -1
-               : 0;
+    if (instcheck_create_body(r, &c) < 0)
+        return -1;
+    if (!valid_name(c.name) || !catalog_known(c.engine) || !valid_name(c.plan) || !c.version ||
+        strcmp(c.name, json_string_value(json_object_get(r->json, "name"))) != 0 ||
+        (c.tenant && !valid_name(c.tenant)) || c.replicas != body_value(r, "replicas", 0) ||
+        c.replicas > INSTCHECK_MAX_REPLICAS ||
+        c.max_lag != body_value(r, "max_lag_bytes", INSTCHECK_MAX_LAG_DEFAULT) || c.max_lag < 0 ||
+        c.max_lag > INSTCHECK_MAX_LAG_MAX || c.sync != json_is_true(sync))
+        __builtin_trap();
+    return 0;
+}
+
+/* An instance PATCH: something given, the first field named, values in range. */
+static int patch(struct req *r)
+{
+    struct instcheck_patch p;
+
+    if (instcheck_patch_body(r, &p) < 0)
+        return -1;
+    if (!p.field || !json_object_get(r->json, p.field) || (p.plan && !valid_name(p.plan)) ||
+        p.replicas != body_value(r, "replicas", -1) || p.replicas > INSTCHECK_MAX_REPLICAS ||
+        p.max_lag != body_value(r, "max_lag_bytes", -1) || p.max_lag > INSTCHECK_MAX_LAG_MAX ||
+        p.sync != (json_object_get(r->json, "sync") ? json_is_true(json_object_get(r->json, "sync"))
+                                                    : -1) ||
+        (!p.plan && p.replicas < 0 && p.max_lag < 0 && p.sync < 0))
+        __builtin_trap();
+    return 0;
+}
+
+/* A plan: its sizes the body's, 0 where an optional one is absent. */
+static int plan(struct req *r)
+{
+    static const char *const sizes[PLANS_SIZES] = {
+        "cpu_millis", "memory_mb", "disk_mb", "read_iops", "write_iops", "read_bps", "write_bps"};
+    struct plans_body p;
+
+    if (plans_body(r, &p) < 0)
+        return -1;
+    if (!valid_name(p.name))
+        __builtin_trap();
+    for (int i = 0; i < PLANS_SIZES; i++)
+        if (p.size[i] != body_value(r, sizes[i], 0) || p.size[i] < (i < 3 ? 1 : 0))
+            __builtin_trap();
+    return 0;
+}
+
+/* A quota: unlimited exactly where absent or null, else the body's limit. */
+static int quota(struct req *r)
+{
+    static const char *const keys[TENANTS_QUOTA_N] = {"max_instances", "cpu_millis", "memory_mb",
+                                                      "disk_mb"};
+    struct tenants_quota q;
+
+    if (tenants_quota_body(r, &q) < 0)
+        return -1;
+    for (int i = 0; i < TENANTS_QUOTA_N; i++) {
+        const json_t *v = json_object_get(r->json, keys[i]);
+        if (q.unlimited[i] != (!v || json_is_null(v)) || q.limit[i] != body_value(r, keys[i], 0) ||
+            q.limit[i] < 0 || q.limit[i] > (INT64_C(1) << 50))
+            __builtin_trap();
+    }
+    return 0;
 }
 
 /* A host's engines: the literal "{a,b}" holds the body's engines in order, known and
@@ -188,6 +249,9 @@ static void one(const uint8_t *data, size_t size, int (*check)(struct req *))
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     one(data, size, create);
+    one(data, size, patch);
+    one(data, size, plan);
+    one(data, size, quota);
     one(data, size, host_engines);
     one(data, size, scheduler);
     one(data, size, ha);
