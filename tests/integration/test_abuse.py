@@ -1,8 +1,10 @@
 """Abusive clients against a real dbaasd: a slowloris client holding as many connections as it
 may and dribbling header bytes, from its own loopback address, while a real agent heartbeats
 and another tenant's requests, from other addresses, are timed; then the total connection limit;
-then bodies and requests built to hurt the parsers. Each abuse gets a clear answer (a 4xx, or a
-connection closed at once when over a limit) and the others are served meanwhile.
+then bodies and requests built to hurt the parsers, each checked for its answer, and then sent
+in a loop while, again, an agent's heartbeats and another tenant's requests are timed. Each
+abuse gets a clear answer (a 4xx, or a connection closed at once when over a limit) and the
+others are served meanwhile.
 
 Loopback addresses stand for client machines: 127.0.0.3 is the attacker, 127.0.0.2 the other
 tenant, 127.0.0.1 the agent.
@@ -269,6 +271,104 @@ def test_hostile_bodies_and_requests(abuse_env):
     name, _ = env.mk_tenant()
     expect(op.get("/v1/tenants/" + name), 200)
     assert srv.proc.poll() is None
+
+
+# Requests built to hurt the parsers, as a tenant sends them to its own routes (so that they
+# pass authentication and reach the body parser): (method, path, body, headers, expected 4xx).
+HOSTILE = [
+    ("POST", "/v1/instances", b"[" * 5000 + b"]" * 5000, {}, 400),
+    ("POST", "/v1/instances", b'{"name":' * 3000 + b"1" + b"}" * 3000, {}, 400),
+    ("POST", "/v1/instances", b'{"name":"x","replicas":99999999999999999999999}', {}, 400),
+    ("POST", "/v1/instances", b'{"name":"x","max_lag_bytes":1e400}', {}, 400),
+    ("POST", "/v1/instances", b'{"name":"a\xc3"}', {}, 400),
+    ("POST", "/v1/instances", b'{"name":"' + b"a" * (65 * 1024) + b'"}', {}, 413),
+    ("GET", "/v1/instances", None, {"X-Big": "a" * 100000}, None),
+    ("GET", "/v1/instances/" + "a" * 100000, None, {}, None),
+]
+
+
+def hostile_once(port, source, token, method, path, body, headers):
+    """One hostile request on a fresh connection from source: its status, or None when the
+    server closed the connection before an answer could be read (allowed for a request whose
+    header section it refuses whole)."""
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=10, source_address=(source, 0))
+    try:
+        h = {"Authorization": "Bearer " + token, "Content-Type": "application/json"}
+        h.update(headers)
+        c.request(method, path, body=body, headers=h)
+        r = c.getresponse()
+        r.read()
+        return r.status
+    except (ConnectionError, http.client.HTTPException):
+        return None
+    finally:
+        c.close()
+
+
+def test_hostile_requests_do_not_slow_others(abuse_env):
+    """A tenant on 127.0.0.3 sends the requests of HOSTILE in a loop, one after another as fast
+    as it is answered, for 8 s, while another tenant's GETs from 127.0.0.2 are timed and a real
+    agent's heartbeats are watched, as before the attack: every hostile request gets its 4xx
+    (the header and URL ones a 4xx or a closed connection), every other request a 200 within
+    SERVED_WITHIN_S, and the heartbeats keep their pace."""
+    srv, env = abuse_env
+    host = uniq("h")
+    reg = expect(env.op.post("/v1/hosts", {
+        "name": host, "address": "127.0.0.1", "zone": "z1", "cpu_millis": 2000, "memory_mb": 4096,
+        "disk_mb": 20000, "engines": ["redis"]}), 201)
+    agent = Agent(srv, reg["token"], "cgroup", None, free_port_range(50))
+    _, tok = env.mk_tenant()
+    _, attacker_tok = env.mk_tenant()
+    stop = threading.Event()
+    answers = []
+
+    def attack():
+        while not stop.is_set():
+            for method, path, body, headers, want in HOSTILE:
+                got = hostile_once(srv.port, "127.0.0.3", attacker_tok, method, path, body, headers)
+                answers.append((path[:40], want, got))
+
+    attacker = threading.Thread(target=attack, daemon=True)
+    try:
+        agent.start()
+        wait_until(lambda: expect(env.op.get("/v1/hosts/" + host), 200)["status"] == "ready", what="host ready")
+        before = [timed_get(srv.port, "127.0.0.2", "/v1/instances", tok) for _ in range(20)]
+        assert all(st == 200 for st, _ in before), before
+        hb_before = heartbeat_gaps(env.op, host, 4)
+
+        attacker.start()
+        during, hb_seen = [], []
+        t0 = time.monotonic()
+        while time.monotonic() < t0 + 8:
+            during.append(timed_get(srv.port, "127.0.0.2", "/v1/instances", tok))
+            hb_seen.append((time.monotonic(), expect(env.op.get("/v1/hosts/" + host), 200)["last_heartbeat"]))
+            time.sleep(0.1)
+        stop.set()
+        attacker.join(30)
+        took = time.monotonic() - t0
+        assert not attacker.is_alive()
+
+        wrong = [a for a in answers if not ((a[1] is None and (a[2] is None or 400 <= a[2] < 500))
+                                            or a[2] == a[1])]
+        assert not wrong, wrong[:10]
+        assert len(answers) >= 2 * len(HOSTILE), len(answers)
+        assert all(st == 200 for st, _ in during), during
+        hb_during = gaps_of(hb_seen)
+        print("hostile requests: %d in %.1f s (%.0f/s), each refused as expected" % (len(answers), took, len(answers) / took))
+        print("GET /v1/instances from 127.0.0.2: median %.1f ms before, %.1f ms during the hostile requests "
+              "(max %.1f ms)" % (1000 * statistics.median(t for _, t in before),
+                                 1000 * statistics.median(t for _, t in during), 1000 * max(t for _, t in during)))
+        print("longest wait for a newer heartbeat: %.2f s before, %.2f s during the hostile requests"
+              % (max(hb_before), max(hb_during)))
+        assert max(t for _, t in during) < SERVED_WITHIN_S, during
+        assert len(hb_during) >= 3 and max(hb_during) <= max(max(hb_before), 2.0) + 1.0, (hb_before, hb_during)
+        assert srv.proc.poll() is None
+    finally:
+        stop.set()
+        if attacker.is_alive():
+            attacker.join(30)
+        agent.stop()
+        shutil.rmtree(agent.dir, ignore_errors=True)
 
 
 def test_body_not_read_before_authentication(abuse_env):
