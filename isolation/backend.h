@@ -104,6 +104,10 @@ struct iso_lxc_spec {
     uint64_t host_mem_kib; /* <memory> (the hard limit comes from memtune) */
     struct iso_lxc_user user;
     char *const *env; /* "K=V" entries added to the init's environment; NULL = none */
+    /* the agent's own ASAN_OPTIONS, UBSAN_OPTIONS and LSAN_OPTIONS (NULL: unset), passed on
+     * to the init, so that a sanitized build's reports from inside the container go where the
+     * agent's go (scripts/run-integration.sh); an engine ignores them */
+    const char *sanitizer_options[3];
 };
 
 /* The transient domain's XML, in a new string the caller frees, or NULL (ISO_EINVAL) when an

@@ -88,6 +88,9 @@ static void xml_elem(struct buf *b, const char *indent, const char *tag, const c
     buf_printf(b, "</%s>\n", tag);
 }
 
+/* The names of struct iso_lxc_spec's sanitizer_options, in order. */
+static const char *const sanitizer_vars[3] = {"ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS"};
+
 static void xml_env(struct buf *b, const char *name, const char *value)
 {
     buf_printf(b, "    <initenv name='%s'>", name);
@@ -185,6 +188,9 @@ char *iso_lxc_render_xml(const struct iso_lxc_spec *spec, const struct iso_limit
         snprintf(name, sizeof(name), "%.*s", (int)(eq - spec->env[i]), spec->env[i]);
         xml_env(&b, name, eq + 1);
     }
+    for (size_t i = 0; i < sizeof(sanitizer_vars) / sizeof(sanitizer_vars[0]); i++)
+        if (spec->sanitizer_options[i])
+            xml_env(&b, sanitizer_vars[i], spec->sanitizer_options[i]);
     xml_elem(&b, "    ", "initdir", spec->workdir);
     buf_puts(&b, "  </os>\n");
     /* libvirt's /dev has no /dev/shm (PostgreSQL's dynamic shared memory needs one); its pages
@@ -521,6 +527,8 @@ static int lxc_start(struct iso *iso, const char *name, const struct iso_limits 
     spec.blk_path = blk;
     spec.host_mem_kib = p->host_mem_kib;
     spec.env = ex->env;
+    for (size_t i = 0; i < sizeof(sanitizer_vars) / sizeof(sanitizer_vars[0]); i++)
+        spec.sanitizer_options[i] = getenv(sanitizer_vars[i]);
     if (ex->user)
         spec.user = (struct iso_lxc_user){true, user.uid, user.gid, user.name, user.home};
     xml = iso_lxc_render_xml(&spec, lim, e);

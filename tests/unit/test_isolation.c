@@ -241,6 +241,7 @@ static void test_lxc_xml(void **state)
         .host_mem_kib = 24 * 1024 * 1024,
         .user = {true, 108, 114, "postgres", "/var/lib/postgresql"},
         .env = env,
+        .sanitizer_options = {"log_path=/tmp/r/asan:detect_leaks=1", NULL, NULL},
     };
     struct iso_limits l = limits(500, 256, "254:0");
     struct err e = {0};
@@ -279,6 +280,11 @@ static void test_lxc_xml(void **state)
     assert_non_null(strstr(xml, "<initenv name='HOME'>/var/lib/postgresql</initenv>"));
     assert_non_null(strstr(xml, "<initenv name='USER'>postgres</initenv>"));
     assert_non_null(strstr(xml, "<initdir>/data</initdir>"));
+    /* a sanitized agent's options reach its init; the unset ones are left out */
+    assert_non_null(
+        strstr(xml, "<initenv name='ASAN_OPTIONS'>log_path=/tmp/r/asan:detect_leaks=1</initenv>"));
+    assert_null(strstr(xml, "UBSAN_OPTIONS"));
+    assert_null(strstr(xml, "LSAN_OPTIONS"));
     assert_non_null(strstr(xml, "<console type='pty'/>"));
     assert_non_null(strstr(xml, "<source usage='262144' units='KiB'/>\n"
                                 "      <target dir='/dev/shm'/>"));
