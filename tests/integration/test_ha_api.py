@@ -635,8 +635,12 @@ def test_force_removal_of_a_host_that_never_returns(own_env):
         assert get(env, tok, w)["status"] == "deleting"
         assert expect(env.op.get("/v1/hosts/" + h0.name), 200)["state"] == "unreachable"  # nothing changed
 
+        # the CLI refuses like the API, then removes it once nothing holds it back
+        r = run_ctl(["host", "remove", h0.name, "--force"], url=env.server.url, token=env.op.token)
+        assert r.returncode == 1 and get(env, tok, y)["name"] in r.stderr, (r.stdout, r.stderr)
         expect(c.delete("/v1/instances/" + y), 202)
-        expect(env.op.delete("/v1/hosts/%s?force=true" % h0.name), 204)
+        r = run_ctl(["host", "remove", h0.name, "--force"], url=env.server.url, token=env.op.token)
+        assert r.returncode == 0 and r.stdout == 'host "%s" removed by force\n' % h0.name, (r.stdout, r.stderr)
         assert_error(env.op.get("/v1/hosts/" + h0.name), 404, "not_found")
         assert_error(Api(env.server, h0.api.token).post("/v1/agent/heartbeat", {"members": []}), 401,
                      "unauthenticated")
