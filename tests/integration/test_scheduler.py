@@ -10,6 +10,7 @@ is placed as soon as room appears.
 """
 
 import contextlib
+import re
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -157,7 +158,9 @@ def parallel_creates(env, hosts):
         v = host_view(env, h)
         assert v["allocated"]["memory_mb"] <= v["memory_mb"]
     assert "no host fits" in waiting[0]["status_reason"]
-    assert "lack memory" in waiting[0]["status_reason"]
+    # "2 lack memory"; "1 lacks memory" when one of the two full hosts was counted unreachable at
+    # that moment (a fake agent's late heartbeat on a loaded machine)
+    assert re.search(r"\b[12] lacks? memory", waiting[0]["status_reason"]), waiting[0]["status_reason"]
     assert "draining" in waiting[0]["status_reason"]
     # room appears: one placed instance is deleted; exactly one waiting one takes its place
     expect(c.delete("/v1/instances/" + placed[0]["id"]), 202)
