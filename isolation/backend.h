@@ -106,7 +106,8 @@ struct iso_lxc_spec {
     char *const *env; /* "K=V" entries added to the init's environment; NULL = none */
     /* the agent's own ASAN_OPTIONS, UBSAN_OPTIONS and LSAN_OPTIONS (NULL: unset), passed on
      * to the init, so that a sanitized build's reports from inside the container go where the
-     * agent's go (scripts/run-integration.sh); an engine ignores them */
+     * agent's go (scripts/run-integration.sh); the init unsets them before it execs the
+     * engine */
     const char *sanitizer_options[3];
 };
 

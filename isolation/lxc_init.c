@@ -7,7 +7,10 @@
  *   the user's supplementary groups (initgroups); a uid without a passwd entry gets none.
  * - The log is opened after the privilege drop, with O_NOFOLLOW and without O_CREAT: the agent
  *   created it (checked) and gave it to the user, so a link planted in its directory gets no
- *   more than the user's own rights. */
+ *   more than the user's own rights.
+ * - The environment is libvirt's initenv (isolation/lxc.c): the engine's, but for a sanitized
+ *   agent's ASAN_OPTIONS, UBSAN_OPTIONS and LSAN_OPTIONS, which are this init's and are unset
+ *   before the exec. */
 #include "isolation/lxc_init.h"
 
 #include <errno.h>
@@ -112,6 +115,11 @@ int lxc_init_main(int argc, char **argv)
     if (fd < 0 || dup2(fd, STDIN_FILENO) < 0)
         return fail("could not read from", "/dev/null");
     close(fd);
+    /* a sanitized agent's options (isolation/lxc.c) were this init's, read when it started:
+     * the engine gets none of the agent's environment */
+    unsetenv("ASAN_OPTIONS");
+    unsetenv("UBSAN_OPTIONS");
+    unsetenv("LSAN_OPTIONS");
     execv(argv[i + 2], argv + i + 2);
     return fail("could not execute", argv[i + 2]);
 }
